@@ -1,0 +1,138 @@
+/* The warm-up controller. Pure: no I/O, no clock of its own. It is fed timestamped samples,
+ * link changes, Start/Stop and clock ticks, and answers with the actions to take.
+ * Times are microseconds on one monotonic clock chosen by the caller (trace time when
+ * replaying). The caller must never go back in time, and must call wu_controller_tick()
+ * at wu_controller_next_deadline() (or later, it then catches up) so timers fire. */
+#pragma once
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  WU_STATE_IDLE,
+  WU_STATE_WARMING_UP,
+  WU_STATE_PAUSED,
+  WU_STATE_COMPLETE,
+  WU_STATE_CANCELLED,
+} WuState;
+
+typedef enum {
+  WU_AUTOSTART_PEDAL,   /* start when pedalling is sustained for start_after */
+  WU_AUTOSTART_MANUAL,  /* start only on Start() */
+} WuAutostart;
+
+typedef enum {
+  WU_HINT_NONE,
+  WU_HINT_EASE_OFF,     /* cadence above max_cadence for ease_off_after */
+} WuHint;
+
+typedef struct {
+  WuAutostart autostart;
+  double min_cadence;          /* rpm; pedalling means cadence >= this (40) */
+  double max_cadence;          /* rpm; above this for ease_off_after sets ease-off (100) */
+  gint64 start_after_us;       /* sustained pedalling before autostart (3 s) */
+  gint64 pause_after_us;       /* no pedalling sample for this long: paused (5 s) */
+  gint64 abandon_after_us;     /* paused this long: cancelled; stopped this long after
+                                  complete/cancelled: back to idle (300 s) */
+  gint64 stale_after_us;       /* a sample older than this is not believed (3 s) */
+  gint64 ease_off_after_us;    /* (10 s) */
+  gint64 duration_us;          /* counted time to complete (600 s) */
+  gint64 reapply_after_us;     /* resistance above the cap this long: cap again (2 s) */
+  double cap_level;            /* resistance cap as a level; < 0: none (-1) */
+  double cap_percent;          /* cap as % of the supported range (used when cap_level < 0
+                                  and a range is known); < 0: none (30 %) */
+  double power_cap_w;          /* for bikes with only power targets; < 0: none (100 W) */
+} WuControllerConfig;
+
+void wu_controller_config_init (WuControllerConfig *config);   /* the defaults above */
+
+/* A decoded sample. Any value < 0 means "not reported in this sample". */
+typedef struct {
+  gint64 time_us;
+  double cadence_rpm;
+  double power_w;
+  double speed_kmh;
+  double resistance;
+} WuSample;
+
+void wu_sample_init (WuSample *sample, gint64 time_us);   /* all values -1 */
+
+typedef enum {
+  WU_ACTION_STATE,          /* old_state -> new_state */
+  WU_ACTION_HINT,           /* hint changed to .hint */
+  WU_ACTION_CAP,            /* cap resistance at .cap (also re-assertions) */
+  WU_ACTION_RELEASE,        /* release the bike (no cap any more) */
+  WU_ACTION_START_FLOOR_ROUTINE, /* the warm-up is complete: .summary */
+} WuActionKind;
+
+typedef struct {
+  double duration_s;        /* counted seconds */
+  double avg_cadence;       /* mean of pedalling samples counted in the warm-up */
+  double max_cadence;
+  double avg_power;         /* mean of power over those samples; -1 when none reported */
+  double max_power;         /* -1 when none reported */
+  guint pauses;             /* warming-up -> paused transitions */
+  guint recaps;             /* cap re-assertions after the first */
+} WuSummary;
+
+typedef struct {
+  WuActionKind kind;
+  WuState old_state, new_state;
+  WuHint hint;
+  double cap;
+  WuSummary summary;
+} WuAction;
+
+#define WU_ACTIONS_MAX 16
+typedef struct {
+  guint n;
+  WuAction items[WU_ACTIONS_MAX];
+} WuActions;
+
+typedef struct WuController WuController;
+
+WuController *wu_controller_new (const WuControllerConfig *config);
+void wu_controller_free (WuController *ctl);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuController, wu_controller_free)
+
+/* Replace the configuration (a reload); the running session keeps its counted time. */
+void wu_controller_set_config (WuController *ctl, const WuControllerConfig *config);
+/* The bike's supported resistance range (0x2AD6), for a percentage cap. If a session is
+ * active and the cap changes because of it, a WU_ACTION_CAP is emitted. */
+void wu_controller_set_resistance_range (WuController *ctl, double minimum, double maximum,
+                                         double increment, WuActions *out);
+
+/* Each of these first fires any timers due at or before the given time, then applies the
+ * input. `out` is appended to (call wu_actions_clear() first). */
+void wu_controller_sample (WuController *ctl, const WuSample *sample, WuActions *out);
+void wu_controller_link (WuController *ctl, gint64 now_us, gboolean up, WuActions *out);
+void wu_controller_tick (WuController *ctl, gint64 now_us, WuActions *out);
+/* Start(): allowed in idle, complete and cancelled (a fresh session); WU_ERROR_ALREADY_RUNNING
+ * when warming-up or paused. Stop(): cancels a warming-up or paused session (release);
+ * WU_ERROR_NOT_RUNNING otherwise. */
+gboolean wu_controller_start (WuController *ctl, gint64 now_us, WuActions *out, GError **error);
+gboolean wu_controller_stop (WuController *ctl, gint64 now_us, WuActions *out, GError **error);
+
+/* When the controller next needs a tick (G_MAXINT64: nothing pending). */
+gint64 wu_controller_next_deadline (const WuController *ctl);
+
+WuState wu_controller_get_state (const WuController *ctl);
+WuHint wu_controller_get_hint (const WuController *ctl);
+double wu_controller_get_elapsed (const WuController *ctl);        /* counted seconds */
+double wu_controller_get_duration (const WuController *ctl);       /* seconds */
+double wu_controller_get_cap (const WuController *ctl);            /* active cap, -1: none */
+/* The believed cadence at now: -1 before any sample reported it or while the link is down,
+ * 0 when the last reported cadence is older than stale_after, else that cadence. Power and
+ * speed follow the same rule. Resistance is a setting of the bike, not a motion: it keeps its
+ * last reported value while the link is up (-1 before any report and while it is down). */
+double wu_controller_get_cadence (const WuController *ctl, gint64 now_us);
+double wu_controller_get_power (const WuController *ctl, gint64 now_us);
+double wu_controller_get_speed (const WuController *ctl, gint64 now_us);
+double wu_controller_get_resistance (const WuController *ctl, gint64 now_us);
+void wu_controller_get_summary (const WuController *ctl, WuSummary *summary);
+
+const char *wu_state_to_string (WuState state);   /* "idle", "warming-up", ... */
+const char *wu_hint_to_string (WuHint hint);      /* "", "ease-off" */
+void wu_actions_clear (WuActions *actions);
+
+G_END_DECLS

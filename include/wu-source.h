@@ -1,0 +1,54 @@
+/* Sensor sources: one file per source behind this small vtable (replay now; BLE FTMS,
+ * BLE CSC/CPS and GPIO later). A source delivers raw events (the characteristic's bytes,
+ * edges, link changes) to its sink; decoding happens once, in the engine, for every source. */
+#pragma once
+#include <glib.h>
+#include "wu-trace.h"
+
+G_BEGIN_DECLS
+
+typedef struct WuSource WuSource;
+
+/* Where a source delivers. Every callback gets the sink's user data. */
+typedef struct {
+  /* A raw event. Its time_us must be on the sink's clock (see now()). */
+  void (*event) (gpointer user_data, const WuRawEvent *event);
+  /* The source has ended: error NULL at a clean end of stream, else why it failed. */
+  void (*finished) (gpointer user_data, const GError *error);
+  /* The sink's clock, for sources that timestamp live events. */
+  gint64 (*now) (gpointer user_data);
+  /* For a source that drives the clock (a replay): when the sink next needs time to
+   * advance, and advancing it. */
+  gint64 (*next_deadline) (gpointer user_data);
+  void (*advance_to) (gpointer user_data, gint64 time_us);
+} WuSourceSink;
+
+typedef struct {
+  const char *kind;                   /* "replay", "ftms", ... */
+  gboolean drives_clock;              /* TRUE: the source's timestamps are the clock */
+  void (*start) (WuSource *source);
+  /* Control of the machine, where it has any (NULL: advisory only). */
+  void (*apply_cap) (WuSource *source, double level);
+  void (*release) (WuSource *source);
+  void (*free) (WuSource *source);
+} WuSourceOps;
+
+/* The first member of every backend's instance struct. */
+struct WuSource {
+  const WuSourceOps *ops;
+  const WuSourceSink *sink;
+  gpointer sink_data;
+  char *name;      /* human-readable, for Sensor1.Name */
+  char *address;   /* for Sensor1.Address */
+};
+
+void wu_source_free (WuSource *source);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuSource, wu_source_free)
+
+/* Replay a trace. SPEED 1 is real time, N is N times faster, 0 is virtual time (as fast as
+ * possible, with the trace's clock driving every timer). The whole trace is validated here:
+ * a malformed line fails with "FILE:LINE: reason". When the trace ends, time stops. */
+WuSource *wu_replay_source_new (const char *path, double speed, const WuSourceSink *sink,
+                                gpointer sink_data, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,71 @@
+/* The trace format: warmupd's record of raw sensor events, and the replay source's input.
+ *
+ *   # warmupd trace 1
+ *   0.000 ftms.indoor-bike-data 44 02 da 02 02 01 22 01 00
+ *   1.250 gpio.edge falling
+ *   2.500 link down
+ *
+ * One event a line; `#` starts a comment line; blank lines are ignored. Time is seconds
+ * from the start (non-negative decimal, at most 6 fraction digits, never decreasing);
+ * payloads are the characteristic's bytes in hex, spaces between bytes optional.
+ * Parsing is pure: the line parser does no I/O; the reader adds FILE:LINE to errors. */
+#pragma once
+#include <glib.h>
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  WU_EVENT_FTMS_INDOOR_BIKE_DATA,  /* ftms.indoor-bike-data  HEX */
+  WU_EVENT_FTMS_STATUS,            /* ftms.status            HEX */
+  WU_EVENT_FTMS_TRAINING_STATUS,   /* ftms.training-status   HEX */
+  WU_EVENT_FTMS_FEATURE,           /* ftms.feature           HEX (a read of 0x2ACC) */
+  WU_EVENT_FTMS_RESISTANCE_RANGE,  /* ftms.resistance-range  HEX (a read of 0x2AD6) */
+  WU_EVENT_FTMS_POWER_RANGE,       /* ftms.power-range       HEX (a read of 0x2AD8) */
+  WU_EVENT_CSC_MEASUREMENT,        /* csc.measurement        HEX */
+  WU_EVENT_CPS_MEASUREMENT,        /* cps.measurement        HEX */
+  WU_EVENT_GPIO_EDGE,              /* gpio.edge rising|falling */
+  WU_EVENT_LINK,                   /* link up|down */
+} WuEventKind;
+
+#define WU_EVENT_N_KINDS (WU_EVENT_LINK + 1)
+/* ATT's largest value (512 bytes) fits. */
+#define WU_EVENT_MAX_PAYLOAD 512
+#define WU_TRACE_HEADER "# warmupd trace 1"
+
+typedef struct {
+  gint64 time_us;      /* microseconds from the start of the trace */
+  WuEventKind kind;
+  gboolean up;         /* link: up; gpio.edge: rising */
+  gsize len;           /* payload length (hex kinds only) */
+  guint8 payload[WU_EVENT_MAX_PAYLOAD];
+} WuRawEvent;
+
+const char *wu_event_kind_to_string (WuEventKind kind);
+gboolean wu_event_kind_from_string (const char *name, WuEventKind *kind);
+/* TRUE for the kinds whose argument is hex bytes. */
+gboolean wu_event_kind_has_payload (WuEventKind kind);
+
+/* Parse one line (without its newline; a trailing '\r' is tolerated). Returns TRUE and sets
+ * *is_event to FALSE for blank and comment lines, TRUE with *ev filled for an event.
+ * On a malformed line returns FALSE with WU_ERROR_MALFORMED and a reason such as
+ * "unknown event kind 'ftms.foo'" (no file or line prefix). */
+gboolean wu_trace_parse_line (const char *line, WuRawEvent *ev, gboolean *is_event,
+                              GError **error);
+
+/* Format an event as a trace line, no newline: "12.345 ftms.status 07 32".
+ * Times print with 3 fraction digits unless they need more (up to 6). */
+char *wu_trace_format_event (const WuRawEvent *ev);
+
+/* Streaming reader: constant memory whatever the trace length. */
+typedef struct WuTraceReader WuTraceReader;
+WuTraceReader *wu_trace_reader_open (const char *path, GError **error);
+/* TRUE with *ev set; FALSE at end of file (error unset) or on a malformed line
+ * (WU_ERROR_MALFORMED, message "FILE:LINE: reason"). Also rejects time going backwards
+ * and a "# warmupd trace N" header with N other than 1. */
+gboolean wu_trace_reader_next (WuTraceReader *reader, WuRawEvent *ev, GError **error);
+guint wu_trace_reader_get_line (WuTraceReader *reader);
+void wu_trace_reader_free (WuTraceReader *reader);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuTraceReader, wu_trace_reader_free)
+
+G_END_DECLS

@@ -1,0 +1,322 @@
+/* warmupd.conf loader: GKeyFile plus a table of known keys, each with its own parser. */
+#include "wu-config.h"
+#include "wu-error.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+typedef enum {
+  KEY_SECONDS,     /* gint64 µs field; value in seconds, > 0 */
+  KEY_RPM,         /* double field; rpm, > 0 */
+  KEY_WATTS,       /* double field; W > 0, or "none" (-1) */
+  KEY_AUTOSTART,
+  KEY_CAP,         /* "none", a level, or "N%" */
+  KEY_ROUTINE,
+} KeyType;
+
+typedef struct {
+  const char *group;
+  const char *key;
+  KeyType type;
+  gsize offset;    /* into WuControllerConfig, for the numeric types */
+} KnownKey;
+
+#define CTL(field) offsetof (WuControllerConfig, field)
+
+static const KnownKey known_keys[] = {
+  { "Warmup", "Autostart", KEY_AUTOSTART, 0 },
+  { "Warmup", "MinCadence", KEY_RPM, CTL (min_cadence) },
+  { "Warmup", "MaxCadence", KEY_RPM, CTL (max_cadence) },
+  { "Warmup", "StartAfter", KEY_SECONDS, CTL (start_after_us) },
+  { "Warmup", "PauseAfter", KEY_SECONDS, CTL (pause_after_us) },
+  { "Warmup", "AbandonAfter", KEY_SECONDS, CTL (abandon_after_us) },
+  { "Warmup", "StaleAfter", KEY_SECONDS, CTL (stale_after_us) },
+  { "Warmup", "EaseOffAfter", KEY_SECONDS, CTL (ease_off_after_us) },
+  { "Warmup", "Duration", KEY_SECONDS, CTL (duration_us) },
+  { "Resistance", "Cap", KEY_CAP, 0 },
+  { "Resistance", "PowerCap", KEY_WATTS, CTL (power_cap_w) },
+  { "Resistance", "ReapplyAfter", KEY_SECONDS, CTL (reapply_after_us) },
+  { "Routine", "Name", KEY_ROUTINE, 0 },
+};
+
+/* Longest accepted duration for any timing key: a day. */
+#define MAX_SECONDS (24.0 * 3600.0)
+#define MAX_RPM 300.0
+#define MAX_WATTS 3000.0
+
+void
+wu_config_init (WuConfig *config)
+{
+  memset (config, 0, sizeof *config);
+  wu_controller_config_init (&config->controller);
+  config->routine = g_strdup (WU_DEFAULT_ROUTINE);
+}
+
+void
+wu_config_clear (WuConfig *config)
+{
+  g_clear_pointer (&config->routine, g_free);
+}
+
+/* GKeyFile does not keep line numbers: find where GROUP/KEY (or a whole raw line) stands. */
+static guint
+find_line (const char *contents, const char *group, const char *key)
+{
+  g_auto (GStrv) lines = g_strsplit (contents, "\n", -1);
+  gboolean in_group = (group == NULL);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *line = g_strstrip (g_strdup (lines[i]));
+
+      if (line[0] == '[')
+        {
+          g_autofree char *name = g_strndup (line + 1, strcspn (line + 1, "]"));
+          in_group = (group != NULL && strcmp (name, group) == 0);
+          if (in_group && key == NULL)
+            return i + 1;
+          continue;
+        }
+      if (!in_group || key == NULL)
+        continue;
+      if (g_str_has_prefix (line, key))
+        {
+          const char *rest = line + strlen (key);
+          while (*rest == ' ' || *rest == '\t')
+            rest++;
+          if (*rest == '=')
+            return i + 1;
+        }
+    }
+  return 0;
+}
+
+static gboolean
+parse_number (const char *text, double *out)
+{
+  char *end = NULL;
+  double v;
+
+  if (text[0] == '\0')
+    return FALSE;
+  v = g_ascii_strtod (text, &end);
+  if (end == text || *end != '\0' || !isfinite (v))
+    return FALSE;
+  *out = v;
+  return TRUE;
+}
+
+static gboolean
+is_valid_routine_id (const char *text)
+{
+  if (text[0] == '\0' || strlen (text) > 64)
+    return FALSE;
+  for (const char *p = text; *p; p++)
+    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && *p != '-' && *p != '_')
+      return FALSE;
+  return TRUE;
+}
+
+/* Parse VALUE for KEY into CONFIG; on failure return a reason (to be freed). */
+static char *
+apply_key (WuConfig *config, const KnownKey *key, const char *value)
+{
+  guint8 *base = (guint8 *) &config->controller;
+  double v;
+
+  switch (key->type)
+    {
+    case KEY_SECONDS:
+      if (!parse_number (value, &v) || v <= 0 || v > MAX_SECONDS)
+        return g_strdup_printf ("'%s' is not a number of seconds above 0 and at most %.0f",
+                                value, MAX_SECONDS);
+      *(gint64 *) (base + key->offset) = (gint64) llround (v * G_USEC_PER_SEC);
+      return NULL;
+    case KEY_RPM:
+      if (!parse_number (value, &v) || v <= 0 || v > MAX_RPM)
+        return g_strdup_printf ("'%s' is not a cadence in rpm above 0 and at most %.0f",
+                                value, MAX_RPM);
+      *(double *) (base + key->offset) = v;
+      return NULL;
+    case KEY_WATTS:
+      if (g_ascii_strcasecmp (value, "none") == 0)
+        v = -1;
+      else if (!parse_number (value, &v) || v <= 0 || v > MAX_WATTS)
+        return g_strdup_printf ("'%s' is not 'none' or a power in W above 0 and at most %.0f",
+                                value, MAX_WATTS);
+      *(double *) (base + key->offset) = v;
+      return NULL;
+    case KEY_AUTOSTART:
+      if (strcmp (value, "pedal") == 0)
+        config->controller.autostart = WU_AUTOSTART_PEDAL;
+      else if (strcmp (value, "manual") == 0)
+        config->controller.autostart = WU_AUTOSTART_MANUAL;
+      else
+        return g_strdup_printf ("'%s' is not 'pedal' or 'manual'", value);
+      return NULL;
+    case KEY_CAP:
+      return NULL; /* handled by apply_cap: it writes two fields */
+    case KEY_ROUTINE:
+      if (!is_valid_routine_id (value))
+        return g_strdup_printf ("'%s' is not a routine id (lower-case letters, digits, '-')",
+                                value);
+      g_free (config->routine);
+      config->routine = g_strdup (value);
+      return NULL;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* Cap= is "none", a resistance level (>= 0), or a percentage of the bike's range ("30%"). */
+static char *
+apply_cap (WuConfig *config, const char *value)
+{
+  gsize len = strlen (value);
+  double v;
+
+  if (g_ascii_strcasecmp (value, "none") == 0)
+    {
+      config->controller.cap_level = -1;
+      config->controller.cap_percent = -1;
+      return NULL;
+    }
+  if (len > 1 && value[len - 1] == '%')
+    {
+      g_autofree char *number = g_strndup (value, len - 1);
+      if (!parse_number (g_strstrip (number), &v) || v < 0 || v > 100)
+        return g_strdup_printf ("'%s' is not a percentage from 0%% to 100%%", value);
+      config->controller.cap_level = -1;
+      config->controller.cap_percent = v;
+      return NULL;
+    }
+  if (!parse_number (value, &v) || v < 0 || v > 10000)
+    return g_strdup_printf ("'%s' is not 'none', a resistance level, or a percentage like 30%%",
+                            value);
+  config->controller.cap_level = v;
+  config->controller.cap_percent = -1;
+  return NULL;
+}
+
+static const KnownKey *
+lookup_key (const char *group, const char *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (known_keys); i++)
+    if (strcmp (known_keys[i].group, group) == 0 && strcmp (known_keys[i].key, key) == 0)
+      return &known_keys[i];
+  return NULL;
+}
+
+static gboolean
+is_known_group (const char *group)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (known_keys); i++)
+    if (strcmp (known_keys[i].group, group) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+warn_unknown_keys (GKeyFile *file, const char *path, const char *contents)
+{
+  g_auto (GStrv) groups = g_key_file_get_groups (file, NULL);
+
+  for (guint g = 0; groups[g] != NULL; g++)
+    {
+      g_auto (GStrv) keys = NULL;
+
+      if (!is_known_group (groups[g]))
+        {
+          g_warning ("%s:%u: unknown group [%s], ignored", path,
+                     find_line (contents, groups[g], NULL), groups[g]);
+          continue;
+        }
+      keys = g_key_file_get_keys (file, groups[g], NULL, NULL);
+      for (guint k = 0; keys != NULL && keys[k] != NULL; k++)
+        if (lookup_key (groups[g], keys[k]) == NULL)
+          g_warning ("%s:%u: unknown key %s in [%s], ignored", path,
+                     find_line (contents, groups[g], keys[k]), keys[k], groups[g]);
+    }
+}
+
+static gboolean
+fail_key (GError **error, const char *path, const char *contents, const char *group,
+          const char *key, const char *reason)
+{
+  g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: [%s] %s: %s", path,
+               find_line (contents, group, key), group, key, reason);
+  return FALSE;
+}
+
+static gboolean
+apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char *contents,
+                  GError **error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (known_keys); i++)
+    {
+      const KnownKey *key = &known_keys[i];
+      g_autofree char *raw = g_key_file_get_value (file, key->group, key->key, NULL);
+      g_autofree char *reason = NULL;
+
+      if (raw == NULL)
+        continue;
+      g_strstrip (raw);
+      reason = key->type == KEY_CAP ? apply_cap (config, raw) : apply_key (config, key, raw);
+      if (reason != NULL)
+        return fail_key (error, path, contents, key->group, key->key, reason);
+    }
+  if (config->controller.max_cadence <= config->controller.min_cadence)
+    return fail_key (error, path, contents, "Warmup", "MaxCadence",
+                     "must be above MinCadence");
+  return TRUE;
+}
+
+/* GKeyFile's syntax errors quote the offending line but do not number it. */
+static guint
+line_of_syntax_error (const char *contents, const char *message)
+{
+  g_auto (GStrv) lines = g_strsplit (contents, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *quoted = g_strdup_printf ("“%s”", lines[i]);
+      if (lines[i][0] != '\0' && strstr (message, quoted) != NULL)
+        return i + 1;
+    }
+  return 0;
+}
+
+gboolean
+wu_config_load (WuConfig *config, const char *path, GError **error)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        {
+          g_debug ("%s: no such file, using the defaults", path);
+          return TRUE;
+        }
+      g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s: %s", path, local_error->message);
+      return FALSE;
+    }
+  if (!g_key_file_load_from_data (file, contents, length, G_KEY_FILE_NONE, &local_error))
+    {
+      g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: %s", path,
+                   line_of_syntax_error (contents, local_error->message), local_error->message);
+      return FALSE;
+    }
+  warn_unknown_keys (file, path, contents);
+  if (!apply_known_keys (config, file, path, contents, error))
+    {
+      wu_config_clear (config);
+      wu_config_init (config);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -1,0 +1,547 @@
+/* The engine: the one place where raw events from any source are recorded, decoded, fed to
+ * the controller, and where the controller's actions are carried out. */
+#include "engine.h"
+#include "wu-error.h"
+#include "wu-ftms.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+struct WuEngine {
+  WuController *controller;
+  char *routine;
+  const WuEngineObserver *observer;
+  gpointer observer_data;
+  GPtrArray *sensors;            /* WuSensor*, owned */
+  WuSourceSink sink;
+  char *source_label;
+
+  /* The clock: a replay's trace time when a source drives it, else monotonic time since
+   * the engine was created, with a main-loop timer for the controller's next deadline. */
+  gboolean clock_external;
+  gint64 external_now;
+  gint64 epoch;
+  GSource *deadline_timer;
+
+  FILE *record;
+  char *record_path;
+  guint64 unhandled_kinds_logged; /* bit per WuEventKind already logged as not decoded yet */
+};
+
+static void engine_schedule_deadline (WuEngine *engine);
+
+gint64
+wu_engine_now (WuEngine *engine)
+{
+  if (engine->clock_external)
+    return engine->external_now;
+  return g_get_monotonic_time () - engine->epoch;
+}
+
+static void
+sensor_free (gpointer data)
+{
+  WuSensor *sensor = data;
+
+  g_clear_pointer (&sensor->source, wu_source_free);
+  g_free (sensor->id);
+  g_free (sensor->error);
+  g_free (sensor);
+}
+
+static void
+notify_changed (WuEngine *engine)
+{
+  if (engine->observer->changed != NULL)
+    engine->observer->changed (engine->observer_data);
+}
+
+static void
+apply_cap_everywhere (WuEngine *engine, double level)
+{
+  gboolean applied = FALSE;
+
+  for (guint i = 0; i < engine->sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
+      if (sensor->source->ops->apply_cap != NULL)
+        {
+          sensor->source->ops->apply_cap (sensor->source, level);
+          applied = TRUE;
+        }
+    }
+  if (applied)
+    g_message ("resistance cap %.1f", level);
+  else
+    g_message ("resistance cap %.1f (advisory: no source can set the bike's resistance)", level);
+}
+
+static void
+release_everywhere (WuEngine *engine)
+{
+  for (guint i = 0; i < engine->sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
+      if (sensor->source->ops->release != NULL)
+        sensor->source->ops->release (sensor->source);
+    }
+  g_message ("bike released (no resistance cap)");
+}
+
+static void
+carry_out (WuEngine *engine, const WuActions *actions)
+{
+  for (guint i = 0; i < actions->n; i++)
+    {
+      const WuAction *action = &actions->items[i];
+
+      switch (action->kind)
+        {
+        case WU_ACTION_STATE:
+          g_message ("warm-up %s -> %s", wu_state_to_string (action->old_state),
+                     wu_state_to_string (action->new_state));
+          break;
+        case WU_ACTION_HINT:
+          g_message ("hint: %s", action->hint == WU_HINT_NONE ? "(none)"
+                                                              : wu_hint_to_string (action->hint));
+          break;
+        case WU_ACTION_CAP:
+          apply_cap_everywhere (engine, action->cap);
+          break;
+        case WU_ACTION_RELEASE:
+          release_everywhere (engine);
+          break;
+        case WU_ACTION_START_FLOOR_ROUTINE:
+          g_message ("warm-up complete: %.0f s, %.1f rpm average, %u pauses; start the floor "
+                     "routine %s", action->summary.duration_s, action->summary.avg_cadence,
+                     action->summary.pauses, engine->routine);
+          if (engine->observer->start_floor_routine != NULL)
+            engine->observer->start_floor_routine (engine->observer_data, &action->summary);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+    }
+}
+
+/* After every input: act, publish, and (on the live clock) re-arm the deadline timer. */
+static void
+finish_input (WuEngine *engine, const WuActions *actions)
+{
+  carry_out (engine, actions);
+  notify_changed (engine);
+  engine_schedule_deadline (engine);
+}
+
+static gboolean
+on_deadline_timer (gpointer user_data)
+{
+  WuEngine *engine = user_data;
+  WuActions actions;
+
+  g_clear_pointer (&engine->deadline_timer, g_source_unref);
+  wu_actions_clear (&actions);
+  wu_controller_tick (engine->controller, wu_engine_now (engine), &actions);
+  finish_input (engine, &actions);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+engine_schedule_deadline (WuEngine *engine)
+{
+  gint64 deadline, delay_us;
+
+  if (engine->clock_external)
+    return; /* the replay advances time itself */
+  if (engine->deadline_timer != NULL)
+    {
+      g_source_destroy (engine->deadline_timer);
+      g_clear_pointer (&engine->deadline_timer, g_source_unref);
+    }
+  deadline = wu_controller_next_deadline (engine->controller);
+  if (deadline == G_MAXINT64)
+    return;
+  delay_us = MAX (deadline - wu_engine_now (engine), 0);
+  /* Round up so the timer never fires before the deadline. */
+  engine->deadline_timer = g_timeout_source_new ((guint) MIN ((delay_us + 999) / 1000, G_MAXUINT));
+  g_source_set_callback (engine->deadline_timer, on_deadline_timer, engine, NULL);
+  g_source_set_name (engine->deadline_timer, "[warmupd] controller deadline");
+  g_source_attach (engine->deadline_timer, NULL);
+}
+
+static void
+record_event (WuEngine *engine, const WuRawEvent *event)
+{
+  g_autofree char *line = NULL;
+
+  if (engine->record == NULL)
+    return;
+  line = wu_trace_format_event (event);
+  /* Flushed per line: a recording must survive the daemon being killed. */
+  if (fprintf (engine->record, "%s\n", line) < 0 || fflush (engine->record) != 0)
+    {
+      g_warning ("%s: %s; recording stopped", engine->record_path, g_strerror (errno));
+      g_clear_pointer (&engine->record, fclose);
+    }
+}
+
+static void
+drop_packet (WuSensor *sensor, const WuRawEvent *event, const GError *error)
+{
+  sensor->dropped_packets++;
+  g_debug ("%s: dropped %s at %.3f s: %s", sensor->id, wu_event_kind_to_string (event->kind),
+           event->time_us / 1e6, error->message);
+}
+
+static void
+feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event,
+                       WuActions *actions)
+{
+  g_autoptr (GError) error = NULL;
+  WuIndoorBikeData data;
+  WuSample sample;
+
+  if (!wu_ftms_decode_indoor_bike_data (event->payload, event->len, &data, &error))
+    {
+      drop_packet (sensor, event, error);
+      return;
+    }
+  wu_sample_init (&sample, event->time_us);
+  if (data.present & WU_IBD_HAS_CADENCE)
+    sample.cadence_rpm = sensor->cadence = data.cadence_rpm;
+  if (data.present & WU_IBD_HAS_POWER)
+    sample.power_w = sensor->power = data.power_w;
+  if (data.present & WU_IBD_HAS_SPEED)
+    sample.speed_kmh = sensor->speed = data.speed_kmh;
+  if (data.present & WU_IBD_HAS_RESISTANCE)
+    sample.resistance = sensor->resistance = data.resistance;
+  if (data.present & WU_IBD_HAS_HEART_RATE)
+    sensor->heart_rate = data.heart_rate_bpm;
+  if (data.present & WU_IBD_HAS_DISTANCE)
+    sensor->distance = data.distance_m;
+  wu_controller_sample (engine->controller, &sample, actions);
+}
+
+static void
+feed_resistance_range (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event,
+                       WuActions *actions)
+{
+  g_autoptr (GError) error = NULL;
+  WuFtmsRange range;
+
+  if (!wu_ftms_decode_resistance_range (event->payload, event->len, &range, &error))
+    {
+      drop_packet (sensor, event, error);
+      return;
+    }
+  g_debug ("%s: resistance range %.1f..%.1f step %.1f", sensor->id, range.minimum,
+           range.maximum, range.increment);
+  wu_controller_set_resistance_range (engine->controller, range.minimum, range.maximum,
+                                      range.increment, actions);
+}
+
+static void
+check_decodable (WuSensor *sensor, const WuRawEvent *event)
+{
+  g_autoptr (GError) error = NULL;
+  WuFtmsRange range;
+  WuFtmsFeature feature;
+  gboolean ok;
+
+  if (event->kind == WU_EVENT_FTMS_FEATURE)
+    ok = wu_ftms_decode_feature (event->payload, event->len, &feature, &error);
+  else
+    ok = wu_ftms_decode_power_range (event->payload, event->len, &range, &error);
+  if (!ok)
+    drop_packet (sensor, event, error);
+}
+
+static void
+set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions *actions)
+{
+  sensor->connected = event->up;
+  if (!event->up)
+    sensor->cadence = sensor->power = sensor->speed = -1;
+  g_message ("%s: link %s", sensor->id, event->up ? "up" : "down");
+  wu_controller_link (engine->controller, event->time_us, event->up, actions);
+}
+
+static void
+log_not_decoded_yet (WuEngine *engine, const WuRawEvent *event)
+{
+  guint64 bit = G_GUINT64_CONSTANT (1) << event->kind;
+
+  if (engine->unhandled_kinds_logged & bit)
+    return;
+  engine->unhandled_kinds_logged |= bit;
+  g_message ("%s events are recorded but not used by this version",
+             wu_event_kind_to_string (event->kind));
+}
+
+static void
+dispatch_event (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event,
+                WuActions *actions)
+{
+  switch (event->kind)
+    {
+    case WU_EVENT_FTMS_INDOOR_BIKE_DATA:
+      feed_indoor_bike_data (engine, sensor, event, actions);
+      break;
+    case WU_EVENT_FTMS_RESISTANCE_RANGE:
+      feed_resistance_range (engine, sensor, event, actions);
+      break;
+    case WU_EVENT_FTMS_FEATURE:
+    case WU_EVENT_FTMS_POWER_RANGE:
+      check_decodable (sensor, event);
+      break;
+    case WU_EVENT_LINK:
+      set_link (engine, sensor, event, actions);
+      break;
+    case WU_EVENT_FTMS_STATUS:
+    case WU_EVENT_FTMS_TRAINING_STATUS:
+    case WU_EVENT_CSC_MEASUREMENT:
+    case WU_EVENT_CPS_MEASUREMENT:
+    case WU_EVENT_GPIO_EDGE:
+      log_not_decoded_yet (engine, event);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* --- the sink every source delivers to; user data is the WuSensor ---------------------- */
+
+static void
+sink_event (gpointer user_data, const WuRawEvent *event)
+{
+  WuSensor *sensor = user_data;
+  WuEngine *engine = sensor->engine;
+  WuActions actions;
+
+  if (engine->clock_external)
+    engine->external_now = MAX (engine->external_now, event->time_us);
+  sensor->events++;
+  record_event (engine, event);
+  wu_actions_clear (&actions);
+  dispatch_event (engine, sensor, event, &actions);
+  if (engine->observer->sensor_changed != NULL)
+    engine->observer->sensor_changed (engine->observer_data, sensor);
+  finish_input (engine, &actions);
+}
+
+static void
+sink_finished (gpointer user_data, const GError *error)
+{
+  WuSensor *sensor = user_data;
+  WuEngine *engine = sensor->engine;
+
+  sensor->finished = TRUE;
+  if (error != NULL)
+    {
+      g_free (sensor->error);
+      sensor->error = g_strdup (error->message);
+    }
+  else
+    g_message ("%s: end of trace at %.3f s; time stops here", sensor->id,
+               wu_engine_now (engine) / 1e6);
+  if (engine->observer->sensor_changed != NULL)
+    engine->observer->sensor_changed (engine->observer_data, sensor);
+  if (engine->observer->source_finished != NULL)
+    engine->observer->source_finished (engine->observer_data, sensor, error);
+}
+
+static gint64
+sink_now (gpointer user_data)
+{
+  WuSensor *sensor = user_data;
+  return wu_engine_now (sensor->engine);
+}
+
+static gint64
+sink_next_deadline (gpointer user_data)
+{
+  WuSensor *sensor = user_data;
+  return wu_controller_next_deadline (sensor->engine->controller);
+}
+
+static void
+sink_advance_to (gpointer user_data, gint64 time_us)
+{
+  WuSensor *sensor = user_data;
+  WuEngine *engine = sensor->engine;
+  WuActions actions;
+
+  engine->external_now = MAX (engine->external_now, time_us);
+  wu_actions_clear (&actions);
+  wu_controller_tick (engine->controller, engine->external_now, &actions);
+  finish_input (engine, &actions);
+}
+
+/* ------------------------------------------------------------------------------------- */
+
+WuEngine *
+wu_engine_new (const WuConfig *config, const WuEngineObserver *observer,
+               gpointer observer_data)
+{
+  WuEngine *engine = g_new0 (WuEngine, 1);
+
+  engine->controller = wu_controller_new (&config->controller);
+  engine->routine = g_strdup (config->routine);
+  engine->observer = observer;
+  engine->observer_data = observer_data;
+  engine->sensors = g_ptr_array_new_with_free_func (sensor_free);
+  engine->source_label = g_strdup ("");
+  engine->epoch = g_get_monotonic_time ();
+  engine->sink = (WuSourceSink) {
+    .event = sink_event,
+    .finished = sink_finished,
+    .now = sink_now,
+    .next_deadline = sink_next_deadline,
+    .advance_to = sink_advance_to,
+  };
+  return engine;
+}
+
+void
+wu_engine_free (WuEngine *engine)
+{
+  if (engine->deadline_timer != NULL)
+    {
+      g_source_destroy (engine->deadline_timer);
+      g_source_unref (engine->deadline_timer);
+    }
+  g_ptr_array_unref (engine->sensors);
+  wu_controller_free (engine->controller);
+  if (engine->record != NULL)
+    fclose (engine->record);
+  g_free (engine->record_path);
+  g_free (engine->routine);
+  g_free (engine->source_label);
+  g_free (engine);
+}
+
+gboolean
+wu_engine_record_to (WuEngine *engine, const char *path, GError **error)
+{
+  FILE *file = fopen (path, "we");
+
+  if (file == NULL)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", path,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  fprintf (file, "%s\n# recorded by warmupd %s\n", WU_TRACE_HEADER, PACKAGE_VERSION);
+  engine->record = file;
+  engine->record_path = g_strdup (path);
+  return TRUE;
+}
+
+static WuSensor *
+sensor_new (WuEngine *engine, const char *kind)
+{
+  WuSensor *sensor = g_new0 (WuSensor, 1);
+
+  sensor->engine = engine;
+  sensor->id = g_strdup_printf ("%s%u", kind, engine->sensors->len);
+  sensor->connected = TRUE;
+  sensor->cadence = sensor->power = sensor->speed = sensor->resistance = -1;
+  sensor->heart_rate = sensor->distance = -1;
+  return sensor;
+}
+
+WuSensor *
+wu_engine_add_replay (WuEngine *engine, const char *path, double speed, GError **error)
+{
+  WuSensor *sensor = sensor_new (engine, "replay");
+  g_autofree char *base = g_path_get_basename (path);
+
+  sensor->source = wu_replay_source_new (path, speed, &engine->sink, sensor, error);
+  if (sensor->source == NULL)
+    {
+      sensor_free (sensor);
+      return NULL;
+    }
+  engine->clock_external = TRUE;
+  g_free (engine->source_label);
+  engine->source_label = g_strdup_printf ("replay:%s", base);
+  g_ptr_array_add (engine->sensors, sensor);
+  return sensor;
+}
+
+void
+wu_engine_start_sources (WuEngine *engine)
+{
+  for (guint i = 0; i < engine->sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
+      sensor->source->ops->start (sensor->source);
+    }
+  engine_schedule_deadline (engine);
+}
+
+GPtrArray *
+wu_engine_get_sensors (WuEngine *engine)
+{
+  return engine->sensors;
+}
+
+gboolean
+wu_engine_start_warmup (WuEngine *engine, GError **error)
+{
+  WuActions actions;
+
+  wu_actions_clear (&actions);
+  if (!wu_controller_start (engine->controller, wu_engine_now (engine), &actions, error))
+    return FALSE;
+  finish_input (engine, &actions);
+  return TRUE;
+}
+
+gboolean
+wu_engine_stop_warmup (WuEngine *engine, GError **error)
+{
+  WuActions actions;
+
+  wu_actions_clear (&actions);
+  if (!wu_controller_stop (engine->controller, wu_engine_now (engine), &actions, error))
+    return FALSE;
+  finish_input (engine, &actions);
+  return TRUE;
+}
+
+void
+wu_engine_release (WuEngine *engine)
+{
+  if (wu_controller_get_cap (engine->controller) >= 0)
+    release_everywhere (engine);
+}
+
+const WuController *
+wu_engine_get_controller (WuEngine *engine)
+{
+  return engine->controller;
+}
+
+const char *
+wu_engine_get_source_label (WuEngine *engine)
+{
+  return engine->source_label;
+}
+
+const char *
+wu_engine_get_routine (WuEngine *engine)
+{
+  return engine->routine;
+}
+
+guint
+wu_engine_get_pauses (WuEngine *engine)
+{
+  WuSummary summary;
+
+  wu_controller_get_summary (engine->controller, &summary);
+  return summary.pauses;
+}

@@ -1,0 +1,55 @@
+/* The engine: sources deliver raw events, the engine records them, decodes them once,
+ * feeds the controller, carries out its actions and tells the observer what changed. */
+#pragma once
+#include <glib.h>
+#include "wu-config.h"
+#include "wu-controller.h"
+#include "wu-source.h"
+
+typedef struct WuEngine WuEngine;
+
+/* One sensor source as published on D-Bus. */
+typedef struct {
+  WuEngine *engine;
+  WuSource *source;
+  char *id;            /* object path element: "replay0" */
+  gboolean connected;
+  gboolean finished;
+  double cadence, power, speed, resistance, heart_rate, distance;
+  guint dropped_packets;
+  guint64 events;
+  char *error;
+} WuSensor;
+
+typedef struct {
+  void (*changed) (gpointer user_data);                     /* publish state */
+  void (*sensor_changed) (gpointer user_data, WuSensor *sensor);
+  void (*start_floor_routine) (gpointer user_data, const WuSummary *summary);
+  /* A source failed for good (error set), or a replay reached its end (error NULL). */
+  void (*source_finished) (gpointer user_data, WuSensor *sensor, const GError *error);
+} WuEngineObserver;
+
+WuEngine *wu_engine_new (const WuConfig *config, const WuEngineObserver *observer,
+                         gpointer observer_data);
+void wu_engine_free (WuEngine *engine);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuEngine, wu_engine_free)
+
+/* Write every raw event received to PATH, in the trace format. */
+gboolean wu_engine_record_to (WuEngine *engine, const char *path, GError **error);
+
+/* Add a replay source; the engine's clock follows the trace from then on. */
+WuSensor *wu_engine_add_replay (WuEngine *engine, const char *path, double speed,
+                                GError **error);
+void wu_engine_start_sources (WuEngine *engine);
+GPtrArray *wu_engine_get_sensors (WuEngine *engine);        /* of WuSensor*, owned */
+
+gboolean wu_engine_start_warmup (WuEngine *engine, GError **error);
+gboolean wu_engine_stop_warmup (WuEngine *engine, GError **error);
+/* Shutting down: release the bike if a cap is in force. */
+void wu_engine_release (WuEngine *engine);
+
+gint64 wu_engine_now (WuEngine *engine);
+const WuController *wu_engine_get_controller (WuEngine *engine);
+const char *wu_engine_get_source_label (WuEngine *engine);  /* "replay:demo.trace" or "" */
+const char *wu_engine_get_routine (WuEngine *engine);
+guint wu_engine_get_pauses (WuEngine *engine);

@@ -1,0 +1,171 @@
+#include "service.h"
+#include "wu-dbus-generated.h"
+#include "wu-error.h"
+
+#define WU_SENSORS_PATH WU_OBJECT_PATH "/sensors"
+
+struct WuService {
+  WuEngine *engine;
+  WuWarmup1 *warmup;                 /* skeleton */
+  GDBusObjectManagerServer *manager;
+  GHashTable *sensor_objects;        /* WuSensor* -> WuObjectSkeleton* */
+};
+
+static gboolean
+handle_start (WuWarmup1 *warmup, GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  WuService *service = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!wu_engine_start_warmup (service->engine, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  g_debug ("Start() from %s", g_dbus_method_invocation_get_sender (invocation));
+  wu_warmup1_complete_start (warmup, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_stop (WuWarmup1 *warmup, GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  WuService *service = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!wu_engine_stop_warmup (service->engine, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  g_debug ("Stop() from %s", g_dbus_method_invocation_get_sender (invocation));
+  wu_warmup1_complete_stop (warmup, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+WuService *
+wu_service_new (WuEngine *engine)
+{
+  WuService *service = g_new0 (WuService, 1);
+
+  wu_error_register_dbus_names ();
+  service->engine = engine;
+  service->warmup = wu_warmup1_skeleton_new ();
+  service->manager = g_dbus_object_manager_server_new (WU_OBJECT_PATH);
+  service->sensor_objects = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+  g_signal_connect (service->warmup, "handle-start", G_CALLBACK (handle_start), service);
+  g_signal_connect (service->warmup, "handle-stop", G_CALLBACK (handle_stop), service);
+  wu_service_publish (service);
+  return service;
+}
+
+void
+wu_service_free (WuService *service)
+{
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (service->warmup));
+  g_dbus_object_manager_server_set_connection (service->manager, NULL);
+  g_hash_table_unref (service->sensor_objects);
+  g_object_unref (service->manager);
+  g_object_unref (service->warmup);
+  g_free (service);
+}
+
+static void
+add_sensor_object (WuService *service, WuSensor *sensor)
+{
+  g_autofree char *path = g_strdup_printf ("%s/%s", WU_SENSORS_PATH, sensor->id);
+  g_autoptr (WuObjectSkeleton) object = wu_object_skeleton_new (path);
+  g_autoptr (WuSensor1) iface = wu_sensor1_skeleton_new ();
+
+  wu_sensor1_set_kind (iface, sensor->source->ops->kind);
+  wu_sensor1_set_name (iface, sensor->source->name);
+  wu_sensor1_set_address (iface, sensor->source->address);
+  wu_object_skeleton_set_sensor1 (object, iface);
+  g_hash_table_insert (service->sensor_objects, sensor, g_object_ref (object));
+  wu_service_publish_sensor (service, sensor);
+  g_dbus_object_manager_server_export (service->manager, G_DBUS_OBJECT_SKELETON (object));
+}
+
+gboolean
+wu_service_export (WuService *service, GDBusConnection *connection, GError **error)
+{
+  GPtrArray *sensors = wu_engine_get_sensors (service->engine);
+
+  /* Warmup1 lives at the manager's own path; the manager publishes the children. */
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (service->warmup),
+                                         connection, WU_OBJECT_PATH, error))
+    return FALSE;
+  for (guint i = 0; i < sensors->len; i++)
+    add_sensor_object (service, g_ptr_array_index (sensors, i));
+  g_dbus_object_manager_server_set_connection (service->manager, connection);
+  return TRUE;
+}
+
+void
+wu_service_publish (WuService *service)
+{
+  const WuController *ctl = wu_engine_get_controller (service->engine);
+  gint64 now = wu_engine_now (service->engine);
+  WuWarmup1 *w = service->warmup;
+
+  /* The generated setters emit PropertiesChanged only for values that really changed. */
+  wu_warmup1_set_state (w, wu_state_to_string (wu_controller_get_state (ctl)));
+  wu_warmup1_set_elapsed (w, wu_controller_get_elapsed (ctl));
+  wu_warmup1_set_duration (w, wu_controller_get_duration (ctl));
+  wu_warmup1_set_cadence (w, wu_controller_get_cadence (ctl, now));
+  wu_warmup1_set_power (w, wu_controller_get_power (ctl, now));
+  wu_warmup1_set_speed (w, wu_controller_get_speed (ctl, now));
+  wu_warmup1_set_resistance (w, wu_controller_get_resistance (ctl, now));
+  wu_warmup1_set_resistance_cap (w, wu_controller_get_cap (ctl));
+  wu_warmup1_set_hint (w, wu_hint_to_string (wu_controller_get_hint (ctl)));
+  wu_warmup1_set_source (w, wu_engine_get_source_label (service->engine));
+  wu_warmup1_set_routine (w, wu_engine_get_routine (service->engine));
+  wu_warmup1_set_pauses (w, wu_engine_get_pauses (service->engine));
+}
+
+void
+wu_service_publish_sensor (WuService *service, WuSensor *sensor)
+{
+  WuObjectSkeleton *object = g_hash_table_lookup (service->sensor_objects, sensor);
+  g_autoptr (WuSensor1) s = NULL;
+
+  if (object == NULL)
+    return; /* not exported yet */
+  s = wu_object_get_sensor1 (WU_OBJECT (object));
+  wu_sensor1_set_connected (s, sensor->connected);
+  wu_sensor1_set_cadence (s, sensor->cadence);
+  wu_sensor1_set_power (s, sensor->power);
+  wu_sensor1_set_speed (s, sensor->speed);
+  wu_sensor1_set_resistance (s, sensor->resistance);
+  wu_sensor1_set_heart_rate (s, sensor->heart_rate);
+  wu_sensor1_set_distance (s, sensor->distance);
+  wu_sensor1_set_dropped_packets (s, sensor->dropped_packets);
+  wu_sensor1_set_events (s, sensor->events);
+  wu_sensor1_set_finished (s, sensor->finished);
+  wu_sensor1_set_error (s, sensor->error != NULL ? sensor->error : "");
+}
+
+void
+wu_service_emit_start_floor_routine (WuService *service, const WuSummary *summary)
+{
+  g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+
+  g_variant_builder_add (&builder, "{sv}", "duration", g_variant_new_double (summary->duration_s));
+  g_variant_builder_add (&builder, "{sv}", "avg_cadence",
+                         g_variant_new_double (summary->avg_cadence));
+  g_variant_builder_add (&builder, "{sv}", "max_cadence",
+                         g_variant_new_double (summary->max_cadence));
+  g_variant_builder_add (&builder, "{sv}", "avg_power", g_variant_new_double (summary->avg_power));
+  g_variant_builder_add (&builder, "{sv}", "max_power", g_variant_new_double (summary->max_power));
+  g_variant_builder_add (&builder, "{sv}", "pauses", g_variant_new_uint32 (summary->pauses));
+  g_variant_builder_add (&builder, "{sv}", "recaps", g_variant_new_uint32 (summary->recaps));
+  g_variant_builder_add (&builder, "{sv}", "source",
+                         g_variant_new_string (wu_engine_get_source_label (service->engine)));
+  /* Publish State = complete before the signal, so a client that acts on the signal and
+   * then reads the properties sees the finished warm-up. */
+  wu_service_publish (service);
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (service->warmup));
+  wu_warmup1_emit_start_floor_routine (service->warmup,
+                                       wu_engine_get_routine (service->engine),
+                                       g_variant_builder_end (&builder));
+}

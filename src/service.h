@@ -1,0 +1,19 @@
+/* The D-Bus face of warmupd: Warmup1 at /io/github/warmupd, an ObjectManager there, and
+ * one Sensor1 child per sensor. All of it generated from data/io.github.warmupd.xml. */
+#pragma once
+#include <gio/gio.h>
+#include "engine.h"
+
+#define WU_BUS_NAME "io.github.warmupd"
+#define WU_OBJECT_PATH "/io/github/warmupd"
+
+typedef struct WuService WuService;
+
+WuService *wu_service_new (WuEngine *engine);
+void wu_service_free (WuService *service);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuService, wu_service_free)
+
+gboolean wu_service_export (WuService *service, GDBusConnection *connection, GError **error);
+void wu_service_publish (WuService *service);
+void wu_service_publish_sensor (WuService *service, WuSensor *sensor);
+void wu_service_emit_start_floor_routine (WuService *service, const WuSummary *summary);

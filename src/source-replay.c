@@ -1,0 +1,216 @@
+/* The replay source: plays a recorded trace back through the same sink as live sources.
+ * It drives the clock: at speed N the trace's time runs N times faster than real time; at
+ * speed 0 (virtual time) events follow each other as fast as the main loop allows, and the
+ * controller's timers fire at their trace-time deadlines between events. At the end of the
+ * trace time stops: no timer fires after the last event. */
+#include "wu-source.h"
+#include "wu-error.h"
+
+/* Events handled per main-loop iteration in virtual time: large enough to be quick,
+ * small enough that D-Bus calls are still answered promptly during a long replay. */
+#define VIRTUAL_TIME_BATCH 256
+
+typedef struct {
+  WuSource base;
+  char *path;
+  double speed;
+  WuTraceReader *reader;
+  WuRawEvent next;             /* the next event, read ahead */
+  gboolean have_next;
+  gboolean failed;             /* the trace turned bad after validation */
+  gint64 trace_now;            /* trace time reached so far */
+  gint64 real_epoch;           /* monotonic time at trace time 0 (speed > 0) */
+  GSource *timer;
+} WuReplaySource;
+
+static void replay_schedule (WuReplaySource *replay);
+
+static void
+replay_fail (WuReplaySource *replay, const GError *error)
+{
+  replay->have_next = FALSE;
+  replay->failed = TRUE;
+  replay->base.sink->finished (replay->base.sink_data, error);
+}
+
+/* Read the next event ahead. FALSE at the end of the trace (or after a failure). */
+static gboolean
+replay_read_ahead (WuReplaySource *replay)
+{
+  g_autoptr (GError) error = NULL;
+
+  replay->have_next = wu_trace_reader_next (replay->reader, &replay->next, &error);
+  if (error != NULL)
+    {
+      /* Only if the file changed under us: it was validated when the source was made. */
+      replay_fail (replay, error);
+      return FALSE;
+    }
+  return replay->have_next;
+}
+
+/* Deliver the pending event and read the one after it. FALSE when the trace is done. */
+static gboolean
+replay_deliver_next (WuReplaySource *replay)
+{
+  replay->trace_now = replay->next.time_us;
+  replay->base.sink->event (replay->base.sink_data, &replay->next);
+  if (!replay_read_ahead (replay))
+    {
+      if (!replay->failed)
+        replay->base.sink->finished (replay->base.sink_data, NULL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The next moment something happens: the next event, or an earlier controller deadline. */
+static gint64
+replay_next_wakeup (WuReplaySource *replay)
+{
+  gint64 deadline = replay->base.sink->next_deadline (replay->base.sink_data);
+  return MIN (deadline, replay->next.time_us);
+}
+
+static gboolean
+replay_step_virtual (gpointer user_data)
+{
+  WuReplaySource *replay = user_data;
+
+  for (guint i = 0; i < VIRTUAL_TIME_BATCH; i++)
+    {
+      /* Timers due before the next event fire inside the sink's event handling, at their
+       * own deadlines, so nothing else needs advancing here. */
+      if (!replay_deliver_next (replay))
+        {
+          g_clear_pointer (&replay->timer, g_source_unref);
+          return G_SOURCE_REMOVE;
+        }
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+replay_step_timed (gpointer user_data)
+{
+  WuReplaySource *replay = user_data;
+  gint64 wakeup = replay_next_wakeup (replay);
+
+  g_clear_pointer (&replay->timer, g_source_unref);
+  if (wakeup < replay->next.time_us)
+    {
+      /* A controller deadline between two events: let time reach it. */
+      replay->trace_now = wakeup;
+      replay->base.sink->advance_to (replay->base.sink_data, wakeup);
+      replay_schedule (replay);
+      return G_SOURCE_REMOVE;
+    }
+  if (replay_deliver_next (replay))
+    replay_schedule (replay);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+replay_schedule (WuReplaySource *replay)
+{
+  gint64 due, delay_us;
+
+  if (replay->speed == 0)
+    {
+      replay->timer = g_idle_source_new ();
+      g_source_set_callback (replay->timer, replay_step_virtual, replay, NULL);
+    }
+  else
+    {
+      /* Due times are computed from the epoch, so rounding never accumulates into drift. */
+      due = replay->real_epoch + (gint64) ((double) replay_next_wakeup (replay) / replay->speed);
+      delay_us = MAX (due - g_get_monotonic_time (), 0);
+      replay->timer = g_timeout_source_new ((guint) MIN ((delay_us + 999) / 1000, G_MAXUINT));
+      g_source_set_callback (replay->timer, replay_step_timed, replay, NULL);
+    }
+  g_source_set_name (replay->timer, "[warmupd] replay");
+  g_source_attach (replay->timer, NULL);
+}
+
+static void
+replay_start (WuSource *source)
+{
+  WuReplaySource *replay = (WuReplaySource *) source;
+
+  replay->real_epoch = g_get_monotonic_time ();
+  if (!replay_read_ahead (replay))
+    {
+      if (!replay->failed)
+        replay->base.sink->finished (replay->base.sink_data, NULL);
+      return;
+    }
+  replay_schedule (replay);
+}
+
+static void
+replay_free (WuSource *source)
+{
+  WuReplaySource *replay = (WuReplaySource *) source;
+
+  if (replay->timer != NULL)
+    {
+      g_source_destroy (replay->timer);
+      g_source_unref (replay->timer);
+    }
+  g_clear_pointer (&replay->reader, wu_trace_reader_free);
+  g_free (replay->path);
+}
+
+static const WuSourceOps replay_ops = {
+  .kind = "replay",
+  .drives_clock = TRUE,
+  .start = replay_start,
+  .apply_cap = NULL,   /* a recording cannot be steered */
+  .release = NULL,
+  .free = replay_free,
+};
+
+/* Read the whole trace once, so a malformed line stops the daemon before it starts. */
+static gboolean
+validate_trace (const char *path, GError **error)
+{
+  g_autoptr (WuTraceReader) reader = wu_trace_reader_open (path, error);
+  g_autofree WuRawEvent *event = g_new (WuRawEvent, 1);
+  g_autoptr (GError) local_error = NULL;
+
+  if (reader == NULL)
+    return FALSE;
+  while (wu_trace_reader_next (reader, event, &local_error))
+    ;
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+WuSource *
+wu_replay_source_new (const char *path, double speed, const WuSourceSink *sink,
+                      gpointer sink_data, GError **error)
+{
+  WuReplaySource *replay;
+  WuTraceReader *reader;
+
+  g_return_val_if_fail (speed >= 0, NULL);
+  if (!validate_trace (path, error))
+    return NULL;
+  reader = wu_trace_reader_open (path, error);
+  if (reader == NULL)
+    return NULL;
+  replay = g_new0 (WuReplaySource, 1);
+  replay->base.ops = &replay_ops;
+  replay->base.sink = sink;
+  replay->base.sink_data = sink_data;
+  replay->base.name = g_path_get_basename (path);
+  replay->base.address = g_canonicalize_filename (path, NULL);
+  replay->path = g_strdup (path);
+  replay->speed = speed;
+  replay->reader = reader;
+  return &replay->base;
+}

@@ -1,0 +1,352 @@
+/* warmupctl: look at and steer warmupd over D-Bus. */
+#include "wu-dbus-generated.h"
+
+#include <locale.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WU_BUS_NAME "io.github.warmupd"
+#define WU_OBJECT_PATH "/io/github/warmupd"
+#define BAR_WIDTH 30
+
+typedef struct {
+  gboolean session_bus;
+  int wait_seconds;
+} CtlOptions;
+
+typedef struct {
+  GMainLoop *loop;
+  WuWarmup1 *proxy;
+  gboolean tty;
+  int status;
+  char *last_line_key;   /* plain mode: what was last printed, to print only changes */
+} Watch;
+
+static const char *
+bus_label (const CtlOptions *options)
+{
+  return options->session_bus ? "session" : "system";
+}
+
+static char *
+format_value (double value, const char *unit)
+{
+  if (value < 0)
+    return g_strdup ("--");
+  return g_strdup_printf ("%.0f%s", value, unit);
+}
+
+static char *
+format_clock (double seconds)
+{
+  int s = (int) floor (MAX (seconds, 0));
+  return g_strdup_printf ("%02d:%02d", s / 60, s % 60);
+}
+
+/* --- connecting ------------------------------------------------------------------------ */
+
+static gboolean
+on_wait_timeout (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_owner_appeared (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  if (g_dbus_proxy_get_name_owner (G_DBUS_PROXY (object)) != NULL)
+    g_main_loop_quit (user_data);
+}
+
+/* Wait up to SECONDS for warmupd to appear on the bus. */
+static void
+wait_for_owner (WuWarmup1 *proxy, int seconds)
+{
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
+  guint timeout_id;
+  gulong handler;
+
+  if (owner != NULL || seconds <= 0)
+    return;
+  handler = g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_appeared), loop);
+  timeout_id = g_timeout_add_seconds ((guint) seconds, on_wait_timeout, loop);
+  g_main_loop_run (loop);
+  g_signal_handler_disconnect (proxy, handler);
+  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
+  if (owner != NULL)
+    g_source_remove (timeout_id);
+}
+
+static WuWarmup1 *
+connect_to_daemon (const CtlOptions *options)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *owner = NULL;
+  WuWarmup1 *proxy;
+
+  proxy = wu_warmup1_proxy_new_for_bus_sync (options->session_bus ? G_BUS_TYPE_SESSION
+                                                                  : G_BUS_TYPE_SYSTEM,
+                                             G_DBUS_PROXY_FLAGS_NONE, WU_BUS_NAME,
+                                             WU_OBJECT_PATH, NULL, &error);
+  if (proxy == NULL)
+    {
+      g_printerr ("warmupctl: cannot reach the %s bus: %s\n", bus_label (options), error->message);
+      return NULL;
+    }
+  wait_for_owner (proxy, options->wait_seconds);
+  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
+  if (owner == NULL)
+    {
+      g_printerr ("warmupctl: warmupd is not running (nobody owns %s on the %s bus)\n",
+                  WU_BUS_NAME, bus_label (options));
+      g_object_unref (proxy);
+      return NULL;
+    }
+  return proxy;
+}
+
+static int
+report_call_error (const char *what, GError *error)
+{
+  g_autofree char *name = g_dbus_error_get_remote_error (error);
+
+  g_dbus_error_strip_remote_error (error);
+  g_printerr ("warmupctl: %s failed: %s%s%s%s\n", what, error->message, name ? " (" : "",
+              name ? name : "", name ? ")" : "");
+  return EXIT_FAILURE;
+}
+
+/* --- status, start, stop --------------------------------------------------------------- */
+
+static int
+cmd_status (WuWarmup1 *proxy)
+{
+  g_autofree char *elapsed = format_clock (wu_warmup1_get_elapsed (proxy));
+  g_autofree char *duration = format_clock (wu_warmup1_get_duration (proxy));
+  g_autofree char *cadence = format_value (wu_warmup1_get_cadence (proxy), " rpm");
+  g_autofree char *power = format_value (wu_warmup1_get_power (proxy), " W");
+  g_autofree char *speed = format_value (wu_warmup1_get_speed (proxy), " km/h");
+  g_autofree char *resistance = format_value (wu_warmup1_get_resistance (proxy), "");
+  g_autofree char *cap = format_value (wu_warmup1_get_resistance_cap (proxy), "");
+  const char *hint = wu_warmup1_get_hint (proxy);
+  const char *source = wu_warmup1_get_source (proxy);
+
+  g_print ("State:      %s\n", wu_warmup1_get_state (proxy));
+  g_print ("Elapsed:    %s of %s\n", elapsed, duration);
+  g_print ("Cadence:    %s\n", cadence);
+  g_print ("Power:      %s\n", power);
+  g_print ("Speed:      %s\n", speed);
+  g_print ("Resistance: %s (cap %s)\n", resistance, cap);
+  g_print ("Hint:       %s\n", hint != NULL && hint[0] ? hint : "--");
+  g_print ("Pauses:     %u\n", wu_warmup1_get_pauses (proxy));
+  g_print ("Source:     %s\n", source != NULL && source[0] ? source : "--");
+  g_print ("Routine:    %s\n", wu_warmup1_get_routine (proxy));
+  return EXIT_SUCCESS;
+}
+
+static int
+cmd_start (WuWarmup1 *proxy)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!wu_warmup1_call_start_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
+    return report_call_error ("start", error);
+  g_print ("warm-up started\n");
+  return EXIT_SUCCESS;
+}
+
+static int
+cmd_stop (WuWarmup1 *proxy)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!wu_warmup1_call_stop_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
+    return report_call_error ("stop", error);
+  g_print ("warm-up stopped, bike released\n");
+  return EXIT_SUCCESS;
+}
+
+/* --- watch ----------------------------------------------------------------------------- */
+
+static char *
+progress_bar (double elapsed, double duration)
+{
+  double fraction = duration > 0 ? CLAMP (elapsed / duration, 0, 1) : 0;
+  int filled = (int) floor (fraction * BAR_WIDTH);
+  GString *bar = g_string_new ("[");
+
+  for (int i = 0; i < BAR_WIDTH; i++)
+    g_string_append (bar, i < filled ? "#" : "-");
+  g_string_append_printf (bar, "] %3.0f%%", fraction * 100);
+  return g_string_free (bar, FALSE);
+}
+
+static char *
+watch_line (WuWarmup1 *proxy, gboolean with_bar)
+{
+  double elapsed = wu_warmup1_get_elapsed (proxy), duration = wu_warmup1_get_duration (proxy);
+  g_autofree char *bar = with_bar ? progress_bar (elapsed, duration) : g_strdup ("");
+  g_autofree char *clock = format_clock (elapsed);
+  g_autofree char *total = format_clock (duration);
+  g_autofree char *cadence = format_value (wu_warmup1_get_cadence (proxy), " rpm");
+  g_autofree char *power = format_value (wu_warmup1_get_power (proxy), " W");
+  g_autofree char *resistance = format_value (wu_warmup1_get_resistance (proxy), "");
+  g_autofree char *cap = format_value (wu_warmup1_get_resistance_cap (proxy), "");
+  const char *hint = wu_warmup1_get_hint (proxy);
+
+  return g_strdup_printf ("%s%s%s of %s  %-10s  %7s  %6s  res %s/%s%s%s", bar, with_bar ? " " : "",
+                          clock, total, wu_warmup1_get_state (proxy), cadence, power, resistance,
+                          cap, hint != NULL && hint[0] ? "  " : "", hint != NULL ? hint : "");
+}
+
+/* Plain output prints a line when the state or hint changes and every whole counted minute. */
+static char *
+plain_key (WuWarmup1 *proxy)
+{
+  return g_strdup_printf ("%s|%s|%d", wu_warmup1_get_state (proxy), wu_warmup1_get_hint (proxy),
+                          (int) (wu_warmup1_get_elapsed (proxy) / 60));
+}
+
+static void
+watch_show (Watch *watch)
+{
+  g_autofree char *line = NULL;
+  g_autofree char *key = NULL;
+
+  if (watch->tty)
+    {
+      line = watch_line (watch->proxy, TRUE);
+      g_print ("\r\033[K%s", line);
+      return;
+    }
+  key = plain_key (watch->proxy);
+  if (g_strcmp0 (key, watch->last_line_key) == 0)
+    return;
+  g_free (watch->last_line_key);
+  watch->last_line_key = g_steal_pointer (&key);
+  line = watch_line (watch->proxy, FALSE);
+  g_print ("%s\n", line);
+}
+
+static void
+on_properties_changed (GDBusProxy *proxy, GVariant *changed, GStrv invalidated, gpointer user_data)
+{
+  watch_show (user_data);
+}
+
+static double
+summary_double (GVariant *summary, const char *key)
+{
+  double value = -1;
+  g_variant_lookup (summary, key, "d", &value);
+  return value;
+}
+
+static void
+on_start_floor_routine (WuWarmup1 *proxy, const char *routine, GVariant *summary,
+                        gpointer user_data)
+{
+  Watch *watch = user_data;
+  g_autofree char *duration = format_clock (summary_double (summary, "duration"));
+  g_autofree char *avg_power = format_value (summary_double (summary, "avg_power"), " W");
+  guint pauses = 0;
+
+  g_variant_lookup (summary, "pauses", "u", &pauses);
+  if (watch->tty)
+    watch_show (watch);
+  g_print ("%sWarm-up complete. Time for the floor routine: %s\n", watch->tty ? "\n" : "", routine);
+  g_print ("  pedalled     %s\n", duration);
+  g_print ("  cadence      %.0f rpm average, %.0f rpm max\n",
+           summary_double (summary, "avg_cadence"), summary_double (summary, "max_cadence"));
+  g_print ("  power        %s average\n", avg_power);
+  g_print ("  pauses       %u\n", pauses);
+  watch->status = EXIT_SUCCESS;
+  g_main_loop_quit (watch->loop);
+}
+
+static void
+on_owner_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  Watch *watch = user_data;
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (object));
+
+  if (owner != NULL)
+    return;
+  g_printerr ("%swarmupctl: warmupd went away\n", watch->tty ? "\n" : "");
+  watch->status = EXIT_FAILURE;
+  g_main_loop_quit (watch->loop);
+}
+
+static int
+cmd_watch (WuWarmup1 *proxy)
+{
+  Watch watch = { .proxy = proxy, .tty = isatty (STDOUT_FILENO), .status = EXIT_FAILURE };
+
+  watch.loop = g_main_loop_new (NULL, FALSE);
+  g_signal_connect (proxy, "g-properties-changed", G_CALLBACK (on_properties_changed), &watch);
+  g_signal_connect (proxy, "start-floor-routine", G_CALLBACK (on_start_floor_routine), &watch);
+  g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &watch);
+  watch_show (&watch);
+  g_main_loop_run (watch.loop);
+  g_signal_handlers_disconnect_by_data (proxy, &watch);
+  g_main_loop_unref (watch.loop);
+  g_free (watch.last_line_key);
+  return watch.status;
+}
+
+/* --- main ------------------------------------------------------------------------------ */
+
+static const char *commands_help =
+  "Commands:\n"
+  "  status   Show the warm-up and the live sensor values\n"
+  "  start    Start a warm-up now\n"
+  "  stop     Cancel the warm-up and release the bike\n"
+  "  watch    Follow the warm-up live; exit 0 when the floor routine should start";
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("COMMAND");
+  g_autoptr (WuWarmup1) proxy = NULL;
+  CtlOptions options = { 0 };
+  const GOptionEntry entries[] = {
+    { "session", 0, 0, G_OPTION_ARG_NONE, &options.session_bus,
+      "Talk to warmupd on the session bus", NULL },
+    { "wait", 'w', 0, G_OPTION_ARG_INT, &options.wait_seconds,
+      "Wait up to SECONDS for warmupd to appear", "SECONDS" },
+    { NULL }
+  };
+  const char *command;
+
+  setlocale (LC_ALL, "");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (context, commands_help);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("warmupctl: %s\n", error->message);
+      return 2;
+    }
+  command = argc > 1 ? argv[1] : "status";
+  if (argc > 2 || (strcmp (command, "status") != 0 && strcmp (command, "start") != 0
+                   && strcmp (command, "stop") != 0 && strcmp (command, "watch") != 0))
+    {
+      g_printerr ("warmupctl: unknown command '%s'\n%s\n", argc > 2 ? argv[2] : command,
+                  commands_help);
+      return 2;
+    }
+  proxy = connect_to_daemon (&options);
+  if (proxy == NULL)
+    return EXIT_FAILURE;
+  if (strcmp (command, "start") == 0)
+    return cmd_start (proxy);
+  if (strcmp (command, "stop") == 0)
+    return cmd_stop (proxy);
+  if (strcmp (command, "watch") == 0)
+    return cmd_watch (proxy);
+  return cmd_status (proxy);
+}

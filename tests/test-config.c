@@ -1,0 +1,215 @@
+/* warmupd.conf loading: defaults, every key, and every kind of bad value, table-driven. */
+#include "wu-config.h"
+#include "wu-error.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* Field by field: the struct has padding, so memcmp would compare garbage. */
+static void
+assert_controller_config_equal (const WuControllerConfig *a, const WuControllerConfig *b)
+{
+  g_assert_cmpint (a->autostart, ==, b->autostart);
+  g_assert_cmpfloat (a->min_cadence, ==, b->min_cadence);
+  g_assert_cmpfloat (a->max_cadence, ==, b->max_cadence);
+  g_assert_cmpint (a->start_after_us, ==, b->start_after_us);
+  g_assert_cmpint (a->pause_after_us, ==, b->pause_after_us);
+  g_assert_cmpint (a->abandon_after_us, ==, b->abandon_after_us);
+  g_assert_cmpint (a->stale_after_us, ==, b->stale_after_us);
+  g_assert_cmpint (a->ease_off_after_us, ==, b->ease_off_after_us);
+  g_assert_cmpint (a->duration_us, ==, b->duration_us);
+  g_assert_cmpint (a->reapply_after_us, ==, b->reapply_after_us);
+  g_assert_cmpfloat (a->cap_level, ==, b->cap_level);
+  g_assert_cmpfloat (a->cap_percent, ==, b->cap_percent);
+  g_assert_cmpfloat (a->power_cap_w, ==, b->power_cap_w);
+}
+
+static char *
+write_temp_config (const char *contents)
+{
+  g_autoptr (GError) error = NULL;
+  char *path = NULL;
+  int fd = g_file_open_tmp ("warmupd-test-XXXXXX.conf", &path, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (path, contents, -1, &error));
+  g_assert_no_error (error);
+  g_close (fd, NULL);
+  return path;
+}
+
+static void
+test_missing_file_is_defaults (void)
+{
+  g_autoptr (GError) error = NULL;
+  WuConfig config;
+  WuControllerConfig defaults;
+
+  wu_config_init (&config);
+  wu_controller_config_init (&defaults);
+  g_assert_true (wu_config_load (&config, "/nonexistent/warmupd.conf", &error));
+  g_assert_no_error (error);
+  assert_controller_config_equal (&config.controller, &defaults);
+  g_assert_cmpstr (config.routine, ==, WU_DEFAULT_ROUTINE);
+  wu_config_clear (&config);
+}
+
+static void
+test_sample_config_is_defaults (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_build_filename (g_getenv ("WARMUPD_SRCDIR") ? g_getenv ("WARMUPD_SRCDIR") : ".",
+                                            "data", "warmupd.conf", NULL);
+  WuConfig config;
+  WuControllerConfig defaults;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("data/warmupd.conf not found (set WARMUPD_SRCDIR)");
+      return;
+    }
+  wu_config_init (&config);
+  wu_controller_config_init (&defaults);
+  g_assert_true (wu_config_load (&config, path, &error));
+  g_assert_no_error (error);
+  assert_controller_config_equal (&config.controller, &defaults);
+  wu_config_clear (&config);
+}
+
+typedef struct {
+  const char *name;
+  const char *contents;
+  /* checks on success */
+  gint64 duration_us;
+  double min_cadence;
+  double cap_level, cap_percent;
+  WuAutostart autostart;
+  const char *routine;
+} GoodCase;
+
+static const GoodCase good_cases[] = {
+  { "all-keys",
+    "[Warmup]\nAutostart=manual\nDuration=300\nMinCadence=35\nMaxCadence=95\nStartAfter=2\n"
+    "PauseAfter=4\nAbandonAfter=120\nStaleAfter=2.5\nEaseOffAfter=8\n"
+    "[Resistance]\nCap=12\nPowerCap=90\nReapplyAfter=1.5\n[Routine]\nName=four-key-exercises\n",
+    300 * G_USEC_PER_SEC, 35, 12, -1, WU_AUTOSTART_MANUAL, "four-key-exercises" },
+  { "percent-cap", "[Resistance]\nCap = 25%\n", 600 * G_USEC_PER_SEC, 40, -1, 25,
+    WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+  { "no-cap", "[Resistance]\nCap=none\n", 600 * G_USEC_PER_SEC, 40, -1, -1, WU_AUTOSTART_PEDAL,
+    WU_DEFAULT_ROUTINE },
+  { "fractional-duration", "[Warmup]\nDuration=0.5\n", G_USEC_PER_SEC / 2, 40, -1, 30,
+    WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+  { "comments-and-blank-lines", "# a comment\n\n[Warmup]\n# Duration=1\nMinCadence=45\n",
+    600 * G_USEC_PER_SEC, 45, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+};
+
+static void
+test_good (gconstpointer data)
+{
+  const GoodCase *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = write_temp_config (c->contents);
+  WuConfig config;
+
+  wu_config_init (&config);
+  g_assert_true (wu_config_load (&config, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (config.controller.duration_us, ==, c->duration_us);
+  g_assert_cmpfloat (config.controller.min_cadence, ==, c->min_cadence);
+  g_assert_cmpfloat (config.controller.cap_level, ==, c->cap_level);
+  g_assert_cmpfloat (config.controller.cap_percent, ==, c->cap_percent);
+  g_assert_cmpint (config.controller.autostart, ==, c->autostart);
+  g_assert_cmpstr (config.routine, ==, c->routine);
+  wu_config_clear (&config);
+  g_unlink (path);
+}
+
+typedef struct {
+  const char *name;
+  const char *contents;
+  const char *expected;   /* the message after "FILE:" */
+} BadCase;
+
+static const BadCase bad_cases[] = {
+  { "duration-not-a-number", "[Warmup]\nDuration=ten\n",
+    "2: [Warmup] Duration: 'ten' is not a number of seconds" },
+  { "duration-zero", "[Warmup]\n\nDuration=0\n", "3: [Warmup] Duration: '0' is not" },
+  { "duration-negative", "[Warmup]\nDuration=-5\n", "2: [Warmup] Duration:" },
+  { "duration-too-long", "[Warmup]\nDuration=999999\n", "2: [Warmup] Duration:" },
+  { "duration-trailing-text", "[Warmup]\nDuration=600s\n", "2: [Warmup] Duration: '600s'" },
+  { "duration-nan", "[Warmup]\nDuration=nan\n", "2: [Warmup] Duration: 'nan'" },
+  { "cadence-bad", "[Warmup]\nMinCadence=fast\n", "2: [Warmup] MinCadence: 'fast' is not a cadence" },
+  { "max-below-min", "[Warmup]\nMinCadence=60\nMaxCadence=50\n",
+    "3: [Warmup] MaxCadence: must be above MinCadence" },
+  { "autostart-bad", "[Warmup]\nAutostart=always\n", "2: [Warmup] Autostart: 'always' is not 'pedal' or 'manual'" },
+  { "cap-bad", "[Resistance]\nCap=high\n", "2: [Resistance] Cap: 'high' is not" },
+  { "cap-percent-over-100", "[Resistance]\nCap=150%\n", "2: [Resistance] Cap: '150%' is not a percentage" },
+  { "cap-negative", "[Resistance]\nCap=-3\n", "2: [Resistance] Cap:" },
+  { "power-cap-bad", "[Resistance]\nPowerCap=0\n", "2: [Resistance] PowerCap: '0' is not 'none'" },
+  { "routine-bad", "[Routine]\nName=Not A Routine!\n", "2: [Routine] Name: 'Not A Routine!' is not a routine id" },
+  { "syntax-error", "[Warmup]\nDuration=600\nthis line is not a key\n", "3: " },
+  { "key-later-in-file", "[Resistance]\nCap=10\n\n[Warmup]\nMinCadence=40\nStaleAfter=x\n",
+    "6: [Warmup] StaleAfter: 'x'" },
+};
+
+static void
+test_bad (gconstpointer data)
+{
+  const BadCase *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = write_temp_config (c->contents);
+  g_autofree char *expected = g_strdup_printf ("%s:%s", path, c->expected);
+  WuConfig config;
+  WuControllerConfig defaults;
+
+  wu_config_init (&config);
+  wu_controller_config_init (&defaults);
+  g_assert_false (wu_config_load (&config, path, &error));
+  g_assert_error (error, WU_ERROR, WU_ERROR_CONFIG);
+  if (!g_str_has_prefix (error->message, expected))
+    g_error ("expected a message starting with\n  %s\ngot\n  %s", expected, error->message);
+  /* A failed load leaves the defaults, never half a configuration. */
+  assert_controller_config_equal (&config.controller, &defaults);
+  wu_config_clear (&config);
+  g_unlink (path);
+}
+
+static void
+test_unknown_keys_warn (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = write_temp_config ("[Warmup]\nDuration=120\nSpeedLimit=3\n[Mystery]\nA=1\n");
+  g_autofree char *key_warning = g_strdup_printf ("*%s:3: unknown key SpeedLimit in [Warmup]*", path);
+  g_autofree char *group_warning = g_strdup_printf ("*%s:4: unknown group [Mystery]*", path);
+  WuConfig config;
+
+  wu_config_init (&config);
+  g_test_expect_message ("warmupd-config", G_LOG_LEVEL_WARNING, key_warning);
+  g_test_expect_message ("warmupd-config", G_LOG_LEVEL_WARNING, group_warning);
+  g_assert_true (wu_config_load (&config, path, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpint (config.controller.duration_us, ==, 120 * G_USEC_PER_SEC);
+  wu_config_clear (&config);
+  g_unlink (path);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/config/missing-file", test_missing_file_is_defaults);
+  g_test_add_func ("/config/sample-file", test_sample_config_is_defaults);
+  g_test_add_func ("/config/unknown-keys-warn", test_unknown_keys_warn);
+  for (gsize i = 0; i < G_N_ELEMENTS (good_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/config/good/%s", good_cases[i].name);
+      g_test_add_data_func (name, &good_cases[i], test_good);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/config/bad/%s", bad_cases[i].name);
+      g_test_add_data_func (name, &bad_cases[i], test_bad);
+    }
+  return g_test_run ();
+}

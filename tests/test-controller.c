@@ -1,0 +1,716 @@
+/* Table-driven tests of the warm-up controller, with a fake clock (in the style of
+ * iio-sensor-proxy's orientation table test). Each case is a list of steps; after a step,
+ * the fields that are set are checked: state, elapsed, hint, cap, next deadline and the
+ * actions that step produced, written compactly ("STATE idle->warming-up,CAP 30"). */
+#include "wu-controller.h"
+#include "wu-error.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Case times are seconds from an arbitrary, non-zero origin, so "0 means unset" bugs show. */
+#define ORIGIN_US ((gint64) 5000 * G_USEC_PER_SEC)
+#define NONE (-1.0)
+
+typedef enum {
+  STEP_CHECK,    /* no input: only check */
+  STEP_SAMPLE,   /* cadence, power, resistance (speed -1) */
+  STEP_PEDAL,    /* 1 Hz samples at t, t+1, ..., until; cadence, power, resistance */
+  STEP_LINK_UP,
+  STEP_LINK_DOWN,
+  STEP_TICK,
+  STEP_START,
+  STEP_STOP,
+  STEP_RANGE,    /* minimum, maximum, increment (no time) */
+  STEP_CONFIG,   /* duration in seconds (a reload) */
+} StepKind;
+
+typedef struct {
+  double t;
+  StepKind kind;
+  double a, b, c;               /* the values, by kind (see StepKind) */
+  double until;                 /* STEP_PEDAL: last sample time */
+
+  /* expectations; NULL / FALSE: not checked */
+  const char *actions;          /* "" expects none */
+  const char *state;
+  const char *hint;             /* "none" or "ease-off" */
+  const char *error;            /* START/STOP: "already-running" / "not-running" */
+  gboolean check_elapsed;
+  double elapsed;
+  gboolean check_cap;
+  double cap;
+  gboolean check_deadline;
+  double deadline;              /* seconds; NONE: G_MAXINT64 */
+} Step;
+
+/* Step constructors */
+#define SAMPLE(t_, cad_) .t = (t_), .kind = STEP_SAMPLE, .a = (cad_), .b = NONE, .c = NONE
+#define SAMPLE_PR(t_, cad_, pow_, res_) .t = (t_), .kind = STEP_SAMPLE, .a = (cad_), .b = (pow_), .c = (res_)
+#define PEDAL(from_, to_, cad_) .t = (from_), .until = (to_), .kind = STEP_PEDAL, .a = (cad_), .b = NONE, .c = NONE
+#define PEDAL_PR(from_, to_, cad_, pow_, res_) .t = (from_), .until = (to_), .kind = STEP_PEDAL, \
+  .a = (cad_), .b = (pow_), .c = (res_)
+#define LINK_UP(t_) .t = (t_), .kind = STEP_LINK_UP
+#define LINK_DOWN(t_) .t = (t_), .kind = STEP_LINK_DOWN
+#define TICK(t_) .t = (t_), .kind = STEP_TICK
+#define START(t_) .t = (t_), .kind = STEP_START
+#define STOP(t_) .t = (t_), .kind = STEP_STOP
+#define RANGE(min_, max_, inc_) .kind = STEP_RANGE, .a = (min_), .b = (max_), .c = (inc_)
+#define CHECK .kind = STEP_CHECK
+#define DURATION(t_, s_) .t = (t_), .kind = STEP_CONFIG, .a = (s_)
+/* Expectation helpers */
+#define ELAPSED(s_) .check_elapsed = TRUE, .elapsed = (s_)
+#define CAP(v_) .check_cap = TRUE, .cap = (v_)
+#define DEADLINE(s_) .check_deadline = TRUE, .deadline = (s_)
+
+typedef struct {
+  WuAutostart autostart;
+  double cap_level;       /* 0 in a table means: none */
+  double cap_percent;
+} CaseConfig;
+
+typedef struct {
+  const char *name;
+  CaseConfig config;
+  Step steps[24];
+} TableCase;
+
+#define END_OF_STEPS (-1e9)
+
+/* ---- the fake clock and the runner ------------------------------------------------------ */
+
+static gint64
+to_us (double seconds)
+{
+  return ORIGIN_US + (gint64) llround (seconds * G_USEC_PER_SEC);
+}
+
+static const char *
+action_kind_name (WuActionKind kind)
+{
+  switch (kind)
+    {
+    case WU_ACTION_STATE: return "STATE";
+    case WU_ACTION_HINT: return "HINT";
+    case WU_ACTION_CAP: return "CAP";
+    case WU_ACTION_RELEASE: return "RELEASE";
+    case WU_ACTION_START_FLOOR_ROUTINE: return "FLOOR";
+    default: return "?";
+    }
+}
+
+static char *
+format_actions (const WuActions *actions)
+{
+  GString *s = g_string_new ("");
+
+  for (guint i = 0; i < actions->n; i++)
+    {
+      const WuAction *a = &actions->items[i];
+      if (i > 0)
+        g_string_append_c (s, ',');
+      g_string_append (s, action_kind_name (a->kind));
+      if (a->kind == WU_ACTION_STATE)
+        g_string_append_printf (s, " %s->%s", wu_state_to_string (a->old_state),
+                                wu_state_to_string (a->new_state));
+      else if (a->kind == WU_ACTION_HINT)
+        g_string_append_printf (s, " %s", a->hint == WU_HINT_NONE ? "none" : "ease-off");
+      else if (a->kind == WU_ACTION_CAP)
+        g_string_append_printf (s, " %g", a->cap);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static void
+feed_sample (WuController *ctl, double t, double cadence, double power, double resistance,
+             WuActions *out)
+{
+  WuSample sample;
+  wu_sample_init (&sample, to_us (t));
+  sample.cadence_rpm = cadence;
+  sample.power_w = power;
+  sample.resistance = resistance;
+  wu_controller_sample (ctl, &sample, out);
+}
+
+/* 1 Hz pedalling from `from` to `until` inclusive, actions appended to `out`. */
+static void
+pedal (WuController *ctl, double from, double until, double cadence, double power,
+       double resistance, WuActions *out)
+{
+  for (double t = from; t <= until + 1e-9; t += 1)
+    feed_sample (ctl, t, cadence, power, resistance, out);
+}
+
+static void
+apply_config_duration (WuController *ctl, double seconds)
+{
+  WuControllerConfig config;
+  wu_controller_config_init (&config);
+  config.duration_us = (gint64) llround (seconds * G_USEC_PER_SEC);
+  wu_controller_set_config (ctl, &config);
+}
+
+static const char *
+error_name (const GError *error)
+{
+  if (error == NULL)
+    return NULL;
+  g_assert_true (error->domain == WU_ERROR);
+  switch (error->code)
+    {
+    case WU_ERROR_ALREADY_RUNNING: return "already-running";
+    case WU_ERROR_NOT_RUNNING: return "not-running";
+    default: return "other";
+    }
+}
+
+static void
+run_step (WuController *ctl, const Step *step, WuActions *out)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean ok = TRUE;
+
+  switch (step->kind)
+    {
+    case STEP_CHECK:
+      break;
+    case STEP_SAMPLE:
+      feed_sample (ctl, step->t, step->a, step->b, step->c, out);
+      break;
+    case STEP_PEDAL:
+      pedal (ctl, step->t, step->until, step->a, step->b, step->c, out);
+      break;
+    case STEP_LINK_UP:
+    case STEP_LINK_DOWN:
+      wu_controller_link (ctl, to_us (step->t), step->kind == STEP_LINK_UP, out);
+      break;
+    case STEP_TICK:
+      wu_controller_tick (ctl, to_us (step->t), out);
+      break;
+    case STEP_START:
+      ok = wu_controller_start (ctl, to_us (step->t), out, &error);
+      break;
+    case STEP_STOP:
+      ok = wu_controller_stop (ctl, to_us (step->t), out, &error);
+      break;
+    case STEP_RANGE:
+      wu_controller_set_resistance_range (ctl, step->a, step->b, step->c, out);
+      break;
+    case STEP_CONFIG:
+      apply_config_duration (ctl, step->a);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+
+  g_assert_cmpint (ok, ==, error == NULL);
+  g_assert_cmpstr (error_name (error), ==, step->error);
+}
+
+static void
+check_step (WuController *ctl, const Step *step, const WuActions *out)
+{
+  if (step->actions != NULL)
+    {
+      g_autofree char *got = format_actions (out);
+      g_assert_cmpstr (got, ==, step->actions);
+    }
+  if (step->state != NULL)
+    g_assert_cmpstr (wu_state_to_string (wu_controller_get_state (ctl)), ==, step->state);
+  if (step->hint != NULL)
+    g_assert_cmpstr (wu_controller_get_hint (ctl) == WU_HINT_NONE ? "none" : "ease-off", ==,
+                     step->hint);
+  if (step->check_elapsed)
+    g_assert_cmpfloat (wu_controller_get_elapsed (ctl), ==, step->elapsed);
+  if (step->check_cap)
+    g_assert_cmpfloat (wu_controller_get_cap (ctl), ==, step->cap);
+  if (step->check_deadline)
+    {
+      gint64 expected = step->deadline == NONE ? G_MAXINT64 : to_us (step->deadline);
+      g_assert_cmpint (wu_controller_next_deadline (ctl), ==, expected);
+    }
+}
+
+static WuController *
+new_controller (const CaseConfig *cc)
+{
+  WuControllerConfig config;
+  wu_controller_config_init (&config);
+  config.autostart = cc->autostart;
+  /* The tables say their cap explicitly: start from no cap rather than the 30 % default. */
+  config.cap_percent = -1;
+  if (cc->cap_level != 0)
+    config.cap_level = cc->cap_level;
+  if (cc->cap_percent != 0)
+    config.cap_percent = cc->cap_percent;
+  return wu_controller_new (&config);
+}
+
+static gboolean
+is_end (const Step *step)
+{
+  return step->t == END_OF_STEPS;
+}
+
+static void
+test_table_case (gconstpointer data)
+{
+  const TableCase *tc = data;
+  g_autoptr (WuController) ctl = new_controller (&tc->config);
+
+  for (guint i = 0; i < G_N_ELEMENTS (tc->steps) && !is_end (&tc->steps[i]); i++)
+    {
+      WuActions out;
+      wu_actions_clear (&out);
+      g_test_message ("%s: step %u at %g s", tc->name, i, tc->steps[i].t);
+      run_step (ctl, &tc->steps[i], &out);
+      check_step (ctl, &tc->steps[i], &out);
+    }
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+#define END { .t = END_OF_STEPS }
+#define MANUAL { .autostart = WU_AUTOSTART_MANUAL }
+#define LEVEL(l_) { .cap_level = (l_) }
+#define PERCENT(p_) { .cap_percent = (p_) }
+
+static const TableCase cases[] = {
+  { "autostart-at-exactly-3s", { 0 }, {
+    { PEDAL (0, 2, 60), .actions = "", .state = "idle", ELAPSED (0) },
+    { SAMPLE (3, 60), .actions = "STATE idle->warming-up", .state = "warming-up", ELAPSED (3) },
+    { SAMPLE (4, 60), .actions = "", ELAPSED (4) },
+    END } },
+  { "no-autostart-at-2.999s", { 0 }, {
+    { SAMPLE (0, 60) },
+    { SAMPLE (1, 60) },
+    { SAMPLE (2.999, 60), .actions = "", .state = "idle", ELAPSED (0) },
+    { SAMPLE (3.5, 60), .actions = "STATE idle->warming-up", ELAPSED (3.5) },
+    END } },
+  { "manual-mode-never-autostarts", MANUAL, {
+    { PEDAL (0, 30, 60), .actions = "", .state = "idle", ELAPSED (0) },
+    { START (30.5), .actions = "STATE idle->warming-up", .state = "warming-up", ELAPSED (0) },
+    /* counting begins at the next pedalling sample: 31 starts, 32 counts 1 s */
+    { SAMPLE (31, 60), .actions = "", ELAPSED (0) },
+    { SAMPLE (32, 60), ELAPSED (1) },
+    END } },
+  { "start-stop-errors", { 0 }, {
+    { STOP (0), .error = "not-running", .actions = "", .state = "idle" },
+    { START (1), .actions = "STATE idle->warming-up" },
+    { START (2), .error = "already-running", .actions = "", .state = "warming-up" },
+    { TICK (6), .actions = "STATE warming-up->paused", .state = "paused" },
+    { START (7), .error = "already-running", .state = "paused" },
+    { STOP (8), .actions = "STATE paused->cancelled,RELEASE", .state = "cancelled" },
+    { STOP (9), .error = "not-running", .actions = "" },
+    { START (10), .actions = "STATE cancelled->warming-up", .state = "warming-up", ELAPSED (0) },
+    { STOP (11), .actions = "STATE warming-up->cancelled,RELEASE" },
+    END } },
+  { "pause-at-exactly-5s", { 0 }, {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { TICK (14.999999), .actions = "", .state = "warming-up" },
+    { TICK (15), .actions = "STATE warming-up->paused", .state = "paused", ELAPSED (10) },
+    { SAMPLE (20, 60), .actions = "STATE paused->warming-up", ELAPSED (10) },
+    { SAMPLE (21, 60), ELAPSED (11) },
+    END } },
+  { "pause-by-sample-at-deadline", { 0 }, {
+    { PEDAL (0, 10, 60) },
+    /* a sample exactly at the deadline: the pause fires first, then it resumes */
+    { SAMPLE (15, 60), .actions = "STATE warming-up->paused,STATE paused->warming-up",
+      .state = "warming-up", ELAPSED (10) },
+    END } },
+  { "pause-after-start-without-pedalling", MANUAL, {
+    { START (0), DEADLINE (5) },
+    { TICK (5), .actions = "STATE warming-up->paused", DEADLINE (305) },
+    END } },
+  { "pause-at-599-resume-complete-at-600", LEVEL (20), {
+    { PEDAL (0, 599, 60), .state = "warming-up", ELAPSED (599) },
+    { TICK (604), .actions = "STATE warming-up->paused", ELAPSED (599) },
+    { SAMPLE (700, 60), .actions = "STATE paused->warming-up", ELAPSED (599) },
+    { SAMPLE (700.5, 60), .actions = "", ELAPSED (599.5) },
+    { SAMPLE (701, 60), .actions = "STATE warming-up->complete,RELEASE,FLOOR",
+      .state = "complete", ELAPSED (600), CAP (-1) },
+    END } },
+  { "complete-clamps-elapsed", { 0 }, {
+    { PEDAL (0, 598, 60), ELAPSED (598) },
+    { SAMPLE (600.5, 60), .actions = "STATE warming-up->complete,RELEASE,FLOOR", ELAPSED (600) },
+    END } },
+  { "stale-gap-breaks-run", { 0 }, {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { SAMPLE (13.5, 60), .actions = "", .state = "warming-up", ELAPSED (10) },
+    { SAMPLE (14.5, 60), ELAPSED (11) },
+    { SAMPLE (17.5, 60), ELAPSED (14) },   /* exactly 3 s is still within */
+    END } },
+  { "stale-gap-delays-autostart", { 0 }, {
+    { PEDAL (0, 2, 60) },
+    { SAMPLE (5.5, 60), .state = "idle" },
+    { PEDAL (6.5, 7.5, 60), .state = "idle" },
+    { SAMPLE (8.5, 60), .actions = "STATE idle->warming-up", ELAPSED (3) },
+    END } },
+  { "cadence-40-pedals-39.9-does-not", { 0 }, {
+    { PEDAL (0, 3, 40), .state = "warming-up", ELAPSED (3) },
+    { SAMPLE (4, 39.9), .actions = "", ELAPSED (3) },
+    { SAMPLE (5, 40), ELAPSED (3) },        /* the dip lost 4..5 */
+    { SAMPLE (6, 40), ELAPSED (4) },
+    { SAMPLE (7, NONE), ELAPSED (4) },      /* no cadence: no change */
+    { SAMPLE (8, 40), ELAPSED (6) },
+    { TICK (13), .actions = "STATE warming-up->paused" },
+    END } },
+  { "cadence-39.9-never-autostarts", { 0 }, {
+    { PEDAL (0, 20, 39.9), .actions = "", .state = "idle", DEADLINE (23.000001) },
+    END } },
+  { "link-flaps", LEVEL (30), {
+    { PEDAL (0, 10, 60), .actions = "STATE idle->warming-up,CAP 30", ELAPSED (10), CAP (30) },
+    { LINK_DOWN (10.5), .actions = "STATE warming-up->paused", .state = "paused", ELAPSED (10) },
+    { LINK_DOWN (10.7), .actions = "" },
+    { SAMPLE (11, 60), .actions = "", .state = "paused" },   /* not believed while down */
+    { LINK_UP (11.5), .actions = "CAP 30", .state = "paused" },
+    { LINK_UP (11.6), .actions = "" },
+    { SAMPLE (12, 60), .actions = "STATE paused->warming-up", ELAPSED (10) },
+    { PEDAL (13, 15, 60), ELAPSED (13) },
+    { LINK_DOWN (15.2), .actions = "STATE warming-up->paused" },
+    { LINK_UP (15.4), .actions = "CAP 30" },
+    { SAMPLE (16, 60), .actions = "STATE paused->warming-up", ELAPSED (13) },
+    { LINK_DOWN (16.1) },
+    { LINK_UP (16.2), .actions = "CAP 30" },
+    { PEDAL (17, 20, 60), ELAPSED (16) },
+    { TICK (30), .actions = "STATE warming-up->paused", .state = "paused", ELAPSED (16) },
+    END } },
+  { "link-down-in-idle-ends-run", { 0 }, {
+    { PEDAL (0, 2, 60) },
+    { LINK_DOWN (2.5), .actions = "" },
+    { LINK_UP (2.6), .actions = "" },
+    { SAMPLE (3, 60), .state = "idle" },
+    { PEDAL (4, 6, 60), .actions = "STATE idle->warming-up", ELAPSED (3) },
+    END } },
+  { "abandon-at-exactly-300s-paused", LEVEL (10), {
+    { PEDAL (0, 10, 60) },
+    { TICK (15), .actions = "STATE warming-up->paused", DEADLINE (315) },
+    { TICK (314.999999), .actions = "", .state = "paused" },
+    { TICK (315), .actions = "STATE paused->cancelled,RELEASE", .state = "cancelled", CAP (-1),
+      ELAPSED (10), DEADLINE (615) },
+    END } },
+  { "back-to-idle-after-complete", LEVEL (25), {
+    { PEDAL (0, 600, 60), .actions = "STATE idle->warming-up,CAP 25,"
+      "STATE warming-up->complete,RELEASE,FLOOR", .state = "complete", ELAPSED (600) },
+    /* still pedalling: the stop clock restarts at each pedalling sample */
+    { PEDAL (601, 620, 60), .actions = "", .state = "complete", DEADLINE (623.000001) },
+    { TICK (623.000001), .actions = "", DEADLINE (920) },
+    { TICK (919.999999), .actions = "", .state = "complete" },
+    { TICK (920), .actions = "STATE complete->idle", .state = "idle", ELAPSED (0), DEADLINE (NONE) },
+    { PEDAL (1000, 1003, 60), .actions = "STATE idle->warming-up,CAP 25", ELAPSED (3) },
+    END } },
+  { "no-autostart-in-complete", { 0 }, {
+    { PEDAL (0, 600, 60), .state = "complete" },
+    { TICK (700) },
+    { PEDAL (700, 720, 60), .actions = "", .state = "complete", ELAPSED (600) },
+    END } },
+  { "restart-after-complete", LEVEL (25), {
+    { PEDAL (0, 600, 60), .state = "complete" },
+    { START (601), .actions = "STATE complete->warming-up,CAP 25", ELAPSED (0), CAP (25) },
+    { PEDAL (602, 612, 60), ELAPSED (10) },
+    END } },
+  { "ease-off-at-exactly-10s-and-cleared", { 0 }, {
+    { PEDAL (0, 5, 60), .state = "warming-up" },
+    { PEDAL (6, 15, 120), .actions = "", .hint = "none" },
+    { TICK (15.999999), .actions = "", DEADLINE (16) },
+    { SAMPLE (16, 120), .actions = "HINT ease-off", .hint = "ease-off" },
+    { SAMPLE (17, 100), .actions = "HINT none", .hint = "none" },  /* exactly 100 is fine */
+    END } },
+  { "ease-off-by-tick-cleared-when-stale", { 0 }, {
+    { PEDAL (0, 5, 60) },
+    { PEDAL (6, 15, 101) },
+    { TICK (16), .actions = "HINT ease-off", .hint = "ease-off", DEADLINE (18.000001) },
+    { TICK (18.000001), .actions = "HINT none", .hint = "none" },
+    END } },
+  { "ease-off-needs-fresh-run", { 0 }, {
+    { PEDAL (0, 5, 60) },
+    { PEDAL (6, 12, 120), DEADLINE (15.000001) },   /* 16 s would be past freshness */
+    { SAMPLE (15.5, 120), .actions = "", .hint = "none" },   /* 3.5 s gap: run restarts */
+    { PEDAL (16.5, 24.5, 120), .actions = "", .hint = "none", DEADLINE (25.5) },
+    { TICK (25.499999), .actions = "", .hint = "none" },
+    { TICK (25.5), .actions = "HINT ease-off", .hint = "ease-off" },
+    { LINK_DOWN (27), .actions = "STATE warming-up->paused,HINT none", .hint = "none" },
+    END } },
+  { "ease-off-cleared-on-stop", { 0 }, {
+    { PEDAL (0, 13, 120), .hint = "ease-off" },     /* high since the start at 3 s */
+    { STOP (13.5), .actions = "STATE warming-up->cancelled,HINT none,RELEASE" },
+    { PEDAL (14, 40, 120), .actions = "", .hint = "none" },
+    END } },
+  { "recap-every-2s-above-cap", LEVEL (30), {
+    { PEDAL_PR (0, 3, 60, 100, 20), .actions = "STATE idle->warming-up,CAP 30" },
+    { SAMPLE_PR (4, 60, 100, 35), .actions = "", DEADLINE (6) },
+    { SAMPLE_PR (5, 60, 100, 35), .actions = "" },
+    { SAMPLE_PR (6, 60, 100, 35), .actions = "CAP 30" },
+    { SAMPLE_PR (7, 60, 100, 35), .actions = "" },
+    { TICK (8), .actions = "CAP 30" },
+    { PEDAL_PR (9, 10, 60, 100, 35), .actions = "CAP 30" },
+    { SAMPLE_PR (11, 60, 100, 30), .actions = "", DEADLINE (14.000001) },  /* at the cap */
+    { SAMPLE_PR (12, 60, 100, 31), .actions = "" },
+    { TICK (13.9), .actions = "" },
+    { TICK (14), .actions = "CAP 30" },
+    { STOP (14.5), .actions = "STATE warming-up->cancelled,RELEASE", CAP (-1) },
+    END } },
+  { "percent-cap-0-100-inc-1", PERCENT (30), {
+    { RANGE (0, 100, 1), .actions = "" },
+    { PEDAL (0, 3, 60), .actions = "STATE idle->warming-up,CAP 30", CAP (30) },
+    END } },
+  { "percent-cap-1-32-inc-0.5", PERCENT (25), {
+    { RANGE (1, 32, 0.5) },
+    { START (0), .actions = "STATE idle->warming-up,CAP 8.5", CAP (8.5) },
+    { RANGE (0, 100, 1), .actions = "CAP 25", CAP (25) },   /* recomputed in a session */
+    { RANGE (0, 100, 1), .actions = "" },                   /* unchanged: no CAP */
+    END } },
+  { "percent-cap-binary-noise", PERCENT (29), {
+    { RANGE (0, 100, 1) },
+    { START (0), .actions = "STATE idle->warming-up,CAP 29" },
+    END } },
+  { "percent-cap-range-arrives-late", PERCENT (50), {
+    { START (0), .actions = "STATE idle->warming-up", CAP (-1) },
+    { RANGE (0, 20, 3), .actions = "CAP 9", CAP (9) },
+    END } },
+  { "no-cap-is-advisory", { 0 }, {
+    { RANGE (0, 100, 1) },
+    { PEDAL_PR (0, 10, 60, 100, 90), .actions = "STATE idle->warming-up", CAP (-1) },
+    { LINK_DOWN (11) },
+    { LINK_UP (12), .actions = "" },
+    END } },
+  { "next-deadlines", LEVEL (30), {
+    { CHECK, DEADLINE (NONE) },
+    { SAMPLE (0, 60), DEADLINE (3.000001) },         /* cadence goes stale */
+    { PEDAL (1, 3, 60), .state = "warming-up", DEADLINE (6.000001) },
+    { TICK (6.000001), .actions = "", DEADLINE (8) },   /* pause */
+    { SAMPLE_PR (7, 30, NONE, 40), DEADLINE (8) },      /* over cap; pause still first */
+    { TICK (8), .actions = "STATE warming-up->paused", DEADLINE (9) },   /* recap */
+    { TICK (9), .actions = "CAP 30", DEADLINE (10.000001) },             /* stale 30 rpm */
+    { TICK (10.000001), DEADLINE (11) },
+    { LINK_DOWN (10.5), DEADLINE (308) },               /* abandon */
+    END } },
+  { "big-tick-fires-chained-timers-in-order", { 0 }, {
+    { PEDAL (0, 10, 60) },
+    { TICK (100000), .actions = "STATE warming-up->paused,STATE paused->cancelled,RELEASE,"
+      "STATE cancelled->idle", .state = "idle", ELAPSED (0), DEADLINE (NONE) },
+    END } },
+  { "chained-timers-fire-at-their-own-deadlines", { 0 }, {
+    { PEDAL (0, 10, 60) },
+    /* paused at 15, cancelled at 315, so idle is due at 315 + 300 (not at 10 + 300) */
+    { TICK (614.999999), .actions = "STATE warming-up->paused,STATE paused->cancelled,RELEASE",
+      .state = "cancelled", DEADLINE (615) },
+    { TICK (615), .actions = "STATE cancelled->idle", .state = "idle" },
+    END } },
+  { "big-tick-with-hint-and-recaps", LEVEL (30), {
+    /* high cadence since the start at 3 s: ease-off at 13; resistance over the cap since 3:
+     * recaps by sample at 5..13, then by timer at 15, 17 (coalesced), 19 (ties before the
+     * pause), 21.. (coalesced) until cancelled at 319; idle at 619 */
+    { PEDAL_PR (0, 14, 120, NONE, 40), .hint = "ease-off", DEADLINE (15) },
+    { TICK (100000), .actions = "CAP 30,HINT none,CAP 30,STATE warming-up->paused,CAP 30,"
+      "STATE paused->cancelled,RELEASE,STATE cancelled->idle", .state = "idle", .hint = "none",
+      DEADLINE (NONE) },
+    END } },
+  { "shorter-duration-completes-at-next-input", { 0 }, {
+    { PEDAL (0, 100, 60), ELAPSED (100) },
+    { DURATION (100.2, 60), .actions = "", ELAPSED (100), DEADLINE (100) },
+    { TICK (100.5), .actions = "STATE warming-up->complete,RELEASE,FLOOR", ELAPSED (60) },
+    END } },
+  { "longer-duration-keeps-counted-time", { 0 }, {
+    { PEDAL (0, 100, 60), ELAPSED (100) },
+    { DURATION (100.5, 1200), ELAPSED (100) },
+    { PEDAL (101, 700, 60), .state = "warming-up", ELAPSED (700) },
+    END } },
+  { "time-never-goes-backwards", { 0 }, {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { SAMPLE (9, 60), .actions = "", ELAPSED (10) },   /* treated as at 10 s */
+    { SAMPLE (11, 60), ELAPSED (11) },
+    END } },
+};
+
+/* ---- tests outside the table ------------------------------------------------------------- */
+
+static WuController *
+new_default_controller (void)
+{
+  return wu_controller_new (NULL);
+}
+
+static void
+test_summary (void)
+{
+  g_autoptr (WuController) ctl = new_default_controller ();
+  WuActions out;
+  wu_actions_clear (&out);
+
+  /* idle: 0..3 (autostart at 3), cadence 50 power 100 */
+  pedal (ctl, 0, 3, 50, 100, NONE, &out);
+  /* warming-up: 4..303 cadence 70 power 200 */
+  pedal (ctl, 4, 303, 70, 200, NONE, &out);
+  wu_controller_tick (ctl, to_us (308), &out);                       /* pause 1 */
+  g_assert_cmpint (wu_controller_get_state (ctl), ==, WU_STATE_PAUSED);
+  feed_sample (ctl, 309, 20, 30, NONE, &out);                         /* not pedalling */
+  g_assert_cmpint (wu_controller_get_state (ctl), ==, WU_STATE_PAUSED);
+  wu_actions_clear (&out);
+  /* resume at 310; needs 600 - 303 = 297 more: 310..607 at cadence 90, power 300;
+   * a non-pedalling sample while warming-up counts for max cadence and power only */
+  pedal (ctl, 310, 400, 90, 300, NONE, &out);
+  feed_sample (ctl, 400.5, 30, 50, NONE, &out);   /* dips, loses 400..401 */
+  pedal (ctl, 401, 608, 90, 300, NONE, &out);
+
+  g_assert_cmpint (wu_controller_get_state (ctl), ==, WU_STATE_COMPLETE);
+  g_autofree char *got = format_actions (&out);
+  g_assert_cmpstr (got, ==, "STATE paused->warming-up,STATE warming-up->complete,RELEASE,FLOOR");
+
+  const WuSummary *s = &out.items[3].summary;
+  g_assert_cmpfloat (s->duration_s, ==, 600);
+  /* pedalling samples in warming-up: 3 (50), 4..303 (300 x 70), 310..400 (91 x 90),
+   * 401..608 (208 x 90) */
+  double cadence_sum = 50 + 300 * 70 + (91 + 208) * 90;
+  g_assert_cmpfloat_with_epsilon (s->avg_cadence, cadence_sum / (1 + 300 + 299), 1e-9);
+  g_assert_cmpfloat (s->max_cadence, ==, 90);
+  double power_sum = 100 + 300 * 200 + 299 * 300 + 50;
+  g_assert_cmpfloat_with_epsilon (s->avg_power, power_sum / 601, 1e-9);
+  g_assert_cmpfloat (s->max_power, ==, 300);
+  g_assert_cmpuint (s->pauses, ==, 1);
+  g_assert_cmpuint (s->recaps, ==, 0);
+
+  WuSummary again;
+  wu_controller_get_summary (ctl, &again);
+  g_assert_cmpmem (&again, sizeof again, s, sizeof *s);
+}
+
+static void
+test_summary_counts_recaps_and_no_power (void)
+{
+  WuControllerConfig config;
+  wu_controller_config_init (&config);
+  config.cap_level = 10;
+  config.duration_us = 20 * G_USEC_PER_SEC;
+  g_autoptr (WuController) ctl = wu_controller_new (&config);
+  WuActions out;
+
+  wu_actions_clear (&out);
+  pedal (ctl, 0, 10, 60, NONE, 12, &out);   /* over the cap from 3: recaps at 5, 7, 9 */
+  wu_controller_link (ctl, to_us (10.5), FALSE, &out);
+  wu_controller_link (ctl, to_us (11), TRUE, &out);
+  wu_actions_clear (&out);
+  pedal (ctl, 12, 22, 60, NONE, 10, &out);
+
+  g_assert_cmpint (out.n, ==, 4);
+  const WuSummary *s = &out.items[3].summary;
+  g_assert_cmpint (out.items[3].kind, ==, WU_ACTION_START_FLOOR_ROUTINE);
+  g_assert_cmpfloat (s->duration_s, ==, 20);
+  g_assert_cmpfloat (s->avg_power, ==, -1);
+  g_assert_cmpfloat (s->max_power, ==, -1);
+  g_assert_cmpuint (s->pauses, ==, 1);
+  g_assert_cmpuint (s->recaps, ==, 3);
+}
+
+static void
+test_getters_staleness (void)
+{
+  g_autoptr (WuController) ctl = new_default_controller ();
+  WuActions out;
+  wu_actions_clear (&out);
+  gint64 t0 = to_us (0);
+
+  g_assert_cmpfloat (wu_controller_get_cadence (ctl, t0), ==, -1);
+  g_assert_cmpfloat (wu_controller_get_resistance (ctl, t0), ==, -1);
+
+  WuSample sample;
+  wu_sample_init (&sample, t0);
+  sample.cadence_rpm = 55;
+  sample.power_w = 120;
+  sample.speed_kmh = 22.5;
+  sample.resistance = 7;
+  wu_controller_sample (ctl, &sample, &out);
+
+  gint64 stale = 3 * G_USEC_PER_SEC;
+  g_assert_cmpfloat (wu_controller_get_cadence (ctl, t0 + stale), ==, 55);
+  g_assert_cmpfloat (wu_controller_get_power (ctl, t0 + stale), ==, 120);
+  g_assert_cmpfloat (wu_controller_get_speed (ctl, t0 + stale), ==, 22.5);
+  g_assert_cmpfloat (wu_controller_get_cadence (ctl, t0 + stale + 1), ==, 0);
+  g_assert_cmpfloat (wu_controller_get_power (ctl, t0 + stale + 1), ==, 0);
+  g_assert_cmpfloat (wu_controller_get_speed (ctl, t0 + stale + 1), ==, 0);
+  g_assert_cmpfloat (wu_controller_get_resistance (ctl, t0 + 100 * stale), ==, 7);
+  g_assert_cmpint (wu_controller_next_deadline (ctl), ==, t0 + stale + 1);
+
+  /* a sample without power keeps the earlier power report (and its age) */
+  wu_sample_init (&sample, t0 + G_USEC_PER_SEC);
+  sample.cadence_rpm = 60;
+  wu_controller_sample (ctl, &sample, &out);
+  g_assert_cmpfloat (wu_controller_get_cadence (ctl, t0 + stale + 1), ==, 60);
+  g_assert_cmpfloat (wu_controller_get_power (ctl, t0 + stale + 1), ==, 0);
+  g_assert_cmpint (wu_controller_next_deadline (ctl), ==, t0 + stale + 1);
+
+  wu_controller_link (ctl, t0 + 2 * G_USEC_PER_SEC, FALSE, &out);
+  g_assert_cmpfloat (wu_controller_get_cadence (ctl, t0 + 2 * G_USEC_PER_SEC), ==, -1);
+  g_assert_cmpfloat (wu_controller_get_resistance (ctl, t0 + 2 * G_USEC_PER_SEC), ==, -1);
+  g_assert_cmpint (wu_controller_next_deadline (ctl), ==, G_MAXINT64);
+  wu_controller_link (ctl, t0 + 2 * G_USEC_PER_SEC, TRUE, &out);
+  /* values from before the link went down are not believed again */
+  g_assert_cmpfloat (wu_controller_get_cadence (ctl, t0 + 2 * G_USEC_PER_SEC), ==, -1);
+  g_assert_cmpfloat (wu_controller_get_resistance (ctl, t0 + 2 * G_USEC_PER_SEC), ==, -1);
+  g_assert_cmpuint (out.n, ==, 0);
+}
+
+static void
+test_strings_and_defaults (void)
+{
+  WuControllerConfig config;
+  wu_controller_config_init (&config);
+  g_assert_cmpint (config.autostart, ==, WU_AUTOSTART_PEDAL);
+  g_assert_cmpfloat (config.min_cadence, ==, 40);
+  g_assert_cmpfloat (config.max_cadence, ==, 100);
+  g_assert_cmpint (config.duration_us, ==, 600 * G_USEC_PER_SEC);
+  g_assert_cmpfloat (config.cap_level, <, 0);
+  g_assert_cmpfloat (config.cap_percent, ==, 30);
+  g_assert_cmpfloat (config.power_cap_w, ==, 100);
+
+  g_assert_cmpstr (wu_state_to_string (WU_STATE_IDLE), ==, "idle");
+  g_assert_cmpstr (wu_state_to_string (WU_STATE_WARMING_UP), ==, "warming-up");
+  g_assert_cmpstr (wu_state_to_string (WU_STATE_PAUSED), ==, "paused");
+  g_assert_cmpstr (wu_state_to_string (WU_STATE_COMPLETE), ==, "complete");
+  g_assert_cmpstr (wu_state_to_string (WU_STATE_CANCELLED), ==, "cancelled");
+  g_assert_cmpstr (wu_hint_to_string (WU_HINT_NONE), ==, "");
+  g_assert_cmpstr (wu_hint_to_string (WU_HINT_EASE_OFF), ==, "ease-off");
+
+  g_autoptr (WuController) ctl = wu_controller_new (&config);
+  g_assert_cmpfloat (wu_controller_get_duration (ctl), ==, 600);
+  g_assert_cmpfloat (wu_controller_get_cap (ctl), ==, -1);
+}
+
+/* A long late tick with the resistance held above the cap must not overflow WuActions. */
+static void
+test_late_tick_does_not_overflow (void)
+{
+  WuControllerConfig config;
+  wu_controller_config_init (&config);
+  config.cap_level = 5;
+  g_autoptr (WuController) ctl = wu_controller_new (&config);
+  WuActions out;
+
+  wu_actions_clear (&out);
+  pedal (ctl, 0, 4, 60, NONE, 9, &out);
+  wu_actions_clear (&out);
+  wu_controller_tick (ctl, to_us (1000), &out);
+  g_autofree char *got = format_actions (&out);
+  g_assert_cmpstr (got, ==, "CAP 5,STATE warming-up->paused,CAP 5,STATE paused->cancelled,"
+                   "RELEASE,STATE cancelled->idle");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/controller/table/%s", cases[i].name);
+      g_test_add_data_func (path, &cases[i], test_table_case);
+    }
+  g_test_add_func ("/controller/summary", test_summary);
+  g_test_add_func ("/controller/summary-recaps-no-power", test_summary_counts_recaps_and_no_power);
+  g_test_add_func ("/controller/getters-staleness", test_getters_staleness);
+  g_test_add_func ("/controller/strings-and-defaults", test_strings_and_defaults);
+  g_test_add_func ("/controller/late-tick-does-not-overflow", test_late_tick_does_not_overflow);
+
+  return g_test_run ();
+}

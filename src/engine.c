@@ -24,6 +24,7 @@ struct WuEngine {
   gint64 epoch;
   GSource *deadline_timer;
 
+  double announced_cap;          /* the last cap logged at message level, -1: none */
   FILE *record;
   char *record_path;
   guint64 unhandled_kinds_logged; /* bit per WuEventKind already logged as not decoded yet */
@@ -71,10 +72,14 @@ apply_cap_everywhere (WuEngine *engine, double level)
           applied = TRUE;
         }
     }
-  if (applied)
+  /* Re-applying the same cap every ReapplyAfter is routine: keep it out of the journal. */
+  if (level == engine->announced_cap)
+    g_debug ("resistance cap %.1f re-applied", level);
+  else if (applied)
     g_message ("resistance cap %.1f", level);
   else
     g_message ("resistance cap %.1f (advisory: no source can set the bike's resistance)", level);
+  engine->announced_cap = level;
 }
 
 static void
@@ -86,6 +91,7 @@ release_everywhere (WuEngine *engine)
       if (sensor->source->ops->release != NULL)
         sensor->source->ops->release (sensor->source);
     }
+  engine->announced_cap = -1;
   g_message ("bike released (no resistance cap)");
 }
 
@@ -392,6 +398,7 @@ wu_engine_new (const WuConfig *config, const WuEngineObserver *observer,
   engine->observer_data = observer_data;
   engine->sensors = g_ptr_array_new_with_free_func (sensor_free);
   engine->source_label = g_strdup ("");
+  engine->announced_cap = -1;
   engine->epoch = g_get_monotonic_time ();
   engine->sink = (WuSourceSink) {
     .event = sink_event,

@@ -1,19 +1,22 @@
 #!/bin/sh
-# The demo: replay the shipped ten-minute-plus warm-up at 30x on a private session bus and
-# follow it with `warmupctl watch` until it says to start the floor routine.
-# Usage: tools/demo.sh [BUILDDIR [SRCDIR]]
+# The demo: replay the shipped warm-up (a twelve-minute ride) at 30x on a private session
+# bus and follow it with `warmupctl watch` until it says to start the floor routine.
+# Usage: tools/demo.sh [BUILDDIR [SRCDIR]]   (WARMUPD_DEMO_SPEED overrides the 30x)
 set -eu
 builddir=${1:-.}
 srcdir=${2:-$builddir}
 speed=${WARMUPD_DEMO_SPEED:-30}
 trace="$srcdir/data/traces/demo.trace"
+log="$builddir/demo-warmupd.log"
 
+echo "Replaying $trace at ${speed}x; warmupd's log goes to $log"
+# --config /dev/null: the demo runs on the built-in defaults, whatever /etc holds.
 exec dbus-run-session -- sh -c '
-  "$1/src/warmupd" --session --config /dev/null --replay "$2" --speed "$3" &
+  "$1/src/warmupd" --session --config /dev/null --replay "$2" --speed "$3" 2>"$4" &
   daemon=$!
   "$1/src/warmupctl" --session --wait 10 watch
   status=$?
   kill -TERM "$daemon" 2>/dev/null
-  wait "$daemon"
+  wait "$daemon" || status=1
   exit $status
-' demo "$builddir" "$trace" "$speed"
+' demo "$builddir" "$trace" "$speed" "$log" 2>/dev/null

@@ -5,6 +5,9 @@
 #   CPU per sample  < 20 us          (utime+stime of warmupd over the whole run / samples)
 #   peak RSS        <= 1.3 x floor   (VmHWM of warmupd / VmHWM of bench/floor, same run)
 #
+# warmupd runs BENCH_RUNS times (default 3, one fresh subscriber each); the table shows
+# medians with the range of the runs, and the highest VmHWM.
+#
 # Figures only: a missed target is printed as "NOT met", never fails. Exits non-zero only
 # when the run itself broke (tool missing, daemon died, replay never finished, ...).
 #
@@ -18,6 +21,7 @@ srcdir=$(cd "${2:-$script_dir/..}" && pwd)
 outdir="$builddir/bench/out"
 python=/usr/bin/python3
 deadline_s=120     # generous: the replay normally takes well under a second
+runs=${BENCH_RUNS:-3}
 LC_ALL=C
 export LC_ALL
 
@@ -39,11 +43,19 @@ elif ! "$python" -c 'import gi; gi.require_version("Gio", "2.0"); from gi.reposi
 fi
 [ -r /proc/self/status ] || missing="$missing /proc"
 [ -z "$missing" ] || die "missing tooling:$missing"
+case "$runs" in
+  '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive integer, not '$runs'" ;;
+esac
 for prog in src/warmupd bench/floor; do
   [ -x "$builddir/$prog" ] || die "$builddir/$prog is not built (run make first)"
 done
 [ -r "$srcdir/tools/gen-trace.py" ] || die "$srcdir/tools/gen-trace.py not found"
 [ -r "$srcdir/bench/subscriber.py" ] || die "$srcdir/bench/subscriber.py not found"
+
+sanitized=""
+if command -v ldd >/dev/null 2>&1 && ldd "$builddir/src/warmupd" 2>/dev/null | grep -q -E 'lib(asan|ubsan|tsan)'; then
+  sanitized=yes
+fi
 
 clk_tck=$(getconf CLK_TCK)
 mkdir -p "$outdir"
@@ -113,12 +125,15 @@ dbus-daemon --session --fork --nosyslog --print-address=1 --print-pid=1 >"$bus_i
   || die "cannot start dbus-daemon"
 DBUS_SESSION_BUS_ADDRESS=$(sed -n 1p "$bus_info")
 bus_pid=$(sed -n 2p "$bus_info")
-[ -n "$DBUS_SESSION_BUS_ADDRESS" ] && [ -n "$bus_pid" ] || die "dbus-daemon printed no address/pid"
+if [ -z "$DBUS_SESSION_BUS_ADDRESS" ] || [ -z "$bus_pid" ]; then
+  die "dbus-daemon printed no address/pid"
+fi
 export DBUS_SESSION_BUS_ADDRESS
 unset DBUS_SYSTEM_BUS_ADDRESS || true
 
 # --- 3. the floor ---------------------------------------------------------------------------
 floor_name=io.github.warmupd.BenchFloor
+: >"$outdir/floor.log"  # empty it before the child starts: no stale "owned" line
 "$builddir/bench/floor" "$floor_name" >"$outdir/floor.log" 2>&1 &
 floor_pid=$!
 wait_for_line "$outdir/floor.log" '^owned ' "$floor_pid" 10 \
@@ -134,94 +149,125 @@ wait "$floor_pid" || floor_rc=$?
 floor_pid=""
 [ "$floor_rc" -eq 0 ] || die "bench/floor exited with status $floor_rc"
 
-# --- 4. warmupd, with one subscribed client --------------------------------------------------
-"$python" "$srcdir/bench/subscriber.py" >"$outdir/subscriber.log" 2>&1 &
-sub_pid=$!
-wait_for_line "$outdir/subscriber.log" '^ready' "$sub_pid" 10 \
-  || die "the subscriber did not get ready (see $outdir/subscriber.log)"
-
+# --- 4. warmupd, with one subscribed client (BENCH_RUNS times; medians are reported) ------
 get_prop () {  # get_prop PATH INTERFACE PROPERTY -> gdbus text such as (<true>,)
   gdbus call --session --dest io.github.warmupd --object-path "$1" \
     --method org.freedesktop.DBus.Properties.Get "$2" "$3" 2>/dev/null
 }
 sensor_path=/io/github/warmupd/sensors/replay0
+runs_file="$outdir/runs.txt"
+: >"$runs_file"
 
-t0=$(now_ns)
-"$builddir/src/warmupd" --session --config /dev/null --replay "$trace" --speed 0 \
-  >"$outdir/warmupd.log" 2>&1 &
-wu_pid=$!
-finished=""
-while :; do
-  if ! kill -0 "$wu_pid" 2>/dev/null; then
-    wu_rc=0
-    wait "$wu_pid" || wu_rc=$?
-    wu_pid=""
-    die "warmupd exited early with status $wu_rc (see $outdir/warmupd.log)"
-  fi
-  case "$(get_prop "$sensor_path" io.github.warmupd.Sensor1 Finished || true)" in
-    *true*) finished=yes; break ;;
-  esac
-  [ $(($(now_ns) - t0)) -lt $((deadline_s * 1000000000)) ] || break
-  sleep 0.02
+run=1
+while [ "$run" -le "$runs" ]; do
+  sub_log="$outdir/subscriber.$run.log"
+  wu_log="$outdir/warmupd.$run.log"
+  : >"$sub_log"  # empty it before the child starts: no stale "ready" line
+  "$python" "$srcdir/bench/subscriber.py" >"$sub_log" 2>&1 &
+  sub_pid=$!
+  wait_for_line "$sub_log" '^ready' "$sub_pid" 10 \
+    || die "the subscriber did not get ready (see $sub_log)"
+
+  t0=$(now_ns)
+  "$builddir/src/warmupd" --session --config /dev/null --replay "$trace" --speed 0 \
+    >"$wu_log" 2>&1 &
+  wu_pid=$!
+  finished=""
+  while :; do
+    if ! kill -0 "$wu_pid" 2>/dev/null; then
+      wu_rc=0
+      wait "$wu_pid" || wu_rc=$?
+      wu_pid=""
+      die "warmupd exited early with status $wu_rc (see $wu_log)"
+    fi
+    case "$(get_prop "$sensor_path" io.github.warmupd.Sensor1 Finished || true)" in
+      *true*) finished=yes; break ;;
+    esac
+    [ $(($(now_ns) - t0)) -lt $((deadline_s * 1000000000)) ] || break
+    sleep 0.02
+  done
+  t1=$(now_ns)
+  [ -n "$finished" ] || die "the replay did not finish within $deadline_s s (see $wu_log)"
+
+  # Read the figures before anything else touches the process.
+  wu_ticks=$(cpu_ticks "$wu_pid")
+  wu_sched_ns=$(cpu_ns_schedstat "$wu_pid")
+  wu_hwm=$(vmhwm_kib "$wu_pid")
+
+  state=$(get_prop /io/github/warmupd io.github.warmupd.Warmup1 State \
+    | sed -n "s/^(<'\\(.*\\)'>,)\$/\\1/p")
+  delivered=$(get_prop "$sensor_path" io.github.warmupd.Sensor1 Events \
+    | sed -n 's/^(<uint64 \([0-9]*\)>,)$/\1/p')
+
+  stop_pid "$sub_pid"
+  sub_rc=0
+  wait "$sub_pid" || sub_rc=$?
+  sub_pid=""
+  [ "$sub_rc" -eq 0 ] || die "the subscriber exited with status $sub_rc (see $sub_log)"
+  sub_line=$(grep '^signals ' "$sub_log" || true)
+  [ -n "$sub_line" ] || die "the subscriber printed no counts (see $sub_log)"
+
+  stop_pid "$wu_pid"
+  wu_rc=0
+  wait "$wu_pid" || wu_rc=$?
+  wu_pid=""
+  [ "$wu_rc" -eq 0 ] || die "warmupd exited with status $wu_rc on SIGTERM (see $wu_log)"
+
+  [ "$state" = complete ] \
+    || die "Warmup1.State is '$state' after a steady hour, expected 'complete' (see $wu_log)"
+  [ "$delivered" = "$events" ] \
+    || die "Sensor1.Events is '$delivered', the trace has $events events (see $wu_log)"
+
+  # one line a run: wall_ns ticks sched_ns hwm_kib then the subscriber's "name count" pairs
+  echo "$((t1 - t0)) $wu_ticks ${wu_sched_ns:--1} $wu_hwm $sub_line" >>"$runs_file"
+  run=$((run + 1))
 done
-t1=$(now_ns)
-[ -n "$finished" ] || die "the replay did not finish within $deadline_s s (see $outdir/warmupd.log)"
-
-# Read the figures before anything else touches the process.
-wu_ticks=$(cpu_ticks "$wu_pid")
-wu_sched_ns=$(cpu_ns_schedstat "$wu_pid")
-wu_hwm=$(vmhwm_kib "$wu_pid")
-
-state=$(get_prop /io/github/warmupd io.github.warmupd.Warmup1 State \
-  | sed -n "s/^(<'\\(.*\\)'>,)\$/\\1/p")
-delivered=$(get_prop "$sensor_path" io.github.warmupd.Sensor1 Events \
-  | sed -n 's/^(<uint64 \([0-9]*\)>,)$/\1/p')
-
-stop_pid "$sub_pid"
-sub_rc=0
-wait "$sub_pid" || sub_rc=$?
-sub_pid=""
-[ "$sub_rc" -eq 0 ] || die "the subscriber exited with status $sub_rc (see $outdir/subscriber.log)"
-sub_line=$(grep '^signals ' "$outdir/subscriber.log" || true)
-[ -n "$sub_line" ] || die "the subscriber printed no counts (see $outdir/subscriber.log)"
-
-stop_pid "$wu_pid"
-wu_rc=0
-wait "$wu_pid" || wu_rc=$?
-wu_pid=""
-[ "$wu_rc" -eq 0 ] || die "warmupd exited with status $wu_rc on SIGTERM (see $outdir/warmupd.log)"
-
-[ "$state" = complete ] \
-  || die "Warmup1.State is '$state' after a steady hour, expected 'complete' (see $outdir/warmupd.log)"
-[ "$delivered" = "$events" ] \
-  || die "Sensor1.Events is '$delivered', the trace has $events events"
 
 # --- 5. figures ------------------------------------------------------------------------------
-report=$(awk -v samples="$samples" -v events="$events" -v t0="$t0" -v t1="$t1" \
-  -v ticks="$wu_ticks" -v hz="$clk_tck" -v sched="$wu_sched_ns" \
-  -v wu_hwm="$wu_hwm" -v floor_hwm="$floor_hwm" -v state="$state" -v sline="$sub_line" '
+report=$(awk -v samples="$samples" -v events="$events" -v hz="$clk_tck" \
+  -v floor_hwm="$floor_hwm" -v state="$state" -v runs="$runs" '
 function met(ok) { return ok ? "met" : "NOT met" }
-BEGIN {
-  n = split(sline, f, " ")
-  for (i = 1; i < n; i += 2) c[f[i]] = f[i + 1]
-  wall = (t1 - t0) / 1e9
-  cpu_ms = ticks * 1000 / hz
-  cpu_us = cpu_ms * 1000 / samples
-  ratio = wu_hwm / floor_hwm
-  printf "warmupd benchmark: one hour at 4 Hz, virtual time (--speed 0), 1 subscribed client\n"
-  printf "  %-34s %12d\n", "samples (Indoor Bike Data)", samples
-  printf "  %-34s %12d   (Sensor1.Events; State %s)\n", "events delivered", events, state
-  printf "  %-34s %12.3f\n", "wall time to Finished (s)", wall
-  printf "  %-34s %12.0f   (utime+stime, %d ticks/s)\n", "CPU time total (ms)", cpu_ms, hz
-  if (sched != "")
-    printf "  %-34s %12.1f   (schedstat, live threads)\n", "CPU time, ns clock (ms)", sched / 1e6
-  printf "  %-34s %12.2f   target: < 20 us CPU/sample   %s\n", "CPU per sample (us)", cpu_us, met(cpu_us < 20)
-  printf "  %-34s %8d KiB = %.2f MiB\n", "peak RSS warmupd (VmHWM)", wu_hwm, wu_hwm / 1024
-  printf "  %-34s %8d KiB = %.2f MiB\n", "peak RSS floor (VmHWM)", floor_hwm, floor_hwm / 1024
-  printf "  %-34s %12.2f   target: RSS <= 1.3 x floor   %s\n", "ratio warmupd / floor", ratio, met(ratio <= 1.3)
-  printf "  %-34s %12d   (Warmup1 %d, Sensor1 %d, %d properties)\n", "PropertiesChanged received", c["signals"], c["warmup1"], c["sensor1"], c["properties"]
-  printf "  %-34s %12d\n", "StartFloorRoutine received", c["floor-routine"]
-}')
+function sort(a, n,   i, j, t) {
+  for (i = 2; i <= n; i++)
+    for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+}
+function median(a, n) { sort(a, n); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+function range(a, n, fmt) { sort(a, n); return sprintf("(runs: " fmt " .. " fmt ")", a[1], a[n]) }
+{
+  wall[NR] = $1 / 1e9; wall2[NR] = wall[NR]
+  cpu[NR] = $2 * 1000 / hz; cpu2[NR] = cpu[NR]
+  us[NR] = cpu[NR] * 1000 / samples; us2[NR] = us[NR]
+  sched[NR] = $3; hwm[NR] = $4
+  for (i = 5; i < NF; i += 2) c[NR, $i] = $(i + 1)
+  sig[NR] = c[NR, "signals"]
+}
+END {
+  n = NR
+  peak = 0; for (i = 1; i <= n; i++) if (hwm[i] > peak) peak = hwm[i]
+  have_sched = 1; for (i = 1; i <= n; i++) { if (sched[i] < 0) have_sched = 0; sched[i] /= 1e6 }
+  same_sig = 1; for (i = 2; i <= n; i++) if (sig[i] != sig[1]) same_sig = 0
+  cpu_us = median(us, n)
+  ratio = peak / floor_hwm
+  printf "warmupd benchmark: one hour at 4 Hz, virtual time (--speed 0), 1 subscribed client, %d run%s\n", n, (n > 1 ? "s (medians)" : "")
+  printf "  %-30s %12d\n", "samples (Indoor Bike Data)", samples
+  printf "  %-30s %12d   (Sensor1.Events; State %s)\n", "events delivered", events, state
+  printf "  %-30s %12.3f   %s\n", "wall time to Finished (s)", median(wall, n), range(wall2, n, "%.3f")
+  printf "  %-30s %12.0f   %s utime+stime, %d ticks/s\n", "CPU time total (ms)", median(cpu, n), range(cpu2, n, "%.0f"), hz
+  if (have_sched)
+    printf "  %-30s %12.1f   (schedstat of live threads, ns clock)\n", "CPU time, fine clock (ms)", median(sched, n)
+  printf "  %-30s %12.2f   %s\n", "CPU per sample (us)", cpu_us, range(us2, n, "%.2f")
+  printf "  %-30s %12s   target: < 20 us CPU/sample    %s\n", "", "", met(cpu_us < 20)
+  printf "  %-30s %8d KiB = %.2f MiB (highest of the runs)\n", "peak RSS warmupd (VmHWM)", peak, peak / 1024
+  printf "  %-30s %8d KiB = %.2f MiB\n", "peak RSS floor (VmHWM)", floor_hwm, floor_hwm / 1024
+  printf "  %-30s %12.2f   target: RSS <= 1.3 x floor    %s\n", "ratio warmupd / floor", ratio, met(ratio <= 1.3)
+  printf "  %-30s %12d   (Warmup1 %d, Sensor1 %d; %d property values)%s\n", "PropertiesChanged received", sig[n], c[n, "warmup1"], c[n, "sensor1"], c[n, "properties"], same_sig ? "" : " VARIES between runs"
+  printf "  %-30s %12d\n", "StartFloorRoutine received", c[n, "floor-routine"]
+}' "$runs_file")
+if [ -n "$sanitized" ]; then
+  report="$report
+  WARNING: src/warmupd is built with sanitizers (--enable-sanitizers): CPU and RSS figures
+  are not representative; benchmark a build configured without them."
+fi
 echo "$report"
 echo "$report" >"$outdir/report.txt"
 echo "(logs and trace in $outdir)"

@@ -159,7 +159,7 @@ apply_key (WuConfig *config, const KnownKey *key, const char *value)
       return NULL; /* handled by apply_cap: it writes two fields */
     case KEY_ROUTINE:
       if (!is_valid_routine_id (value))
-        return g_strdup_printf ("'%s' is not a routine id (lower-case letters, digits, '-')",
+        return g_strdup_printf ("'%s' is not a routine id (lower-case letters, digits, '-' and '_')",
                                 value);
       g_free (config->routine);
       config->routine = g_strdup (value);

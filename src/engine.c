@@ -52,10 +52,10 @@ sensor_free (gpointer data)
 }
 
 static void
-notify_changed (WuEngine *engine)
+notify_changed (WuEngine *engine, gboolean transition)
 {
   if (engine->observer->changed != NULL)
-    engine->observer->changed (engine->observer_data);
+    engine->observer->changed (engine->observer_data, transition);
 }
 
 static void
@@ -136,7 +136,7 @@ static void
 finish_input (WuEngine *engine, const WuActions *actions)
 {
   carry_out (engine, actions);
-  notify_changed (engine);
+  notify_changed (engine, actions->n > 0);
   engine_schedule_deadline (engine);
 }
 
@@ -493,6 +493,25 @@ GPtrArray *
 wu_engine_get_sensors (WuEngine *engine)
 {
   return engine->sensors;
+}
+
+void
+wu_engine_set_config (WuEngine *engine, const WuConfig *config)
+{
+  WuActions actions;
+
+  /* The sources are left alone: a replay has no settings here. When live bikes come, a
+   * change of the bike settings (address, kind) will need the source reconnected; the
+   * warm-up settings below never do. */
+  wu_controller_set_config (engine->controller, &config->controller);
+  g_free (engine->routine);
+  engine->routine = g_strdup (config->routine);
+  /* New timings can make a deadline due now (a shorter Duration already counted): let the
+   * controller act on them at once, then publish and re-arm the deadline timer. A replay
+   * at speed > 0 picks up a moved deadline at its next wake-up (the next event). */
+  wu_actions_clear (&actions);
+  wu_controller_tick (engine->controller, wu_engine_now (engine), &actions);
+  finish_input (engine, &actions);
 }
 
 gboolean

@@ -22,7 +22,9 @@ typedef struct {
 } WuSensor;
 
 typedef struct {
-  void (*changed) (gpointer user_data);                     /* publish state */
+  /* Publish state. TRANSITION: the controller acted (state, hint, cap): a change every
+   * client must see, not just the latest value of a continuous reading. */
+  void (*changed) (gpointer user_data, gboolean transition);
   void (*sensor_changed) (gpointer user_data, WuSensor *sensor);
   void (*start_floor_routine) (gpointer user_data, const WuSummary *summary);
   /* A source failed for good (error set), or a replay reached its end (error NULL). */
@@ -42,6 +44,10 @@ WuSensor *wu_engine_add_replay (WuEngine *engine, const char *path, double speed
                                 GError **error);
 void wu_engine_start_sources (WuEngine *engine);
 GPtrArray *wu_engine_get_sensors (WuEngine *engine);        /* of WuSensor*, owned */
+
+/* A reload: new warm-up settings and routine name; the running session keeps its counted
+ * time, the sources are untouched. */
+void wu_engine_set_config (WuEngine *engine, const WuConfig *config);
 
 gboolean wu_engine_start_warmup (WuEngine *engine, GError **error);
 gboolean wu_engine_stop_warmup (WuEngine *engine, GError **error);

@@ -9,7 +9,16 @@ struct WuService {
   WuWarmup1 *warmup;                 /* skeleton */
   GDBusObjectManagerServer *manager;
   GHashTable *sensor_objects;        /* WuSensor* -> WuObjectSkeleton* */
+  /* Publishing is coalesced: many events can arrive in one main-loop pass (a replay in
+   * virtual time delivers hundreds), but clients only ever see one PropertiesChanged per
+   * pass anyway, so the properties are set once, after the pass. */
+  GSource *publish_idle;
+  gboolean warmup_dirty;
+  GHashTable *dirty_sensors;         /* set of WuSensor* */
 };
+
+static void publish_warmup_now (WuService *service);
+static void publish_sensor_now (WuService *service, WuSensor *sensor);
 
 static gboolean
 handle_start (WuWarmup1 *warmup, GDBusMethodInvocation *invocation, gpointer user_data)
@@ -53,15 +62,22 @@ wu_service_new (WuEngine *engine)
   service->warmup = wu_warmup1_skeleton_new ();
   service->manager = g_dbus_object_manager_server_new (WU_OBJECT_PATH);
   service->sensor_objects = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+  service->dirty_sensors = g_hash_table_new (NULL, NULL);
   g_signal_connect (service->warmup, "handle-start", G_CALLBACK (handle_start), service);
   g_signal_connect (service->warmup, "handle-stop", G_CALLBACK (handle_stop), service);
-  wu_service_publish (service);
+  publish_warmup_now (service);
   return service;
 }
 
 void
 wu_service_free (WuService *service)
 {
+  if (service->publish_idle != NULL)
+    {
+      g_source_destroy (service->publish_idle);
+      g_source_unref (service->publish_idle);
+    }
+  g_hash_table_unref (service->dirty_sensors);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (service->warmup));
   g_dbus_object_manager_server_set_connection (service->manager, NULL);
   g_hash_table_unref (service->sensor_objects);
@@ -82,7 +98,7 @@ add_sensor_object (WuService *service, WuSensor *sensor)
   wu_sensor1_set_address (iface, sensor->source->address);
   wu_object_skeleton_set_sensor1 (object, iface);
   g_hash_table_insert (service->sensor_objects, sensor, g_object_ref (object));
-  wu_service_publish_sensor (service, sensor);
+  publish_sensor_now (service, sensor);
   g_dbus_object_manager_server_export (service->manager, G_DBUS_OBJECT_SKELETON (object));
 }
 
@@ -101,13 +117,67 @@ wu_service_export (WuService *service, GDBusConnection *connection, GError **err
   return TRUE;
 }
 
+static gboolean
+on_publish_idle (gpointer user_data)
+{
+  WuService *service = user_data;
+  GHashTableIter iter;
+  gpointer sensor;
+
+  g_clear_pointer (&service->publish_idle, g_source_unref);
+  if (service->warmup_dirty)
+    publish_warmup_now (service);
+  g_hash_table_iter_init (&iter, service->dirty_sensors);
+  while (g_hash_table_iter_next (&iter, &sensor, NULL))
+    publish_sensor_now (service, sensor);
+  g_hash_table_remove_all (service->dirty_sensors);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_publish (WuService *service)
+{
+  if (service->publish_idle != NULL)
+    return;
+  /* Default priority: ahead of a virtual-time replay (idle priority), so each batch of
+   * events is followed by its publication. */
+  service->publish_idle = g_idle_source_new ();
+  g_source_set_priority (service->publish_idle, G_PRIORITY_DEFAULT);
+  g_source_set_callback (service->publish_idle, on_publish_idle, service, NULL);
+  g_source_set_name (service->publish_idle, "[warmupd] publish properties");
+  g_source_attach (service->publish_idle, NULL);
+}
+
 void
-wu_service_publish (WuService *service)
+wu_service_publish (WuService *service, gboolean now)
+{
+  if (now)
+    {
+      /* Emit it now: a state or hint that comes and goes within one pass (a replay in
+       * virtual time) must still reach every client. */
+      publish_warmup_now (service);
+      g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (service->warmup));
+      return;
+    }
+  service->warmup_dirty = TRUE;
+  schedule_publish (service);
+}
+
+void
+wu_service_publish_sensor (WuService *service, WuSensor *sensor)
+{
+  g_hash_table_add (service->dirty_sensors, sensor);
+  schedule_publish (service);
+}
+
+static void
+publish_warmup_now (WuService *service)
 {
   const WuController *ctl = wu_engine_get_controller (service->engine);
   gint64 now = wu_engine_now (service->engine);
   WuWarmup1 *w = service->warmup;
 
+  service->warmup_dirty = FALSE;
   /* The generated setters emit PropertiesChanged only for values that really changed. */
   wu_warmup1_set_state (w, wu_state_to_string (wu_controller_get_state (ctl)));
   wu_warmup1_set_elapsed (w, wu_controller_get_elapsed (ctl));
@@ -123,8 +193,8 @@ wu_service_publish (WuService *service)
   wu_warmup1_set_pauses (w, wu_engine_get_pauses (service->engine));
 }
 
-void
-wu_service_publish_sensor (WuService *service, WuSensor *sensor)
+static void
+publish_sensor_now (WuService *service, WuSensor *sensor)
 {
   WuObjectSkeleton *object = g_hash_table_lookup (service->sensor_objects, sensor);
   g_autoptr (WuSensor1) s = NULL;
@@ -163,7 +233,7 @@ wu_service_emit_start_floor_routine (WuService *service, const WuSummary *summar
                          g_variant_new_string (wu_engine_get_source_label (service->engine)));
   /* Publish State = complete before the signal, so a client that acts on the signal and
    * then reads the properties sees the finished warm-up. */
-  wu_service_publish (service);
+  publish_warmup_now (service);
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (service->warmup));
   wu_warmup1_emit_start_floor_routine (service->warmup,
                                        wu_engine_get_routine (service->engine),

@@ -14,6 +14,8 @@ void wu_service_free (WuService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuService, wu_service_free)
 
 gboolean wu_service_export (WuService *service, GDBusConnection *connection, GError **error);
-void wu_service_publish (WuService *service);
+/* Publish Warmup1 after this main-loop pass; NOW: at once (a transition that must not be
+ * folded into a later value). */
+void wu_service_publish (WuService *service, gboolean now);
 void wu_service_publish_sensor (WuService *service, WuSensor *sensor);
 void wu_service_emit_start_floor_routine (WuService *service, const WuSummary *summary);

@@ -82,10 +82,9 @@ wait_for_owner (WuWarmup1 *proxy, int seconds)
 }
 
 static WuWarmup1 *
-connect_to_daemon (const CtlOptions *options)
+new_proxy (const CtlOptions *options)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *owner = NULL;
   WuWarmup1 *proxy;
 
   proxy = wu_warmup1_proxy_new_for_bus_sync (options->session_bus ? G_BUS_TYPE_SESSION
@@ -93,20 +92,25 @@ connect_to_daemon (const CtlOptions *options)
                                              G_DBUS_PROXY_FLAGS_NONE, WU_BUS_NAME,
                                              WU_OBJECT_PATH, NULL, &error);
   if (proxy == NULL)
-    {
-      g_printerr ("warmupctl: cannot reach the %s bus: %s\n", bus_label (options), error->message);
-      return NULL;
-    }
+    g_printerr ("warmupctl: cannot reach the %s bus: %s\n", bus_label (options), error->message);
+  return proxy;
+}
+
+/* Wait for warmupd if asked to; FALSE (with a message) when it is not there. */
+static gboolean
+daemon_is_there (WuWarmup1 *proxy, const CtlOptions *options)
+{
+  g_autofree char *owner = NULL;
+
   wait_for_owner (proxy, options->wait_seconds);
   owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
   if (owner == NULL)
     {
       g_printerr ("warmupctl: warmupd is not running (nobody owns %s on the %s bus)\n",
                   WU_BUS_NAME, bus_label (options));
-      g_object_unref (proxy);
-      return NULL;
+      return FALSE;
     }
-  return proxy;
+  return TRUE;
 }
 
 static int
@@ -282,16 +286,27 @@ on_owner_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
 }
 
 static int
-cmd_watch (WuWarmup1 *proxy)
+cmd_watch (WuWarmup1 *proxy, const CtlOptions *options)
 {
   Watch watch = { .proxy = proxy, .tty = isatty (STDOUT_FILENO), .status = EXIT_FAILURE };
 
   watch.loop = g_main_loop_new (NULL, FALSE);
-  g_signal_connect (proxy, "g-properties-changed", G_CALLBACK (on_properties_changed), &watch);
+  /* Listen before waiting for warmupd: a replay in virtual time can be over, signal and all,
+   * within milliseconds of the daemon appearing. */
   g_signal_connect (proxy, "start-floor-routine", G_CALLBACK (on_start_floor_routine), &watch);
+  if (!daemon_is_there (proxy, options))
+    {
+      g_signal_handlers_disconnect_by_data (proxy, &watch);
+      g_main_loop_unref (watch.loop);
+      return EXIT_FAILURE;
+    }
+  if (watch.status == EXIT_SUCCESS)
+    goto done;   /* the warm-up completed while we waited */
+  g_signal_connect (proxy, "g-properties-changed", G_CALLBACK (on_properties_changed), &watch);
   g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &watch);
   watch_show (&watch);
   g_main_loop_run (watch.loop);
+done:
   g_signal_handlers_disconnect_by_data (proxy, &watch);
   g_main_loop_unref (watch.loop);
   g_free (watch.last_line_key);
@@ -339,14 +354,16 @@ main (int argc, char **argv)
                   commands_help);
       return 2;
     }
-  proxy = connect_to_daemon (&options);
+  proxy = new_proxy (&options);
   if (proxy == NULL)
+    return EXIT_FAILURE;
+  if (strcmp (command, "watch") == 0)
+    return cmd_watch (proxy, &options);
+  if (!daemon_is_there (proxy, &options))
     return EXIT_FAILURE;
   if (strcmp (command, "start") == 0)
     return cmd_start (proxy);
   if (strcmp (command, "stop") == 0)
     return cmd_stop (proxy);
-  if (strcmp (command, "watch") == 0)
-    return cmd_watch (proxy);
   return cmd_status (proxy);
 }

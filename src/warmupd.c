@@ -1,19 +1,23 @@
 /* warmupd: warm up on the bike, then start the floor routine. */
 #include "engine.h"
+#include "notify.h"
 #include "service.h"
 #include "wu-config.h"
 
 #include <glib-unix.h>
 #include <locale.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
+/* What the STATUS= line shows; a new line is sent only when one of these changes. */
 typedef struct {
-  GMainLoop *loop;
-  WuEngine *engine;
-  WuService *service;
-  int exit_status;
-  gboolean sources_started;
-} WuDaemon;
+  WuState state;
+  WuHint hint;
+  gint64 elapsed_s;
+  gint64 duration_s;
+} WuStatusKey;
 
 typedef struct {
   gboolean session_bus;
@@ -21,9 +25,25 @@ typedef struct {
   char *replay_path;
   double speed;
   char *record_path;
+  gboolean check_config;
   gboolean verbose;
   gboolean version;
 } WuOptions;
+
+typedef struct {
+  GMainLoop *loop;
+  const WuOptions *options;
+  WuConfig config;             /* the configuration in force */
+  WuEngine *engine;
+  WuService *service;
+  WuNotifier *notifier;
+  int exit_status;
+  gboolean sources_started;
+  gboolean ready;              /* READY=1 sent: STATUS= lines follow the state */
+  WuStatusKey status_key;      /* what the last STATUS= line showed */
+  gint64 status_sent_at;       /* monotonic µs */
+  guint status_timer;          /* a deferred STATUS= update, 0: none */
+} WuDaemon;
 
 static void
 daemon_quit (WuDaemon *daemon, int status)
@@ -33,13 +53,144 @@ daemon_quit (WuDaemon *daemon, int status)
   g_main_loop_quit (daemon->loop);
 }
 
+/* --- status for the service manager ------------------------------------------------- */
+
+/* "03:12", or "1:02:03" from an hour up. */
+static char *
+format_clock (gint64 seconds)
+{
+  if (seconds >= 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT ":%02d:%02d", seconds / 3600,
+                            (int) (seconds / 60 % 60), (int) (seconds % 60));
+  return g_strdup_printf ("%02d:%02d", (int) (seconds / 60), (int) (seconds % 60));
+}
+
+static WuStatusKey
+status_key_now (WuDaemon *daemon)
+{
+  const WuController *ctl = wu_engine_get_controller (daemon->engine);
+
+  return (WuStatusKey) {
+    .state = wu_controller_get_state (ctl),
+    .hint = wu_controller_get_hint (ctl),
+    .elapsed_s = (gint64) floor (wu_controller_get_elapsed (ctl)),
+    .duration_s = (gint64) floor (wu_controller_get_duration (ctl)),
+  };
+}
+
+/* Where the samples come from, for the end of the status line: "" without sources. */
+static char *
+format_source (WuDaemon *daemon)
+{
+  GPtrArray *sensors = wu_engine_get_sensors (daemon->engine);
+
+  for (guint i = 0; i < sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (sensors, i);
+
+      if (g_strcmp0 (sensor->source->ops->kind, "replay") == 0)
+        return g_strdup_printf (sensor->finished ? " (replay of %s ended)" : " (replaying %s)",
+                                sensor->source->name);
+    }
+  return g_strdup ("");
+}
+
+/* The line a person reads in `systemctl status`. */
+static char *
+status_text (WuDaemon *daemon, const WuStatusKey *key)
+{
+  g_autofree char *elapsed = format_clock (key->elapsed_s);
+  g_autofree char *duration = format_clock (key->duration_s);
+  g_autofree char *source = format_source (daemon);
+  const char *ease_off = key->hint == WU_HINT_EASE_OFF ? ", ease off" : "";
+
+  switch (key->state)
+    {
+    case WU_STATE_IDLE:
+      if (wu_engine_get_sensors (daemon->engine)->len == 0)
+        return g_strdup ("waiting for a bike");
+      if (daemon->config.controller.autostart == WU_AUTOSTART_MANUAL)
+        return g_strdup_printf ("idle: waiting for Start()%s", source);
+      return g_strdup_printf ("idle: waiting for pedalling%s", source);
+    case WU_STATE_WARMING_UP:
+      return g_strdup_printf ("warming up %s of %s%s%s", elapsed, duration, ease_off, source);
+    case WU_STATE_PAUSED:
+      return g_strdup_printf ("paused at %s of %s%s", elapsed, duration, source);
+    case WU_STATE_COMPLETE:
+      return g_strdup_printf ("complete: floor routine %s%s",
+                              wu_engine_get_routine (daemon->engine), source);
+    case WU_STATE_CANCELLED:
+      return g_strdup_printf ("cancelled%s", source);
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* The status line now, remembered as the last one sent. */
+static char *
+status_snapshot (WuDaemon *daemon)
+{
+  daemon->status_key = status_key_now (daemon);
+  daemon->status_sent_at = g_get_monotonic_time ();
+  return status_text (daemon, &daemon->status_key);
+}
+
+static void
+status_send (WuDaemon *daemon)
+{
+  g_autofree char *text = status_snapshot (daemon);
+
+  wu_notifier_status (daemon->notifier, text);
+}
+
+static gboolean
+on_status_timer (gpointer user_data)
+{
+  WuDaemon *daemon = user_data;
+
+  daemon->status_timer = 0;
+  status_send (daemon);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called after every input, so it must stay cheap: a few compares unless the line changes.
+ * A change of state, hint or duration goes out at once; the counted time only once per
+ * counted second and, when a replay runs faster than real time, at most once a second. */
+static void
+status_update (WuDaemon *daemon, gboolean force)
+{
+  WuStatusKey key;
+  gint64 since;
+
+  if (!daemon->ready || !wu_notifier_is_enabled (daemon->notifier))
+    return;
+  key = status_key_now (daemon);
+  if (!force && memcmp (&key, &daemon->status_key, sizeof key) == 0)
+    return;
+  since = g_get_monotonic_time () - daemon->status_sent_at;
+  if (!force && key.state == daemon->status_key.state && key.hint == daemon->status_key.hint
+      && key.duration_s == daemon->status_key.duration_s && since < G_USEC_PER_SEC)
+    {
+      if (daemon->status_timer == 0)
+        {
+          daemon->status_timer = g_timeout_add ((guint) ((G_USEC_PER_SEC - since + 999) / 1000),
+                                                on_status_timer, daemon);
+          g_source_set_name_by_id (daemon->status_timer, "[warmupd] status update");
+        }
+      return;
+    }
+  g_clear_handle_id (&daemon->status_timer, g_source_remove);
+  status_send (daemon);
+}
+
 /* --- engine observer ----------------------------------------------------------------- */
 
 static void
-on_engine_changed (gpointer user_data)
+on_engine_changed (gpointer user_data, gboolean transition)
 {
   WuDaemon *daemon = user_data;
-  wu_service_publish (daemon->service);
+  wu_service_publish (daemon->service, transition);
+  status_update (daemon, FALSE);
 }
 
 static void
@@ -62,7 +213,11 @@ on_source_finished (gpointer user_data, WuSensor *sensor, const GError *error)
   WuDaemon *daemon = user_data;
 
   if (error == NULL)
-    return; /* a replay ended: the state stays readable until we are told to stop */
+    {
+      /* a replay ended: the state stays readable until we are told to stop */
+      status_update (daemon, TRUE);
+      return;
+    }
   g_printerr ("warmupd: %s\n", error->message);
   daemon_quit (daemon, EXIT_FAILURE);
 }
@@ -93,12 +248,18 @@ static void
 on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_data)
 {
   WuDaemon *daemon = user_data;
+  g_autofree char *text = NULL;
 
   g_debug ("owning %s", name);
   if (daemon->sources_started)
     return;
   daemon->sources_started = TRUE;
   wu_engine_start_sources (daemon->engine);
+  /* The name is ours and the sources are set up: ready. */
+  text = status_snapshot (daemon);
+  g_message ("ready: %s", text);
+  wu_notifier_ready (daemon->notifier, text);
+  daemon->ready = TRUE;
 }
 
 static void
@@ -124,6 +285,131 @@ on_terminate (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* --- reload (SIGHUP) ------------------------------------------------------------------- */
+
+typedef enum { FIELD_RPM, FIELD_SECONDS, FIELD_WATTS } FieldType;
+
+static const struct {
+  const char *name;
+  FieldType type;
+  gsize offset;
+} reload_fields[] = {
+  { "[Warmup] MinCadence", FIELD_RPM, offsetof (WuControllerConfig, min_cadence) },
+  { "[Warmup] MaxCadence", FIELD_RPM, offsetof (WuControllerConfig, max_cadence) },
+  { "[Warmup] StartAfter", FIELD_SECONDS, offsetof (WuControllerConfig, start_after_us) },
+  { "[Warmup] PauseAfter", FIELD_SECONDS, offsetof (WuControllerConfig, pause_after_us) },
+  { "[Warmup] AbandonAfter", FIELD_SECONDS, offsetof (WuControllerConfig, abandon_after_us) },
+  { "[Warmup] StaleAfter", FIELD_SECONDS, offsetof (WuControllerConfig, stale_after_us) },
+  { "[Warmup] EaseOffAfter", FIELD_SECONDS, offsetof (WuControllerConfig, ease_off_after_us) },
+  { "[Warmup] Duration", FIELD_SECONDS, offsetof (WuControllerConfig, duration_us) },
+  { "[Resistance] PowerCap", FIELD_WATTS, offsetof (WuControllerConfig, power_cap_w) },
+  { "[Resistance] ReapplyAfter", FIELD_SECONDS, offsetof (WuControllerConfig, reapply_after_us) },
+};
+
+static char *
+format_field (const WuControllerConfig *config, FieldType type, gsize offset)
+{
+  const char *base = (const char *) config + offset;
+  double value;
+
+  if (type == FIELD_SECONDS)
+    {
+      gint64 us;
+      memcpy (&us, base, sizeof us);
+      return g_strdup_printf ("%g s", us / 1e6);
+    }
+  memcpy (&value, base, sizeof value);
+  if (type == FIELD_WATTS && value < 0)
+    return g_strdup ("none");
+  return g_strdup_printf (type == FIELD_RPM ? "%g rpm" : "%g W", value);
+}
+
+static char *
+format_cap (const WuControllerConfig *config)
+{
+  if (config->cap_level >= 0)
+    return g_strdup_printf ("%g", config->cap_level);
+  if (config->cap_percent >= 0)
+    return g_strdup_printf ("%g%%", config->cap_percent);
+  return g_strdup ("none");
+}
+
+static void
+add_change (GString *changes, const char *name, const char *old_value, const char *new_value)
+{
+  if (g_strcmp0 (old_value, new_value) == 0)
+    return;
+  g_string_append_printf (changes, "%s%s %s -> %s", changes->len > 0 ? ", " : "", name,
+                          old_value, new_value);
+}
+
+/* "[Warmup] Duration 600 s -> 120 s, ...", "" when nothing changed. */
+static char *
+describe_changes (const WuConfig *old_config, const WuConfig *new_config)
+{
+  GString *changes = g_string_new (NULL);
+  g_autofree char *old_cap = format_cap (&old_config->controller);
+  g_autofree char *new_cap = format_cap (&new_config->controller);
+
+  add_change (changes, "[Warmup] Autostart",
+              old_config->controller.autostart == WU_AUTOSTART_PEDAL ? "pedal" : "manual",
+              new_config->controller.autostart == WU_AUTOSTART_PEDAL ? "pedal" : "manual");
+  for (gsize i = 0; i < G_N_ELEMENTS (reload_fields); i++)
+    {
+      g_autofree char *old_value = format_field (&old_config->controller,
+                                                 reload_fields[i].type, reload_fields[i].offset);
+      g_autofree char *new_value = format_field (&new_config->controller,
+                                                 reload_fields[i].type, reload_fields[i].offset);
+      add_change (changes, reload_fields[i].name, old_value, new_value);
+    }
+  add_change (changes, "[Resistance] Cap", old_cap, new_cap);
+  add_change (changes, "[Routine] Name", old_config->routine, new_config->routine);
+  return g_string_free (changes, FALSE);
+}
+
+/* Re-read the --config file. A bad value keeps the running configuration. Only the warm-up
+ * settings exist today, so the sources (and the bike's connection) are never touched. */
+static void
+reload_config (WuDaemon *daemon)
+{
+  const char *path = daemon->options->config_path;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *changes = NULL;
+  WuConfig fresh;
+
+  wu_config_init (&fresh);
+  if (!wu_config_load (&fresh, path, &error))
+    {
+      g_warning ("reload failed, keeping the running configuration: %s", error->message);
+      wu_config_clear (&fresh);
+      return;
+    }
+  changes = describe_changes (&daemon->config, &fresh);
+  if (changes[0] == '\0')
+    g_message ("reloaded %s: nothing changed", path);
+  else
+    g_message ("reloaded %s: %s", path, changes);
+  wu_engine_set_config (daemon->engine, &fresh);
+  wu_config_clear (&daemon->config);
+  daemon->config = fresh;   /* takes over fresh.routine */
+}
+
+static gboolean
+on_reload (gpointer user_data)
+{
+  WuDaemon *daemon = user_data;
+  g_autofree char *text = NULL;
+
+  wu_notifier_reloading (daemon->notifier);
+  daemon->ready = FALSE;   /* no STATUS= between RELOADING=1 and READY=1 */
+  reload_config (daemon);
+  daemon->ready = TRUE;
+  g_clear_handle_id (&daemon->status_timer, g_source_remove);
+  text = status_snapshot (daemon);
+  wu_notifier_reloaded (daemon->notifier, text);
+  return G_SOURCE_CONTINUE;
+}
+
 /* --- options ------------------------------------------------------------------------- */
 
 static gboolean
@@ -140,6 +426,8 @@ parse_options (int *argc, char ***argv, WuOptions *options, GError **error)
       "Replay speed: 1 real time, N times faster, 0 virtual time (as fast as possible)", "X" },
     { "record", 0, 0, G_OPTION_ARG_FILENAME, &options->record_path,
       "Write every raw event received to FILE, in the trace format", "FILE" },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &options->check_config,
+      "Check the configuration file and exit (0: valid)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose, "Print debug output", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &options->version, "Print the version and exit", NULL },
     { NULL }
@@ -175,11 +463,33 @@ options_clear (WuOptions *options)
   g_free (options->record_path);
 }
 
-static gboolean
-set_up_engine (WuDaemon *daemon, const WuConfig *config, const WuOptions *options,
-               GError **error)
+/* --check-config: load and validate, without touching the bus. */
+static int
+check_config (const char *path)
 {
-  daemon->engine = wu_engine_new (config, &engine_observer, daemon);
+  g_autoptr (GError) error = NULL;
+  WuConfig config;
+  gboolean ok;
+
+  wu_config_init (&config);
+  ok = wu_config_load (&config, path, &error);
+  wu_config_clear (&config);
+  if (!ok)
+    {
+      g_printerr ("%s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    g_print ("%s: ok (no such file: the built-in defaults apply)\n", path);
+  else
+    g_print ("%s: ok\n", path);
+  return EXIT_SUCCESS;
+}
+
+static gboolean
+set_up_engine (WuDaemon *daemon, const WuOptions *options, GError **error)
+{
+  daemon->engine = wu_engine_new (&daemon->config, &engine_observer, daemon);
   if (options->record_path != NULL && !wu_engine_record_to (daemon->engine, options->record_path, error))
     return FALSE;
   if (options->replay_path != NULL
@@ -193,21 +503,27 @@ static int
 run (WuDaemon *daemon, const WuOptions *options)
 {
   guint owner_id;
-  guint sigterm_id, sigint_id;
+  guint sigterm_id, sigint_id, sighup_id;
 
   daemon->loop = g_main_loop_new (NULL, FALSE);
+  daemon->notifier = wu_notifier_new ();
   sigterm_id = g_unix_signal_add (SIGTERM, on_terminate, daemon);
   sigint_id = g_unix_signal_add (SIGINT, on_terminate, daemon);
+  sighup_id = g_unix_signal_add (SIGHUP, on_reload, daemon);
   owner_id = g_bus_own_name (options->session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
                              WU_BUS_NAME, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                              on_bus_acquired, on_name_acquired, on_name_lost, daemon, NULL);
   g_main_loop_run (daemon->loop);
 
+  wu_notifier_stopping (daemon->notifier);
   /* Leave the bike as we found it before we let go of anything. */
   wu_engine_release (daemon->engine);
   g_bus_unown_name (owner_id);
   g_source_remove (sigterm_id);
   g_source_remove (sigint_id);
+  g_source_remove (sighup_id);
+  g_clear_handle_id (&daemon->status_timer, g_source_remove);
+  g_clear_pointer (&daemon->notifier, wu_notifier_free);
   g_main_loop_unref (daemon->loop);
   return daemon->exit_status;
 }
@@ -217,8 +533,7 @@ main (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
   WuOptions options = { 0 };
-  WuConfig config;
-  WuDaemon daemon = { 0 };
+  WuDaemon daemon = { .options = &options };
   int status;
 
   setlocale (LC_ALL, "");
@@ -237,9 +552,16 @@ main (int argc, char **argv)
   if (options.verbose)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
 
-  wu_config_init (&config);
-  if (!wu_config_load (&config, options.config_path, &error)
-      || !set_up_engine (&daemon, &config, &options, &error))
+  if (options.check_config)
+    {
+      status = check_config (options.config_path);
+      options_clear (&options);
+      return status;
+    }
+
+  wu_config_init (&daemon.config);
+  if (!wu_config_load (&daemon.config, options.config_path, &error)
+      || !set_up_engine (&daemon, &options, &error))
     {
       g_printerr ("warmupd: %s\n", error->message);
       status = EXIT_FAILURE;
@@ -249,7 +571,7 @@ main (int argc, char **argv)
 
   g_clear_pointer (&daemon.service, wu_service_free);
   g_clear_pointer (&daemon.engine, wu_engine_free);
-  wu_config_clear (&config);
+  wu_config_clear (&daemon.config);
   options_clear (&options);
   return status;
 }

@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+"""warmupd and its service manager: sd_notify readiness, STATUS= lines, watchdog keep-alives,
+STOPPING=1; SIGHUP reloads (good and bad config); --check-config; SIGTERM mid-replay.
+
+Each test runs the real src/warmupd on a private session bus (tests/wutest.py). The
+service manager's side of sd_notify is a unix datagram socket of the test's own, named by
+NOTIFY_SOCKET in warmupd's environment."""
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wutest  # noqa: E402  (skips the whole file when gi or dbus-daemon is missing)
+from wutest import WARMUP_IFACE, SENSOR_IFACE, wait_for  # noqa: E402
+
+# The deadline the issue sets for SIGTERM (stretched when warmupd runs under valgrind).
+SIGTERM_DEADLINE = 3.0 * (10 if wutest.VALGRIND else 1)
+
+
+class NotifySocket:
+    """The service manager's end of sd_notify: collects every datagram as a dict of its
+    KEY=VALUE lines, with its arrival time (monotonic) and whether the bus name was owned
+    when it was read."""
+
+    def __init__(self, tmpdir, bus):
+        self.path = os.path.join(tmpdir, "notify")
+        self.bus = bus
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.setblocking(False)
+        self.messages = []       # (time, {key: value}, name owned when read)
+
+    def read(self):
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                return
+            fields = {}
+            for line in data.decode("utf-8", "replace").split("\n"):
+                if "=" in line:
+                    key, value = line.split("=", 1)
+                    fields[key] = value
+            self.messages.append((time.monotonic(), fields,
+                                  self.bus.name_owner() is not None))
+
+    def with_key(self, key, value=None):
+        self.read()
+        return [(t, f, owned) for t, f, owned in self.messages
+                if key in f and (value is None or f[key] == value)]
+
+    def statuses(self):
+        return [f["STATUS"] for _, f, _ in self.with_key("STATUS")]
+
+    def close(self):
+        self.sock.close()
+
+
+@contextlib.contextmanager
+def environment(**values):
+    """Set variables in os.environ (wutest's Daemon copies it) for the duration."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class SignalsTest(wutest.WarmupdTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.notify = None
+
+    def tearDown(self):
+        if self.notify is not None:
+            self.diagnostics.append("--- sd_notify messages ---\n" + "\n".join(
+                "%.3f %r" % (t, f) for t, f, _ in self.notify.messages))
+            self.notify.close()
+        super().tearDown()
+
+    def start_notified(self, watchdog_usec=None, **kw):
+        """Start warmupd with NOTIFY_SOCKET (and WATCHDOG_USEC) aimed at a socket of ours.
+        WATCHDOG_PID stays unset: its pid is not known before the exec, and sd_watchdog_enabled
+        accepts that."""
+        self.notify = NotifySocket(self.tmpdir, self.bus)
+        with environment(NOTIFY_SOCKET=self.notify.path, WATCHDOG_PID=None,
+                         WATCHDOG_USEC=None if watchdog_usec is None else str(watchdog_usec)):
+            return self.start_daemon(wait=False, **kw)
+
+    def pedal_trace(self, seconds, then_stop=True, name="pedal.trace"):
+        g = wutest.gen_trace()
+        path, _ = self.write_trace(name, [g.pedal(seconds)] + ([g.stop(10)] if then_stop else []))
+        return path
+
+    def status_arrives(self, text, timeout=None):
+        wait_for(lambda: any(text in s for s in self.notify.statuses()), timeout,
+                 "a STATUS= line with %r (seen: %r)" % (text, self.notify.statuses()[-5:]))
+
+    # -- (a) readiness, status, watchdog, stopping -----------------------------------------
+
+    def test_notify_ready_status_watchdog_stopping(self):
+        trace = self.pedal_trace(650)
+        d = self.start_notified(watchdog_usec=2000000, replay=trace, speed=0)
+
+        ready = wait_for(lambda: self.notify.with_key("READY", "1"), message="READY=1")
+        _, fields, owned = ready[0]
+        self.assertTrue(owned, "READY=1 arrived before io.github.warmupd was owned")
+        self.assertIsNotNone(self.bus.name_owner())
+        self.assertIn("STATUS", fields, "READY=1 comes with a first STATUS= line")
+
+        # A whole warm-up in virtual time: the status follows the state, but the counted
+        # seconds that fly by are not each sent (the per-sample path stays cheap).
+        self.status_arrives("complete: floor routine after-bike-warmup")
+        self.wait_finished(d)
+        statuses = self.notify.statuses()
+        self.assertTrue(any(s.startswith("warming up ") and " of 10:00" in s for s in statuses),
+                        statuses)
+        self.assertLess(len(statuses), 30, "STATUS= sent too often: %r" % statuses)
+
+        # WatchdogSec=2: a keep-alive every second from the main loop, repeatedly.
+        first = len(self.notify.with_key("WATCHDOG", "1"))
+        wait_for(lambda: len(self.notify.with_key("WATCHDOG", "1")) >= first + 3,
+                 message="three more WATCHDOG=1 keep-alives")
+        times = [t for t, _, _ in self.notify.with_key("WATCHDOG", "1")]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        self.assertLess(max(gaps), 2.0 * (10 if wutest.VALGRIND else 1),
+                        "keep-alives further apart than WATCHDOG_USEC: %r" % gaps)
+
+        sent = time.monotonic()
+        self.assertEqual(d.terminate(timeout=SIGTERM_DEADLINE), 0)
+        wait_for(lambda: self.notify.with_key("STOPPING", "1"), 5, "STOPPING=1")
+        self.assertLess(self.notify.with_key("STOPPING", "1")[0][0] - sent, SIGTERM_DEADLINE)
+
+    def test_notify_waiting_for_a_bike_without_watchdog(self):
+        # No source at all, and no WATCHDOG_USEC: ready, a status, and no keep-alives.
+        d = self.start_notified()
+        ready = wait_for(lambda: self.notify.with_key("READY", "1"), message="READY=1")
+        self.assertEqual(ready[0][1].get("STATUS"), "waiting for a bike")
+        self.barrier()
+        time.sleep(0.3)
+        self.assertEqual(self.notify.with_key("WATCHDOG"), [])
+        self.assertEqual(d.terminate(), 0)
+        wait_for(lambda: self.notify.with_key("STOPPING", "1"), 5, "STOPPING=1")
+
+    def test_without_notify_socket_nothing_is_sent(self):
+        # The default for every other test: NOTIFY_SOCKET unset, warmupd runs as always.
+        d = self.start_daemon()
+        self.assertEqual(self.get(WARMUP_IFACE, "State"), "idle")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "reloaded" in d.log(), message="the reload in the log")
+        self.assertEqual(d.terminate(), 0)
+
+    # -- (b) SIGHUP with a changed valid config --------------------------------------------
+
+    def test_sighup_applies_a_changed_config(self):
+        config = self.write_config("[Warmup]\nDuration=600\n[Routine]\nName=neck-stretch\n")
+        trace = self.pedal_trace(60, then_stop=False)
+        d = self.start_notified(replay=trace, speed=0, config=config)
+        d.wait_owned()
+        self.wait_finished(d)
+        owner = self.bus.name_owner()
+        before = self.warmup()
+        self.assertEqual(before["Duration"], 600.0)
+        self.assertEqual(before["State"], "warming-up")
+        self.assertGreater(before["Elapsed"], 50.0)
+
+        self.write_config("[Warmup]\nDuration=120\n[Routine]\nName=after-bike-warmup\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: self.get(WARMUP_IFACE, "Duration") == 120.0,
+                 message="Duration 120 on D-Bus")
+        after = self.warmup()
+        self.assertEqual(after["Routine"], "after-bike-warmup")
+        # the running warm-up keeps its counted time (time stands still after the replay)
+        self.assertEqual(after["State"], "warming-up")
+        self.assertEqual(after["Elapsed"], before["Elapsed"])
+        # the connection was not dropped: same unique name, never released
+        self.assertTrue(d.running())
+        self.assertEqual(self.bus.name_owner(), owner)
+        self.assertEqual([o for o in self.signals.owners if o[1] == ""], [])
+        self.assertTrue(self.get(SENSOR_IFACE, "Connected"))
+        log = d.log()
+        self.assertIn("Duration 600 s -> 120 s", log)
+        self.assertIn("Name neck-stretch -> after-bike-warmup", log)
+        # the service manager saw the reload
+        wait_for(lambda: self.notify.with_key("RELOADING", "1"), 5, "RELOADING=1")
+        reloading = self.notify.with_key("RELOADING", "1")[0][0]
+        self.assertIn("MONOTONIC_USEC", self.notify.with_key("RELOADING", "1")[0][1])
+        wait_for(lambda: [m for m in self.notify.with_key("READY", "1") if m[0] >= reloading],
+                 5, "READY=1 after RELOADING=1")
+        self.status_arrives("of 02:00")
+        self.assertEqual(d.terminate(), 0)
+
+    # -- (c) SIGHUP with a broken config ---------------------------------------------------
+
+    def test_sighup_with_a_bad_value_keeps_the_old_config(self):
+        config = self.write_config("[Warmup]\nDuration=600\n")
+        d = self.start_daemon(config=config)
+        owner = self.bus.name_owner()
+        self.write_config("# broken on purpose\n[Warmup]\nDuration=ten minutes\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "reload failed" in d.log(), message="the failed reload in the log")
+        log = d.log()
+        self.assertIn("%s:3: [Warmup] Duration:" % config, log)
+        self.assertIn("keeping the running configuration", log)
+        self.assertTrue(d.running())
+        self.assertEqual(self.get(WARMUP_IFACE, "Duration"), 600.0)
+        self.assertEqual(self.bus.name_owner(), owner)
+        # and a later good reload still works
+        self.write_config("[Warmup]\nDuration=300\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: self.get(WARMUP_IFACE, "Duration") == 300.0,
+                 message="Duration 300 on D-Bus")
+        self.assertEqual(d.terminate(), 0)
+
+    def test_sighup_with_a_syntax_error_keeps_the_old_config(self):
+        config = self.write_config("[Warmup]\nDuration=200\n")
+        d = self.start_daemon(config=config)
+        self.write_config("[Warmup]\nDuration=100\nthis is not a key file line\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "reload failed" in d.log(), message="the failed reload in the log")
+        self.assertIn("%s:3:" % config, d.log())
+        self.assertEqual(self.get(WARMUP_IFACE, "Duration"), 200.0)
+        self.assertEqual(d.terminate(), 0)
+
+    # -- (d) --check-config ---------------------------------------------------------------
+
+    def check_config(self, path):
+        env = dict(os.environ)
+        # no bus at all: --check-config must not need one
+        env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/nonexistent/bus"
+        env["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=/nonexistent/bus"
+        env.pop("NOTIFY_SOCKET", None)
+        return wutest.subprocess.run([wutest.WARMUPD, "--check-config", "--config", path],
+                                     env=env, stdin=wutest.subprocess.DEVNULL,
+                                     stdout=wutest.subprocess.PIPE, stderr=wutest.subprocess.PIPE,
+                                     universal_newlines=True, timeout=wutest.TIMEOUT)
+
+    def test_check_config(self):
+        good = self.write_config("[Warmup]\nDuration=120\nMinCadence=35\n", "good.conf")
+        r = self.check_config(good)
+        self.assertEqual((r.returncode, r.stdout), (0, "%s: ok\n" % good), r.stderr)
+
+        bad = self.write_config("[Warmup]\nDuration=120\n[Resistance]\nCap=lots\n", "bad.conf")
+        r = self.check_config(bad)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("%s:4: [Resistance] Cap:" % bad, r.stderr)
+        self.assertNotIn("ok", r.stdout)
+
+        # an unknown key warns (file:line) and is still ok
+        odd = self.write_config("[Warmup]\nDurtion=120\n", "odd.conf")
+        r = self.check_config(odd)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("%s:2:" % odd, r.stderr)
+        self.assertIn("%s: ok" % odd, r.stdout)
+
+        # the sample shipped with warmupd is valid
+        r = self.check_config(os.path.join(wutest.SRCDIR, "data", "warmupd.conf"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    # -- (e) SIGTERM mid-replay at real speed ----------------------------------------------
+
+    def test_sigterm_mid_replay_exits_0_quickly(self):
+        trace = self.pedal_trace(600)
+        d = self.start_daemon(replay=trace, speed=1)
+        # wait until the warm-up runs with the resistance capped: then the bike has something
+        # to be released from
+        wait_for(lambda: self.get(WARMUP_IFACE, "State") == "warming-up"
+                 and self.get(WARMUP_IFACE, "ResistanceCap") >= 0, 20 * (10 if wutest.VALGRIND else 1),
+                 "warming-up with a cap")
+        self.assertFalse(self.get(SENSOR_IFACE, "Finished"))
+        sent = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: d.poll() is not None, 30 * (10 if wutest.VALGRIND else 1),
+                 "warmupd to exit after SIGTERM", step=0.002)
+        took = time.monotonic() - sent
+        print("# SIGTERM to exit mid-replay: %.3f s" % took)
+        sys.stdout.flush()
+        self.assertEqual(d.returncode, 0)
+        self.assertLess(took, SIGTERM_DEADLINE)
+        self.assertIn("bike released", d.log())
+
+
+if __name__ == "__main__":
+    wutest.main()

@@ -1,0 +1,155 @@
+#!/bin/bash
+# The systemd unit, checked as CI checks it (TAP):
+#  - the built unit has every @var@ substituted and starts $(sbindir)/warmupd;
+#  - `systemd-analyze verify` prints nothing at all (it only warns about unknown keys, so
+#    any output is a failure), and a deliberately broken copy is caught the same way;
+#  - `systemd-analyze security --offline=yes` scores an overall exposure of 1.5 or lower
+#    (the score and every exposure left open are printed as TAP comments);
+#  - the sysusers.d file creates user warmupd in groups bluetooth and gpio (in a scratch
+#    root: the machine's own users are never touched).
+# Skips only when systemd-analyze is missing.
+set -uo pipefail
+
+builddir=${WARMUPD_BUILDDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+srcdir=${WARMUPD_SRCDIR:-$builddir}
+sbindir=${WARMUPD_SBINDIR:-}
+analyze=${SYSTEMD_ANALYZE:-}
+[ -n "$analyze" ] || analyze=$(command -v systemd-analyze || true)
+max_exposure=1.5
+
+if [ -z "$analyze" ] || [ ! -x "$analyze" ]; then
+  echo "1..0 # SKIP systemd-analyze not found (Debian: systemd)"
+  exit 0
+fi
+
+unit=$builddir/systemd/warmupd.service
+binary=$builddir/src/warmupd
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmupd-unit.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+n=0
+failed=0
+ok () { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok () { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
+comment () { sed 's/^/# /'; }
+
+echo "1..6"
+
+# 1. the built unit ----------------------------------------------------------------------
+if [ ! -f "$unit" ]; then
+  not_ok "built unit $unit exists (make builds it; run make check)"
+elif grep -q '@[A-Za-z_]*@' "$unit"; then
+  grep -n '@[A-Za-z_]*@' "$unit" | comment
+  not_ok "every @variable@ of the unit is substituted"
+elif [ -n "$sbindir" ] && ! grep -qx "ExecStart=$sbindir/warmupd" "$unit"; then
+  grep -n '^ExecStart=' "$unit" | comment
+  not_ok "ExecStart is $sbindir/warmupd"
+else
+  ok "built unit substituted, ExecStart=${sbindir:-?}/warmupd"
+fi
+
+# verify wants ExecStart's binary to exist: a copy of the unit points at the built one. The
+# man pages of Documentation= are looked up in the source tree's man/ (when they exist).
+mkdir -p "$tmp/verify" "$tmp/man"
+sed "s|^ExecStart=[^ ]*/warmupd|ExecStart=$binary|" "$unit" >"$tmp/verify/warmupd.service" 2>/dev/null
+man_args=(--man=no)
+if ls "$srcdir"/man/*.[158] >/dev/null 2>&1 && command -v man >/dev/null; then
+  for page in "$srcdir"/man/*.[158]; do
+    section=${page##*.}
+    mkdir -p "$tmp/man/man$section"
+    cp "$page" "$tmp/man/man$section/"
+  done
+  man_args=(--man=yes)
+  echo "# Documentation= man pages looked up in $srcdir/man"
+else
+  echo "# no man pages in $srcdir/man (or no man): Documentation= not checked"
+fi
+
+run_verify () { # unit file -> output of verify (stdout+stderr), status in $verify_status
+  verify_out=$(cd "$tmp" && MANPATH="$tmp/man" SYSTEMD_LOG_COLOR=0 \
+                 "$analyze" verify "${man_args[@]}" "$1" 2>&1)
+  verify_status=$?
+}
+
+# 2. verify prints nothing ---------------------------------------------------------------
+if [ ! -x "$binary" ]; then
+  not_ok "systemd-analyze verify: built binary $binary missing"
+else
+  run_verify "$tmp/verify/warmupd.service"
+  if [ "$verify_status" -eq 0 ] && [ -z "$verify_out" ]; then
+    ok "systemd-analyze verify: no output"
+  else
+    printf '%s\n' "$verify_out" | comment
+    not_ok "systemd-analyze verify: no output (status $verify_status)"
+  fi
+fi
+
+# 3. ...and a broken unit is caught (the check above really checks) ---------------------
+mkdir -p "$tmp/broken"
+sed -e 's/^ProtectSystem=strict$/ProtectSytem=strict/' -e "s|^ExecStart=[^ ]*/warmupd|ExecStart=$binary|" \
+  "$unit" >"$tmp/broken/warmupd.service" 2>/dev/null
+run_verify "$tmp/broken/warmupd.service"
+if [ -n "$verify_out" ]; then
+  ok "systemd-analyze verify reports a misspelt key"
+else
+  not_ok "systemd-analyze verify reports a misspelt key (it printed nothing)"
+fi
+
+# 4. security score ----------------------------------------------------------------------
+security_out=$(cd "$tmp" && SYSTEMD_LOG_COLOR=0 SYSTEMD_COLORS=0 \
+                 "$analyze" security --offline=yes --no-pager "$tmp/verify/warmupd.service" 2>&1)
+score=$(printf '%s\n' "$security_out" |
+          sed -n 's/.*Overall exposure level for [^:]*: *\([0-9][0-9.]*\).*/\1/p' | head -n 1)
+if [ -z "$score" ]; then
+  printf '%s\n' "$security_out" | comment
+  not_ok "systemd-analyze security: no overall exposure level found"
+else
+  echo "# overall exposure level: $score (at most $max_exposure allowed)"
+  echo "# exposures left open:"
+  printf '%s\n' "$security_out" | grep '✗' | sed 's/  */ /g; s/^/#   /'
+  if awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s + 0 <= m + 0) }'; then
+    ok "systemd-analyze security: exposure $score <= $max_exposure"
+  else
+    not_ok "systemd-analyze security: exposure $score <= $max_exposure"
+  fi
+fi
+
+# 5. hardening that must not silently disappear -----------------------------------------
+missing=""
+for line in 'Type=notify' 'NotifyAccess=main' 'BusName=io.github.warmupd' 'User=warmupd' \
+            'CapabilityBoundingSet=' 'NoNewPrivileges=yes' 'ProtectSystem=strict' \
+            'PrivateNetwork=yes' 'RestrictAddressFamilies=AF_UNIX' 'DevicePolicy=closed' \
+            'DeviceAllow=char-gpiochip rw' 'WatchdogSec=30s' 'Restart=on-failure'; do
+  grep -qxF "$line" "$unit" 2>/dev/null || missing="$missing [$line]"
+done
+if [ -z "$missing" ]; then
+  ok "unit keeps its service type, identity and key hardening lines"
+else
+  not_ok "unit lines missing:$missing"
+fi
+
+# 6. sysusers.d --------------------------------------------------------------------------
+sysusers=$(command -v systemd-sysusers || true)
+conf=$srcdir/systemd/sysusers.d/warmupd.conf
+if [ -z "$sysusers" ]; then
+  ok "# SKIP systemd-sysusers not found"
+else
+  mkdir -p "$tmp/root/etc"
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$tmp/root/etc/passwd"
+  printf 'root:x:0:\n' >"$tmp/root/etc/group"
+  : >"$tmp/root/etc/shadow"; : >"$tmp/root/etc/gshadow"
+  out=$("$sysusers" --root="$tmp/root" "$conf" 2>&1)
+  status=$?
+  if [ "$status" -eq 0 ] && grep -q '^warmupd:x:[0-9]*:[0-9]*:' "$tmp/root/etc/passwd" &&
+     grep -q '^bluetooth:x:[0-9]*:\(.*,\)\?warmupd\(,.*\)\?$' "$tmp/root/etc/group" &&
+     grep -q '^gpio:x:[0-9]*:\(.*,\)\?warmupd\(,.*\)\?$' "$tmp/root/etc/group" &&
+     grep -q '^warmupd:x:[0-9]*:' "$tmp/root/etc/group"; then
+    ok "sysusers.d creates user warmupd in groups bluetooth and gpio"
+  else
+    printf '%s\n' "$out" | comment
+    comment <"$tmp/root/etc/passwd"; comment <"$tmp/root/etc/group"
+    not_ok "sysusers.d creates user warmupd in groups bluetooth and gpio"
+  fi
+fi
+
+exit "$failed"

@@ -16,6 +16,9 @@ struct WuEngine {
   GPtrArray *sensors;            /* WuSensor*, owned */
   WuSourceSink sink;
   char *source_label;
+  WuSensor *label_sensor;        /* the sensor source_label names */
+  guint next_sensor_number;      /* object names stay unique as sensors come and go */
+  gboolean sources_started;
 
   /* The clock: a replay's trace time when a source drives it, else monotonic time since
    * the engine was created, with a main-loop timer for the controller's next deadline. */
@@ -31,6 +34,7 @@ struct WuEngine {
 };
 
 static void engine_schedule_deadline (WuEngine *engine);
+static void set_source_label (WuEngine *engine, WuSensor *sensor);
 
 gint64
 wu_engine_now (WuEngine *engine)
@@ -328,6 +332,8 @@ sink_event (gpointer user_data, const WuRawEvent *event)
   if (engine->clock_external)
     engine->external_now = MAX (engine->external_now, event->time_us);
   sensor->events++;
+  if (sensor != engine->label_sensor && event->kind != WU_EVENT_LINK)
+    set_source_label (engine, sensor);
   record_event (engine, event);
   wu_actions_clear (&actions);
   dispatch_event (engine, sensor, event, &actions);
@@ -447,40 +453,90 @@ wu_engine_record_to (WuEngine *engine, const char *path, GError **error)
 }
 
 static WuSensor *
-sensor_new (WuEngine *engine, const char *kind)
+sensor_new (WuEngine *engine, const char *id_prefix)
 {
   WuSensor *sensor = g_new0 (WuSensor, 1);
 
   sensor->engine = engine;
-  sensor->id = g_strdup_printf ("%s%u", kind, engine->sensors->len);
-  sensor->connected = TRUE;
+  sensor->id = g_strdup_printf ("%s%u", id_prefix, engine->next_sensor_number++);
   sensor->cadence = sensor->power = sensor->speed = sensor->resistance = -1;
   sensor->heart_rate = sensor->distance = -1;
   return sensor;
 }
 
-WuSensor *
-wu_engine_add_replay (WuEngine *engine, const char *path, double speed, GError **error)
+/* Source names the sensor that last delivered a sample (or the first one added). */
+static void
+set_source_label (WuEngine *engine, WuSensor *sensor)
 {
-  WuSensor *sensor = sensor_new (engine, "replay");
-  g_autofree char *base = g_path_get_basename (path);
+  engine->label_sensor = sensor;
+  g_free (engine->source_label);
+  engine->source_label = g_strdup_printf ("%s:%s", sensor->source->ops->kind, sensor->source->name);
+}
 
-  sensor->source = wu_replay_source_new (path, speed, &engine->sink, sensor, error);
+WuSensor *
+wu_engine_add_source (WuEngine *engine, const char *id_prefix, WuSourceFactory factory,
+                      gpointer user_data, GError **error)
+{
+  WuSensor *sensor = sensor_new (engine, id_prefix);
+
+  sensor->source = factory (&engine->sink, sensor, user_data, error);
   if (sensor->source == NULL)
     {
       sensor_free (sensor);
       return NULL;
     }
-  engine->clock_external = TRUE;
-  g_free (engine->source_label);
-  engine->source_label = g_strdup_printf ("replay:%s", base);
+  /* A recording starts with its link up; a live source reports when it connects. */
+  sensor->connected = sensor->source->ops->drives_clock;
+  if (sensor->source->ops->drives_clock)
+    engine->clock_external = TRUE;
   g_ptr_array_add (engine->sensors, sensor);
+  if (engine->label_sensor == NULL)
+    set_source_label (engine, sensor);
+  if (engine->observer->sensor_added != NULL)
+    engine->observer->sensor_added (engine->observer_data, sensor);
+  if (engine->sources_started)
+    sensor->source->ops->start (sensor->source);
   return sensor;
+}
+
+void
+wu_engine_remove_source (WuEngine *engine, WuSensor *sensor)
+{
+  if (engine->observer->sensor_removed != NULL)
+    engine->observer->sensor_removed (engine->observer_data, sensor);
+  if (engine->label_sensor == sensor)
+    {
+      engine->label_sensor = NULL;
+      g_free (engine->source_label);
+      engine->source_label = g_strdup ("");
+    }
+  g_ptr_array_remove (engine->sensors, sensor);   /* frees it and its source */
+  notify_changed (engine, FALSE);
+}
+
+typedef struct {
+  const char *path;
+  double speed;
+} ReplayArgs;
+
+static WuSource *
+make_replay (const WuSourceSink *sink, gpointer sink_data, gpointer user_data, GError **error)
+{
+  const ReplayArgs *args = user_data;
+  return wu_replay_source_new (args->path, args->speed, sink, sink_data, error);
+}
+
+WuSensor *
+wu_engine_add_replay (WuEngine *engine, const char *path, double speed, GError **error)
+{
+  ReplayArgs args = { path, speed };
+  return wu_engine_add_source (engine, "replay", make_replay, &args, error);
 }
 
 void
 wu_engine_start_sources (WuEngine *engine)
 {
+  engine->sources_started = TRUE;
   for (guint i = 0; i < engine->sensors->len; i++)
     {
       WuSensor *sensor = g_ptr_array_index (engine->sensors, i);

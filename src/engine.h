@@ -27,6 +27,9 @@ typedef struct {
   void (*changed) (gpointer user_data, gboolean transition);
   void (*sensor_changed) (gpointer user_data, WuSensor *sensor);
   void (*start_floor_routine) (gpointer user_data, const WuSummary *summary);
+  /* A sensor appeared (a live source found at run time) or is about to go away. */
+  void (*sensor_added) (gpointer user_data, WuSensor *sensor);
+  void (*sensor_removed) (gpointer user_data, WuSensor *sensor);
   /* A source failed for good (error set), or a replay reached its end (error NULL). */
   void (*source_finished) (gpointer user_data, WuSensor *sensor, const GError *error);
 } WuEngineObserver;
@@ -38,6 +41,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuEngine, wu_engine_free)
 
 /* Write every raw event received to PATH, in the trace format. */
 gboolean wu_engine_record_to (WuEngine *engine, const char *path, GError **error);
+
+/* Builds a source that delivers to SINK with SINK_DATA (pass both to the source's *_new). */
+typedef WuSource *(*WuSourceFactory) (const WuSourceSink *sink, gpointer sink_data,
+                                      gpointer user_data, GError **error);
+
+/* Add a sensor whose source FACTORY builds; ID_PREFIX names its D-Bus object ("ftms" gives
+ * /io/github/warmupd/sensors/ftms0). Callable at any time: once the sources have started, a
+ * new one starts at once, and the observer hears sensor_added either way. */
+WuSensor *wu_engine_add_source (WuEngine *engine, const char *id_prefix,
+                                WuSourceFactory factory, gpointer user_data, GError **error);
+/* Stop and forget a sensor (its source is freed; the observer hears sensor_removed first). */
+void wu_engine_remove_source (WuEngine *engine, WuSensor *sensor);
 
 /* Add a replay source; the engine's clock follows the trace from then on. */
 WuSensor *wu_engine_add_replay (WuEngine *engine, const char *path, double speed,

@@ -7,6 +7,7 @@
 struct WuService {
   WuEngine *engine;
   WuWarmup1 *warmup;                 /* skeleton */
+  gboolean exported;
   GDBusObjectManagerServer *manager;
   GHashTable *sensor_objects;        /* WuSensor* -> WuObjectSkeleton* */
   /* Publishing is coalesced: many events can arrive in one main-loop pass (a replay in
@@ -114,7 +115,29 @@ wu_service_export (WuService *service, GDBusConnection *connection, GError **err
   for (guint i = 0; i < sensors->len; i++)
     add_sensor_object (service, g_ptr_array_index (sensors, i));
   g_dbus_object_manager_server_set_connection (service->manager, connection);
+  service->exported = TRUE;
   return TRUE;
+}
+
+void
+wu_service_add_sensor (WuService *service, WuSensor *sensor)
+{
+  if (service->exported)
+    add_sensor_object (service, sensor);
+  /* else wu_service_export() adds it with the others */
+}
+
+void
+wu_service_remove_sensor (WuService *service, WuSensor *sensor)
+{
+  WuObjectSkeleton *object = g_hash_table_lookup (service->sensor_objects, sensor);
+
+  g_hash_table_remove (service->dirty_sensors, sensor);
+  if (object == NULL)
+    return;
+  g_dbus_object_manager_server_unexport (service->manager,
+                                         g_dbus_object_get_object_path (G_DBUS_OBJECT (object)));
+  g_hash_table_remove (service->sensor_objects, sensor);
 }
 
 static gboolean

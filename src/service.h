@@ -18,4 +18,7 @@ gboolean wu_service_export (WuService *service, GDBusConnection *connection, GEr
  * folded into a later value). */
 void wu_service_publish (WuService *service, gboolean now);
 void wu_service_publish_sensor (WuService *service, WuSensor *sensor);
+/* A sensor appeared or is going away: its Sensor1 object follows (once exported). */
+void wu_service_add_sensor (WuService *service, WuSensor *sensor);
+void wu_service_remove_sensor (WuService *service, WuSensor *sensor);
 void wu_service_emit_start_floor_routine (WuService *service, const WuSummary *summary);

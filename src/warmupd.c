@@ -222,7 +222,26 @@ on_source_finished (gpointer user_data, WuSensor *sensor, const GError *error)
   daemon_quit (daemon, EXIT_FAILURE);
 }
 
+static void
+on_sensor_added (gpointer user_data, WuSensor *sensor)
+{
+  WuDaemon *daemon = user_data;
+  /* Sensors added before the service exists are exported with it. */
+  if (daemon->service != NULL)
+    wu_service_add_sensor (daemon->service, sensor);
+}
+
+static void
+on_sensor_removed (gpointer user_data, WuSensor *sensor)
+{
+  WuDaemon *daemon = user_data;
+  if (daemon->service != NULL)
+    wu_service_remove_sensor (daemon->service, sensor);
+}
+
 static const WuEngineObserver engine_observer = {
+  .sensor_added = on_sensor_added,
+  .sensor_removed = on_sensor_removed,
   .changed = on_engine_changed,
   .sensor_changed = on_sensor_changed,
   .start_floor_routine = on_start_floor_routine,

@@ -107,6 +107,17 @@ void wu_controller_set_resistance_range (WuController *ctl, double minimum, doub
 void wu_controller_sample (WuController *ctl, const WuSample *sample, WuActions *out);
 void wu_controller_link (WuController *ctl, gint64 now_us, gboolean up, WuActions *out);
 void wu_controller_tick (WuController *ctl, gint64 now_us, WuActions *out);
+/* The bike reports its target resistance changed to LEVEL (FTMS status 0x07: the rider
+ * turned the knob, or another app wrote it). Above the active cap during a session: a
+ * WU_ACTION_CAP at once (counted in the summary's recaps), without waiting ReapplyAfter. */
+void wu_controller_target_resistance (WuController *ctl, gint64 now_us, double level,
+                                      WuActions *out);
+/* The bike reports it was stopped or paused at its console (FTMS status 0x02, or 0x03 the
+ * safety key): a warming-up session pauses at once (no need to wait PauseAfter). Started
+ * or resumed at the console (0x04) changes no state by itself: as after any pause, the
+ * next pedalling sample resumes the count. */
+void wu_controller_machine_stopped (WuController *ctl, gint64 now_us, WuActions *out);
+void wu_controller_machine_started (WuController *ctl, gint64 now_us, WuActions *out);
 /* Start(): allowed in idle, complete and cancelled (a fresh session); WU_ERROR_ALREADY_RUNNING
  * when warming-up or paused. Stop(): cancels a warming-up or paused session (release);
  * WU_ERROR_NOT_RUNNING otherwise. */

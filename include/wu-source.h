@@ -17,6 +17,18 @@ typedef struct {
   void (*finished) (gpointer user_data, const GError *error);
   /* The sink's clock, for sources that timestamp live events. */
   gint64 (*now) (gpointer user_data);
+  /* A CLOCK_MONOTONIC time in µs (a kernel event timestamp, g_get_monotonic_time()) on the
+   * sink's clock: live events keep the time they happened, not the time they were read. */
+  gint64 (*from_monotonic) (gpointer user_data, gint64 monotonic_us);
+  /* A live source's trouble (a chip gone, a line busy), for its Sensor1 Error; NULL clears
+   * it. Unlike finished(), the source lives on and keeps retrying. */
+  void (*error) (gpointer user_data, const GError *error);
+  /* A payload the source decodes itself (an FTMS control point indication) was malformed:
+   * counted in Sensor1 DroppedPackets and dropped. */
+  void (*dropped) (gpointer user_data, const char *what, const GError *error);
+  /* How the source holds the machine at the cap now: "resistance", "simulation", "power",
+   * "advisory", or "" (not capping). Published as Warmup1.Control. */
+  void (*control) (gpointer user_data, const char *mode);
   /* For a source that drives the clock (a replay): when the sink next needs time to
    * advance, and advancing it. */
   gint64 (*next_deadline) (gpointer user_data);
@@ -31,6 +43,9 @@ typedef struct {
   void (*apply_cap) (WuSource *source, double level);
   void (*release) (WuSource *source);
   void (*free) (WuSource *source);
+  /* TRUE while a release is still waiting for the machine's answer (shutdown waits for
+   * it, briefly). NULL: never. */
+  gboolean (*releasing) (WuSource *source);
 } WuSourceOps;
 
 /* The first member of every backend's instance struct. */

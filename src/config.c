@@ -1,6 +1,9 @@
 /* warmupd.conf loader: GKeyFile plus a table of known keys, each with its own parser. */
 #include "wu-config.h"
 #include "wu-error.h"
+#include "config-gpio.h"
+#include "config-ble.h"
+#include "config-sensors.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -13,6 +16,9 @@ typedef enum {
   KEY_AUTOSTART,
   KEY_CAP,         /* "none", a level, or "N%" */
   KEY_ROUTINE,
+  KEY_GPIO,        /* [Gpio]: parsed in config-gpio.c */
+  KEY_BLE,         /* [Bike], [Sensors]: parsed in config-ble.c */
+  KEY_SENSORS,     /* [Sensors] decoding keys: parsed in config-sensors.c */
 } KeyType;
 
 typedef struct {
@@ -38,6 +44,18 @@ static const KnownKey known_keys[] = {
   { "Resistance", "PowerCap", KEY_WATTS, CTL (power_cap_w) },
   { "Resistance", "ReapplyAfter", KEY_SECONDS, CTL (reapply_after_us) },
   { "Routine", "Name", KEY_ROUTINE, 0 },
+  { "Gpio", "Chip", KEY_GPIO, 0 },
+  { "Gpio", "Line", KEY_GPIO, 0 },
+  { "Gpio", "ActiveLow", KEY_GPIO, 0 },
+  { "Gpio", "Bias", KEY_GPIO, 0 },
+  { "Gpio", "Edge", KEY_GPIO, 0 },
+  { "Gpio", "Debounce", KEY_GPIO, 0 },
+  { "Gpio", "PulsesPerRevolution", KEY_GPIO, 0 },
+  { "Bike", "Address", KEY_BLE, 0 },
+  { "Bike", "Adapter", KEY_BLE, 0 },
+  { "Sensors", "Addresses", KEY_BLE, 0 },
+  { "Sensors", "WheelCircumference", KEY_SENSORS, 0 },
+  { "Sensors", "CadencePriority", KEY_SENSORS, 0 },
 };
 
 /* Longest accepted duration for any timing key: a day. */
@@ -51,12 +69,17 @@ wu_config_init (WuConfig *config)
   memset (config, 0, sizeof *config);
   wu_controller_config_init (&config->controller);
   config->routine = g_strdup (WU_DEFAULT_ROUTINE);
+  wu_gpio_config_init (&config->gpio);
+  wu_ble_config_init (&config->ble);
+  wu_sensors_config_init (&config->sensors);
 }
 
 void
 wu_config_clear (WuConfig *config)
 {
   g_clear_pointer (&config->routine, g_free);
+  wu_gpio_config_clear (&config->gpio);
+  wu_ble_config_clear (&config->ble);
 }
 
 /* GKeyFile does not keep line numbers: find where GROUP/KEY (or a whole raw line) stands. */
@@ -164,6 +187,12 @@ apply_key (WuConfig *config, const KnownKey *key, const char *value)
       g_free (config->routine);
       config->routine = g_strdup (value);
       return NULL;
+    case KEY_GPIO:
+      return wu_gpio_config_apply_key (&config->gpio, key->key, value);
+    case KEY_BLE:
+      return wu_ble_config_apply_key (&config->ble, key->group, key->key, value);
+    case KEY_SENSORS:
+      return wu_sensors_config_apply_key (&config->sensors, key->key, value);
     default:
       g_assert_not_reached ();
     }
@@ -269,6 +298,13 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
   if (config->controller.max_cadence <= config->controller.min_cadence)
     return fail_key (error, path, contents, "Warmup", "MaxCadence",
                      "must be above MinCadence");
+  if (g_key_file_has_group (file, "Gpio") && config->gpio.line == NULL)
+    {
+      g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: [Gpio] Line: missing (the GPIO line "
+                   "the reed switch is wired to: an offset or a name like GPIO17)", path,
+                   find_line (contents, "Gpio", NULL));
+      return FALSE;
+    }
   return TRUE;
 }
 

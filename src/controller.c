@@ -709,6 +709,39 @@ wu_controller_tick (WuController *ctl, gint64 now_us, WuActions *out)
   advance_to (ctl, now_us, out);
 }
 
+void
+wu_controller_target_resistance (WuController *ctl, gint64 now_us, double level,
+                                 WuActions *out)
+{
+  g_return_if_fail (ctl != NULL && out != NULL);
+
+  gint64 t = advance_to (ctl, now_us, out);
+  if (!ctl->link_up || !session_active (ctl) || !cap_active (ctl) || level <= ctl->cap)
+    return;
+  g_debug ("the bike's target resistance %.1f is above the cap %.1f: re-capping", level,
+           ctl->cap);
+  fire_recap (ctl, t, out);
+}
+
+void
+wu_controller_machine_stopped (WuController *ctl, gint64 now_us, WuActions *out)
+{
+  g_return_if_fail (ctl != NULL && out != NULL);
+
+  gint64 t = advance_to (ctl, now_us, out);
+  /* the pedalling run ends here: nothing after the stop counts */
+  ctl->run_active = FALSE;
+  if (ctl->state == WU_STATE_WARMING_UP)
+    pause_session (ctl, t, out);
+}
+
+void
+wu_controller_machine_started (WuController *ctl, gint64 now_us, WuActions *out)
+{
+  g_return_if_fail (ctl != NULL && out != NULL);
+  advance_to (ctl, now_us, out);
+}
+
 gboolean
 wu_controller_start (WuController *ctl, gint64 now_us, WuActions *out, GError **error)
 {

@@ -30,10 +30,14 @@ struct WuEngine {
   double announced_cap;          /* the last cap logged at message level, -1: none */
   FILE *record;
   char *record_path;
-  guint64 unhandled_kinds_logged; /* bit per WuEventKind already logged as not decoded yet */
+
+  WuMotionConfig motion;         /* decoding of revolution data, for every sensor */
+  WuPriority priority;           /* which kind of source's cadence/power/speed is believed */
 };
 
 static void engine_schedule_deadline (WuEngine *engine);
+static gint64 engine_next_deadline (WuEngine *engine);
+static void publish_motion_due (WuEngine *engine, gint64 now_us, WuActions *actions);
 static void set_source_label (WuEngine *engine, WuSensor *sensor);
 
 gint64
@@ -52,6 +56,7 @@ sensor_free (gpointer data)
   g_clear_pointer (&sensor->source, wu_source_free);
   g_free (sensor->id);
   g_free (sensor->error);
+  g_free (sensor->control);
   g_free (sensor);
 }
 
@@ -111,6 +116,9 @@ carry_out (WuEngine *engine, const WuActions *actions)
         case WU_ACTION_STATE:
           g_message ("warm-up %s -> %s", wu_state_to_string (action->old_state),
                      wu_state_to_string (action->new_state));
+          if (engine->observer->state_changed != NULL)
+            engine->observer->state_changed (engine->observer_data, action->old_state,
+                                             action->new_state);
           break;
         case WU_ACTION_HINT:
           g_message ("hint: %s", action->hint == WU_HINT_NONE ? "(none)"
@@ -152,6 +160,7 @@ on_deadline_timer (gpointer user_data)
 
   g_clear_pointer (&engine->deadline_timer, g_source_unref);
   wu_actions_clear (&actions);
+  publish_motion_due (engine, wu_engine_now (engine), &actions);
   wu_controller_tick (engine->controller, wu_engine_now (engine), &actions);
   finish_input (engine, &actions);
   return G_SOURCE_REMOVE;
@@ -169,7 +178,7 @@ engine_schedule_deadline (WuEngine *engine)
       g_source_destroy (engine->deadline_timer);
       g_clear_pointer (&engine->deadline_timer, g_source_unref);
     }
-  deadline = wu_controller_next_deadline (engine->controller);
+  deadline = engine_next_deadline (engine);
   if (deadline == G_MAXINT64)
     return;
   delay_us = MAX (deadline - wu_engine_now (engine), 0);
@@ -230,6 +239,7 @@ feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
     sensor->heart_rate = data.heart_rate_bpm;
   if (data.present & WU_IBD_HAS_DISTANCE)
     sensor->distance = data.distance_m;
+  wu_priority_filter (&engine->priority, &engine->motion, WU_CADENCE_KIND_FTMS, &sample);
   wu_controller_sample (engine->controller, &sample, actions);
 }
 
@@ -272,21 +282,159 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
 {
   sensor->connected = event->up;
   if (!event->up)
-    sensor->cadence = sensor->power = sensor->speed = -1;
+    {
+      sensor->cadence = sensor->power = sensor->speed = -1;
+      wu_motion_init (&sensor->motion, &engine->motion);  /* counters re-anchor on return */
+    }
   g_message ("%s: link %s", sensor->id, event->up ? "up" : "down");
   wu_controller_link (engine->controller, event->time_us, event->up, actions);
 }
 
+/* Fitness Machine Status (0x2ADA): what the bike itself says about its target and its
+ * running state (control permission is the FTMS source's business, not the controller's). */
 static void
-log_not_decoded_yet (WuEngine *engine, const WuRawEvent *event)
+feed_status (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions *actions)
 {
-  guint64 bit = G_GUINT64_CONSTANT (1) << event->kind;
+  g_autoptr (GError) error = NULL;
+  WuFtmsStatus status;
 
-  if (engine->unhandled_kinds_logged & bit)
-    return;
-  engine->unhandled_kinds_logged |= bit;
-  g_message ("%s events are recorded but not used by this version",
-             wu_event_kind_to_string (event->kind));
+  if (!wu_ftms_decode_status (event->payload, event->len, &status, &error))
+    {
+      drop_packet (sensor, event, error);
+      return;
+    }
+  g_debug ("%s: status %s", sensor->id, wu_ftms_status_opcode_to_string (status.opcode));
+  switch (status.opcode)
+    {
+    case WU_FTMS_STATUS_TARGET_RESISTANCE:
+      wu_controller_target_resistance (engine->controller, event->time_us,
+                                       status.target_resistance, actions);
+      break;
+    case WU_FTMS_STATUS_STOPPED_BY_USER:
+    case WU_FTMS_STATUS_STOPPED_BY_SAFETY_KEY:
+      wu_controller_machine_stopped (engine->controller, event->time_us, actions);
+      break;
+    case WU_FTMS_STATUS_STARTED_BY_USER:
+      wu_controller_machine_started (engine->controller, event->time_us, actions);
+      break;
+    default:
+      break;
+    }
+}
+
+/* Training Status (0x2AD3): informative only; decoded so a bad one is counted. */
+static void
+feed_training_status (WuSensor *sensor, const WuRawEvent *event)
+{
+  g_autoptr (GError) error = NULL;
+  WuFtmsTrainingStatus training;
+
+  if (!wu_ftms_decode_training_status (event->payload, event->len, &training, &error))
+    {
+      drop_packet (sensor, event, error);
+      return;
+    }
+  g_debug ("%s: training status %s%s%s", sensor->id,
+           wu_ftms_training_status_to_string (training.status),
+           training.has_string ? ": " : "", training.string);
+}
+
+/* A sample decoded from revolution data (or the estimator's cadence at a deadline): shown on
+ * the sensor's own Sensor1, fed to the controller for the values no better-ranked kind of
+ * source reports (CadencePriority). FALSE when nothing was left to feed. */
+static gboolean
+feed_motion_sample (WuEngine *engine, WuSensor *sensor, WuSample *sample, WuActions *actions)
+{
+  if (sample->cadence_rpm >= 0)
+    sensor->cadence = sample->cadence_rpm;
+  if (sample->power_w >= 0)
+    sensor->power = sample->power_w;
+  if (sample->speed_kmh >= 0)
+    sensor->speed = sample->speed_kmh;
+  if (!wu_priority_filter (&engine->priority, &engine->motion, sensor->motion.kind, sample))
+    return FALSE;
+  wu_controller_sample (engine->controller, sample, actions);
+  return TRUE;
+}
+
+static void
+feed_motion (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions *actions)
+{
+  g_autoptr (GError) error = NULL;
+  WuSample sample;
+
+  if (!wu_motion_decode (&sensor->motion, &engine->motion, event, &sample, &error))
+    {
+      drop_packet (sensor, event, error);
+      return;
+    }
+  sensor->motion.kind = wu_motion_kind_of (event->kind);
+  /* An event that measured nothing new (an opening edge, a repeated frame) still moves
+   * time: let the controller's timers fire. */
+  if (!feed_motion_sample (engine, sensor, &sample, actions))
+    wu_controller_tick (engine->controller, event->time_us, actions);
+}
+
+/* When each sensor's estimated cadence next changes on its own (overdue, falling, stale),
+ * noted in the sensor; returns the soonest. */
+static gint64
+refresh_motion_due (WuEngine *engine, gint64 now_us)
+{
+  gint64 soonest = G_MAXINT64;
+
+  for (guint i = 0; i < engine->sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
+
+      sensor->motion.due_us = wu_motion_next_change (&sensor->motion, now_us);
+      soonest = MIN (soonest, sensor->motion.due_us);
+    }
+  return soonest;
+}
+
+/* Publish the cadence of the sensors whose change is due at NOW. */
+static void
+publish_motion_due (WuEngine *engine, gint64 now_us, WuActions *actions)
+{
+  for (guint i = 0; i < engine->sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
+      WuSample sample;
+
+      if (sensor->motion.due_us > now_us)
+        continue;
+      sensor->motion.due_us = G_MAXINT64;
+      wu_motion_sample_at (&sensor->motion, now_us, &sample);
+      feed_motion_sample (engine, sensor, &sample, actions);
+      if (engine->observer->sensor_changed != NULL)
+        engine->observer->sensor_changed (engine->observer_data, sensor);
+    }
+}
+
+/* In virtual time nothing fires between two events: before the event at UNTIL, publish each
+ * cadence change due since the previous one, at its own time. */
+static void
+catch_up_motion (WuEngine *engine, gint64 until_us)
+{
+  gint64 due;
+
+  while ((due = refresh_motion_due (engine, engine->external_now)) < until_us)
+    {
+      WuActions actions;
+
+      engine->external_now = MAX (engine->external_now, due);
+      wu_actions_clear (&actions);
+      publish_motion_due (engine, due, &actions);
+      finish_input (engine, &actions);
+    }
+}
+
+/* The controller's next deadline, or a sensor's next cadence change if sooner. */
+static gint64
+engine_next_deadline (WuEngine *engine)
+{
+  return MIN (wu_controller_next_deadline (engine->controller),
+              refresh_motion_due (engine, wu_engine_now (engine)));
 }
 
 static void
@@ -308,12 +456,16 @@ dispatch_event (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event,
     case WU_EVENT_LINK:
       set_link (engine, sensor, event, actions);
       break;
-    case WU_EVENT_FTMS_STATUS:
-    case WU_EVENT_FTMS_TRAINING_STATUS:
     case WU_EVENT_CSC_MEASUREMENT:
     case WU_EVENT_CPS_MEASUREMENT:
     case WU_EVENT_GPIO_EDGE:
-      log_not_decoded_yet (engine, event);
+      feed_motion (engine, sensor, event, actions);
+      break;
+    case WU_EVENT_FTMS_STATUS:
+      feed_status (engine, sensor, event, actions);
+      break;
+    case WU_EVENT_FTMS_TRAINING_STATUS:
+      feed_training_status (sensor, event);
       break;
     default:
       g_assert_not_reached ();
@@ -330,7 +482,10 @@ sink_event (gpointer user_data, const WuRawEvent *event)
   WuActions actions;
 
   if (engine->clock_external)
-    engine->external_now = MAX (engine->external_now, event->time_us);
+    {
+      catch_up_motion (engine, event->time_us);
+      engine->external_now = MAX (engine->external_now, event->time_us);
+    }
   sensor->events++;
   if (sensor != engine->label_sensor && event->kind != WU_EVENT_LINK)
     set_source_label (engine, sensor);
@@ -371,10 +526,61 @@ sink_now (gpointer user_data)
 }
 
 static gint64
+sink_from_monotonic (gpointer user_data, gint64 monotonic_us)
+{
+  WuSensor *sensor = user_data;
+  WuEngine *engine = sensor->engine;
+
+  if (engine->clock_external)
+    return engine->external_now;  /* a replay's clock has no relation to the kernel's */
+  return monotonic_us - engine->epoch;
+}
+
+/* A live source's trouble: shown on its Sensor1 (the source logs it and keeps retrying). */
+static void
+sink_error (gpointer user_data, const GError *error)
+{
+  WuSensor *sensor = user_data;
+  WuEngine *engine = sensor->engine;
+  const char *message = error != NULL ? error->message : NULL;
+
+  if (g_strcmp0 (sensor->error, message) == 0)
+    return;
+  g_free (sensor->error);
+  sensor->error = g_strdup (message);
+  if (engine->observer->sensor_changed != NULL)
+    engine->observer->sensor_changed (engine->observer_data, sensor);
+}
+
+static void
+sink_dropped (gpointer user_data, const char *what, const GError *error)
+{
+  WuSensor *sensor = user_data;
+  WuEngine *engine = sensor->engine;
+
+  sensor->dropped_packets++;
+  g_debug ("%s: dropped %s: %s", sensor->id, what, error->message);
+  if (engine->observer->sensor_changed != NULL)
+    engine->observer->sensor_changed (engine->observer_data, sensor);
+}
+
+static void
+sink_control (gpointer user_data, const char *mode)
+{
+  WuSensor *sensor = user_data;
+
+  if (g_strcmp0 (sensor->control, mode) == 0)
+    return;
+  g_free (sensor->control);
+  sensor->control = g_strdup (mode);
+  notify_changed (sensor->engine, TRUE);
+}
+
+static gint64
 sink_next_deadline (gpointer user_data)
 {
   WuSensor *sensor = user_data;
-  return wu_controller_next_deadline (sensor->engine->controller);
+  return engine_next_deadline (sensor->engine);
 }
 
 static void
@@ -386,6 +592,7 @@ sink_advance_to (gpointer user_data, gint64 time_us)
 
   engine->external_now = MAX (engine->external_now, time_us);
   wu_actions_clear (&actions);
+  publish_motion_due (engine, engine->external_now, &actions);
   wu_controller_tick (engine->controller, engine->external_now, &actions);
   finish_input (engine, &actions);
 }
@@ -406,10 +613,16 @@ wu_engine_new (const WuConfig *config, const WuEngineObserver *observer,
   engine->source_label = g_strdup ("");
   engine->announced_cap = -1;
   engine->epoch = g_get_monotonic_time ();
+  wu_motion_config_from (&engine->motion, config);
+  wu_priority_init (&engine->priority);
   engine->sink = (WuSourceSink) {
     .event = sink_event,
     .finished = sink_finished,
     .now = sink_now,
+    .from_monotonic = sink_from_monotonic,
+    .error = sink_error,
+    .dropped = sink_dropped,
+    .control = sink_control,
     .next_deadline = sink_next_deadline,
     .advance_to = sink_advance_to,
   };
@@ -461,6 +674,7 @@ sensor_new (WuEngine *engine, const char *id_prefix)
   sensor->id = g_strdup_printf ("%s%u", id_prefix, engine->next_sensor_number++);
   sensor->cadence = sensor->power = sensor->speed = sensor->resistance = -1;
   sensor->heart_rate = sensor->distance = -1;
+  wu_motion_init (&sensor->motion, &engine->motion);
   return sensor;
 }
 
@@ -562,6 +776,12 @@ wu_engine_set_config (WuEngine *engine, const WuConfig *config)
   wu_controller_set_config (engine->controller, &config->controller);
   g_free (engine->routine);
   engine->routine = g_strdup (config->routine);
+  wu_motion_config_from (&engine->motion, config);
+  for (guint i = 0; i < engine->sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
+      wu_motion_set_config (&sensor->motion, &engine->motion);
+    }
   /* New timings can make a deadline due now (a shorter Duration already counted): let the
    * controller act on them at once, then publish and re-arm the deadline timer. A replay
    * at speed > 0 picks up a moved deadline at its next wake-up (the next event). */
@@ -599,6 +819,39 @@ wu_engine_release (WuEngine *engine)
 {
   if (wu_controller_get_cap (engine->controller) >= 0)
     release_everywhere (engine);
+}
+
+gboolean
+wu_engine_is_releasing (WuEngine *engine)
+{
+  for (guint i = 0; i < engine->sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
+      if (sensor->source->ops->releasing != NULL
+          && sensor->source->ops->releasing (sensor->source))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+const char *
+wu_engine_get_control (WuEngine *engine)
+{
+  const char *control = "";
+
+  for (guint i = 0; i < engine->sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
+      const WuSourceOps *ops = sensor->source->ops;
+
+      if (sensor->control != NULL && sensor->control[0] != '\0'
+          && strcmp (sensor->control, "advisory") != 0)
+        return sensor->control;   /* a source that really holds the machine wins */
+      if ((sensor->control != NULL && strcmp (sensor->control, "advisory") == 0)
+          || (!ops->drives_clock && ops->apply_cap == NULL))
+        control = "advisory";
+    }
+  return control;
 }
 
 const WuController *

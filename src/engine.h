@@ -5,6 +5,7 @@
 #include "wu-config.h"
 #include "wu-controller.h"
 #include "wu-source.h"
+#include "motion.h"
 
 typedef struct WuEngine WuEngine;
 
@@ -19,6 +20,8 @@ typedef struct {
   guint dropped_packets;
   guint64 events;
   char *error;
+  char *control;       /* the source's way of capping ("resistance", ...), "" when none */
+  WuMotion motion;     /* cadence estimator and wheel counter (CSC, CPS, GPIO events) */
 } WuSensor;
 
 typedef struct {
@@ -32,6 +35,9 @@ typedef struct {
   void (*sensor_removed) (gpointer user_data, WuSensor *sensor);
   /* A source failed for good (error set), or a replay reached its end (error NULL). */
   void (*source_finished) (gpointer user_data, WuSensor *sensor, const GError *error);
+  /* Every controller state transition, in order (several can come from one input); the
+   * controller already holds the figures of the input that caused it. */
+  void (*state_changed) (gpointer user_data, WuState old_state, WuState new_state);
 } WuEngineObserver;
 
 WuEngine *wu_engine_new (const WuConfig *config, const WuEngineObserver *observer,
@@ -68,6 +74,11 @@ gboolean wu_engine_start_warmup (WuEngine *engine, GError **error);
 gboolean wu_engine_stop_warmup (WuEngine *engine, GError **error);
 /* Shutting down: release the bike if a cap is in force. */
 void wu_engine_release (WuEngine *engine);
+/* TRUE while a source still waits for the machine to answer its release. */
+gboolean wu_engine_is_releasing (WuEngine *engine);
+/* Warmup1.Control: how the cap is held ("resistance", "simulation", "power"), "advisory"
+ * when only the rider can (live sources that cannot set the machine), "" when nothing. */
+const char *wu_engine_get_control (WuEngine *engine);
 
 gint64 wu_engine_now (WuEngine *engine);
 const WuController *wu_engine_get_controller (WuEngine *engine);

@@ -11,6 +11,10 @@ static const GDBusErrorEntry wu_dbus_error_entries[] = {
   { WU_ERROR_MALFORMED, "io.github.warmupd.Error.Malformed" },
   { WU_ERROR_CONFIG, "io.github.warmupd.Error.Config" },
   { WU_ERROR_NOT_SUPPORTED, "io.github.warmupd.Error.NotSupported" },
+  { WU_ERROR_HISTORY_UNAVAILABLE, "io.github.warmupd.Error.HistoryUnavailable" },
+  { WU_ERROR_UNKNOWN_ROUTINE, "io.github.warmupd.Error.UnknownRoutine" },
+  { WU_ERROR_NO_SESSION, "io.github.warmupd.Error.NoSession" },
+  { WU_ERROR_WRONG_STATE, "io.github.warmupd.Error.WrongState" },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (wu_dbus_error_entries) == WU_ERROR_N_CODES);
 

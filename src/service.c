@@ -6,6 +6,7 @@
 
 struct WuService {
   WuEngine *engine;
+  WuHistoryKeeper *history;          /* not owned; NULL: no history */
   WuWarmup1 *warmup;                 /* skeleton */
   gboolean exported;
   GDBusObjectManagerServer *manager;
@@ -53,6 +54,36 @@ handle_stop (WuWarmup1 *warmup, GDBusMethodInvocation *invocation, gpointer user
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+handle_get_history (WuWarmup1 *warmup, GDBusMethodInvocation *invocation, guint limit,
+                    gpointer user_data)
+{
+  WuService *service = user_data;
+  g_autoptr (GError) error = NULL;
+  GVariant *warmups = NULL;
+
+  if (service->history == NULL)
+    g_set_error (&error, WU_ERROR, WU_ERROR_HISTORY_UNAVAILABLE, "no history is kept");
+  else
+    warmups = wu_history_keeper_list (service->history, limit, &error);
+  if (warmups == NULL)
+    {
+      /* a failed read turns history off: HistoryError says so */
+      publish_warmup_now (service);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  wu_warmup1_complete_get_history (warmup, invocation, warmups);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+void
+wu_service_set_history (WuService *service, WuHistoryKeeper *keeper)
+{
+  service->history = keeper;
+  publish_warmup_now (service);
+}
+
 WuService *
 wu_service_new (WuEngine *engine)
 {
@@ -66,6 +97,8 @@ wu_service_new (WuEngine *engine)
   service->dirty_sensors = g_hash_table_new (NULL, NULL);
   g_signal_connect (service->warmup, "handle-start", G_CALLBACK (handle_start), service);
   g_signal_connect (service->warmup, "handle-stop", G_CALLBACK (handle_stop), service);
+  g_signal_connect (service->warmup, "handle-get-history", G_CALLBACK (handle_get_history),
+                    service);
   publish_warmup_now (service);
   return service;
 }
@@ -214,6 +247,10 @@ publish_warmup_now (WuService *service)
   wu_warmup1_set_source (w, wu_engine_get_source_label (service->engine));
   wu_warmup1_set_routine (w, wu_engine_get_routine (service->engine));
   wu_warmup1_set_pauses (w, wu_engine_get_pauses (service->engine));
+  wu_warmup1_set_control (w, wu_engine_get_control (service->engine));
+  wu_warmup1_set_history_error (w, service->history != NULL
+                                     ? wu_history_keeper_get_error (service->history)
+                                     : "no history is kept");
 }
 
 static void

@@ -3,6 +3,7 @@
 #pragma once
 #include <gio/gio.h>
 #include "engine.h"
+#include "history-keeper.h"
 
 #define WU_BUS_NAME "io.github.warmupd"
 #define WU_OBJECT_PATH "/io/github/warmupd"
@@ -10,6 +11,8 @@
 typedef struct WuService WuService;
 
 WuService *wu_service_new (WuEngine *engine);
+/* Serve GetHistory and HistoryError from KEEPER (not owned; NULL: no history). */
+void wu_service_set_history (WuService *service, WuHistoryKeeper *keeper);
 void wu_service_free (WuService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuService, wu_service_free)
 

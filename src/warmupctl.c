@@ -1,5 +1,7 @@
 /* warmupctl: look at and steer warmupd over D-Bus. */
 #include "wu-dbus-generated.h"
+#include "ctl-history.h"
+#include "ctl-routine.h"
 
 #include <locale.h>
 #include <math.h>
@@ -14,6 +16,7 @@
 typedef struct {
   gboolean session_bus;
   int wait_seconds;
+  gboolean guide;        /* watch --guide: then guide through the announced routine */
 } CtlOptions;
 
 typedef struct {
@@ -320,7 +323,12 @@ static const char *commands_help =
   "  status   Show the warm-up and the live sensor values\n"
   "  start    Start a warm-up now\n"
   "  stop     Cancel the warm-up and release the bike\n"
-  "  watch    Follow the warm-up live; exit 0 when the floor routine should start";
+  "  watch    Follow the warm-up live; exit 0 when the floor routine should start\n"
+  "  history [--csv] [--limit N]  The warm-ups so far, newest first\n"
+  "  routines  List the floor routines\n"
+  "  routine ID  Print a routine's steps and rules\n"
+  "  guide [ID]  Walk through a routine step by step (default: the one announced)\n"
+  "  watch --guide  Follow the warm-up, then start the guide by itself";
 
 int
 main (int argc, char **argv)
@@ -334,11 +342,18 @@ main (int argc, char **argv)
       "Talk to warmupd on the session bus", NULL },
     { "wait", 'w', 0, G_OPTION_ARG_INT, &options.wait_seconds,
       "Wait up to SECONDS for warmupd to appear", "SECONDS" },
+    { "guide", 0, 0, G_OPTION_ARG_NONE, &options.guide,
+      "watch: when the floor routine is announced, guide through it", NULL },
     { NULL }
   };
   const char *command;
+  int status;
 
   setlocale (LC_ALL, "");
+  if (wu_ctl_history_dispatch (argc, argv, &status))   /* its own options: src/ctl-history.c */
+    return status;
+  if (wu_ctl_routine_dispatch (argc, argv, &status))   /* routines, routine, guide */
+    return status;
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context, commands_help);
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -357,8 +372,19 @@ main (int argc, char **argv)
   proxy = new_proxy (&options);
   if (proxy == NULL)
     return EXIT_FAILURE;
+  if (options.guide && strcmp (command, "watch") != 0)
+    {
+      g_printerr ("warmupctl: --guide goes with watch\n");
+      return 2;
+    }
   if (strcmp (command, "watch") == 0)
-    return cmd_watch (proxy, &options);
+    {
+      status = cmd_watch (proxy, &options);
+      /* the Routine property names the routine StartFloorRoutine announced */
+      if (status == EXIT_SUCCESS && options.guide)
+        status = wu_ctl_guide_run (options.session_bus, wu_warmup1_get_routine (proxy));
+      return status;
+    }
   if (!daemon_is_there (proxy, &options))
     return EXIT_FAILURE;
   if (strcmp (command, "start") == 0)

@@ -1,7 +1,11 @@
 /* warmupd: warm up on the bike, then start the floor routine. */
 #include "engine.h"
+#include "history-keeper.h"
 #include "notify.h"
+#include "routine-service.h"
 #include "service.h"
+#include "source-ble.h"
+#include "source-gpio.h"
 #include "wu-config.h"
 
 #include <glib-unix.h>
@@ -25,6 +29,7 @@ typedef struct {
   char *replay_path;
   double speed;
   char *record_path;
+  char *state_dir;             /* --state-dir: where history.db lives */
   gboolean check_config;
   gboolean verbose;
   gboolean version;
@@ -36,6 +41,11 @@ typedef struct {
   WuConfig config;             /* the configuration in force */
   WuEngine *engine;
   WuService *service;
+  WuRoutineService *routines;  /* Routine1: the floor routines, the guided session */
+  WuHistoryKeeper *history;
+  WuBluez *bluez;              /* live BLE sources (NULL with --replay) */
+  WuBleFinder *bike_finder;    /* the FTMS bike */
+  WuBleFinder *sensor_finder;  /* CSC/CPS sensors */
   WuNotifier *notifier;
   int exit_status;
   gboolean sources_started;
@@ -189,8 +199,26 @@ static void
 on_engine_changed (gpointer user_data, gboolean transition)
 {
   WuDaemon *daemon = user_data;
+  wu_history_keeper_changed (daemon->history);
   wu_service_publish (daemon->service, transition);
   status_update (daemon, FALSE);
+}
+
+static void
+on_state_changed (gpointer user_data, WuState old_state, WuState new_state)
+{
+  WuDaemon *daemon = user_data;
+  wu_history_keeper_state_changed (daemon->history, old_state, new_state);
+}
+
+/* A guided floor routine ended: its rounds and assessment go into the last warm-up's row. */
+static void
+on_routine_outcome (gpointer user_data, const WuGuideOutcome *outcome)
+{
+  WuDaemon *daemon = user_data;
+  wu_history_keeper_routine_outcome (daemon->history, outcome->rounds_done,
+                                     outcome->last_assessment == WU_ASSESSMENT_NONE
+                                       ? NULL : wu_assessment_to_string (outcome->last_assessment));
 }
 
 static void
@@ -246,6 +274,7 @@ static const WuEngineObserver engine_observer = {
   .sensor_changed = on_sensor_changed,
   .start_floor_routine = on_start_floor_routine,
   .source_finished = on_source_finished,
+  .state_changed = on_state_changed,
 };
 
 /* --- bus ----------------------------------------------------------------------------- */
@@ -256,7 +285,8 @@ on_bus_acquired (GDBusConnection *connection, const char *name, gpointer user_da
   WuDaemon *daemon = user_data;
   g_autoptr (GError) error = NULL;
 
-  if (!wu_service_export (daemon->service, connection, &error))
+  if (!wu_service_export (daemon->service, connection, &error)
+      || !wu_routine_service_export (daemon->routines, connection, &error))
     {
       g_printerr ("warmupd: cannot export the D-Bus objects: %s\n", error->message);
       daemon_quit (daemon, EXIT_FAILURE);
@@ -274,6 +304,8 @@ on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_d
     return;
   daemon->sources_started = TRUE;
   wu_engine_start_sources (daemon->engine);
+  if (daemon->bluez != NULL)
+    wu_bluez_start (daemon->bluez);
   /* The name is ours and the sources are set up: ready. */
   text = status_snapshot (daemon);
   g_message ("ready: %s", text);
@@ -409,6 +441,8 @@ reload_config (WuDaemon *daemon)
   else
     g_message ("reloaded %s: %s", path, changes);
   wu_engine_set_config (daemon->engine, &fresh);
+  if (daemon->bike_finder != NULL)
+    wu_ble_finder_set_config (daemon->bike_finder, &fresh);
   wu_config_clear (&daemon->config);
   daemon->config = fresh;   /* takes over fresh.routine */
 }
@@ -445,6 +479,9 @@ parse_options (int *argc, char ***argv, WuOptions *options, GError **error)
       "Replay speed: 1 real time, N times faster, 0 virtual time (as fast as possible)", "X" },
     { "record", 0, 0, G_OPTION_ARG_FILENAME, &options->record_path,
       "Write every raw event received to FILE, in the trace format", "FILE" },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &options->state_dir,
+      "Keep the session history in DIR/history.db (default: $STATE_DIRECTORY; neither: no history)",
+      "DIR" },
     { "check-config", 0, 0, G_OPTION_ARG_NONE, &options->check_config,
       "Check the configuration file and exit (0: valid)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose, "Print debug output", NULL },
@@ -480,6 +517,7 @@ options_clear (WuOptions *options)
   g_free (options->config_path);
   g_free (options->replay_path);
   g_free (options->record_path);
+  g_free (options->state_dir);
 }
 
 /* --check-config: load and validate, without touching the bus. */
@@ -505,6 +543,14 @@ check_config (const char *path)
   return EXIT_SUCCESS;
 }
 
+/* wu_engine_add_source's factory for the [Gpio] reed switch; USER_DATA: the WuGpioConfig. */
+static WuSource *
+make_gpio_source (const WuSourceSink *sink, gpointer sink_data, gpointer user_data,
+                  GError **error)
+{
+  return wu_gpio_source_new (user_data, NULL, sink, sink_data, error);
+}
+
 static gboolean
 set_up_engine (WuDaemon *daemon, const WuOptions *options, GError **error)
 {
@@ -514,8 +560,58 @@ set_up_engine (WuDaemon *daemon, const WuOptions *options, GError **error)
   if (options->replay_path != NULL
       && wu_engine_add_replay (daemon->engine, options->replay_path, options->speed, error) == NULL)
     return FALSE;
+  if (options->replay_path == NULL)
+    {
+      /* Live: the bike and the sensors over BlueZ (a recording needs none of that). */
+      daemon->bluez = wu_bluez_new (daemon->config.ble.adapter);
+      daemon->bike_finder = wu_ftms_finder_new (daemon->engine, daemon->bluez, &daemon->config);
+      daemon->sensor_finder = wu_ble_sensor_finder_new (daemon->engine, daemon->bluez,
+                                                        &daemon->config);
+      /* And the reed switch, when [Gpio] names its line. */
+      if (daemon->config.gpio.line != NULL
+          && wu_engine_add_source (daemon->engine, "gpio", make_gpio_source, &daemon->config.gpio,
+                                   error) == NULL)
+        return FALSE;
+    }
   daemon->service = wu_service_new (daemon->engine);
+  {
+    g_autofree char *routines_dir = wu_routine_service_default_dir (WU_DATADIR);
+    daemon->routines = wu_routine_service_new (routines_dir, daemon->config.routine);
+  }
+  daemon->history = wu_history_keeper_new (daemon->engine, options->state_dir);
+  wu_service_set_history (daemon->service, daemon->history);
+  wu_routine_service_set_outcome_func (daemon->routines, on_routine_outcome, daemon);
   return TRUE;
+}
+
+static gboolean
+on_release_deadline (gpointer user_data)
+{
+  gboolean *expired = user_data;
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* A bike answers its release (Reset) within moments; give it RELEASE_WAIT_MS at most, with
+ * the main loop running so the answer can arrive. */
+#define RELEASE_WAIT_MS 2000
+static void
+wait_for_release (WuDaemon *daemon)
+{
+  gboolean expired = FALSE;
+  guint deadline;
+
+  if (!wu_engine_is_releasing (daemon->engine))
+    return;
+  deadline = g_timeout_add (RELEASE_WAIT_MS, on_release_deadline, &expired);
+  g_source_set_name_by_id (deadline, "[warmupd] release deadline");
+  while (!expired && wu_engine_is_releasing (daemon->engine))
+    g_main_context_iteration (NULL, TRUE);
+  if (expired)
+    g_message ("the bike did not answer the release within %d ms; exiting anyway",
+               RELEASE_WAIT_MS);
+  else
+    g_source_remove (deadline);
 }
 
 static int
@@ -537,6 +633,8 @@ run (WuDaemon *daemon, const WuOptions *options)
   wu_notifier_stopping (daemon->notifier);
   /* Leave the bike as we found it before we let go of anything. */
   wu_engine_release (daemon->engine);
+  wait_for_release (daemon);
+  wu_history_keeper_shutdown (daemon->history);
   g_bus_unown_name (owner_id);
   g_source_remove (sigterm_id);
   g_source_remove (sigint_id);
@@ -589,7 +687,13 @@ main (int argc, char **argv)
     status = run (&daemon, &options);
 
   g_clear_pointer (&daemon.service, wu_service_free);
+  g_clear_pointer (&daemon.routines, wu_routine_service_free);
+  g_clear_pointer (&daemon.history, wu_history_keeper_free);
   g_clear_pointer (&daemon.engine, wu_engine_free);
+  /* After the engine (its sources hold the links), before the BlueZ client. */
+  g_clear_pointer (&daemon.bike_finder, wu_ble_finder_free);
+  g_clear_pointer (&daemon.sensor_finder, wu_ble_finder_free);
+  g_clear_pointer (&daemon.bluez, wu_bluez_free);
   wu_config_clear (&daemon.config);
   options_clear (&options);
   return status;

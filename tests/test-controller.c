@@ -23,6 +23,9 @@ typedef enum {
   STEP_STOP,
   STEP_RANGE,    /* minimum, maximum, increment (no time) */
   STEP_CONFIG,   /* duration in seconds (a reload) */
+  STEP_TARGET_RESISTANCE,  /* the bike's target resistance changed to a (FTMS status 0x07) */
+  STEP_MACHINE_STOPPED,    /* stopped or paused at the bike's console (status 0x02) */
+  STEP_MACHINE_STARTED,    /* started or resumed at the console (status 0x04) */
 } StepKind;
 
 typedef struct {
@@ -58,6 +61,9 @@ typedef struct {
 #define RANGE(min_, max_, inc_) .kind = STEP_RANGE, .a = (min_), .b = (max_), .c = (inc_)
 #define CHECK .kind = STEP_CHECK
 #define DURATION(t_, s_) .t = (t_), .kind = STEP_CONFIG, .a = (s_)
+#define TARGET_RES(t_, l_) .t = (t_), .kind = STEP_TARGET_RESISTANCE, .a = (l_)
+#define MACHINE_STOPPED(t_) .t = (t_), .kind = STEP_MACHINE_STOPPED
+#define MACHINE_STARTED(t_) .t = (t_), .kind = STEP_MACHINE_STARTED
 /* Expectation helpers */
 #define ELAPSED(s_) .check_elapsed = TRUE, .elapsed = (s_)
 #define CAP(v_) .check_cap = TRUE, .cap = (v_)
@@ -199,6 +205,15 @@ run_step (WuController *ctl, const Step *step, WuActions *out)
       break;
     case STEP_CONFIG:
       apply_config_duration (ctl, step->a);
+      break;
+    case STEP_TARGET_RESISTANCE:
+      wu_controller_target_resistance (ctl, to_us (step->t), step->a, out);
+      break;
+    case STEP_MACHINE_STOPPED:
+      wu_controller_machine_stopped (ctl, to_us (step->t), out);
+      break;
+    case STEP_MACHINE_STARTED:
+      wu_controller_machine_started (ctl, to_us (step->t), out);
       break;
     default:
       g_assert_not_reached ();
@@ -522,6 +537,59 @@ static const TableCase cases[] = {
     { SAMPLE (9, 60), .actions = "", ELAPSED (10) },   /* treated as at 10 s */
     { SAMPLE (11, 60), ELAPSED (11) },
     END } },
+  /* FTMS status 0x07: the bike's own target, re-capped at once (no ReapplyAfter wait) */
+  { "target-resistance-above-cap-recaps-at-once", LEVEL (3), {
+    { PEDAL (0, 3, 60), .actions = "STATE idle->warming-up,CAP 3" },
+    { TARGET_RES (3.5, 8), .actions = "CAP 3", CAP (3) },
+    { TARGET_RES (3.6, 3), .actions = "" },            /* at the cap: fine */
+    { TARGET_RES (3.7, 2.5), .actions = "" },          /* below: fine */
+    { TARGET_RES (3.8, 3.1), .actions = "CAP 3" },
+    END } },
+  { "target-resistance-outside-a-session-is-ignored", LEVEL (3), {
+    { TARGET_RES (0, 20), .actions = "", .state = "idle" },
+    { START (1), .actions = "STATE idle->warming-up,CAP 3" },
+    { STOP (2), .actions = "STATE warming-up->cancelled,RELEASE" },
+    { TARGET_RES (3, 20), .actions = "", CAP (-1) },
+    END } },
+  { "target-resistance-without-cap-is-ignored", { 0 }, {
+    { PEDAL (0, 3, 60), .actions = "STATE idle->warming-up", CAP (-1) },
+    { TARGET_RES (4, 20), .actions = "" },
+    END } },
+  { "target-resistance-while-paused-recaps", LEVEL (3), {
+    { PEDAL (0, 3, 60) },
+    { TICK (8), .actions = "STATE warming-up->paused" },
+    { TARGET_RES (9, 10), .actions = "CAP 3", .state = "paused" },
+    END } },
+  { "target-resistance-while-link-down-is-ignored", LEVEL (3), {
+    { PEDAL (0, 3, 60) },
+    { LINK_DOWN (4), .actions = "STATE warming-up->paused" },
+    { TARGET_RES (5, 10), .actions = "" },
+    { LINK_UP (6), .actions = "CAP 3" },
+    END } },
+  /* FTMS status 0x02 / 0x04: the console's stop pauses at once; pedalling resumes */
+  { "machine-stopped-pauses-at-once", LEVEL (3), {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused", .state = "paused",
+      ELAPSED (10) },
+    { MACHINE_STOPPED (11), .actions = "", .state = "paused" },   /* already paused */
+    { TICK (14), .actions = "", DEADLINE (310.5) },                /* abandon from 10.5 */
+    { MACHINE_STARTED (20), .actions = "", .state = "paused" },
+    /* a new run begins at 21: the gap does not count */
+    { SAMPLE (21, 60), .actions = "STATE paused->warming-up", ELAPSED (10) },
+    { SAMPLE (22, 60), ELAPSED (11) },
+    END } },
+  { "machine-stopped-ends-the-run-in-idle", { 0 }, {
+    { PEDAL (0, 2, 60), .state = "idle" },
+    { MACHINE_STOPPED (2.5), .actions = "", .state = "idle" },
+    /* the run restarts at 3: autostart needs 3 s more */
+    { PEDAL (3, 5, 60), .actions = "", .state = "idle" },
+    { SAMPLE (6, 60), .actions = "STATE idle->warming-up", ELAPSED (3) },
+    END } },
+  { "machine-stopped-then-abandoned", { 0 }, {
+    { PEDAL (0, 10, 60) },
+    { MACHINE_STOPPED (11), .actions = "STATE warming-up->paused" },
+    { TICK (311), .actions = "STATE paused->cancelled,RELEASE", .state = "cancelled" },
+    END } },
 };
 
 /* ---- tests outside the table ------------------------------------------------------------- */
@@ -574,6 +642,26 @@ test_summary (void)
   WuSummary again;
   wu_controller_get_summary (ctl, &again);
   g_assert_cmpmem (&again, sizeof again, s, sizeof *s);
+}
+
+static void
+test_target_resistance_counts_recaps (void)
+{
+  g_autoptr (WuController) ctl = new_default_controller ();
+  WuControllerConfig config;
+  WuSummary summary;
+  WuActions out;
+
+  wu_controller_config_init (&config);
+  config.cap_level = 4;
+  wu_controller_set_config (ctl, &config);
+  wu_actions_clear (&out);
+  pedal (ctl, 0, 5, 60, NONE, NONE, &out);
+  wu_controller_target_resistance (ctl, to_us (5.5), 9, &out);
+  wu_controller_target_resistance (ctl, to_us (6.5), 4, &out);
+  wu_controller_target_resistance (ctl, to_us (7.5), 12, &out);
+  wu_controller_get_summary (ctl, &summary);
+  g_assert_cmpuint (summary.recaps, ==, 2);
 }
 
 static void
@@ -708,6 +796,8 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/controller/summary", test_summary);
   g_test_add_func ("/controller/summary-recaps-no-power", test_summary_counts_recaps_and_no_power);
+  g_test_add_func ("/controller/target-resistance-counts-recaps",
+                   test_target_resistance_counts_recaps);
   g_test_add_func ("/controller/getters-staleness", test_getters_staleness);
   g_test_add_func ("/controller/strings-and-defaults", test_strings_and_defaults);
   g_test_add_func ("/controller/late-tick-does-not-overflow", test_late_tick_does_not_overflow);

@@ -2,6 +2,7 @@
 #include "wu-ftms.h"
 #include "wu-error.h"
 
+#include <math.h>
 #include <string.h>
 
 #define MAX_PAYLOAD 64
@@ -544,6 +545,416 @@ test_feature (gconstpointer data)
   g_assert_cmphex (got.target_setting_features, ==, v->want.target_setting_features);
 }
 
+/* ---- Control Point requests: byte-exact encoders ---------------------------------------- */
+
+typedef gboolean (*EncodeNumber) (WuFtmsRequest *req, double value, GError **error);
+
+typedef struct {
+  const char *name;
+  EncodeNumber encode;
+  double value;
+  const char *hex;      /* NULL: must fail with WU_ERROR_INVALID_ARGUMENT */
+} EncodeVector;
+
+static const EncodeVector encode_vectors[] = {
+  { "speed-25.5", wu_ftms_encode_set_target_speed, 25.5, "02 f6 09" },
+  { "speed-0", wu_ftms_encode_set_target_speed, 0, "02 00 00" },
+  { "speed-max", wu_ftms_encode_set_target_speed, 655.35, "02 ff ff" },
+  { "speed-rounds", wu_ftms_encode_set_target_speed, 10.004, "02 e8 03" },
+  { "speed-negative", wu_ftms_encode_set_target_speed, -1, NULL },
+  { "speed-too-high", wu_ftms_encode_set_target_speed, 655.36, NULL },
+  { "speed-nan", wu_ftms_encode_set_target_speed, NAN, NULL },
+  { "inclination-2.5", wu_ftms_encode_set_target_inclination, 2.5, "03 19 00" },
+  { "inclination-minus-1", wu_ftms_encode_set_target_inclination, -1.0, "03 f6 ff" },
+  { "inclination-too-low", wu_ftms_encode_set_target_inclination, -3276.9, NULL },
+  { "resistance-u8-3.0", wu_ftms_encode_set_target_resistance, 3.0, "04 1e" },
+  { "resistance-u8-binary-noise", wu_ftms_encode_set_target_resistance, 0.1 * 3, "04 03" },
+  { "resistance-u8-max", wu_ftms_encode_set_target_resistance, 25.5, "04 ff" },
+  { "resistance-u8-too-high", wu_ftms_encode_set_target_resistance, 25.6, NULL },
+  { "resistance-u8-negative", wu_ftms_encode_set_target_resistance, -0.1, NULL },
+  { "resistance-s16-3.0", wu_ftms_encode_set_target_resistance_s16, 3.0, "04 1e 00" },
+  { "resistance-s16-30.0", wu_ftms_encode_set_target_resistance_s16, 30.0, "04 2c 01" },
+  { "resistance-s16-negative", wu_ftms_encode_set_target_resistance_s16, -2.0, "04 ec ff" },
+  { "resistance-s16-too-high", wu_ftms_encode_set_target_resistance_s16, 3276.8, NULL },
+  { "power-100", wu_ftms_encode_set_target_power, 100, "05 64 00" },
+  { "power-1000", wu_ftms_encode_set_target_power, 1000, "05 e8 03" },
+  { "power-max", wu_ftms_encode_set_target_power, 32767, "05 ff 7f" },
+  { "power-too-high", wu_ftms_encode_set_target_power, 32768, NULL },
+  { "power-inf", wu_ftms_encode_set_target_power, INFINITY, NULL },
+};
+
+static void
+assert_request (const WuFtmsRequest *req, const char *hex)
+{
+  guint8 want[MAX_PAYLOAD];
+  gsize n = parse_hex (hex, want, sizeof want);
+
+  g_assert_cmpmem (req->bytes, req->len, want, n);
+}
+
+static void
+test_encode_vector (gconstpointer data)
+{
+  const EncodeVector *v = data;
+  g_autoptr (GError) error = NULL;
+  WuFtmsRequest req;
+  gboolean ok;
+
+  memset (&req, 0xaa, sizeof req);
+  ok = v->encode (&req, v->value, &error);
+  if (v->hex == NULL)
+    {
+      g_assert_false (ok);
+      g_assert_error (error, WU_ERROR, WU_ERROR_INVALID_ARGUMENT);
+      g_assert_cmpuint (req.len, ==, 0);
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  assert_request (&req, v->hex);
+}
+
+static void
+test_encode_fixed (void)
+{
+  WuFtmsRequest req;
+
+  wu_ftms_encode_request_control (&req);
+  assert_request (&req, "00");
+  wu_ftms_encode_reset (&req);
+  assert_request (&req, "01");
+  wu_ftms_encode_start_resume (&req);
+  assert_request (&req, "07");
+  wu_ftms_encode_stop_pause (&req, WU_FTMS_STOP);
+  assert_request (&req, "08 01");
+  wu_ftms_encode_stop_pause (&req, WU_FTMS_PAUSE);
+  assert_request (&req, "08 02");
+}
+
+typedef struct {
+  const char *name;
+  WuFtmsSimulation sim;
+  const char *hex;      /* NULL: invalid */
+} SimulationVector;
+
+static const SimulationVector simulation_vectors[] = {
+  { "flat-road", { 0, 0, 0.004, 0.51 }, "11 00 00 00 00 28 33" },
+  { "climb-and-headwind", { 1.5, 4.25, 0.0033, 0.6 }, "11 dc 05 a9 01 21 3c" },
+  { "descent-tailwind", { -2.0, -3.5, 0, 0 }, "11 30 f8 a2 fe 00 00" },
+  { "limits", { 32.767, 327.67, 0.0255, 2.55 }, "11 ff 7f ff 7f ff ff" },
+  { "crr-too-high", { 0, 0, 0.0256, 0.51 }, NULL },
+  { "cw-negative", { 0, 0, 0.004, -0.01 }, NULL },
+  { "wind-too-high", { 32.768, 0, 0.004, 0.51 }, NULL },
+  { "grade-nan", { 0, NAN, 0.004, 0.51 }, NULL },
+};
+
+static void
+test_encode_simulation (gconstpointer data)
+{
+  const SimulationVector *v = data;
+  g_autoptr (GError) error = NULL;
+  WuFtmsRequest req;
+  gboolean ok = wu_ftms_encode_set_indoor_bike_simulation (&req, &v->sim, &error);
+
+  if (v->hex == NULL)
+    {
+      g_assert_false (ok);
+      g_assert_error (error, WU_ERROR, WU_ERROR_INVALID_ARGUMENT);
+      g_assert_cmpuint (req.len, ==, 0);
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  assert_request (&req, v->hex);
+}
+
+/* ---- Control Point responses ------------------------------------------------------------ */
+
+typedef struct {
+  const char *name;
+  const char *hex;
+  gboolean ok;
+  guint8 request_opcode, result;
+  const char *parameter_hex;
+} ResponseVector;
+
+static const ResponseVector response_vectors[] = {
+  { "request-control-success", "80 00 01", TRUE, 0x00, WU_FTMS_RESULT_SUCCESS, "" },
+  { "resistance-not-supported", "80 04 02", TRUE, 0x04, WU_FTMS_RESULT_OP_CODE_NOT_SUPPORTED, "" },
+  { "resistance-invalid-parameter", "80 04 03", TRUE, 0x04, WU_FTMS_RESULT_INVALID_PARAMETER, "" },
+  { "start-operation-failed", "80 07 04", TRUE, 0x07, WU_FTMS_RESULT_OPERATION_FAILED, "" },
+  { "power-not-permitted", "80 05 05", TRUE, 0x05, WU_FTMS_RESULT_CONTROL_NOT_PERMITTED, "" },
+  { "spin-down-with-parameter", "80 13 01 10 27 20 4e", TRUE, 0x13, WU_FTMS_RESULT_SUCCESS,
+    "10 27 20 4e" },
+  { "empty", "", FALSE, 0, 0, "" },
+  { "one-byte", "80", FALSE, 0, 0, "" },
+  { "two-bytes", "80 00", FALSE, 0, 0, "" },
+  { "not-a-response", "00 00 01", FALSE, 0, 0, "" },
+  { "result-zero", "80 00 00", FALSE, 0, 0, "" },
+  { "result-reserved", "80 00 06", FALSE, 0, 0, "" },
+  { "parameter-too-long",
+    "80 13 01 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 11 12 13 14 15 16 17 18 19 "
+    "1a 1b 1c 1d 1e 1f 20", FALSE, 0, 0, "" },
+};
+
+static void
+test_response (gconstpointer data)
+{
+  const ResponseVector *v = data;
+  g_autoptr (GError) error = NULL;
+  guint8 buf[MAX_PAYLOAD], param[MAX_PAYLOAD];
+  gsize n = parse_hex (v->hex, buf, sizeof buf);
+  WuFtmsResponse got;
+  gboolean ok = wu_ftms_decode_response (buf, n, &got, &error);
+
+  if (!v->ok)
+    {
+      g_assert_false (ok);
+      g_assert_error (error, WU_ERROR, WU_ERROR_MALFORMED);
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_cmphex (got.request_opcode, ==, v->request_opcode);
+  g_assert_cmphex (got.result, ==, v->result);
+  n = parse_hex (v->parameter_hex, param, sizeof param);
+  g_assert_cmpmem (got.parameter, got.parameter_len, param, n);
+}
+
+/* ---- Fitness Machine Status ------------------------------------------------------------- */
+
+typedef struct {
+  const char *name;
+  const char *hex;
+  gboolean minimal;   /* exactly the size the opcode needs: every shorter prefix is malformed */
+  WuFtmsStatus want;
+} StatusVector;
+
+static const StatusVector status_vectors[] = {
+  { "reset", "01", TRUE, { .opcode = 0x01 } },
+  { "stopped-by-user", "02 01", TRUE, { .opcode = 0x02, .stop_pause = WU_FTMS_STOP } },
+  { "paused-by-user", "02 02", TRUE, { .opcode = 0x02, .stop_pause = WU_FTMS_PAUSE } },
+  { "stopped-by-safety-key", "03", TRUE, { .opcode = 0x03 } },
+  { "started-by-user", "04", TRUE, { .opcode = 0x04 } },
+  { "target-speed", "05 c4 09", TRUE, { .opcode = 0x05, .target_speed_kmh = 25.0 } },
+  { "target-incline", "06 ec ff", TRUE, { .opcode = 0x06, .target_incline_percent = -2.0 } },
+  { "target-resistance-u8", "07 32", TRUE, { .opcode = 0x07, .target_resistance = 5.0 } },
+  { "target-resistance-s16", "07 2c 01", FALSE,
+    { .opcode = 0x07, .target_resistance = 30.0, .resistance_s16 = TRUE } },
+  { "target-resistance-s16-negative", "07 f6 ff", FALSE,
+    { .opcode = 0x07, .target_resistance = -1.0, .resistance_s16 = TRUE } },
+  { "target-power", "08 96 00", TRUE, { .opcode = 0x08, .target_power_w = 150 } },
+  { "target-power-negative", "08 ff ff", TRUE, { .opcode = 0x08, .target_power_w = -1 } },
+  { "target-heart-rate", "09 8c", TRUE, { .opcode = 0x09, .target_heart_rate_bpm = 140 } },
+  { "target-energy", "0a f4 01", TRUE, { .opcode = 0x0a, .target_energy_kcal = 500 } },
+  { "target-steps", "0b 10 27", TRUE, { .opcode = 0x0b, .target_steps = 10000 } },
+  { "target-strides", "0c e8 03", TRUE, { .opcode = 0x0c, .target_strides = 1000 } },
+  { "target-distance", "0d a0 86 01", TRUE, { .opcode = 0x0d, .target_distance_m = 100000 } },
+  { "target-training-time", "0e 58 02", TRUE, { .opcode = 0x0e, .target_time_s = 600 } },
+  { "target-time-two-zones", "0f 3c 00 78 00", TRUE,
+    { .opcode = 0x0f, .n_zones = 2, .zone_time_s = { 60, 120 } } },
+  { "target-time-three-zones", "10 01 00 02 00 03 00", TRUE,
+    { .opcode = 0x10, .n_zones = 3, .zone_time_s = { 1, 2, 3 } } },
+  { "target-time-five-zones", "11 01 00 02 00 03 00 04 00 ff ff", TRUE,
+    { .opcode = 0x11, .n_zones = 5, .zone_time_s = { 1, 2, 3, 4, 65535 } } },
+  { "simulation-parameters", "12 dc 05 a9 01 28 33", TRUE,
+    { .opcode = 0x12, .simulation = { 1.5, 4.25, 0.004, 0.51 } } },
+  { "simulation-parameters-negative", "12 30 f8 a2 fe 00 00", TRUE,
+    { .opcode = 0x12, .simulation = { -2.0, -3.5, 0, 0 } } },
+  { "wheel-circumference", "13 e6 52", TRUE,
+    { .opcode = 0x13, .wheel_circumference_mm = 2122.2 } },
+  { "spin-down", "14 02", TRUE, { .opcode = 0x14, .spin_down_status = 2 } },
+  { "target-cadence", "15 b4 00", TRUE, { .opcode = 0x15, .target_cadence_rpm = 90.0 } },
+  { "control-permission-lost", "ff", TRUE, { .opcode = 0xff } },
+  { "trailing-bytes-ignored", "08 64 00 aa bb", FALSE, { .opcode = 0x08, .target_power_w = 100 } },
+};
+
+static void
+assert_status_equal (const WuFtmsStatus *got, const WuFtmsStatus *want)
+{
+  g_assert_cmphex (got->opcode, ==, want->opcode);
+  g_assert_cmpint (got->stop_pause, ==, want->stop_pause);
+  assert_double (got->target_speed_kmh, want->target_speed_kmh);
+  assert_double (got->target_incline_percent, want->target_incline_percent);
+  assert_double (got->target_resistance, want->target_resistance);
+  g_assert_cmpint (got->resistance_s16, ==, want->resistance_s16);
+  g_assert_cmpint (got->target_power_w, ==, want->target_power_w);
+  g_assert_cmpuint (got->target_heart_rate_bpm, ==, want->target_heart_rate_bpm);
+  g_assert_cmpuint (got->target_energy_kcal, ==, want->target_energy_kcal);
+  g_assert_cmpuint (got->target_steps, ==, want->target_steps);
+  g_assert_cmpuint (got->target_strides, ==, want->target_strides);
+  g_assert_cmpuint (got->target_distance_m, ==, want->target_distance_m);
+  g_assert_cmpuint (got->target_time_s, ==, want->target_time_s);
+  g_assert_cmpuint (got->n_zones, ==, want->n_zones);
+  for (guint i = 0; i < G_N_ELEMENTS (got->zone_time_s); i++)
+    g_assert_cmpuint (got->zone_time_s[i], ==, want->zone_time_s[i]);
+  assert_double (got->simulation.wind_speed_mps, want->simulation.wind_speed_mps);
+  assert_double (got->simulation.grade_percent, want->simulation.grade_percent);
+  assert_double (got->simulation.crr, want->simulation.crr);
+  assert_double (got->simulation.cw_kg_per_m, want->simulation.cw_kg_per_m);
+  assert_double (got->wheel_circumference_mm, want->wheel_circumference_mm);
+  g_assert_cmpuint (got->spin_down_status, ==, want->spin_down_status);
+  assert_double (got->target_cadence_rpm, want->target_cadence_rpm);
+}
+
+static void
+assert_status_malformed (const guint8 *buf, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *exact = g_memdup2 (buf, len);   /* so ASan sees a read past the end */
+  WuFtmsStatus got;
+
+  g_assert_false (wu_ftms_decode_status (exact, len, &got, &error));
+  g_assert_error (error, WU_ERROR, WU_ERROR_MALFORMED);
+  g_assert_cmphex (got.opcode, ==, 0);
+}
+
+static void
+test_status (gconstpointer data)
+{
+  const StatusVector *v = data;
+  g_autoptr (GError) error = NULL;
+  guint8 buf[MAX_PAYLOAD];
+  gsize n = parse_hex (v->hex, buf, sizeof buf);
+  WuFtmsStatus got;
+
+  g_assert_true (wu_ftms_decode_status (buf, n, &got, &error));
+  g_assert_no_error (error);
+  assert_status_equal (&got, &v->want);
+  g_assert_cmpstr (wu_ftms_status_opcode_to_string (got.opcode), !=, "unknown");
+
+  /* every truncation of a minimal vector is malformed */
+  if (v->minimal)
+    for (gsize len = 0; len < n; len++)
+      assert_status_malformed (buf, len);
+}
+
+/* Every opcode the specification does not define, and a bad stop/pause parameter. */
+static void
+test_status_malformed (void)
+{
+  guint8 buf[12] = { 0 };
+
+  for (guint opcode = 0; opcode <= 0xff; opcode++)
+    {
+      gboolean defined = (opcode >= 0x01 && opcode <= 0x15) || opcode == 0xff;
+
+      if (defined)
+        continue;
+      buf[0] = (guint8) opcode;
+      assert_status_malformed (buf, sizeof buf);
+      g_assert_cmpstr (wu_ftms_status_opcode_to_string ((guint8) opcode), ==, "unknown");
+    }
+  assert_status_malformed ((const guint8 *) "\x02\x00", 2);
+  assert_status_malformed ((const guint8 *) "\x02\x03", 2);
+  assert_status_malformed (NULL, 0);
+}
+
+/* ---- Training Status -------------------------------------------------------------------- */
+
+typedef struct {
+  const char *name;
+  const char *hex;
+  gboolean ok;
+  guint8 flags, status;
+  gboolean has_string;
+  const char *string;
+} TrainingVector;
+
+static const TrainingVector training_vectors[] = {
+  { "idle", "00 01", TRUE, 0x00, 0x01, FALSE, "" },
+  { "warming-up", "00 02", TRUE, 0x00, 0x02, FALSE, "" },
+  { "with-string", "01 0d 51 75 69 63 6b", TRUE, 0x01, 0x0d, TRUE, "Quick" },
+  { "extended-string", "03 02 57 61 72 6d", TRUE, 0x03, 0x02, TRUE, "Warm" },
+  { "empty-string", "01 01", TRUE, 0x01, 0x01, TRUE, "" },
+  { "utf8-string", "01 02 c3 a9 6c 61 6e", TRUE, 0x01, 0x02, TRUE, "\xc3\xa9lan" },
+  { "nul-terminated", "01 02 41 42 00 00", TRUE, 0x01, 0x02, TRUE, "AB" },
+  { "bytes-without-flag-ignored", "00 0b ff fe", TRUE, 0x00, 0x0b, FALSE, "" },
+  { "empty", "", FALSE, 0, 0, 0, "" },
+  { "flags-only", "01", FALSE, 0, 0, 0, "" },
+  { "invalid-utf8", "01 02 c3 28", FALSE, 0, 0, 0, "" },
+  { "truncated-utf8", "01 02 41 e2 82", FALSE, 0, 0, 0, "" },
+  { "embedded-nul", "01 02 41 00 42", FALSE, 0, 0, 0, "" },
+};
+
+static void
+test_training_status (gconstpointer data)
+{
+  const TrainingVector *v = data;
+  g_autoptr (GError) error = NULL;
+  guint8 buf[MAX_PAYLOAD];
+  gsize n = parse_hex (v->hex, buf, sizeof buf);
+  g_autofree guint8 *exact = g_memdup2 (buf, n);
+  WuFtmsTrainingStatus got;
+  gboolean ok = wu_ftms_decode_training_status (exact, n, &got, &error);
+
+  if (!v->ok)
+    {
+      g_assert_false (ok);
+      g_assert_error (error, WU_ERROR, WU_ERROR_MALFORMED);
+      g_assert_false (got.has_string);
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_cmphex (got.flags, ==, v->flags);
+  g_assert_cmphex (got.status, ==, v->status);
+  g_assert_cmpint (got.has_string, ==, v->has_string);
+  g_assert_cmpstr (got.string, ==, v->string);
+}
+
+static void
+test_training_status_long_string (void)
+{
+  g_autoptr (GError) error = NULL;
+  guint8 buf[2 + WU_FTMS_TRAINING_STRING_MAX + 1];
+  WuFtmsTrainingStatus got;
+
+  buf[0] = WU_FTMS_TRAINING_STRING_PRESENT;
+  buf[1] = 0x02;
+  memset (buf + 2, 'a', sizeof buf - 2);
+  g_assert_true (wu_ftms_decode_training_status (buf, sizeof buf - 1, &got, &error));
+  g_assert_cmpuint (strlen (got.string), ==, WU_FTMS_TRAINING_STRING_MAX);
+  g_assert_false (wu_ftms_decode_training_status (buf, sizeof buf, &got, &error));
+  g_assert_error (error, WU_ERROR, WU_ERROR_MALFORMED);
+  g_assert_cmpstr (wu_ftms_training_status_to_string (0x01), ==, "idle");
+  g_assert_cmpstr (wu_ftms_training_status_to_string (0x0f), ==, "post-workout");
+  g_assert_cmpstr (wu_ftms_training_status_to_string (0x10), ==, "unknown");
+}
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+static void
+test_feature_names (void)
+{
+  WuFtmsFeature feature = {
+    .machine_features = WU_FTMS_MACHINE_CADENCE | WU_FTMS_MACHINE_RESISTANCE_LEVEL |
+                        (1u << 31),
+    .target_setting_features = WU_FTMS_TARGET_RESISTANCE | WU_FTMS_TARGET_POWER |
+                               WU_FTMS_TARGET_INDOOR_BIKE_SIMULATION,
+  };
+  g_autofree char *described = wu_ftms_feature_describe (&feature);
+  g_autofree char *none = wu_ftms_feature_describe (&(WuFtmsFeature) { 0 });
+
+  /* the bit positions of FTMS 1.0, 4.3.1.2 */
+  g_assert_cmphex (WU_FTMS_TARGET_RESISTANCE, ==, 1u << 2);
+  g_assert_cmphex (WU_FTMS_TARGET_POWER, ==, 1u << 3);
+  g_assert_cmphex (WU_FTMS_TARGET_INDOOR_BIKE_SIMULATION, ==, 1u << 13);
+  g_assert_cmpstr (wu_ftms_target_feature_name (2), ==, "resistance-target");
+  g_assert_cmpstr (wu_ftms_target_feature_name (16), ==, "targeted-cadence");
+  g_assert_null (wu_ftms_target_feature_name (17));
+  g_assert_cmpstr (wu_ftms_machine_feature_name (7), ==, "resistance-level");
+  g_assert_cmpstr (wu_ftms_machine_feature_name (16), ==, "user-data-retention");
+  g_assert_null (wu_ftms_machine_feature_name (17));
+  g_assert_cmpstr (described, ==, "cadence, resistance-level, bit31; targets: resistance-target, "
+                                  "power-target, indoor-bike-simulation");
+  g_assert_cmpstr (none, ==, "none; targets: none");
+  g_assert_cmpstr (wu_ftms_opcode_to_string (0x04), ==, "set-target-resistance-level");
+  g_assert_cmpstr (wu_ftms_opcode_to_string (0x42), ==, "unknown");
+  g_assert_cmpstr (wu_ftms_result_to_string (0x05), ==, "control-not-permitted");
+  g_assert_cmpstr (wu_ftms_result_to_string (0x00), ==, "unknown");
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 #define ADD_TABLE(prefix, table, func)                                                   \
@@ -564,6 +975,16 @@ main (int argc, char **argv)
   g_test_add_func ("/ftms/indoor-bike-data/truncations", test_ibd_truncations);
   ADD_TABLE ("/ftms/range", range_vectors, test_range);
   ADD_TABLE ("/ftms/feature", feature_vectors, test_feature);
+  g_test_add_func ("/ftms/feature/names", test_feature_names);
+  ADD_TABLE ("/ftms/control-point/encode", encode_vectors, test_encode_vector);
+  g_test_add_func ("/ftms/control-point/encode/fixed", test_encode_fixed);
+  ADD_TABLE ("/ftms/control-point/encode/simulation", simulation_vectors,
+             test_encode_simulation);
+  ADD_TABLE ("/ftms/control-point/response", response_vectors, test_response);
+  ADD_TABLE ("/ftms/status", status_vectors, test_status);
+  g_test_add_func ("/ftms/status/malformed", test_status_malformed);
+  ADD_TABLE ("/ftms/training-status", training_vectors, test_training_status);
+  g_test_add_func ("/ftms/training-status/long-string", test_training_status_long_string);
 
   return g_test_run ();
 }

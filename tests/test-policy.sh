@@ -177,9 +177,12 @@ else
   fi
 fi
 
-# warmupd as its own user owns the name.
+# warmupd as its own user owns the name (and keeps its history where systemd's
+# StateDirectory= would put it).
+mkdir -m 700 "$tmp/state-dir" && chown warmupd:warmupd "$tmp/state-dir"
+WARMUPD_ROUTINES_DIR=$srcdir/data/routines \
 setpriv --reuid=warmupd --regid=warmupd --init-groups -- \
-  "$warmupd" --config "$tmp/warmupd.conf" >"$tmp/warmupd.log" 2>&1 &
+  "$warmupd" --config "$tmp/warmupd.conf" --state-dir "$tmp/state-dir" >"$tmp/warmupd.log" 2>&1 &
 daemon_pid=$!
 owner=
 i=0
@@ -266,6 +269,49 @@ else not_ok "root: Start succeeds"; diag "$tmp/start-root"; fi
 call "$tmp/stop-member" as_member gdbus call $dest --method $iface.Stop
 if [ "$(cat "$tmp/stop-member")" = "()" ]; then ok "group warmupd member: Stop succeeds"
 else not_ok "group warmupd member: Stop succeeds"; diag "$tmp/stop-member"; fi
+
+# The guided session (Routine1): reading a routine is for everyone, steering the session
+# (Begin, Next, Assess, Finish) for root and group warmupd.
+riface=io.github.warmupd.Routine1
+call "$tmp/getroutine-nobody" as_nobody gdbus call $dest --method $riface.GetRoutine \
+  after-bike-warmup
+if grep -q "'windshield-wipers'" "$tmp/getroutine-nobody"; then ok "nobody: GetRoutine"
+else not_ok "nobody: GetRoutine"; diag "$tmp/getroutine-nobody"; fi
+
+call "$tmp/begin-nobody" as_nobody gdbus call $dest --method $riface.Begin after-bike-warmup
+if denied "$tmp/begin-nobody"; then ok "nobody: Begin is AccessDenied"
+else not_ok "nobody: Begin is AccessDenied"; diag "$tmp/begin-nobody"; fi
+
+call "$tmp/begin-member" as_member gdbus call $dest --method $riface.Begin after-bike-warmup
+if [ "$(cat "$tmp/begin-member")" = "()" ]; then ok "group warmupd member: Begin succeeds"
+else not_ok "group warmupd member: Begin succeeds"; diag "$tmp/begin-member"; diag "$tmp/warmupd.log"; fi
+
+for method in Next Finish; do
+  call "$tmp/$method-nobody" as_nobody gdbus call $dest --method $riface.$method
+  if denied "$tmp/$method-nobody"; then ok "nobody: $method is AccessDenied"
+  else not_ok "nobody: $method is AccessDenied"; diag "$tmp/$method-nobody"; fi
+done
+
+call "$tmp/assess-member" as_member gdbus call $dest --method $riface.Assess better
+if grep -q 'io.github.warmupd.Error.WrongState' "$tmp/assess-member"; then
+  ok "group warmupd member: Assess mid-round gets io.github.warmupd.Error.WrongState"
+else not_ok "group warmupd member: Assess mid-round gets io.github.warmupd.Error.WrongState"
+  diag "$tmp/assess-member"; fi
+
+call "$tmp/finish-member" as_member gdbus call $dest --method $riface.Finish
+if [ "$(cat "$tmp/finish-member")" = "()" ]; then ok "group warmupd member: Finish succeeds"
+else not_ok "group warmupd member: Finish succeeds"; diag "$tmp/finish-member"; fi
+
+# The session history is health data: the control group only.
+call "$tmp/history-nobody" as_nobody gdbus call $dest --method $iface.GetHistory 0
+if denied "$tmp/history-nobody"; then ok "nobody: GetHistory is AccessDenied"
+else not_ok "nobody: GetHistory is AccessDenied"; diag "$tmp/history-nobody"; fi
+
+call "$tmp/history-member" as_member gdbus call $dest --method $iface.GetHistory 0
+if grep -q "'outcome': <'cancelled'>" "$tmp/history-member" && ! denied "$tmp/history-member"
+then ok "group warmupd member: GetHistory lists the stopped warm-ups"
+else not_ok "group warmupd member: GetHistory lists the stopped warm-ups"
+  diag "$tmp/history-member"; diag "$tmp/warmupd.log"; fi
 
 # Signals reach unprivileged listeners: gdbus monitor as nobody
 # while root starts a warm-up (PropertiesChanged State -> warming-up).

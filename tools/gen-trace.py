@@ -447,6 +447,143 @@ def _render_segment(rider, seg, trace):
 
 
 # --------------------------------------------------------------------------------------
+# Revolution data: a reed switch (gpio.edge), BLE CSC (0x2A5B) and CPS (0x2A63) sensors.
+#
+#   lines = gt.revolution_lines([(3, 0), (620, 75), (10, 0)], "gpio", seed=1)
+#   gt.write_lines("/tmp/t.trace", lines, title="reed switch")
+#
+# spans: (seconds, rpm) pieces, rpm 0 for a rest. A change of pace keeps the crank's phase.
+
+CSC_WHEEL = 1 << 0
+CSC_CRANK = 1 << 1
+CPS_WHEEL = 1 << 4
+CPS_CRANK = 1 << 5
+
+
+def encode_csc_measurement(wheel=None, crank=None):
+    """CSC Measurement (0x2A5B): u8 flags, [u32 wheel revs, u16 time 1/1024 s],
+    [u16 crank revs, u16 time 1/1024 s]. wheel, crank: (revs, time ticks) or None; the
+    values wrap like the sensor's counters."""
+    flags, body = 0, b""
+    if wheel is not None:
+        flags |= CSC_WHEEL
+        body += _pack("IH", wheel[0] % (1 << 32), wheel[1] % (1 << 16))
+    if crank is not None:
+        flags |= CSC_CRANK
+        body += _pack("HH", crank[0] % (1 << 16), crank[1] % (1 << 16))
+    return _pack("B", flags) + body
+
+
+def encode_cps_measurement(power_w, wheel=None, crank=None):
+    """Cycling Power Measurement (0x2A63): u16 flags, s16 power, [u32 wheel revs, u16 time
+    1/2048 s], [u16 crank revs, u16 time 1/1024 s]."""
+    flags, body = 0, b""
+    if wheel is not None:
+        flags |= CPS_WHEEL
+        body += _pack("IH", wheel[0] % (1 << 32), wheel[1] % (1 << 16))
+    if crank is not None:
+        flags |= CPS_CRANK
+        body += _pack("HH", crank[0] % (1 << 16), crank[1] % (1 << 16))
+    return _pack("Hh", flags, round(power_w)) + body
+
+
+def crank_closures(spans, rng, jitter=0.01):
+    """Times (s) of the crank's revolutions over spans, each displaced by Gaussian timing
+    jitter (sigma `jitter` of the period)."""
+    times, start, nominal = [], 0.0, 0.0
+    for seconds, rpm in spans:
+        end = start + seconds
+        if rpm <= 0:
+            nominal = end              # the first revolution comes as pedalling resumes
+        else:
+            period = 60.0 / rpm
+            while nominal < end:
+                times.append(max(0.0, nominal + rng.gauss(0.0, jitter * period)))
+                nominal += period
+        start = end
+    return sorted(times), start
+
+
+def _format_precise(time_s, kind, args):
+    return "%.6f %s %s" % (time_s, kind, args)
+
+
+def gpio_lines(spans, seed=0, jitter=0.01, bounce=(2, 6), closed_s=0.030):
+    """A reed switch pulled up, closed by the magnet once a revolution: a falling edge,
+    `bounce` (lo, hi) extra edges within 3 ms, and a rising edge when it opens. Ends with
+    a rising edge at the end of the last span (so a replay's clock gets there)."""
+    rng = random.Random(seed)
+    closures, end = crank_closures(spans, rng, jitter)
+    lines = []
+    for t in closures:
+        edges = [(t, "falling")]
+        extra = rng.randint(*bounce) if bounce else 0
+        offsets = sorted(rng.uniform(0.0002, 0.003) for _ in range(extra))
+        for i, offset in enumerate(offsets):
+            edges.append((t + offset, "rising" if i % 2 == 0 else "falling"))
+        if extra % 2 == 1:
+            edges.append((t + 0.0031, "falling"))   # bounce ends with the switch closed
+        edges.append((t + closed_s, "rising"))
+        lines += [_format_precise(when, "gpio.edge", edge) for when, edge in edges]
+    lines.append(_format_precise(end, "gpio.edge", "rising"))
+    return lines
+
+
+def counter_lines(spans, kind="csc", seed=0, jitter=0.01, report_s=1.0, first_revs=65500,
+                  first_ticks=60000, wheel_per_crank=2, power=None):
+    """A BLE sensor notifying every `report_s` with its cumulative crank counter and the time
+    of the last crank event (1/1024 s), starting near the wrap of both; CSC frames also
+    carry a wheel counter (a whole `wheel_per_crank` wheel revolutions a crank revolution,
+    timed with the crank: a fixed gear);
+    CPS frames carry power (`power(rpm)`, default 1.6 W/rpm) and the crank counter.
+    Frames keep coming, repeated, while the rider rests."""
+    rng = random.Random(seed)
+    closures, end = crank_closures(spans, rng, jitter)
+    power = power or (lambda rpm: 1.6 * rpm)
+    lines, seen, t = [], 0, report_s
+
+    def rpm_at(when):
+        start = 0.0
+        for seconds, rpm in spans:
+            if when < start + seconds:
+                return rpm
+            start += seconds
+        return 0
+
+    while t <= end:
+        while seen < len(closures) and closures[seen] <= t:
+            seen += 1
+        last = closures[seen - 1] if seen else 0.0
+        crank = (first_revs + seen, first_ticks + int(last * 1024))
+        if kind == "csc":
+            wheel = (seen * wheel_per_crank, first_ticks + int(last * 1024))
+            payload = encode_csc_measurement(wheel=wheel, crank=crank)
+        else:
+            payload = encode_cps_measurement(power(rpm_at(t)), crank=crank)
+        arrival = t + rng.uniform(0.01, 0.05)
+        lines.append(format_event(arrival, "%s.measurement" % kind, hexbytes(payload)))
+        t += report_s
+    return lines
+
+
+def revolution_lines(spans, source="gpio", seed=0, **kwargs):
+    """Trace lines of a `source` ("gpio", "csc" or "cps") over spans of (seconds, rpm)."""
+    if source == "gpio":
+        return gpio_lines(spans, seed=seed, **kwargs)
+    if source in ("csc", "cps"):
+        return counter_lines(spans, kind=source, seed=seed, **kwargs)
+    raise ValueError("unknown revolution source %r" % source)
+
+
+def write_lines(path, lines, title=None):
+    """Write event lines (sorted by time, as a trace must be) under the trace header."""
+    header = [TRACE_HEADER] + (["# " + title] if title else [])
+    ordered = sorted(lines, key=lambda line: float(line.split(" ", 1)[0]))
+    with open(path, "w", encoding="ascii", newline="\n") as f:
+        f.write("".join(line + "\n" for line in header + ordered))
+
+
+# --------------------------------------------------------------------------------------
 # Canned scenarios
 
 def demo_scenario():

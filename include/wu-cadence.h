@@ -1,0 +1,96 @@
+/* The one cadence estimator for every source. Pure: no I/O, no clock of its own; it is fed
+ * revolution events with timestamps (µs on the caller's monotonic clock, never going back)
+ * and asked for the cadence at a given time.
+ *
+ * Two ways in:
+ *  - wu_cadence_pulse(): a switch closure (a GPIO edge, timestamped by the kernel). Bounce is
+ *    rejected: a pulse closer than `debounce_us`, or closer than a cadence of `max_rpm`
+ *    allows, to the last accepted pulse is dropped.
+ *  - wu_cadence_crank(): a BLE crank counter and its last event time (CSC, CPS). Both wrap
+ *    (65536 revolutions, 64 s of 1/1024 s ticks); a frame repeating the last event is not
+ *    a new measurement.
+ *
+ * The cadence is 60 s over the mean of the latest revolution periods that agree with the
+ * newest one (up to WU_CADENCE_WINDOW of them, within WU_CADENCE_WINDOW_US): steady pedalling
+ * is smoothed over several revolutions, a change of pace shows after one. When the next
+ * revolution is overdue the cadence falls towards 0 (it cannot be above one revolution in
+ * the time since the last), and it is 0 once no revolution came for `stale_after_us`. */
+#pragma once
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define WU_CADENCE_WINDOW 8
+#define WU_CADENCE_WINDOW_US (6 * G_USEC_PER_SEC)
+#define WU_CADENCE_MAX_RPM 220.0
+/* While the cadence falls towards 0, how often it is worth publishing a new value. */
+#define WU_CADENCE_DECAY_STEP_US (250 * 1000)
+
+typedef struct {
+  gint64 debounce_us;          /* pulses closer than this are bounce (5 ms) */
+  double max_rpm;              /* pulses closer than this cadence allows are bounce (220) */
+  gint64 stale_after_us;       /* no revolution for this long: 0 rpm (3 s) */
+  guint pulses_per_revolution; /* magnets on the crank (1) */
+} WuCadenceConfig;
+
+void wu_cadence_config_init (WuCadenceConfig *config);   /* the defaults above */
+
+/* Plain data so it can live inside its owner; touch it only through the functions. */
+typedef struct {
+  WuCadenceConfig config;
+  gboolean have_revolution;    /* a revolution (or pulse) has been seen */
+  gint64 last_us;              /* when the latest revolution was seen */
+  gint64 periods_us[WU_CADENCE_WINDOW];  /* per-revolution periods, newest at [head] */
+  guint head, n_periods;
+  /* crank counters (CSC/CPS) */
+  gboolean have_counter;
+  guint16 counter_revs, counter_time;
+  gint64 last_frame_us;        /* when the latest frame arrived, new event or not */
+  gint64 report_interval_us;   /* smoothed time between frames: how late news can be */
+  guint events_per_revolution; /* of the latest input: pulses_per_revolution, or 1 */
+  /* statistics */
+  guint64 accepted;            /* pulses, or counted crank revolutions, accepted */
+  guint64 rejected;            /* pulses dropped as bounce, implausible counter jumps */
+} WuCadence;
+
+void wu_cadence_init (WuCadence *cadence, const WuCadenceConfig *config);
+/* New settings (a reload); the history is kept. */
+void wu_cadence_set_config (WuCadence *cadence, const WuCadenceConfig *config);
+
+/* A pulse at TIME_US. TRUE when accepted as (part of) a revolution, FALSE when bounce. */
+gboolean wu_cadence_pulse (WuCadence *cadence, gint64 time_us);
+
+/* A frame from a crank counter, received at NOW_US: cumulative REVS and the time of the
+ * last crank event in 1/1024 s ticks. TRUE when it carried new revolutions (a new
+ * measurement); FALSE for a repeat of the last event, the first frame (nothing to compare
+ * with yet), or an implausible jump (counted in `rejected`, and the counter re-anchored). */
+gboolean wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs,
+                           guint16 event_time_1024);
+
+/* The cadence in rpm at NOW_US: -1 before any revolution, 0 after a single one or once
+ * stale, else the estimate, falling towards 0 while the next revolution is overdue. */
+double wu_cadence_get (const WuCadence *cadence, gint64 now_us);
+
+/* When wu_cadence_get() next changes without new input (the next revolution becoming
+ * overdue, a step of the fall towards 0, or the fall to 0 at stale_after); G_MAXINT64 when
+ * it will not (no revolution yet, or already 0). Always > NOW_US. */
+gint64 wu_cadence_next_change (const WuCadence *cadence, gint64 now_us);
+
+/* Speed from a cumulative wheel counter (CSC: 1/1024 s ticks, wraps at 64 s; CPS: 1/2048 s
+ * ticks, wraps at 32 s). */
+typedef struct {
+  gboolean have_counter;
+  gboolean fresh;              /* the counter last moved at last_new_us (not a first read) */
+  guint32 revs;
+  guint16 event_time;
+  gint64 last_new_us;
+} WuWheel;
+
+void wu_wheel_init (WuWheel *wheel);
+/* A frame received at NOW_US. TRUE with *SPEED_KMH set when it carried new revolutions;
+ * FALSE for a repeat, the first frame, or an implausible jump (re-anchored). */
+gboolean wu_wheel_update (WuWheel *wheel, gint64 now_us, guint32 revs, guint16 event_time,
+                          guint ticks_per_second, double circumference_mm,
+                          double *speed_kmh);
+
+G_END_DECLS

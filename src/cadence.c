@@ -1,0 +1,300 @@
+/* The cadence estimator (see wu-cadence.h). Pure: no I/O, no clock, no allocation. */
+#include "wu-cadence.h"
+
+#include <math.h>
+#include <string.h>
+
+/* A period within this fraction of the newest one is the same pace: it joins the mean.
+ * Rider jitter is ~1-2 % a revolution; a change of pace worth showing is larger. */
+#define SAME_PACE_TOLERANCE 0.10
+/* Counter event times are 16-bit 1/1024 s ticks: they wrap after 64 s. A gap longer than
+ * this (with margin for delivery latency) cannot be measured from them. */
+#define COUNTER_WRAP_LIMIT_US (60 * G_USEC_PER_SEC)
+#define CRANK_TICKS_PER_SECOND 1024
+/* Frames further apart than this are a gap in the link, not the sensor's report rate. */
+#define REPORT_INTERVAL_MAX_US (5 * G_USEC_PER_SEC)
+#define MAX_SPEED_KMH 200.0
+
+void
+wu_cadence_config_init (WuCadenceConfig *config)
+{
+  config->debounce_us = 5 * 1000;
+  config->max_rpm = WU_CADENCE_MAX_RPM;
+  config->stale_after_us = 3 * G_USEC_PER_SEC;
+  config->pulses_per_revolution = 1;
+}
+
+void
+wu_cadence_init (WuCadence *cadence, const WuCadenceConfig *config)
+{
+  memset (cadence, 0, sizeof *cadence);
+  wu_cadence_set_config (cadence, config);
+  cadence->events_per_revolution = cadence->config.pulses_per_revolution;
+}
+
+void
+wu_cadence_set_config (WuCadence *cadence, const WuCadenceConfig *config)
+{
+  cadence->config = *config;
+  if (cadence->config.pulses_per_revolution == 0)
+    cadence->config.pulses_per_revolution = 1;
+  if (cadence->config.max_rpm <= 0)
+    cadence->config.max_rpm = WU_CADENCE_MAX_RPM;
+}
+
+static void
+forget_periods (WuCadence *cadence)
+{
+  cadence->n_periods = 0;
+  cadence->head = 0;
+}
+
+static void
+push_period (WuCadence *cadence, gint64 period_us)
+{
+  cadence->head = (cadence->head + 1) % WU_CADENCE_WINDOW;
+  cadence->periods_us[cadence->head] = period_us;
+  cadence->n_periods = MIN (cadence->n_periods + 1, WU_CADENCE_WINDOW);
+}
+
+/* The mean revolution period over the newest periods at the newest one's pace. */
+static double
+mean_period_us (const WuCadence *cadence)
+{
+  double newest = (double) cadence->periods_us[cadence->head];
+  double sum = 0;
+  guint n = 0;
+
+  for (guint i = 0; i < cadence->n_periods; i++)
+    {
+      guint index = (cadence->head + WU_CADENCE_WINDOW - i) % WU_CADENCE_WINDOW;
+      double period = (double) cadence->periods_us[index];
+
+      if (n > 0 && (fabs (period - newest) > SAME_PACE_TOLERANCE * newest ||
+                    sum + period > WU_CADENCE_WINDOW_US))
+        break;
+      sum += period;
+      n++;
+    }
+  return sum / n;
+}
+
+/* The shortest time between two pulses that can both be real. */
+static gint64
+min_pulse_interval_us (const WuCadenceConfig *config)
+{
+  double by_cadence = 60.0 * G_USEC_PER_SEC / (config->max_rpm * config->pulses_per_revolution);
+  return MAX (config->debounce_us, (gint64) by_cadence);
+}
+
+/* A revolution gap longer than stale_after (or than a counter can measure) is a restart:
+ * the time since the last revolution is a rest, not a period. */
+static gboolean
+is_restart (const WuCadence *cadence, gint64 gap_us, gint64 limit_us)
+{
+  return gap_us >= MIN (cadence->config.stale_after_us, limit_us);
+}
+
+gboolean
+wu_cadence_pulse (WuCadence *cadence, gint64 time_us)
+{
+  const WuCadenceConfig *config = &cadence->config;
+
+  if (cadence->have_revolution)
+    {
+      gint64 gap = time_us - cadence->last_us;
+
+      if (gap < min_pulse_interval_us (config))
+        {
+          cadence->rejected++;
+          return FALSE;
+        }
+      if (is_restart (cadence, gap, G_MAXINT64))
+        forget_periods (cadence);
+      else
+        push_period (cadence, gap * config->pulses_per_revolution);
+    }
+  cadence->have_revolution = TRUE;
+  cadence->last_us = time_us;
+  cadence->events_per_revolution = config->pulses_per_revolution;
+  cadence->report_interval_us = 0;   /* edges are timestamped when they happen */
+  cadence->accepted++;
+  return TRUE;
+}
+
+static void
+note_frame (WuCadence *cadence, gint64 now_us)
+{
+  if (cadence->have_counter)
+    {
+      gint64 gap = now_us - cadence->last_frame_us;
+
+      if (gap > 0 && gap <= REPORT_INTERVAL_MAX_US)
+        cadence->report_interval_us = cadence->report_interval_us == 0
+                                        ? gap
+                                        : (3 * cadence->report_interval_us + gap) / 4;
+    }
+  cadence->last_frame_us = now_us;
+}
+
+static void
+anchor_counter (WuCadence *cadence, guint16 revs, guint16 event_time)
+{
+  cadence->have_counter = TRUE;
+  cadence->counter_revs = revs;
+  cadence->counter_time = event_time;
+}
+
+gboolean
+wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event_time_1024)
+{
+  guint16 new_revs, ticks;
+  double period_us;
+  gboolean measurable;
+
+  note_frame (cadence, now_us);
+  if (!cadence->have_counter)
+    {
+      /* The first frame's event may be minutes old: only an anchor. */
+      anchor_counter (cadence, revs, event_time_1024);
+      return FALSE;
+    }
+  new_revs = (guint16) (revs - cadence->counter_revs);        /* wraps at 65536 */
+  ticks = (guint16) (event_time_1024 - cadence->counter_time); /* wraps at 64 s */
+  if (new_revs == 0)
+    {
+      /* A repeat: the same event again. A moved event time without revolutions is a
+       * sensor glitch: follow it, count nothing. */
+      cadence->counter_time = event_time_1024;
+      return FALSE;
+    }
+  period_us = (double) ticks * G_USEC_PER_SEC / CRANK_TICKS_PER_SECOND / new_revs;
+  if (ticks == 0 || period_us < 60.0 * G_USEC_PER_SEC / cadence->config.max_rpm)
+    {
+      cadence->rejected++;
+      anchor_counter (cadence, revs, event_time_1024);
+      return FALSE;
+    }
+  /* Only a counter that moved recently gives a period: after an anchor or a rest the
+   * event time may have wrapped, and the gap is a rest anyway. */
+  measurable = cadence->have_revolution &&
+               !is_restart (cadence, now_us - cadence->last_us, COUNTER_WRAP_LIMIT_US);
+  if (!measurable)
+    forget_periods (cadence);
+  else
+    for (guint i = 0; i < MIN (new_revs, WU_CADENCE_WINDOW); i++)
+      push_period (cadence, (gint64) period_us);
+  anchor_counter (cadence, revs, event_time_1024);
+  cadence->have_revolution = TRUE;
+  cadence->last_us = now_us;
+  cadence->events_per_revolution = 1;
+  cadence->accepted += new_revs;
+  return TRUE;
+}
+
+/* How late news of a revolution can be: frames come at the sensor's report rate. */
+static gint64
+report_grace_us (const WuCadence *cadence)
+{
+  return cadence->report_interval_us;   /* 0 for pulses: timestamped as they happen */
+}
+
+/* When the next event is due at the current pace (µs after last_us, grace included). */
+static gint64
+next_event_due_us (const WuCadence *cadence)
+{
+  return (gint64) (mean_period_us (cadence) / cadence->events_per_revolution) +
+         report_grace_us (cadence);
+}
+
+double
+wu_cadence_get (const WuCadence *cadence, gint64 now_us)
+{
+  gint64 elapsed;
+  double rpm, waited;
+
+  if (!cadence->have_revolution)
+    return -1;
+  elapsed = now_us - cadence->last_us;
+  if (elapsed >= cadence->config.stale_after_us || cadence->n_periods == 0)
+    return 0;
+  rpm = 60.0 * G_USEC_PER_SEC / mean_period_us (cadence);
+  if (elapsed > next_event_due_us (cadence))
+    {
+      /* Overdue: no more than one event in the time waited. */
+      waited = (double) (elapsed - report_grace_us (cadence)) * cadence->events_per_revolution;
+      rpm = MIN (rpm, 60.0 * G_USEC_PER_SEC / waited);
+    }
+  return rpm;
+}
+
+gint64
+wu_cadence_next_change (const WuCadence *cadence, gint64 now_us)
+{
+  gint64 stale_at, overdue_at;
+
+  if (!cadence->have_revolution || cadence->n_periods == 0)
+    return G_MAXINT64;
+  stale_at = cadence->last_us + cadence->config.stale_after_us;
+  if (now_us >= stale_at)
+    return G_MAXINT64;
+  overdue_at = cadence->last_us + next_event_due_us (cadence);
+  if (now_us < overdue_at)
+    return MIN (overdue_at, stale_at);
+  return MIN (now_us + WU_CADENCE_DECAY_STEP_US, stale_at);
+}
+
+/* ---- wheel speed -------------------------------------------------------------------- */
+
+void
+wu_wheel_init (WuWheel *wheel)
+{
+  memset (wheel, 0, sizeof *wheel);
+}
+
+static void
+wheel_anchor (WuWheel *wheel, gint64 now_us, guint32 revs, guint16 event_time, gboolean fresh)
+{
+  wheel->have_counter = TRUE;
+  wheel->fresh = fresh;
+  wheel->revs = revs;
+  wheel->event_time = event_time;
+  wheel->last_new_us = now_us;
+}
+
+gboolean
+wu_wheel_update (WuWheel *wheel, gint64 now_us, guint32 revs, guint16 event_time,
+                 guint ticks_per_second, double circumference_mm, double *speed_kmh)
+{
+  guint32 new_revs;
+  guint16 ticks;
+  gint64 wrap_us;
+  double seconds, kmh;
+
+  if (!wheel->have_counter)
+    {
+      wheel_anchor (wheel, now_us, revs, event_time, FALSE);
+      return FALSE;
+    }
+  new_revs = revs - wheel->revs;                    /* wraps at 2^32 */
+  ticks = (guint16) (event_time - wheel->event_time);
+  if (new_revs == 0)
+    {
+      wheel->event_time = event_time;
+      return FALSE;
+    }
+  /* 90 % of the event time's wrap period: margin for delivery latency. */
+  wrap_us = (gint64) 65536 * G_USEC_PER_SEC / ticks_per_second * 9 / 10;
+  if (ticks == 0 || !wheel->fresh || now_us - wheel->last_new_us >= wrap_us)
+    {
+      wheel_anchor (wheel, now_us, revs, event_time, TRUE);
+      return FALSE;
+    }
+  seconds = (double) ticks / ticks_per_second;
+  kmh = new_revs * circumference_mm / 1000.0 / seconds * 3.6;
+  wheel_anchor (wheel, now_us, revs, event_time, TRUE);
+  if (kmh > MAX_SPEED_KMH)
+    return FALSE;
+  *speed_kmh = kmh;
+  return TRUE;
+}

@@ -1,0 +1,11 @@
+/* [Sensors] keys of warmupd.conf that shape decoding (see WuSensorsConfig in wu-config.h);
+ * used by config.c. */
+#pragma once
+#include "wu-config.h"
+
+void wu_sensors_config_init (WuSensorsConfig *sensors);
+/* Parse VALUE for [Sensors] KEY (WheelCircumference, CadencePriority) into SENSORS; on
+ * failure return the reason (to be freed). */
+char *wu_sensors_config_apply_key (WuSensorsConfig *sensors, const char *key,
+                                   const char *value);
+const char *wu_cadence_kind_to_string (WuCadenceKind kind);   /* "ftms", "csc", ... */

@@ -1,0 +1,322 @@
+/* warmupctl history: Warmup1.GetHistory printed as a table (for people) or CSV (for
+ * spreadsheets). */
+#include "ctl-history.h"
+#include "wu-dbus-generated.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WU_BUS_NAME "io.github.warmupd"
+#define WU_OBJECT_PATH "/io/github/warmupd"
+
+typedef struct {
+  gboolean session_bus;
+  int wait_seconds;
+  gboolean csv;
+  int limit;
+} HistoryOptions;
+
+/* The CSV columns: the keys of a GetHistory entry, in order. */
+static const char *const csv_columns[] = {
+  "id", "start_time", "end_time", "outcome", "counted_seconds", "pauses", "avg_cadence",
+  "max_cadence", "avg_power", "cap", "recaps", "source", "routine", "rounds", "assessment",
+};
+
+/* The command word: the first argument that is neither an option nor an option's value. */
+static const char *
+find_command (int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--wait") == 0 || strcmp (argv[i], "-w") == 0)
+        i++;   /* its value */
+      else if (argv[i][0] != '-')
+        return argv[i];
+    }
+  return NULL;
+}
+
+static gboolean
+parse_options (int *argc, char ***argv, HistoryOptions *options, GError **error)
+{
+  const GOptionEntry entries[] = {
+    { "session", 0, 0, G_OPTION_ARG_NONE, &options->session_bus,
+      "Talk to warmupd on the session bus", NULL },
+    { "wait", 'w', 0, G_OPTION_ARG_INT, &options->wait_seconds,
+      "Wait up to SECONDS for warmupd to appear", "SECONDS" },
+    { "csv", 0, 0, G_OPTION_ARG_NONE, &options->csv, "Print CSV (with a header line)", NULL },
+    { "limit", 'n', 0, G_OPTION_ARG_INT, &options->limit,
+      "Only the N newest warm-ups (default: all)", "N" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("history");
+
+  g_option_context_set_summary (context, "Show the session history, newest first.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (*argc != 2)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'",
+                   strcmp ((*argv)[1], "history") == 0 ? (*argv)[2] : (*argv)[1]);
+      return FALSE;
+    }
+  if (options->limit < 0)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--limit must be 0 (all) or more");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* --- fetching ----------------------------------------------------------------------------- */
+
+static gboolean
+on_wait_timeout (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_name_appeared (GDBusConnection *connection, const char *name, const char *owner,
+                  gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+}
+
+/* Wait up to SECONDS for warmupd to appear (the caller then looks whether it did). */
+static void
+wait_for_daemon (GBusType bus_type, int seconds)
+{
+  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr (GSource) timeout = g_timeout_source_new_seconds ((guint) MAX (seconds, 0));
+  guint watch = g_bus_watch_name (bus_type, WU_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                  on_name_appeared, NULL, loop, NULL);
+
+  g_source_set_callback (timeout, on_wait_timeout, loop, NULL);
+  g_source_attach (timeout, NULL);
+  g_main_loop_run (loop);
+  g_source_destroy (timeout);   /* harmless when it already fired */
+  g_bus_unwatch_name (watch);
+}
+
+static GVariant *
+fetch_history (const HistoryOptions *options)
+{
+  GBusType bus_type = options->session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM;
+  const char *bus_label = options->session_bus ? "session" : "system";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuWarmup1) proxy = NULL;
+  g_autofree char *owner = NULL;
+  g_autofree char *remote = NULL;
+  GVariant *warmups = NULL;
+
+  if (options->wait_seconds > 0)
+    wait_for_daemon (bus_type, options->wait_seconds);
+  proxy = wu_warmup1_proxy_new_for_bus_sync (bus_type, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES
+                                               | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS
+                                               | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+                                             WU_BUS_NAME, WU_OBJECT_PATH, NULL, &error);
+  if (proxy == NULL)
+    {
+      g_printerr ("warmupctl: cannot reach the %s bus: %s\n", bus_label, error->message);
+      return NULL;
+    }
+  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
+  if (owner == NULL)
+    {
+      g_printerr ("warmupctl: warmupd is not running (nobody owns %s on the %s bus)\n",
+                  WU_BUS_NAME, bus_label);
+      return NULL;
+    }
+  if (!wu_warmup1_call_get_history_sync (proxy, (guint) options->limit, G_DBUS_CALL_FLAGS_NONE,
+                                         -1, &warmups, NULL, &error))
+    {
+      remote = g_dbus_error_get_remote_error (error);
+      g_dbus_error_strip_remote_error (error);
+      g_printerr ("warmupctl: history failed: %s%s%s%s\n", error->message, remote ? " (" : "",
+                  remote ? remote : "", remote ? ")" : "");
+      return NULL;
+    }
+  return warmups;
+}
+
+/* --- printing ----------------------------------------------------------------------------- */
+
+/* VALUE as CSV text: "" when absent; strings quoted when they need it. */
+static char *
+csv_field (GVariant *value)
+{
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (value == NULL)
+    return g_strdup ("");
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+    return g_strdup (g_ascii_formatd (buffer, sizeof buffer, "%.1f", g_variant_get_double (value)));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
+    return g_strdup_printf ("%u", g_variant_get_uint32 (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    return g_strdup_printf ("%" G_GINT64_FORMAT, g_variant_get_int64 (value));
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    {
+      const char *text = g_variant_get_string (value, NULL);
+      g_autofree char *doubled = NULL;
+      g_auto (GStrv) parts = NULL;
+
+      if (strpbrk (text, ",\"\r\n") == NULL)
+        return g_strdup (text);
+      parts = g_strsplit (text, "\"", -1);
+      doubled = g_strjoinv ("\"\"", parts);
+      return g_strdup_printf ("\"%s\"", doubled);
+    }
+  return g_variant_print (value, FALSE);
+}
+
+static void
+print_csv (GVariant *warmups)
+{
+  g_autofree char *header = g_strjoinv (",", (char **) csv_columns);
+  GVariantIter iter;
+  GVariant *warmup;
+
+  g_print ("%s\n", header);
+  g_variant_iter_init (&iter, warmups);
+  while ((warmup = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      GString *line = g_string_new (NULL);
+
+      for (gsize i = 0; i < G_N_ELEMENTS (csv_columns); i++)
+        {
+          g_autoptr (GVariant) value = g_variant_lookup_value (warmup, csv_columns[i], NULL);
+          g_autofree char *field = csv_field (value);
+
+          g_string_append_printf (line, "%s%s", i > 0 ? "," : "", field);
+        }
+      g_print ("%s\n", line->str);
+      g_string_free (line, TRUE);
+      g_variant_unref (warmup);
+    }
+}
+
+static double
+lookup_double (GVariant *warmup, const char *key)
+{
+  double value;
+  return g_variant_lookup (warmup, key, "d", &value) ? value : -1;
+}
+
+static char *
+lookup_string (GVariant *warmup, const char *key)
+{
+  char *value = NULL;
+  return g_variant_lookup (warmup, key, "s", &value) ? value : g_strdup ("--");
+}
+
+/* "2024-05-01 09:30" in local time, from the ISO 8601 UTC start_time. */
+static char *
+local_start (GVariant *warmup)
+{
+  g_autofree char *text = NULL;
+  g_autoptr (GDateTime) utc = NULL;
+  g_autoptr (GDateTime) local = NULL;
+
+  if (!g_variant_lookup (warmup, "start_time", "s", &text)
+      || (utc = g_date_time_new_from_iso8601 (text, NULL)) == NULL)
+    return g_strdup ("--");
+  local = g_date_time_to_local (utc);
+  return g_date_time_format (local, "%Y-%m-%d %H:%M");
+}
+
+static char *
+format_number (double value, const char *unit)
+{
+  return value < 0 ? g_strdup ("--") : g_strdup_printf ("%.0f%s", value, unit);
+}
+
+static char *
+format_minutes (double seconds)
+{
+  int s = (int) floor (MAX (seconds, 0));
+  return g_strdup_printf ("%02d:%02d", s / 60, s % 60);
+}
+
+static void
+print_table_row (GVariant *warmup)
+{
+  gint64 id = 0;
+  guint32 pauses = 0, recaps = 0, rounds = 0;
+  gboolean has_rounds = g_variant_lookup (warmup, "rounds", "u", &rounds);
+  g_autofree char *start = local_start (warmup);
+  g_autofree char *outcome = lookup_string (warmup, "outcome");
+  g_autofree char *counted = format_minutes (lookup_double (warmup, "counted_seconds"));
+  g_autofree char *avg = format_number (lookup_double (warmup, "avg_cadence"), "");
+  g_autofree char *max = format_number (lookup_double (warmup, "max_cadence"), "");
+  g_autofree char *cadence = g_strdup_printf ("%s/%s", avg, max);
+  g_autofree char *power = format_number (lookup_double (warmup, "avg_power"), " W");
+  g_autofree char *cap = format_number (lookup_double (warmup, "cap"), "");
+  g_autofree char *routine = lookup_string (warmup, "routine");
+  g_autofree char *round_text = has_rounds ? g_strdup_printf ("%u", rounds) : g_strdup ("--");
+  g_autofree char *assessment = lookup_string (warmup, "assessment");
+  g_autofree char *source = lookup_string (warmup, "source");
+
+  g_variant_lookup (warmup, "id", "x", &id);
+  g_variant_lookup (warmup, "pauses", "u", &pauses);
+  g_variant_lookup (warmup, "recaps", "u", &recaps);
+  g_print ("%4" G_GINT64_FORMAT "  %-16s  %-11s  %7s  %6u  %-7s  %6s  %4s  %6u  %-18s  %6s  %-10s  %s\n",
+           id, start, outcome, counted, pauses, cadence, power, cap, recaps, routine, round_text,
+           assessment, source);
+}
+
+static void
+print_table (GVariant *warmups)
+{
+  GVariantIter iter;
+  GVariant *warmup;
+
+  if (g_variant_n_children (warmups) == 0)
+    {
+      g_print ("no warm-ups yet\n");
+      return;
+    }
+  g_print ("%4s  %-16s  %-11s  %7s  %6s  %-7s  %6s  %4s  %6s  %-18s  %6s  %-10s  %s\n", "ID",
+           "START", "OUTCOME", "COUNTED", "PAUSES", "CADENCE", "POWER", "CAP", "RECAPS",
+           "ROUTINE", "ROUNDS", "ASSESSMENT", "SOURCE");
+  g_variant_iter_init (&iter, warmups);
+  while ((warmup = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      print_table_row (warmup);
+      g_variant_unref (warmup);
+    }
+}
+
+gboolean
+wu_ctl_history_dispatch (int argc, char **argv, int *status)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) warmups = NULL;
+  HistoryOptions options = { 0 };
+
+  if (g_strcmp0 (find_command (argc, argv), "history") != 0)
+    return FALSE;
+  if (!parse_options (&argc, &argv, &options, &error))
+    {
+      g_printerr ("warmupctl: %s\n", error->message);
+      *status = 2;
+      return TRUE;
+    }
+  warmups = fetch_history (&options);
+  if (warmups == NULL)
+    {
+      *status = EXIT_FAILURE;
+      return TRUE;
+    }
+  if (options.csv)
+    print_csv (warmups);
+  else
+    print_table (warmups);
+  *status = EXIT_SUCCESS;
+  return TRUE;
+}

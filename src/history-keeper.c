@@ -1,0 +1,177 @@
+/* The daemon's side of the session history (see history-keeper.h). */
+#include "history-keeper.h"
+#include "wu-error.h"
+
+#include <string.h>
+
+struct WuHistoryKeeper {
+  WuEngine *engine;
+  WuHistory *history;          /* NULL: no history kept */
+  WuHistorySession session;
+  char *error;                 /* "" while history is kept */
+};
+
+/* History is off from here on; the daemon carries on without it. */
+static void
+disable (WuHistoryKeeper *keeper, const char *reason)
+{
+  g_warning ("history off: %s", reason);
+  g_free (keeper->error);
+  keeper->error = g_strdup (reason);
+  g_clear_pointer (&keeper->history, wu_history_free);
+}
+
+/* --state-dir, else the first of systemd's StateDirectory= paths, else none. */
+static char *
+resolve_directory (const char *option)
+{
+  const char *env = g_getenv ("STATE_DIRECTORY");
+
+  if (option != NULL && option[0] != '\0')
+    return g_strdup (option);
+  if (env != NULL && env[0] != '\0')
+    return g_strndup (env, strcspn (env, ":"));
+  return NULL;
+}
+
+WuHistoryKeeper *
+wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
+{
+  WuHistoryKeeper *keeper = g_new0 (WuHistoryKeeper, 1);
+  g_autofree char *directory = resolve_directory (state_dir_option);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
+
+  keeper->engine = engine;
+  wu_history_session_init (&keeper->session);
+  if (directory == NULL)
+    {
+      keeper->error = g_strdup ("no state directory ($STATE_DIRECTORY or --state-dir): "
+                                "history is not kept");
+      g_message ("%s", keeper->error);
+      return keeper;
+    }
+  keeper->history = wu_history_open (directory, &error);
+  if (keeper->history == NULL)
+    {
+      disable (keeper, error->message);
+      return keeper;
+    }
+  keeper->error = g_strdup ("");
+  rows = wu_history_list (keeper->history, 0, NULL);
+  g_message ("history: %s, %u warm-ups%s", wu_history_get_path (keeper->history),
+             rows != NULL ? rows->len : 0,
+             wu_history_get_recovered (keeper->history) > 0
+               ? " (an unfinished one closed as interrupted)" : "");
+  return keeper;
+}
+
+void
+wu_history_keeper_free (WuHistoryKeeper *keeper)
+{
+  if (keeper == NULL)
+    return;
+  wu_history_free (keeper->history);
+  wu_history_session_clear (&keeper->session);
+  g_free (keeper->error);
+  g_free (keeper);
+}
+
+static void
+take_snapshot (WuHistoryKeeper *keeper, WuHistorySnapshot *snapshot)
+{
+  const WuController *ctl = wu_engine_get_controller (keeper->engine);
+
+  snapshot->wall_us = g_get_real_time ();
+  wu_controller_get_summary (ctl, &snapshot->summary);
+  snapshot->cap = wu_controller_get_cap (ctl);
+  snapshot->source = wu_engine_get_source_label (keeper->engine);
+  snapshot->routine = wu_engine_get_routine (keeper->engine);
+}
+
+static void
+store (WuHistoryKeeper *keeper, WuHistoryWrite write)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (write == WU_HISTORY_WRITE_NONE || keeper->history == NULL)
+    return;
+  if (!wu_history_write (keeper->history, write, &keeper->session.row, &error))
+    {
+      disable (keeper, error->message);
+      return;
+    }
+  g_debug ("history: warm-up %" G_GINT64_FORMAT " %s, %.0f s counted", keeper->session.row.id,
+           wu_outcome_to_string (keeper->session.row.outcome), keeper->session.row.counted_s);
+}
+
+void
+wu_history_keeper_state_changed (WuHistoryKeeper *keeper, WuState old_state, WuState new_state)
+{
+  WuHistorySnapshot snapshot;
+
+  if (keeper == NULL)
+    return;   /* an input before the daemon finished setting up */
+  take_snapshot (keeper, &snapshot);
+  store (keeper, wu_history_session_transition (&keeper->session, old_state, new_state,
+                                                &snapshot));
+}
+
+void
+wu_history_keeper_changed (WuHistoryKeeper *keeper)
+{
+  WuHistorySnapshot snapshot;
+
+  if (keeper == NULL || !keeper->session.active)
+    return;   /* the common case between warm-ups: no work at all */
+  take_snapshot (keeper, &snapshot);
+  store (keeper, wu_history_session_progress (&keeper->session, &snapshot));
+}
+
+void
+wu_history_keeper_shutdown (WuHistoryKeeper *keeper)
+{
+  WuHistorySnapshot snapshot;
+
+  if (keeper == NULL)
+    return;   /* an input before the daemon finished setting up */
+  take_snapshot (keeper, &snapshot);
+  store (keeper, wu_history_session_shutdown (&keeper->session, &snapshot));
+}
+
+void
+wu_history_keeper_routine_outcome (WuHistoryKeeper *keeper, guint rounds, const char *assessment)
+{
+  store (keeper, wu_history_session_routine_outcome (&keeper->session,
+                                                     (int) MIN (rounds, G_MAXINT), assessment));
+}
+
+const char *
+wu_history_keeper_get_error (WuHistoryKeeper *keeper)
+{
+  return keeper->error;
+}
+
+GVariant *
+wu_history_keeper_list (WuHistoryKeeper *keeper, guint limit, GError **error)
+{
+  g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  if (keeper->history == NULL)
+    {
+      g_set_error (error, WU_ERROR, WU_ERROR_HISTORY_UNAVAILABLE, "%s", keeper->error);
+      return NULL;
+    }
+  rows = wu_history_list (keeper->history, limit, &local_error);
+  if (rows == NULL)
+    {
+      disable (keeper, local_error->message);
+      g_set_error (error, WU_ERROR, WU_ERROR_HISTORY_UNAVAILABLE, "%s", keeper->error);
+      return NULL;
+    }
+  for (guint i = 0; i < rows->len; i++)
+    g_variant_builder_add_value (&builder, wu_history_row_to_variant (g_ptr_array_index (rows, i)));
+  return g_variant_builder_end (&builder);
+}

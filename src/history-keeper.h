@@ -1,0 +1,36 @@
+/* The daemon's side of the session history: follows the engine (state transitions, progress,
+ * shutdown) and keeps one row per warm-up in history.db through WuHistory. When there is no
+ * state directory, or the database cannot be used, warmupd runs without history and
+ * wu_history_keeper_get_error() says why. */
+#pragma once
+#include <glib.h>
+#include "engine.h"
+#include "wu-history.h"
+
+typedef struct WuHistoryKeeper WuHistoryKeeper;
+
+/* The database is history.db in STATE_DIR_OPTION (--state-dir), else in $STATE_DIRECTORY
+ * (systemd's StateDirectory=, the first path when it lists several); with neither, no
+ * history is kept. Never fails: a database that cannot be used is logged and reported by
+ * wu_history_keeper_get_error(). */
+WuHistoryKeeper *wu_history_keeper_new (WuEngine *engine, const char *state_dir_option);
+void wu_history_keeper_free (WuHistoryKeeper *keeper);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuHistoryKeeper, wu_history_keeper_free)
+
+/* From the engine observer: every state transition, and after every input (cheap: SQL only
+ * at a state change and every WU_HISTORY_PROGRESS_STEP_S counted seconds). */
+void wu_history_keeper_state_changed (WuHistoryKeeper *keeper, WuState old_state,
+                                      WuState new_state);
+void wu_history_keeper_changed (WuHistoryKeeper *keeper);
+/* warmupd is stopping: a running warm-up is written as interrupted. */
+void wu_history_keeper_shutdown (WuHistoryKeeper *keeper);
+/* The guided floor routine that followed the last warm-up: its rounds and last assessment
+ * (NULL: none), stored in that warm-up's row. */
+void wu_history_keeper_routine_outcome (WuHistoryKeeper *keeper, guint rounds,
+                                        const char *assessment);
+
+/* "" while history is kept; else why not. */
+const char *wu_history_keeper_get_error (WuHistoryKeeper *keeper);
+/* The warm-ups, newest first, as aa{sv} (floating); LIMIT 0: all of them.
+ * WU_ERROR_HISTORY_UNAVAILABLE when no history is kept. */
+GVariant *wu_history_keeper_list (WuHistoryKeeper *keeper, guint limit, GError **error);

@@ -1,0 +1,589 @@
+/* The session history: the pure session tracker and the SQLite store (see wu-history.h). */
+#include "wu-history.h"
+#include "wu-error.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <string.h>
+
+/* --- rows ------------------------------------------------------------------------------- */
+
+void
+wu_history_row_init (WuHistoryRow *row)
+{
+  *row = (WuHistoryRow) {
+    .outcome = WU_OUTCOME_RUNNING,
+    .avg_cadence = -1, .max_cadence = -1, .avg_power = -1, .cap = -1,
+    .rounds = -1,
+  };
+}
+
+void
+wu_history_row_clear (WuHistoryRow *row)
+{
+  g_clear_pointer (&row->source, g_free);
+  g_clear_pointer (&row->routine, g_free);
+  g_clear_pointer (&row->assessment, g_free);
+  wu_history_row_init (row);
+}
+
+void
+wu_history_row_free (WuHistoryRow *row)
+{
+  wu_history_row_clear (row);
+  g_free (row);
+}
+
+static const char *const outcome_names[] = {
+  [WU_OUTCOME_RUNNING] = "running",
+  [WU_OUTCOME_COMPLETE] = "complete",
+  [WU_OUTCOME_CANCELLED] = "cancelled",
+  [WU_OUTCOME_INTERRUPTED] = "interrupted",
+};
+
+const char *
+wu_outcome_to_string (WuOutcome outcome)
+{
+  g_return_val_if_fail ((guint) outcome < G_N_ELEMENTS (outcome_names), "running");
+  return outcome_names[outcome];
+}
+
+static WuOutcome
+outcome_from_string (const char *text)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (outcome_names); i++)
+    if (g_strcmp0 (text, outcome_names[i]) == 0)
+      return (WuOutcome) i;
+  return WU_OUTCOME_RUNNING;   /* NULL */
+}
+
+char *
+wu_history_format_time (gint64 wall_us)
+{
+  g_autoptr (GDateTime) time = g_date_time_new_from_unix_utc (wall_us / G_USEC_PER_SEC);
+
+  if (time == NULL)
+    return g_strdup ("1970-01-01T00:00:00Z");
+  return g_date_time_format (time, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+static gint64
+parse_time (const char *text)
+{
+  g_autoptr (GDateTime) time = NULL;
+
+  if (text == NULL)
+    return 0;
+  time = g_date_time_new_from_iso8601 (text, NULL);
+  return time != NULL ? g_date_time_to_unix (time) * G_USEC_PER_SEC : 0;
+}
+
+static void
+add_double (GVariantBuilder *builder, const char *key, double value)
+{
+  if (value >= 0)
+    g_variant_builder_add (builder, "{sv}", key, g_variant_new_double (value));
+}
+
+static void
+add_string (GVariantBuilder *builder, const char *key, const char *value)
+{
+  if (value != NULL)
+    g_variant_builder_add (builder, "{sv}", key, g_variant_new_string (value));
+}
+
+GVariant *
+wu_history_row_to_variant (const WuHistoryRow *row)
+{
+  g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autofree char *start = wu_history_format_time (row->start_us);
+  g_autofree char *end = wu_history_format_time (row->end_us);
+
+  g_variant_builder_add (&builder, "{sv}", "id", g_variant_new_int64 (row->id));
+  add_string (&builder, "start_time", start);
+  add_string (&builder, "end_time", end);
+  add_string (&builder, "outcome", wu_outcome_to_string (row->outcome));
+  add_double (&builder, "counted_seconds", row->counted_s);
+  g_variant_builder_add (&builder, "{sv}", "pauses", g_variant_new_uint32 (row->pauses));
+  add_double (&builder, "avg_cadence", row->avg_cadence);
+  add_double (&builder, "max_cadence", row->max_cadence);
+  add_double (&builder, "avg_power", row->avg_power);
+  add_double (&builder, "cap", row->cap);
+  g_variant_builder_add (&builder, "{sv}", "recaps", g_variant_new_uint32 (row->recaps));
+  add_string (&builder, "source", row->source);
+  add_string (&builder, "routine", row->routine);
+  if (row->rounds >= 0)
+    g_variant_builder_add (&builder, "{sv}", "rounds", g_variant_new_uint32 ((guint32) row->rounds));
+  add_string (&builder, "assessment", row->assessment);
+  return g_variant_builder_end (&builder);
+}
+
+/* --- the pure session tracker ------------------------------------------------------------ */
+
+void
+wu_history_session_init (WuHistorySession *session)
+{
+  memset (session, 0, sizeof *session);
+  wu_history_row_init (&session->row);
+}
+
+void
+wu_history_session_clear (WuHistorySession *session)
+{
+  wu_history_row_clear (&session->row);
+  session->active = session->have_row = FALSE;
+}
+
+static void
+replace_string (char **field, const char *value)
+{
+  /* An empty label (no sample yet) does not erase a known one. */
+  if (value == NULL || value[0] == '\0' || g_strcmp0 (*field, value) == 0)
+    return;
+  g_free (*field);
+  *field = g_strdup (value);
+}
+
+/* Take the figures of the running warm-up into the row. */
+static void
+fill_row (WuHistorySession *session, const WuHistorySnapshot *snapshot)
+{
+  WuHistoryRow *row = &session->row;
+  const WuSummary *summary = &snapshot->summary;
+
+  row->end_us = snapshot->wall_us;
+  row->counted_s = summary->duration_s;
+  row->pauses = summary->pauses;
+  row->avg_cadence = summary->avg_cadence;
+  row->max_cadence = summary->max_cadence;
+  row->avg_power = summary->avg_power;
+  row->recaps = summary->recaps;
+  /* The cap is gone once the bike is released: keep the one that was applied. */
+  if (snapshot->cap >= 0)
+    row->cap = snapshot->cap;
+  replace_string (&row->source, snapshot->source);
+  replace_string (&row->routine, snapshot->routine);
+  session->written_step = floor (summary->duration_s / WU_HISTORY_PROGRESS_STEP_S);
+}
+
+static WuHistoryWrite
+begin_row (WuHistorySession *session, const WuHistorySnapshot *snapshot)
+{
+  wu_history_row_clear (&session->row);
+  session->row.start_us = snapshot->wall_us;
+  session->active = session->have_row = TRUE;
+  fill_row (session, snapshot);
+  return WU_HISTORY_WRITE_INSERT;
+}
+
+static WuHistoryWrite
+end_row (WuHistorySession *session, WuOutcome outcome, const WuHistorySnapshot *snapshot)
+{
+  if (!session->active)
+    return WU_HISTORY_WRITE_NONE;
+  fill_row (session, snapshot);
+  session->row.outcome = outcome;
+  session->active = FALSE;
+  return WU_HISTORY_WRITE_UPDATE;
+}
+
+WuHistoryWrite
+wu_history_session_transition (WuHistorySession *session, WuState old_state, WuState new_state,
+                               const WuHistorySnapshot *snapshot)
+{
+  switch (new_state)
+    {
+    case WU_STATE_WARMING_UP:
+      if (old_state != WU_STATE_PAUSED || !session->active)
+        return begin_row (session, snapshot);
+      G_GNUC_FALLTHROUGH;
+    case WU_STATE_PAUSED:
+      if (!session->active)
+        return WU_HISTORY_WRITE_NONE;
+      fill_row (session, snapshot);
+      return WU_HISTORY_WRITE_UPDATE;
+    case WU_STATE_COMPLETE:
+      return end_row (session, WU_OUTCOME_COMPLETE, snapshot);
+    case WU_STATE_CANCELLED:
+      return end_row (session, WU_OUTCOME_CANCELLED, snapshot);
+    case WU_STATE_IDLE:
+    default:
+      return WU_HISTORY_WRITE_NONE;
+    }
+}
+
+WuHistoryWrite
+wu_history_session_progress (WuHistorySession *session, const WuHistorySnapshot *snapshot)
+{
+  if (!session->active
+      || floor (snapshot->summary.duration_s / WU_HISTORY_PROGRESS_STEP_S) <= session->written_step)
+    return WU_HISTORY_WRITE_NONE;
+  fill_row (session, snapshot);
+  return WU_HISTORY_WRITE_UPDATE;
+}
+
+WuHistoryWrite
+wu_history_session_shutdown (WuHistorySession *session, const WuHistorySnapshot *snapshot)
+{
+  return end_row (session, WU_OUTCOME_INTERRUPTED, snapshot);
+}
+
+WuHistoryWrite
+wu_history_session_routine_outcome (WuHistorySession *session, int rounds,
+                                    const char *assessment)
+{
+  if (!session->have_row || session->active)
+    return WU_HISTORY_WRITE_NONE;
+  session->row.rounds = rounds;
+  g_free (session->row.assessment);
+  session->row.assessment = g_strdup (assessment);
+  return WU_HISTORY_WRITE_UPDATE;
+}
+
+/* --- the SQLite store -------------------------------------------------------------------- */
+
+struct WuHistory {
+  sqlite3 *db;
+  char *path;
+  guint recovered;
+};
+
+/* Schema migrations: entry N takes user_version N to N + 1. Never edit a shipped entry; add
+ * one. Each runs in one transaction with the new user_version. */
+static const char *const migrations[] = {
+  /* 0 -> 1: the warm-ups. Times are ISO 8601 UTC text; outcome NULL: still running (then
+   * end_time is the last update). */
+  "CREATE TABLE warmups ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  start_time TEXT NOT NULL,"
+  "  end_time TEXT,"
+  "  outcome TEXT CHECK (outcome IN ('complete', 'cancelled', 'interrupted')),"
+  "  counted_seconds REAL NOT NULL DEFAULT 0,"
+  "  pauses INTEGER NOT NULL DEFAULT 0,"
+  "  avg_cadence REAL,"
+  "  max_cadence REAL,"
+  "  avg_power REAL,"
+  "  cap REAL,"
+  "  recaps INTEGER NOT NULL DEFAULT 0,"
+  "  source TEXT,"
+  "  routine TEXT"
+  ");",
+  /* 1 -> 2: what the guided floor routine after the warm-up came to. */
+  "ALTER TABLE warmups ADD COLUMN rounds INTEGER;"
+  "ALTER TABLE warmups ADD COLUMN assessment TEXT;",
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == WU_HISTORY_SCHEMA_VERSION);
+
+static gboolean
+db_fail (WuHistory *history, GError **error, const char *what)
+{
+  g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: %s: %s", history->path, what,
+               sqlite3_errmsg (history->db));
+  return FALSE;
+}
+
+static gboolean
+db_exec (WuHistory *history, const char *sql, const char *what, GError **error)
+{
+  if (sqlite3_exec (history->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return db_fail (history, error, what);
+  return TRUE;
+}
+
+/* The first column of the first row of SQL, as text (NULL on failure). */
+static char *
+db_query_text (WuHistory *history, const char *sql, const char *what, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  char *text = NULL;
+
+  if (sqlite3_prepare_v2 (history->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      db_fail (history, error, what);
+      return NULL;
+    }
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    text = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  else
+    db_fail (history, error, what);
+  sqlite3_finalize (stmt);
+  return text;
+}
+
+static gboolean
+check_integrity (WuHistory *history, GError **error)
+{
+  g_autofree char *result = db_query_text (history, "PRAGMA quick_check", "integrity check",
+                                           error);
+
+  if (result == NULL)
+    return FALSE;
+  if (strcmp (result, "ok") != 0)
+    {
+      g_strdelimit (result, "\n", ' ');   /* one line: it ends up in a log and a property */
+      g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: corrupt database: %s", history->path,
+                   result);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+set_up_journal (WuHistory *history, GError **error)
+{
+  g_autofree char *mode = db_query_text (history, "PRAGMA journal_mode = WAL",
+                                         "switching to WAL", error);
+
+  if (mode == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (mode, "wal") != 0)
+    {
+      g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: cannot use WAL (journal mode %s)",
+                   history->path, mode);
+      return FALSE;
+    }
+  /* FULL: every commit reaches the disk, so a power cut loses at most the last step. Writes
+   * are rare (state changes and every few counted seconds). */
+  return db_exec (history, "PRAGMA synchronous = FULL", "setting synchronous", error);
+}
+
+static gboolean
+migrate (WuHistory *history, GError **error)
+{
+  g_autofree char *text = db_query_text (history, "PRAGMA user_version", "reading the schema version",
+                                         error);
+  gint64 version, found;
+
+  if (text == NULL)
+    return FALSE;
+  version = g_ascii_strtoll (text, NULL, 10);
+  if (version > WU_HISTORY_SCHEMA_VERSION || version < 0)
+    {
+      g_set_error (error, WU_ERROR, WU_ERROR_FAILED,
+                   "%s: schema version %" G_GINT64_FORMAT " is newer than this warmupd knows (%d); "
+                   "left untouched", history->path, version, WU_HISTORY_SCHEMA_VERSION);
+      return FALSE;
+    }
+  found = version;
+  for (; version < WU_HISTORY_SCHEMA_VERSION; version++)
+    {
+      g_autofree char *sql = g_strdup_printf ("BEGIN IMMEDIATE; %s PRAGMA user_version = %d; COMMIT;",
+                                              migrations[version], (int) version + 1);
+
+      if (!db_exec (history, sql, "migrating the schema", error))
+        {
+          sqlite3_exec (history->db, "ROLLBACK", NULL, NULL, NULL);
+          return FALSE;
+        }
+      if (found > 0)
+        g_message ("%s: schema version %d -> %d", history->path, (int) version, (int) version + 1);
+    }
+  if (found == 0)
+    g_message ("%s: created (schema version %d)", history->path, WU_HISTORY_SCHEMA_VERSION);
+  return TRUE;
+}
+
+/* A row left running by a daemon that was killed (or a machine that lost power) ends as
+ * interrupted; its end_time stays the last update it got. */
+static gboolean
+close_unfinished (WuHistory *history, GError **error)
+{
+  if (!db_exec (history, "UPDATE warmups SET outcome = 'interrupted' WHERE outcome IS NULL",
+                "closing unfinished warm-ups", error))
+    return FALSE;
+  history->recovered = (guint) sqlite3_changes (history->db);
+  return TRUE;
+}
+
+WuHistory *
+wu_history_open (const char *directory, GError **error)
+{
+  g_autoptr (WuHistory) history = g_new0 (WuHistory, 1);
+
+  history->path = g_build_filename (directory, WU_HISTORY_FILE_NAME, NULL);
+  if (g_mkdir_with_parents (directory, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", directory,
+                   g_strerror (saved));
+      return NULL;
+    }
+  if (sqlite3_open_v2 (history->path, &history->db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL)
+      != SQLITE_OK)
+    {
+      db_fail (history, error, "cannot open");
+      return NULL;
+    }
+  sqlite3_extended_result_codes (history->db, 1);
+  sqlite3_busy_timeout (history->db, 2000);
+  if (!check_integrity (history, error) || !set_up_journal (history, error)
+      || !migrate (history, error) || !close_unfinished (history, error))
+    return NULL;
+  return g_steal_pointer (&history);
+}
+
+void
+wu_history_free (WuHistory *history)
+{
+  if (history == NULL)
+    return;
+  if (history->db != NULL)
+    sqlite3_close (history->db);
+  g_free (history->path);
+  g_free (history);
+}
+
+const char *
+wu_history_get_path (WuHistory *history)
+{
+  return history->path;
+}
+
+guint
+wu_history_get_recovered (WuHistory *history)
+{
+  return history->recovered;
+}
+
+static void
+bind_double (sqlite3_stmt *stmt, int index, double value)
+{
+  if (value >= 0)
+    sqlite3_bind_double (stmt, index, value);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static void
+bind_text (sqlite3_stmt *stmt, int index, const char *value)
+{
+  if (value != NULL)
+    sqlite3_bind_text (stmt, index, value, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+#define ROW_COLUMNS "start_time, end_time, outcome, counted_seconds, pauses, avg_cadence, " \
+  "max_cadence, avg_power, cap, recaps, source, routine, rounds, assessment"
+
+/* Binds ROW_COLUMNS to parameters 1..14. */
+static void
+bind_row (sqlite3_stmt *stmt, const WuHistoryRow *row)
+{
+  g_autofree char *start = wu_history_format_time (row->start_us);
+  g_autofree char *end = wu_history_format_time (row->end_us);
+
+  bind_text (stmt, 1, start);
+  bind_text (stmt, 2, end);
+  bind_text (stmt, 3, row->outcome == WU_OUTCOME_RUNNING ? NULL : wu_outcome_to_string (row->outcome));
+  sqlite3_bind_double (stmt, 4, row->counted_s);
+  sqlite3_bind_int64 (stmt, 5, row->pauses);
+  bind_double (stmt, 6, row->avg_cadence);
+  bind_double (stmt, 7, row->max_cadence);
+  bind_double (stmt, 8, row->avg_power);
+  bind_double (stmt, 9, row->cap);
+  sqlite3_bind_int64 (stmt, 10, row->recaps);
+  bind_text (stmt, 11, row->source);
+  bind_text (stmt, 12, row->routine);
+  if (row->rounds >= 0)
+    sqlite3_bind_int (stmt, 13, row->rounds);
+  else
+    sqlite3_bind_null (stmt, 13);
+  bind_text (stmt, 14, row->assessment);
+}
+
+gboolean
+wu_history_write (WuHistory *history, WuHistoryWrite write, WuHistoryRow *row, GError **error)
+{
+  const char *sql;
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (write == WU_HISTORY_WRITE_NONE)
+    return TRUE;
+  if (write == WU_HISTORY_WRITE_INSERT)
+    sql = "INSERT INTO warmups (" ROW_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  else
+    sql = "UPDATE warmups SET (" ROW_COLUMNS ") = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "WHERE id = ?15";
+  if (sqlite3_prepare_v2 (history->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (history, error, "preparing a write");
+  bind_row (stmt, row);
+  if (write == WU_HISTORY_WRITE_UPDATE)
+    sqlite3_bind_int64 (stmt, 15, row->id);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  if (!ok)
+    db_fail (history, error, "writing a warm-up");
+  else if (write == WU_HISTORY_WRITE_INSERT)
+    row->id = sqlite3_last_insert_rowid (history->db);
+  else if (sqlite3_changes (history->db) != 1)
+    {
+      g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: warm-up %" G_GINT64_FORMAT
+                   " is no longer in the database", history->path, row->id);
+      ok = FALSE;
+    }
+  sqlite3_finalize (stmt);
+  return ok;
+}
+
+static double
+column_double (sqlite3_stmt *stmt, int index)
+{
+  return sqlite3_column_type (stmt, index) == SQLITE_NULL ? -1 : sqlite3_column_double (stmt, index);
+}
+
+static char *
+column_text (sqlite3_stmt *stmt, int index)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, index));
+}
+
+static WuHistoryRow *
+read_row (sqlite3_stmt *stmt)
+{
+  WuHistoryRow *row = g_new0 (WuHistoryRow, 1);
+
+  wu_history_row_init (row);
+  row->id = sqlite3_column_int64 (stmt, 0);
+  row->start_us = parse_time ((const char *) sqlite3_column_text (stmt, 1));
+  row->end_us = parse_time ((const char *) sqlite3_column_text (stmt, 2));
+  row->outcome = outcome_from_string ((const char *) sqlite3_column_text (stmt, 3));
+  row->counted_s = MAX (sqlite3_column_double (stmt, 4), 0);
+  row->pauses = (guint) CLAMP (sqlite3_column_int64 (stmt, 5), 0, G_MAXUINT32);
+  row->avg_cadence = column_double (stmt, 6);
+  row->max_cadence = column_double (stmt, 7);
+  row->avg_power = column_double (stmt, 8);
+  row->cap = column_double (stmt, 9);
+  row->recaps = (guint) CLAMP (sqlite3_column_int64 (stmt, 10), 0, G_MAXUINT32);
+  row->source = column_text (stmt, 11);
+  row->routine = column_text (stmt, 12);
+  row->rounds = sqlite3_column_type (stmt, 13) == SQLITE_NULL
+                  ? -1 : (int) CLAMP (sqlite3_column_int64 (stmt, 13), 0, G_MAXINT);
+  row->assessment = column_text (stmt, 14);
+  return row;
+}
+
+GPtrArray *
+wu_history_list (WuHistory *history, guint limit, GError **error)
+{
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) wu_history_row_free);
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (history->db,
+                          "SELECT id, " ROW_COLUMNS " FROM warmups ORDER BY id DESC LIMIT ?",
+                          -1, &stmt, NULL) != SQLITE_OK)
+    {
+      db_fail (history, error, "reading the history");
+      return NULL;
+    }
+  sqlite3_bind_int64 (stmt, 1, limit == 0 ? -1 : (sqlite3_int64) limit);  /* -1: no limit */
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (rows, read_row (stmt));
+  if (rc != SQLITE_DONE)
+    db_fail (history, error, "reading the history");
+  sqlite3_finalize (stmt);
+  return rc == SQLITE_DONE ? g_steal_pointer (&rows) : NULL;
+}

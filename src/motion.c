@@ -1,0 +1,202 @@
+/* Decoding of revolution data and source priority (see motion.h). */
+#include "motion.h"
+#include "wu-cps.h"
+#include "wu-csc.h"
+#include "wu-error.h"
+
+#include <string.h>
+
+void
+wu_motion_config_from (WuMotionConfig *motion, const WuConfig *config)
+{
+  wu_cadence_config_init (&motion->cadence);
+  motion->cadence.debounce_us = (gint64) config->gpio.debounce_ms * 1000;
+  motion->cadence.pulses_per_revolution = MAX (config->gpio.pulses_per_revolution, 1u);
+  motion->cadence.stale_after_us = config->controller.stale_after_us;
+  motion->wheel_circumference_mm = config->sensors.wheel_circumference_mm;
+  motion->gpio_edge = config->gpio.edge;
+  memcpy (motion->cadence_rank, config->sensors.cadence_rank, sizeof motion->cadence_rank);
+  motion->stale_after_us = config->controller.stale_after_us;
+}
+
+void
+wu_motion_init (WuMotion *motion, const WuMotionConfig *config)
+{
+  wu_cadence_init (&motion->cadence, &config->cadence);
+  wu_wheel_init (&motion->wheel);
+  motion->kind = WU_CADENCE_KIND_GPIO;
+  motion->due_us = G_MAXINT64;
+}
+
+void
+wu_motion_set_config (WuMotion *motion, const WuMotionConfig *config)
+{
+  wu_cadence_set_config (&motion->cadence, &config->cadence);
+}
+
+WuCadenceKind
+wu_motion_kind_of (WuEventKind kind)
+{
+  switch (kind)
+    {
+    case WU_EVENT_CSC_MEASUREMENT:
+      return WU_CADENCE_KIND_CSC;
+    case WU_EVENT_CPS_MEASUREMENT:
+      return WU_CADENCE_KIND_CPS;
+    case WU_EVENT_GPIO_EDGE:
+      return WU_CADENCE_KIND_GPIO;
+    default:
+      return WU_CADENCE_KIND_FTMS;
+    }
+}
+
+static void
+take_crank (WuMotion *motion, gint64 now_us, guint16 revs, guint16 ticks, WuSample *sample)
+{
+  if (wu_cadence_crank (&motion->cadence, now_us, revs, ticks))
+    sample->cadence_rpm = wu_cadence_get (&motion->cadence, now_us);
+}
+
+static void
+take_wheel (WuMotion *motion, const WuMotionConfig *config, gint64 now_us, guint32 revs,
+            guint16 ticks, guint ticks_per_second, WuSample *sample)
+{
+  double kmh;
+
+  if (wu_wheel_update (&motion->wheel, now_us, revs, ticks, ticks_per_second,
+                       config->wheel_circumference_mm, &kmh))
+    sample->speed_kmh = kmh;
+}
+
+static gboolean
+decode_csc (WuMotion *motion, const WuMotionConfig *config, const WuRawEvent *event,
+            WuSample *sample, GError **error)
+{
+  WuCscMeasurement csc;
+
+  if (!wu_csc_decode_measurement (event->payload, event->len, &csc, error))
+    return FALSE;
+  if (csc.has_wheel)
+    take_wheel (motion, config, event->time_us, csc.wheel_revs, csc.wheel_event_time,
+                WU_CSC_TIME_HZ, sample);
+  if (csc.has_crank)
+    take_crank (motion, event->time_us, csc.crank_revs, csc.crank_event_time, sample);
+  return TRUE;
+}
+
+static gboolean
+decode_cps (WuMotion *motion, const WuMotionConfig *config, const WuRawEvent *event,
+            WuSample *sample, GError **error)
+{
+  WuCpsMeasurement cps;
+
+  if (!wu_cps_decode_measurement (event->payload, event->len, &cps, error))
+    return FALSE;
+  /* Every frame carries the instantaneous power, repeated or not. */
+  sample->power_w = cps.power_w;
+  if (cps.flags & WU_CPS_FLAG_WHEEL)
+    take_wheel (motion, config, event->time_us, cps.wheel_revs, cps.wheel_event_time,
+                WU_CPS_WHEEL_TIME_HZ, sample);
+  if (cps.flags & WU_CPS_FLAG_CRANK)
+    take_crank (motion, event->time_us, cps.crank_revs, cps.crank_event_time, sample);
+  return TRUE;
+}
+
+static gboolean
+is_pulse_edge (const WuMotionConfig *config, gboolean rising)
+{
+  switch (config->gpio_edge)
+    {
+    case WU_GPIO_EDGE_RISING:
+      return rising;
+    case WU_GPIO_EDGE_BOTH:
+      return TRUE;
+    case WU_GPIO_EDGE_FALLING:
+    default:
+      return !rising;
+    }
+}
+
+gboolean
+wu_motion_decode (WuMotion *motion, const WuMotionConfig *config, const WuRawEvent *event,
+                  WuSample *sample, GError **error)
+{
+  wu_sample_init (sample, event->time_us);
+  switch (event->kind)
+    {
+    case WU_EVENT_CSC_MEASUREMENT:
+      return decode_csc (motion, config, event, sample, error);
+    case WU_EVENT_CPS_MEASUREMENT:
+      return decode_cps (motion, config, event, sample, error);
+    case WU_EVENT_GPIO_EDGE:
+      if (is_pulse_edge (config, event->up) && wu_cadence_pulse (&motion->cadence, event->time_us))
+        sample->cadence_rpm = wu_cadence_get (&motion->cadence, event->time_us);
+      return TRUE;
+    default:
+      g_set_error (error, WU_ERROR, WU_ERROR_MALFORMED, "%s carries no revolution data",
+                   wu_event_kind_to_string (event->kind));
+      return FALSE;
+    }
+}
+
+gint64
+wu_motion_next_change (const WuMotion *motion, gint64 now_us)
+{
+  return wu_cadence_next_change (&motion->cadence, now_us);
+}
+
+void
+wu_motion_sample_at (const WuMotion *motion, gint64 now_us, WuSample *sample)
+{
+  wu_sample_init (sample, now_us);
+  sample->cadence_rpm = wu_cadence_get (&motion->cadence, now_us);
+}
+
+/* ---- priority ------------------------------------------------------------------------ */
+
+void
+wu_priority_init (WuPriority *priority)
+{
+  memset (priority, 0, sizeof *priority);
+}
+
+static double *
+sample_value (WuSample *sample, guint index)
+{
+  double *values[] = { &sample->cadence_rpm, &sample->power_w, &sample->speed_kmh };
+  return values[index];
+}
+
+static gboolean
+better_kind_reported (const WuPriority *priority, const WuMotionConfig *config,
+                      WuCadenceKind kind, guint value, gint64 now_us)
+{
+  for (guint other = 0; other < WU_CADENCE_N_KINDS; other++)
+    if (config->cadence_rank[other] < config->cadence_rank[kind] &&
+        priority->reported[other][value] &&
+        now_us - priority->reported_us[other][value] < config->stale_after_us)
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+wu_priority_filter (WuPriority *priority, const WuMotionConfig *config, WuCadenceKind kind,
+                    WuSample *sample)
+{
+  gboolean left = sample->resistance >= 0;
+
+  for (guint value = 0; value < 3; value++)
+    {
+      double *v = sample_value (sample, value);
+
+      if (*v < 0)
+        continue;
+      priority->reported[kind][value] = TRUE;
+      priority->reported_us[kind][value] = sample->time_us;
+      if (better_kind_reported (priority, config, kind, value, sample->time_us))
+        *v = -1;
+      else
+        left = TRUE;
+    }
+  return left;
+}

@@ -1,0 +1,447 @@
+/* The GPIO reed-switch source: a line's edge events, stamped with the kernel's time.
+ *
+ * States: waiting (no line: the chip is missing, the line busy; retried every
+ * retry_interval_ms) and listening (the line's fd is a main-loop source). A hang-up on the
+ * fd (the chip went away) goes back to waiting. Each change is logged as `old -> new` and
+ * the reason for waiting is shown on the sensor's Error. The libgpiod calls are in the
+ * backend (source-gpio.h). */
+#include "source-gpio.h"
+#include "config-gpio.h"
+#include "wu-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <string.h>
+#include <glib-unix.h>
+
+/* Events read per read() call, and read() calls per wake-up: enough for any bike, small
+ * enough that a line gone wild cannot starve the main loop. */
+#define EVENTS_PER_READ 16
+#define READS_PER_WAKEUP 8
+
+/* A kernel timestamp further than this from the monotonic clock is not CLOCK_MONOTONIC
+ * (kernels before 5.7 stamped v1 events with CLOCK_REALTIME). */
+#define PLAUSIBLE_CLOCK_SKEW_US (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
+
+typedef enum { GPIO_WAITING, GPIO_LISTENING } GpioState;
+
+typedef struct {
+  WuSource base;
+  WuGpioConfig config;
+  char *dev_dir;
+  guint retry_interval_ms;
+  char *consumer;
+  GpioState state;
+  char *chip_path;             /* the chip the line was found on (listening) */
+  guint offset;
+  WuGpioRequest *request;      /* listening: the line */
+  GSource *watch;              /* listening: the line's fd */
+  GSource *retry_timer;        /* waiting: the next attempt */
+  char *last_error;            /* the last reason for waiting, logged once */
+  gboolean warned_clock;
+} WuGpioSource;
+
+static const char *
+state_name (GpioState state)
+{
+  return state == GPIO_LISTENING ? "listening" : "waiting";
+}
+
+static gboolean
+is_numeric (const char *text)
+{
+  return text[0] != '\0' && strspn (text, "0123456789") == strlen (text);
+}
+
+static gint
+compare_numbers (gconstpointer a, gconstpointer b)
+{
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* The chips in dev_dir, in numeric order: gpiochip0, gpiochip1, ..., gpiochip10. */
+static GPtrArray *
+list_chips (const char *dev_dir)
+{
+  g_autoptr (GDir) dir = g_dir_open (dev_dir, 0, NULL);
+  GPtrArray *paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) numbers = g_array_new (FALSE, FALSE, sizeof (guint64));
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      guint64 n;
+      if (g_str_has_prefix (name, "gpiochip")
+          && g_ascii_string_to_unsigned (name + 8, 10, 0, G_MAXUINT, &n, NULL))
+        g_array_append_val (numbers, n);
+    }
+  g_array_sort (numbers, compare_numbers);
+  for (guint i = 0; i < numbers->len; i++)
+    g_ptr_array_add (paths, g_strdup_printf ("%s/gpiochip%" G_GUINT64_FORMAT, dev_dir,
+                                             g_array_index (numbers, guint64, i)));
+  return paths;
+}
+
+/* The chip whose label is LABEL. */
+static char *
+find_chip_by_label (WuGpioSource *gpio, const char *label, GError **error)
+{
+  g_autoptr (GPtrArray) paths = list_chips (gpio->dev_dir);
+
+  for (guint i = 0; i < paths->len; i++)
+    {
+      const char *path = g_ptr_array_index (paths, i);
+      g_autofree char *chip_label = wu_gpio_backend_chip_label (path, NULL);
+      if (g_strcmp0 (chip_label, label) == 0)
+        return g_strdup (path);
+    }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no GPIO chip labelled '%s' in %s",
+               label, gpio->dev_dir);
+  return NULL;
+}
+
+/* Chip= to a path: a path, a name (gpiochip0), a number, or else a label. */
+static char *
+resolve_chip (WuGpioSource *gpio, const char *chip, GError **error)
+{
+  if (chip[0] == '/')
+    return g_strdup (chip);
+  if (is_numeric (chip))
+    return g_strdup_printf ("%s/gpiochip%s", gpio->dev_dir, chip);
+  if (g_str_has_prefix (chip, "gpiochip") && is_numeric (chip + 8))
+    return g_build_filename (gpio->dev_dir, chip, NULL);
+  return find_chip_by_label (gpio, chip, error);
+}
+
+/* No Chip=: the first chip with a line of that name. */
+static gboolean
+find_line_anywhere (WuGpioSource *gpio, const char *name, char **chip_path, guint *offset,
+                    GError **error)
+{
+  g_autoptr (GPtrArray) paths = list_chips (gpio->dev_dir);
+
+  for (guint i = 0; i < paths->len; i++)
+    if (wu_gpio_backend_find_line (g_ptr_array_index (paths, i), name, offset, NULL))
+      {
+        *chip_path = g_strdup (g_ptr_array_index (paths, i));
+        return TRUE;
+      }
+  if (paths->len == 0)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no GPIO chip in %s (looking for %s)",
+                 gpio->dev_dir, name);
+  else
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "no GPIO line named '%s' on any chip in %s", name, gpio->dev_dir);
+  return FALSE;
+}
+
+/* Chip= and Line= to a chip path and an offset. */
+static gboolean
+resolve_line (WuGpioSource *gpio, char **chip_path, guint *offset, GError **error)
+{
+  const char *line = gpio->config.line;
+  g_autofree char *path = NULL;
+
+  if (gpio->config.chip == NULL && !is_numeric (line))
+    return find_line_anywhere (gpio, line, chip_path, offset, error);
+  path = resolve_chip (gpio, gpio->config.chip != NULL ? gpio->config.chip : "gpiochip0", error);
+  if (path == NULL)
+    return FALSE;
+  if (is_numeric (line))
+    *offset = (guint) g_ascii_strtoull (line, NULL, 10);
+  else if (!wu_gpio_backend_find_line (path, line, offset, error))
+    return FALSE;
+  *chip_path = g_steal_pointer (&path);
+  return TRUE;
+}
+
+static void gpio_try_open (WuGpioSource *gpio);
+
+static void
+set_state (WuGpioSource *gpio, GpioState state, const char *why)
+{
+  if (gpio->state == state)
+    return;
+  g_message ("%s: %s -> %s: %s", gpio->base.name, state_name (gpio->state), state_name (state),
+             why);
+  gpio->state = state;
+}
+
+static void
+deliver_link (WuGpioSource *gpio, gboolean up)
+{
+  WuRawEvent event;
+
+  memset (&event, 0, offsetof (WuRawEvent, payload));
+  event.kind = WU_EVENT_LINK;
+  event.up = up;
+  event.time_us = gpio->base.sink->now (gpio->base.sink_data);
+  gpio->base.sink->event (gpio->base.sink_data, &event);
+}
+
+static gboolean
+on_retry_timer (gpointer user_data)
+{
+  WuGpioSource *gpio = user_data;
+
+  g_clear_pointer (&gpio->retry_timer, g_source_unref);
+  gpio_try_open (gpio);
+  return G_SOURCE_REMOVE;
+}
+
+/* Waiting: show why on the sensor, log it once, try again later. */
+static void
+wait_and_retry (WuGpioSource *gpio, const GError *error)
+{
+  set_state (gpio, GPIO_WAITING, error->message);
+  if (g_strcmp0 (gpio->last_error, error->message) != 0)
+    {
+      g_warning ("%s: %s (retrying every %u s)", gpio->base.name, error->message,
+                 (gpio->retry_interval_ms + 999) / 1000);
+      g_free (gpio->last_error);
+      gpio->last_error = g_strdup (error->message);
+    }
+  else
+    g_debug ("%s: still %s", gpio->base.name, error->message);
+  gpio->base.sink->error (gpio->base.sink_data, error);
+  g_assert (gpio->retry_timer == NULL);
+  gpio->retry_timer = g_timeout_source_new (gpio->retry_interval_ms);
+  g_source_set_callback (gpio->retry_timer, on_retry_timer, gpio, NULL);
+  g_source_set_name (gpio->retry_timer, "[warmupd] gpio retry");
+  g_source_attach (gpio->retry_timer, NULL);
+}
+
+/* The kernel's CLOCK_MONOTONIC event time on the sink's clock. */
+static gint64
+event_time (WuGpioSource *gpio, gint64 timestamp_ns)
+{
+  gint64 event_us = timestamp_ns / 1000;
+  gint64 now_us = g_get_monotonic_time ();
+
+  if (ABS (now_us - event_us) > PLAUSIBLE_CLOCK_SKEW_US)
+    {
+      if (!gpio->warned_clock)
+        g_warning ("%s: the kernel's event times are not CLOCK_MONOTONIC (a kernel before "
+                   "5.7?); using the time of the read instead", gpio->base.name);
+      gpio->warned_clock = TRUE;
+      event_us = now_us;
+    }
+  return gpio->base.sink->from_monotonic (gpio->base.sink_data, event_us);
+}
+
+static void
+deliver_edges (WuGpioSource *gpio, const WuGpioEdgeEvent *edges, int n)
+{
+  WuRawEvent event;
+
+  memset (&event, 0, offsetof (WuRawEvent, payload));
+  event.kind = WU_EVENT_GPIO_EDGE;
+  for (int i = 0; i < n; i++)
+    {
+      event.up = edges[i].rising;
+      event.time_us = event_time (gpio, edges[i].timestamp_ns);
+      gpio->base.sink->event (gpio->base.sink_data, &event);
+    }
+}
+
+static void
+stop_listening (WuGpioSource *gpio)
+{
+  if (gpio->watch != NULL)
+    {
+      g_source_destroy (gpio->watch);
+      g_clear_pointer (&gpio->watch, g_source_unref);
+    }
+  g_clear_pointer (&gpio->request, wu_gpio_request_free);
+  g_clear_pointer (&gpio->chip_path, g_free);
+}
+
+/* The line is gone (the chip was removed) or unreadable: back to waiting. */
+static void
+lose_line (WuGpioSource *gpio, const char *reason)
+{
+  g_autoptr (GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                          "%s: %s", gpio->chip_path, reason);
+
+  stop_listening (gpio);
+  deliver_link (gpio, FALSE);
+  wait_and_retry (gpio, error);
+}
+
+/* Read what is pending. FALSE when the line was lost doing so. */
+static gboolean
+read_pending (WuGpioSource *gpio)
+{
+  WuGpioEdgeEvent edges[EVENTS_PER_READ];
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < READS_PER_WAKEUP; i++)
+    {
+      int n = wu_gpio_request_read (gpio->request, edges, EVENTS_PER_READ, &error);
+      if (n < 0)
+        {
+          lose_line (gpio, error->message);
+          return FALSE;
+        }
+      deliver_edges (gpio, edges, n);
+      if (n < EVENTS_PER_READ)
+        break;
+    }
+  return TRUE;
+}
+
+/* Hang-up or error on the line's fd: the chip went away. Events still queued are read
+ * first, so that none is lost. */
+static gboolean
+on_line_hangup (WuGpioSource *gpio)
+{
+  if (read_pending (gpio))
+    lose_line (gpio, "the GPIO chip went away");
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_line_event (gint fd, GIOCondition condition, gpointer user_data)
+{
+  WuGpioSource *gpio = user_data;
+
+  if (condition & (G_IO_HUP | G_IO_ERR | G_IO_NVAL))
+    return on_line_hangup (gpio);
+  if (!read_pending (gpio))
+    return G_SOURCE_REMOVE;   /* lose_line() already dropped the watch */
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+set_nonblocking (int fd, GError **error)
+{
+  int flags = fcntl (fd, F_GETFL);
+
+  if (flags < 0 || fcntl (fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot make the line's fd non-blocking: %s", g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+start_listening (WuGpioSource *gpio, GError **error)
+{
+  g_autofree char *chip_path = NULL;
+  WuGpioLineRequest line = { .config = &gpio->config, .consumer = gpio->consumer };
+  int fd;
+
+  if (!resolve_line (gpio, &chip_path, &line.offset, error))
+    return FALSE;
+  gpio->request = wu_gpio_backend_request (chip_path, &line, error);
+  if (gpio->request == NULL)
+    return FALSE;
+  fd = wu_gpio_request_get_fd (gpio->request);
+  if (!set_nonblocking (fd, error))
+    {
+      g_clear_pointer (&gpio->request, wu_gpio_request_free);
+      return FALSE;
+    }
+  gpio->chip_path = g_steal_pointer (&chip_path);
+  gpio->offset = line.offset;
+  gpio->watch = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (gpio->watch, G_SOURCE_FUNC (on_line_event), gpio, NULL);
+  g_source_set_name (gpio->watch, "[warmupd] gpio line");
+  g_source_attach (gpio->watch, NULL);
+  return TRUE;
+}
+
+static void
+gpio_try_open (WuGpioSource *gpio)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *why = NULL;
+
+  if (!start_listening (gpio, &error))
+    {
+      wait_and_retry (gpio, error);
+      return;
+    }
+  why = g_strdup_printf ("%s line %u, %s edges, %s%s, debounce %u ms (%s)", gpio->chip_path,
+                         gpio->offset, wu_gpio_edge_to_string (gpio->config.edge),
+                         wu_gpio_bias_to_string (gpio->config.bias),
+                         gpio->config.active_low ? ", active-low" : "",
+                         gpio->config.debounce_ms,
+                         wu_gpio_request_kernel_debounces (gpio->request) ? "in the kernel"
+                                                                           : "in software");
+  set_state (gpio, GPIO_LISTENING, why);
+  g_clear_pointer (&gpio->last_error, g_free);
+  gpio->base.sink->error (gpio->base.sink_data, NULL);
+  deliver_link (gpio, TRUE);
+}
+
+static void
+gpio_start (WuSource *source)
+{
+  WuGpioSource *gpio = (WuGpioSource *) source;
+  g_autofree char *backend = wu_gpio_backend_describe ();
+
+  g_debug ("%s: using %s", gpio->base.name, backend);
+  gpio_try_open (gpio);
+}
+
+static void
+gpio_free (WuSource *source)
+{
+  WuGpioSource *gpio = (WuGpioSource *) source;
+
+  stop_listening (gpio);
+  if (gpio->retry_timer != NULL)
+    {
+      g_source_destroy (gpio->retry_timer);
+      g_clear_pointer (&gpio->retry_timer, g_source_unref);
+    }
+  wu_gpio_config_clear (&gpio->config);
+  g_free (gpio->dev_dir);
+  g_free (gpio->consumer);
+  g_free (gpio->last_error);
+}
+
+static const WuSourceOps gpio_ops = {
+  .kind = "gpio",
+  .drives_clock = FALSE,
+  .start = gpio_start,
+  .apply_cap = NULL,   /* a reed switch only counts revolutions */
+  .release = NULL,
+  .free = gpio_free,
+};
+
+WuSource *
+wu_gpio_source_new (const WuGpioConfig *config, const WuGpioSourceOptions *options,
+                    const WuSourceSink *sink, gpointer sink_data, GError **error)
+{
+  WuGpioSource *gpio;
+
+  if (config->line == NULL)
+    {
+      g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "[Gpio] Line= is not set");
+      return NULL;
+    }
+  gpio = g_new0 (WuGpioSource, 1);
+  gpio->base.ops = &gpio_ops;
+  gpio->base.sink = sink;
+  gpio->base.sink_data = sink_data;
+  gpio->base.name = g_strdup_printf ("reed switch %s%s%s", config->line,
+                                     config->chip != NULL ? " on " : "",
+                                     config->chip != NULL ? config->chip : "");
+  gpio->base.address = g_strdup_printf ("%s:%s", config->chip != NULL ? config->chip : "",
+                                        config->line);
+  wu_gpio_config_copy (&gpio->config, config);
+  gpio->dev_dir = g_strdup (options != NULL && options->dev_dir != NULL ? options->dev_dir
+                                                                      : WU_GPIO_DEFAULT_DEV_DIR);
+  gpio->retry_interval_ms = options != NULL && options->retry_interval_ms > 0
+                              ? options->retry_interval_ms : WU_GPIO_DEFAULT_RETRY_MS;
+  gpio->consumer = g_strdup ("warmupd");
+  gpio->state = GPIO_WAITING;
+  return &gpio->base;
+}

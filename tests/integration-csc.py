@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""Integration tests of warmupd with a BLE cadence sensor and no smart bike: the real daemon
+against a simulated bluetoothd with a Cycling Speed and Cadence sensor (0x1816) on a private
+system bus (tests/bluez_mock.py). The sensor notifies CSC Measurement (0x2A5B) with crank
+revolution data only; its counters start just below their wrap (65530 revolutions, 63.5 s
+of event time), so both wrap during every test. Nothing can be capped: the warm-up runs in
+advisory mode (issue 4)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wutest  # noqa: E402  (prints "1..0 # SKIP" and exits when gi or dbus-daemon is missing)
+from wutest import WARMUP_IFACE  # noqa: E402
+import bluez_mock  # noqa: E402
+from bluez_mock import CSC_MEASUREMENT, BikeFixtureMixin  # noqa: E402
+
+_missing = bluez_mock.missing_tools()
+if _missing:
+    print("1..0 # SKIP %s" % _missing)
+    sys.exit(0)
+
+ADDRESS = "C0:FF:EE:00:18:16"
+
+
+def config(duration=8, cap="8"):
+    return ("[Warmup]\nDuration=%s\nStartAfter=1\nPauseAfter=3\nStaleAfter=3\n"
+            "AbandonAfter=120\nMinCadence=40\nMaxCadence=110\n"
+            "[Resistance]\nCap=%s\n"
+            "[Sensors]\nAddresses=%s\n" % (duration, cap, ADDRESS))
+
+
+class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
+
+    def start(self, conf=None, cadence=80.0, rate=4.0):
+        self.start_bike("csc", cadence=cadence, rate=rate)
+        self.daemon = self.start_daemon(config=self.write_config(conf or config()))
+        self.sensor_path, _ = self.wait_sensor("csc", Address=ADDRESS, Connected=True)
+
+    def sensor(self):
+        return self.sensors("csc")[self.sensor_path]
+
+    def state(self):
+        return self.get(WARMUP_IFACE, "State")
+
+    def wait_state(self, *states):
+        return self.wait(lambda: self.state() in states, "State in %r" % (states,),
+                         lambda: "warm-up %r, sensor %r" % (self.warmup(), self.sensors()))
+
+    def test_full_warmup_advisory(self):
+        self.start()
+        self.wait(lambda: abs(self.sensor()["Cadence"] - 80.0) <= 2.0,
+                  "Sensor1.Cadence near 80 rpm from crank revolution data",
+                  lambda: "sensor %r" % self.sensor())
+        self.wait_state("warming-up")
+        warmup = self.warmup()
+        self.assertLessEqual(abs(warmup["Cadence"] - 80.0), 2.0, "Warmup1.Cadence from the CSC")
+        # nothing to cap: advisory mode, stated on D-Bus and in the log
+        self.assertIn("Control", warmup,
+                      "Warmup1 has no Control property: advisory mode must be stated on D-Bus")
+        self.assertEqual(warmup["Control"], "advisory")
+        self.assertEqual(warmup["ResistanceCap"], 8.0, "the cap in force (advisory)")
+        self.assert_in_log(self.daemon, "advisory")
+
+        self.wait_state("complete")
+        self.wait(lambda: len(self.signals.floor) == 1, "StartFloorRoutine")
+        routine, summary, published = self.signals.floor[0]
+        self.assertEqual(published, "complete")
+        self.assertEqual(summary["duration"], 8.0)
+        self.assertLessEqual(abs(summary["avg_cadence"] - 80.0), 3.0)
+        self.assertEqual(summary["recaps"], 0)
+        self.assertEqual(self.get(WARMUP_IFACE, "ResistanceCap"), -1.0)
+        sensor = self.sensor()
+        self.assertEqual(sensor["Name"], "SimCadence")
+        self.assertEqual(sensor["Power"], -1.0, "a CSC sensor reports no power")
+        self.assertEqual(sensor["Resistance"], -1.0)
+        self.assertEqual(sensor["DroppedPackets"], 0)
+        # no characteristic of the sensor was written
+        for uuid in self.bike.chrcs:
+            self.assertEqual(self.bike.writes(uuid), [], "wrote to %s" % uuid)
+        self.assertIn(CSC_MEASUREMENT, self.bike.state()["acquired"])
+
+    def test_stop_pedalling_pauses(self):
+        # the sensor keeps notifying the same crank frame: not a new revolution
+        self.start(config(duration=600))
+        self.wait_state("warming-up")
+        self.bike.pedal(0)
+        self.wait(lambda: self.sensor()["Cadence"] == 0.0, "cadence 0 once no crank event comes",
+                  lambda: "sensor %r" % self.sensor(), timeout=10)
+        self.wait_state("paused")
+        elapsed = self.get(WARMUP_IFACE, "Elapsed")
+        self.bike.pedal(75)
+        self.wait_state("warming-up")
+        self.wait(lambda: self.get(WARMUP_IFACE, "Elapsed") > elapsed, "counting again")
+
+    def test_garbage_measurement_dropped(self):
+        self.start(config(duration=600))
+        self.wait_state("warming-up")
+        # flags 0x02 want 4 bytes of crank data; 0x03 want wheel and crank data (10 bytes)
+        for data in (bytes.fromhex("02ff"), bytes.fromhex("03010203")):
+            self.bike.send_notification(CSC_MEASUREMENT, data)
+        self.wait(lambda: self.sensor()["DroppedPackets"] >= 2, "DroppedPackets >= 2",
+                  lambda: "sensor %r" % self.sensor())
+        self.assertTrue(self.sensor()["Connected"])
+        self.assertEqual(self.state(), "warming-up")
+
+
+if __name__ == "__main__":
+    wutest.main()

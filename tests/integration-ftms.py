@@ -1,0 +1,465 @@
+#!/usr/bin/python3
+"""Integration tests of warmupd with a smart bike: the real daemon (its name on a private
+session bus) against a simulated bluetoothd with an FTMS bike on a private system bus
+(tests/bluez_mock.py). Each scenario of issue 3 is its own test; assertions are on what
+warmupd wrote to the bike's control point (the mock's call log) and on warmupd's D-Bus.
+
+Bike: SimBike C0:FF:EE:00:18:26, resistance range 1.0-32.0 step 1.0, resistance 15 at
+first, Indoor Bike Data at 10 Hz once someone subscribes, 80 rpm. Warm-ups are short
+(Duration 20 s or less) and every wait polls with a generous deadline."""
+
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wutest  # noqa: E402  (prints "1..0 # SKIP" and exits when gi or dbus-daemon is missing)
+from wutest import OBJECT_PATH, WARMUP_IFACE  # noqa: E402
+import bluez_mock  # noqa: E402
+from bluez_mock import (CONTROL_POINT, INDOOR_BIKE_DATA, MACHINE_STATUS,  # noqa: E402
+                        BikeFixtureMixin)
+
+_missing = bluez_mock.missing_tools()
+if _missing:
+    print("1..0 # SKIP %s" % _missing)
+    sys.exit(0)
+
+ADDRESS = "C0:FF:EE:00:18:26"
+# Upper bounds on reaction times, stretched when warmupd runs under valgrind.
+SLOW = 10 if wutest.VALGRIND else 1
+REQUEST_CONTROL = bytes([0x00])
+RESET = bytes([0x01])
+
+
+def cap_u8(level):
+    """Set Target Resistance Level, the spec's UINT8 form (0.1)."""
+    return bytes([0x04, round(level * 10)])
+
+
+def cap_s16(level):
+    """Set Target Resistance Level, the SINT16 form (0.1) some bikes need."""
+    return bytes([0x04]) + round(level * 10).to_bytes(2, "little", signed=True)
+
+
+def is_cap(write, level=None):
+    if len(write) not in (2, 3) or write[0] != 0x04:
+        return False
+    value = write[1] if len(write) == 2 else int.from_bytes(write[1:], "little", signed=True)
+    return level is None or value == round(level * 10)
+
+
+def config(duration=20, cap="8", reapply_after=2, extra=""):
+    return ("[Warmup]\nDuration=%s\nStartAfter=1\nPauseAfter=2\nStaleAfter=2\n"
+            "AbandonAfter=120\nMinCadence=40\nMaxCadence=110\n"
+            "[Resistance]\nCap=%s\nReapplyAfter=%s\n"
+            "[Bike]\nAddress=%s\n%s" % (duration, cap, reapply_after, ADDRESS, extra))
+
+
+class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def start(self, conf=None, cadence=80.0, **bike):
+        """The bike (pedalling at CADENCE), then warmupd; waits for the bike's Sensor1."""
+        self.start_bike("ftms", cadence=cadence, power=round(cadence * 1.4), **bike)
+        self.daemon = self.start_daemon(config=self.write_config(conf or config()))
+        path, _ = self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.sensor_path = path
+        return self.daemon
+
+    def state(self):
+        return self.get(WARMUP_IFACE, "State")
+
+    def wait_state(self, *states):
+        return self.wait(lambda: self.state() in states, "State in %r" % (states,),
+                         lambda: "State %r, warm-up %r, bike %r, writes %r"
+                         % (self.state(), self.warmup(), self.bike.state(), self.write_log()))
+
+    def wait_capped(self, level, after=0):
+        """Request Control, then the cap at LEVEL (either encoding); the bike holds it.
+        Returns the index of the cap write."""
+        control = self.wait_write(REQUEST_CONTROL, after)
+        index = self.wait(
+            lambda: next((i + 1 for i, (_, w) in enumerate(self.poll_writes())
+                          if i > control and is_cap(w, level)), None),
+            "a Set Target Resistance Level %.1f after Request Control (write #%d)"
+            % (level, control), lambda: "it wrote %s" % self.write_log()) - 1
+        self.wait(lambda: self.bike.state()["resistance"] == level,
+                  "the bike's resistance to be %.1f" % level,
+                  lambda: "bike: %r" % self.bike.state())
+        return index
+
+    def sensor_prop(self, name):
+        return self.sensors("ftms")[self.sensor_path][name]
+
+    # -- 1. connect and cap ----------------------------------------------------------
+
+    def test_connect_and_cap(self):
+        self.start()
+        self.wait_state("warming-up")
+        cap_index = self.wait_capped(8.0)
+        writes = [w for _, w in self.poll_writes()]
+        self.assertEqual(writes[0], REQUEST_CONTROL, "the first write must be Request Control")
+        self.assertEqual(writes[cap_index], cap_u8(8.0), "the spec's UINT8 form first")
+        for w in writes[:cap_index + 1]:
+            self.assertIn(w[0], (0x00, 0x07, 0x04), "unexpected request %s" % w.hex())
+        self.wait(lambda: self.get(WARMUP_IFACE, "ResistanceCap") == 8.0, "ResistanceCap 8")
+        # the bridge: live values from Indoor Bike Data, on Sensor1 and on Warmup1
+        self.wait(lambda: self.sensor_prop("Resistance") == 8.0, "Sensor1.Resistance 8",
+                  lambda: "sensor %r" % self.sensors("ftms"))
+        sensor = self.sensors("ftms")[self.sensor_path]
+        self.assertEqual(sensor["Cadence"], 80.0)
+        self.assertEqual(sensor["Power"], 112.0)
+        self.assertAlmostEqual(sensor["Speed"], 28.0, places=2)
+        self.assertEqual(sensor["Name"], "SimBike")
+        self.assertEqual(sensor["DroppedPackets"], 0)
+        w = self.warmup()
+        self.assertEqual(w["Cadence"], 80.0)
+        self.assertEqual(w["Resistance"], 8.0)
+        self.assertEqual(w["State"], "warming-up")
+        # how warmupd subscribed: AcquireNotify for data, StartNotify for the control point
+        bike = self.bike.state()
+        self.assertIn(INDOOR_BIKE_DATA, bike["acquired"])
+        self.assertIn(CONTROL_POINT, bike["notifying"])
+        self.assertTrue(bike["in_control"])
+
+    # -- 2. percent cap from the range -----------------------------------------------
+
+    def test_percent_cap_from_range(self):
+        # 1.0 + 30 % of (32.0 - 1.0) = 10.3, rounded down to the 1.0 increment: 10.0
+        self.start(config(cap="30%"))
+        self.wait_state("warming-up")
+        index = self.wait_capped(10.0)
+        self.assertEqual(self.poll_writes()[index][1], cap_u8(10.0))
+        self.wait(lambda: self.get(WARMUP_IFACE, "ResistanceCap") == 10.0, "ResistanceCap 10")
+
+    def test_percent_cap_respects_increment(self):
+        # 2.0 + 45 % of (17.0 - 2.0) = 8.75, rounded down to the 0.5 increment: 8.5
+        self.start(config(cap="45%"), resistance_range=(2.0, 17.0, 0.5))
+        self.wait_state("warming-up")
+        self.wait_capped(8.5)
+        self.wait(lambda: self.get(WARMUP_IFACE, "ResistanceCap") == 8.5, "ResistanceCap 8.5")
+
+    # -- 3. re-cap after status 0x07 -------------------------------------------------
+
+    def test_recap_after_target_resistance_changed(self):
+        # ReapplyAfter is long: only the status notification can explain a quick re-cap
+        self.start(config(reapply_after=60))
+        self.wait_state("warming-up")
+        first = self.wait_capped(8.0)
+        turned = time.monotonic()
+        self.bike.turn_knob(20.0, announce=True)          # status 07 c8
+        index = self.wait(lambda: next((i + 1 for i, (_, w) in enumerate(self.poll_writes())
+                                        if i > first and is_cap(w, 8.0)), None),
+                          "a re-cap after status 0x07 (target resistance 20.0 > cap 8.0)",
+                          lambda: "writes %s, bike %r" % (self.write_log(), self.bike.state()),
+                          timeout=10) - 1
+        self.assertLess(self._seen_writes[index][0] - turned, 3.0 * SLOW,
+                        "status 0x07 above the cap must be re-capped at once")
+        self.wait(lambda: self.bike.state()["resistance"] == 8.0, "the bike back at 8.0")
+
+    def test_recap_after_resistance_seen_above_cap(self):
+        # the knob turned without a status notification: Indoor Bike Data shows it
+        self.start(config(reapply_after=2))
+        self.wait_state("warming-up")
+        first = self.wait_capped(8.0)
+        self.bike.turn_knob(14.0, announce=False)
+        self.wait(lambda: any(i > first and is_cap(w, 8.0)
+                              for i, (_, w) in enumerate(self.poll_writes())),
+                  "a re-cap after 2 s of resistance 14 > cap 8 in Indoor Bike Data",
+                  lambda: "writes %s" % self.write_log())
+        self.wait(lambda: self.bike.state()["resistance"] == 8.0, "the bike back at 8.0")
+
+    # -- 4. control lost (0xFF) ------------------------------------------------------
+
+    def test_control_permission_lost(self):
+        self.start(config(reapply_after=60))
+        self.wait_state("warming-up")
+        first = self.wait_capped(8.0)
+        self.bike.turn_knob(18.0, announce=False)          # the other app's setting
+        self.bike.lose_control()
+        self.wait_capped(8.0, after=first + 1)
+        self.assertTrue(self.bike.state()["in_control"])
+        self.assertEqual(self.state(), "warming-up")
+
+    # -- 5. not permitted, then granted ----------------------------------------------
+
+    def test_control_not_permitted_then_granted(self):
+        self.start_bike("ftms", cadence=80.0, power=112.0)
+        self.bike.refuse_control(1)
+        self.daemon = self.start_daemon(config=self.write_config(config()))
+        self.wait_state("warming-up")
+        refused = self.wait_write(REQUEST_CONTROL)
+        granted = self.wait_write(REQUEST_CONTROL, after=refused + 1, timeout=15)
+        gap = self._seen_writes[granted][0] - self._seen_writes[refused][0]
+        self.assertGreater(gap, 2.5, "Control Not Permitted: back off 3 s before asking again")
+        self.assertFalse(any(is_cap(w) for _, w in self._seen_writes[refused:granted]),
+                         "no cap may be written while control is refused: %s" % self.write_log())
+        self.wait_capped(8.0, after=granted)
+
+    # -- 6. UINT8 rejected, then SINT16 ----------------------------------------------
+
+    def test_uint8_rejected_then_sint16(self):
+        self.start_bike("ftms", cadence=80.0, power=112.0)
+        self.bike.reject_uint8(True)
+        self.daemon = self.start_daemon(config=self.write_config(config(reapply_after=60)))
+        self.wait_state("warming-up")
+        rejected = self.wait_write(cap_u8(8.0))
+        retried = self.wait_write(cap_s16(8.0), after=rejected + 1)
+        self.wait(lambda: self.bike.state()["resistance"] == 8.0, "the bike at 8.0")
+        # remembered for this bike: the next cap goes straight to SINT16
+        self.bike.turn_knob(20.0, announce=True)
+        again = self.wait_write(cap_s16(8.0), after=retried + 1)
+        later = [w for _, w in self._seen_writes[retried + 1:again + 1]]
+        self.assertNotIn(cap_u8(8.0), later, "the UINT8 form was tried again: %s" % later)
+
+    # -- 7. link lost mid warm-up, and back ------------------------------------------
+
+    def test_link_lost_and_back(self):
+        self.start()
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        self.wait(lambda: self.get(WARMUP_IFACE, "Elapsed") >= 2.0, "2 s counted")
+        self.bike.lose_link()
+        self.wait_sensor("ftms", Address=ADDRESS, Connected=False)
+        self.wait_state("paused")
+        elapsed_at_loss = self.get(WARMUP_IFACE, "Elapsed")
+        connects = len(self.bike.calls(self.bike.device, "Connect"))
+        # reconnection with backoff: at least two more attempts while the bike is away
+        self.wait(lambda: len(self.bike.calls(self.bike.device, "Connect")) >= connects + 2,
+                  "warmupd to retry Connect while the bike is away", timeout=20)
+        self.assertEqual(self.get(WARMUP_IFACE, "Elapsed"), elapsed_at_loss,
+                         "time counted while the bike was away")
+        self.assertEqual(self.state(), "paused")
+        before = len(self.poll_writes())
+        self.bike.come_back()
+        self.wait_sensor("ftms", Address=ADDRESS, Connected=True, timeout=60)
+        back = time.monotonic()
+        self.wait_capped(8.0, after=before)             # control requested again, re-capped
+        self.wait_state("warming-up")
+        self.wait(lambda: self.get(WARMUP_IFACE, "Elapsed") >= elapsed_at_loss + 1.0,
+                  "counting to resume")
+        counted_since = self.get(WARMUP_IFACE, "Elapsed") - elapsed_at_loss
+        self.assertLessEqual(counted_since, time.monotonic() - back + 1.0,
+                             "more time counted than was pedalled since the link came back")
+        self.assertEqual(self.get(WARMUP_IFACE, "Pauses"), 1)
+
+    # -- 8. bluetoothd restart mid warm-up -------------------------------------------
+
+    def test_bluetoothd_restart(self):
+        self.start()
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        self.wait(lambda: self.get(WARMUP_IFACE, "Elapsed") >= 2.0, "2 s counted")
+        before = len(self.poll_writes())
+        self.bike.stop()                                 # org.bluez vanishes
+        self.wait_sensor("ftms", Address=ADDRESS, Connected=False)
+        self.wait_state("paused")
+        self.assertTrue(self.daemon.running(), "warmupd died with bluetoothd")
+        self.bike.start()                                # it comes back, bike disconnected
+        self.bike.turn_knob(16.0, announce=False)        # the bike drifted meanwhile
+        self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.wait_capped(8.0, after=before)
+        self.wait_state("warming-up")
+        self.wait(lambda: self.get(WARMUP_IFACE, "Cadence") == 80.0, "live cadence again")
+
+    # -- 9-11. release: complete, Stop(), SIGTERM ------------------------------------
+
+    def assert_released_after_cap(self, cap_index):
+        writes = [w for _, w in self.poll_writes()]
+        self.assertIn(RESET, writes[cap_index + 1:],
+                      "no Reset (0x01) after the cap: %s" % self.write_log())
+        self.wait(lambda: not self.bike.state()["in_control"], "the bike to be released")
+
+    def test_complete_releases(self):
+        self.start(config(duration=4))
+        cap_index = self.wait_capped(8.0)
+        self.wait_state("complete")
+        self.wait_write(RESET, after=cap_index + 1)
+        self.assert_released_after_cap(cap_index)
+        self.wait(lambda: len(self.signals.floor) == 1, "StartFloorRoutine")
+        self.assertEqual(self.get(WARMUP_IFACE, "ResistanceCap"), -1.0)
+
+    def test_stop_releases(self):
+        self.start(config(duration=600))
+        self.wait_state("warming-up")
+        cap_index = self.wait_capped(8.0)
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.wait_state("cancelled", "idle")
+        self.wait_write(RESET, after=cap_index + 1)
+        self.assert_released_after_cap(cap_index)
+
+    def test_sigterm_releases(self):
+        self.start(config(duration=600))
+        self.wait_state("warming-up")
+        cap_index = self.wait_capped(8.0)
+        started = time.monotonic()
+        status = self.daemon.terminate(signal.SIGTERM)
+        took = time.monotonic() - started
+        self.assertEqual(status, 0, "warmupd's exit status on SIGTERM")
+        self.assertLess(took, 5.0 * SLOW, "SIGTERM waits at most 2 s for the bike")
+        writes = [w for w in self.bike.writes()]
+        self.assertIn(RESET, writes[cap_index + 1:],
+                      "warmupd exited without writing Reset (0x01): %s" % [w.hex() for w in writes])
+        self.assertFalse(self.bike.state()["in_control"])
+
+    def test_sigterm_with_silent_bike_exits_in_time(self):
+        # the bike never answers: warmupd still exits promptly (at most 2 s for the Reset)
+        self.start(config(duration=600))
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        self.bike.control("silent", True)
+        started = time.monotonic()
+        status = self.daemon.terminate(signal.SIGTERM)
+        self.assertEqual(status, 0)
+        self.assertLess(time.monotonic() - started, 4.0 * SLOW,
+                        "SIGTERM with a silent bike must not wait more than 2 s for it")
+
+    # -- 12. garbage notifications ---------------------------------------------------
+
+    def test_garbage_notifications(self):
+        self.start()
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        garbage = [
+            (INDOOR_BIKE_DATA, bytes.fromhex("740a20")),    # flags ask for 20 bytes, 1 given
+            (INDOOR_BIKE_DATA, bytes.fromhex("44")),        # shorter than the flags
+            (MACHINE_STATUS, bytes.fromhex("07")),          # 0x07 without its parameter
+            (MACHINE_STATUS, bytes.fromhex("fe")),          # no such status opcode
+        ]
+        for uuid, data in garbage:
+            self.bike.send_notification(uuid, data)
+        self.wait(lambda: self.sensor_prop("DroppedPackets") >= len(garbage),
+                  "DroppedPackets >= %d" % len(garbage),
+                  lambda: "sensor %r" % self.sensors("ftms"))
+        self.assertTrue(self.daemon.running())
+        # still connected, still decoding, still capped
+        sensor = self.sensors("ftms")[self.sensor_path]
+        self.assertTrue(sensor["Connected"], "a malformed notification dropped the link")
+        events = sensor["Events"]
+        self.wait(lambda: self.sensor_prop("Events") > events + 5, "more samples decoded")
+        self.assertEqual(self.sensor_prop("Cadence"), 80.0)
+        self.assertEqual(self.state(), "warming-up")
+
+    def test_empty_notification_is_not_a_hangup(self):
+        # On a SOCK_SEQPACKET fd an empty notification reads as 0 bytes, like EOF: only
+        # G_IO_HUP means the link is gone. An empty Indoor Bike Data is malformed: dropped.
+        self.start()
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        acquires = len(self.bike.calls(self.bike.chrcs[INDOOR_BIKE_DATA], "AcquireNotify"))
+        self.bike.send_notification(INDOOR_BIKE_DATA, b"")
+        self.wait(lambda: self.sensor_prop("DroppedPackets") >= 1, "DroppedPackets >= 1",
+                  lambda: "sensor %r; warmupd's log:\n%s" % (self.sensors("ftms"),
+                                                             self.daemon.log()[-1500:]))
+        self.assertEqual(len(self.bike.calls(self.bike.chrcs[INDOOR_BIKE_DATA], "AcquireNotify")),
+                         acquires, "warmupd re-acquired the notifications: it took the empty "
+                         "notification for a hang-up")
+        self.assertEqual(self.get(WARMUP_IFACE, "Pauses"), 0)
+
+    # -- 13. no bike at all ----------------------------------------------------------
+
+    def test_no_bike_at_all(self):
+        self.start_bike(kind=None)
+        self.daemon = self.start_daemon(config=self.write_config(
+            config().replace("Address=%s\n" % ADDRESS, "")))
+        adapter = bluez_mock.ADAPTER_PATH
+        self.wait(lambda: self.bike.calls(adapter, "StartDiscovery"),
+                  "warmupd to start discovery for a bike",
+                  lambda: "calls: %s" % self.bike.log()[-2000:])
+        filters = self.bike.calls(adapter, "SetDiscoveryFilter")
+        self.assertTrue(filters, "discovery without a filter")
+        flt = filters[-1][0]
+        self.assertEqual(flt.get("Transport"), "le")
+        self.assertIn(bluez_mock.FTMS_SERVICE, [u.lower() for u in flt.get("UUIDs", [])])
+        for _ in range(3):                              # idle, and answering
+            w = self.warmup()
+            self.assertEqual(w["State"], "idle")
+            self.assertEqual(w["Cadence"], -1.0)
+            self.assertEqual(self.sensors("ftms"), {})
+        self.assertTrue(self.daemon.running())
+
+    # -- the StartNotify fallback ----------------------------------------------------
+
+    def test_start_notify_fallback(self):
+        # a BlueZ without AcquireNotify: StartNotify + PropertiesChanged on Value
+        self.start(notify="start")
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        self.wait(lambda: self.get(WARMUP_IFACE, "Cadence") == 80.0, "cadence via Value")
+        bike = self.bike.state()
+        self.assertIn(INDOOR_BIKE_DATA, bike["notifying"])
+        self.assertEqual(list(bike["acquired"]), [])
+
+
+class FixtureTests(BikeFixtureMixin, wutest.WarmupdTestCase):
+    """The simulated bluetoothd itself, driven by a plain GDBus client (no warmupd): it
+    must keep behaving like BlueZ 5.66 for the scenarios above to mean anything."""
+
+    def client_call(self, path, iface, method, signature=None, args=None):
+        from gi.repository import Gio, GLib
+        conn = self.bike.bus.conn
+        reply, fds = conn.call_with_unix_fd_list_sync(
+            "org.bluez", path, iface, method,
+            GLib.Variant(signature, args) if signature else None, None,
+            Gio.DBusCallFlags.NONE, 10000, None, None)
+        return reply.unpack(), (fds.steal_fds() if fds is not None else [])
+
+    def error_of(self, *call):
+        from gi.repository import Gio, GLib
+        try:
+            self.client_call(*call)
+        except GLib.Error as e:
+            name = Gio.DBusError.get_remote_error(e)
+            return name, e.message.split(name + ": ", 1)[-1]
+        self.fail("%s succeeded" % (call,))
+
+    def test_fixture_follows_bluez_api(self):
+        import fcntl
+        import select
+        import socket
+        chrc = "org.bluez.GattCharacteristic1"
+        bike = self.start_bike("ftms", cadence=80.0, power=112.0, rate=20.0)
+        ibd, cp = bike.chrcs[INDOOR_BIKE_DATA], bike.chrcs[CONTROL_POINT]
+        # GATT objects appear with the first connection (service discovery)
+        self.assertEqual(self.error_of(ibd, chrc, "AcquireNotify", "(a{sv})", ({},))[0],
+                         "org.freedesktop.DBus.Error.UnknownObject")
+        self.client_call(bike.device, "org.bluez.Device1", "Connect")
+        self.wait(lambda: self.client_call(bike.device, "org.freedesktop.DBus.Properties", "Get",
+                                           "(ss)", ("org.bluez.Device1", "ServicesResolved"))[0][0],
+                  "ServicesResolved")
+        (_, mtu), fds = self.client_call(ibd, chrc, "AcquireNotify", "(a{sv})", ({},))
+        self.assertEqual(mtu, 517)
+        self.assertTrue(fcntl.fcntl(fds[0], fcntl.F_GETFL) & os.O_NONBLOCK,
+                        "BlueZ hands out a non-blocking fd")
+        sock = socket.socket(fileno=fds[0])
+        self.assertTrue(select.select([sock], [], [], 5)[0])
+        self.assertEqual(sock.recv(mtu), bytes.fromhex("6400f00aa0000f007000"))
+        self.assertEqual(self.error_of(ibd, chrc, "StartNotify")[0], "org.bluez.Error.NotPermitted")
+        self.assertEqual(self.error_of(cp, chrc, "AcquireNotify", "(a{sv})", ({},))[0],
+                         "org.bluez.Error.NotSupported")           # indicate only
+        self.assertEqual(self.error_of(cp, chrc, "WriteValue", "(aya{sv})", (b"\x00", {})),
+                         ("org.bluez.Error.Failed", "Operation failed with ATT error: 0xfd"))
+        self.client_call(cp, chrc, "StartNotify")
+        self.client_call(cp, chrc, "WriteValue", "(aya{sv})", (b"\x04\x50", {}))  # no control
+        self.client_call(cp, chrc, "WriteValue", "(aya{sv})", (b"\x00", {}))
+        self.client_call(cp, chrc, "WriteValue", "(aya{sv})", (b"\x04\x50", {}))
+        self.wait(lambda: self.bike.state()["resistance"] == 8.0, "resistance 8")
+        self.assertEqual(bike.writes(), [b"\x00", b"\x04\x50", b"\x00", b"\x04\x50"])
+        bike.lose_link()                                            # HUP on the notify fd
+        deadline = time.monotonic() + 5
+        while sock.recv(mtu) != b"" and time.monotonic() < deadline:
+            select.select([sock], [], [], 1)
+        self.assertEqual(self.error_of(bike.device, "org.bluez.Device1", "Connect"),
+                         ("org.bluez.Error.Failed", bluez_mock.CONNECT_FAILED))
+        sock.close()
+        self.assertEqual(self.error_of(ibd, chrc, "ReadValue", "(a{sv})", ({},)),
+                         ("org.bluez.Error.Failed", "Not connected"))  # cached, unusable
+        bike.restart()                                              # bluetoothd again
+        self.assertFalse(bike.state()["connected"])
+        self.assertEqual(len(bike.writes()), 4, "the call log survives a restart")
+
+
+if __name__ == "__main__":
+    wutest.main()

@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""Integration tests of the session history: the real warmupd on a private bus with a temp
+state directory, replaying traces; Warmup1.GetHistory, HistoryError, a SIGKILL mid warm-up
+recovered as interrupted, a corrupt database, and `warmupctl history`. TAP output."""
+
+import csv
+import io
+import os
+import re
+import signal
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wutest  # noqa: E402  (prints "1..0 # SKIP" and exits when gi or dbus-daemon is missing)
+from wutest import OBJECT_PATH, WARMUP_IFACE, WARMUPCTL, GLib, Gio, wait_for  # noqa: E402
+
+gt = wutest.gen_trace()
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+CSV_COLUMNS = ["id", "start_time", "end_time", "outcome", "counted_seconds", "pauses",
+               "avg_cadence", "max_cadence", "avg_power", "cap", "recaps", "source", "routine",
+               "rounds", "assessment"]
+
+
+def straight(seconds=700):
+    return [gt.stop(3), gt.pedal(seconds, cadence=75, resistance=20, power=120), gt.stop(10)]
+
+
+class HistoryTests(wutest.WarmupdTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.state_dir = os.path.join(self.tmpdir, "state")
+        # never the real $STATE_DIRECTORY of whoever runs the tests
+        self._saved_state_env = os.environ.pop("STATE_DIRECTORY", None)
+
+    def tearDown(self):
+        os.environ.pop("STATE_DIRECTORY", None)
+        if self._saved_state_env is not None:
+            os.environ["STATE_DIRECTORY"] = self._saved_state_env
+        super().tearDown()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def state_args(self):
+        return ["--state-dir", self.state_dir]
+
+    def history(self, limit=0):
+        return self.call(OBJECT_PATH, WARMUP_IFACE, "GetHistory", GLib.Variant("(u)", (limit,)),
+                         "(aa{sv})")[0]
+
+    def history_error_name(self):
+        try:
+            self.history()
+        except GLib.Error as e:
+            return Gio.DBusError.get_remote_error(e), e.message
+        self.fail("GetHistory succeeded; an error was expected")
+
+    def warmupctl(self, *args):
+        return self.run_tool([WARMUPCTL, "--session", "history"] + list(args))
+
+    def assert_iso_times(self, row):
+        self.assertRegex(row["start_time"], ISO_UTC)
+        self.assertRegex(row["end_time"], ISO_UTC)
+        self.assertLessEqual(row["start_time"], row["end_time"])
+
+    # -- a complete warm-up ----------------------------------------------------------------
+
+    def test_complete_warmup_is_recorded(self):
+        path, _ = self.write_trace("straight.trace", straight())
+        d = self.replay(path, args=self.state_args())
+
+        self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
+        rows = self.history()
+        self.assertEqual(len(rows), 1, rows)
+        row = rows[0]
+        self.assertEqual(row["outcome"], "complete")
+        self.assertEqual(row["counted_seconds"], 600.0)
+        self.assertEqual(row["pauses"], 0)
+        self.assertEqual(row["avg_cadence"], 75.0)
+        self.assertEqual(row["max_cadence"], 75.0)
+        self.assertEqual(row["avg_power"], 120.0)
+        self.assertEqual(row["cap"], 30.0)          # 30 % of the bike's 0..100
+        self.assertEqual(row["recaps"], 0)
+        self.assertEqual(row["source"], "replay:straight.trace")
+        self.assertEqual(row["routine"], "after-bike-warmup")
+        self.assertNotIn("rounds", row)             # no guided routine followed
+        self.assertNotIn("assessment", row)
+        self.assert_iso_times(row)
+        self.assertTrue(os.path.exists(os.path.join(self.state_dir, "history.db")))
+        self.assert_in_log(d, "history: ")
+
+        # a second daemon on the same directory: the row is still there, nothing recovered,
+        # and the newest comes first
+        self.assertEqual(d.terminate(), 0)
+        pause_path, _ = self.write_trace("pause.trace", [
+            gt.stop(3), gt.pedal(100, cadence=75, resistance=20), gt.stop(400)])
+        d2 = self.replay(pause_path, args=self.state_args(), name="warmupd-2")
+        rows = self.history()
+        self.assertEqual([r["outcome"] for r in rows], ["cancelled", "complete"])
+        self.assertGreater(rows[0]["id"], rows[1]["id"])
+        self.assertEqual(rows[0]["counted_seconds"], 99.0)
+        self.assertEqual(rows[0]["pauses"], 1)
+        self.assertEqual(len(self.history(1)), 1)
+        self.assertNotIn("interrupted", d2.log())
+
+    # -- the guided floor routine that followed ----------------------------------------------
+
+    def test_guided_routine_rounds_and_assessment_stored(self):
+        os.environ["WARMUPD_ROUTINES_DIR"] = os.path.join(wutest.SRCDIR, "data", "routines")
+        try:
+            path, _ = self.write_trace("straight.trace", straight())
+            self.replay(path, args=self.state_args())
+        finally:
+            os.environ.pop("WARMUPD_ROUTINES_DIR", None)
+        routine_iface = "io.github.warmupd.Routine1"
+
+        def routine(method, *args):
+            sig = "(" + "s" * len(args) + ")"
+            return self.call(OBJECT_PATH, routine_iface, method,
+                             GLib.Variant(sig, args) if args else None)
+
+        def do_round():
+            for _ in range(100):
+                if self.get(routine_iface, "RoutineState", OBJECT_PATH) == "assess":
+                    return
+                routine("Next")
+            self.fail("the round never reached its assessment")
+
+        routine("Begin", "after-bike-warmup")
+        do_round()
+        routine("Assess", "better")      # the round rule: better -> another round
+        do_round()
+        routine("Assess", "same")        # same -> done for the day
+        wait_for(lambda: "rounds" in self.history()[0], message="rounds in the history")
+        row = self.history()[0]
+        self.assertEqual(row["outcome"], "complete")
+        self.assertEqual(row["rounds"], 2)
+        self.assertEqual(row["assessment"], "same")
+
+    # -- warmupctl history -----------------------------------------------------------------
+
+    def test_warmupctl_history(self):
+        path, _ = self.write_trace("straight.trace", straight())
+        self.replay(path, args=self.state_args())
+
+        table = self.warmupctl()
+        self.assertEqual(table.returncode, 0, table.stderr)
+        lines = table.stdout.splitlines()
+        self.assertEqual(len(lines), 2, table.stdout)
+        self.assertEqual(lines[0].split()[:5], ["ID", "START", "OUTCOME", "COUNTED", "PAUSES"])
+        for text in ("complete", "10:00", "75/75", "120 W", "after-bike-warmup",
+                     "replay:straight.trace"):
+            self.assertIn(text, lines[1])
+
+        out = self.warmupctl("--csv")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        records = list(csv.reader(io.StringIO(out.stdout)))
+        self.assertEqual(records[0], CSV_COLUMNS)
+        self.assertEqual(len(records), 2)
+        row = dict(zip(CSV_COLUMNS, records[1]))
+        self.assertEqual(row["outcome"], "complete")
+        self.assertEqual(row["counted_seconds"], "600.0")
+        self.assertEqual(row["avg_power"], "120.0")
+        self.assertEqual(row["cap"], "30.0")
+        self.assertEqual(row["rounds"], "")
+        self.assertRegex(row["start_time"], ISO_UTC)
+
+        limited = self.warmupctl("--csv", "--limit", "1")
+        self.assertEqual(limited.returncode, 0, limited.stderr)
+        self.assertEqual(len(limited.stdout.splitlines()), 2)
+
+        bad = self.warmupctl("--limit", "-1")
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--limit", bad.stderr)
+
+    # -- kill -9 mid warm-up -------------------------------------------------------------------
+
+    def test_sigkill_mid_warmup_recovered_as_interrupted(self):
+        path, _ = self.write_trace("long.trace", straight())
+        # 20 times real time: the 600 s warm-up takes 30 s, long enough to kill it mid-way
+        d = self.start_daemon(path, speed=20, args=self.state_args())
+        wait_for(lambda: self.get(WARMUP_IFACE, "Elapsed") >= 150, message="150 s counted")
+        self.assertEqual(self.get(WARMUP_IFACE, "State"), "warming-up")
+        elapsed = self.get(WARMUP_IFACE, "Elapsed")
+        running = self.history()
+        self.assertEqual(running[0]["outcome"], "running")
+        d.proc.send_signal(signal.SIGKILL)
+        d.wait_exit()
+        self.assertEqual(d.returncode, -signal.SIGKILL)
+        # killed, it wrote no valgrind summary (WARMUPD_VALGRIND): keep only its log
+        self.daemons.remove(d)
+        d.close()
+        self.diagnostics.append("--- killed warmupd ---\n" + d.log())
+
+        d2 = self.start_daemon(args=self.state_args(), name="warmupd-2")
+        rows = self.history()
+        self.assertEqual(len(rows), 1, rows)
+        row = rows[0]
+        self.assertEqual(row["outcome"], "interrupted")
+        # written every 10 counted seconds: at most that much lost (and at 20x, what was
+        # counted between reading Elapsed and the kill landing)
+        self.assertGreaterEqual(row["counted_seconds"], elapsed - 10.0)
+        self.assertLessEqual(row["counted_seconds"], elapsed + 40.0)
+        self.assertEqual(row["cap"], 30.0)
+        self.assert_iso_times(row)
+        self.assert_in_log(d2, "closed as interrupted")
+
+    def test_sigterm_mid_warmup_ends_interrupted(self):
+        path, _ = self.write_trace("half.trace", [gt.stop(3), gt.pedal(200, cadence=75)])
+        d = self.replay(path, args=self.state_args())
+        self.assertEqual(self.get(WARMUP_IFACE, "State"), "warming-up")
+        self.assertEqual(d.terminate(), 0)
+        d2 = self.start_daemon(args=self.state_args(), name="warmupd-2")
+        rows = self.history()
+        self.assertEqual(rows[0]["outcome"], "interrupted")
+        self.assertEqual(rows[0]["counted_seconds"], 199.0)   # all of it: written at the stop
+        self.assertNotIn("closed as interrupted", d2.log())
+
+    # -- no history ------------------------------------------------------------------------
+
+    def test_corrupt_database_daemon_keeps_working(self):
+        os.makedirs(self.state_dir)
+        db = os.path.join(self.state_dir, "history.db")
+        garbage = b"not a database at all " * 20
+        with open(db, "wb") as f:
+            f.write(garbage)
+        path, _ = self.write_trace("straight.trace", straight())
+        d = self.replay(path, args=self.state_args())
+
+        self.assertEqual(self.get(WARMUP_IFACE, "State"), "complete")   # the warm-up ran
+        self.assertEqual(len(self.signals.floor), 1)
+        error = self.get(WARMUP_IFACE, "HistoryError")
+        self.assertIn(db, error)
+        self.assertIn("not a database", error)
+        name, message = self.history_error_name()
+        self.assertEqual(name, "io.github.warmupd.Error.HistoryUnavailable")
+        self.assertIn("not a database", message)
+        self.assert_in_log(d, "history off: ")
+        with open(db, "rb") as f:
+            self.assertEqual(f.read(), garbage, "the corrupt file must be left alone")
+
+        out = self.warmupctl()
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("io.github.warmupd.Error.HistoryUnavailable", out.stderr)
+
+    def test_no_state_directory_no_history(self):
+        self.start_daemon()
+        self.assertIn("no state directory", self.get(WARMUP_IFACE, "HistoryError"))
+        name, _ = self.history_error_name()
+        self.assertEqual(name, "io.github.warmupd.Error.HistoryUnavailable")
+
+    def test_state_directory_from_systemd(self):
+        # systemd's StateDirectory= sets $STATE_DIRECTORY (several paths are ':'-separated)
+        os.environ["STATE_DIRECTORY"] = self.state_dir + ":" + os.path.join(self.tmpdir, "other")
+        path, _ = self.write_trace("straight.trace", straight())
+        self.replay(path)
+        self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
+        self.assertEqual(len(self.history()), 1)
+        self.assertTrue(os.path.exists(os.path.join(self.state_dir, "history.db")))
+        self.assertFalse(os.path.exists(os.path.join(self.tmpdir, "other")))
+
+
+if __name__ == "__main__":
+    wutest.main()

@@ -1,0 +1,436 @@
+#!/usr/bin/python3
+"""Floor routines over D-Bus and on a terminal: io.github.warmupd.Routine1 (Routines,
+GetRoutine, the guided session Begin/Next/Assess/Finish and its misuse) with the real
+daemon on a private bus, and `warmupctl guide` / `warmupctl watch --guide` driven through
+a pseudo-terminal (answering its prompts, including an `irritated` assessment).
+
+The routines come from data/routines (WARMUPD_ROUTINES_DIR); warmupctl's second is made
+short with WARMUPCTL_SECOND_MS so a whole guided round takes a second or two."""
+
+import os
+import pty
+import re
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wutest  # noqa: E402  (skips the whole file when gi or dbus-daemon is missing)
+from wutest import GLib, OBJECT_PATH, WARMUPCTL, SRCDIR, wait_for  # noqa: E402
+
+ROUTINE_IFACE = "io.github.warmupd.Routine1"
+ROUTINES_DIR = os.path.join(SRCDIR, "data", "routines")
+ERROR = "io.github.warmupd.Error."
+
+AFTER_BIKE_STEPS = ["windshield-wipers", "ab-touch", "knee-to-chest", "twisted-circles",
+                    "hip-flexor-stretch", "quad-stretch"]
+AFTER_BIKE_NAMES = ["Windshield wiper legs", "45-degree ab touch", "Active knee-to-chest pull",
+                    "Twisted circles", "Hip flexor stretch", "Quad stretch"]
+
+SHORT_REST = """[Routine]
+Id=short-rest
+Title=Two steps and a one-second rest
+Caution=Stop if it hurts.
+[Rounds]
+Better=another-round
+Same=done
+Irritated=rest
+RestSeconds=1
+RestPosition=floor-back
+RestInstruction=Lie down.
+[Step a]
+Name=A
+Count=reps
+Amount=2
+Position=standing
+Instruction=Do A.
+[Step b]
+Name=B
+Count=hold
+Amount=2
+Position=standing
+Instruction=Do B.
+"""
+
+
+class Terminal:
+    """A program on a pseudo-terminal: everything it writes is collected; lines are typed."""
+
+    def __init__(self, argv, env):
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     close_fds=True, start_new_session=True)
+        os.close(slave)
+        os.set_blocking(self.master, False)
+        self.output = ""
+
+    def read(self):
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except BlockingIOError:
+                return self.output
+            except OSError:          # EIO: the program has exited and the pty is closed
+                return self.output
+            if not data:
+                return self.output
+            self.output += data.decode("utf-8", "replace")
+
+    def expect(self, text, count=1, message=None):
+        """Wait until TEXT has appeared COUNT times in the output."""
+        def seen():
+            if self.read().count(text) >= count:
+                return True
+            if self.proc.poll() is not None:
+                self.read()
+                raise AssertionError("warmupctl exited (%s) before printing %r %d time(s):\n%s"
+                                     % (self.proc.returncode, text, count, self.output))
+            return False
+        wait_for(seen, message=message or "%r x%d on the terminal" % (text, count))
+
+    def type(self, line):
+        os.write(self.master, (line + "\n").encode())
+
+    def wait_exit(self):
+        def exited():
+            self.read()
+            return self.proc.poll() is not None
+        wait_for(exited, message="warmupctl to exit")
+        self.read()
+        return self.proc.returncode
+
+    def close(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        os.close(self.master)
+
+
+class RoutineTests(wutest.WarmupdTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.terminals = []
+        os.environ["WARMUPD_ROUTINES_DIR"] = ROUTINES_DIR   # Daemon copies os.environ
+
+    def tearDown(self):
+        for t in self.terminals:
+            self.diagnostics.append("--- warmupctl terminal ---\n" + t.read())
+            t.close()
+        os.environ.pop("WARMUPD_ROUTINES_DIR", None)
+        super().tearDown()
+
+    # -- helpers
+
+    def routine(self):
+        return self.get_all(ROUTINE_IFACE, OBJECT_PATH)
+
+    def rcall(self, method, *args, sig=None, reply=None):
+        return self.call(OBJECT_PATH, ROUTINE_IFACE, method,
+                         GLib.Variant(sig, args) if sig else None, reply)
+
+    def rerror(self, method, *args, sig=None):
+        try:
+            self.rcall(method, *args, sig=sig)
+        except GLib.Error as e:
+            return wutest.Gio.DBusError.get_remote_error(e)
+        self.fail("%s%r succeeded; an error was expected" % (method, args))
+
+    def expect_session(self, state, step=None, rnd=None):
+        r = self.routine()
+        self.assertEqual(r["RoutineState"], state)
+        if step is not None:
+            self.assertEqual(r["CurrentStep"], step)
+            self.assertEqual(r["StepIndex"], AFTER_BIKE_STEPS.index(step) if step else -1)
+        if rnd is not None:
+            self.assertEqual(r["Round"], rnd)
+        return r
+
+    def states_published(self):
+        return self.signals.changes("RoutineState", iface=ROUTINE_IFACE)
+
+    def terminal(self, args, second_ms=2):
+        env = self.bus.env()
+        env["WARMUPCTL_SECOND_MS"] = str(second_ms)
+        env["TERM"] = "dumb"
+        t = Terminal([WARMUPCTL, "--session"] + list(args), env)
+        self.terminals.append(t)
+        return t
+
+    # -- the routines
+
+    def test_routines_property(self):
+        self.start_daemon()
+        r = self.routine()
+        ids = [rid for rid, _ in r["Routines"]]
+        self.assertEqual(ids, ["after-bike-warmup", "breathing-and-core", "chronic-back-pain",
+                               "key-exercises"])
+        self.assertTrue(all(title for _, title in r["Routines"]))
+        self.assertEqual((r["RoutineState"], r["CurrentRoutine"], r["CurrentStep"],
+                          r["StepIndex"], r["Round"], r["LastAssessment"]),
+                         ("idle", "", "", -1, 0, ""))
+
+    def test_get_routine(self):
+        self.start_daemon()
+        routine, steps = self.rcall("GetRoutine", "after-bike-warmup", sig="(s)",
+                                    reply="(a{sv}aa{sv})")
+        self.assertEqual([s["id"] for s in steps], AFTER_BIKE_STEPS)
+        self.assertEqual([s["name"] for s in steps], AFTER_BIKE_NAMES)
+        self.assertEqual([(s["count"], s["amount"], s["sides"]) for s in steps],
+                         [("reps", 10, "alternating"), ("reps", 15, "none"), ("reps", 10, "each"),
+                          ("reps", 10, "each"), ("breaths", 10, "each"), ("breaths", 10, "each")])
+        self.assertEqual(steps[2]["hold"], 2)
+        self.assertEqual([s["per_side"] for s in steps], [True, False, True, True, True, True])
+        self.assertEqual(steps[4]["position"], "kneeling")
+        self.assertTrue(routine["rounds"])
+        self.assertEqual((routine["on_better"], routine["on_same"], routine["on_irritated"],
+                          routine["rest_seconds"]), ("another-round", "done", "rest", 300))
+        self.assertIn("bike", routine["before"])
+        self.assertTrue(routine["caution"])
+        routine, steps = self.rcall("GetRoutine", "breathing-and-core", sig="(s)",
+                                    reply="(a{sv}aa{sv})")
+        self.assertFalse(routine["rounds"])
+        self.assertNotIn("on_better", routine)
+        self.assertTrue(all(s["amount"] == 0 and "no number" in s["note"] for s in steps))
+        self.assertEqual(self.rerror("GetRoutine", "nope", sig="(s)"), ERROR + "UnknownRoutine")
+
+    def test_broken_routine_left_out(self):
+        rdir = os.path.join(self.tmpdir, "routines")
+        os.mkdir(rdir)
+        with open(os.path.join(rdir, "short-rest.routine"), "w") as f:
+            f.write(SHORT_REST)
+        with open(os.path.join(rdir, "bad.routine"), "w") as f:
+            f.write("[Routine]\nId=bad\nTitle\n")
+        os.environ["WARMUPD_ROUTINES_DIR"] = rdir
+        d = self.start_daemon()
+        self.assertEqual([rid for rid, _ in self.routine()["Routines"]], ["short-rest"])
+        wait_for(lambda: "bad.routine:3: expected Key=Value" in d.log(), message="the error logged")
+        # [Routine] Name= names a routine that is not there: warned, not fatal
+        self.assertIn("Name=after-bike-warmup: no such routine", d.log())
+
+    # -- the guided session over D-Bus
+
+    def test_session_better_then_irritated(self):
+        d = self.start_daemon()
+        self.rcall("Begin", "after-bike-warmup", sig="(s)")
+        self.expect_session("step", "windshield-wipers", 1)
+        self.assertEqual(self.routine()["CurrentRoutine"], "after-bike-warmup")
+        for step in AFTER_BIKE_STEPS[1:]:
+            self.rcall("Next")
+            self.expect_session("step", step, 1)
+        self.rcall("Next")
+        self.expect_session("assess", "", 1)
+        self.rcall("Assess", "better", sig="(s)")          # -> another round
+        self.expect_session("step", "windshield-wipers", 2)
+        self.assertEqual(self.routine()["LastAssessment"], "better")
+        for _ in AFTER_BIKE_STEPS:
+            self.rcall("Next")
+        self.expect_session("assess", "", 2)
+        self.rcall("Assess", "irritated", sig="(s)")       # -> rest 5 min, then done
+        self.expect_session("rest", "", 2)
+        self.rcall("Next")                                  # up early: the rest is over
+        self.expect_session("done", "", 2)
+        self.rcall("Finish")
+        self.expect_session("idle", "", 0)
+        self.barrier()
+        self.assertEqual(self.states_published(),
+                         ["step", "assess", "step", "assess", "rest", "done", "idle"])
+        wait_for(lambda: "2 rounds, last assessment irritated" in d.log(),
+                 message="the outcome in the log")
+        self.assertIn("routine session: assess -> rest", d.log())
+
+    def test_session_same_is_done(self):
+        self.start_daemon()
+        self.rcall("Begin", "after-bike-warmup", sig="(s)")
+        for _ in AFTER_BIKE_STEPS:
+            self.rcall("Next")
+        self.rcall("Assess", "same", sig="(s)")
+        self.expect_session("done", "", 1)
+        self.assertEqual(self.routine()["LastAssessment"], "same")
+        # done: a new session may begin without Finish
+        self.rcall("Begin", "key-exercises", sig="(s)")
+        r = self.routine()
+        self.assertEqual((r["RoutineState"], r["CurrentRoutine"], r["CurrentStep"], r["Round"],
+                          r["LastAssessment"]), ("step", "key-exercises", "kneeling-plank", 1, ""))
+
+    def test_rest_ends_by_itself(self):
+        rdir = os.path.join(self.tmpdir, "routines")
+        os.mkdir(rdir)
+        with open(os.path.join(rdir, "short-rest.routine"), "w") as f:
+            f.write(SHORT_REST)
+        os.environ["WARMUPD_ROUTINES_DIR"] = rdir
+        self.start_daemon()
+        self.rcall("Begin", "short-rest", sig="(s)")
+        self.rcall("Next")
+        self.rcall("Next")
+        self.rcall("Assess", "irritated", sig="(s)")
+        self.assertEqual(self.routine()["RoutineState"], "rest")
+        wait_for(lambda: self.routine()["RoutineState"] == "done", message="the rest to end")
+
+    def test_misuse(self):
+        d = self.start_daemon()
+        self.assertEqual(self.rerror("Next"), ERROR + "NoSession")
+        self.assertEqual(self.rerror("Assess", "better", sig="(s)"), ERROR + "NoSession")
+        self.assertEqual(self.rerror("Finish"), ERROR + "NoSession")
+        self.assertEqual(self.rerror("Begin", "nope", sig="(s)"), ERROR + "UnknownRoutine")
+        self.assertEqual(self.rerror("Begin", "", sig="(s)"), ERROR + "UnknownRoutine")
+        self.rcall("Begin", "chronic-back-pain", sig="(s)")
+        self.assertEqual(self.rerror("Begin", "key-exercises", sig="(s)"), ERROR + "WrongState")
+        self.assertEqual(self.rerror("Assess", "better", sig="(s)"), ERROR + "WrongState")
+        for _ in range(4):
+            self.rcall("Next")
+        # no round rule: one round, then done; nothing to assess
+        self.assertEqual(self.routine()["RoutineState"], "done")
+        self.assertEqual(self.rerror("Next"), ERROR + "WrongState")
+        self.assertEqual(self.rerror("Assess", "same", sig="(s)"), ERROR + "WrongState")
+        self.rcall("Begin", "after-bike-warmup", sig="(s)")
+        for _ in AFTER_BIKE_STEPS:
+            self.rcall("Next")
+        self.assertEqual(self.rerror("Assess", "meh", sig="(s)"), ERROR + "InvalidArgument")
+        self.assertEqual(self.rerror("Next"), ERROR + "WrongState")
+        self.assertEqual(self.routine()["RoutineState"], "assess")   # nothing lost
+        # wrong argument types are refused by GDBus itself
+        try:
+            self.call(OBJECT_PATH, ROUTINE_IFACE, "Begin", GLib.Variant("(u)", (3,)))
+            self.fail("Begin(u) succeeded")
+        except GLib.Error as e:
+            self.assertEqual(wutest.Gio.DBusError.get_remote_error(e),
+                             "org.freedesktop.DBus.Error.InvalidArgs")
+        self.rcall("Finish")
+        self.assertEqual(self.routine()["RoutineState"], "idle")
+        self.assertIn("(finished early)", d.log())
+        self.assertTrue(d.running())
+
+    # -- warmupctl
+
+    def test_warmupctl_routines_and_routine(self):
+        self.start_daemon()
+        out = self.run_tool([WARMUPCTL, "--session", "routines"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual([line.split()[0] for line in out.stdout.splitlines()],
+                         ["after-bike-warmup", "breathing-and-core", "chronic-back-pain",
+                          "key-exercises"])
+        out = self.run_tool([WARMUPCTL, "--session", "routine", "after-bike-warmup"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        numbered = re.findall(r"^ ?(\d+)\. ([^:]+):", out.stdout, re.M)
+        self.assertEqual([name for _, name in numbered], AFTER_BIKE_NAMES)
+        self.assertIn("10 reps on each side, holding 2 s each", out.stdout)
+        self.assertIn("irritated: rest, then done for the day", out.stdout)
+        self.assertIn("5 min on your back", out.stdout)
+        out = self.run_tool([WARMUPCTL, "--session", "routine", "chronic-back-pain"])
+        self.assertIn("hold 30 s, 2 to 3 times", out.stdout)
+        out = self.run_tool([WARMUPCTL, "--session", "routine", "nope"])
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("io.github.warmupd.Error.UnknownRoutine", out.stderr)
+        out = self.run_tool([WARMUPCTL, "--session", "routine"])
+        self.assertEqual(out.returncode, 2)
+
+    def test_guide_better_then_irritated(self):
+        """The whole flow on a terminal: counted steps, the question after each round,
+        `better` -> another round, `irritated` -> the rest, then done for the day."""
+        d = self.start_daemon()
+        t = self.terminal(["guide", "after-bike-warmup"])
+        t.expect("Stop if it hurts:")
+        t.expect("How does your back feel", message="the end of round 1")
+        self.expect_session("assess", "", 1)
+        for name in AFTER_BIKE_NAMES:
+            self.assertIn("Round 1, step %d of 6: %s" % (AFTER_BIKE_NAMES.index(name) + 1, name),
+                          t.output)
+        self.assertIn("first side: rep 10 of 10", t.output)     # counted, per side
+        self.assertIn("other side: breath 10 of 10", t.output)
+        t.type("sometimes")                                     # not an answer: asked again
+        t.expect("Please answer better, same or irritated")
+        self.expect_session("assess", "", 1)
+        t.type("better")
+        t.expect("How does your back feel", count=2, message="the end of round 2")
+        self.expect_session("assess", "", 2)
+        self.assertIn("Round 2, step 6 of 6: Quad stretch", t.output)
+        t.type("i")
+        t.expect("Rest 5 min, on your back")
+        self.assertEqual(self.routine()["RoutineState"], "rest")
+        t.expect("Done for today: 2 rounds, last one felt irritated")
+        self.assertEqual(t.wait_exit(), 0, t.output)
+        self.expect_session("idle", "", 0)
+        self.assertIn("2 rounds, last assessment irritated", d.log())
+
+    def test_guide_waits_for_enter_without_a_number(self):
+        """A routine with no numbers: each part waits for Enter; no round rule: done after one."""
+        self.start_daemon()
+        t = self.terminal(["guide", "breathing-and-core"])
+        parts = 6   # five steps, knees to chest on each side
+        for i in range(1, parts + 1):
+            t.expect("press Enter when done", count=i)
+            t.type("")
+        t.expect("Done for today: 1 round")
+        self.assertEqual(t.wait_exit(), 0, t.output)
+        self.assertIn("Knees to chest", t.output)
+        self.assertIn("other side", t.output)
+
+    def test_guide_quit_finishes(self):
+        self.start_daemon()
+        t = self.terminal(["guide", "key-exercises"], second_ms=1000)
+        t.expect("get ready")
+        self.assertEqual(self.routine()["RoutineState"], "step")
+        t.type("q")
+        self.assertEqual(t.wait_exit(), 0, t.output)
+        self.assertEqual(self.routine()["RoutineState"], "idle")
+
+    def test_guide_joins_session_under_way(self):
+        self.start_daemon()
+        self.rcall("Begin", "after-bike-warmup", sig="(s)")
+        self.rcall("Next")
+        self.rcall("Next")
+        t = self.terminal(["guide"], second_ms=1000)
+        t.expect("Joining the guided session")
+        t.expect("Round 1, step 3 of 6: Active knee-to-chest pull")
+        # another screen moves the session on: this one follows
+        self.rcall("Next")
+        t.expect("Round 1, step 4 of 6: Twisted circles")
+        t.type("q")
+        self.assertEqual(t.wait_exit(), 0, t.output)
+
+    def test_guide_other_routine_under_way_refused(self):
+        self.start_daemon()
+        self.rcall("Begin", "key-exercises", sig="(s)")
+        out = self.run_tool([WARMUPCTL, "--session", "guide", "after-bike-warmup"])
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("a guided session of key-exercises is under way", out.stderr)
+        self.assertEqual(self.routine()["CurrentRoutine"], "key-exercises")
+
+    def test_watch_guide_starts_on_floor_routine(self):
+        """watch --guide: the warm-up completes, StartFloorRoutine arrives, the guide begins the
+        announced routine by itself."""
+        path, _ = self.write_trace("short.trace", [wutest.gen_trace().pedal(30)])
+        config = self.write_config("[Warmup]\nDuration=10\n[Routine]\nName=chronic-back-pain\n")
+        # know when warmupctl is ready: its proxy asks the bus who owns the name
+        monitor = wutest.Monitor(self.bus, ["type='method_call',member='GetNameOwner'"])
+        try:
+            t = self.terminal(["--wait", "30", "watch", "--guide"], second_ms=1000)
+            wait_for(lambda: monitor.seen("GetNameOwner", wutest.BUS_NAME) or t.proc.poll() is not None,
+                     message="warmupctl to look for warmupd")
+        finally:
+            monitor.close()
+        self.start_daemon(path, config=config, speed=0)
+        t.expect("Time for the floor routine: chronic-back-pain")
+        t.expect("Four moves to ease chronic back pain")
+        t.expect("Round 1, step 1 of 4: Sky-high stretch")
+        self.assertEqual(self.routine()["CurrentRoutine"], "chronic-back-pain")
+        t.type("q")
+        self.assertEqual(t.wait_exit(), 0, t.output)
+        self.assertEqual(self.routine()["RoutineState"], "idle")
+
+    def test_guide_input_closed(self):
+        self.start_daemon()
+        env = self.bus.env()
+        out = subprocess.run([WARMUPCTL, "--session", "guide", "key-exercises"], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True,
+                             timeout=wutest.TIMEOUT)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("input closed", out.stderr)
+        # the session stays in warmupd for another screen to join
+        self.assertEqual(self.routine()["RoutineState"], "step")
+
+
+if __name__ == "__main__":
+    wutest.main()

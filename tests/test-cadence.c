@@ -1,0 +1,243 @@
+/* Table-driven tests for the cadence estimator (after iio-sensor-proxy's test-orientation):
+ * each case is a script of inputs (pulses, crank frames) and expectations at given times. */
+#include "wu-cadence.h"
+
+#include <math.h>
+
+#define SEC(s) ((gint64) llround ((s) * G_USEC_PER_SEC))
+#define MAX_STEPS 24
+
+typedef enum {
+  END,
+  PULSE,        /* a pulse at t; want: accepted? */
+  CRANK,        /* a crank frame received at t (revs, ticks); want: a new measurement? */
+  EXPECT,       /* wu_cadence_get(t) == rpm (within tolerance) */
+  NEXT_CHANGE,  /* wu_cadence_next_change(t) == at (s; < 0: G_MAXINT64) */
+} StepKind;
+
+typedef struct {
+  StepKind kind;
+  double t;
+  gboolean want;       /* PULSE, CRANK */
+  guint16 revs, ticks; /* CRANK */
+  double rpm;          /* EXPECT */
+  double at;           /* NEXT_CHANGE */
+} Step;
+
+typedef struct {
+  const char *name;
+  guint pulses_per_revolution;   /* 0: default */
+  Step steps[MAX_STEPS];
+} CadenceCase;
+
+#define P(time, ok) { .kind = PULSE, .t = (time), .want = (ok) }
+#define C(time, r, tk, ok) { .kind = CRANK, .t = (time), .want = (ok), .revs = (r), .ticks = (tk) }
+#define E(time, value) { .kind = EXPECT, .t = (time), .rpm = (value) }
+#define N(time, when) { .kind = NEXT_CHANGE, .t = (time), .at = (when) }
+
+static const CadenceCase cases[] = {
+  { "nothing-yet-is-unknown", 0, { E (0, -1), N (0, -1) } },
+  { "one-pulse-is-0", 0, { P (0, TRUE), E (0.5, 0), N (0.5, -1) } },
+  { "steady-60", 0, { P (0, TRUE), P (1, TRUE), P (2, TRUE), E (2, 60), E (2.9, 60) } },
+  { "bounce-within-debounce", 0,
+    { P (0, TRUE), P (1, TRUE), P (1.001, FALSE), P (1.003, FALSE), P (1.0049, FALSE),
+      P (2, TRUE), E (2, 60) } },
+  /* 0.2 s would be 300 rpm: above the 220 rpm a rider can do, so bounce. */
+  { "faster-than-220-rpm", 0,
+    { P (0, TRUE), P (1, TRUE), P (1.2, FALSE), P (1.27, FALSE), P (2, TRUE), E (2, 60) } },
+  { "220-rpm-is-real", 0, { P (0, TRUE), P (0.273, TRUE), E (0.273, 60 / 0.273) } },
+  /* A step: the old pace is dropped from the mean after one revolution. */
+  { "step-60-to-90", 0,
+    { P (0, TRUE), P (1, TRUE), P (2, TRUE), P (3, TRUE), P (3 + 2 / 3.0, TRUE),
+      E (3 + 2 / 3.0, 90), P (4 + 1 / 3.0, TRUE), E (4 + 1 / 3.0, 90) } },
+  /* Light smoothing: a period within 10 % joins the mean. */
+  { "jitter-smoothed", 0,
+    { P (0, TRUE), P (1.02, TRUE), P (1.98, TRUE), P (3.01, TRUE), P (4, TRUE),
+      E (4, 60) } },
+  /* Overdue: no more than one revolution in the time waited; 0 at StaleAfter (3 s). */
+  { "stop-falls-to-0", 0,
+    { P (0, TRUE), P (1, TRUE), P (2, TRUE), N (2, 3), E (3, 60), E (3.5, 40), N (3.5, 3.75),
+      E (4.5, 24), E (4.99, 60 / 2.99), N (4.99, 5), E (5, 0), N (5, -1) } },
+  /* After a rest the gap is not a period: the restart needs two pulses. */
+  { "restart-after-stale", 0,
+    { P (0, TRUE), P (1, TRUE), P (10, TRUE), E (10, 0), P (10.8, TRUE), E (10.8, 75) } },
+  { "two-magnets", 2, { P (0, TRUE), P (0.5, TRUE), P (1, TRUE), E (1, 60), E (1.5, 60),
+                        E (1.75, 40) } },
+  { "two-magnets-bounce", 2,
+    { P (0, TRUE), P (0.5, TRUE), P (0.6, FALSE), P (1, TRUE), E (1, 60) } },
+
+  /* Crank counters (CSC/CPS): 1024 ticks a second. */
+  { "crank-first-frame-anchors", 0, { C (0, 100, 5000, FALSE), E (0, -1) } },
+  { "crank-steady-60", 0,
+    { C (0, 100, 0, FALSE), C (1, 101, 1024, TRUE), E (1, 0), C (2, 102, 2048, TRUE),
+      E (2, 60), C (3, 103, 3072, TRUE), E (3, 60) } },
+  { "crank-repeat-is-not-new", 0,
+    { C (0, 100, 0, FALSE), C (1, 101, 1024, TRUE), C (2, 102, 2048, TRUE),
+      C (2.5, 102, 2048, FALSE), C (3, 102, 2048, FALSE), E (3, 60) } },
+  { "crank-two-revolutions-a-frame", 0,
+    { C (0, 10, 0, FALSE), C (1, 11, 1024, TRUE), C (2, 13, 2048, TRUE), E (2, 120) } },
+  { "crank-counter-wraps", 0,
+    { C (0, 65534, 0, FALSE), C (1, 65535, 1024, TRUE), C (2, 0, 2048, TRUE), E (2, 60),
+      C (3, 1, 3072, TRUE), E (3, 60) } },
+  { "crank-event-time-wraps", 0,
+    { C (0, 7, 63488, FALSE), C (1, 8, 64512, TRUE), C (2, 9, 0, TRUE), E (2, 60),
+      C (3, 10, 1024, TRUE), E (3, 60) } },
+  { "crank-both-wrap", 0,
+    { C (0, 65535, 64000, FALSE), C (1, 0, 65024, TRUE), C (2, 1, 512, TRUE), E (2, 60) } },
+  /* 50 revolutions in a second is no rider: dropped, counter re-anchored. */
+  { "crank-implausible-jump", 0,
+    { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE),
+      C (3, 53, 3072, FALSE), C (4, 54, 4096, TRUE), E (4, 60) } },
+  { "crank-revolutions-without-time", 0,
+    { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 1024, FALSE) } },
+  /* A rest longer than the 64 s event-time wrap cannot be measured: a restart. */
+  { "crank-rest-beyond-wrap", 0,
+    { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (70, 4, 3072, TRUE),
+      E (70, 0), C (71, 5, 4096, TRUE), E (71, 60) } },
+  /* Frames come once a second: news of a revolution can be a report late. */
+  { "crank-overdue-allows-report-interval", 0,
+    { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (3, 3, 2048, FALSE),
+      E (3.9, 60), E (4.5, 40) } },
+};
+
+static void
+check_step (WuCadence *cadence, const Step *step, guint index)
+{
+  gint64 t = SEC (step->t);
+
+  switch (step->kind)
+    {
+    case PULSE:
+      if (wu_cadence_pulse (cadence, t) != step->want)
+        g_error ("step %u: pulse at %.4f s: want %s", index, step->t,
+                 step->want ? "accepted" : "rejected");
+      break;
+    case CRANK:
+      if (wu_cadence_crank (cadence, t, step->revs, step->ticks) != step->want)
+        g_error ("step %u: frame at %.3f s (%u, %u): want %s", index, step->t, step->revs,
+                 step->ticks, step->want ? "a new measurement" : "none");
+      break;
+    case EXPECT:
+      g_assert_cmpfloat_with_epsilon (wu_cadence_get (cadence, t), step->rpm, 0.05);
+      break;
+    case NEXT_CHANGE:
+      if (step->at < 0)
+        g_assert_cmpint (wu_cadence_next_change (cadence, t), ==, G_MAXINT64);
+      else
+        g_assert_cmpint (wu_cadence_next_change (cadence, t), ==, SEC (step->at));
+      break;
+    case END:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+test_case (gconstpointer data)
+{
+  const CadenceCase *c = data;
+  WuCadenceConfig config;
+  WuCadence cadence;
+
+  wu_cadence_config_init (&config);
+  if (c->pulses_per_revolution)
+    config.pulses_per_revolution = c->pulses_per_revolution;
+  wu_cadence_init (&cadence, &config);
+  for (guint i = 0; i < MAX_STEPS && c->steps[i].kind != END; i++)
+    check_step (&cadence, &c->steps[i], i);
+}
+
+/* ---- generated pulse trains: jitter and bounce at many cadences ------------------------ */
+
+typedef struct {
+  double rpm;
+  double jitter;        /* sigma as a fraction of the period */
+  guint bounce_edges;   /* extra edges within 3 ms after each closure */
+  double max_error;     /* rpm, after 5 revolutions */
+} TrainCase;
+
+static const TrainCase trains[] = {
+  { 40, 0.0, 0, 0.01 }, { 90, 0.0, 0, 0.01 }, { 150, 0.0, 0, 0.01 },
+  { 40, 0.01, 6, 0.8 }, { 60, 0.01, 2, 1.0 }, { 90, 0.01, 4, 1.5 }, { 120, 0.01, 6, 2.0 },
+  { 150, 0.01, 6, 2.5 }, { 200, 0.0, 6, 0.01 },
+};
+
+static double
+gauss (GRand *rand)
+{
+  double u1 = g_rand_double_range (rand, 1e-12, 1.0), u2 = g_rand_double (rand);
+  return sqrt (-2 * log (u1)) * cos (2 * G_PI * u2);
+}
+
+static void
+test_train (gconstpointer data)
+{
+  const TrainCase *train = data;
+  g_autoptr (GRand) rand = g_rand_new_with_seed ((guint32) train->rpm);
+  double period = 60.0 * G_USEC_PER_SEC / train->rpm;
+  WuCadenceConfig config;
+  WuCadence cadence;
+
+  wu_cadence_config_init (&config);
+  wu_cadence_init (&cadence, &config);
+  for (guint k = 0; k < 200; k++)
+    {
+      gint64 t = (gint64) (k * period + gauss (rand) * train->jitter * period);
+
+      g_assert_true (wu_cadence_pulse (&cadence, t));
+      for (guint b = 0; b < train->bounce_edges; b++)
+        g_assert_false (wu_cadence_pulse (&cadence, t + g_rand_int_range (rand, 100, 3000)));
+      if (k >= 5)
+        g_assert_cmpfloat (fabs (wu_cadence_get (&cadence, t) - train->rpm), <=,
+                           train->max_error);
+    }
+  g_assert_cmpuint (cadence.rejected, ==, 200 * train->bounce_edges);
+}
+
+/* ---- wheel speed ----------------------------------------------------------------------- */
+
+static void
+test_wheel (void)
+{
+  WuWheel wheel;
+  double kmh = -1;
+
+  wu_wheel_init (&wheel);
+  g_assert_false (wu_wheel_update (&wheel, SEC (0), 1000, 0, 1024, 2105, &kmh));
+  /* The first movement after the anchor: its event time may be old, not measured. */
+  g_assert_false (wu_wheel_update (&wheel, SEC (1), 1002, 2048, 1024, 2105, &kmh));
+  /* 2 revolutions of 2.105 m in 1 s: 15.156 km/h. */
+  g_assert_true (wu_wheel_update (&wheel, SEC (2), 1004, 3072, 1024, 2105, &kmh));
+  g_assert_cmpfloat_with_epsilon (kmh, 2 * 2.105 * 3.6, 1e-9);
+  /* A repeat is not a new measurement. */
+  g_assert_false (wu_wheel_update (&wheel, SEC (2.5), 1004, 3072, 1024, 2105, &kmh));
+  /* CPS: 2048 ticks a second; both counters wrap. */
+  wu_wheel_init (&wheel);
+  g_assert_false (wu_wheel_update (&wheel, SEC (0), G_MAXUINT32 - 1, 63000, 2048, 2000, &kmh));
+  g_assert_false (wu_wheel_update (&wheel, SEC (1), G_MAXUINT32, 64000, 2048, 2000, &kmh));
+  /* 3 revolutions of 2 m in 2048 ticks (the time wrapped): 21.6 km/h. */
+  g_assert_true (wu_wheel_update (&wheel, SEC (2), 2, 512, 2048, 2000, &kmh));
+  g_assert_cmpfloat_with_epsilon (kmh, 3 * 2.0 * 3.6, 1e-9);
+  /* 1000 revolutions in a second: not a bike; dropped. */
+  g_assert_false (wu_wheel_update (&wheel, SEC (3), 1002, 2560, 2048, 2000, &kmh));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/cadence/script/%s", cases[i].name);
+      g_test_add_data_func (path, &cases[i], test_case);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (trains); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/cadence/train/%.0f-rpm-jitter-%.0f%%-bounce-%u",
+                                               trains[i].rpm, trains[i].jitter * 100,
+                                               trains[i].bounce_edges);
+      g_test_add_data_func (path, &trains[i], test_train);
+    }
+  g_test_add_func ("/cadence/wheel", test_wheel);
+  return g_test_run ();
+}

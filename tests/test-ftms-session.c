@@ -1,0 +1,717 @@
+/* Table-driven tests of the FTMS control session with a fake clock (the controller's table
+ * style). Each case is a list of steps; after each step the fields that are set are checked:
+ * the actions the step produced, written compactly ("MODE none->resistance,WRITE 00"; log
+ * lines are left out of that string and matched with .log), the mode, the next deadline. */
+#include "wu-ftms-session.h"
+#include "wu-error.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Case times are seconds from a non-zero origin, so "0 means unset" bugs show. */
+#define ORIGIN_US ((gint64) 7000 * G_USEC_PER_SEC)
+#define NONE (-1.0)
+
+typedef enum {
+  STEP_CHECK,
+  STEP_CONNECT,
+  STEP_DISCONNECT,
+  STEP_FEATURE,        /* a: target setting features */
+  STEP_RES_RANGE,      /* a, b, c: minimum, maximum, increment */
+  STEP_POWER_RANGE,    /* a, b, c */
+  STEP_CAP,            /* a: level */
+  STEP_RELEASE,
+  STEP_INDICATION,     /* hex */
+  STEP_STATUS,         /* hex */
+  STEP_WRITE_FAILED,
+  STEP_TICK,
+} StepKind;
+
+typedef struct {
+  double t;
+  StepKind kind;
+  double a, b, c;
+  const char *hex;
+
+  /* expectations; NULL / FALSE: not checked */
+  const char *actions;      /* "" expects none (log lines aside) */
+  const char *log;          /* a substring of one of the step's log lines */
+  const char *mode;
+  gboolean malformed;       /* INDICATION / STATUS: the bytes are rejected */
+  gboolean check_deadline;
+  double deadline;          /* seconds; NONE: G_MAXINT64 */
+  gboolean check_s16;
+  gboolean s16;
+  gboolean check_control;
+  gboolean control;
+} Step;
+
+#define CONNECT(t_) .t = (t_), .kind = STEP_CONNECT
+#define DISCONNECT(t_) .t = (t_), .kind = STEP_DISCONNECT
+#define FEATURE(t_, f_) .t = (t_), .kind = STEP_FEATURE, .a = (f_)
+#define RES_RANGE(min_, max_, inc_) .kind = STEP_RES_RANGE, .a = (min_), .b = (max_), .c = (inc_)
+#define POWER_RANGE(min_, max_, inc_) .kind = STEP_POWER_RANGE, .a = (min_), .b = (max_), \
+  .c = (inc_)
+#define CAP(t_, l_) .t = (t_), .kind = STEP_CAP, .a = (l_)
+#define RELEASE(t_) .t = (t_), .kind = STEP_RELEASE
+#define IND(t_, h_) .t = (t_), .kind = STEP_INDICATION, .hex = (h_)
+#define STATUS(t_, h_) .t = (t_), .kind = STEP_STATUS, .hex = (h_)
+#define WRITE_FAILED(t_) .t = (t_), .kind = STEP_WRITE_FAILED
+#define TICK(t_) .t = (t_), .kind = STEP_TICK
+#define CHECK .kind = STEP_CHECK
+#define DEADLINE(s_) .check_deadline = TRUE, .deadline = (s_)
+#define S16(v_) .check_s16 = TRUE, .s16 = (v_)
+#define CONTROL(v_) .check_control = TRUE, .control = (v_)
+
+#define RES WU_FTMS_TARGET_RESISTANCE
+#define SIM WU_FTMS_TARGET_INDOOR_BIKE_SIMULATION
+#define PWR WU_FTMS_TARGET_POWER
+
+typedef struct {
+  double power_cap_w;   /* 0 in a table: the default (100 W); NONE: no power cap */
+} CaseConfig;
+
+typedef struct {
+  const char *name;
+  CaseConfig config;
+  Step steps[24];
+} TableCase;
+
+#define END_OF_STEPS (-1e9)
+#define END { .t = END_OF_STEPS }
+
+/* ---- the runner ------------------------------------------------------------------------ */
+
+static gint64
+to_us (double seconds)
+{
+  return ORIGIN_US + (gint64) llround (seconds * G_USEC_PER_SEC);
+}
+
+static gsize
+parse_hex (const char *hex, guint8 *buf, gsize size)
+{
+  gsize n = 0;
+
+  while (*hex)
+    {
+      if (*hex == ' ')
+        {
+          hex++;
+          continue;
+        }
+      g_assert_true (g_ascii_isxdigit (hex[0]) && g_ascii_isxdigit (hex[1]));
+      g_assert_cmpuint (n, <, size);
+      buf[n++] = (guint8) (g_ascii_xdigit_value (hex[0]) << 4 | g_ascii_xdigit_value (hex[1]));
+      hex += 2;
+    }
+  return n;
+}
+
+static char *
+format_actions (const WuFtmsActions *actions)
+{
+  GString *s = g_string_new ("");
+
+  for (guint i = 0; i < actions->n; i++)
+    {
+      const WuFtmsAction *a = &actions->items[i];
+
+      if (a->kind == WU_FTMS_ACTION_LOG)
+        continue;
+      if (s->len > 0)
+        g_string_append_c (s, ',');
+      switch (a->kind)
+        {
+        case WU_FTMS_ACTION_WRITE:
+          g_string_append (s, "WRITE");
+          for (guint j = 0; j < a->request.len; j++)
+            g_string_append_printf (s, " %02x", a->request.bytes[j]);
+          break;
+        case WU_FTMS_ACTION_MODE:
+          g_string_append_printf (s, "MODE %s->%s", wu_ftms_mode_to_string (a->old_mode),
+                                  wu_ftms_mode_to_string (a->new_mode));
+          break;
+        case WU_FTMS_ACTION_LINK_SUSPECT: g_string_append (s, "SUSPECT"); break;
+        case WU_FTMS_ACTION_RELEASED: g_string_append (s, "RELEASED"); break;
+        default: g_assert_not_reached ();
+        }
+    }
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+logged (const WuFtmsActions *actions, const char *needle)
+{
+  for (guint i = 0; i < actions->n; i++)
+    if (actions->items[i].kind == WU_FTMS_ACTION_LOG &&
+        strstr (actions->items[i].message, needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+run_bytes_step (WuFtmsSession *session, const Step *step, WuFtmsActions *out)
+{
+  g_autoptr (GError) error = NULL;
+  guint8 buf[64];
+  gsize n = parse_hex (step->hex, buf, sizeof buf);
+  gboolean ok;
+
+  if (step->kind == STEP_INDICATION)
+    ok = wu_ftms_session_indication (session, to_us (step->t), buf, n, out, &error);
+  else
+    ok = wu_ftms_session_status (session, to_us (step->t), buf, n, out, &error);
+  if (step->malformed)
+    {
+      g_assert_false (ok);
+      g_assert_error (error, WU_ERROR, WU_ERROR_MALFORMED);
+    }
+  else
+    {
+      g_assert_no_error (error);
+      g_assert_true (ok);
+    }
+}
+
+static void
+run_step (WuFtmsSession *session, const Step *step, WuFtmsActions *out)
+{
+  WuFtmsRange range = { step->a, step->b, step->c };
+  WuFtmsFeature feature = { .target_setting_features = (guint32) step->a };
+
+  switch (step->kind)
+    {
+    case STEP_CHECK: break;
+    case STEP_CONNECT: wu_ftms_session_connected (session, to_us (step->t), out); break;
+    case STEP_DISCONNECT: wu_ftms_session_disconnected (session, to_us (step->t), out); break;
+    case STEP_FEATURE: wu_ftms_session_set_feature (session, to_us (step->t), &feature, out); break;
+    case STEP_RES_RANGE: wu_ftms_session_set_resistance_range (session, &range); break;
+    case STEP_POWER_RANGE: wu_ftms_session_set_power_range (session, &range); break;
+    case STEP_CAP: wu_ftms_session_apply_cap (session, to_us (step->t), step->a, out); break;
+    case STEP_RELEASE: wu_ftms_session_release (session, to_us (step->t), out); break;
+    case STEP_INDICATION:
+    case STEP_STATUS: run_bytes_step (session, step, out); break;
+    case STEP_WRITE_FAILED: wu_ftms_session_write_failed (session, to_us (step->t), out); break;
+    case STEP_TICK: wu_ftms_session_tick (session, to_us (step->t), out); break;
+    default: g_assert_not_reached ();
+    }
+}
+
+static void
+check_step (const WuFtmsSession *session, const Step *step, const WuFtmsActions *out)
+{
+  if (step->actions != NULL)
+    {
+      g_autofree char *got = format_actions (out);
+      g_assert_cmpstr (got, ==, step->actions);
+    }
+  if (step->log != NULL && !logged (out, step->log))
+    g_error ("no log line contains \"%s\"", step->log);
+  if (step->mode != NULL)
+    g_assert_cmpstr (wu_ftms_mode_to_string (wu_ftms_session_get_mode (session)), ==, step->mode);
+  if (step->check_deadline)
+    g_assert_cmpint (wu_ftms_session_next_deadline (session), ==,
+                     step->deadline == NONE ? G_MAXINT64 : to_us (step->deadline));
+  if (step->check_s16)
+    g_assert_cmpint (wu_ftms_session_uses_s16_resistance (session), ==, step->s16);
+  if (step->check_control)
+    g_assert_cmpint (wu_ftms_session_has_control (session), ==, step->control);
+}
+
+static WuFtmsSession *
+new_session (const CaseConfig *cc)
+{
+  WuFtmsSessionConfig config;
+
+  wu_ftms_session_config_init (&config);
+  if (cc->power_cap_w != 0)
+    config.power_cap_w = cc->power_cap_w;
+  return wu_ftms_session_new (&config);
+}
+
+static void
+test_table_case (gconstpointer data)
+{
+  const TableCase *tc = data;
+  g_autoptr (WuFtmsSession) session = new_session (&tc->config);
+
+  for (guint i = 0; i < G_N_ELEMENTS (tc->steps) && tc->steps[i].t != END_OF_STEPS; i++)
+    {
+      WuFtmsActions out;
+
+      wu_ftms_actions_clear (&out);
+      g_test_message ("%s: step %u at %g s", tc->name, i, tc->steps[i].t);
+      run_step (session, &tc->steps[i], &out);
+      check_step (session, &tc->steps[i], &out);
+    }
+}
+
+/* ---- the table -------------------------------------------------------------------------- */
+
+/* A resistance bike connected, capped at 3.0 and answered all along: the common start. */
+#define CAPPED_AT_3(t_)                                                                      \
+  { CONNECT (t_) }, { FEATURE (t_, RES) },                                                   \
+  { CAP ((t_) + 0.1, 3), .actions = "MODE none->resistance,WRITE 00" },                      \
+  { IND ((t_) + 0.2, "80 00 01"), .actions = "WRITE 07", CONTROL (TRUE) },                   \
+  { IND ((t_) + 0.3, "80 07 01"), .actions = "WRITE 04 1e" },                                \
+  { IND ((t_) + 0.4, "80 04 01"), .actions = "", DEADLINE (NONE) }
+
+static const TableCase cases[] = {
+  /* ---- capping, by the feature bits ---- */
+  { "resistance-control-start-target", { 0 }, {
+    { CONNECT (0), .actions = "", .mode = "none" },
+    { FEATURE (0, RES), .actions = "", .mode = "none" },
+    { CAP (1, 3), .actions = "MODE none->resistance,WRITE 00", .mode = "resistance",
+      DEADLINE (4) },
+    { IND (1.1, "80 00 01"), .actions = "WRITE 07", CONTROL (TRUE), DEADLINE (4.1) },
+    { IND (1.2, "80 07 01"), .actions = "WRITE 04 1e" },
+    { IND (1.3, "80 04 01"), .actions = "", .log = "resistance target in place",
+      DEADLINE (NONE) },
+    END } },
+  { "cap-waits-for-the-feature", { 0 }, {
+    { CONNECT (0) },
+    { CAP (1, 3), .actions = "MODE none->pending", .mode = "pending", DEADLINE (NONE) },
+    { FEATURE (2, RES), .actions = "MODE pending->resistance,WRITE 00" },
+    { FEATURE (2.1, RES), .actions = "" },   /* read again, unchanged */
+    END } },
+  { "cap-waits-for-the-link", { 0 }, {
+    { CAP (0, 3), .actions = "MODE none->pending" },
+    { FEATURE (1, RES), .actions = "MODE pending->resistance" },
+    { CONNECT (2), .actions = "WRITE 00" },
+    END } },
+  { "level-stepped-onto-the-range-increment", { 0 }, {
+    { RES_RANGE (0, 20, 0.5) },
+    CAPPED_AT_3 (0),
+    { CAP (1, 3.7), .actions = "WRITE 04 23" },   /* 3.5: never above the wish */
+    { IND (1.1, "80 04 01"), .actions = "" },
+    { CAP (2, 30), .actions = "WRITE 04 c8" },    /* clamped to the maximum 20.0 */
+    END } },
+  { "level-beyond-uint8-goes-sint16", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0.1, 30), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.2, "80 00 01"), .actions = "WRITE 07" },
+    { IND (0.3, "80 07 01"), .actions = "WRITE 04 2c 01", S16 (FALSE) },
+    END } },
+  { "simulation-flat-road-without-resistance-target", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, SIM | PWR) },
+    { CAP (1, 3), .actions = "MODE none->simulation,WRITE 00", .log = "flat road" },
+    { IND (1.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (1.2, "80 07 01"), .actions = "WRITE 11 00 00 00 00 28 33" },
+    { IND (1.3, "80 11 01"), .actions = "", DEADLINE (NONE) },
+    END } },
+  { "power-target-only", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (1, 3), .actions = "MODE none->power,WRITE 00", .log = "100 W" },
+    { IND (1.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (1.2, "80 07 01"), .actions = "WRITE 05 64 00" },
+    END } },
+  { "power-target-stepped-onto-the-power-range", { 0 }, {
+    { POWER_RANGE (25, 1000, 10) },
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (1, 3), .actions = "MODE none->power,WRITE 00" },
+    { IND (1.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (1.2, "80 07 01"), .actions = "WRITE 05 5f 00" },   /* 95 W */
+    END } },
+  { "no-targets-is-advisory", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, 0) },
+    { CAP (1, 3), .actions = "MODE none->advisory", .log = "advisory", DEADLINE (NONE) },
+    { CAP (5, 3), .actions = "" },
+    { RELEASE (6), .actions = "MODE advisory->none,RELEASED", .mode = "none" },
+    END } },
+  { "power-only-without-power-cap-is-advisory", { NONE }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (1, 3), .actions = "MODE none->advisory" },
+    END } },
+
+  /* ---- result codes ---- */
+  { "uint8-rejected-then-sint16-remembered", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0.1, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.2, "80 00 01"), .actions = "WRITE 07" },
+    { IND (0.3, "80 07 01"), .actions = "WRITE 04 1e", S16 (FALSE) },
+    { IND (0.4, "80 04 03"), .actions = "WRITE 04 1e 00", .log = "SINT16", S16 (TRUE) },
+    { IND (0.5, "80 04 01"), .actions = "" },
+    { DISCONNECT (10), .actions = "" },
+    { CONNECT (20), .actions = "WRITE 00", S16 (TRUE) },
+    { IND (20.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (20.2, "80 07 01"), .actions = "WRITE 04 1e 00" },
+    END } },
+  { "sint16-rejected-too-falls-back-to-simulation", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES | SIM) },
+    { CAP (0.1, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.2, "80 00 01"), .actions = "WRITE 07" },
+    { IND (0.3, "80 07 01"), .actions = "WRITE 04 1e" },
+    { IND (0.4, "80 04 03"), .actions = "WRITE 04 1e 00" },
+    { IND (0.5, "80 04 03"), .actions = "MODE resistance->simulation,WRITE 11 00 00 00 00 28 33",
+      .mode = "simulation" },
+    END } },
+  { "resistance-not-supported-falls-back-to-power", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES | PWR) },
+    { CAP (0.1, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.2, "80 00 01"), .actions = "WRITE 07" },
+    { IND (0.3, "80 07 01"), .actions = "WRITE 04 1e" },
+    { IND (0.4, "80 04 02"), .actions = "MODE resistance->power,WRITE 05 64 00",
+      .log = "op-code-not-supported" },
+    { IND (0.5, "80 05 02"), .actions = "MODE power->advisory", .mode = "advisory" },
+    { DISCONNECT (1) }, { CONNECT (2), .actions = "", .mode = "advisory" },   /* remembered */
+    END } },
+  { "request-control-and-start-not-supported-carry-on", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0.1, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.2, "80 00 02"), .actions = "WRITE 07", .log = "carrying on", CONTROL (TRUE) },
+    { IND (0.3, "80 07 03"), .actions = "WRITE 04 1e", .log = "carrying on" },
+    END } },
+  { "operation-failed-retried-after-2s-three-times", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (1, "80 00 04"), .actions = "", .log = "retry 1 of 3", DEADLINE (3) },
+    { TICK (2.999), .actions = "" },
+    { TICK (3), .actions = "WRITE 00", DEADLINE (6) },
+    { IND (3.5, "80 00 04"), .actions = "", .log = "retry 2 of 3", DEADLINE (5.5) },
+    { TICK (5.5), .actions = "WRITE 00" },
+    { IND (6, "80 00 04"), .actions = "", .log = "retry 3 of 3", DEADLINE (8) },
+    { TICK (8), .actions = "WRITE 00" },
+    { IND (8.5, "80 00 04"), .actions = "", .log = "giving up", DEADLINE (NONE) },
+    { TICK (60), .actions = "" },
+    { CAP (61, 3), .actions = "WRITE 00" },   /* a re-assertion tries again */
+    { IND (61.1, "80 00 01"), .actions = "WRITE 07" },
+    END } },
+  { "start-failing-for-good-carries-on-to-the-target", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (0.2, "80 07 04"), .actions = "", DEADLINE (2.2) },
+    { TICK (2.2), .actions = "WRITE 07" },
+    { IND (2.3, "80 07 04"), .actions = "" },
+    { TICK (4.3), .actions = "WRITE 07" },
+    { IND (4.4, "80 07 04"), .actions = "" },
+    { TICK (6.4), .actions = "WRITE 07" },
+    { IND (6.5, "80 07 04"), .actions = "WRITE 04 1e", .log = "carrying on without it" },
+    END } },
+  { "operation-failed-on-the-target", { 0 }, {
+    CAPPED_AT_3 (0),
+    { CAP (1, 3), .actions = "WRITE 04 1e" },
+    { IND (1.1, "80 04 04"), .actions = "", DEADLINE (3.1) },
+    { TICK (3.1), .actions = "WRITE 04 1e" },
+    { IND (3.2, "80 04 01"), .actions = "", DEADLINE (NONE) },
+    END } },
+  { "control-not-permitted-backs-off-3s", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (1, "80 00 05"), .actions = "", .log = "not permitted", DEADLINE (4) },
+    { TICK (3.999), .actions = "" },
+    { TICK (4), .actions = "WRITE 00" },
+    { IND (4.5, "80 00 05"), .actions = "", DEADLINE (7.5) },
+    { TICK (7.5), .actions = "WRITE 00" },
+    { IND (8, "80 00 01"), .actions = "WRITE 07", .log = "granted after 2 refusals" },
+    END } },
+  { "control-not-permitted-on-the-target-asks-again", { 0 }, {
+    CAPPED_AT_3 (0),
+    { CAP (1, 3), .actions = "WRITE 04 1e" },
+    { IND (1.1, "80 04 05"), .actions = "", CONTROL (FALSE), DEADLINE (4.1) },
+    { TICK (4.1), .actions = "WRITE 00" },
+    { IND (4.2, "80 00 01"), .actions = "WRITE 04 1e" },   /* still running: no 07 */
+    END } },
+  { "no-answer-resent-once-then-link-suspect", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00", DEADLINE (3) },
+    { TICK (2.999), .actions = "" },
+    { TICK (3), .actions = "WRITE 00", .log = "sending it once more", DEADLINE (6) },
+    { TICK (6), .actions = "SUSPECT", .log = "suspect", DEADLINE (NONE) },
+    { CAP (7, 3), .actions = "" },          /* nothing is written to a suspect link */
+    { DISCONNECT (8), .actions = "" },
+    { CONNECT (10), .actions = "WRITE 00" },
+    END } },
+  { "late-tick-fires-both-timeouts", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { TICK (100), .actions = "WRITE 00,SUSPECT" },
+    END } },
+  { "answer-after-resend-is-fine", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { TICK (3), .actions = "WRITE 00" },
+    { IND (4, "80 00 01"), .actions = "WRITE 07", DEADLINE (7) },
+    END } },
+  { "write-failed-resent-then-suspect", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { WRITE_FAILED (0.1), .actions = "WRITE 00", .log = "the write failed" },
+    { WRITE_FAILED (0.2), .actions = "SUSPECT" },
+    { WRITE_FAILED (0.3), .actions = "" },   /* nothing in flight */
+    END } },
+
+  /* ---- status notifications ---- */
+  { "status-target-resistance-above-cap-recaps-at-once", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (1, "07 1e"), .actions = "" },             /* our own 3.0 echoed */
+    { STATUS (2, "07 14"), .actions = "" },             /* 2.0: below the cap */
+    { STATUS (3, "07 50"), .actions = "WRITE 04 1e", .log = "8.0 is above the cap 3.0" },
+    { CAP (3.1, 3), .actions = "" },   /* the controller's CAP for the same status: one write */
+    { IND (3.2, "80 04 01"), .actions = "" },
+    { CAP (4, 3), .actions = "WRITE 04 1e" },           /* a later re-assertion writes */
+    { IND (4.1, "80 04 01"), .actions = "" },
+    { STATUS (5, "07 2c 01"), .actions = "WRITE 04 1e" },   /* the SINT16 form: 30.0 */
+    END } },
+  { "status-above-cap-while-the-target-is-in-flight", { 0 }, {
+    CAPPED_AT_3 (0),
+    { CAP (1, 3), .actions = "WRITE 04 1e" },
+    { STATUS (1.1, "07 64"), .actions = "" },           /* one request at a time */
+    { IND (1.2, "80 04 01"), .actions = "WRITE 04 1e" },   /* so it is written again after */
+    { IND (1.3, "80 04 01"), .actions = "" },
+    END } },
+  { "status-control-permission-lost", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "ff"), .actions = "WRITE 00", .log = "took control back", CONTROL (FALSE) },
+    { IND (5.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (5.2, "80 07 01"), .actions = "WRITE 04 1e" },
+    END } },
+  { "status-reset-by-someone-else", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "01"), .actions = "WRITE 00" },
+    END } },
+  { "status-stopped-by-user-holds-until-started", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "02 02"), .actions = "", .log = "paused by user" },
+    { CAP (6, 3), .actions = "" },               /* not ours to restart the bike */
+    { STATUS (7, "04"), .actions = "WRITE 04 1e" },   /* running again: the cap goes back */
+    { IND (7.1, "80 04 01"), .actions = "" },
+    { STATUS (8, "03"), .actions = "" },         /* the safety key */
+    { STATUS (9, "04"), .actions = "WRITE 04 1e" },
+    END } },
+  { "status-target-power-above-power-cap", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 05 01"), .actions = "" },
+    { STATUS (1, "08 64 00"), .actions = "" },   /* 100 W: at the cap */
+    { STATUS (2, "08 c8 00"), .actions = "WRITE 05 64 00" },
+    { STATUS (3, "07 ff"), .actions = "" },      /* resistance: not how this bike is capped */
+    END } },
+  { "status-simulation-grade-changed", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, SIM) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 11 01"), .actions = "" },
+    { STATUS (1, "12 00 00 00 00 28 33"), .actions = "" },
+    { STATUS (2, "12 00 00 f4 01 28 33"), .actions = "WRITE 11 00 00 00 00 28 33",
+      .log = "grade changed to 5.00" },
+    END } },
+  { "status-when-not-capping-changes-nothing", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { STATUS (1, "07 ff"), .actions = "" },
+    { STATUS (2, "ff"), .actions = "" },
+    { STATUS (3, "04"), .actions = "", DEADLINE (NONE) },
+    END } },
+
+  /* ---- the link ---- */
+  { "reconnect-requests-control-and-reapplies", { 0 }, {
+    CAPPED_AT_3 (0),
+    { DISCONNECT (5), .actions = "", CONTROL (FALSE), DEADLINE (NONE) },
+    { CAP (6, 3), .actions = "" },
+    { CONNECT (10), .actions = "WRITE 00" },
+    { IND (10.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (10.2, "80 07 01"), .actions = "WRITE 04 1e" },
+    END } },
+  { "disconnect-drops-the-request-in-flight", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00", DEADLINE (3) },
+    { DISCONNECT (1), .actions = "", DEADLINE (NONE) },
+    { IND (1.5, "80 00 01"), .actions = "", .log = "nothing in flight" },
+    { CONNECT (2), .actions = "WRITE 00" },
+    END } },
+
+  /* ---- release ---- */
+  { "release-resets-and-reports-released", { 0 }, {
+    CAPPED_AT_3 (0),
+    { RELEASE (10), .actions = "WRITE 01", DEADLINE (13) },
+    { STATUS (10.05, "01"), .actions = "" },   /* our own reset, announced */
+    { IND (10.1, "80 01 01"), .actions = "MODE resistance->none,RELEASED", .mode = "none",
+      CONTROL (FALSE), DEADLINE (NONE) },
+    { CAP (20, 3), .actions = "MODE none->resistance,WRITE 00" },   /* the next warm-up */
+    END } },
+  { "release-waits-for-the-request-in-flight", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { RELEASE (0.1), .actions = "" },
+    { IND (0.2, "80 00 01"), .actions = "WRITE 01" },
+    { IND (0.3, "80 01 01"), .actions = "MODE resistance->none,RELEASED" },
+    END } },
+  { "release-after-refused-control-needs-no-reset", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.1, "80 00 05"), DEADLINE (3.1) },
+    { RELEASE (1), .actions = "MODE resistance->none,RELEASED", DEADLINE (NONE) },
+    END } },
+  { "release-without-answer-is-released-at-the-timeout", { 0 }, {
+    CAPPED_AT_3 (0),
+    { RELEASE (10), .actions = "WRITE 01" },
+    { TICK (12.999), .actions = "" },
+    { TICK (13), .actions = "MODE resistance->none,RELEASED", .log = "releasing anyway" },
+    END } },
+  { "release-with-the-link-lost", { 0 }, {
+    CAPPED_AT_3 (0),
+    { RELEASE (10), .actions = "WRITE 01" },
+    { DISCONNECT (10.5), .actions = "MODE resistance->none,RELEASED" },
+    END } },
+  { "release-answered-with-failure-is-released", { 0 }, {
+    CAPPED_AT_3 (0),
+    { RELEASE (10), .actions = "WRITE 01" },
+    { IND (10.1, "80 01 04"), .actions = "MODE resistance->none,RELEASED" },
+    END } },
+  { "release-reset-not-supported-is-released", { 0 }, {
+    CAPPED_AT_3 (0),
+    { RELEASE (10), .actions = "WRITE 01" },
+    { IND (10.1, "80 01 02"), .actions = "MODE resistance->none,RELEASED" },
+    END } },
+  { "release-with-nothing-held", { 0 }, {
+    { RELEASE (0), .actions = "RELEASED", .mode = "none" },
+    { CONNECT (1) },
+    { RELEASE (2), .actions = "RELEASED" },
+    END } },
+  { "release-during-a-back-off", { 0 }, {
+    CAPPED_AT_3 (0),
+    { CAP (1, 3), .actions = "WRITE 04 1e" },
+    { IND (1.1, "80 04 04"), .actions = "", DEADLINE (3.1) },   /* retry pending */
+    { RELEASE (2), .actions = "WRITE 01", DEADLINE (5) },
+    END } },
+
+  /* ---- bad input ---- */
+  { "malformed-bytes-are-rejected-and-change-nothing", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00", DEADLINE (3) },
+    { IND (0.1, "80 00"), .malformed = TRUE, .actions = "", DEADLINE (3) },
+    { IND (0.2, "81 00 01"), .malformed = TRUE, .actions = "" },
+    { IND (0.3, "80 00 09"), .malformed = TRUE, .actions = "" },
+    { IND (0.4, ""), .malformed = TRUE, .actions = "" },
+    { STATUS (0.5, "07"), .malformed = TRUE, .actions = "" },
+    { STATUS (0.6, "42"), .malformed = TRUE, .actions = "" },
+    { STATUS (0.7, ""), .malformed = TRUE, .actions = "" },
+    { IND (0.8, "80 00 01"), .actions = "WRITE 07" },
+    END } },
+  { "answer-to-another-request-is-ignored", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.1, "80 04 01"), .actions = "", .log = "not the request in flight", DEADLINE (3) },
+    { IND (0.2, "80 00 01"), .actions = "WRITE 07" },
+    END } },
+};
+
+/* ---- tests outside the table ------------------------------------------------------------- */
+
+static void
+test_defaults_and_names (void)
+{
+  WuFtmsSessionConfig config;
+  g_autoptr (WuFtmsSession) session = wu_ftms_session_new (NULL);
+
+  wu_ftms_session_config_init (&config);
+  g_assert_cmpfloat (config.power_cap_w, ==, 100);
+  g_assert_cmpint (config.response_timeout_us, ==, 3 * G_USEC_PER_SEC);
+  g_assert_cmpint (config.failed_retry_us, ==, 2 * G_USEC_PER_SEC);
+  g_assert_cmpuint (config.failed_retries, ==, 3);
+  g_assert_cmpint (config.not_permitted_backoff_us, ==, 3 * G_USEC_PER_SEC);
+  g_assert_cmpfloat (config.flat_road.grade_percent, ==, 0);
+  g_assert_cmpint (wu_ftms_session_get_mode (session), ==, WU_FTMS_MODE_NONE);
+  g_assert_false (wu_ftms_session_busy (session));
+  g_assert_cmpint (wu_ftms_session_next_deadline (session), ==, G_MAXINT64);
+  g_assert_cmpstr (wu_ftms_mode_to_string (WU_FTMS_MODE_SIMULATION), ==, "simulation");
+  g_assert_cmpstr (wu_ftms_mode_to_string (WU_FTMS_MODE_ADVISORY), ==, "advisory");
+}
+
+/* A reload that changes the power cap writes the new target at the next re-assertion. */
+static void
+test_power_cap_reload (void)
+{
+  WuFtmsSessionConfig config;
+  g_autoptr (WuFtmsSession) session = NULL;
+  WuFtmsFeature feature = { .target_setting_features = PWR };
+  WuFtmsActions out;
+  g_autofree char *got = NULL;
+
+  wu_ftms_session_config_init (&config);
+  session = wu_ftms_session_new (&config);
+  wu_ftms_actions_clear (&out);
+  wu_ftms_session_connected (session, to_us (0), &out);
+  wu_ftms_session_set_feature (session, to_us (0), &feature, &out);
+  wu_ftms_session_apply_cap (session, to_us (0), 3, &out);
+  wu_ftms_session_indication (session, to_us (0.1), (const guint8 *) "\x80\x00\x01", 3, &out, NULL);
+  wu_ftms_session_indication (session, to_us (0.2), (const guint8 *) "\x80\x07\x01", 3, &out, NULL);
+  wu_ftms_session_indication (session, to_us (0.3), (const guint8 *) "\x80\x05\x01", 3, &out, NULL);
+  config.power_cap_w = 80;
+  wu_ftms_session_set_config (session, &config);
+  wu_ftms_actions_clear (&out);
+  wu_ftms_session_apply_cap (session, to_us (1), 3, &out);
+  got = format_actions (&out);
+  g_assert_cmpstr (got, ==, "WRITE 05 50 00");
+}
+
+/* Random inputs in random order never overflow the action buffer, never go above one
+ * request in flight, and never trip a g_return_if_fail (fatal here). */
+static void
+test_random_inputs_keep_the_invariants (void)
+{
+  static const char *const inputs[] = {
+    "80 00 01", "80 00 02", "80 00 03", "80 00 04", "80 00 05", "80 07 01", "80 07 04",
+    "80 04 01", "80 04 02", "80 04 03", "80 04 04", "80 04 05", "80 11 01", "80 11 02",
+    "80 05 01", "80 05 03", "80 01 01", "80 01 04", "07 ff", "07 00", "ff", "01", "02 01",
+    "04", "08 ff 7f", "12 00 00 10 00 28 33", "80",
+  };
+  GRand *rand = g_rand_new_with_seed (20240521);
+  g_autoptr (WuFtmsSession) session = wu_ftms_session_new (NULL);
+  double t = 0;
+
+  for (guint i = 0; i < 20000; i++)
+    {
+      WuFtmsActions out;
+      WuFtmsFeature feature = { .target_setting_features = g_rand_int (rand) & (RES | SIM | PWR) };
+      guint8 buf[16];
+      gsize n;
+      guint writes = 0;
+
+      wu_ftms_actions_clear (&out);
+      t += g_rand_double_range (rand, 0, 2.5);
+      switch (g_rand_int_range (rand, 0, 10))
+        {
+        case 0: wu_ftms_session_connected (session, to_us (t), &out); break;
+        case 1: wu_ftms_session_disconnected (session, to_us (t), &out); break;
+        case 2: wu_ftms_session_set_feature (session, to_us (t), &feature, &out); break;
+        case 3: wu_ftms_session_apply_cap (session, to_us (t), g_rand_int_range (rand, 0, 40), &out); break;
+        case 4: wu_ftms_session_release (session, to_us (t), &out); break;
+        case 5: wu_ftms_session_write_failed (session, to_us (t), &out); break;
+        case 6: wu_ftms_session_tick (session, to_us (t), &out); break;
+        case 7:
+          n = parse_hex (inputs[g_rand_int_range (rand, 0, G_N_ELEMENTS (inputs))], buf, sizeof buf);
+          wu_ftms_session_status (session, to_us (t), buf, n, &out, NULL);
+          break;
+        default:
+          n = parse_hex (inputs[g_rand_int_range (rand, 0, G_N_ELEMENTS (inputs))], buf, sizeof buf);
+          wu_ftms_session_indication (session, to_us (t), buf, n, &out, NULL);
+          break;
+        }
+      g_assert_cmpuint (out.n, <, WU_FTMS_ACTIONS_MAX);
+      for (guint j = 0; j < out.n; j++)
+        writes += out.items[j].kind == WU_FTMS_ACTION_WRITE;
+      /* a late tick may resend and then give up, but never two requests at once */
+      g_assert_cmpuint (writes, <=, 2);
+      g_assert_true (wu_ftms_session_next_deadline (session) > to_us (t));
+    }
+  g_rand_free (rand);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/ftms-session/%s", cases[i].name);
+      g_test_add_data_func (path, &cases[i], test_table_case);
+    }
+  g_test_add_func ("/ftms-session/defaults-and-names", test_defaults_and_names);
+  g_test_add_func ("/ftms-session/power-cap-reload", test_power_cap_reload);
+  g_test_add_func ("/ftms-session/random-inputs-keep-the-invariants",
+                   test_random_inputs_keep_the_invariants);
+  return g_test_run ();
+}

@@ -1,0 +1,584 @@
+/* The session history: the pure session tracker (table-driven) and the SQLite store (in
+ * temp directories): schema creation, migration from version 1, a row across a simulated
+ * session, an unfinished row closed as interrupted, a corrupt file, a read-only directory. */
+#include "wu-history.h"
+#include "wu-error.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <unistd.h>
+
+#define T0 G_GINT64_CONSTANT (1714548612000000)   /* 2024-05-01T07:30:12Z */
+#define S(seconds) ((gint64) ((seconds) * G_USEC_PER_SEC))
+
+/* --- the session tracker ----------------------------------------------------------------- */
+
+typedef enum { STEP_END, STEP_TRANSITION, STEP_PROGRESS, STEP_SHUTDOWN, STEP_ROUTINE } StepKind;
+
+typedef struct {
+  StepKind kind;
+  WuState old_state, new_state;   /* STEP_TRANSITION */
+  double wall_s;                  /* seconds after T0 */
+  double counted_s;
+  double cap;
+  WuHistoryWrite expect_write;
+  WuOutcome expect_outcome;
+  gboolean expect_active;
+} Step;
+
+typedef struct {
+  const char *name;
+  Step steps[12];
+} SessionCase;
+
+#define TR(o, n, wall, counted, cap, w, out, act) \
+  { STEP_TRANSITION, WU_STATE_##o, WU_STATE_##n, wall, counted, cap, WU_HISTORY_WRITE_##w, \
+    WU_OUTCOME_##out, act }
+#define PR(wall, counted, w, out, act) \
+  { STEP_PROGRESS, 0, 0, wall, counted, 30, WU_HISTORY_WRITE_##w, WU_OUTCOME_##out, act }
+
+static const SessionCase session_cases[] = {
+  { "complete", {
+      TR (IDLE, WARMING_UP, 0, 0, 30, INSERT, RUNNING, TRUE),
+      PR (5, 5, NONE, RUNNING, TRUE),              /* no write before the first step of 10 s */
+      PR (10, 10, UPDATE, RUNNING, TRUE),
+      PR (11, 10.5, NONE, RUNNING, TRUE),
+      PR (25, 25, UPDATE, RUNNING, TRUE),          /* 20 s crossed */
+      TR (WARMING_UP, PAUSED, 30, 28, 30, UPDATE, RUNNING, TRUE),
+      TR (PAUSED, WARMING_UP, 60, 28, 30, UPDATE, RUNNING, TRUE),
+      TR (WARMING_UP, COMPLETE, 700, 600, -1, UPDATE, COMPLETE, FALSE),
+      PR (701, 600, NONE, COMPLETE, FALSE),         /* ended: no more progress writes */
+      TR (COMPLETE, IDLE, 1000, 600, -1, NONE, COMPLETE, FALSE),
+      { STEP_ROUTINE, 0, 0, 1200, 600, -1, WU_HISTORY_WRITE_UPDATE, WU_OUTCOME_COMPLETE, FALSE },
+    } },
+  { "cancelled while paused", {
+      TR (IDLE, WARMING_UP, 0, 0, 30, INSERT, RUNNING, TRUE),
+      TR (WARMING_UP, PAUSED, 100, 95, 30, UPDATE, RUNNING, TRUE),
+      PR (200, 95, NONE, RUNNING, TRUE),
+      TR (PAUSED, CANCELLED, 400, 95, -1, UPDATE, CANCELLED, FALSE),
+      { STEP_ROUTINE, 0, 0, 500, 95, -1, WU_HISTORY_WRITE_UPDATE, WU_OUTCOME_CANCELLED, FALSE },
+    } },
+  { "shutdown mid warm-up", {
+      TR (IDLE, WARMING_UP, 0, 3, 30, INSERT, RUNNING, TRUE),
+      PR (40, 40, UPDATE, RUNNING, TRUE),
+      { STEP_SHUTDOWN, 0, 0, 42, 42, 30, WU_HISTORY_WRITE_UPDATE, WU_OUTCOME_INTERRUPTED, FALSE },
+      { STEP_SHUTDOWN, 0, 0, 43, 42, 30, WU_HISTORY_WRITE_NONE, WU_OUTCOME_INTERRUPTED, FALSE },
+    } },
+  { "nothing before a warm-up", {
+      PR (10, 0, NONE, COMPLETE, FALSE),
+      { STEP_ROUTINE, 0, 0, 20, 0, -1, WU_HISTORY_WRITE_NONE, WU_OUTCOME_RUNNING, FALSE },
+      { STEP_SHUTDOWN, 0, 0, 30, 0, -1, WU_HISTORY_WRITE_NONE, WU_OUTCOME_RUNNING, FALSE },
+    } },
+  { "a new warm-up after a complete one is a new row", {
+      TR (IDLE, WARMING_UP, 0, 0, 30, INSERT, RUNNING, TRUE),
+      TR (WARMING_UP, COMPLETE, 600, 600, -1, UPDATE, COMPLETE, FALSE),
+      TR (COMPLETE, WARMING_UP, 700, 0, 30, INSERT, RUNNING, TRUE),
+      /* the routine outcome belongs to an ended warm-up, not the running one */
+      { STEP_ROUTINE, 0, 0, 710, 0, 30, WU_HISTORY_WRITE_NONE, WU_OUTCOME_RUNNING, TRUE },
+    } },
+};
+
+static void
+fill_snapshot (WuHistorySnapshot *snapshot, const Step *step)
+{
+  memset (snapshot, 0, sizeof *snapshot);
+  snapshot->wall_us = T0 + S (step->wall_s);
+  snapshot->summary.duration_s = step->counted_s;
+  snapshot->summary.avg_cadence = 70;
+  snapshot->summary.max_cadence = 80;
+  snapshot->summary.avg_power = -1;
+  snapshot->cap = step->cap;
+  snapshot->source = "replay:test.trace";
+  snapshot->routine = "after-bike-warmup";
+}
+
+static WuHistoryWrite
+apply_step (WuHistorySession *session, const Step *step)
+{
+  WuHistorySnapshot snapshot;
+
+  fill_snapshot (&snapshot, step);
+  switch (step->kind)
+    {
+    case STEP_TRANSITION:
+      return wu_history_session_transition (session, step->old_state, step->new_state, &snapshot);
+    case STEP_PROGRESS:
+      return wu_history_session_progress (session, &snapshot);
+    case STEP_SHUTDOWN:
+      return wu_history_session_shutdown (session, &snapshot);
+    case STEP_ROUTINE:
+      return wu_history_session_routine_outcome (session, 2, "better");
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+test_session (gconstpointer data)
+{
+  const SessionCase *c = data;
+  WuHistorySession session;
+
+  wu_history_session_init (&session);
+  for (guint i = 0; i < G_N_ELEMENTS (c->steps) && c->steps[i].kind != STEP_END; i++)
+    {
+      const Step *step = &c->steps[i];
+      WuHistoryWrite write = apply_step (&session, step);
+
+      g_test_message ("%s: step %u", c->name, i);
+      g_assert_cmpint (write, ==, step->expect_write);
+      g_assert_cmpint (session.active, ==, step->expect_active);
+      if (session.have_row)
+        g_assert_cmpint (session.row.outcome, ==, step->expect_outcome);
+      if (write == WU_HISTORY_WRITE_INSERT)
+        {
+          g_assert_cmpint (session.row.start_us, ==, T0 + S (step->wall_s));
+          session.row.id = i + 1;    /* as the store would */
+        }
+      if (write != WU_HISTORY_WRITE_NONE && step->kind != STEP_ROUTINE)
+        {
+          g_assert_cmpfloat (session.row.counted_s, ==, step->counted_s);
+          g_assert_cmpint (session.row.end_us, ==, T0 + S (step->wall_s));
+          /* the cap applied stays once the bike is released */
+          g_assert_cmpfloat (session.row.cap, ==, 30);
+        }
+      if (step->kind == STEP_ROUTINE && write == WU_HISTORY_WRITE_UPDATE)
+        {
+          g_assert_cmpint (session.row.rounds, ==, 2);
+          g_assert_cmpstr (session.row.assessment, ==, "better");
+        }
+    }
+  wu_history_session_clear (&session);
+}
+
+/* --- the store ------------------------------------------------------------------------- */
+
+typedef struct {
+  char *dir;
+  char *path;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("warmupd-history-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, WU_HISTORY_FILE_NAME, NULL);
+}
+
+static void
+remove_tree (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (d == NULL)
+    return;
+  g_chmod (dir, 0700);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        remove_tree (path);
+      else
+        g_unlink (path);
+    }
+  g_rmdir (dir);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  remove_tree (f->dir);
+  g_free (f->dir);
+  g_free (f->path);
+}
+
+/* Run SQL on the database file directly (another connection), returning the first column of
+ * the first row as text ("" for none). */
+static char *
+sql_text (const char *path, const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *text;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_text (stmt, 0) != NULL)
+    text = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  else
+    text = g_strdup ("");
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return text;
+}
+
+static void
+sql_exec (const char *path, const char *sql)
+{
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+}
+
+#define assert_sql(f, sql, expected) G_STMT_START { \
+    g_autofree char *got_ = sql_text ((f)->path, sql); \
+    g_assert_cmpstr (got_, ==, expected); \
+  } G_STMT_END
+
+static void
+test_schema_created (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = wu_history_open (f->dir, &error);
+  g_autoptr (GPtrArray) rows = NULL;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (history);
+  g_assert_cmpstr (wu_history_get_path (history), ==, f->path);
+  g_assert_cmpuint (wu_history_get_recovered (history), ==, 0);
+  assert_sql (f, "PRAGMA user_version", "2");
+  assert_sql (f, "PRAGMA journal_mode", "wal");
+  assert_sql (f, "SELECT group_concat(name, ',') FROM pragma_table_info('warmups')",
+              "id,start_time,end_time,outcome,counted_seconds,pauses,avg_cadence,max_cadence,"
+              "avg_power,cap,recaps,source,routine,rounds,assessment");
+  rows = wu_history_list (history, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 0);
+}
+
+/* The schema as version 1 shipped it (before the floor routine's rounds and assessment). */
+static const char schema_v1[] =
+  "CREATE TABLE warmups (id INTEGER PRIMARY KEY AUTOINCREMENT, start_time TEXT NOT NULL,"
+  " end_time TEXT, outcome TEXT CHECK (outcome IN ('complete', 'cancelled', 'interrupted')),"
+  " counted_seconds REAL NOT NULL DEFAULT 0, pauses INTEGER NOT NULL DEFAULT 0,"
+  " avg_cadence REAL, max_cadence REAL, avg_power REAL, cap REAL,"
+  " recaps INTEGER NOT NULL DEFAULT 0, source TEXT, routine TEXT);"
+  "INSERT INTO warmups (start_time, end_time, outcome, counted_seconds, pauses, avg_cadence,"
+  " max_cadence, cap, recaps, source, routine) VALUES ('2024-04-30T06:00:00Z',"
+  " '2024-04-30T06:11:00Z', 'complete', 600, 1, 72.5, 88, 30, 2, 'replay:old.trace',"
+  " 'after-bike-warmup');"
+  "PRAGMA user_version = 1;";
+
+static void
+test_migration_from_v1 (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
+  WuHistoryRow *row;
+
+  sql_exec (f->path, schema_v1);
+  history = wu_history_open (f->dir, &error);
+  g_assert_no_error (error);
+  assert_sql (f, "PRAGMA user_version", "2");
+  rows = wu_history_list (history, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 1);
+  row = g_ptr_array_index (rows, 0);
+  g_assert_cmpint (row->outcome, ==, WU_OUTCOME_COMPLETE);
+  g_assert_cmpfloat (row->counted_s, ==, 600);
+  g_assert_cmpuint (row->pauses, ==, 1);
+  g_assert_cmpfloat (row->avg_cadence, ==, 72.5);
+  g_assert_cmpfloat (row->avg_power, ==, -1);   /* NULL */
+  g_assert_cmpfloat (row->cap, ==, 30);
+  g_assert_cmpuint (row->recaps, ==, 2);
+  g_assert_cmpstr (row->source, ==, "replay:old.trace");
+  g_assert_cmpint (row->rounds, ==, -1);        /* the new columns: NULL */
+  g_assert_null (row->assessment);
+  g_assert_cmpint (row->start_us, ==, G_GINT64_CONSTANT (1714456800) * G_USEC_PER_SEC);
+}
+
+static void
+test_newer_schema_left_alone (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = NULL;
+
+  sql_exec (f->path, "CREATE TABLE future (x); PRAGMA user_version = 7;");
+  history = wu_history_open (f->dir, &error);
+  g_assert_null (history);
+  g_assert_error (error, WU_ERROR, WU_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, f->path));
+  g_assert_nonnull (strstr (error->message, "schema version 7"));
+  assert_sql (f, "PRAGMA user_version", "7");
+}
+
+/* Drive a session through the tracker into the store, as the daemon does. */
+static void
+write_step (WuHistory *history, WuHistorySession *session, WuHistoryWrite write)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (wu_history_write (history, write, &session->row, &error));
+  g_assert_no_error (error);
+}
+
+static void
+snapshot_at (WuHistorySnapshot *snapshot, double wall_s, double counted_s, double cap)
+{
+  memset (snapshot, 0, sizeof *snapshot);
+  snapshot->wall_us = T0 + S (wall_s);
+  snapshot->summary = (WuSummary) { .duration_s = counted_s, .avg_cadence = 75,
+                                    .max_cadence = 82, .avg_power = 120, .max_power = 150,
+                                    .pauses = counted_s > 100 ? 1 : 0, .recaps = 3 };
+  snapshot->cap = cap;
+  snapshot->source = "replay:ride.trace";
+  snapshot->routine = "after-bike-warmup";
+}
+
+static void
+test_simulated_session (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = wu_history_open (f->dir, &error);
+  g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GVariant) dict = NULL;
+  WuHistorySession session;
+  WuHistorySnapshot snap;
+  WuHistoryRow *row;
+  double counted;
+
+  g_assert_no_error (error);
+  wu_history_session_init (&session);
+  snapshot_at (&snap, 0, 0, 30);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
+                                                                WU_STATE_WARMING_UP, &snap));
+  g_assert_cmpint (session.row.id, ==, 1);
+  assert_sql (f, "SELECT outcome IS NULL FROM warmups WHERE id = 1", "1");
+
+  /* a sample every second: a write only every 10 counted seconds */
+  for (counted = 1; counted <= 95; counted++)
+    {
+      snapshot_at (&snap, counted, counted, 30);
+      write_step (history, &session, wu_history_session_progress (&session, &snap));
+    }
+  assert_sql (f, "SELECT counted_seconds FROM warmups WHERE id = 1", "90.0");
+  assert_sql (f, "SELECT end_time FROM warmups WHERE id = 1", "2024-05-01T07:31:42Z");
+
+  snapshot_at (&snap, 130, 120, 30);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_WARMING_UP,
+                                                                WU_STATE_PAUSED, &snap));
+  snapshot_at (&snap, 700, 600, -1);   /* released at the end: the cap applied stays */
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_PAUSED,
+                                                                WU_STATE_COMPLETE, &snap));
+  write_step (history, &session, wu_history_session_routine_outcome (&session, 2, "better"));
+
+  rows = wu_history_list (history, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 1);
+  row = g_ptr_array_index (rows, 0);
+  g_assert_cmpint (row->id, ==, 1);
+  g_assert_cmpint (row->outcome, ==, WU_OUTCOME_COMPLETE);
+  g_assert_cmpint (row->start_us, ==, T0);
+  g_assert_cmpint (row->end_us, ==, T0 + S (700));
+  g_assert_cmpfloat (row->counted_s, ==, 600);
+  g_assert_cmpuint (row->pauses, ==, 1);
+  g_assert_cmpfloat (row->avg_cadence, ==, 75);
+  g_assert_cmpfloat (row->max_cadence, ==, 82);
+  g_assert_cmpfloat (row->avg_power, ==, 120);
+  g_assert_cmpfloat (row->cap, ==, 30);
+  g_assert_cmpuint (row->recaps, ==, 3);
+  g_assert_cmpstr (row->source, ==, "replay:ride.trace");
+  g_assert_cmpstr (row->routine, ==, "after-bike-warmup");
+  g_assert_cmpint (row->rounds, ==, 2);
+  g_assert_cmpstr (row->assessment, ==, "better");
+
+  dict = g_variant_ref_sink (wu_history_row_to_variant (row));
+  {
+    g_autofree char *text = g_variant_print (dict, TRUE);
+    g_assert_cmpstr (text, ==,
+                     "{'id': <int64 1>, 'start_time': <'2024-05-01T07:30:12Z'>, "
+                     "'end_time': <'2024-05-01T07:41:52Z'>, 'outcome': <'complete'>, "
+                     "'counted_seconds': <600.0>, 'pauses': <uint32 1>, 'avg_cadence': <75.0>, "
+                     "'max_cadence': <82.0>, 'avg_power': <120.0>, 'cap': <30.0>, "
+                     "'recaps': <uint32 3>, 'source': <'replay:ride.trace'>, "
+                     "'routine': <'after-bike-warmup'>, 'rounds': <uint32 2>, "
+                     "'assessment': <'better'>}");
+  }
+
+  /* a second warm-up: newest first, and the limit */
+  snapshot_at (&snap, 2000, 0, 30);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
+                                                                WU_STATE_WARMING_UP, &snap));
+  g_clear_pointer (&rows, g_ptr_array_unref);
+  rows = wu_history_list (history, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 1);
+  row = g_ptr_array_index (rows, 0);
+  g_assert_cmpint (row->id, ==, 2);
+  g_assert_cmpint (row->outcome, ==, WU_OUTCOME_RUNNING);
+  g_clear_pointer (&rows, g_ptr_array_unref);
+  rows = wu_history_list (history, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 2);
+  g_assert_cmpint (((WuHistoryRow *) g_ptr_array_index (rows, 1))->id, ==, 1);
+  wu_history_session_clear (&session);
+}
+
+static void
+test_unfinished_closed_as_interrupted (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) reopened = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
+  WuHistory *history = wu_history_open (f->dir, &error);
+  WuHistorySession session;
+  WuHistorySnapshot snap;
+  WuHistoryRow *row;
+
+  g_assert_no_error (error);
+  wu_history_session_init (&session);
+  snapshot_at (&snap, 0, 0, 30);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
+                                                                WU_STATE_WARMING_UP, &snap));
+  snapshot_at (&snap, 250, 243, 30);
+  write_step (history, &session, wu_history_session_progress (&session, &snap));
+  /* killed here: no shutdown, the connection just goes away */
+  wu_history_free (history);
+  wu_history_session_clear (&session);
+
+  reopened = wu_history_open (f->dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (wu_history_get_recovered (reopened), ==, 1);
+  rows = wu_history_list (reopened, 0, &error);
+  g_assert_cmpuint (rows->len, ==, 1);
+  row = g_ptr_array_index (rows, 0);
+  g_assert_cmpint (row->outcome, ==, WU_OUTCOME_INTERRUPTED);
+  g_assert_cmpfloat (row->counted_s, ==, 243);
+  g_assert_cmpint (row->end_us, ==, T0 + S (250));   /* the last update it got */
+}
+
+static void
+test_corrupt_file (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = NULL;
+  g_autofree char *contents = NULL;
+  static const char garbage[] = "this is not an SQLite database, only some text. "
+                                "0123456789012345678901234567890123456789012345678901234567890";
+
+  g_assert_true (g_file_set_contents (f->path, garbage, -1, NULL));
+  history = wu_history_open (f->dir, &error);
+  g_assert_null (history);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, f->path));
+  g_assert_nonnull (strstr (error->message, "not a database"));
+  /* left as it was, for someone to look at */
+  g_assert_true (g_file_get_contents (f->path, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, garbage);
+}
+
+static void
+test_corrupt_pages (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  /* a real database whose second page (the table) is overwritten with noise */
+  sql_exec (f->path, "PRAGMA page_size = 1024; CREATE TABLE warmups (x);"
+                     "INSERT INTO warmups VALUES (1); PRAGMA user_version = 2;");
+  g_assert_true (g_file_get_contents (f->path, &contents, &length, NULL));
+  g_assert_cmpuint (length, >=, 2048);
+  memset (contents + 1024, 0xA5, 1024);
+  g_assert_true (g_file_set_contents (f->path, contents, (gssize) length, NULL));
+  history = wu_history_open (f->dir, &error);
+  g_assert_null (history);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, f->path));
+}
+
+/* Open in a directory we may not write to. Root may write anywhere, so as root the check
+ * runs in a subprocess that has become nobody. No fixture: the subprocess must not create
+ * (or fail to remove) a directory of its own. */
+static void
+test_read_only_directory (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *ro = NULL;
+
+  if (g_test_subprocess ())
+    {
+      g_autoptr (WuHistory) history = NULL;
+
+      if (getuid () == 0 && (setgid (65534) != 0 || setuid (65534) != 0))
+        g_error ("cannot become nobody: %s", g_strerror (errno));
+      history = wu_history_open (g_getenv ("WU_TEST_RO_DIR"), &error);
+      g_assert_null (history);
+      g_assert_nonnull (error);
+      g_printerr ("open failed: %s\n", error->message);
+      return;
+    }
+  dir = g_dir_make_tmp ("warmupd-history-XXXXXX", &error);
+  g_assert_no_error (error);
+  ro = g_build_filename (dir, "ro", NULL);
+  g_assert_cmpint (g_mkdir (ro, 0555), ==, 0);
+  g_assert_cmpint (g_chmod (dir, 0755), ==, 0);   /* nobody must reach ro/ */
+  g_setenv ("WU_TEST_RO_DIR", ro, TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*open failed: *ro/history.db*");
+  remove_tree (dir);
+}
+
+static void
+test_directory_is_a_file (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = NULL;
+  g_autofree char *file = g_build_filename (f->dir, "plain-file", NULL);
+
+  g_assert_true (g_file_set_contents (file, "x", -1, NULL));
+  history = wu_history_open (file, &error);
+  g_assert_null (history);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, file));
+}
+
+static void
+test_format_time (void)
+{
+  g_autofree char *epoch = wu_history_format_time (0);
+  g_autofree char *t0 = wu_history_format_time (T0 + 999999);   /* whole seconds */
+
+  g_assert_cmpstr (epoch, ==, "1970-01-01T00:00:00Z");
+  g_assert_cmpstr (t0, ==, "2024-05-01T07:30:12Z");
+  g_assert_cmpstr (wu_outcome_to_string (WU_OUTCOME_INTERRUPTED), ==, "interrupted");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (session_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/history/session/%s", session_cases[i].name);
+      g_test_add_data_func (name, &session_cases[i], test_session);
+    }
+  g_test_add_func ("/history/format-time", test_format_time);
+  g_test_add_func ("/history/store/read-only-directory", test_read_only_directory);
+#define ADD(path, func) g_test_add ("/history/store/" path, Fixture, NULL, fixture_set_up, \
+                                    func, fixture_tear_down)
+  ADD ("schema-created", test_schema_created);
+  ADD ("migration-from-v1", test_migration_from_v1);
+  ADD ("newer-schema-left-alone", test_newer_schema_left_alone);
+  ADD ("simulated-session", test_simulated_session);
+  ADD ("unfinished-closed-as-interrupted", test_unfinished_closed_as_interrupted);
+  ADD ("corrupt-file", test_corrupt_file);
+  ADD ("corrupt-pages", test_corrupt_pages);
+  ADD ("directory-is-a-file", test_directory_is_a_file);
+  return g_test_run ();
+}

@@ -1,0 +1,342 @@
+/* The shipped routines against the articles' facts (a table written from each article), and
+ * broken routine files rejected with FILE:LINE: reason, table-driven. */
+#include "wu-error.h"
+#include "wu-routine.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* --- the articles, step by step ------------------------------------------------------------ */
+
+typedef struct {
+  const char *id;
+  const char *name;
+  WuCountKind count;
+  guint amount;              /* 0: the article gives no number */
+  WuSides sides;
+  WuPosition position;
+  guint hold_seconds;
+  guint sets_min, sets_max;
+} ExpectedStep;
+
+typedef struct {
+  const char *file;
+  const char *id;
+  const char *caution_words;   /* the article's stop rule, in a word or two */
+  gboolean rounds;
+  ExpectedStep steps[8];
+} ExpectedRoutine;
+
+#define REPS WU_COUNT_REPS
+#define HOLD WU_COUNT_HOLD
+#define BREATHS WU_COUNT_BREATHS
+#define NONE WU_SIDES_NONE
+#define EACH WU_SIDES_EACH
+#define ALT WU_SIDES_ALTERNATING
+
+static const ExpectedRoutine expected_routines[] = {
+  /* 000: "6 Moves To Erase Back Tension": after a 10-minute easy bike warm-up; rounds. */
+  { "after-bike-warmup.routine", "after-bike-warmup", "irritated", TRUE, {
+    /* "alternating 10 times on each side" */
+    { "windshield-wipers", "Windshield wiper legs", REPS, 10, ALT, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
+    /* "Repeat 15 times" */
+    { "ab-touch", "45-degree ab touch", REPS, 15, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
+    /* "Pause at the top for two seconds ... complete 10. Switch and complete 10" */
+    { "knee-to-chest", "Active knee-to-chest pull", REPS, 10, EACH, WU_POSITION_FLOOR_BACK, 2, 1, 1 },
+    /* "Complete 10 full circles ... Rotate your knees to the other side ... 10 full circles" */
+    { "twisted-circles", "Twisted circles", REPS, 10, EACH, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
+    /* "From a kneeling position ... Hold for 10 full breaths ... switch sides" */
+    { "hip-flexor-stretch", "Hip flexor stretch", BREATHS, 10, EACH, WU_POSITION_KNEELING, 0, 1, 1 },
+    /* "Lie on your right side ... Take 10 long, deep breaths ... switch sides" */
+    { "quad-stretch", "Quad stretch", BREATHS, 10, EACH, WU_POSITION_FLOOR_SIDE, 0, 1, 1 },
+    { NULL } } },
+  /* 001: "Best Exercises to Relieve Back Pain": four unnamed moves; stop if worse. */
+  { "key-exercises.routine", "key-exercises", "stop", FALSE, {
+    /* flat on the stomach, lift hips, "hold the plank for about 30 seconds" */
+    { "kneeling-plank", "Plank on knees and elbows", HOLD, 30, NONE, WU_POSITION_FLOOR_FRONT, 0, 1, 1 },
+    /* standing, hips back, "hold that position for about 30 seconds" */
+    { "hip-hinge", "Standing hip hinge", HOLD, 30, NONE, WU_POSITION_STANDING, 0, 1, 1 },
+    /* lunge, "Hold for 30 seconds, switch sides" */
+    { "lunge-hamstring-stretch", "Lunge hamstring stretch", HOLD, 30, EACH, WU_POSITION_STANDING, 0, 1, 1 },
+    /* inhale lift, exhale tighten, "Repeat several times": no number */
+    { "stand-tall", "Stand tall", BREATHS, 0, NONE, WU_POSITION_STANDING, 0, 1, 1 },
+    { NULL } } },
+  /* 002: "4 Moves to Ease Chronic Back Pain"; pinpointed pain: see a doctor. */
+  { "chronic-back-pain.routine", "chronic-back-pain", "doctor", FALSE, {
+    /* "Hold for 15 seconds, then repeat in the opposite direction" */
+    { "sky-high-stretch", "Sky-high stretch", HOLD, 15, EACH, WU_POSITION_STANDING, 0, 1, 1 },
+    /* "That's 1 rep; do 10" */
+    { "pelvic-tilt", "Pelvic tilt", REPS, 10, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
+    /* all fours, "hold for up to 30 seconds ... Repeat one to two more times" */
+    { "knee-lift", "Knee lift", HOLD, 30, NONE, WU_POSITION_ALL_FOURS, 0, 2, 3 },
+    /* "repeat on opposite side. That's 1 rep; do 10" */
+    { "hinging-side-lunge", "Hinging side lunge", REPS, 10, ALT, WU_POSITION_STANDING, 0, 1, 1 },
+    { NULL } } },
+  /* 003: "Back Exercises for Relieving Muscle Tension and Pain": all on the back, no counts. */
+  { "breathing-and-core.routine", "breathing-and-core", "pain", FALSE, {
+    { "diaphragmatic-breathing", "Diaphragmatic breathing", BREATHS, 0, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
+    { "neutral-spine-draw-in", "Neutral spine and draw in", REPS, 0, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
+    /* one knee, then the other */
+    { "knees-to-chest", "Knees to chest", HOLD, 0, EACH, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
+    { "pelvic-tilt", "Pelvic tilt", REPS, 0, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
+    { "arm-raise", "Arm raise for the upper back", REPS, 0, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
+    { NULL } } },
+};
+
+static char *
+routines_dir (void)
+{
+  const char *srcdir = g_getenv ("WARMUPD_SRCDIR");
+  return g_build_filename (srcdir != NULL ? srcdir : ".", "data", "routines", NULL);
+}
+
+static void
+assert_step (const WuStep *step, const ExpectedStep *want)
+{
+  g_assert_cmpstr (step->id, ==, want->id);
+  g_assert_cmpstr (step->name, ==, want->name);
+  g_assert_cmpint (step->count, ==, want->count);
+  g_assert_cmpuint (step->amount, ==, want->amount);
+  g_assert_cmpint (step->sides, ==, want->sides);
+  g_assert_cmpint (step->position, ==, want->position);
+  g_assert_cmpuint (step->hold_seconds, ==, want->hold_seconds);
+  g_assert_cmpuint (step->sets_min, ==, want->sets_min);
+  g_assert_cmpuint (step->sets_max, ==, want->sets_max);
+  /* where the article gives no number, the file says so instead of inventing one */
+  if (want->amount == 0)
+    g_assert_true (strstr (step->note, "no number") != NULL);
+  g_assert_cmpuint (g_utf8_strlen (step->instruction, -1), <=, 300);
+}
+
+static void
+test_shipped_routine (gconstpointer data)
+{
+  const ExpectedRoutine *want = data;
+  g_autofree char *dir = routines_dir ();
+  g_autofree char *path = g_build_filename (dir, want->file, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuRoutine) routine = wu_routine_load_file (path, &error);
+  guint n = 0;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (routine->id, ==, want->id);
+  g_assert_true (strstr (routine->caution, want->caution_words) != NULL);
+  g_assert_cmpint (routine->rounds.present, ==, want->rounds);
+  while (want->steps[n].id != NULL)
+    n++;
+  g_assert_cmpuint (routine->steps->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    assert_step (g_ptr_array_index (routine->steps, i), &want->steps[i]);
+}
+
+/* The first article's round rule, and its warm-up. */
+static void
+test_round_rule (void)
+{
+  g_autofree char *dir = routines_dir ();
+  g_autofree char *path = g_build_filename (dir, "after-bike-warmup.routine", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuRoutine) routine = wu_routine_load_file (path, &error);
+  const WuRoundRule *rule;
+
+  g_assert_no_error (error);
+  rule = &routine->rounds;
+  g_assert_cmpint (rule->on[WU_ASSESSMENT_BETTER], ==, WU_ROUND_ACTION_ANOTHER_ROUND);
+  g_assert_cmpint (rule->on[WU_ASSESSMENT_IRRITATED], ==, WU_ROUND_ACTION_REST);
+  /* our reading of the article: no improvement is no reason for another round */
+  g_assert_cmpint (rule->on[WU_ASSESSMENT_SAME], ==, WU_ROUND_ACTION_DONE);
+  g_assert_cmpuint (rule->rest_seconds, ==, 5 * 60);
+  g_assert_cmpint (rule->rest_position, ==, WU_POSITION_FLOOR_BACK);
+  g_assert_true (strstr (rule->rest_instruction, "knees bent") != NULL);
+  g_assert_true (strstr (routine->before, "10 minutes") != NULL);
+  g_assert_true (strstr (routine->before, "bike") != NULL);
+}
+
+static void
+test_load_dir (void)
+{
+  g_autofree char *dir = routines_dir ();
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) routines = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *ids[] = { "after-bike-warmup", "breathing-and-core", "chronic-back-pain",
+                        "key-exercises" };
+
+  g_assert_true (wu_routine_load_dir (dir, &routines, errors, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (errors->len, ==, 0);
+  g_assert_cmpuint (routines->len, ==, G_N_ELEMENTS (ids));
+  for (gsize i = 0; i < G_N_ELEMENTS (ids); i++)
+    g_assert_cmpstr (((WuRoutine *) g_ptr_array_index (routines, i))->id, ==, ids[i]);
+  g_assert_nonnull (wu_routine_find (routines, "key-exercises"));
+  g_assert_null (wu_routine_find (routines, "nope"));
+}
+
+/* --- broken files ----------------------------------------------------------------------------- */
+
+#define HEAD "[Routine]\nId=t\nTitle=T\nCaution=Stop if it hurts.\n"       /* lines 1-4 */
+#define STEP "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=standing\nInstruction=Do it.\n"
+
+typedef struct {
+  const char *name;
+  const char *contents;
+  const char *expected_id;    /* the file name's id, or NULL */
+  const char *prefix;         /* "t.routine:LINE: " */
+  const char *reason;         /* a part of the reason */
+} BrokenCase;
+
+static const BrokenCase broken_cases[] = {
+  { "not-key-value", HEAD "oops\n" STEP, NULL, "t.routine:5: ", "expected Key=Value" },
+  { "key-before-group", "Id=t\n" HEAD STEP, NULL, "t.routine:1: ", "before any [Group]" },
+  { "bad-header", HEAD "[Step a\n", NULL, "t.routine:5: ", "group header" },
+  { "empty-key", HEAD "=x\n" STEP, NULL, "t.routine:5: ", "key is missing" },
+  { "duplicate-key", HEAD "Title=U\n" STEP, NULL, "t.routine:5: ", "Title appears twice" },
+  { "duplicate-group", HEAD STEP STEP, NULL, "t.routine:11: ", "group [Step a] appears twice" },
+  { "unknown-group", HEAD STEP "[Extra]\nX=1\n", NULL, "t.routine:11: ", "unknown group [Extra]" },
+  { "unknown-key", HEAD STEP "Tempo=fast\n", NULL, "t.routine:11: ", "unknown key Tempo" },
+  { "no-routine-group", STEP, NULL, "t.routine:1: ", "no [Routine] group" },
+  { "no-title", "[Routine]\nId=t\nCaution=C\n" STEP, NULL, "t.routine:1: ", "has no Title=" },
+  { "no-caution", "[Routine]\nId=t\nTitle=T\n" STEP, NULL, "t.routine:1: ", "has no Caution=" },
+  { "bad-id", "[Routine]\nId=Big Id\nTitle=T\nCaution=C\n" STEP, NULL, "t.routine:2: ", "Id: 'Big Id'" },
+  { "id-not-file-name", HEAD STEP, "other", "t.routine:2: ", "does not match the file name" },
+  { "no-steps", HEAD, NULL, "t.routine:1: ", "no [Step ID] group" },
+  { "bad-count", HEAD "[Step a]\nName=A\nCount=sets\nPosition=standing\nInstruction=I\n", NULL,
+    "t.routine:7: ", "Count: 'sets' is not one of reps, hold, breaths" },
+  { "zero-amount", HEAD "[Step a]\nName=A\nCount=reps\nAmount=0\nPosition=standing\nInstruction=I\n",
+    NULL, "t.routine:8: ", "Amount: '0' is not a whole number" },
+  { "word-amount", HEAD "[Step a]\nName=A\nCount=reps\nAmount=ten\nPosition=standing\nInstruction=I\n",
+    NULL, "t.routine:8: ", "Amount: 'ten'" },
+  { "no-amount-no-note", HEAD "[Step a]\nName=A\nCount=reps\nPosition=standing\nInstruction=I\n",
+    NULL, "t.routine:5: ", "add a Note=" },
+  { "hold-in-a-hold", HEAD "[Step a]\nName=A\nCount=hold\nAmount=5\nHold=2\nPosition=standing\n"
+    "Instruction=I\n", NULL, "t.routine:9: ", "only with Count=reps" },
+  { "bad-position", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=upside-down\n"
+    "Instruction=I\n", NULL, "t.routine:9: ", "Position: 'upside-down'" },
+  { "bad-sides", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nSides=both\nPosition=standing\n"
+    "Instruction=I\n", NULL, "t.routine:9: ", "Sides: 'both'" },
+  { "sets-backwards", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nSets=3-2\nPosition=standing\n"
+    "Instruction=I\n", NULL, "t.routine:9: ", "Sets: '3-2'" },
+  { "no-instruction", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=standing\n", NULL,
+    "t.routine:5: ", "has no Instruction=" },
+  { "bad-step-id", HEAD "[Step A B]\nName=A\nCount=reps\nAmount=3\nPosition=standing\n"
+    "Instruction=I\n", NULL, "t.routine:5: ", "step id 'A B'" },
+  { "rounds-bad-action", HEAD "[Rounds]\nBetter=another-round\nSame=maybe\nIrritated=done\n" STEP,
+    NULL, "t.routine:7: ", "Same: 'maybe'" },
+  { "rounds-rest-no-seconds", HEAD "[Rounds]\nBetter=another-round\nSame=done\nIrritated=rest\n"
+    "RestPosition=floor-back\nRestInstruction=Lie down.\n" STEP, NULL, "t.routine:5: ",
+    "RestSeconds= is missing" },
+  { "rounds-rest-unused", HEAD "[Rounds]\nBetter=done\nSame=done\nIrritated=done\nRestSeconds=60\n"
+    STEP, NULL, "t.routine:9: ", "no action is rest" },
+  { "empty-value", HEAD "[Step a]\nName=\nCount=reps\nAmount=3\nPosition=standing\nInstruction=I\n",
+    NULL, "t.routine:6: ", "Name is empty" },
+  { "not-utf8", HEAD "[Step a]\nName=A\xff\nCount=reps\n", NULL, "t.routine:6: ", "UTF-8" },
+};
+
+static void
+test_broken (gconstpointer data)
+{
+  const BrokenCase *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuRoutine) routine = wu_routine_parse (c->contents, -1, "t.routine", c->expected_id,
+                                                    &error);
+
+  g_assert_null (routine);
+  g_assert_error (error, WU_ERROR, WU_ERROR_MALFORMED);
+  if (!g_str_has_prefix (error->message, c->prefix) || strstr (error->message, c->reason) == NULL)
+    g_error ("%s: got \"%s\", want \"%s...%s...\"", c->name, error->message, c->prefix, c->reason);
+}
+
+/* A good file with the optional keys parses to what it says. */
+static void
+test_optional_keys (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuRoutine) routine = wu_routine_parse (
+    HEAD "Source=S\n[Step a]\nName=A\nCount=reps\nAmount=3\nHold=4\nSets=2-3\nSides=each\n"
+    "Position=kneeling\nNote=n\nInstruction=Do it.\n", -1, "t.routine", "t", &error);
+  const WuStep *step;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (routine->source, ==, "S");
+  g_assert_cmpstr (routine->before, ==, "");
+  g_assert_false (routine->rounds.present);
+  step = g_ptr_array_index (routine->steps, 0);
+  g_assert_cmpuint (step->hold_seconds, ==, 4);
+  g_assert_cmpuint (step->sets_min, ==, 2);
+  g_assert_cmpuint (step->sets_max, ==, 3);
+  g_assert_cmpint (step->sides, ==, WU_SIDES_EACH);
+  g_assert_cmpint (step->position, ==, WU_POSITION_KNEELING);
+}
+
+/* One broken file in a directory: it is reported with file and line, the others load. */
+static void
+test_dir_with_broken_file (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("warmupd-routines-XXXXXX", &error);
+  g_autofree char *good = g_build_filename (dir, "t.routine", NULL);
+  g_autofree char *bad = g_build_filename (dir, "bad.routine", NULL);
+  g_autofree char *other = g_build_filename (dir, "README", NULL);
+  g_autofree char *want = g_strdup_printf ("%s:3: ", bad);
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) routines = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (good, HEAD STEP, -1, NULL));
+  g_assert_true (g_file_set_contents (bad, "[Routine]\nId=bad\nTitle\n", -1, NULL));
+  g_assert_true (g_file_set_contents (other, "not a routine", -1, NULL));
+  g_assert_true (wu_routine_load_dir (dir, &routines, errors, &error));
+  g_assert_cmpuint (routines->len, ==, 1);
+  g_assert_cmpstr (((WuRoutine *) g_ptr_array_index (routines, 0))->id, ==, "t");
+  g_assert_cmpuint (errors->len, ==, 1);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (errors, 0), want));
+  g_unlink (good);
+  g_unlink (bad);
+  g_unlink (other);
+  g_rmdir (dir);
+}
+
+static void
+test_missing_dir (void)
+{
+  g_autoptr (GError) error = NULL;
+  GPtrArray *routines = NULL;
+
+  g_assert_false (wu_routine_load_dir ("/nonexistent/routines", &routines, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_null (routines);
+}
+
+static void
+test_assessment_names (void)
+{
+  g_assert_cmpint (wu_assessment_from_string ("better"), ==, WU_ASSESSMENT_BETTER);
+  g_assert_cmpint (wu_assessment_from_string ("same"), ==, WU_ASSESSMENT_SAME);
+  g_assert_cmpint (wu_assessment_from_string ("irritated"), ==, WU_ASSESSMENT_IRRITATED);
+  g_assert_cmpint (wu_assessment_from_string ("Better"), ==, WU_ASSESSMENT_NONE);
+  g_assert_cmpint (wu_assessment_from_string (""), ==, WU_ASSESSMENT_NONE);
+  g_assert_cmpint (wu_assessment_from_string (NULL), ==, WU_ASSESSMENT_NONE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (expected_routines); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/routine/shipped/%s", expected_routines[i].id);
+      g_test_add_data_func (name, &expected_routines[i], test_shipped_routine);
+    }
+  g_test_add_func ("/routine/shipped/round-rule", test_round_rule);
+  g_test_add_func ("/routine/load-dir", test_load_dir);
+  for (gsize i = 0; i < G_N_ELEMENTS (broken_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/routine/broken/%s", broken_cases[i].name);
+      g_test_add_data_func (name, &broken_cases[i], test_broken);
+    }
+  g_test_add_func ("/routine/optional-keys", test_optional_keys);
+  g_test_add_func ("/routine/dir-with-broken-file", test_dir_with_broken_file);
+  g_test_add_func ("/routine/missing-dir", test_missing_dir);
+  g_test_add_func ("/routine/assessment-names", test_assessment_names);
+  return g_test_run ();
+}

@@ -2,88 +2,10 @@
  * Pure: bytes in, values out. No I/O and no mutable state outside the arguments. */
 #include "wu-ftms.h"
 #include "wu-error.h"
+#include "le-reader.h"
 
 #include <math.h>
 #include <string.h>
-
-/* ---- bounded little-endian reader ---------------------------------------------------- */
-
-/* A cursor over a byte buffer. A read that would pass the end returns 0, reads nothing
- * and latches `overrun`, so callers may read a whole record and check once at the end;
- * no read can ever touch memory outside buf[0, len). */
-typedef struct {
-  const guint8 *buf;
-  gsize len;
-  gsize pos;
-  gboolean overrun;
-} WuLeReader;
-
-static void
-le_reader_init (WuLeReader *r, const guint8 *buf, gsize len)
-{
-  r->buf = buf;
-  r->len = len;
-  r->pos = 0;
-  r->overrun = FALSE;
-}
-
-/* Claim n bytes; NULL (and overrun latched) when fewer than n remain. */
-static const guint8 *
-le_take (WuLeReader *r, gsize n)
-{
-  const guint8 *p;
-
-  if (r->overrun || n > r->len - r->pos) {
-    r->overrun = TRUE;
-    return NULL;
-  }
-  p = r->buf + r->pos;
-  r->pos += n;
-  return p;
-}
-
-static guint8
-le_u8 (WuLeReader *r)
-{
-  const guint8 *p = le_take (r, 1);
-
-  return p ? p[0] : 0;
-}
-
-static guint16
-le_u16 (WuLeReader *r)
-{
-  const guint8 *p = le_take (r, 2);
-
-  return p ? (guint16) (p[0] | (p[1] << 8)) : 0;
-}
-
-/* Two's complement reinterpretation done arithmetically, so it is portable C. */
-static gint16
-le_s16 (WuLeReader *r)
-{
-  guint16 u = le_u16 (r);
-
-  return u <= G_MAXINT16 ? (gint16) u : (gint16) ((gint32) u - 0x10000);
-}
-
-static guint32
-le_u24 (WuLeReader *r)
-{
-  const guint8 *p = le_take (r, 3);
-
-  return p ? (guint32) p[0] | ((guint32) p[1] << 8) | ((guint32) p[2] << 16) : 0;
-}
-
-static guint32
-le_u32 (WuLeReader *r)
-{
-  const guint8 *p = le_take (r, 4);
-
-  return p ? (guint32) p[0] | ((guint32) p[1] << 8) | ((guint32) p[2] << 16) |
-                 ((guint32) p[3] << 24)
-           : 0;
-}
 
 /* ---- Indoor Bike Data (0x2AD2) ---------------------------------------------------------- */
 
@@ -145,26 +67,26 @@ ibd_required_length (guint32 present)
 }
 
 static void
-ibd_read_field (WuLeReader *r, WuIbdPresent field, WuIndoorBikeData *out)
+ibd_read_field (WuLeCursor *r, WuIbdPresent field, WuIndoorBikeData *out)
 {
   switch (field) {
-  case WU_IBD_HAS_SPEED: out->speed_kmh = le_u16 (r) * 0.01; break;
-  case WU_IBD_HAS_AVG_SPEED: out->avg_speed_kmh = le_u16 (r) * 0.01; break;
-  case WU_IBD_HAS_CADENCE: out->cadence_rpm = le_u16 (r) * 0.5; break;
-  case WU_IBD_HAS_AVG_CADENCE: out->avg_cadence_rpm = le_u16 (r) * 0.5; break;
-  case WU_IBD_HAS_DISTANCE: out->distance_m = le_u24 (r); break;
-  case WU_IBD_HAS_RESISTANCE: out->resistance = le_s16 (r); break;
-  case WU_IBD_HAS_POWER: out->power_w = le_s16 (r); break;
-  case WU_IBD_HAS_AVG_POWER: out->avg_power_w = le_s16 (r); break;
+  case WU_IBD_HAS_SPEED: out->speed_kmh = wu_le_u16 (r) * 0.01; break;
+  case WU_IBD_HAS_AVG_SPEED: out->avg_speed_kmh = wu_le_u16 (r) * 0.01; break;
+  case WU_IBD_HAS_CADENCE: out->cadence_rpm = wu_le_u16 (r) * 0.5; break;
+  case WU_IBD_HAS_AVG_CADENCE: out->avg_cadence_rpm = wu_le_u16 (r) * 0.5; break;
+  case WU_IBD_HAS_DISTANCE: out->distance_m = wu_le_u24 (r); break;
+  case WU_IBD_HAS_RESISTANCE: out->resistance = wu_le_s16 (r); break;
+  case WU_IBD_HAS_POWER: out->power_w = wu_le_s16 (r); break;
+  case WU_IBD_HAS_AVG_POWER: out->avg_power_w = wu_le_s16 (r); break;
   case WU_IBD_HAS_ENERGY:
-    out->energy_total_kcal = le_u16 (r);
-    out->energy_per_hour_kcal = le_u16 (r);
-    out->energy_per_minute_kcal = le_u8 (r);
+    out->energy_total_kcal = wu_le_u16 (r);
+    out->energy_per_hour_kcal = wu_le_u16 (r);
+    out->energy_per_minute_kcal = wu_le_u8 (r);
     break;
-  case WU_IBD_HAS_HEART_RATE: out->heart_rate_bpm = le_u8 (r); break;
-  case WU_IBD_HAS_MET: out->met = le_u8 (r) * 0.1; break;
-  case WU_IBD_HAS_ELAPSED: out->elapsed_s = le_u16 (r); break;
-  case WU_IBD_HAS_REMAINING: out->remaining_s = le_u16 (r); break;
+  case WU_IBD_HAS_HEART_RATE: out->heart_rate_bpm = wu_le_u8 (r); break;
+  case WU_IBD_HAS_MET: out->met = wu_le_u8 (r) * 0.1; break;
+  case WU_IBD_HAS_ELAPSED: out->elapsed_s = wu_le_u16 (r); break;
+  case WU_IBD_HAS_REMAINING: out->remaining_s = wu_le_u16 (r); break;
   default: g_assert_not_reached ();
   }
 }
@@ -173,7 +95,7 @@ gboolean
 wu_ftms_decode_indoor_bike_data (const guint8 *buf, gsize len, WuIndoorBikeData *out,
                                  GError **error)
 {
-  WuLeReader r;
+  WuLeCursor r;
   WuIndoorBikeData d = { 0 };
   gsize need;
 
@@ -182,8 +104,8 @@ wu_ftms_decode_indoor_bike_data (const guint8 *buf, gsize len, WuIndoorBikeData 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   *out = d;
-  le_reader_init (&r, buf, len);
-  d.flags = le_u16 (&r);
+  wu_le_init (&r, buf, len);
+  d.flags = wu_le_u16 (&r);
   if (r.overrun) {
     g_set_error (error, WU_ERROR, WU_ERROR_MALFORMED,
                  "indoor bike data: %" G_GSIZE_FORMAT " bytes, need %d for the flags", len,
@@ -231,7 +153,7 @@ static gboolean
 decode_range (const char *what, double resolution, const guint8 *buf, gsize len,
               WuFtmsRange *out, GError **error)
 {
-  WuLeReader r;
+  WuLeCursor r;
   gint16 min, max;
   guint16 inc;
 
@@ -243,10 +165,10 @@ decode_range (const char *what, double resolution, const guint8 *buf, gsize len,
   if (!check_length (what, len, RANGE_SIZE, error))
     return FALSE;
 
-  le_reader_init (&r, buf, len);
-  min = le_s16 (&r);
-  max = le_s16 (&r);
-  inc = le_u16 (&r);
+  wu_le_init (&r, buf, len);
+  min = wu_le_s16 (&r);
+  max = wu_le_s16 (&r);
+  inc = wu_le_u16 (&r);
   g_return_val_if_fail (!r.overrun, FALSE);
 
   /* Compared raw, before scaling, so the verdict cannot depend on rounding. */
@@ -278,7 +200,7 @@ wu_ftms_decode_power_range (const guint8 *buf, gsize len, WuFtmsRange *out, GErr
 gboolean
 wu_ftms_decode_feature (const guint8 *buf, gsize len, WuFtmsFeature *out, GError **error)
 {
-  WuLeReader r;
+  WuLeCursor r;
 
   g_return_val_if_fail (out != NULL, FALSE);
   g_return_val_if_fail (buf != NULL || len == 0, FALSE);
@@ -288,9 +210,9 @@ wu_ftms_decode_feature (const guint8 *buf, gsize len, WuFtmsFeature *out, GError
   if (!check_length ("fitness machine feature", len, FEATURE_SIZE, error))
     return FALSE;
 
-  le_reader_init (&r, buf, len);
-  out->machine_features = le_u32 (&r);
-  out->target_setting_features = le_u32 (&r);
+  wu_le_init (&r, buf, len);
+  out->machine_features = wu_le_u32 (&r);
+  out->target_setting_features = wu_le_u32 (&r);
   g_return_val_if_fail (!r.overrun, FALSE);
   return TRUE;
 }
@@ -650,48 +572,48 @@ wu_ftms_status_opcode_to_string (guint8 opcode)
 }
 
 static void
-read_zone_times (WuLeReader *r, guint n, WuFtmsStatus *out)
+read_zone_times (WuLeCursor *r, guint n, WuFtmsStatus *out)
 {
   out->n_zones = n;
   for (guint i = 0; i < n; i++)
-    out->zone_time_s[i] = le_u16 (r);
+    out->zone_time_s[i] = wu_le_u16 (r);
 }
 
 /* The parameter after the opcode; the caller has checked its length. */
 static void
-read_status_parameter (WuLeReader *r, gsize param_len, WuFtmsStatus *out)
+read_status_parameter (WuLeCursor *r, gsize param_len, WuFtmsStatus *out)
 {
   switch (out->opcode)
     {
-    case WU_FTMS_STATUS_STOPPED_BY_USER: out->stop_pause = le_u8 (r); break;
-    case WU_FTMS_STATUS_TARGET_SPEED: out->target_speed_kmh = le_u16 (r) * 0.01; break;
-    case WU_FTMS_STATUS_TARGET_INCLINE: out->target_incline_percent = le_s16 (r) * 0.1; break;
+    case WU_FTMS_STATUS_STOPPED_BY_USER: out->stop_pause = wu_le_u8 (r); break;
+    case WU_FTMS_STATUS_TARGET_SPEED: out->target_speed_kmh = wu_le_u16 (r) * 0.01; break;
+    case WU_FTMS_STATUS_TARGET_INCLINE: out->target_incline_percent = wu_le_s16 (r) * 0.1; break;
     case WU_FTMS_STATUS_TARGET_RESISTANCE:
       /* The spec says UINT8; bikes that take SINT16 levels report them that way too. */
       out->resistance_s16 = param_len >= 2;
-      out->target_resistance = (out->resistance_s16 ? le_s16 (r) : le_u8 (r)) * 0.1;
+      out->target_resistance = (out->resistance_s16 ? wu_le_s16 (r) : wu_le_u8 (r)) * 0.1;
       break;
-    case WU_FTMS_STATUS_TARGET_POWER: out->target_power_w = le_s16 (r); break;
-    case WU_FTMS_STATUS_TARGET_HEART_RATE: out->target_heart_rate_bpm = le_u8 (r); break;
-    case WU_FTMS_STATUS_TARGET_EXPENDED_ENERGY: out->target_energy_kcal = le_u16 (r); break;
-    case WU_FTMS_STATUS_TARGET_STEPS: out->target_steps = le_u16 (r); break;
-    case WU_FTMS_STATUS_TARGET_STRIDES: out->target_strides = le_u16 (r); break;
-    case WU_FTMS_STATUS_TARGET_DISTANCE: out->target_distance_m = le_u24 (r); break;
-    case WU_FTMS_STATUS_TARGET_TRAINING_TIME: out->target_time_s = le_u16 (r); break;
+    case WU_FTMS_STATUS_TARGET_POWER: out->target_power_w = wu_le_s16 (r); break;
+    case WU_FTMS_STATUS_TARGET_HEART_RATE: out->target_heart_rate_bpm = wu_le_u8 (r); break;
+    case WU_FTMS_STATUS_TARGET_EXPENDED_ENERGY: out->target_energy_kcal = wu_le_u16 (r); break;
+    case WU_FTMS_STATUS_TARGET_STEPS: out->target_steps = wu_le_u16 (r); break;
+    case WU_FTMS_STATUS_TARGET_STRIDES: out->target_strides = wu_le_u16 (r); break;
+    case WU_FTMS_STATUS_TARGET_DISTANCE: out->target_distance_m = wu_le_u24 (r); break;
+    case WU_FTMS_STATUS_TARGET_TRAINING_TIME: out->target_time_s = wu_le_u16 (r); break;
     case WU_FTMS_STATUS_TARGET_TIME_TWO_ZONES: read_zone_times (r, 2, out); break;
     case WU_FTMS_STATUS_TARGET_TIME_THREE_ZONES: read_zone_times (r, 3, out); break;
     case WU_FTMS_STATUS_TARGET_TIME_FIVE_ZONES: read_zone_times (r, 5, out); break;
     case WU_FTMS_STATUS_SIMULATION_PARAMETERS:
-      out->simulation.wind_speed_mps = le_s16 (r) * 0.001;
-      out->simulation.grade_percent = le_s16 (r) * 0.01;
-      out->simulation.crr = le_u8 (r) * 0.0001;
-      out->simulation.cw_kg_per_m = le_u8 (r) * 0.01;
+      out->simulation.wind_speed_mps = wu_le_s16 (r) * 0.001;
+      out->simulation.grade_percent = wu_le_s16 (r) * 0.01;
+      out->simulation.crr = wu_le_u8 (r) * 0.0001;
+      out->simulation.cw_kg_per_m = wu_le_u8 (r) * 0.01;
       break;
     case WU_FTMS_STATUS_WHEEL_CIRCUMFERENCE:
-      out->wheel_circumference_mm = le_u16 (r) * 0.1;
+      out->wheel_circumference_mm = wu_le_u16 (r) * 0.1;
       break;
-    case WU_FTMS_STATUS_SPIN_DOWN: out->spin_down_status = le_u8 (r); break;
-    case WU_FTMS_STATUS_TARGET_CADENCE: out->target_cadence_rpm = le_u16 (r) * 0.5; break;
+    case WU_FTMS_STATUS_SPIN_DOWN: out->spin_down_status = wu_le_u8 (r); break;
+    case WU_FTMS_STATUS_TARGET_CADENCE: out->target_cadence_rpm = wu_le_u16 (r) * 0.5; break;
     default: break;   /* no parameter */
     }
 }
@@ -699,7 +621,7 @@ read_status_parameter (WuLeReader *r, gsize param_len, WuFtmsStatus *out)
 gboolean
 wu_ftms_decode_status (const guint8 *buf, gsize len, WuFtmsStatus *out, GError **error)
 {
-  WuLeReader r;
+  WuLeCursor r;
   gint entry;
 
   g_return_val_if_fail (out != NULL, FALSE);
@@ -724,8 +646,8 @@ wu_ftms_decode_status (const guint8 *buf, gsize len, WuFtmsStatus *out, GError *
       return FALSE;
     }
 
-  le_reader_init (&r, buf, len);
-  out->opcode = le_u8 (&r);
+  wu_le_init (&r, buf, len);
+  out->opcode = wu_le_u8 (&r);
   read_status_parameter (&r, len - 1, out);
   g_return_val_if_fail (!r.overrun, FALSE);
 

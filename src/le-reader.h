@@ -1,4 +1,4 @@
-/* A bounded little-endian reader for GATT payloads, shared by the CSC and CPS decoders.
+/* A bounded little-endian reader for GATT payloads, shared by every decoder (FTMS, CSC, CPS).
  * Internal to warmupd (static inline, no state outside the cursor). A read that would pass
  * the end returns 0, reads nothing and latches `overrun`, so a decoder may read a whole
  * record and check once at the end; no read can touch memory outside buf[0, len). */
@@ -56,6 +56,13 @@ wu_le_s16 (WuLeCursor *c)
 {
   guint16 u = wu_le_u16 (c);
   return u <= G_MAXINT16 ? (gint16) u : (gint16) ((gint32) u - 0x10000);
+}
+
+static inline guint32
+wu_le_u24 (WuLeCursor *c)
+{
+  const guint8 *p = wu_le_take (c, 3);
+  return p ? (guint32) p[0] | ((guint32) p[1] << 8) | ((guint32) p[2] << 16) : 0;
 }
 
 static inline guint32

@@ -8,6 +8,8 @@ srcdir=${2:-$builddir}
 speed=${WARMUPD_DEMO_SPEED:-30}
 trace="$srcdir/data/traces/demo.trace"
 log="$builddir/demo-warmupd.log"
+# Not installed yet: the floor routines come from the source tree.
+export WARMUPD_ROUTINES_DIR="${WARMUPD_ROUTINES_DIR:-$srcdir/data/routines}"
 
 echo "Replaying $trace at ${speed}x; warmupd's log goes to $log"
 # --config /dev/null: the demo runs on the built-in defaults, whatever /etc holds.

@@ -72,5 +72,8 @@ void wu_config_init (WuConfig *config);    /* the defaults */
 void wu_config_clear (WuConfig *config);
 /* Load PATH over the defaults. On failure CONFIG is left holding the defaults. */
 gboolean wu_config_load (WuConfig *config, const char *path, GError **error);
+/* The same for a file's LENGTH bytes already read; PATH names it in messages. */
+gboolean wu_config_load_from_data (WuConfig *config, const char *data, gsize length,
+                                   const char *path, GError **error);
 
 G_END_DECLS

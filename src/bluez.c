@@ -490,6 +490,11 @@ link_setup_failed (LinkChar *ch, const char *what, const GError *error)
       return;
     }
   g_message ("%s: %s (optional, going on without it)", link->address, reason);
+  /* An unreadable value is as good as a missing characteristic: the source must decide
+   * without it (an FTMS bike without its Feature value turns advisory) rather than wait
+   * for a value that will not come. The next connection looks it up again. */
+  if (ch->spec.mode == WU_BLUEZ_CHAR_READ)
+    g_clear_pointer (&ch->path, g_free);
   link_setup_step_done (link);
 }
 
@@ -782,19 +787,26 @@ link_advance (WuBluezLink *link)
                           link->attempt, on_connect_done, link);
 }
 
-/* Device1 properties changed for a bound link. */
+/* Device1 properties changed for a bound link; CHANGED: what this signal changed.
+ * A link we hold is lost only when a signal says Connected false, never because the cache
+ * says so: real bluetoothd 5.66 can answer Connect() and resolve the services of a first LE
+ * connection without ever emitting Connected true (it logs "Device ... is already
+ * connected"), then emit an unrelated change (RSSI invalidated), so the cached Connected is
+ * false on a live link (seen in tests/vm/test-real-bluez.sh). */
 static void
-link_device_changed (WuBluezLink *link, GDBusProxy *device)
+link_device_changed (WuBluezLink *link, GDBusProxy *device, GVariant *changed)
 {
   gboolean connected = proxy_get_bool (device, "Connected");
   gboolean resolved = proxy_get_bool (device, "ServicesResolved");
+  g_autoptr (GVariant) said_connected = g_variant_lookup_value (changed, "Connected",
+                                                                 G_VARIANT_TYPE_BOOLEAN);
 
   switch (link->state)
     {
     case LINK_RESOLVING:
     case LINK_SETTING_UP:
     case LINK_UP:
-      if (!connected)
+      if (said_connected != NULL && !g_variant_get_boolean (said_connected))
         link_lost (link, "disconnected");
       else if (!resolved && link->state != LINK_RESOLVING)
         link_lost (link, "services no longer resolved");
@@ -1361,7 +1373,7 @@ on_properties_changed (GDBusObjectManagerClient *manager, GDBusObjectProxy *obje
       WuBluezLink *link = find_link_by_device_path (bluez, path);
 
       if (link != NULL)
-        link_device_changed (link, proxy);
+        link_device_changed (link, proxy, changed);
       if (dict_has_key (changed, "UUIDs") || dict_has_key (changed, "Address"))
         schedule_refresh (bluez);   /* advertised services now known: offer it */
     }

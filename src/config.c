@@ -151,9 +151,11 @@ apply_key (WuConfig *config, const KnownKey *key, const char *value)
   switch (key->type)
     {
     case KEY_SECONDS:
-      if (!parse_number (value, &v) || v <= 0 || v > MAX_SECONDS)
-        return g_strdup_printf ("'%s' is not a number of seconds above 0 and at most %.0f",
-                                value, MAX_SECONDS);
+      /* at least a microsecond: a value that rounds to 0 µs would be 0 (found by fuzzing) */
+      if (!parse_number (value, &v) || v <= 0 || v > MAX_SECONDS
+          || llround (v * G_USEC_PER_SEC) < 1)
+        return g_strdup_printf ("'%s' is not a number of seconds above 0 (at least 0.000001) "
+                                "and at most %.0f", value, MAX_SECONDS);
       *(gint64 *) (base + key->offset) = (gint64) llround (v * G_USEC_PER_SEC);
       return NULL;
     case KEY_RPM:
@@ -326,7 +328,6 @@ line_of_syntax_error (const char *contents, const char *message)
 gboolean
 wu_config_load (WuConfig *config, const char *path, GError **error)
 {
-  g_autoptr (GKeyFile) file = g_key_file_new ();
   g_autoptr (GError) local_error = NULL;
   g_autofree char *contents = NULL;
   gsize length = 0;
@@ -341,6 +342,20 @@ wu_config_load (WuConfig *config, const char *path, GError **error)
       g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s: %s", path, local_error->message);
       return FALSE;
     }
+  return wu_config_load_from_data (config, contents, length, path, error);
+}
+
+gboolean
+wu_config_load_from_data (WuConfig *config, const char *data, gsize length, const char *path,
+                          GError **error)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+  /* NUL-terminated for the line search (which stops at an embedded NUL, as GKeyFile does) */
+  g_autofree char *contents = g_malloc (length + 1);
+
+  memcpy (contents, data, length);
+  contents[length] = '\0';
   if (!g_key_file_load_from_data (file, contents, length, G_KEY_FILE_NONE, &local_error))
     {
       g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: %s", path,

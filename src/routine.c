@@ -278,7 +278,7 @@ get_choice (const Parser *parser, const char *group, const char *key, gboolean r
             const char *const *names, gsize n_names, int *out, GError **error)
 {
   g_autofree char *value = NULL;
-  g_autofree char *choices = NULL;
+  g_autoptr (GString) choices = g_string_new (NULL);
 
   if (!g_key_file_has_key (parser->file, group, key, NULL))
     {
@@ -293,9 +293,11 @@ get_choice (const Parser *parser, const char *group, const char *key, gboolean r
         *out = (int) i;
         return TRUE;
       }
-  choices = g_strjoinv (", ", (char **) names);
+  /* NAMES has N_NAMES entries and no NULL at the end: not g_strjoinv() */
+  for (gsize i = 0; i < n_names; i++)
+    g_string_append_printf (choices, "%s%s", i > 0 ? ", " : "", names[i]);
   return fail (parser, error, line_of (parser, group, key), "[%s] %s: '%s' is not one of %s",
-               group, key, value, choices);
+               group, key, value, choices->str);
 }
 
 #define GET_CHOICE(parser, group, key, required, names, out, error) \
@@ -410,7 +412,8 @@ parse_sets (const Parser *parser, const char *group, WuStep *step, GError **erro
     return TRUE;
   value = g_strstrip (g_key_file_get_value (parser->file, group, "Sets", NULL));
   parts = g_strsplit (value, "-", 2);
-  if (!g_ascii_string_to_unsigned (parts[0], 10, 1, 100, &lo, NULL)
+  /* an empty value splits into no part at all (found by fuzzing: "Sets=" was a CRITICAL) */
+  if (parts[0] == NULL || !g_ascii_string_to_unsigned (parts[0], 10, 1, 100, &lo, NULL)
       || (parts[1] != NULL && !g_ascii_string_to_unsigned (parts[1], 10, lo, 100, &hi, NULL)))
     return fail (parser, error, line_of (parser, group, "Sets"),
                  "[%s] Sets: '%s' is not N or N-M (1 to 100, N <= M)", group, value);

@@ -4,6 +4,35 @@
 
 #define WU_SENSORS_PATH WU_OBJECT_PATH "/sensors"
 
+/* Set a property of a generated skeleton only when its value changed. The generated
+ * setters (g_object_set) compare too, but only after thousands of instructions of GObject
+ * machinery, for each of the ~25 properties published per sample; the getters are a read.
+ * Doubles compare bit for bit, exactly as the generated code does. */
+#define SET_SCALAR(obj, iface, prop, type, value)                                     \
+  G_STMT_START                                                                        \
+  {                                                                                   \
+    type new_value_ = (value);                                                        \
+    if (wu_##iface##_get_##prop (obj) != new_value_)                                  \
+      wu_##iface##_set_##prop (obj, new_value_);                                      \
+  }                                                                                   \
+  G_STMT_END
+#define SET_DOUBLE(obj, iface, prop, value)                                           \
+  G_STMT_START                                                                        \
+  {                                                                                   \
+    gdouble new_value_ = (value), old_value_ = wu_##iface##_get_##prop (obj);         \
+    if (memcmp (&old_value_, &new_value_, sizeof (gdouble)) != 0)                     \
+      wu_##iface##_set_##prop (obj, new_value_);                                      \
+  }                                                                                   \
+  G_STMT_END
+#define SET_STRING(obj, iface, prop, value)                                           \
+  G_STMT_START                                                                        \
+  {                                                                                   \
+    const char *new_value_ = (value);                                                 \
+    if (g_strcmp0 (wu_##iface##_get_##prop (obj), new_value_) != 0)                   \
+      wu_##iface##_set_##prop (obj, new_value_);                                      \
+  }                                                                                   \
+  G_STMT_END
+
 struct WuService {
   WuEngine *engine;
   WuHistoryKeeper *history;          /* not owned; NULL: no history */
@@ -234,23 +263,24 @@ publish_warmup_now (WuService *service)
   WuWarmup1 *w = service->warmup;
 
   service->warmup_dirty = FALSE;
-  /* The generated setters emit PropertiesChanged only for values that really changed. */
-  wu_warmup1_set_state (w, wu_state_to_string (wu_controller_get_state (ctl)));
-  wu_warmup1_set_elapsed (w, wu_controller_get_elapsed (ctl));
-  wu_warmup1_set_duration (w, wu_controller_get_duration (ctl));
-  wu_warmup1_set_cadence (w, wu_controller_get_cadence (ctl, now));
-  wu_warmup1_set_power (w, wu_controller_get_power (ctl, now));
-  wu_warmup1_set_speed (w, wu_controller_get_speed (ctl, now));
-  wu_warmup1_set_resistance (w, wu_controller_get_resistance (ctl, now));
-  wu_warmup1_set_resistance_cap (w, wu_controller_get_cap (ctl));
-  wu_warmup1_set_hint (w, wu_hint_to_string (wu_controller_get_hint (ctl)));
-  wu_warmup1_set_source (w, wu_engine_get_source_label (service->engine));
-  wu_warmup1_set_routine (w, wu_engine_get_routine (service->engine));
-  wu_warmup1_set_pauses (w, wu_engine_get_pauses (service->engine));
-  wu_warmup1_set_control (w, wu_engine_get_control (service->engine));
-  wu_warmup1_set_history_error (w, service->history != NULL
-                                     ? wu_history_keeper_get_error (service->history)
-                                     : "no history is kept");
+  /* The generated setters emit PropertiesChanged only for values that really changed;
+   * SET_* skip the setter (g_object_set: thousands of instructions) when nothing did. */
+  SET_STRING (w, warmup1, state, wu_state_to_string (wu_controller_get_state (ctl)));
+  SET_DOUBLE (w, warmup1, elapsed, wu_controller_get_elapsed (ctl));
+  SET_DOUBLE (w, warmup1, duration, wu_controller_get_duration (ctl));
+  SET_DOUBLE (w, warmup1, cadence, wu_controller_get_cadence (ctl, now));
+  SET_DOUBLE (w, warmup1, power, wu_controller_get_power (ctl, now));
+  SET_DOUBLE (w, warmup1, speed, wu_controller_get_speed (ctl, now));
+  SET_DOUBLE (w, warmup1, resistance, wu_controller_get_resistance (ctl, now));
+  SET_DOUBLE (w, warmup1, resistance_cap, wu_controller_get_cap (ctl));
+  SET_STRING (w, warmup1, hint, wu_hint_to_string (wu_controller_get_hint (ctl)));
+  SET_STRING (w, warmup1, source, wu_engine_get_source_label (service->engine));
+  SET_STRING (w, warmup1, routine, wu_engine_get_routine (service->engine));
+  SET_SCALAR (w, warmup1, pauses, guint, wu_engine_get_pauses (service->engine));
+  SET_STRING (w, warmup1, control, wu_engine_get_control (service->engine));
+  SET_STRING (w, warmup1, history_error, service->history != NULL
+                                           ? wu_history_keeper_get_error (service->history)
+                                           : "no history is kept");
 }
 
 static void
@@ -262,17 +292,17 @@ publish_sensor_now (WuService *service, WuSensor *sensor)
   if (object == NULL)
     return; /* not exported yet */
   s = wu_object_get_sensor1 (WU_OBJECT (object));
-  wu_sensor1_set_connected (s, sensor->connected);
-  wu_sensor1_set_cadence (s, sensor->cadence);
-  wu_sensor1_set_power (s, sensor->power);
-  wu_sensor1_set_speed (s, sensor->speed);
-  wu_sensor1_set_resistance (s, sensor->resistance);
-  wu_sensor1_set_heart_rate (s, sensor->heart_rate);
-  wu_sensor1_set_distance (s, sensor->distance);
-  wu_sensor1_set_dropped_packets (s, sensor->dropped_packets);
-  wu_sensor1_set_events (s, sensor->events);
-  wu_sensor1_set_finished (s, sensor->finished);
-  wu_sensor1_set_error (s, sensor->error != NULL ? sensor->error : "");
+  SET_SCALAR (s, sensor1, connected, gboolean, sensor->connected);
+  SET_DOUBLE (s, sensor1, cadence, sensor->cadence);
+  SET_DOUBLE (s, sensor1, power, sensor->power);
+  SET_DOUBLE (s, sensor1, speed, sensor->speed);
+  SET_DOUBLE (s, sensor1, resistance, sensor->resistance);
+  SET_DOUBLE (s, sensor1, heart_rate, sensor->heart_rate);
+  SET_DOUBLE (s, sensor1, distance, sensor->distance);
+  SET_SCALAR (s, sensor1, dropped_packets, guint, sensor->dropped_packets);
+  SET_SCALAR (s, sensor1, events, guint64, sensor->events);
+  SET_SCALAR (s, sensor1, finished, gboolean, sensor->finished);
+  SET_STRING (s, sensor1, error, sensor->error != NULL ? sensor->error : "");
 }
 
 void

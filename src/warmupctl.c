@@ -60,7 +60,9 @@ on_wait_timeout (gpointer user_data)
 static void
 on_owner_appeared (GObject *object, GParamSpec *pspec, gpointer user_data)
 {
-  if (g_dbus_proxy_get_name_owner (G_DBUS_PROXY (object)) != NULL)
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (object));
+
+  if (owner != NULL)
     g_main_loop_quit (user_data);
 }
 

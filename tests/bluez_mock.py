@@ -235,6 +235,11 @@ class SimulatedBike:
         self.crank_event_s = float(p.get("crank_time", 63.5))   # near the 64 s wrap
         self.last_tick = None
         self.gatt_exported = False
+        # optional journal (a file path): what the bike did and when, one line each, stamped
+        # with time.monotonic() (CLOCK_MONOTONIC, the same clock in every process), appended
+        # to by every bluetoothd run; the fault soak's ground truth (tests/soak.py)
+        self.journal = open(str(p["journal"]), "a", buffering=1) if p.get("journal") else None
+        self._journal("resistance %.1f" % self.resistance)
         self.publish()
 
     # ---- publishing (in this process: atomic for the clients) -----------------------
@@ -295,6 +300,10 @@ class SimulatedBike:
     def _bytes(self, data):
         return self.dbus.Array([self.dbus.Byte(b) for b in data], signature="y")
 
+    def _journal(self, text):
+        if self.journal is not None:
+            self.journal.write("%.6f %s\n" % (time.monotonic(), text))
+
     def _require_connected(self):
         if not self.connected:
             raise self._error("Failed", "Not connected")
@@ -315,6 +324,7 @@ class SimulatedBike:
         if self.connected:
             self._export_gatt()
             self._set(self.device, DEVICE_IFACE, {"ServicesResolved": self.dbus.Boolean(True)})
+            self._journal("up")
             self._restart_stream()
         return False
 
@@ -331,6 +341,7 @@ class SimulatedBike:
         self.notifying.clear()
         self._set(self.device, DEVICE_IFACE, {"ServicesResolved": self.dbus.Boolean(False),
                                               "Connected": self.dbus.Boolean(False)})
+        self._journal("down")
         self._restart_stream()
 
     # ---- GattCharacteristic1 -------------------------------------------------------
@@ -475,7 +486,8 @@ class SimulatedBike:
     def _stream_tick(self):
         now = time.monotonic()
         if self.kind == "ftms":
-            self.notify(INDOOR_BIKE_DATA, self.indoor_bike_data())
+            delivered = self.notify(INDOOR_BIKE_DATA, self.indoor_bike_data())
+            self._journal("data %.1f %d" % (self.cadence, delivered))
         else:
             self._advance_crank(now)
             self.notify(CSC_MEASUREMENT, self.csc_measurement())
@@ -570,6 +582,7 @@ class SimulatedBike:
             self.fail_operations -= 1
             return RESULT_FAILED
         self.resistance = level
+        self._journal("resistance %.1f" % level)
         # a real bike confirms the new target on the status characteristic too
         self.GLib.timeout_add(10, self._status_later, self.target_resistance_status(level))
         return RESULT_SUCCESS
@@ -600,6 +613,7 @@ class SimulatedBike:
             self.silent = bool(value)
         elif what == "knob":              # the rider turns the knob (value: level, announce)
             self.resistance = float(value[0])
+            self._journal("resistance %.1f" % self.resistance)
             if value[1]:
                 self.notify(MACHINE_STATUS, self.target_resistance_status(self.resistance))
         elif what == "control_lost":      # another app took control
@@ -740,7 +754,9 @@ class BluezMock:
     NotSupported so the client must fall back to StartNotify + PropertiesChanged on Value.
     Other keyword arguments set the simulated machine (see SimulatedBike.__init__):
     rate (Hz), cadence (rpm), power (W), resistance (level), resistance_range
-    (min, max, increment), power_range, machine_features, target_features, mtu."""
+    (min, max, increment), power_range, machine_features, target_features, mtu; journal (a
+    file the bike appends what it did to: "T data CADENCE DELIVERED", "T resistance LEVEL",
+    "T up", "T down", T on time.monotonic(); used by tests/soak.py)."""
 
     def __init__(self, tmpdir, kind="ftms", address=None, name=None, notify="acquire",
                  timeout=30.0, **machine):

@@ -138,6 +138,11 @@ static const BadCase bad_cases[] = {
   { "duration-too-long", "[Warmup]\nDuration=999999\n", "2: [Warmup] Duration:" },
   { "duration-trailing-text", "[Warmup]\nDuration=600s\n", "2: [Warmup] Duration: '600s'" },
   { "duration-nan", "[Warmup]\nDuration=nan\n", "2: [Warmup] Duration: 'nan'" },
+  /* found by tests/fuzz/fuzz-config (corpus/config/tiny-duration): above 0 but 0 µs */
+  { "duration-below-a-microsecond", "[Warmup]\nDuration=1e-7\n",
+    "2: [Warmup] Duration: '1e-7' is not a number of seconds above 0" },
+  { "stale-below-a-microsecond", "[Warmup]\nStaleAfter=0.0000004\n",
+    "2: [Warmup] StaleAfter: '0.0000004' is not" },
   { "cadence-bad", "[Warmup]\nMinCadence=fast\n", "2: [Warmup] MinCadence: 'fast' is not a cadence" },
   { "max-below-min", "[Warmup]\nMinCadence=60\nMaxCadence=50\n",
     "3: [Warmup] MaxCadence: must be above MinCadence" },
@@ -194,6 +199,29 @@ test_unknown_keys_warn (void)
   g_unlink (path);
 }
 
+/* wu_config_load_from_data(): what wu_config_load() does once the file is read (and what
+ * tests/fuzz/fuzz-config.c feeds); the bytes need no NUL at their end. */
+static void
+test_from_data (void)
+{
+  static const char good[] = "[Warmup]\nDuration=120\n[Routine]\nName=key-exercisesXXX";
+  static const char bad[] = "[Warmup]\nDuration=120\nMinCadence=x\n";
+  g_autoptr (GError) error = NULL;
+  WuConfig config;
+
+  wu_config_init (&config);
+  /* the length cuts the last value: "key-exercises", not "key-exercisesXXX" */
+  g_assert_true (wu_config_load_from_data (&config, good, sizeof good - 1 - 3, "mem.conf", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (config.controller.duration_us, ==, 120 * G_USEC_PER_SEC);
+  g_assert_cmpstr (config.routine, ==, "key-exercises");
+  g_assert_false (wu_config_load_from_data (&config, bad, sizeof bad - 1, "mem.conf", &error));
+  g_assert_error (error, WU_ERROR, WU_ERROR_CONFIG);
+  g_assert_true (g_str_has_prefix (error->message, "mem.conf:3: [Warmup] MinCadence: 'x'"));
+  g_assert_cmpint (config.controller.duration_us, ==, 600 * G_USEC_PER_SEC);
+  wu_config_clear (&config);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -201,6 +229,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/missing-file", test_missing_file_is_defaults);
   g_test_add_func ("/config/sample-file", test_sample_config_is_defaults);
   g_test_add_func ("/config/unknown-keys-warn", test_unknown_keys_warn);
+  g_test_add_func ("/config/from-data", test_from_data);
   for (gsize i = 0; i < G_N_ELEMENTS (good_cases); i++)
     {
       g_autofree char *name = g_strdup_printf ("/config/good/%s", good_cases[i].name);

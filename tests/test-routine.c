@@ -216,6 +216,11 @@ static const BrokenCase broken_cases[] = {
     "Instruction=I\n", NULL, "t.routine:9: ", "Sides: 'both'" },
   { "sets-backwards", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nSets=3-2\nPosition=standing\n"
     "Instruction=I\n", NULL, "t.routine:9: ", "Sets: '3-2'" },
+  /* found by tests/fuzz/fuzz-routine (corpus/routine/empty-sets): a CRITICAL, then */
+  { "empty-sets", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nSets=\nPosition=standing\n"
+    "Instruction=I\n", NULL, "t.routine:9: ", "Sets: '' is not N or N-M" },
+  { "blank-sets", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nSets=  \nPosition=standing\n"
+    "Instruction=I\n", NULL, "t.routine:9: ", "Sets: '' is not N or N-M" },
   { "no-instruction", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=standing\n", NULL,
     "t.routine:5: ", "has no Instruction=" },
   { "bad-step-id", HEAD "[Step A B]\nName=A\nCount=reps\nAmount=3\nPosition=standing\n"
@@ -247,6 +252,35 @@ test_broken (gconstpointer data)
 }
 
 /* A good file with the optional keys parses to what it says. */
+/* A bad choice lists exactly the allowed names, nothing after them. The list used to be
+ * built with g_strjoinv() over an array with no NULL at its end: a read past the array
+ * (inside GLib, so ASan could not see it), harmless only while a NULL happened to follow. */
+static void
+test_choice_list_ends (void)
+{
+  static const struct { const char *contents, *suffix; } cases[] = {
+    { HEAD "[Step a]\nName=A\nCount=sets\nPosition=standing\nInstruction=I\n",
+      "Count: 'sets' is not one of reps, hold, breaths" },
+    { HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nSides=both\nPosition=standing\n"
+      "Instruction=I\n", "Sides: 'both' is not one of none, each, alternating" },
+    { HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=up\nInstruction=I\n",
+      "Position: 'up' is not one of floor-back, floor-side, floor-front, kneeling, standing, "
+      "all-fours" },
+    { HEAD "[Rounds]\nBetter=again\n" STEP, "Better: 'again' is not one of done, another-round, rest" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (WuRoutine) routine = wu_routine_parse (cases[i].contents, -1, "t.routine", NULL,
+                                                        &error);
+      g_assert_null (routine);
+      g_assert_error (error, WU_ERROR, WU_ERROR_MALFORMED);
+      if (!g_str_has_suffix (error->message, cases[i].suffix))
+        g_error ("got \"%s\", want it to end with \"%s\"", error->message, cases[i].suffix);
+    }
+}
+
 static void
 test_optional_keys (void)
 {
@@ -334,6 +368,7 @@ main (int argc, char **argv)
       g_autofree char *name = g_strdup_printf ("/routine/broken/%s", broken_cases[i].name);
       g_test_add_data_func (name, &broken_cases[i], test_broken);
     }
+  g_test_add_func ("/routine/choice-list-ends", test_choice_list_ends);
   g_test_add_func ("/routine/optional-keys", test_optional_keys);
   g_test_add_func ("/routine/dir-with-broken-file", test_dir_with_broken_file);
   g_test_add_func ("/routine/missing-dir", test_missing_dir);

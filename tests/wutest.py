@@ -33,6 +33,26 @@ WARMUPCTL = os.path.join(BUILDDIR, "src", "warmupctl")
 TRACES = os.path.join(SRCDIR, "tests", "traces")
 
 VALGRIND = os.environ.get("WARMUPD_VALGRIND", "") not in ("", "0", "no")
+# GLib's own suppressions, then the project's (tests/valgrind.supp, each entry justified there)
+VALGRIND_SUPPRESSIONS = [p for p in ("/usr/share/glib-2.0/valgrind/glib.supp",
+                                     os.path.join(SRCDIR, "tests", "valgrind.supp"))
+                         if os.path.exists(p)]
+
+# What ASan, LeakSanitizer and UBSan print (./configure --enable-sanitizers): any of these in
+# warmupd's log or a tool's stderr fails the test, whatever the exit status was.
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: "
+                              r"|SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer)")
+
+
+def sanitizer_report(text):
+    """The first sanitizer report in `text` (from its first line), or None."""
+    m = SANITIZER_REPORT.search(text or "")
+    if m is None:
+        return None
+    start = text.rfind("\n", 0, m.start()) + 1
+    return text[start:start + 4000]
+
+
 TIMEOUT = float(os.environ.get("WARMUPD_TEST_TIMEOUT", "30")) * (10 if VALGRIND else 1)
 
 BUS_NAME = "io.github.warmupd"
@@ -273,13 +293,14 @@ class Daemon:
         if VALGRIND:
             self.argv = ["valgrind", "--error-exitcode=3", "--leak-check=full",
                          "--errors-for-leak-kinds=definite", "--track-fds=no",
-                         "--log-file=" + self.vg_path] + self.argv
+                         "--num-callers=30", "--log-file=" + self.vg_path] \
+                + ["--suppressions=" + s for s in VALGRIND_SUPPRESSIONS] + self.argv
         self.proc = None
         self.returncode = None
 
     def start(self):
         env = self.bus.env()
-        env["G_DEBUG"] = "fatal-criticals"
+        env["G_DEBUG"] = "fatal-criticals,gc-friendly" if VALGRIND else "fatal-criticals"
         env.pop("G_MESSAGES_DEBUG", None)
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log,
@@ -351,6 +372,7 @@ class WarmupdTestCase(unittest.TestCase):
         self.tmpdir = tempfile.mkdtemp(prefix="warmupd-test-")
         self.daemons = []
         self.diagnostics = []
+        self.tool_reports = []   # (argv, sanitizer report) from run_tool()
         self.bus = Bus(self.tmpdir)
         self.conn = self.bus.conn
         self.signals = SignalRecorder(self.conn)
@@ -368,12 +390,22 @@ class WarmupdTestCase(unittest.TestCase):
             d.close()
             self.diagnostics.append("--- %s (exit status %s) ---\n%s"
                                     % (" ".join(d.argv), d.returncode, d.log()))
+            if sanitizer_report(d.log()) is not None:
+                problems.append("a sanitizer reported an error in warmupd (see its log)")
             if VALGRIND:
                 vg = d.valgrind_log()
                 m = re.search(r"ERROR SUMMARY: (\d+) errors", vg)
+                lost = re.search(r"definitely lost: ([\d,]+) bytes", vg)
+                # one TAP comment per run, counted by .ci/valgrind
+                print("# memcheck warmupd: %s errors, %s bytes definitely lost"
+                      % (m.group(1) if m else "?", lost.group(1).replace(",", "") if lost else 0))
+                sys.stdout.flush()
                 if m is None or int(m.group(1)) != 0:
                     problems.append("valgrind found errors in warmupd")
                     self.diagnostics.append("--- valgrind ---\n" + vg)
+        for argv, report in self.tool_reports:
+            problems.append("a sanitizer reported an error in %s" % argv[0])
+            self.diagnostics.append("--- %s: sanitizer ---\n%s" % (" ".join(argv), report))
         self.signals.close()
         drain()
         self.bus.close()
@@ -466,10 +498,14 @@ class WarmupdTestCase(unittest.TestCase):
     # -- tools
 
     def run_tool(self, argv, timeout=None, **kw):
-        return subprocess.run(argv, env=self.bus.env(), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True,
-                              timeout=TIMEOUT if timeout is None else timeout, **kw)
+        result = subprocess.run(argv, env=self.bus.env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True,
+                                timeout=TIMEOUT if timeout is None else timeout, **kw)
+        report = sanitizer_report(result.stderr)
+        if report is not None:
+            self.tool_reports.append((list(argv), report))
+        return result
 
     # -- assertions
 

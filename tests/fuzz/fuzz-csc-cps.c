@@ -13,6 +13,7 @@
 #include "wu-cps.h"
 #include "wu-csc.h"
 #include "wu-error.h"
+#include "fuzz-log.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -26,7 +27,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   (void) argc;
   (void) argv;
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  fuzz_log_init (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING, 0);
   return 0;
 }
 

@@ -9,6 +9,7 @@
  *   ./fuzz-ftms-session -max_total_time=60 tests/fuzz/corpus/ftms-session */
 #include "wu-ftms-session.h"
 #include "wu-error.h"
+#include "fuzz-log.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   (void) argc;
   (void) argv;
-  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  fuzz_log_init (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING, 0);
   return 0;
 }
 

@@ -6,11 +6,23 @@
  *   ./fuzz-trace -max_total_time=60 tests/fuzz/corpus/trace */
 #include "wu-trace.h"
 #include "wu-error.h"
+#include "fuzz-log.h"
 
 #include <stdint.h>
 #include <string.h>
 
+int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+/* g_error() and a failed g_assert_*() abort where libFuzzer sees it (fuzz-log.h) */
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  (void) argc;
+  (void) argv;
+  fuzz_log_init (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING, 0);
+  return 0;
+}
 
 static void
 check_round_trip (const WuRawEvent *ev)

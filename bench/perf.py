@@ -1,0 +1,1051 @@
+#!/usr/bin/python3
+"""warmupd benchmarks of issue 7: latency, CPU per notification (callgrind), memory (one
+hour with 3 clients; growth over a 24 h virtual-time replay), idle wakeups, start-up time,
+fan-out to 100 clients. Every figure is printed beside its target and written, with the
+date and the machine, to BUILDDIR/bench/results.md.
+
+    /usr/bin/python3 bench/perf.py [--builddir DIR] [--srcdir DIR] [--only a,b,...]
+                                   [--results FILE]
+
+Sections (--only, default all): latency, cpu, fanout, memory, idle, startup.
+Environment: BENCH_ONLY (as --only), BENCH_IDLE_SECONDS (60), BENCH_LATENCY_N (2000), BENCH_CPU_N (10000),
+BENCH_FANOUT_N (1000), BENCH_STARTUP_RUNS (20), BENCH_MEMORY_RUNS (3).
+
+Figures only: a missed target is printed as "NOT met" and never fails the run. The exit
+status is non-zero only when the run itself broke (a tool missing, warmupd died, a deadline
+passed, a client lost signals...). Every process started here is stopped by its pid.
+
+How each figure is taken (all on private buses: a dbus-daemon --session for warmupd's name
+and the clients, a dbus-daemon of type system for the mocked BlueZ of tests/bluez_mock.py):
+
+- latency: bench/mock_trigger.py, loaded into the mock, writes an Indoor Bike Data
+  notification to the socket warmupd got from AcquireNotify and answers CLOCK_MONOTONIC
+  taken just before the write; a filter on this process's bus connection (GDBus worker
+  thread) stamps the arrival of the first PropertiesChanged from warmupd carrying that
+  cadence. One notification at a time (ping-pong). The floor, interleaved in blocks of 200
+  in the same run: bench/signal-floor (bare GDBus) stamps CLOCK_MONOTONIC and emits a
+  signal, stamped on arrival by the same filter.
+- cpu: warmupd under callgrind (--instr-atstart=no), connected to the mocked bike;
+  instrumentation on + counters zeroed, then N notifications one at a time (each answered
+  by its PropertiesChanged), then a dump: instructions (Ir, every thread) / N. Then the
+  same with 99 more subscribed clients (bench/clients): the fan-out figure.
+- fanout: also warmupd natively: CPU time from /proc/PID/task/*/schedstat over N
+  notifications, 1 client then 100, 3 times; medians (indicative: 100 busy clients and the
+  bus slow every process down on a small machine; the target is judged on instructions).
+- memory: VmHWM of warmupd replaying tools/gen-trace.py's hour (4 Hz) at --speed 0 with 3
+  subscribed clients, beside VmHWM of bench/floor (bare GLib owning a name); then a 24 h 4 Hz
+  trace (345,600 samples, 48 warm-ups of 20 min pedalling + 10 min stopped, generated
+  streaming, its first hour also to a file of its own) replayed at --speed 0 with 3
+  clients: VmRSS once finished and settled, 24 h against 1 h (lowest of 3 runs each), and
+  the heap in use once finished under massif (vgdb snapshot).
+- idle: warmupd with a mocked bluetoothd that has an adapter and no bike, and another with
+  no bluetoothd at all, both with NOTIFY_SOCKET and WATCHDOG_USEC=30 s (the unit's
+  WatchdogSec): context switches of every thread over BENCH_IDLE_SECONDS, beside the
+  keep-alives received (one each 15 s is what the watchdog needs).
+- startup: exec (just before the spawn) to NameOwnerChanged for io.github.warmupd
+  arriving here, with the mocked bike present; median of 20.
+"""
+
+import argparse
+import datetime
+import glob
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+PYTHON = "/usr/bin/python3"
+BUS_NAME = "io.github.warmupd"
+OBJECT_PATH = "/io/github/warmupd"
+SENSOR_IFACE = "io.github.warmupd.Sensor1"
+WARMUP_IFACE = "io.github.warmupd.Warmup1"
+PROPS_IFACE = "org.freedesktop.DBus.Properties"
+FLOOR_NAME = "io.github.warmupd.BenchSignal"
+FLOOR_PATH = "/io/github/warmupd/BenchSignal"
+BIKE_ADDRESS = "C0:FF:EE:00:18:26"
+DEADLINE = 60.0           # generous: one wait of anything that normally takes milliseconds
+
+CONFIG = """[Warmup]
+Duration=3600
+[Bike]
+Address=%s
+""" % BIKE_ADDRESS
+
+
+class BenchError(Exception):
+    """The run broke (not a missed target)."""
+
+
+def monotonic_ns():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def wait_for(condition, timeout, what, step=0.005):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise BenchError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(step)
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, -(-len(ordered) * p // 100) - 1))
+    return ordered[int(index)]
+
+
+# --------------------------------------------------------------------------------------
+# /proc
+
+def proc_status(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise BenchError("no %s in /proc/%d/status" % (key, pid))
+
+
+def cpu_ns(pid):
+    """Time on CPU of every live thread, ns (schedstat)."""
+    total = 0
+    for path in glob.glob("/proc/%d/task/*/schedstat" % pid):
+        try:
+            with open(path) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def thread_switches(pid):
+    """{tid: (name, voluntary, nonvoluntary)} for every thread."""
+    out = {}
+    for task in glob.glob("/proc/%d/task/*" % pid):
+        try:
+            fields = {}
+            with open(task + "/status") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    fields[key] = value.strip()
+            out[int(os.path.basename(task))] = (fields["Name"],
+                                                int(fields["voluntary_ctxt_switches"]),
+                                                int(fields["nonvoluntary_ctxt_switches"]))
+        except (OSError, KeyError, ValueError):
+            pass
+    return out
+
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return model, os.cpu_count(), platform.release()
+
+
+# --------------------------------------------------------------------------------------
+# Processes, buses
+
+class Procs:
+    """Every process started by the benchmark, stopped by pid at the end."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, argv, **kw):
+        proc = subprocess.Popen(argv, **kw)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc, timeout=15.0):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc in self.procs:
+            self.procs.remove(proc)
+        return proc.returncode
+
+    def stop_all(self):
+        for proc in reversed(list(self.procs)):
+            self.stop(proc, 5.0)
+
+
+class SessionBus:
+    def __init__(self, procs, tmpdir):
+        self.procs = procs
+        self.proc = procs.start(["dbus-daemon", "--session", "--nofork", "--nopidfile",
+                                 "--print-address=1"], stdout=subprocess.PIPE,
+                                stderr=open(os.path.join(tmpdir, "session-bus.log"), "w"),
+                                universal_newlines=True, start_new_session=True)
+        self.address = self.proc.stdout.readline().strip()
+        if not self.address:
+            raise BenchError("dbus-daemon did not print its address")
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            self.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+
+    def env(self, base=None):
+        env = dict(os.environ if base is None else base)
+        env["DBUS_SESSION_BUS_ADDRESS"] = self.address
+        env.pop("DBUS_SYSTEM_BUS_ADDRESS", None)
+        env.pop("NOTIFY_SOCKET", None)
+        env.pop("WATCHDOG_USEC", None)
+        env.pop("WATCHDOG_PID", None)
+        return env
+
+    def call(self, dest, path, iface, method, signature=None, args=None, reply=None,
+             timeout_ms=30000):
+        params = GLib.Variant(signature, args) if signature else None
+        result = self.conn.call_sync(dest, path, iface, method, params,
+                                     GLib.VariantType(reply) if reply else None,
+                                     Gio.DBusCallFlags.NO_AUTO_START, timeout_ms, None)
+        return result.unpack() if result is not None else None
+
+    def add_match(self, rule):
+        self.call("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                  "AddMatch", "(s)", (rule,))
+
+    def has_owner(self, name):
+        return self.call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                         "org.freedesktop.DBus", "NameHasOwner", "(s)", (name,), "(b)")[0]
+
+    def get(self, path, iface, prop):
+        return self.call(BUS_NAME, path, PROPS_IFACE, "Get", "(ss)", (iface, prop), "(v)")[0]
+
+    def close(self):
+        try:
+            self.conn.close_sync(None)
+        except GLib.Error:
+            pass
+        self.procs.stop(self.proc)
+        self.proc.stdout.close()
+
+
+class Arrivals:
+    """A filter on the bench's own connection (it runs in GDBus's worker thread, before
+    any main-loop dispatch): stamps warmupd's Sensor1 PropertiesChanged (by Cadence), the
+    floor's Tick and NameOwnerChanged of io.github.warmupd; counts warmupd's
+    PropertiesChanged. Signals it handles are dropped there (nothing iterates a main loop)."""
+
+    def __init__(self, bus):
+        self.lock = threading.Lock()
+        self.event = threading.Event()
+        self.expect = None
+        self.arrived = None
+        self.props_signals = 0
+        self.owner_changes = []          # (monotonic ns, new owner)
+        bus.conn.add_filter(self._filter)
+        bus.add_match("type='signal',sender='%s',interface='%s',member='PropertiesChanged'"
+                      % (BUS_NAME, PROPS_IFACE))
+        bus.add_match("type='signal',interface='%s',member='Tick'" % FLOOR_NAME)
+        bus.add_match("type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',"
+                      "arg0='%s'" % BUS_NAME)
+
+    def arm(self, key):
+        with self.lock:
+            self.expect = key
+            self.arrived = None
+            self.event.clear()
+
+    def wait(self, timeout=DEADLINE):
+        if not self.event.wait(timeout):
+            raise BenchError("no signal for %r within %.0f s" % (self.expect, timeout))
+        with self.lock:
+            return self.arrived
+
+    def _hit(self, key, t):
+        with self.lock:
+            if self.arrived is None and key == self.expect:
+                self.arrived = t
+                self.event.set()
+
+    def _filter(self, connection, message, incoming):
+        t = monotonic_ns()
+        if not incoming or message.get_message_type() != Gio.DBusMessageType.SIGNAL:
+            return message
+        member = message.get_member()
+        if member == "PropertiesChanged" and message.get_interface() == PROPS_IFACE:
+            body = message.get_body().unpack()
+            with self.lock:
+                self.props_signals += 1
+            if body[0] in (SENSOR_IFACE, WARMUP_IFACE) and "Cadence" in body[1]:
+                self._hit(("cadence", round(body[1]["Cadence"], 1)), t)
+            return None
+        if member == "Tick" and message.get_interface() == FLOOR_NAME:
+            self._hit(("tick",), t)
+            return None
+        if member == "NameOwnerChanged":
+            name, _old, new = message.get_body().unpack()
+            if name == BUS_NAME:
+                with self.lock:
+                    self.owner_changes.append((t, new))
+            return None
+        return message
+
+
+# --------------------------------------------------------------------------------------
+# The bench
+
+class Bench:
+    def __init__(self, builddir, srcdir):
+        self.builddir = builddir
+        self.srcdir = srcdir
+        self.outdir = os.path.join(builddir, "bench", "out")
+        os.makedirs(self.outdir, exist_ok=True)
+        self.tmpdir = tempfile.mkdtemp(prefix="warmupd-bench-")
+        self.procs = Procs()
+        self.warmupd = os.path.join(builddir, "src", "warmupd")
+        self.rows = []          # (section, figure, value text, target text, verdict)
+        self.notes = []
+        self.config = os.path.join(self.tmpdir, "bench.conf")
+        with open(self.config, "w") as f:
+            f.write(CONFIG)
+        self.n_warmupd = 0
+        self.load = []
+
+    def close(self):
+        self.procs.stop_all()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def row(self, section, figure, value, target="", ok=None):
+        verdict = "" if ok is None else ("met" if ok else "NOT met")
+        self.rows.append((section, figure, value, target, verdict))
+        print("  %-44s %22s   %-26s %s" % (figure, value, target, verdict), flush=True)
+
+    # ---- helpers -------------------------------------------------------------------
+
+    def start_warmupd(self, bus, args, env_extra=None, system_bus=None, wrapper=()):
+        self.n_warmupd += 1
+        log = os.path.join(self.outdir, "perf-warmupd.%d.log" % self.n_warmupd)
+        env = bus.env()
+        env.setdefault("WARMUPD_ROUTINES_DIR", os.path.join(self.srcdir, "data", "routines"))
+        if system_bus is not None:
+            env["DBUS_SYSTEM_BUS_ADDRESS"] = system_bus
+        env.update(env_extra or {})
+        proc = self.procs.start(list(wrapper) + [self.warmupd, "--session"] + list(args),
+                                stdin=subprocess.DEVNULL, stdout=open(log, "w"),
+                                stderr=subprocess.STDOUT, env=env)
+        proc.log_path = log
+        return proc
+
+    def wait_owned(self, bus, proc, timeout=DEADLINE):
+        def owned():
+            if proc.poll() is not None:
+                raise BenchError("warmupd exited with status %s (see %s)"
+                                 % (proc.returncode, proc.log_path))
+            return bus.has_owner(BUS_NAME)
+        wait_for(owned, timeout, "warmupd to own %s" % BUS_NAME)
+
+    def stop_warmupd(self, proc):
+        rc = self.procs.stop(proc, 30.0)
+        if rc != 0:
+            raise BenchError("warmupd exited with status %s on SIGTERM (see %s)"
+                             % (rc, proc.log_path))
+
+    def start_clients(self, bus, n):
+        log = os.path.join(self.outdir, "perf-clients.%d.log" % n)
+        proc = self.procs.start([os.path.join(self.builddir, "bench", "clients"), str(n)],
+                                stdout=subprocess.PIPE, stderr=open(log, "w"),
+                                env=bus.env(), universal_newlines=True)
+        line = proc.stdout.readline()
+        if not line.startswith("ready"):
+            raise BenchError("bench/clients %d did not get ready (see %s)" % (n, log))
+        return proc
+
+    def stop_clients(self, proc):
+        rc = self.procs.stop(proc, 60.0)
+        line = proc.stdout.read()
+        proc.stdout.close()
+        m = re.search(r"clients (\d+) signals (\d+) min (\d+) max (\d+)", line)
+        if rc != 0 or m is None:
+            raise BenchError("bench/clients exited with %s: %r" % (rc, line))
+        return [int(x) for x in m.groups()]
+
+    def start_bike(self, kind="ftms"):
+        bike = bluez_mock.BluezMock(self.tmpdir, kind=kind, rate=0.0, cadence=0.0)
+        bike.start()
+        if kind is not None:
+            # the timed trigger (bench/mock_trigger.py), loaded into the mock process
+            bike.trigger_path = os.path.join(self.tmpdir, "trigger-%d" % id(bike))
+            bike._add_methods("/", bluez_mock.BIKE_IFACE, [(
+                "LoadTrigger", "sss", "",
+                "import importlib.util\n"
+                "spec = importlib.util.spec_from_file_location('mock_trigger', args[0])\n"
+                "module = importlib.util.module_from_spec(spec)\n"
+                "spec.loader.exec_module(module)\n"
+                "self.trigger = module.Trigger(self.bike, args[1], args[2])\n")])
+            bike._call("/", bluez_mock.BIKE_IFACE, "LoadTrigger", "(sss)",
+                       (os.path.join(self.srcdir, "bench", "mock_trigger.py"),
+                        bike.trigger_path, bluez_mock.INDOOR_BIKE_DATA))
+            bike.trigger = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM
+                                         | socket.SOCK_CLOEXEC)
+            bike.trigger.bind(bike.trigger_path + ".bench")
+            bike.trigger.settimeout(DEADLINE)
+        return bike
+
+    def wait_streaming(self, bike, proc, timeout=DEADLINE):
+        """warmupd connected and acquired the Indoor Bike Data socket."""
+        def acquired():
+            if proc.poll() is not None:
+                raise BenchError("warmupd exited with status %s (see %s)"
+                                 % (proc.returncode, proc.log_path))
+            return bluez_mock.INDOOR_BIKE_DATA in bike.state()["acquired"]
+        wait_for(acquired, timeout, "warmupd to acquire Indoor Bike Data notifications",
+                 step=0.05)
+
+    def notify_once(self, bike, arrivals, i):
+        """One notification, answered by Sensor1 PropertiesChanged; latency in ns."""
+        cadence = 60.0 + (i % 40)
+        arrivals.arm(("cadence", cadence))
+        bike.trigger.sendto(struct.pack("<d", cadence), bike.trigger_path)
+        try:
+            sent = struct.unpack("<Q", bike.trigger.recv(8))[0]
+        except socket.timeout:
+            raise BenchError("the mocked bike did not answer the trigger") from None
+        if sent == 0:
+            raise BenchError("the mocked bike could not deliver notification %d" % i)
+        return arrivals.wait() - sent
+
+    def floor_once(self, bus, arrivals):
+        arrivals.arm(("tick",))
+        sent = bus.call(FLOOR_NAME, FLOOR_PATH, FLOOR_NAME, "Emit", reply="(t)")[0]
+        return arrivals.wait() - sent
+
+    def live_setup(self, wrapper=(), owned_timeout=DEADLINE):
+        bus = SessionBus(self.procs, self.tmpdir)
+        arrivals = Arrivals(bus)
+        bike = self.start_bike()
+        proc = self.start_warmupd(bus, ["--config", self.config], system_bus=bike.bus.address,
+                                  wrapper=wrapper)
+        self.wait_owned(bus, proc, owned_timeout)
+        self.wait_streaming(bike, proc, owned_timeout)
+        return bus, arrivals, bike, proc
+
+    def live_teardown(self, bus, bike, proc):
+        try:
+            self.stop_warmupd(proc)
+        finally:
+            bike.trigger.close()
+            bike.close()
+            bus.close()
+
+    # ---- sections ------------------------------------------------------------------
+
+    def latency(self):
+        n = int(os.environ.get("BENCH_LATENCY_N", "2000"))
+        print("latency: notification written to the AcquireNotify socket -> PropertiesChanged "
+              "at a client (%d, one at a time)" % n, flush=True)
+        bus, arrivals, bike, proc = self.live_setup()
+        floor = self.procs.start([os.path.join(self.builddir, "bench", "signal-floor")],
+                                 stdout=subprocess.PIPE, env=bus.env(),
+                                 universal_newlines=True)
+        try:
+            if not floor.stdout.readline().startswith("owned"):
+                raise BenchError("bench/signal-floor did not own its name")
+            for i in range(100):                      # warm both paths up, not counted
+                self.notify_once(bike, arrivals, i)
+                self.floor_once(bus, arrivals)
+            ours, base = [], []
+            block = 200
+            i = 100
+            while len(ours) < n:
+                for _ in range(min(block, n - len(ours))):
+                    ours.append(self.notify_once(bike, arrivals, i))
+                    i += 1
+                for _ in range(min(block, n - len(base))):
+                    base.append(self.floor_once(bus, arrivals))
+        finally:
+            self.procs.stop(floor)
+            floor.stdout.close()
+            self.live_teardown(bus, bike, proc)
+        us = lambda ns: ns / 1000.0  # noqa: E731
+        p50, p99 = us(percentile(ours, 50)), us(percentile(ours, 99))
+        f50, f99 = us(percentile(base, 50)), us(percentile(base, 99))
+        self.row("latency", "warmupd notification -> signal p50 (us)", "%.0f" % p50)
+        self.row("latency", "warmupd notification -> signal p99 (us)", "%.0f" % p99,
+                 "p99 <= 2 x floor p99", p99 <= 2 * f99)
+        self.row("latency", "floor: bare GDBus signal p50 (us)", "%.0f" % f50)
+        self.row("latency", "floor: bare GDBus signal p99 (us)", "%.0f" % f99)
+        self.row("latency", "ratio p99 warmupd / floor", "%.2f" % (p99 / f99), "<= 2.0",
+                 p99 <= 2 * f99)
+
+    def cpu(self):
+        n = int(os.environ.get("BENCH_CPU_N", "10000"))
+        m = int(os.environ.get("BENCH_FANOUT_N", "1000"))
+        print("cpu: instructions per Indoor Bike Data notification, callgrind, %d "
+              "notifications; then %d with 100 subscribed clients (fan-out)" % (n, m),
+              flush=True)
+        for tool in ("valgrind", "callgrind_control"):
+            if shutil.which(tool) is None:
+                raise BenchError("%s is missing (apt-get install valgrind)" % tool)
+        out = os.path.join(self.tmpdir, "callgrind.out")
+        wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                   "--callgrind-out-file=" + out]
+        bus, arrivals, bike, proc = self.live_setup(wrapper, owned_timeout=300)
+        counter = [0]
+
+        def control(*what):
+            r = subprocess.run(["callgrind_control"] + list(what) + [str(proc.pid)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               universal_newlines=True, timeout=120)
+            if r.returncode != 0:
+                raise BenchError("callgrind_control %s: %s" % (" ".join(what), r.stdout))
+
+        def measure(count, keep):
+            """Zero, COUNT notifications one at a time, dump: (Ir, signals seen, wall)."""
+            control("--zero")
+            before = arrivals.props_signals
+            t0 = time.monotonic()
+            for _ in range(count):
+                self.notify_once(bike, arrivals, counter[0])
+                counter[0] += 1
+            wall = time.monotonic() - t0
+            emitted = arrivals.props_signals - before
+            for f in glob.glob(out + "*"):
+                os.unlink(f)
+            control("--dump")
+            dumps = wait_for(lambda: glob.glob(out + "*"), DEADLINE, "the callgrind dump")
+            shutil.copy(sorted(dumps)[-1], keep)
+            with open(keep) as f:
+                for line in f:
+                    if line.startswith("summary:") or line.startswith("totals:"):
+                        return int(line.split()[1]), emitted, wall
+            raise BenchError("no totals in %s" % dumps)
+
+        kept = os.path.join(self.outdir, "perf-callgrind.out")
+        kept100 = os.path.join(self.outdir, "perf-callgrind-100.out")
+        try:
+            for _ in range(50):
+                self.notify_once(bike, arrivals, counter[0])
+                counter[0] += 1
+            control("--instr=on")
+            ir, emitted, wall = measure(n, kept)
+            helper = self.start_clients(bus, 99)
+            try:
+                ir100, _, _ = measure(m, kept100)
+            finally:
+                _, _, lo, _ = self.stop_clients(helper)
+            if lo < m:
+                raise BenchError("a fan-out client received %d signals for %d notifications"
+                                 % (lo, m))
+            control("--instr=off")
+        finally:
+            self.live_teardown(bus, bike, proc)
+        per = ir / n
+        emission = emission_ir(kept) / n
+        self.row("cpu", "instructions per notification (Ir)", "{:,.0f}".format(per),
+                 "< 50,000", per < 50000)
+        self.row("cpu", "  of which PropertiesChanged emission (Ir)", "{:,.0f}".format(emission),
+                 "(generated skeletons + GDBus)")
+        self.row("cpu", "  of which the rest (Ir)", "{:,.0f}".format(per - emission),
+                 "(read, decode, controller, set)")
+        self.row("cpu", "PropertiesChanged per notification", "%.2f" % (emitted / n))
+        self.row("cpu", "wall time under callgrind (s)", "%.1f" % wall)
+        self.notes.append("callgrind profiles: bench/out/perf-callgrind.out (%d notifications, "
+                          "1 client), bench/out/perf-callgrind-100.out (%d, 100 clients); "
+                          "callgrind_annotate --inclusive=yes FILE" % (n, m))
+        per100 = ir100 / m
+        self.row("fanout", "Ir per notification, 1 client", "{:,.0f}".format(per))
+        self.row("fanout", "Ir per notification, 100 clients", "{:,.0f}".format(per100))
+        self.row("fanout", "ratio 100 / 1 (instructions)", "%.2f" % (per100 / per), "<= 1.2",
+                 per100 / per <= 1.2)
+
+    def fanout(self):
+        n = int(os.environ.get("BENCH_FANOUT_N", "1000"))
+        print("fanout: warmupd CPU time per notification (schedstat), 1 vs 100 subscribed "
+              "clients (%d notifications a run, 3 runs each; the target is judged on the "
+              "instructions, in the cpu section: CPU time also moves with the load the 100 "
+              "clients and the bus put on the machine)" % n, flush=True)
+        bus, arrivals, bike, proc = self.live_setup()
+        per = {1: [], 100: []}
+        received = {}
+        try:
+            for i in range(100):
+                self.notify_once(bike, arrivals, i)
+            k = 100
+            for _ in range(3):
+                for clients in (1, 100):
+                    helper = self.start_clients(bus, clients - 1) if clients > 1 else None
+                    before_signals = arrivals.props_signals
+                    c0 = cpu_ns(proc.pid)
+                    for _ in range(n):
+                        self.notify_once(bike, arrivals, k)
+                        k += 1
+                    c1 = cpu_ns(proc.pid)
+                    per[clients].append((c1 - c0) / n)
+                    if helper is not None:
+                        _, total, lo, _hi = self.stop_clients(helper)
+                        ours = arrivals.props_signals - before_signals
+                        if lo < n:
+                            raise BenchError("a fan-out client received %d signals for %d "
+                                             "notifications" % (lo, n))
+                        received[clients] = (total + ours, ours)
+        finally:
+            self.live_teardown(bus, bike, proc)
+        one = statistics.median(per[1]) / 1000.0
+        hundred = statistics.median(per[100]) / 1000.0
+        ratio = hundred / one
+        self.row("fanout", "CPU per notification, 1 client (us)", "%.1f" % one,
+                 "runs %s" % " ".join("%.1f" % (x / 1000) for x in per[1]))
+        self.row("fanout", "CPU per notification, 100 clients (us)", "%.1f" % hundred,
+                 "runs %s" % " ".join("%.1f" % (x / 1000) for x in per[100]))
+        self.row("fanout", "ratio 100 / 1 (CPU time)", "%.2f" % ratio,
+                 "indicative: load %.1f" % os.getloadavg()[0])
+        total, ours = received[100]
+        self.row("fanout", "signals delivered, 100 clients, last run", "{:,}".format(total),
+                 "(%d per client)" % ours)
+
+    def memory(self):
+        print("memory: peak RSS, one hour at 4 Hz with 3 clients vs floor; RSS growth hour "
+              "1 -> 24 (virtual time)", flush=True)
+        bus = SessionBus(self.procs, self.tmpdir)
+        try:
+            floor = self.procs.start([os.path.join(self.builddir, "bench", "floor"),
+                                      "io.github.warmupd.BenchFloor"], stdout=subprocess.PIPE,
+                                     env=bus.env(), universal_newlines=True)
+            if not floor.stdout.readline().startswith("owned"):
+                raise BenchError("bench/floor did not own its name")
+            floor_hwm = proc_status(floor.pid, "VmHWM")
+            self.procs.stop(floor)
+            floor.stdout.close()
+
+            hour = os.path.join(self.outdir, "perf-hour.trace")
+            subprocess.run([PYTHON, os.path.join(self.srcdir, "tools", "gen-trace.py"), "hour",
+                            "--rate", "4", "-o", hour], check=True)
+            hwm = self.replay(bus, hour, None)["hwm"]
+            ratio = hwm / floor_hwm
+            self.row("memory", "peak RSS warmupd, 1 h 4 Hz, 3 clients (KiB)", "%d" % hwm)
+            self.row("memory", "peak RSS floor: bare GLib + name (KiB)", "%d" % floor_hwm)
+            self.row("memory", "ratio warmupd / floor", "%.2f" % ratio, "<= 1.3", ratio <= 1.3)
+
+            # Growth: VmRSS once the replay of the first hour has finished and settled,
+            # against the same once all 24 h have (the same trace up to hour 1), lowest of
+            # BENCH_MEMORY_RUNS runs each. At --speed 0 the PropertiesChanged messages GDBus
+            # queues for the bus at one moment leave a high-water mark in the heap, freed
+            # but still resident, that differs from run to run with the machine's load. So
+            # the heap really in use once finished is also taken, with massif (valgrind):
+            # what a leak would make grow.
+            day = os.path.join(self.outdir, "perf-day.trace")
+            first = os.path.join(self.outdir, "perf-day-hour1.trace")
+            t0 = time.monotonic()
+            samples, events_hour1 = write_day_trace(self.srcdir, day, first)
+            gen_s = time.monotonic() - t0
+            runs = int(os.environ.get("BENCH_MEMORY_RUNS", "3"))
+            r1 = [self.replay(bus, first, None) for _ in range(runs)]
+            r24 = [self.replay(bus, day, events_hour1) for _ in range(runs)]
+            rss1 = min(r["rss_end"] for r in r1)
+            rss24 = min(r["rss_end"] for r in r24)
+            growth = rss24 - rss1
+            walls = sorted(r["wall"] for r in r24)
+            heap1 = heap24 = None
+            if shutil.which("valgrind") is not None:
+                t0 = time.monotonic()
+                heap1 = self.replay(bus, first, None, massif=True)["heap"]
+                heap24 = self.replay(bus, day, events_hour1, massif=True)["heap"]
+                massif_s = time.monotonic() - t0
+            self.row("memory", "24 h trace: samples (generated in %.1f s)" % gen_s,
+                     "{:,}".format(samples))
+            self.row("memory", "24 h replay at --speed 0: wall time (s)",
+                     "%.1f" % walls[len(walls) // 2], "(median of %d)" % runs)
+            self.row("memory", "VmRSS after hour 1, runs (KiB)",
+                     " ".join("%d" % r["rss_end"] for r in r1))
+            self.row("memory", "VmRSS after hour 24, runs (KiB)",
+                     " ".join("%d" % r["rss_end"] for r in r24))
+            self.row("memory", "RSS growth hour 1 -> 24 (KiB)", "%d" % growth,
+                     "< 64 KiB (lowest of %d runs)" % runs, growth < 64)
+            if heap1 is not None:
+                self.row("memory", "heap in use after hour 1 / 24 (bytes, massif)",
+                         "{:,} / {:,}".format(heap1, heap24), "(%.0f s under massif)" % massif_s)
+                self.row("memory", "heap growth hour 1 -> 24 (bytes)",
+                         "{:,}".format(heap24 - heap1), "< 64 KiB", heap24 - heap1 < 65536)
+            else:
+                self.notes.append("valgrind is missing: no heap-in-use figure")
+            self.row("memory", "  in-run: VmRSS as Events passed hour 1 (KiB)",
+                     " ".join("%d" % r["rss_mark"] for r in r24), "(in flight: indicative)")
+            self.row("memory", "peak RSS over the 24 h replay (KiB)",
+                     "%d" % max(r["hwm"] for r in r24))
+            self.notes.append("VmRSS along the first 24 h replay (trace hour: KiB, at each "
+                              "change seen by polling): " + ", ".join(
+                                  "%.1f: %d" % (e / 14400.0, r)
+                                  for e, r in r24[0]["series"]))
+            self.row("memory", "signals per client: 1 h / 24 h", "{:,} / {:,}".format(
+                r1[0]["counts"][2], r24[0]["counts"][2]))
+        finally:
+            bus.close()
+
+    def replay(self, bus, trace, mark_events, massif=False):
+        """Replay TRACE at --speed 0 with 3 clients; returns {hwm: VmHWM at the end,
+        rss_mark: VmRSS when Events passed MARK_EVENTS, rss_end: VmRSS at the end once
+        settled, wall: seconds to Finished, counts: the clients' counts, series: (events,
+        VmRSS) at each change seen, heap: with MASSIF (warmupd under valgrind's massif), the
+        heap in use once finished, bytes}."""
+        with open(trace) as f:
+            events = sum(1 for line in f if line[:1].isdigit())
+        clients = self.start_clients(bus, 3)
+        wrapper = ["valgrind", "--tool=massif", "--massif-out-file=%s/massif.%%p" % self.tmpdir
+                   ] if massif else []
+        proc = self.start_warmupd(bus, ["--config", "/dev/null", "--replay", trace,
+                                        "--speed", "0"], wrapper=wrapper)
+        sensor = OBJECT_PATH + "/sensors/replay0"
+        t0 = time.monotonic()
+        rss_mark = None
+        self.rss_series = []        # (events, VmRSS KiB) along the replay
+        deadline = t0 + (1200 if massif else 600)
+        while True:
+            if proc.poll() is not None:
+                raise BenchError("warmupd exited with status %s (see %s)"
+                                 % (proc.returncode, proc.log_path))
+            if time.monotonic() > deadline:
+                raise BenchError("the replay of %s did not finish in 600 s" % trace)
+            try:
+                if mark_events is not None:
+                    seen = bus.get(sensor, SENSOR_IFACE, "Events")
+                    rss = proc_status(proc.pid, "VmRSS")
+                    if not self.rss_series or self.rss_series[-1][1] != rss:
+                        self.rss_series.append((seen, rss))
+                    if rss_mark is None and seen >= mark_events:
+                        rss_mark = rss
+                if bus.get(sensor, SENSOR_IFACE, "Finished"):
+                    break
+            except GLib.Error:        # not owned yet, or no sensor object yet
+                pass
+            time.sleep(0.002)
+        wall = time.monotonic() - t0
+        # settled: two readings 200 ms apart agree (the clients have drained the bus)
+        rss_end, settle_end = None, time.monotonic() + 5
+        while time.monotonic() < settle_end:
+            rss = proc_status(proc.pid, "VmRSS")
+            if rss == rss_end:
+                break
+            rss_end = rss
+            time.sleep(0.2)
+        hwm = proc_status(proc.pid, "VmHWM")
+        heap = massif_heap(proc.pid, self.tmpdir) if massif else None
+        delivered = bus.get(sensor, SENSOR_IFACE, "Events")
+        self.stop_warmupd(proc)
+        counts = self.stop_clients(clients)
+        if delivered != events:
+            raise BenchError("Sensor1.Events %d, the trace has %d events" % (delivered, events))
+        if counts[2] == 0:
+            raise BenchError("a client received no signal during the replay")
+        if mark_events is not None and rss_mark is None:
+            raise BenchError("the event count never passed %d" % mark_events)
+        return {"hwm": hwm, "rss_mark": rss_mark, "rss_end": rss_end, "wall": wall,
+                "heap": heap,
+                "counts": counts, "series": list(self.rss_series)}
+
+    def idle(self):
+        seconds = float(os.environ.get("BENCH_IDLE_SECONDS", "60"))
+        print("idle: no bike, nothing happening, %.0f s: wakeups (context switches of every "
+              "thread) vs watchdog keep-alives (WatchdogSec=30s)" % seconds, flush=True)
+        buses = [SessionBus(self.procs, self.tmpdir), SessionBus(self.procs, self.tmpdir)]
+        adapter_only = self.start_bike(kind=None)        # bluetoothd, an adapter, no bike
+        bare = bluez_mock.SystemBus(tempfile.mkdtemp(dir=self.tmpdir))   # no bluetoothd
+        runs = []
+        try:
+            for label, system in (("bluetoothd, adapter, no bike", adapter_only.bus.address),
+                                  ("no bluetoothd", bare.address)):
+                sock_path = os.path.join(self.tmpdir, "notify-%d" % len(runs))
+                sock = NotifySocket(sock_path)
+                proc = self.start_warmupd(buses[len(runs)], ["--config", self.config],
+                                          system_bus=system,
+                                          env_extra={"NOTIFY_SOCKET": sock_path,
+                                                     "WATCHDOG_USEC": "30000000"})
+                runs.append((label, proc, sock))
+            for label, proc, sock in runs:
+                wait_for(lambda: sock.read() is not None
+                         and any(b"READY=1" in d for d in sock.seen),
+                         DEADLINE, "READY=1 from warmupd (%s)" % label)
+            # Let start-up work settle: until no thread switches for 2 s (at most 20 s).
+            quiet_since, last, t_end = time.monotonic(), None, time.monotonic() + 20
+            while time.monotonic() < t_end and time.monotonic() - quiet_since < 2:
+                now = [thread_switches(p.pid) for _, p, _ in runs]
+                if now != last:
+                    last, quiet_since = now, time.monotonic()
+                time.sleep(0.1)
+            before = [thread_switches(p.pid) for _, p, _ in runs]
+            for _, _, sock in runs:
+                sock.read()
+            time.sleep(seconds)                        # the measurement window itself
+            after = [thread_switches(p.pid) for _, p, _ in runs]
+            keepalives = [sum(b"WATCHDOG=1" in d for d in sock.read()) for _, _, sock in runs]
+            for (label, proc, sock), b, a, k in zip(runs, before, after, keepalives):
+                if proc.poll() is not None:
+                    raise BenchError("warmupd (%s) died during the idle window" % label)
+                total = 0
+                detail = []
+                for tid, (name, vol, nonvol) in sorted(a.items()):
+                    _, vol0, nonvol0 = b.get(tid, (name, 0, 0))
+                    d = (vol - vol0) + (nonvol - nonvol0)
+                    total += d
+                    if d:
+                        detail.append("%s %d" % (name, d))
+                needed = int(seconds // 15)
+                self.row("idle", "wakeups in %.0f s, %s" % (seconds, label), "%d" % total,
+                         "<= %d (keep-alives)" % needed, total <= needed)
+                self.row("idle", "  keep-alives sent / threads woken", "%d" % k,
+                         ", ".join(detail) or "none")
+                self.stop_warmupd(proc)
+                sock.close()
+        finally:
+            for _, proc, sock in runs:
+                self.procs.stop(proc)
+            adapter_only.close()
+            bare.close()
+            for bus in buses:
+                bus.close()
+
+    def startup(self):
+        runs = int(os.environ.get("BENCH_STARTUP_RUNS", "20"))
+        print("startup: exec -> io.github.warmupd owned, with the mocked bike present, %d runs"
+              % runs, flush=True)
+        bus = SessionBus(self.procs, self.tmpdir)
+        arrivals = Arrivals(bus)
+        bike = self.start_bike()
+        times = []
+        try:
+            for _ in range(runs):
+                with arrivals.lock:
+                    arrivals.owner_changes.clear()
+                t0 = monotonic_ns()
+                proc = self.start_warmupd(bus, ["--config", self.config],
+                                          system_bus=bike.bus.address)
+
+                def owned():
+                    if proc.poll() is not None:
+                        raise BenchError("warmupd exited with status %s (see %s)"
+                                         % (proc.returncode, proc.log_path))
+                    with arrivals.lock:
+                        return [t for t, new in arrivals.owner_changes if new]
+                t1 = wait_for(owned, DEADLINE, "warmupd to own its name")[0]
+                times.append((t1 - t0) / 1e6)
+                self.stop_warmupd(proc)
+                wait_for(lambda: not bus.has_owner(BUS_NAME), DEADLINE, "the name to go")
+        finally:
+            bike.close()
+            bus.close()
+        med = statistics.median(times)
+        self.row("startup", "exec -> name owned, median (ms)", "%.1f" % med, "< 50 ms",
+                 med < 50)
+        self.row("startup", "min / max (ms)", "%.1f / %.1f" % (min(times), max(times)))
+
+
+class NotifySocket:
+    """The service manager's end of NOTIFY_SOCKET: collects what warmupd sends."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+        self.sock.bind(path)
+        self.seen = []
+
+    def read(self):
+        """Datagrams received since the last read (all of them are also kept in seen)."""
+        new = []
+        while True:
+            try:
+                new.append(self.sock.recv(4096))
+            except BlockingIOError:
+                break
+        self.seen += new
+        return new
+
+    def close(self):
+        self.sock.close()
+
+
+def emission_ir(profile):
+    """Inclusive instructions of the generated skeletons' PropertiesChanged emission
+    (_wu_*_emit_changed: building the a{sv}, g_dbus_connection_emit_signal) in a callgrind
+    profile."""
+    r = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", profile],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       universal_newlines=True)
+    seen = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*([\d,]+) .*:(_wu_\w+_emit_changed)\b", line)
+        if m:
+            seen[m.group(2)] = max(seen.get(m.group(2), 0), int(m.group(1).replace(",", "")))
+    if not seen:
+        raise BenchError("no _wu_*_emit_changed in the callgrind profile %s" % profile)
+    return sum(seen.values())
+
+
+def massif_heap(pid, tmpdir):
+    """Heap in use (useful + extra bytes) of PID running under massif, from a snapshot
+    asked through vgdb."""
+    path = os.path.join(tmpdir, "massif-snapshot.%d" % pid)
+    r = subprocess.run(["vgdb", "--pid=%d" % pid, "snapshot", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+    if r.returncode != 0 or not os.path.exists(path):
+        raise BenchError("vgdb snapshot of warmupd failed: %s" % r.stdout[-500:])
+    values = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            if key in ("mem_heap_B", "mem_heap_extra_B"):
+                values[key] = int(value)
+    os.unlink(path)
+    if len(values) != 2:
+        raise BenchError("no heap figures in the massif snapshot")
+    return values["mem_heap_B"] + values["mem_heap_extra_B"]
+
+
+def write_day_trace(srcdir, path, first_hour_path):
+    """24 h at 4 Hz, streamed to PATH: 48 cycles of 20 min pedalling (about 75 rpm) and
+    10 min stopped; its first hour also to FIRST_HOUR_PATH. Returns (samples, events in the
+    first hour)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("gen_trace",
+                                                  os.path.join(srcdir, "tools", "gen-trace.py"))
+    gt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gt)
+    rate = 4
+    total = 24 * 3600 * rate
+    distance = 0.0
+    hex_bytes = lambda data: " ".join("%02x" % b for b in data)  # noqa: E731
+    with open(path, "w") as day, open(first_hour_path, "w") as hour:
+        head = ["# warmupd trace 1",
+                "# 24 h at 4 Hz: 48 x (20 min pedalling, 10 min stopped) (bench/perf.py)",
+                "0.000 ftms.feature %s" % hex_bytes(gt.encode_feature(*gt.DEFAULT_FEATURE)),
+                "0.000 ftms.resistance-range %s"
+                % hex_bytes(gt.encode_resistance_range(*gt.DEFAULT_RESISTANCE_RANGE))]
+        for f in (day, hour):
+            f.write("\n".join(head) + "\n")
+        events_hour1 = 2
+        for i in range(total):
+            t = i / rate
+            pedalling = t % 1800 < 1200
+            cadence = 75 + ((i * 7919) % 11 - 5) if pedalling else 0.0
+            speed = cadence * 0.35
+            distance += speed / 3.6 / rate
+            data = gt.encode_indoor_bike_data(
+                speed_kmh=speed, cadence_rpm=cadence, distance_m=int(distance) & 0xFFFFFF,
+                resistance=20, power_w=round(cadence * 1.6), heart_rate_bpm=100 + cadence / 3,
+                elapsed_s=int(t) & 0xFFFF)
+            line = "%.3f ftms.indoor-bike-data %s\n" % (t, hex_bytes(data))
+            day.write(line)
+            if t < 3600:
+                hour.write(line)
+                events_hour1 += 1
+    return total, events_hour1
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--builddir", default=os.path.dirname(here))
+    parser.add_argument("--srcdir", default=os.path.dirname(here))
+    parser.add_argument("--only", default=os.environ.get("BENCH_ONLY") or
+                        "latency,cpu,fanout,memory,idle,startup")
+    parser.add_argument("--results", default=None,
+                        help="markdown results file (default BUILDDIR/bench/results.md)")
+    opts = parser.parse_args()
+    builddir, srcdir = os.path.abspath(opts.builddir), os.path.abspath(opts.srcdir)
+    sections = [s for s in opts.only.split(",") if s]
+    for prog in ("src/warmupd", "bench/floor", "bench/signal-floor", "bench/clients"):
+        if not os.access(os.path.join(builddir, prog), os.X_OK):
+            print("perf: %s is not built (run make first)" % prog, file=sys.stderr)
+            return 1
+
+    global Gio, GLib, bluez_mock
+    import gi
+    gi.require_version("Gio", "2.0")
+    gi.require_version("GLib", "2.0")
+    from gi.repository import Gio, GLib  # noqa: F811
+    sys.path.insert(0, os.path.join(srcdir, "tests"))
+    import bluez_mock  # noqa: F811
+    missing = bluez_mock.missing_tools()
+    if missing or shutil.which("dbus-daemon") is None:
+        print("perf: missing tooling: %s" % (missing or "dbus-daemon"), file=sys.stderr)
+        return 1
+
+    ldd = subprocess.run(["ldd", os.path.join(builddir, "src", "warmupd")],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         universal_newlines=True).stdout
+    sanitized = re.search(r"lib(asan|ubsan|tsan)", ldd) is not None
+
+    bench = Bench(builddir, srcdir)
+    started = time.monotonic()
+    status = 0
+    bench.load = [os.getloadavg()[0]]
+    try:
+        for section in sections:
+            t0 = time.monotonic()
+            try:
+                getattr(bench, section)()
+            except (BenchError, subprocess.CalledProcessError, GLib.Error, OSError) as e:
+                # the run broke: say so, stop what this section started, go on with the next
+                print("perf: %s: %s" % (section, e), file=sys.stderr, flush=True)
+                bench.notes.append("section %s broke: %s" % (section, e))
+                bench.procs.stop_all()
+                status = 1
+            print("  (%s: %.0f s, load average %.1f)" % (section, time.monotonic() - t0,
+                                                        os.getloadavg()[0]), flush=True)
+            bench.load.append(os.getloadavg()[0])
+    finally:
+        bench.close()
+    elapsed = time.monotonic() - started
+    if sanitized:
+        bench.notes.append("WARNING: src/warmupd is built with sanitizers: CPU, RSS, latency "
+                           "are not representative.")
+    write_results(opts.results or os.path.join(builddir, "bench", "results.md"), bench,
+                  builddir, srcdir, elapsed, status)
+    for note in bench.notes:
+        print("note: " + note)
+    return status
+
+
+def write_results(path, bench, builddir, srcdir, elapsed, status):
+    model, cores, kernel = machine()
+    rev = subprocess.run(["git", "-C", srcdir, "rev-parse", "--short", "HEAD"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         universal_newlines=True).stdout.strip() or "unknown"
+    lines = ["# warmupd benchmark results", "",
+             "- date: %s" % datetime.datetime.now(datetime.timezone.utc)
+             .strftime("%Y-%m-%d %H:%M:%S UTC"),
+             "- machine: %s, %d cores, kernel %s" % (model, cores, kernel),
+             "- load average (1 min) at the start and after each section: %s (other work on "
+             "the machine moves the latency tails and CPU times, not the instruction counts)"
+             % " ".join("%.1f" % x for x in bench.load),
+             "- tree: %s (git HEAD; the working tree may differ)" % rev,
+             "- run: `make bench` (bench/run-bench.sh, bench/perf.py), %.0f s for bench/perf.py%s"
+             % (elapsed, "" if status == 0 else ", INCOMPLETE: the run broke"),
+             "", "| section | figure | value | target | verdict |", "|---|---|---|---|---|"]
+    for section, figure, value, target, verdict in bench.rows:
+        lines.append("| %s | %s | %s | %s | %s |" % (section, figure.strip(), value, target,
+                                                      verdict))
+    for note in bench.notes:
+        lines += ["", "Note: " + note]
+    report = os.path.join(builddir, "bench", "out", "report.txt")
+    if os.path.exists(report) and time.time() - os.path.getmtime(report) < 3600:
+        with open(report) as f:
+            lines += ["", "## bench/run-bench.sh (same `make bench`)", "", "```",
+                      f.read().rstrip(), "```"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("results written to %s" % path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

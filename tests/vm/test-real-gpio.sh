@@ -1,0 +1,273 @@
+#!/bin/bash
+# Real GPIO (issue 8): warmupd on a real kernel GPIO chip through the real libgpiod.
+#
+# Boots a small kernel with gpio-sim (tests/vm/build-gpio-kernel.sh, built once and cached)
+# under qemu TCG with tests/vm/lib.sh; in the guest (tests/vm/real-gpio-guest.sh) a gpio-sim
+# chip is created through configfs with one line named for warmupd, warmupd runs on it
+# ([Gpio] Line=NAME, pull-up bias, falling edge) on a private session bus, and gpio-pulse
+# (tests/vm/gpio-pulse.c: clock_nanosleep to absolute deadlines) drives the line's pull:
+# a 60 ms low pulse every 800 ms (75 rpm, one magnet) for 30 s, then nothing.
+#
+# Asserts (TAP): the kernel, the chip, warmupd holding the named line on the second chip;
+# every falling edge reached warmupd (Sensor1.Events, its --record); Warmup1.Cadence within
+# 1 rpm of 75 half-way through every revolution of the steady part (the overdue bounds warmupd
+# publishes around a late-read edge are measured and printed); after the stop the cadence
+# only falls and is 0 within StaleAfter of the first missing revolution (and not before
+# StaleAfter after the last one); the warm-up started by pedalling and was paused only by
+# the stop; Sensor1 still connected, nothing dropped; warmupd exits 0 on SIGTERM.
+# Prints the stimulus' measured accuracy (gpio-pulse's lateness, the kernel-stamped
+# periods) and the stop latency as TAP comments; also in $VM_WORK/figures.txt.
+# Skips (77) only when qemu or a static busybox is missing. The guest console is printed
+# on failure. Environment: VMT_COUNT (pulses, default 38: 30 s), VMT_GPIO_KERNEL (a bzImage
+# to boot instead of building one), CC.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/vm/lib.sh
+. "$here/lib.sh"
+vm_require_qemu
+export WARMUPD_SRCDIR WARMUPD_BUILDDIR   # lib.sh derives them when run by hand
+
+PY=/usr/bin/python3
+export VMT_PERIOD_MS=800 VMT_LOW_MS=60 VMT_COUNT=${VMT_COUNT:-38} VMT_LINE=3 \
+  VMT_LINE_NAME=warmupd-reed VMT_STALE_AFTER=3
+
+echo "1..9"
+n=0
+ok () { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok () { n=$((n + 1)); echo "not ok $n - $*"; }
+bail () {  # the rest cannot run: report them as failed, show the guest, stop
+  local why=$1
+  while [ "$n" -lt 9 ]; do not_ok "$why"; done
+  [ -f "${VM_WORK:-/nonexistent}/console.log" ] && vm_dump_console 120
+  exit 1
+}
+
+vm_init real-gpio
+
+# 1: the kernel (cached after the first build; VMT_GPIO_KERNEL: use that bzImage instead)
+if [ -n "${VMT_GPIO_KERNEL:-}" ]; then
+  VM_KERNEL=$VMT_GPIO_KERNEL
+  echo "# build-gpio-kernel: not run: VMT_GPIO_KERNEL=$VMT_GPIO_KERNEL" > "$VM_WORK/kernel-build.txt"
+else
+  VM_KERNEL=$("$here/build-gpio-kernel.sh" 2> "$VM_WORK/kernel-build.txt" | tail -n 1)
+fi
+if [ -n "$VM_KERNEL" ] && [ -r "$VM_KERNEL" ]; then
+  ok "gpio-sim kernel: $VM_KERNEL"
+  sed 's/^#*/#/' "$VM_WORK/kernel-build.txt"
+else
+  sed 's/^#*/#/' "$VM_WORK/kernel-build.txt"
+  bail "no gpio-sim kernel (tests/vm/build-gpio-kernel.sh failed)"
+fi
+export VM_KERNEL
+
+export VMT_PULSE=$VM_WORK/gpio-pulse
+if [ ! -x "$WARMUPD_BUILDDIR/src/warmupd" ]; then
+  bail "$WARMUPD_BUILDDIR/src/warmupd is not built"
+fi
+if ! ${CC:-cc} -std=c11 -O2 -Wall -Wextra -o "$VMT_PULSE" "$here/gpio-pulse.c"; then
+  bail "cannot build tests/vm/gpio-pulse.c"
+fi
+
+VM_TIMEOUT=${VM_TIMEOUT:-300} vm_run "$here/real-gpio-guest.sh"
+status=$?
+R=$VM_RESULTS
+if [ "$status" -ne 0 ]; then
+  echo "# the guest exited with status $status: $(cat "$R/guest-error" 2>/dev/null)"
+  if [ -f "$R/warmupd.log" ]; then
+    echo "# --- warmupd.log ---"; tail -n 40 "$R/warmupd.log" | sed 's/^/# /'
+  fi
+fi
+
+# 2..9: judged on the host from the guest's results
+"$PY" - "$R" "$n" <<'EOF'
+import os, re, statistics, sys
+
+R, n = sys.argv[1], int(sys.argv[2])
+period_s = int(os.environ["VMT_PERIOD_MS"]) / 1000.0
+count = int(os.environ["VMT_COUNT"])
+stale = float(os.environ["VMT_STALE_AFTER"])
+target = 60.0 / period_s
+failed = False
+figures = []
+
+
+def read(name):
+    try:
+        with open(os.path.join(R, name), errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def check(cond, what, diag=()):
+    global n, failed
+    n += 1
+    print("%s %d - %s" % ("ok" if cond else "not ok", n, what))
+    if not cond:
+        failed = True
+        for line in diag:
+            print("#   " + line)
+
+
+def fig(line):
+    figures.append(line)
+    print("# " + line)
+
+
+chip = dict(l.split(" ", 1) for l in read("chip").splitlines() if " " in l)
+sensor = dict(l.split(" ", 1) for l in read("sensor").splitlines() if " " in l)
+final = dict(l.split(" ", 1) for l in read("final").splitlines() if " " in l)
+
+# 2: the chip
+check(chip.get("name") == os.environ["VMT_LINE_NAME"] and chip.get("chip", "").startswith("gpiochip")
+      and chip.get("decoy") != chip.get("chip"),
+      "gpio-sim chip %s created through configfs, line %s named '%s' (decoy %s)"
+      % (chip.get("chip"), chip.get("line"), chip.get("name"), chip.get("decoy")),
+      [read("guest-error")])
+
+# 3: warmupd found the line by its name, on the second chip, and holds it
+want = "-> listening: /dev/%s line %s, falling edges, pull-up" % (chip.get("chip"), chip.get("line"))
+check("<'gpio'>" in sensor.get("Kind", "") and "<true>" in sensor.get("Connected", "")
+      and "<''>" in sensor.get("Error", "") and want in read("warmupd.log"),
+      "warmupd holds the line by name: Sensor1 %s Address %s Connected %s, /dev/%s line %s"
+      % (sensor.get("path"), sensor.get("Address"), sensor.get("Connected"), chip.get("chip"),
+         chip.get("line")),
+      ["sensor: %r" % sensor, "wanted in warmupd.log: %s" % want]
+      + ["warmupd.log: " + l for l in read("warmupd.log").splitlines()[:20]])
+
+# gpio-pulse's log: (deadline, before, after) in seconds
+pulses = []
+for l in read("pulses.log").splitlines():
+    f = l.split()
+    if f[:1] == ["pulse"]:
+        pulses.append(tuple(int(x) / 1e9 for x in f[2:5]))
+
+# the kernel-stamped edges warmupd recorded
+edges = []
+for l in read("edges.trace").splitlines():
+    f = l.split()
+    if len(f) == 3 and f[1] in ("gpio.edge", "link"):
+        edges.append((float(f[0]), f[2]))
+falling = [t for t, e in edges if e == "falling"]
+events = re.search(r"<uint64 (\d+)>", final.get("Sensor1.Events", ""))
+events = int(events.group(1)) if events else -1
+
+# 4: every pulse reached warmupd, as one falling edge each and nothing else (Sensor1.Events
+# also counts the recording's "link up")
+links = [(t, e) for t, e in edges if e in ("up", "down")]
+check(len(pulses) == count and len(falling) == count and len(edges) == count + len(links)
+      and links == edges[:1] and events == len(edges),
+      "every pulse seen once: %d driven, %d falling edges recorded (%d events, link up first), "
+      "Sensor1.Events %d" % (len(pulses), len(falling), len(edges), events),
+      [read("guest-error"), "pulses.log tail: %r" % read("pulses.log")[-300:],
+       "edges.trace head: %r" % read("edges.trace")[:300]])
+
+# the stimulus' accuracy
+fig("guest clocksource: %s" % read("clocksource").strip())
+if pulses:
+    late = sorted((a - d) * 1e6 for d, b, a in pulses)
+    fig("gpio-pulse: %d writes of pull-down, lateness after the absolute deadline (write "
+        "returned): mean %.0f us, p50 %.0f us, max %.0f us"
+        % (len(late), statistics.mean(late), late[len(late) // 2], late[-1]))
+if len(falling) > 2:
+    dev = [((b - a) - period_s) * 1e6 for a, b in zip(falling, falling[1:])]
+    fig("kernel-stamped periods (warmupd --record, %d): mean %.1f us off %d ms, stdev %.0f us, "
+        "worst %+.0f us -> %.3f rpm mean, %.3f..%.3f rpm per revolution"
+        % (len(dev), statistics.mean(dev), period_s * 1000, statistics.pstdev(dev),
+           max(dev, key=abs), 60.0 / (period_s + statistics.mean(dev) / 1e6),
+           60.0 / (period_s + max(dev) / 1e6), 60.0 / (period_s + min(dev) / 1e6)))
+
+# Warmup1.Cadence as published: (arrival time, value)
+cad = []
+rx = re.compile(r"^(\d+\.\d+) .*PropertiesChanged \('io\.github\.warmupd\.Warmup1', \{.*?'Cadence': <([-0-9.e+]+)>")
+for l in read("monitor.log").splitlines():
+    m = rx.match(l)
+    if m:
+        cad.append((float(m.group(1)), float(m.group(2))))
+
+# 5: steady part, from the third pulse to the last: the value in force half-way through each
+# revolution (what a client reading Cadence sees) within 1 rpm of the target. Around each
+# edge warmupd may publish an "overdue" bound 60/(time since the last edge) before it has
+# read the edge, by as much as the edge's delivery was late: reported, not asserted.
+if len(pulses) >= 4 and cad:
+    mids = [pulses[k][0] + period_s / 2 for k in range(2, len(pulses) - 1)]
+    in_force = []
+    for m in mids:
+        before = [v for t, v in cad if t <= m]
+        in_force.append(before[-1] if before else None)
+    bad = [(round(m - pulses[0][0], 3), v) for m, v in zip(mids, in_force)
+           if v is None or abs(v - target) > 1.0]
+    known = [v for v in in_force if v is not None]
+    check(known and not bad,
+          "steady: Warmup1.Cadence within 1 rpm of %.0f half-way through each of %d revolutions "
+          "(%.1f s to %.1f s): %.3f..%.3f"
+          % (target, len(mids), mids[0] - pulses[0][0], mids[-1] - pulses[0][0],
+             min(known) if known else -1, max(known) if known else -1),
+          ["off (s from the first pulse, rpm): %r" % bad[:10]])
+    start, end = pulses[2][2], pulses[-1][0]
+    published = [v for t, v in cad if start < t <= end]
+    # how long the value in force was more than 1 rpm off, over the steady window
+    off_s, prev = 0.0, None
+    for t, v in [(start, known[0] if known else target)] + \
+            [(t, v) for t, v in cad if start < t <= end] + [(end, None)]:
+        if prev is not None and abs(prev[1] - target) > 1.0:
+            off_s += t - prev[0]
+        prev = (t, v)
+    if published:
+        fig("Warmup1.Cadence published in the steady part: %d values, %.3f..%.3f rpm, mean %.3f; "
+            "more than 1 rpm off for %.0f ms of %.1f s (overdue bounds before a late edge was read)"
+            % (len(published), min(published), max(published), statistics.mean(published),
+               off_s * 1000, end - start))
+else:
+    check(False, "steady cadence: no pulses or no Cadence published",
+          ["%d pulses, %d Cadence changes" % (len(pulses), len(cad))])
+
+# 6: the stop: after the last pulse the cadence only falls, and is 0 within StaleAfter of the
+# first missing revolution, not before StaleAfter after the last one
+if pulses and cad:
+    last_before, last_after = pulses[-1][1], pulses[-1][2]
+    missing = pulses[-1][0] + period_s
+    after = [(t, v) for t, v in cad if t > last_after]
+    zero = next((t for t, v in after if v == 0), None)
+    falling_only = all(b[1] <= a[1] for a, b in zip(after, after[1:]))
+    if zero is not None:
+        fig("stop: Cadence 0 received %.3f s after the last pulse (StaleAfter %.0f s), "
+            "%.3f s after the first missing one; %d values on the way down"
+            % (zero - last_after, stale, zero - missing, len(after) - 1))
+    check(zero is not None and falling_only and zero - missing <= stale
+          and zero - last_before >= stale - 0.001,
+          "stop seen: Cadence 0 within StaleAfter (%.0f s) of the first missing revolution, "
+          "falling only" % stale,
+          ["after the last pulse: %r" % after[:20]])
+else:
+    check(False, "stop seen: no pulses or no Cadence published")
+
+# 7: the warm-up: pedalling started it, nothing paused it before the stop, the stop did
+states = re.findall(r"'State': <'([a-z-]+)'>", read("monitor.log"))
+check(states == ["warming-up", "paused"] and "'paused'" in final.get("Warmup1.State", ""),
+      "warm-up started by pedalling, paused only by the stop (states %s; Elapsed %s)"
+      % ("->".join(states), final.get("Warmup1.Elapsed", "")),
+      ["final: %r" % final])
+
+# 8: warmupd's own view of the stop and of the line
+check("<0.0>" in final.get("Sensor1.Cadence", "") and "<true>" in final.get("Sensor1.Connected", "")
+      and "<uint32 0>" in final.get("Sensor1.DroppedPackets", ""),
+      "Sensor1 after the stop: Cadence 0, still connected, nothing dropped",
+      ["final: %r" % final])
+
+# 9: SIGTERM
+status = read("warmupd.status").strip()
+log = read("warmupd.log")
+check(status == "0" and "CRITICAL" not in log, "warmupd exits 0 on SIGTERM (status %s)" % (status or "none"),
+      ["warmupd.log: " + l for l in log.splitlines()[-30:]])
+
+with open(os.path.join(R, "..", "figures.txt"), "w") as f:
+    f.write("\n".join(figures) + "\n")
+sys.exit(1 if failed else 0)
+EOF
+py_status=$?
+if [ "$py_status" -ne 0 ] || [ "$status" -ne 0 ]; then
+  vm_dump_console 120
+  exit 1
+fi
+exit 0

@@ -225,6 +225,21 @@ scan_lines (Parser *parser, const char *contents, gsize length, GError **error)
 
 /* --- values -------------------------------------------------------------------------------- */
 
+/* GKeyFile's escapes: \s \n \t \r \\ and nothing else, never a lone \ at the end. */
+static gboolean
+has_valid_escapes (const char *raw)
+{
+  for (const char *p = raw; *p != '\0'; p++)
+    {
+      if (*p != '\\')
+        continue;
+      p++;
+      if (*p == '\0' || strchr ("sntr\\", *p) == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* A string value, stripped; NULL with *OUT unset when absent and not REQUIRED. */
 static gboolean
 get_text (const Parser *parser, const char *group, const char *key, gboolean required,
@@ -240,6 +255,13 @@ get_text (const Parser *parser, const char *group, const char *key, gboolean req
       *out = g_strdup ("");
       return TRUE;
     }
+  /* GLib 2.74's g_key_file_get_string() sets its GError twice (a GLib warning) on some bad
+   * escapes, such as an invalid one followed by one at the end of the line: check the raw
+   * value first and only let GLib unescape what it can. */
+  value = g_key_file_get_value (parser->file, group, key, NULL);
+  if (value == NULL || !has_valid_escapes (value))
+    return fail (parser, error, line, "[%s] %s: bad escape sequence", group, key);
+  g_clear_pointer (&value, g_free);
   value = g_key_file_get_string (parser->file, group, key, NULL);
   if (value == NULL)
     return fail (parser, error, line, "[%s] %s: bad escape sequence", group, key);

@@ -221,6 +221,13 @@ static const BrokenCase broken_cases[] = {
     "Instruction=I\n", NULL, "t.routine:9: ", "Sets: '' is not N or N-M" },
   { "blank-sets", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nSets=  \nPosition=standing\n"
     "Instruction=I\n", NULL, "t.routine:9: ", "Sets: '' is not N or N-M" },
+  /* found by tests/fuzz/fuzz-routine in CI (corpus/routine/bad-escapes-glib-double-error):
+   * GLib 2.74's g_key_file_get_string() set its GError twice on these escapes */
+  { "invalid-escape-then-trailing-backslash",
+    "[Routine]\nId=t\nTitle=\\\x12x=\\\nCaution=Stop if it hurts.\n" STEP, NULL,
+    "t.routine:3: ", "[Routine] Title: bad escape sequence" },
+  { "trailing-backslash", "[Routine]\nId=t\nTitle=T\\\nCaution=Stop if it hurts.\n" STEP, NULL,
+    "t.routine:3: ", "[Routine] Title: bad escape sequence" },
   { "no-instruction", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=standing\n", NULL,
     "t.routine:5: ", "has no Instruction=" },
   { "bad-step-id", HEAD "[Step A B]\nName=A\nCount=reps\nAmount=3\nPosition=standing\n"

@@ -2,13 +2,12 @@
  * spreadsheets). */
 #include "ctl-history.h"
 #include "wu-dbus-generated.h"
+#include "ctl-common.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define WU_BUS_NAME "io.github.warmupd"
-#define WU_OBJECT_PATH "/io/github/warmupd"
 
 typedef struct {
   gboolean session_bus;
@@ -73,36 +72,6 @@ parse_options (int *argc, char ***argv, HistoryOptions *options, GError **error)
 
 /* --- fetching ----------------------------------------------------------------------------- */
 
-static gboolean
-on_wait_timeout (gpointer user_data)
-{
-  g_main_loop_quit (user_data);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_name_appeared (GDBusConnection *connection, const char *name, const char *owner,
-                  gpointer user_data)
-{
-  g_main_loop_quit (user_data);
-}
-
-/* Wait up to SECONDS for warmupd to appear (the caller then looks whether it did). */
-static void
-wait_for_daemon (GBusType bus_type, int seconds)
-{
-  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  g_autoptr (GSource) timeout = g_timeout_source_new_seconds ((guint) MAX (seconds, 0));
-  guint watch = g_bus_watch_name (bus_type, WU_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                  on_name_appeared, NULL, loop, NULL);
-
-  g_source_set_callback (timeout, on_wait_timeout, loop, NULL);
-  g_source_attach (timeout, NULL);
-  g_main_loop_run (loop);
-  g_source_destroy (timeout);   /* harmless when it already fired */
-  g_bus_unwatch_name (watch);
-}
-
 static GVariant *
 fetch_history (const HistoryOptions *options)
 {
@@ -110,12 +79,8 @@ fetch_history (const HistoryOptions *options)
   const char *bus_label = options->session_bus ? "session" : "system";
   g_autoptr (GError) error = NULL;
   g_autoptr (WuWarmup1) proxy = NULL;
-  g_autofree char *owner = NULL;
-  g_autofree char *remote = NULL;
   GVariant *warmups = NULL;
 
-  if (options->wait_seconds > 0)
-    wait_for_daemon (bus_type, options->wait_seconds);
   proxy = wu_warmup1_proxy_new_for_bus_sync (bus_type, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES
                                                | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS
                                                | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
@@ -125,20 +90,12 @@ fetch_history (const HistoryOptions *options)
       g_printerr ("warmupctl: cannot reach the %s bus: %s\n", bus_label, error->message);
       return NULL;
     }
-  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
-  if (owner == NULL)
-    {
-      g_printerr ("warmupctl: warmupd is not running (nobody owns %s on the %s bus)\n",
-                  WU_BUS_NAME, bus_label);
-      return NULL;
-    }
+  if (!wu_ctl_daemon_is_there (G_DBUS_PROXY (proxy), options->session_bus, options->wait_seconds))
+    return NULL;
   if (!wu_warmup1_call_get_history_sync (proxy, (guint) options->limit, G_DBUS_CALL_FLAGS_NONE,
                                          -1, &warmups, NULL, &error))
     {
-      remote = g_dbus_error_get_remote_error (error);
-      g_dbus_error_strip_remote_error (error);
-      g_printerr ("warmupctl: history failed: %s%s%s%s\n", error->message, remote ? " (" : "",
-                  remote ? remote : "", remote ? ")" : "");
+      wu_ctl_report_call_error ("history", error);
       return NULL;
     }
   return warmups;

@@ -2,6 +2,7 @@
  * through one on the terminal, in step with warmupd's guided session (Routine1). */
 #include "ctl-routine.h"
 #include "wu-dbus-generated.h"
+#include "ctl-common.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WU_BUS_NAME "io.github.warmupd"
-#define WU_OBJECT_PATH "/io/github/warmupd"
 
 /* The guide's pace, in seconds: the articles give counts, not tempos. */
 #define GET_READY_SECONDS 5    /* to read the instruction and get into position */
@@ -19,21 +18,6 @@
 #define BREATH_SECONDS 6       /* one long, deep breath: in 3, out 3 */
 
 /* --- connecting ------------------------------------------------------------------------- */
-
-static gboolean
-on_wait_timeout (gpointer user_data)
-{
-  g_main_loop_quit (user_data);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_owner_appeared (GObject *object, GParamSpec *pspec, gpointer user_data)
-{
-  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (object));
-  if (owner != NULL)
-    g_main_loop_quit (user_data);
-}
 
 /* A Routine1 proxy to a running warmupd (waiting up to WAIT_SECONDS), or NULL with a message. */
 static WuRoutine1 *
@@ -43,7 +27,6 @@ connect_routine1 (gboolean session_bus, int wait_seconds)
   g_autoptr (WuRoutine1) proxy = wu_routine1_proxy_new_for_bus_sync (
     session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_NONE, WU_BUS_NAME,
     WU_OBJECT_PATH, NULL, &error);
-  g_autofree char *owner = NULL;
 
   if (proxy == NULL)
     {
@@ -51,37 +34,9 @@ connect_routine1 (gboolean session_bus, int wait_seconds)
                   error->message);
       return NULL;
     }
-  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
-  if (owner == NULL && wait_seconds > 0)
-    {
-      g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-      gulong handler = g_signal_connect (proxy, "notify::g-name-owner",
-                                         G_CALLBACK (on_owner_appeared), loop);
-      guint timeout = g_timeout_add_seconds ((guint) wait_seconds, on_wait_timeout, loop);
-      g_main_loop_run (loop);
-      g_signal_handler_disconnect (proxy, handler);
-      owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
-      if (owner != NULL)
-        g_source_remove (timeout);
-    }
-  if (owner == NULL)
-    {
-      g_printerr ("warmupctl: warmupd is not running (nobody owns %s on the %s bus)\n",
-                  WU_BUS_NAME, session_bus ? "session" : "system");
-      return NULL;
-    }
+  if (!wu_ctl_daemon_is_there (G_DBUS_PROXY (proxy), session_bus, wait_seconds))
+    return NULL;
   return g_steal_pointer (&proxy);
-}
-
-static int
-report_call_error (const char *what, GError *error)
-{
-  g_autofree char *name = g_dbus_error_get_remote_error (error);
-
-  g_dbus_error_strip_remote_error (error);
-  g_printerr ("warmupctl: %s failed: %s%s%s%s\n", what, error->message, name ? " (" : "",
-              name ? name : "", name ? ")" : "");
-  return EXIT_FAILURE;
 }
 
 /* --- describing steps ---------------------------------------------------------------------- */
@@ -218,7 +173,7 @@ cmd_routine (WuRoutine1 *proxy, const char *id)
 
   if (!wu_routine1_call_get_routine_sync (proxy, id, G_DBUS_CALL_FLAGS_NONE, -1, &routine,
                                           &steps, NULL, &error))
-    return report_call_error ("GetRoutine", error);
+    return wu_ctl_report_call_error ("GetRoutine", error);
   source = lookup_s (routine, "source");
   before = lookup_s (routine, "before");
   g_print ("%s (%s)\n", lookup_s (routine, "title"), lookup_s (routine, "id"));
@@ -313,7 +268,7 @@ guide_call_failed (Guide *guide, const char *what, GError *error)
 {
   if (guide->line_open)
     say (guide, "%s", "");
-  report_call_error (what, error);
+  wu_ctl_report_call_error (what, error);
   guide_quit (guide, EXIT_FAILURE);
   return FALSE;
 }
@@ -472,7 +427,7 @@ finish_for_the_day (Guide *guide)
   /* Another screen may have finished it already: that is fine. */
   if (!wu_routine1_call_finish_sync (guide->proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error)
       && !g_dbus_error_is_remote_error (error))
-    report_call_error ("Finish", error);
+    wu_ctl_report_call_error ("Finish", error);
   guide_quit (guide, EXIT_SUCCESS);
 }
 
@@ -778,7 +733,7 @@ guide_run (WuRoutine1 *proxy, const char *requested)
                                           &guide.routine, &guide.steps, NULL, &error))
     {
       g_free (guide.routine_id);
-      return report_call_error ("GetRoutine", error);
+      return wu_ctl_report_call_error ("GetRoutine", error);
     }
   guide.loop = g_main_loop_new (NULL, FALSE);
   guide.input = g_string_new (NULL);

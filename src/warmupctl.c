@@ -1,5 +1,6 @@
 /* warmupctl: look at and steer warmupd over D-Bus. */
 #include "wu-dbus-generated.h"
+#include "ctl-common.h"
 #include "ctl-history.h"
 #include "ctl-routine.h"
 
@@ -9,8 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WU_BUS_NAME "io.github.warmupd"
-#define WU_OBJECT_PATH "/io/github/warmupd"
 #define BAR_WIDTH 30
 
 typedef struct {
@@ -50,42 +49,6 @@ format_clock (double seconds)
 
 /* --- connecting ------------------------------------------------------------------------ */
 
-static gboolean
-on_wait_timeout (gpointer user_data)
-{
-  g_main_loop_quit (user_data);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-on_owner_appeared (GObject *object, GParamSpec *pspec, gpointer user_data)
-{
-  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (object));
-
-  if (owner != NULL)
-    g_main_loop_quit (user_data);
-}
-
-/* Wait up to SECONDS for warmupd to appear on the bus. */
-static void
-wait_for_owner (WuWarmup1 *proxy, int seconds)
-{
-  g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
-  guint timeout_id;
-  gulong handler;
-
-  if (owner != NULL || seconds <= 0)
-    return;
-  handler = g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_appeared), loop);
-  timeout_id = g_timeout_add_seconds ((guint) seconds, on_wait_timeout, loop);
-  g_main_loop_run (loop);
-  g_signal_handler_disconnect (proxy, handler);
-  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
-  if (owner != NULL)
-    g_source_remove (timeout_id);
-}
-
 static WuWarmup1 *
 new_proxy (const CtlOptions *options)
 {
@@ -105,28 +68,8 @@ new_proxy (const CtlOptions *options)
 static gboolean
 daemon_is_there (WuWarmup1 *proxy, const CtlOptions *options)
 {
-  g_autofree char *owner = NULL;
-
-  wait_for_owner (proxy, options->wait_seconds);
-  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
-  if (owner == NULL)
-    {
-      g_printerr ("warmupctl: warmupd is not running (nobody owns %s on the %s bus)\n",
-                  WU_BUS_NAME, bus_label (options));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static int
-report_call_error (const char *what, GError *error)
-{
-  g_autofree char *name = g_dbus_error_get_remote_error (error);
-
-  g_dbus_error_strip_remote_error (error);
-  g_printerr ("warmupctl: %s failed: %s%s%s%s\n", what, error->message, name ? " (" : "",
-              name ? name : "", name ? ")" : "");
-  return EXIT_FAILURE;
+  return wu_ctl_daemon_is_there (G_DBUS_PROXY (proxy), options->session_bus,
+                                 options->wait_seconds);
 }
 
 /* --- status, start, stop --------------------------------------------------------------- */
@@ -163,7 +106,7 @@ cmd_start (WuWarmup1 *proxy)
   g_autoptr (GError) error = NULL;
 
   if (!wu_warmup1_call_start_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
-    return report_call_error ("start", error);
+    return wu_ctl_report_call_error ("start", error);
   g_print ("warm-up started\n");
   return EXIT_SUCCESS;
 }
@@ -174,7 +117,7 @@ cmd_stop (WuWarmup1 *proxy)
   g_autoptr (GError) error = NULL;
 
   if (!wu_warmup1_call_stop_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
-    return report_call_error ("stop", error);
+    return wu_ctl_report_call_error ("stop", error);
   g_print ("warm-up stopped, bike released\n");
   return EXIT_SUCCESS;
 }

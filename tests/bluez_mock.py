@@ -223,6 +223,7 @@ class SimulatedBike:
         self.reject_uint8 = False        # Invalid Parameter for the 1-byte 0x04 form
         self.fail_operations = 0         # answer this many target requests with 0x04
         self.silent = False              # never indicate a control point response
+        self.fail_read = ""              # a characteristic (UUID) whose ReadValue fails
         self.away = False                # out of range: Connect fails
         # state
         self.connected = False
@@ -348,6 +349,9 @@ class SimulatedBike:
 
     def read_value(self, path, options):
         self._require_connected()
+        if self.uuid_of[path] == self.fail_read:
+            # what bluetoothd answers when the device returns an ATT error to a read
+            raise self._error("Failed", "Operation failed with ATT error: 0x0e")
         value = self._current_value(self.uuid_of[path])
         self._set(path, CHRC_IFACE, {"Value": self._bytes(value)})   # reads update the cache
         offset = int(options.get("offset", 0))
@@ -611,6 +615,8 @@ class SimulatedBike:
             self.fail_operations = int(value)
         elif what == "silent":
             self.silent = bool(value)
+        elif what == "fail_read":
+            self.fail_read = str(value)
         elif what == "knob":              # the rider turns the knob (value: level, announce)
             self.resistance = float(value[0])
             self._journal("resistance %.1f" % self.resistance)
@@ -879,7 +885,7 @@ class BluezMock:
         # carry the test's earlier knobs over a bluetoothd restart (they are the bike's)
         for what, value in list(self._controls.items()):
             if what in ("pedal", "rate", "refuse_control", "reject_uint8", "fail_operations",
-                        "silent"):
+                        "silent", "fail_read"):
                 self.control(what, value)
 
     # ---- driving the device --------------------------------------------------------
@@ -904,6 +910,10 @@ class BluezMock:
     def reject_uint8(self, reject=True):
         """Answer the 1-byte (UINT8) Set Target Resistance with Invalid Parameter (0x03)."""
         self.control("reject_uint8", bool(reject))
+
+    def fail_read(self, uuid):
+        """Make every ReadValue of the characteristic UUID fail (\"\" for none)."""
+        self.control("fail_read", str(uuid))
 
     def fail_operations(self, times):
         """Answer the next TIMES Set Target Resistance with Operation Failed (0x04)."""

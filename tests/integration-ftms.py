@@ -17,8 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wutest  # noqa: E402  (prints "1..0 # SKIP" and exits when gi or dbus-daemon is missing)
 from wutest import OBJECT_PATH, WARMUP_IFACE  # noqa: E402
 import bluez_mock  # noqa: E402
-from bluez_mock import (CONTROL_POINT, INDOOR_BIKE_DATA, MACHINE_STATUS,  # noqa: E402
-                        BikeFixtureMixin)
+from bluez_mock import (CONTROL_POINT, FTMS_FEATURE, INDOOR_BIKE_DATA,  # noqa: E402
+                        MACHINE_STATUS, BikeFixtureMixin)
 
 _missing = bluez_mock.missing_tools()
 if _missing:
@@ -357,6 +357,22 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
                          acquires, "warmupd re-acquired the notifications: it took the empty "
                          "notification for a hang-up")
         self.assertEqual(self.get(WARMUP_IFACE, "Pauses"), 0)
+
+    # -- an unreadable Feature value ------------------------------------------------
+
+    def test_unreadable_feature_is_advisory(self):
+        """Without the Feature value nothing can be set safely: the bike rides advisory (its
+        data still counts) instead of waiting for a value that will not come."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        self.bike.fail_read(FTMS_FEATURE)
+        self.daemon = self.start_daemon(config=self.write_config(config()))
+        self.sensor_path, _ = self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.wait_state("warming-up")
+        self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "advisory", "Control advisory",
+                  lambda: "warm-up %r, log %s" % (self.warmup(), self.daemon.log()[-1500:]))
+        self.assertEqual(self.poll_writes(), [], "nothing may be written to an advisory bike")
+        self.assertGreater(self.get(WARMUP_IFACE, "Elapsed"), 0, "its pedalling still counts")
+        self.assertIn("going on without it", self.daemon.log())
 
     # -- 13. no bike at all ----------------------------------------------------------
 

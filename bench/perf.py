@@ -419,13 +419,19 @@ class Bench:
         cadence = 60.0 + (i % 40)
         arrivals.arm(("cadence", cadence))
         bike.trigger.sendto(struct.pack("<d", cadence), bike.trigger_path)
+        # Wait for the signal before reading the mock's answer: this thread would otherwise
+        # wake with the answer and hold the GIL just as the filter thread needs it to stamp
+        # the arrival (the floor's caller sleeps in its method call meanwhile).
         try:
-            sent = struct.unpack("<Q", bike.trigger.recv(8))[0]
-        except socket.timeout:
-            raise BenchError("the mocked bike did not answer the trigger") from None
+            arrived = arrivals.wait()
+        finally:
+            try:
+                sent = struct.unpack("<Q", bike.trigger.recv(8))[0]
+            except socket.timeout:
+                raise BenchError("the mocked bike did not answer the trigger") from None
         if sent == 0:
             raise BenchError("the mocked bike could not deliver notification %d" % i)
-        return arrivals.wait() - sent
+        return arrived - sent
 
     def floor_once(self, bus, arrivals):
         arrivals.arm(("tick",))
@@ -527,11 +533,7 @@ class Bench:
             control("--dump")
             dumps = wait_for(lambda: glob.glob(out + "*"), DEADLINE, "the callgrind dump")
             shutil.copy(sorted(dumps)[-1], keep)
-            with open(keep) as f:
-                for line in f:
-                    if line.startswith("summary:") or line.startswith("totals:"):
-                        return int(line.split()[1]), emitted, wall
-            raise BenchError("no totals in %s" % dumps)
+            return callgrind_total(keep), emitted, wall
 
         kept = os.path.join(self.outdir, "perf-callgrind.out")
         kept100 = os.path.join(self.outdir, "perf-callgrind-100.out")
@@ -554,8 +556,14 @@ class Bench:
             self.live_teardown(bus, bike, proc)
         per = ir / n
         emission = emission_ir(kept) / n
+        bare, sensor = self.emit_floor("bare"), self.emit_floor("sensor")
         self.row("cpu", "instructions per notification (Ir)", "{:,.0f}".format(per),
                  "< 50,000", per < 50000)
+        self.row("cpu", "floor: one bare GDBus signal (Ir)", "{:,.0f}".format(bare),
+                 "bench/emit-floor bare, same run")
+        self.row("cpu", "floor: one generated Sensor1 PropertiesChanged (Ir)",
+                 "{:,.0f}".format(sensor), "bench/emit-floor sensor: 4 values, as here")
+        self.row("cpu", "ratio warmupd / bare-signal floor", "%.2f" % (per / bare))
         self.row("cpu", "  of which PropertiesChanged emission (Ir)", "{:,.0f}".format(emission),
                  "(generated skeletons + GDBus)")
         self.row("cpu", "  of which the rest (Ir)", "{:,.0f}".format(per - emission),
@@ -570,6 +578,26 @@ class Bench:
         self.row("fanout", "Ir per notification, 100 clients", "{:,.0f}".format(per100))
         self.row("fanout", "ratio 100 / 1 (instructions)", "%.2f" % (per100 / per), "<= 1.2",
                  per100 / per <= 1.2)
+
+    def emit_floor(self, kind):
+        """Instructions GDBus needs for one emission of KIND (bench/emit-floor) under
+        callgrind: the difference between 2,000 and 1,000 emissions, so start-up cancels."""
+        bus = SessionBus(self.procs, self.tmpdir)
+        counts = {}
+        try:
+            for count in (1000, 2000):
+                out = os.path.join(self.tmpdir, "emit-floor.%s.%d.out" % (kind, count))
+                r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                                    os.path.join(self.builddir, "bench", "emit-floor"), kind,
+                                    str(count)], env=bus.env(), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, universal_newlines=True,
+                                   timeout=600)
+                if r.returncode != 0:
+                    raise BenchError("bench/emit-floor %s %d: %s" % (kind, count, r.stdout[-800:]))
+                counts[count] = callgrind_total(out)
+        finally:
+            bus.close()
+        return (counts[2000] - counts[1000]) / 1000.0
 
     def fanout(self):
         n = int(os.environ.get("BENCH_FANOUT_N", "1000"))
@@ -872,6 +900,14 @@ class NotifySocket:
 
     def close(self):
         self.sock.close()
+
+
+def callgrind_total(profile):
+    with open(profile) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    raise BenchError("no totals in %s" % profile)
 
 
 def emission_ir(profile):

@@ -48,6 +48,12 @@ wu_engine_now (WuEngine *engine)
   return g_get_monotonic_time () - engine->epoch;
 }
 
+gboolean
+wu_engine_clock_is_replayed (WuEngine *engine)
+{
+  return engine->clock_external;
+}
+
 static void
 sensor_free (gpointer data)
 {

@@ -81,6 +81,8 @@ gboolean wu_engine_is_releasing (WuEngine *engine);
 const char *wu_engine_get_control (WuEngine *engine);
 
 gint64 wu_engine_now (WuEngine *engine);
+/* TRUE when a replay drives the clock: inputs can arrive hundreds to a main-loop pass. */
+gboolean wu_engine_clock_is_replayed (WuEngine *engine);
 const WuController *wu_engine_get_controller (WuEngine *engine);
 const char *wu_engine_get_source_label (WuEngine *engine);  /* "replay:demo.trace" or "" */
 const char *wu_engine_get_routine (WuEngine *engine);

@@ -3,6 +3,11 @@
 #include "wu-error.h"
 
 #define WU_SENSORS_PATH WU_OBJECT_PATH "/sensors"
+/* On a live clock Warmup1 is published at most this often while only its running figures
+ * (Elapsed and the believed Cadence, Power, Speed, Resistance) change: they change with
+ * every sample, each PropertiesChanged costs GDBus ~130,000 instructions, and a progress
+ * display needs no more. Sensor1 carries every sample at once; transitions go at once. */
+#define WARMUP_PROGRESS_INTERVAL_US G_USEC_PER_SEC
 
 /* Set a property of a generated skeleton only when its value changed. The generated
  * setters (g_object_set) compare too, but only after thousands of instructions of GObject
@@ -40,16 +45,44 @@ struct WuService {
   gboolean exported;
   GDBusObjectManagerServer *manager;
   GHashTable *sensor_objects;        /* WuSensor* -> WuObjectSkeleton* */
-  /* Publishing is coalesced: many events can arrive in one main-loop pass (a replay in
-   * virtual time delivers hundreds), but clients only ever see one PropertiesChanged per
-   * pass anyway, so the properties are set once, after the pass. */
+  /* A live input is published at once, flushed past the skeletons' own idle: one
+   * notification, one PropertiesChanged, no main-loop pass in between (latency). A replay
+   * can deliver hundreds of inputs in one pass (virtual time), so there the properties are
+   * set once, after the pass. */
   GSource *publish_idle;
   gboolean warmup_dirty;
+  gint64 warmup_flushed_us;          /* monotonic time Warmup1 was last flushed */
+  GSource *warmup_timer;             /* a throttled Warmup1 publication, see above */
   GHashTable *dirty_sensors;         /* set of WuSensor* */
 };
 
 static void publish_warmup_now (WuService *service);
+static void publish_warmup_flushed (WuService *service);
 static void publish_sensor_now (WuService *service, WuSensor *sensor);
+
+static void
+flush_warmup (WuService *service)
+{
+  if (service->warmup_timer != NULL)
+    {
+      g_source_destroy (service->warmup_timer);
+      g_clear_pointer (&service->warmup_timer, g_source_unref);
+    }
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (service->warmup));
+  service->warmup_flushed_us = g_get_monotonic_time ();
+}
+
+static void
+flush_sensor (WuService *service, WuSensor *sensor)
+{
+  WuObjectSkeleton *object = g_hash_table_lookup (service->sensor_objects, sensor);
+  g_autoptr (WuSensor1) s = NULL;
+
+  if (object == NULL)
+    return;
+  s = wu_object_get_sensor1 (WU_OBJECT (object));
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (s));
+}
 
 static gboolean
 handle_start (WuWarmup1 *warmup, GDBusMethodInvocation *invocation, gpointer user_data)
@@ -140,6 +173,11 @@ wu_service_free (WuService *service)
       g_source_destroy (service->publish_idle);
       g_source_unref (service->publish_idle);
     }
+  if (service->warmup_timer != NULL)
+    {
+      g_source_destroy (service->warmup_timer);
+      g_source_unref (service->warmup_timer);
+    }
   g_hash_table_unref (service->dirty_sensors);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (service->warmup));
   g_dbus_object_manager_server_set_connection (service->manager, NULL);
@@ -210,12 +248,15 @@ on_publish_idle (gpointer user_data)
   gpointer sensor;
 
   g_clear_pointer (&service->publish_idle, g_source_unref);
-  if (service->warmup_dirty)
-    publish_warmup_now (service);
   g_hash_table_iter_init (&iter, service->dirty_sensors);
   while (g_hash_table_iter_next (&iter, &sensor, NULL))
-    publish_sensor_now (service, sensor);
+    {
+      publish_sensor_now (service, sensor);
+      flush_sensor (service, sensor);
+    }
   g_hash_table_remove_all (service->dirty_sensors);
+  if (service->warmup_dirty)
+    publish_warmup_flushed (service);
   return G_SOURCE_REMOVE;
 }
 
@@ -233,24 +274,70 @@ schedule_publish (WuService *service)
   g_source_attach (service->publish_idle, NULL);
 }
 
+static void
+publish_warmup_flushed (WuService *service)
+{
+  publish_warmup_now (service);
+  flush_warmup (service);
+}
+
+static gboolean
+on_warmup_timer (gpointer user_data)
+{
+  WuService *service = user_data;
+
+  g_clear_pointer (&service->warmup_timer, g_source_unref);
+  publish_warmup_flushed (service);
+  return G_SOURCE_REMOVE;
+}
+
+/* Running figures only: publish now if the last publication is a progress interval old,
+ * else once it is (with the figures of that moment). */
+static void
+publish_warmup_throttled (WuService *service)
+{
+  gint64 due = service->warmup_flushed_us + WARMUP_PROGRESS_INTERVAL_US;
+  gint64 now = g_get_monotonic_time ();
+
+  if (now >= due)
+    {
+      publish_warmup_flushed (service);
+      return;
+    }
+  if (service->warmup_timer != NULL)
+    return;
+  service->warmup_timer = g_timeout_source_new ((guint) ((due - now + 999) / 1000));
+  g_source_set_callback (service->warmup_timer, on_warmup_timer, service, NULL);
+  g_source_set_name (service->warmup_timer, "[warmupd] publish Warmup1 progress");
+  g_source_attach (service->warmup_timer, NULL);
+}
+
 void
 wu_service_publish (WuService *service, gboolean now)
 {
+  /* NOW: a state or hint that comes and goes within one pass (a replay in virtual time)
+   * must still reach every client. */
   if (now)
+    publish_warmup_flushed (service);
+  else if (!wu_engine_clock_is_replayed (service->engine))
+    publish_warmup_throttled (service);
+  else
     {
-      /* Emit it now: a state or hint that comes and goes within one pass (a replay in
-       * virtual time) must still reach every client. */
-      publish_warmup_now (service);
-      g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (service->warmup));
-      return;
+      service->warmup_dirty = TRUE;
+      schedule_publish (service);
     }
-  service->warmup_dirty = TRUE;
-  schedule_publish (service);
 }
 
 void
 wu_service_publish_sensor (WuService *service, WuSensor *sensor)
 {
+  if (!wu_engine_clock_is_replayed (service->engine))
+    {
+      g_hash_table_remove (service->dirty_sensors, sensor);
+      publish_sensor_now (service, sensor);
+      flush_sensor (service, sensor);
+      return;
+    }
   g_hash_table_add (service->dirty_sensors, sensor);
   schedule_publish (service);
 }
@@ -323,8 +410,7 @@ wu_service_emit_start_floor_routine (WuService *service, const WuSummary *summar
                          g_variant_new_string (wu_engine_get_source_label (service->engine)));
   /* Publish State = complete before the signal, so a client that acts on the signal and
    * then reads the properties sees the finished warm-up. */
-  publish_warmup_now (service);
-  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (service->warmup));
+  publish_warmup_flushed (service);
   wu_warmup1_emit_start_floor_routine (service->warmup,
                                        wu_engine_get_routine (service->engine),
                                        g_variant_builder_end (&builder));

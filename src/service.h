@@ -17,7 +17,8 @@ void wu_service_free (WuService *service);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuService, wu_service_free)
 
 gboolean wu_service_export (WuService *service, GDBusConnection *connection, GError **error);
-/* Publish Warmup1 after this main-loop pass; NOW: at once (a transition that must not be
+/* Publish Warmup1. On a live clock every input is published at once; a replay's inputs
+ * are published after the main-loop pass, unless NOW (a transition that must not be
  * folded into a later value). */
 void wu_service_publish (WuService *service, gboolean now);
 void wu_service_publish_sensor (WuService *service, WuSensor *sensor);

@@ -114,9 +114,11 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertAlmostEqual(sensor["Speed"], 28.0, places=2)
         self.assertEqual(sensor["Name"], "SimBike")
         self.assertEqual(sensor["DroppedPackets"], 0)
+        # Warmup1's running figures follow at most a progress interval (1 s) later
+        self.wait(lambda: self.warmup()["Resistance"] == 8.0, "Warmup1.Resistance 8",
+                  lambda: "warmup %r" % self.warmup())
         w = self.warmup()
         self.assertEqual(w["Cadence"], 80.0)
-        self.assertEqual(w["Resistance"], 8.0)
         self.assertEqual(w["State"], "warming-up")
         # how warmupd subscribed: AcquireNotify for data, StartNotify for the control point
         bike = self.bike.state()
@@ -125,6 +127,45 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertTrue(bike["in_control"])
 
     # -- 2. percent cap from the range -----------------------------------------------
+
+    def test_warmup_progress_at_most_once_a_second(self):
+        """Sensor1 carries every sample at once; Warmup1's running figures (Elapsed,
+        Cadence...) at most once a second (each PropertiesChanged costs GDBus ~130,000
+        instructions), and still end on the latest values."""
+        self.start()
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        self.bike.set_rate(20)
+        start_events = self.sensor_prop("Events")
+        seen_before = len(self.signals.props)
+        t0 = time.monotonic()
+        self.wait(lambda: self.sensor_prop("Events") >= start_events + 60, "60 samples at 20 Hz",
+                  lambda: "sensor %r" % self.sensors("ftms"))
+        self.bike.pedal(90.0)                 # the last samples differ from all before them
+        self.wait(lambda: self.sensor_prop("Cadence") == 90.0, "Sensor1.Cadence 90")
+        self.bike.set_rate(0)
+        wall = time.monotonic() - t0
+        events = self.sensor_prop("Events")
+        self.wait(lambda: sum(1 for p, i, c, _ in self.signals.props
+                              if p == self.sensor_path and "Events" in c
+                              and c["Events"] == events) == 1,
+                  "Sensor1's PropertiesChanged for the last sample")
+        window = self.signals.props[seen_before:]
+        sensor_events = [c["Events"] for p, i, c, _ in window
+                         if p == self.sensor_path and "Events" in c]
+        progress = [c for p, i, c, _ in window
+                    if i == WARMUP_IFACE and "Elapsed" in c
+                    and not set(c) & {"State", "Hint", "ResistanceCap", "Control", "Pauses"}]
+        # every sample in its own Sensor1 signal, none skipped
+        self.assertEqual(sensor_events, list(range(sensor_events[0], events + 1)))
+        self.assertGreaterEqual(len(sensor_events), 60)
+        # progress: about one a second (+1 for the one that ends the window)
+        self.assertGreaterEqual(len(progress), 1)
+        self.assertLessEqual(len(progress), int(wall) + 2,
+                             "%d Warmup1 progress signals in %.1f s" % (len(progress), wall))
+        # a throttled value still lands, though no sample follows it
+        self.wait(lambda: 90.0 in self.signals.changes("Cadence"), "Warmup1.Cadence 90",
+                  lambda: "Warmup1 Cadence went %r" % self.signals.changes("Cadence")[-5:])
 
     def test_percent_cap_from_range(self):
         # 1.0 + 30 % of (32.0 - 1.0) = 10.3, rounded down to the 1.0 increment: 10.0

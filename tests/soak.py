@@ -29,7 +29,8 @@ Checked throughout (any failure: exit 1, the failures and warmupd's log tail are
   - Elapsed equals the ground truth within 2 s: the journal of the Indoor Bike Data samples
     the bike delivered, counted by the README's rules (time between consecutive pedalling
     samples no more than StaleAfter apart, a link loss in between breaks the run; an
-    automatic start counts from the first sample of its run);
+    automatic start counts from the first sample of its run), taken when the Elapsed read
+    was published (it follows at most once a second), at most a second before the read;
   - RSS stays bounded (max <= RSS after the first minute + 8 MiB);
   - every finished warm-up has its history row (GetHistory, --state-dir in a temp dir) with
     its outcome and counted seconds;
@@ -72,6 +73,9 @@ PAUSE_AFTER = 5
 ABANDON_AFTER = 15
 CAP_LIMIT_S = 2.0
 COUNT_LIMIT_S = 2.0
+# Warmup1's running figures (Elapsed) follow a live source at most this often: the value read
+# may be this old, and no older (src/service.c WARMUP_PROGRESS_INTERVAL_US)
+PROGRESS_INTERVAL_S = 1.0
 RECOVERY_DEADLINE_S = 60.0
 RSS_SLACK_KIB = 8 * 1024
 CLIENTS = 50
@@ -309,6 +313,7 @@ class Soak:
         self.state = "idle"
         self.cap = -1.0
         self.elapsed = 0.0
+        self.elapsed_at = None       # arrival of the signal that published self.elapsed
         self.warmup_base = None          # cumulative ground truth at the warm-up's run start
         self.completed = 0
         self.cancelled = 0
@@ -440,7 +445,7 @@ class Soak:
         if "ResistanceCap" in changed:
             self._cap_changed(now, self.state, changed["ResistanceCap"])
         if "Elapsed" in changed:
-            self.elapsed = changed["Elapsed"]
+            self.elapsed, self.elapsed_at = changed["Elapsed"], now
         if "State" in changed and changed["State"] != self.state:
             self._state_changed(now, self.state, changed["State"])
 
@@ -493,7 +498,12 @@ class Soak:
         if props["State"] != self.state:
             return      # a transition in flight: its signal is on its way
         if self.state in SESSION_STATES and self.warmup_base is not None:
-            truth = self.journal.counted_at(time.monotonic()) - self.warmup_base
+            # compared with the truth when the value was published, but never longer ago
+            # than a progress interval: a publication that stops is still caught
+            at = time.monotonic()
+            if props["Elapsed"] == self.elapsed and self.elapsed_at is not None:
+                at = max(self.elapsed_at, at - PROGRESS_INTERVAL_S)
+            truth = self.journal.counted_at(at) - self.warmup_base
             error = props["Elapsed"] - truth
             self.count_checks += 1
             if abs(error) > abs(self.max_count_error):

@@ -9,7 +9,7 @@
 # a 60 ms low pulse every 800 ms (75 rpm, one magnet) for 30 s, then nothing.
 #
 # Asserts (TAP): the kernel, the chip, warmupd holding the named line on the second chip;
-# every falling edge reached warmupd (Sensor1.Events, its --record); Warmup1.Cadence within
+# every falling edge reached warmupd (Sensor1.Events, its --record); Sensor1.Cadence within
 # 1 rpm of 75 half-way through every revolution of the steady part (the overdue bounds warmupd
 # publishes around a late-read edge are measured and printed); after the stop the cadence
 # only falls and is 0 within StaleAfter of the first missing revolution (and not before
@@ -177,9 +177,10 @@ if len(falling) > 2:
            max(dev, key=abs), 60.0 / (period_s + statistics.mean(dev) / 1e6),
            60.0 / (period_s + max(dev) / 1e6), 60.0 / (period_s + min(dev) / 1e6)))
 
-# Warmup1.Cadence as published: (arrival time, value)
+# Sensor1.Cadence as published (every value at once; Warmup1 follows at most once a second):
+# (arrival time, value)
 cad = []
-rx = re.compile(r"^(\d+\.\d+) .*PropertiesChanged \('io\.github\.warmupd\.Warmup1', \{.*?'Cadence': <([-0-9.e+]+)>")
+rx = re.compile(r"^(\d+\.\d+) .*PropertiesChanged \('io\.github\.warmupd\.Sensor1', \{.*?'Cadence': <([-0-9.e+]+)>")
 for l in read("monitor.log").splitlines():
     m = rx.match(l)
     if m:
@@ -199,7 +200,7 @@ if len(pulses) >= 4 and cad:
            if v is None or abs(v - target) > 1.0]
     known = [v for v in in_force if v is not None]
     check(known and not bad,
-          "steady: Warmup1.Cadence within 1 rpm of %.0f half-way through each of %d revolutions "
+          "steady: Sensor1.Cadence within 1 rpm of %.0f half-way through each of %d revolutions "
           "(%.1f s to %.1f s): %.3f..%.3f"
           % (target, len(mids), mids[0] - pulses[0][0], mids[-1] - pulses[0][0],
              min(known) if known else -1, max(known) if known else -1),
@@ -214,7 +215,7 @@ if len(pulses) >= 4 and cad:
             off_s += t - prev[0]
         prev = (t, v)
     if published:
-        fig("Warmup1.Cadence published in the steady part: %d values, %.3f..%.3f rpm, mean %.3f; "
+        fig("Sensor1.Cadence published in the steady part: %d values, %.3f..%.3f rpm, mean %.3f; "
             "more than 1 rpm off for %.0f ms of %.1f s (overdue bounds before a late edge was read)"
             % (len(published), min(published), max(published), statistics.mean(published),
                off_s * 1000, end - start))

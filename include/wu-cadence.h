@@ -25,6 +25,10 @@ G_BEGIN_DECLS
 #define WU_CADENCE_MAX_RPM 220.0
 /* While the cadence falls towards 0, how often it is worth publishing a new value. */
 #define WU_CADENCE_DECAY_STEP_US (250 * 1000)
+/* Pulses carry the kernel's timestamp, but the main loop may read one this late on a busy
+ * machine (14 ms seen at load 7): only then is a revolution overdue, so that a late read
+ * does not publish a dip below a steady cadence. */
+#define WU_CADENCE_PULSE_READ_GRACE_US (30 * 1000)
 
 typedef struct {
   gint64 debounce_us;          /* pulses closer than this are bounce (5 ms) */

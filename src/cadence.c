@@ -192,11 +192,13 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
   return TRUE;
 }
 
-/* How late news of a revolution can be: frames come at the sensor's report rate. */
+/* How late news of a revolution can be: frames come at the sensor's report rate; pulses
+ * are timestamped as they happen but read when the main loop gets to them. */
 static gint64
 report_grace_us (const WuCadence *cadence)
 {
-  return cadence->report_interval_us;   /* 0 for pulses: timestamped as they happen */
+  return cadence->report_interval_us > 0 ? cadence->report_interval_us
+                                         : WU_CADENCE_PULSE_READ_GRACE_US;
 }
 
 /* When the next event is due at the current pace (µs after last_us, grace included). */

@@ -54,15 +54,21 @@ static const CadenceCase cases[] = {
   { "jitter-smoothed", 0,
     { P (0, TRUE), P (1.02, TRUE), P (1.98, TRUE), P (3.01, TRUE), P (4, TRUE),
       E (4, 60) } },
-  /* Overdue: no more than one revolution in the time waited; 0 at StaleAfter (3 s). */
+  /* Overdue once the read grace (30 ms) has passed too: no more than one revolution in the
+   * time waited, less the grace; 0 at StaleAfter (3 s). */
   { "stop-falls-to-0", 0,
-    { P (0, TRUE), P (1, TRUE), P (2, TRUE), N (2, 3), E (3, 60), E (3.5, 40), N (3.5, 3.75),
-      E (4.5, 24), E (4.99, 60 / 2.99), N (4.99, 5), E (5, 0), N (5, -1) } },
+    { P (0, TRUE), P (1, TRUE), P (2, TRUE), N (2, 3.03), E (3, 60), E (3.03, 60),
+      E (3.5, 60 / 1.47), N (3.5, 3.75), E (4.5, 60 / 2.47), E (4.99, 60 / 2.96), N (4.99, 5),
+      E (5, 0), N (5, -1) } },
+  /* A pulse the main loop reads 25 ms late (kernel-stamped on time) shows no dip. */
+  { "late-read-is-not-a-dip", 0,
+    { P (0, TRUE), P (0.8, TRUE), P (1.6, TRUE), E (2.4, 75), E (2.425, 75), N (2.425, 2.43),
+      P (2.4, TRUE), E (2.425, 75), E (3.2, 75) } },
   /* After a rest the gap is not a period: the restart needs two pulses. */
   { "restart-after-stale", 0,
     { P (0, TRUE), P (1, TRUE), P (10, TRUE), E (10, 0), P (10.8, TRUE), E (10.8, 75) } },
   { "two-magnets", 2, { P (0, TRUE), P (0.5, TRUE), P (1, TRUE), E (1, 60), E (1.5, 60),
-                        E (1.75, 40) } },
+                        E (1.75, 60 / 1.44) } },
   { "two-magnets-bounce", 2,
     { P (0, TRUE), P (0.5, TRUE), P (0.6, FALSE), P (1, TRUE), E (1, 60) } },
 

@@ -9,32 +9,41 @@
  * display needs no more. Sensor1 carries every sample at once; transitions go at once. */
 #define WARMUP_PROGRESS_INTERVAL_US G_USEC_PER_SEC
 
-/* Set a property of a generated skeleton only when its value changed. The generated
- * setters (g_object_set) compare too, but only after thousands of instructions of GObject
- * machinery, for each of the ~25 properties published per sample; the getters are a read.
- * Doubles compare bit for bit, exactly as the generated code does. */
-#define SET_SCALAR(obj, iface, prop, type, value)                                     \
+/* Set a property of a generated skeleton only when its value changed, and then set CHANGED.
+ * The generated setters (g_object_set) compare too, but only after thousands of
+ * instructions of GObject machinery, for each of the ~25 properties published per sample;
+ * the getters are a read. Doubles compare bit for bit, exactly as the generated code does. */
+#define SET_SCALAR(changed, obj, iface, prop, type, value)                            \
   G_STMT_START                                                                        \
   {                                                                                   \
     type new_value_ = (value);                                                        \
     if (wu_##iface##_get_##prop (obj) != new_value_)                                  \
-      wu_##iface##_set_##prop (obj, new_value_);                                      \
+      {                                                                               \
+        wu_##iface##_set_##prop (obj, new_value_);                                    \
+        (changed) = TRUE;                                                             \
+      }                                                                               \
   }                                                                                   \
   G_STMT_END
-#define SET_DOUBLE(obj, iface, prop, value)                                           \
+#define SET_DOUBLE(changed, obj, iface, prop, value)                                  \
   G_STMT_START                                                                        \
   {                                                                                   \
     gdouble new_value_ = (value), old_value_ = wu_##iface##_get_##prop (obj);         \
     if (memcmp (&old_value_, &new_value_, sizeof (gdouble)) != 0)                     \
-      wu_##iface##_set_##prop (obj, new_value_);                                      \
+      {                                                                               \
+        wu_##iface##_set_##prop (obj, new_value_);                                    \
+        (changed) = TRUE;                                                             \
+      }                                                                               \
   }                                                                                   \
   G_STMT_END
-#define SET_STRING(obj, iface, prop, value)                                           \
+#define SET_STRING(changed, obj, iface, prop, value)                                  \
   G_STMT_START                                                                        \
   {                                                                                   \
     const char *new_value_ = (value);                                                 \
     if (g_strcmp0 (wu_##iface##_get_##prop (obj), new_value_) != 0)                   \
-      wu_##iface##_set_##prop (obj, new_value_);                                      \
+      {                                                                               \
+        wu_##iface##_set_##prop (obj, new_value_);                                    \
+        (changed) = TRUE;                                                             \
+      }                                                                               \
   }                                                                                   \
   G_STMT_END
 
@@ -58,7 +67,8 @@ struct WuService {
 
 static void publish_warmup_now (WuService *service);
 static void publish_warmup_flushed (WuService *service);
-static void publish_sensor_now (WuService *service, WuSensor *sensor);
+static gboolean publish_warmup_settled (WuService *service);
+static gboolean publish_sensor_now (WuService *service, WuSensor *sensor);
 
 static void
 flush_warmup (WuService *service)
@@ -250,10 +260,8 @@ on_publish_idle (gpointer user_data)
   g_clear_pointer (&service->publish_idle, g_source_unref);
   g_hash_table_iter_init (&iter, service->dirty_sensors);
   while (g_hash_table_iter_next (&iter, &sensor, NULL))
-    {
-      publish_sensor_now (service, sensor);
+    if (publish_sensor_now (service, sensor))
       flush_sensor (service, sensor);
-    }
   g_hash_table_remove_all (service->dirty_sensors);
   if (service->warmup_dirty)
     publish_warmup_flushed (service);
@@ -291,15 +299,16 @@ on_warmup_timer (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Running figures only: publish now if the last publication is a progress interval old,
- * else once it is (with the figures of that moment). */
+/* Any other property changed: publish everything at once. Only the running figures:
+ * now if the last publication is a progress interval old, else once it is (with the
+ * figures of that moment). */
 static void
 publish_warmup_throttled (WuService *service)
 {
   gint64 due = service->warmup_flushed_us + WARMUP_PROGRESS_INTERVAL_US;
   gint64 now = g_get_monotonic_time ();
 
-  if (now >= due)
+  if (publish_warmup_settled (service) || now >= due)
     {
       publish_warmup_flushed (service);
       return;
@@ -334,62 +343,84 @@ wu_service_publish_sensor (WuService *service, WuSensor *sensor)
   if (!wu_engine_clock_is_replayed (service->engine))
     {
       g_hash_table_remove (service->dirty_sensors, sensor);
-      publish_sensor_now (service, sensor);
-      flush_sensor (service, sensor);
+      if (publish_sensor_now (service, sensor))
+        flush_sensor (service, sensor);
       return;
     }
   g_hash_table_add (service->dirty_sensors, sensor);
   schedule_publish (service);
 }
 
+/* Warmup1's properties other than the running figures; TRUE if any changed. */
+static gboolean
+publish_warmup_settled (WuService *service)
+{
+  const WuController *ctl = wu_engine_get_controller (service->engine);
+  WuWarmup1 *w = service->warmup;
+  gboolean changed = FALSE;
+
+  SET_STRING (changed, w, warmup1, state, wu_state_to_string (wu_controller_get_state (ctl)));
+  SET_DOUBLE (changed, w, warmup1, duration, wu_controller_get_duration (ctl));
+  SET_DOUBLE (changed, w, warmup1, resistance_cap, wu_controller_get_cap (ctl));
+  SET_STRING (changed, w, warmup1, hint, wu_hint_to_string (wu_controller_get_hint (ctl)));
+  SET_STRING (changed, w, warmup1, source, wu_engine_get_source_label (service->engine));
+  SET_STRING (changed, w, warmup1, routine, wu_engine_get_routine (service->engine));
+  SET_SCALAR (changed, w, warmup1, pauses, guint, wu_engine_get_pauses (service->engine));
+  SET_STRING (changed, w, warmup1, control, wu_engine_get_control (service->engine));
+  SET_STRING (changed, w, warmup1, history_error,
+              service->history != NULL ? wu_history_keeper_get_error (service->history)
+                                       : "no history is kept");
+  return changed;
+}
+
+/* The running figures: they change with every sample. */
 static void
-publish_warmup_now (WuService *service)
+publish_warmup_running (WuService *service)
 {
   const WuController *ctl = wu_engine_get_controller (service->engine);
   gint64 now = wu_engine_now (service->engine);
   WuWarmup1 *w = service->warmup;
+  gboolean changed = FALSE;
 
-  service->warmup_dirty = FALSE;
-  /* The generated setters emit PropertiesChanged only for values that really changed;
-   * SET_* skip the setter (g_object_set: thousands of instructions) when nothing did. */
-  SET_STRING (w, warmup1, state, wu_state_to_string (wu_controller_get_state (ctl)));
-  SET_DOUBLE (w, warmup1, elapsed, wu_controller_get_elapsed (ctl));
-  SET_DOUBLE (w, warmup1, duration, wu_controller_get_duration (ctl));
-  SET_DOUBLE (w, warmup1, cadence, wu_controller_get_cadence (ctl, now));
-  SET_DOUBLE (w, warmup1, power, wu_controller_get_power (ctl, now));
-  SET_DOUBLE (w, warmup1, speed, wu_controller_get_speed (ctl, now));
-  SET_DOUBLE (w, warmup1, resistance, wu_controller_get_resistance (ctl, now));
-  SET_DOUBLE (w, warmup1, resistance_cap, wu_controller_get_cap (ctl));
-  SET_STRING (w, warmup1, hint, wu_hint_to_string (wu_controller_get_hint (ctl)));
-  SET_STRING (w, warmup1, source, wu_engine_get_source_label (service->engine));
-  SET_STRING (w, warmup1, routine, wu_engine_get_routine (service->engine));
-  SET_SCALAR (w, warmup1, pauses, guint, wu_engine_get_pauses (service->engine));
-  SET_STRING (w, warmup1, control, wu_engine_get_control (service->engine));
-  SET_STRING (w, warmup1, history_error, service->history != NULL
-                                           ? wu_history_keeper_get_error (service->history)
-                                           : "no history is kept");
+  SET_DOUBLE (changed, w, warmup1, elapsed, wu_controller_get_elapsed (ctl));
+  SET_DOUBLE (changed, w, warmup1, cadence, wu_controller_get_cadence (ctl, now));
+  SET_DOUBLE (changed, w, warmup1, power, wu_controller_get_power (ctl, now));
+  SET_DOUBLE (changed, w, warmup1, speed, wu_controller_get_speed (ctl, now));
+  SET_DOUBLE (changed, w, warmup1, resistance, wu_controller_get_resistance (ctl, now));
+  (void) changed;
 }
 
 static void
+publish_warmup_now (WuService *service)
+{
+  service->warmup_dirty = FALSE;
+  publish_warmup_settled (service);
+  publish_warmup_running (service);
+}
+
+/* TRUE if any property changed. */
+static gboolean
 publish_sensor_now (WuService *service, WuSensor *sensor)
 {
   WuObjectSkeleton *object = g_hash_table_lookup (service->sensor_objects, sensor);
   g_autoptr (WuSensor1) s = NULL;
+  gboolean changed = FALSE;
 
   if (object == NULL)
-    return; /* not exported yet */
+    return FALSE; /* not exported yet */
   s = wu_object_get_sensor1 (WU_OBJECT (object));
-  SET_SCALAR (s, sensor1, connected, gboolean, sensor->connected);
-  SET_DOUBLE (s, sensor1, cadence, sensor->cadence);
-  SET_DOUBLE (s, sensor1, power, sensor->power);
-  SET_DOUBLE (s, sensor1, speed, sensor->speed);
-  SET_DOUBLE (s, sensor1, resistance, sensor->resistance);
-  SET_DOUBLE (s, sensor1, heart_rate, sensor->heart_rate);
-  SET_DOUBLE (s, sensor1, distance, sensor->distance);
-  SET_SCALAR (s, sensor1, dropped_packets, guint, sensor->dropped_packets);
-  SET_SCALAR (s, sensor1, events, guint64, sensor->events);
-  SET_SCALAR (s, sensor1, finished, gboolean, sensor->finished);
-  SET_STRING (s, sensor1, error, sensor->error != NULL ? sensor->error : "");
+  SET_SCALAR (changed, s, sensor1, connected, gboolean, sensor->connected);
+  SET_DOUBLE (changed, s, sensor1, cadence, sensor->cadence);
+  SET_DOUBLE (changed, s, sensor1, power, sensor->power);
+  SET_DOUBLE (changed, s, sensor1, speed, sensor->speed);
+  SET_DOUBLE (changed, s, sensor1, resistance, sensor->resistance);
+  SET_DOUBLE (changed, s, sensor1, heart_rate, sensor->heart_rate);
+  SET_DOUBLE (changed, s, sensor1, distance, sensor->distance);
+  SET_SCALAR (changed, s, sensor1, dropped_packets, guint, sensor->dropped_packets);
+  SET_SCALAR (changed, s, sensor1, events, guint64, sensor->events);
+  SET_SCALAR (changed, s, sensor1, finished, gboolean, sensor->finished);
+  SET_STRING (changed, s, sensor1, error, sensor->error != NULL ? sensor->error : "");
+  return changed;
 }
 
 void

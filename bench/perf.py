@@ -716,6 +716,19 @@ class Bench:
                 " ".join("%d" % r["anon_end"] for r in r24)))
             self.row("memory", "  of which anonymous (RssAnon) growth (KiB)", "%d" % anon_growth,
                      "(medians)")
+            # The same without glibc's per-thread caches of freed chunks (tcache: up to 7 a
+            # size class a thread). GDBus frees in its worker thread what the main thread
+            # allocated for the bus, and a longer replay fills more of those caches: memory
+            # held by the allocator, bounded, not by warmupd.
+            no_tcache = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
+            t1 = [self.replay(bus, first, None, env_extra=no_tcache) for _ in range(runs)]
+            t24 = [self.replay(bus, day, events_hour1, env_extra=no_tcache) for _ in range(runs)]
+            self.row("memory", "RSS growth, glibc tcache off (KiB)", "%d" % (
+                statistics.median(r["rss_end"] for r in t24)
+                - statistics.median(r["rss_end"] for r in t1)),
+                     "(medians; RssAnon %+d)" % (
+                         statistics.median(r["anon_end"] for r in t24)
+                         - statistics.median(r["anon_end"] for r in t1)))
             if heap1 is not None:
                 self.row("memory", "heap in use after hour 1 / 24 (bytes, massif)",
                          "{:,} / {:,}".format(heap1, heap24), "(%.0f s under massif)" % massif_s)
@@ -736,7 +749,7 @@ class Bench:
         finally:
             bus.close()
 
-    def replay(self, bus, trace, mark_events, massif=False):
+    def replay(self, bus, trace, mark_events, massif=False, env_extra=None):
         """Replay TRACE at --speed 0 with 3 clients; returns {hwm: VmHWM at the end,
         rss_mark: VmRSS when Events passed MARK_EVENTS, rss_end: VmRSS at the end once
         settled, wall: seconds to Finished, counts: the clients' counts, series: (events,
@@ -748,7 +761,7 @@ class Bench:
         wrapper = ["valgrind", "--tool=massif", "--massif-out-file=%s/massif.%%p" % self.tmpdir
                    ] if massif else []
         proc = self.start_warmupd(bus, ["--config", "/dev/null", "--replay", trace,
-                                        "--speed", "0"], wrapper=wrapper)
+                                        "--speed", "0"], wrapper=wrapper, env_extra=env_extra)
         sensor = OBJECT_PATH + "/sensors/replay0"
         t0 = time.monotonic()
         rss_mark = None

@@ -13,37 +13,37 @@
  * The generated setters (g_object_set) compare too, but only after thousands of
  * instructions of GObject machinery, for each of the ~25 properties published per sample;
  * the getters are a read. Doubles compare bit for bit, exactly as the generated code does. */
-#define SET_SCALAR(changed, obj, iface, prop, type, value)                            \
+#define SET_IF_(changed, obj, iface, prop, differs)                                    \
   G_STMT_START                                                                        \
   {                                                                                   \
-    type new_value_ = (value);                                                        \
-    if (wu_##iface##_get_##prop (obj) != new_value_)                                  \
+    if (differs)                                                                      \
       {                                                                               \
         wu_##iface##_set_##prop (obj, new_value_);                                    \
         (changed) = TRUE;                                                             \
       }                                                                               \
+  }                                                                                   \
+  G_STMT_END
+#define SET_SCALAR(changed, obj, iface, prop, type, value)                            \
+  G_STMT_START                                                                        \
+  {                                                                                   \
+    type new_value_ = (value);                                                        \
+    SET_IF_ (changed, obj, iface, prop, wu_##iface##_get_##prop (obj) != new_value_); \
   }                                                                                   \
   G_STMT_END
 #define SET_DOUBLE(changed, obj, iface, prop, value)                                  \
   G_STMT_START                                                                        \
   {                                                                                   \
     gdouble new_value_ = (value), old_value_ = wu_##iface##_get_##prop (obj);         \
-    if (memcmp (&old_value_, &new_value_, sizeof (gdouble)) != 0)                     \
-      {                                                                               \
-        wu_##iface##_set_##prop (obj, new_value_);                                    \
-        (changed) = TRUE;                                                             \
-      }                                                                               \
+    SET_IF_ (changed, obj, iface, prop,                                               \
+             memcmp (&old_value_, &new_value_, sizeof (gdouble)) != 0);               \
   }                                                                                   \
   G_STMT_END
 #define SET_STRING(changed, obj, iface, prop, value)                                  \
   G_STMT_START                                                                        \
   {                                                                                   \
     const char *new_value_ = (value);                                                 \
-    if (g_strcmp0 (wu_##iface##_get_##prop (obj), new_value_) != 0)                   \
-      {                                                                               \
-        wu_##iface##_set_##prop (obj, new_value_);                                    \
-        (changed) = TRUE;                                                             \
-      }                                                                               \
+    SET_IF_ (changed, obj, iface, prop,                                               \
+             g_strcmp0 (wu_##iface##_get_##prop (obj), new_value_) != 0);             \
   }                                                                                   \
   G_STMT_END
 
@@ -68,7 +68,7 @@ struct WuService {
 static void publish_warmup_now (WuService *service);
 static void publish_warmup_flushed (WuService *service);
 static gboolean publish_warmup_settled (WuService *service);
-static gboolean publish_sensor_now (WuService *service, WuSensor *sensor);
+static void publish_sensor_now (WuService *service, WuSensor *sensor, gboolean flush);
 
 static void
 flush_warmup (WuService *service)
@@ -80,18 +80,6 @@ flush_warmup (WuService *service)
     }
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (service->warmup));
   service->warmup_flushed_us = g_get_monotonic_time ();
-}
-
-static void
-flush_sensor (WuService *service, WuSensor *sensor)
-{
-  WuObjectSkeleton *object = g_hash_table_lookup (service->sensor_objects, sensor);
-  g_autoptr (WuSensor1) s = NULL;
-
-  if (object == NULL)
-    return;
-  s = wu_object_get_sensor1 (WU_OBJECT (object));
-  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (s));
 }
 
 static gboolean
@@ -209,7 +197,7 @@ add_sensor_object (WuService *service, WuSensor *sensor)
   wu_sensor1_set_address (iface, sensor->source->address);
   wu_object_skeleton_set_sensor1 (object, iface);
   g_hash_table_insert (service->sensor_objects, sensor, g_object_ref (object));
-  publish_sensor_now (service, sensor);
+  publish_sensor_now (service, sensor, FALSE);
   g_dbus_object_manager_server_export (service->manager, G_DBUS_OBJECT_SKELETON (object));
 }
 
@@ -260,8 +248,7 @@ on_publish_idle (gpointer user_data)
   g_clear_pointer (&service->publish_idle, g_source_unref);
   g_hash_table_iter_init (&iter, service->dirty_sensors);
   while (g_hash_table_iter_next (&iter, &sensor, NULL))
-    if (publish_sensor_now (service, sensor))
-      flush_sensor (service, sensor);
+    publish_sensor_now (service, sensor, TRUE);
   g_hash_table_remove_all (service->dirty_sensors);
   if (service->warmup_dirty)
     publish_warmup_flushed (service);
@@ -343,8 +330,7 @@ wu_service_publish_sensor (WuService *service, WuSensor *sensor)
   if (!wu_engine_clock_is_replayed (service->engine))
     {
       g_hash_table_remove (service->dirty_sensors, sensor);
-      if (publish_sensor_now (service, sensor))
-        flush_sensor (service, sensor);
+      publish_sensor_now (service, sensor, TRUE);
       return;
     }
   g_hash_table_add (service->dirty_sensors, sensor);
@@ -398,16 +384,16 @@ publish_warmup_now (WuService *service)
   publish_warmup_running (service);
 }
 
-/* TRUE if any property changed. */
-static gboolean
-publish_sensor_now (WuService *service, WuSensor *sensor)
+/* FLUSH: emit what changed now, past the skeleton's own idle. */
+static void
+publish_sensor_now (WuService *service, WuSensor *sensor, gboolean flush)
 {
   WuObjectSkeleton *object = g_hash_table_lookup (service->sensor_objects, sensor);
   g_autoptr (WuSensor1) s = NULL;
   gboolean changed = FALSE;
 
   if (object == NULL)
-    return FALSE; /* not exported yet */
+    return; /* not exported yet */
   s = wu_object_get_sensor1 (WU_OBJECT (object));
   SET_SCALAR (changed, s, sensor1, connected, gboolean, sensor->connected);
   SET_DOUBLE (changed, s, sensor1, cadence, sensor->cadence);
@@ -420,7 +406,8 @@ publish_sensor_now (WuService *service, WuSensor *sensor)
   SET_SCALAR (changed, s, sensor1, events, guint64, sensor->events);
   SET_SCALAR (changed, s, sensor1, finished, gboolean, sensor->finished);
   SET_STRING (changed, s, sensor1, error, sensor->error != NULL ? sensor->error : "");
-  return changed;
+  if (changed && flush)
+    g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (s));
 }
 
 void

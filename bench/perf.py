@@ -559,6 +559,7 @@ class Bench:
         per = ir / n
         emission = emission_ir(kept) / n
         bare, sensor = self.emit_floor("bare"), self.emit_floor("sensor")
+        sdbus = self.emit_floor(None)
         self.row("cpu", "instructions per notification (Ir)", "{:,.0f}".format(per),
                  "< 50,000", per < 50000)
         self.row("cpu", "floor: one bare GDBus signal (Ir)", "{:,.0f}".format(bare),
@@ -566,6 +567,12 @@ class Bench:
         self.row("cpu", "floor: generated PropertiesChanged (Ir)",
                  "{:,.0f}".format(sensor), "bench/emit-floor sensor: 4 values, as here")
         self.row("cpu", "ratio warmupd / bare-signal floor", "%.2f" % (per / bare))
+        if sdbus is not None:
+            self.row("cpu", "not GDBus: the same PropertiesChanged from sd-bus (Ir)",
+                     "{:,.0f}".format(sdbus), "bench/emit-floor-sdbus: comparison only")
+        else:
+            self.notes.append("cpu: bench/emit-floor-sdbus was not built (libsystemd-dev "
+                              "missing at configure): no sd-bus comparison")
         if bare >= 50000:
             self.notes.append("cpu: the 50,000 target is below what GDBus needs for any one "
                               "message here (a bare signal: {:,.0f}); every notification ends in "
@@ -588,19 +595,27 @@ class Bench:
 
     def emit_floor(self, kind):
         """Instructions GDBus needs for one emission of KIND (bench/emit-floor) under
-        callgrind: the difference between 2,000 and 1,000 emissions, so start-up cancels."""
+        callgrind: the difference between 2,000 and 1,000 emissions, so start-up cancels.
+        KIND None: the same PropertiesChanged as "sensor" through sd-bus
+        (bench/emit-floor-sdbus), or None when that was not built."""
+        if kind is None:
+            program, args = os.path.join(self.builddir, "bench", "emit-floor-sdbus"), []
+            if not os.access(program, os.X_OK):
+                return None
+        else:
+            program, args = os.path.join(self.builddir, "bench", "emit-floor"), [kind]
         bus = SessionBus(self.procs, self.tmpdir)
         counts = {}
         try:
             for count in (1000, 2000):
                 out = os.path.join(self.tmpdir, "emit-floor.%s.%d.out" % (kind, count))
                 r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                                    os.path.join(self.builddir, "bench", "emit-floor"), kind,
-                                    str(count)], env=bus.env(), stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, universal_newlines=True,
-                                   timeout=600)
+                                    program] + args + [str(count)], env=bus.env(),
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   universal_newlines=True, timeout=600)
                 if r.returncode != 0:
-                    raise BenchError("bench/emit-floor %s %d: %s" % (kind, count, r.stdout[-800:]))
+                    raise BenchError("%s %s %d: %s" % (program, kind or "", count,
+                                                       r.stdout[-800:]))
                 counts[count] = callgrind_total(out)
         finally:
             bus.close()

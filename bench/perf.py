@@ -9,7 +9,8 @@ date and the machine, to BUILDDIR/bench/results.md.
 
 Sections (--only, default all): latency, cpu, fanout, memory, idle, startup.
 Environment: BENCH_ONLY (as --only), BENCH_IDLE_SECONDS (60), BENCH_LATENCY_N (2000), BENCH_CPU_N (10000),
-BENCH_FANOUT_N (1000), BENCH_STARTUP_RUNS (20), BENCH_MEMORY_RUNS (3).
+BENCH_FANOUT_N (1000), BENCH_STARTUP_RUNS (20), BENCH_MEMORY_RUNS (5),
+BENCH_MEMORY_LONG_HOURS (0: off; e.g. 384 adds a replay that long, where the growth levels off).
 
 Figures only: a missed target is printed as "NOT met" and never fails the run. The exit
 status is non-zero only when the run itself broke (a tool missing, warmupd died, a deadline
@@ -761,8 +762,33 @@ class Bench:
                                   for e, r in r24[0]["series"]))
             self.row("memory", "signals per client: 1 h / 24 h", "{:,} / {:,}".format(
                 r1[0]["counts"][2], r24[0]["counts"][2]))
+            long_hours = int(os.environ.get("BENCH_MEMORY_LONG_HOURS", "0"))
+            if long_hours > 24:
+                self.memory_long(bus, long_hours, runs, r24)
         finally:
             bus.close()
+
+    def memory_long(self, bus, hours, runs, r24):
+        """Where the growth goes on a longer replay (BENCH_MEMORY_LONG_HOURS): a leak keeps
+        growing, allocator caches level off. Shown with glibc's tcache on and off."""
+        trace = os.path.join(self.outdir, "perf-long.trace")
+        first = os.path.join(self.outdir, "perf-long-hour1.trace")
+        write_day_trace(self.srcdir, trace, first, hours=hours)
+        rl = [self.replay(bus, trace, None) for _ in range(runs)]
+        no_tcache = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
+        tl = [self.replay(bus, trace, None, env_extra=no_tcache) for _ in range(runs)]
+        t24 = [self.replay(bus, os.path.join(self.outdir, "perf-day.trace"), None,
+                           env_extra=no_tcache) for _ in range(runs)]
+        med = lambda rs, key: statistics.median(r[key] for r in rs)  # noqa: E731
+        self.row("memory", "long: VmRSS / RssAnon after hour %d (KiB, medians)" % hours,
+                 "%d / %d" % (med(rl, "rss_end"), med(rl, "anon_end")),
+                 "runs %s" % " ".join("%d" % r["anon_end"] for r in rl))
+        self.row("memory", "long: growth hour 24 -> %d, VmRSS / RssAnon (KiB)" % hours,
+                 "%+d / %+d" % (med(rl, "rss_end") - med(r24, "rss_end"),
+                                med(rl, "anon_end") - med(r24, "anon_end")))
+        self.row("memory", "long: the same with glibc tcache off (KiB)",
+                 "%+d / %+d" % (med(tl, "rss_end") - med(t24, "rss_end"),
+                                med(tl, "anon_end") - med(t24, "anon_end")))
 
     def replay(self, bus, trace, mark_events, massif=False, env_extra=None):
         """Replay TRACE at --speed 0 with 3 clients; returns {hwm: VmHWM at the end,
@@ -990,8 +1016,8 @@ def massif_heap(pid, tmpdir):
     return values["mem_heap_B"] + values["mem_heap_extra_B"]
 
 
-def write_day_trace(srcdir, path, first_hour_path):
-    """24 h at 4 Hz, streamed to PATH: 48 cycles of 20 min pedalling (about 75 rpm) and
+def write_day_trace(srcdir, path, first_hour_path, hours=24):
+    """HOURS (24) at 4 Hz, streamed to PATH: cycles of 20 min pedalling (about 75 rpm) and
     10 min stopped; its first hour also to FIRST_HOUR_PATH. Returns (samples, events in the
     first hour)."""
     import importlib.util
@@ -1000,12 +1026,13 @@ def write_day_trace(srcdir, path, first_hour_path):
     gt = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gt)
     rate = 4
-    total = 24 * 3600 * rate
+    total = hours * 3600 * rate
     distance = 0.0
     hex_bytes = lambda data: " ".join("%02x" % b for b in data)  # noqa: E731
     with open(path, "w") as day, open(first_hour_path, "w") as hour:
         head = ["# warmupd trace 1",
-                "# 24 h at 4 Hz: 48 x (20 min pedalling, 10 min stopped) (bench/perf.py)",
+                "# %d h at 4 Hz: %d x (20 min pedalling, 10 min stopped) (bench/perf.py)"
+                % (hours, hours * 2),
                 "0.000 ftms.feature %s" % hex_bytes(gt.encode_feature(*gt.DEFAULT_FEATURE)),
                 "0.000 ftms.resistance-range %s"
                 % hex_bytes(gt.encode_resistance_range(*gt.DEFAULT_RESISTANCE_RANGE))]

@@ -79,6 +79,8 @@ struct WuBluez {
   /* While bluetoothd runs: */
   GCancellable *epoch;       /* cancelled when it vanishes */
   GDBusObjectManager *objects;
+  guint objects_retry_timer; /* reading its objects failed: the next try */
+  guint objects_retry_s;
   char *adapter_path;        /* the adapter in use */
   gboolean adapter_wait_logged;
   gboolean discovering;      /* we started discovery on adapter_path */
@@ -1404,10 +1406,23 @@ drop_objects (WuBluez *bluez)
       g_signal_handlers_disconnect_by_data (bluez->objects, bluez);
       g_clear_object (&bluez->objects);
     }
+  g_clear_handle_id (&bluez->objects_retry_timer, g_source_remove);
   bluez->discovering = FALSE;
   bluez->discovery_busy = FALSE;
   g_clear_handle_id (&bluez->discovery_retry_timer, g_source_remove);
   refresh (bluez);   /* unbinds every link: "bluetoothd gone" */
+}
+
+static void read_objects (WuBluez *bluez);
+
+static gboolean
+on_objects_retry (gpointer user_data)
+{
+  WuBluez *bluez = user_data;
+
+  bluez->objects_retry_timer = 0;
+  read_objects (bluez);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -1421,10 +1436,20 @@ on_manager_ready (GObject *object, GAsyncResult *result, gpointer user_data)
     return;
   if (objects == NULL)
     {
-      /* bluetoothd left again before answering: its return brings a new attempt. */
-      g_warning ("cannot read bluetoothd's objects: %s", error->message);
+      /* If bluetoothd left, its return brings a new attempt (the retry goes with the epoch).
+       * If it is still there (busy, starting, a call timed out), nothing else would: ask
+       * again, backing off. */
+      g_warning ("cannot read bluetoothd's objects: %s; asking again in %u s", error->message,
+                 bluez->objects_retry_s);
+      bluez->objects_retry_timer = g_timeout_add_seconds (bluez->objects_retry_s,
+                                                          on_objects_retry, bluez);
+      g_source_set_name_by_id (bluez->objects_retry_timer, "[warmupd] bluez objects retry");
+      bluez->objects_retry_s = MIN (bluez->objects_retry_s * 2, BACKOFF_MAX_S);
       return;
     }
+  if (bluez->objects_retry_s > 1)
+    g_message ("bluetoothd's objects read");
+  bluez->objects_retry_s = 1;
   bluez->objects = objects;
   g_signal_connect (objects, "object-added", G_CALLBACK (on_objects_changed), bluez);
   g_signal_connect (objects, "object-removed", G_CALLBACK (on_objects_changed), bluez);
@@ -1446,7 +1471,16 @@ on_bluez_appeared (GDBusConnection *bus, const char *name, const char *owner,
   if (bluez->epoch != NULL)
     drop_objects (bluez);   /* a new owner without a vanish in between */
   bluez->epoch = g_cancellable_new ();
-  g_dbus_object_manager_client_new (bus, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
+  bluez->objects_retry_s = 1;
+  read_objects (bluez);
+}
+
+/* One GDBusObjectManagerClient for this bluetoothd (this epoch). */
+static void
+read_objects (WuBluez *bluez)
+{
+  g_dbus_object_manager_client_new (bluez->bus,
+                                    G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_DO_NOT_AUTO_START,
                                     BLUEZ_NAME, "/", NULL, NULL, NULL, bluez->epoch,
                                     on_manager_ready, bluez);
 }
@@ -1580,6 +1614,7 @@ wu_bluez_free (WuBluez *bluez)
   g_clear_handle_id (&bluez->refresh_idle, g_source_remove);
   g_clear_handle_id (&bluez->bus_retry_timer, g_source_remove);
   g_clear_handle_id (&bluez->discovery_retry_timer, g_source_remove);
+  g_clear_handle_id (&bluez->objects_retry_timer, g_source_remove);
   g_clear_handle_id (&bluez->name_watch, g_bus_unwatch_name);
   g_cancellable_cancel (bluez->epoch);
   g_clear_object (&bluez->epoch);

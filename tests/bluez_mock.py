@@ -958,6 +958,18 @@ class BluezMock:
                                          "AcquireNotify")]
         return keys
 
+    def fail_get_managed_objects(self, count):
+        """bluetoothd busy: its next COUNT GetManagedObjects calls fail (org.bluez.Error.
+        Failed) while it keeps its name; then it answers as dbusmock does."""
+        code = ("self.om_failures_left = getattr(self, 'om_failures_left', %d)\n"
+                "if self.om_failures_left > 0:\n"
+                "    self.om_failures_left -= 1\n"
+                "    raise dbus.exceptions.DBusException('busy', name='org.bluez.Error.Failed')\n"
+                "ret = {dbus.ObjectPath(k): objects[k].props for k in objects.keys()"
+                " if k.startswith('/') and k != '/'}" % count)
+        self._mock("/", "AddMethod", "(sssss)",
+                   (OM_IFACE, "GetManagedObjects", "", "a{oa{sa{sv}}}", code))
+
     def calls(self, path, method):
         """Arguments of every call of METHOD on PATH, oldest first, over every bluetoothd
         run (dbusmock's call log)."""

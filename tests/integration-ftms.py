@@ -305,6 +305,21 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait_state("warming-up")
         self.wait(lambda: self.get(WARMUP_IFACE, "Cadence") == 80.0, "live cadence again")
 
+    def test_objects_unreadable_at_first(self):
+        # bluetoothd owns its name but cannot answer GetManagedObjects yet (busy, starting):
+        # warmupd asks again while the name stays, instead of waiting for it to vanish
+        self.start_bike("ftms", cadence=80.0, power=112.0)
+        self.bike.fail_get_managed_objects(2)
+        self.daemon = self.start_daemon(config=self.write_config(config()))
+        self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.wait_capped(8.0)
+        self.assertGreaterEqual(len(self.bike.calls("/", "GetManagedObjects")), 3,
+                                "two failed reads and one that worked")
+        log = self.daemon.log()
+        self.assertIn("asking again in 1 s", log)
+        self.assertIn("asking again in 2 s", log)
+        self.assertTrue(self.daemon.running())
+
     # -- 9-11. release: complete, Stop(), SIGTERM ------------------------------------
 
     def assert_released_after_cap(self, cap_index):

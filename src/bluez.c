@@ -492,11 +492,12 @@ link_setup_failed (LinkChar *ch, const char *what, const GError *error)
       return;
     }
   g_message ("%s: %s (optional, going on without it)", link->address, reason);
-  /* An unreadable value is as good as a missing characteristic: the source must decide
-   * without it (an FTMS bike without its Feature value turns advisory) rather than wait
-   * for a value that will not come. The next connection looks it up again. */
-  if (ch->spec.mode == WU_BLUEZ_CHAR_READ)
-    g_clear_pointer (&ch->path, g_free);
+  /* A characteristic that cannot be set up is as good as a missing one: the source must
+   * decide without it rather than wait for what will not come. An FTMS bike without its
+   * Feature value turns advisory; so does one whose control point cannot indicate, since
+   * it could never answer a request (writing to it anyway would find it silent and
+   * reconnect, over and over). The next connection looks it up again. */
+  g_clear_pointer (&ch->path, g_free);
   link_setup_step_done (link);
 }
 

@@ -201,6 +201,10 @@ ftms_feature (WuFtmsSource *ftms, const guint8 *data, gsize len, WuFtmsActions *
       described = wu_ftms_feature_describe (&feature);
       g_message ("%s: features: %s", ftms->base.address, described);
     }
+  /* Targets the bike offers cannot be set without a working control point (missing, or its
+   * indications refused): on_link_up made it advisory, and so it stays. */
+  if (!wu_bluez_link_has_char (ftms->link, WU_GATT_CHAR_FTMS_CONTROL_POINT))
+    feature.target_setting_features = 0;
   wu_ftms_session_set_feature (ftms->session, ftms_now (ftms), &feature, actions);
 }
 

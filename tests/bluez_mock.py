@@ -224,6 +224,7 @@ class SimulatedBike:
         self.fail_operations = 0         # answer this many target requests with 0x04
         self.silent = False              # never indicate a control point response
         self.fail_read = ""              # a characteristic (UUID) whose ReadValue fails
+        self.fail_notify = ""            # a characteristic (UUID) whose StartNotify fails
         self.away = False                # out of range: Connect fails
         # state
         self.connected = False
@@ -402,6 +403,8 @@ class SimulatedBike:
             raise self._error("NotSupported", "Operation is not supported")
         if path in self.acquired:
             raise self._error("NotPermitted", "Notify acquired")
+        if self.uuid_of[path] == self.fail_notify:    # e.g. a bike that wants bonding first
+            raise self._error("NotPermitted", "Insufficient authentication")
         if path not in self.notifying:
             self.notifying.add(path)
             self._set(path, CHRC_IFACE, {"Notifying": self.dbus.Boolean(True)})
@@ -617,6 +620,8 @@ class SimulatedBike:
             self.silent = bool(value)
         elif what == "fail_read":
             self.fail_read = str(value)
+        elif what == "fail_notify":
+            self.fail_notify = str(value)
         elif what == "knob":              # the rider turns the knob (value: level, announce)
             self.resistance = float(value[0])
             self._journal("resistance %.1f" % self.resistance)
@@ -885,7 +890,7 @@ class BluezMock:
         # carry the test's earlier knobs over a bluetoothd restart (they are the bike's)
         for what, value in list(self._controls.items()):
             if what in ("pedal", "rate", "refuse_control", "reject_uint8", "fail_operations",
-                        "silent", "fail_read"):
+                        "silent", "fail_read", "fail_notify"):
                 self.control(what, value)
 
     # ---- driving the device --------------------------------------------------------
@@ -914,6 +919,10 @@ class BluezMock:
     def fail_read(self, uuid):
         """Make every ReadValue of the characteristic UUID fail (\"\" for none)."""
         self.control("fail_read", str(uuid))
+
+    def fail_notify(self, uuid):
+        """Make every StartNotify of the characteristic UUID fail NotPermitted (\"\" for none)."""
+        self.control("fail_notify", str(uuid))
 
     def fail_operations(self, times):
         """Answer the next TIMES Set Target Resistance with Operation Failed (0x04)."""

@@ -430,6 +430,24 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertGreater(self.get(WARMUP_IFACE, "Elapsed"), 0, "its pedalling still counts")
         self.assertIn("going on without it", self.daemon.log())
 
+    def test_control_point_without_indications_is_advisory(self):
+        """A control point whose indications cannot be turned on (the bike wants bonding
+        first, say) cannot answer a request: the bike rides advisory instead of being
+        asked, found silent and reconnected over and over."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        self.bike.fail_notify(CONTROL_POINT)
+        self.daemon = self.start_daemon(config=self.write_config(config()))
+        self.sensor_path, _ = self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.wait_state("warming-up")
+        self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "advisory", "Control advisory",
+                  lambda: "warm-up %r, log %s" % (self.warmup(), self.daemon.log()[-1500:]))
+        self.assertTrue(self.bike.calls(self.bike.chrcs[CONTROL_POINT], "StartNotify"),
+                        "the subscription was tried")
+        self.assertEqual(self.poll_writes(), [], "nothing may be written to an advisory bike")
+        self.assertEqual(len(self.bike.calls(self.bike.device, "Connect")), 1,
+                         "connected once")
+        self.assertIn("going on without it", self.daemon.log())
+
     # -- 13. no bike at all ----------------------------------------------------------
 
     def test_no_bike_at_all(self):

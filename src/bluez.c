@@ -84,7 +84,9 @@ struct WuBluez {
   char *adapter_path;        /* the adapter in use */
   gboolean adapter_wait_logged;
   gboolean discovering;      /* we started discovery on adapter_path */
-  gboolean discovery_busy;   /* a discovery call is in flight */
+  gboolean discovery_busy;   /* a discovery call is in flight: */
+  gboolean discovery_call_starts;  /* StartDiscovery (else StopDiscovery) */
+  char *discovery_call_adapter;    /* on this adapter */
   guint discovery_retry_timer;
 
   guint refresh_idle;
@@ -1135,11 +1137,22 @@ on_discovery_call_done (GObject *object, GAsyncResult *result, gpointer user_dat
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (object),
                                                               result, &error);
-  gboolean starting = !bluez->discovering;
+  g_autofree char *adapter = NULL;
 
   if (is_cancelled (error))
     return;   /* bluetoothd went away (BLUEZ may be gone too) */
+  gboolean starting = bluez->discovery_call_starts;
+  adapter = g_steal_pointer (&bluez->discovery_call_adapter);
   bluez->discovery_busy = FALSE;
+  if (g_strcmp0 (adapter, bluez->adapter_path) != 0)
+    {
+      /* The adapter in use changed while the call was out: the answer is about the old one,
+       * and the new one starts from "not discovering" (set_adapter). */
+      g_debug ("a discovery call on %s answered after the switch to %s", adapter,
+               bluez->adapter_path != NULL ? bluez->adapter_path : "(none)");
+      update_discovery (bluez);
+      return;
+    }
   if (reply == NULL && !remote_error_is (error, "org.bluez.Error.InProgress"))
     {
       g_autofree char *detail = describe_error (error);
@@ -1199,6 +1212,9 @@ update_discovery (WuBluez *bluez)
   if (wanted == bluez->discovering)
     return;
   bluez->discovery_busy = TRUE;
+  bluez->discovery_call_starts = wanted;
+  g_free (bluez->discovery_call_adapter);
+  bluez->discovery_call_adapter = g_strdup (bluez->adapter_path);
   if (wanted)
     {
       /* The filter is per client and applies to our next StartDiscovery. */
@@ -1278,6 +1294,24 @@ bind_links (WuBluez *bluez, GList *objects)
 }
 
 /* Bring everything in line with what bluetoothd publishes now. */
+/* bluetoothd ends every client's discovery when its adapter powers off. If the off and the
+ * on were seen in one refresh (the adapter in use did not change), the adapter's own
+ * Discovering tells that ours is gone: false means nobody's discovery runs. Asking again
+ * when it only lags our StartDiscovery's answer costs an InProgress. */
+static void
+notice_discovery_ended (WuBluez *bluez)
+{
+  g_autoptr (GDBusProxy) adapter = NULL;
+
+  if (!bluez->discovering || bluez->discovery_busy)
+    return;
+  adapter = object_interface (bluez, bluez->adapter_path, ADAPTER_IFACE);
+  if (adapter == NULL || proxy_get_bool (adapter, "Discovering"))
+    return;
+  g_message ("discovery on -> off on %s (ended by bluetoothd)", bluez->adapter_path);
+  bluez->discovering = FALSE;
+}
+
 static void
 refresh (WuBluez *bluez)
 {
@@ -1286,6 +1320,7 @@ refresh (WuBluez *bluez)
   if (bluez->objects != NULL)
     {
       set_adapter (bluez, choose_adapter (bluez));
+      notice_discovery_ended (bluez);
       objects = g_dbus_object_manager_get_objects (bluez->objects);
     }
   else
@@ -1410,6 +1445,7 @@ drop_objects (WuBluez *bluez)
   g_clear_handle_id (&bluez->objects_retry_timer, g_source_remove);
   bluez->discovering = FALSE;
   bluez->discovery_busy = FALSE;
+  g_clear_pointer (&bluez->discovery_call_adapter, g_free);
   g_clear_handle_id (&bluez->discovery_retry_timer, g_source_remove);
   refresh (bluez);   /* unbinds every link: "bluetoothd gone" */
 }
@@ -1639,6 +1675,7 @@ wu_bluez_free (WuBluez *bluez)
   g_ptr_array_unref (bluez->links);
   g_clear_object (&bluez->cancellable);
   g_free (bluez->adapter_path);
+  g_free (bluez->discovery_call_adapter);
   g_free (bluez->adapter_wanted);
   g_free (bluez);
 }

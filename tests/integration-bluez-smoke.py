@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wutest  # noqa: E402  (prints "1..0 # SKIP" and exits when gi or dbus-daemon is missing)
 from wutest import WARMUP_IFACE  # noqa: E402
 import bluez_mock  # noqa: E402
-from bluez_mock import ADAPTER_PATH, BikeFixtureMixin  # noqa: E402
+from bluez_mock import ADAPTER_PATH, BLUEZ_MOCK_IFACE, BikeFixtureMixin  # noqa: E402
 
 _missing = bluez_mock.missing_tools()
 if _missing:
@@ -80,6 +80,40 @@ class BluezSmoke(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertEqual(self.bike.calls(self.bike.device, "Connect"), [])
         powered(True)
         self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+
+    def test_adapter_changes_while_discovery_starts(self):
+        # hci0 powers off while its StartDiscovery is still being answered (successfully):
+        # that answer is about hci0, and hci1, taken over meanwhile, must be searched too
+        self.start_bike(None)
+        self.bike._call("/", BLUEZ_MOCK_IFACE, "AddAdapter", "(ss)", ("hci1", "second"), "(s)")
+        second = ADAPTER_PATH[:-1] + "1"
+        self.bike._mock(ADAPTER_PATH, "AddMethod", "(sssss)", (
+            "org.bluez.Adapter1", "StartDiscovery", "", "",
+            "self.UpdateProperties('org.bluez.Adapter1', {'Powered': dbus.Boolean(False)})\n"
+            "self.connection.flush()\n"
+            "import time\n"
+            "time.sleep(0.5)   # bluetoothd slow to answer: the signal is out before it\n"))
+        daemon = self.start_daemon(config=self.write_config(CONFIG))
+        self.wait(lambda: self.bike.calls(ADAPTER_PATH, "StartDiscovery"), "StartDiscovery",
+                  daemon.log)
+        self.wait(lambda: self.bike.calls(second, "StartDiscovery"),
+                  "StartDiscovery on hci1 once hci0 is off", daemon.log)
+        self.assertIn("adapter /org/bluez/hci0 -> /org/bluez/hci1", daemon.log())
+
+    def test_discovery_ended_by_a_power_cycle_is_started_again(self):
+        # the adapter went off and on (bluetoothd dropped every discovery) and warmupd saw
+        # only the end of it: one change, Powered still true, Discovering false
+        from gi.repository import GLib
+        self.start_bike(None)
+        daemon = self.start_daemon(config=self.write_config(CONFIG))
+        self.wait(lambda: "discovery off -> on" in daemon.log(), "discovery on", daemon.log)
+        self.assertEqual(len(self.bike.calls(ADAPTER_PATH, "StartDiscovery")), 1)
+        self.bike._mock(ADAPTER_PATH, "UpdateProperties", "(sa{sv})", (
+            "org.bluez.Adapter1", {"Powered": GLib.Variant("b", True),
+                                   "Discovering": GLib.Variant("b", False)}))
+        self.wait(lambda: len(self.bike.calls(ADAPTER_PATH, "StartDiscovery")) == 2,
+                  "StartDiscovery again", daemon.log)
+        self.assertIn("ended by bluetoothd", daemon.log())
 
 
 if __name__ == "__main__":

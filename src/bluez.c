@@ -1293,7 +1293,6 @@ bind_links (WuBluez *bluez, GList *objects)
     }
 }
 
-/* Bring everything in line with what bluetoothd publishes now. */
 /* bluetoothd ends every client's discovery when its adapter powers off. If the off and the
  * on were seen in one refresh (the adapter in use did not change), the adapter's own
  * Discovering tells that ours is gone: false means nobody's discovery runs. Asking again
@@ -1312,6 +1311,7 @@ notice_discovery_ended (WuBluez *bluez)
   bluez->discovering = FALSE;
 }
 
+/* Bring everything in line with what bluetoothd publishes now. */
 static void
 refresh (WuBluez *bluez)
 {

@@ -82,6 +82,10 @@ Address=%s
 """ % BIKE_ADDRESS
 
 
+# glibc's per-thread caches of freed chunks off, for the memory figures beside the default
+NO_TCACHE = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
+
+
 class BenchError(Exception):
     """The run broke (not a missed target)."""
 
@@ -736,9 +740,8 @@ class Bench:
             # size class a thread). GDBus frees in its worker thread what the main thread
             # allocated for the bus, and a longer replay fills more of those caches: memory
             # held by the allocator, bounded, not by warmupd.
-            no_tcache = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
-            t1 = [self.replay(bus, first, None, env_extra=no_tcache) for _ in range(runs)]
-            t24 = [self.replay(bus, day, events_hour1, env_extra=no_tcache) for _ in range(runs)]
+            t1 = [self.replay(bus, first, None, env_extra=NO_TCACHE) for _ in range(runs)]
+            t24 = [self.replay(bus, day, events_hour1, env_extra=NO_TCACHE) for _ in range(runs)]
             self.row("memory", "RSS growth, glibc tcache off (KiB)", "%d" % (
                 statistics.median(r["rss_end"] for r in t24)
                 - statistics.median(r["rss_end"] for r in t1)),
@@ -764,21 +767,19 @@ class Bench:
                 r1[0]["counts"][2], r24[0]["counts"][2]))
             long_hours = int(os.environ.get("BENCH_MEMORY_LONG_HOURS", "0"))
             if long_hours > 24:
-                self.memory_long(bus, long_hours, runs, r24)
+                self.memory_long(bus, long_hours, runs, r24, t24)
         finally:
             bus.close()
 
-    def memory_long(self, bus, hours, runs, r24):
+    def memory_long(self, bus, hours, runs, r24, t24):
         """Where the growth goes on a longer replay (BENCH_MEMORY_LONG_HOURS): a leak keeps
-        growing, allocator caches level off. Shown with glibc's tcache on and off."""
+        growing, allocator caches level off. Shown with glibc's tcache on and off, against
+        the 24 h replays R24 and T24 (tcache off) of the memory section."""
         trace = os.path.join(self.outdir, "perf-long.trace")
         first = os.path.join(self.outdir, "perf-long-hour1.trace")
         write_day_trace(self.srcdir, trace, first, hours=hours)
         rl = [self.replay(bus, trace, None) for _ in range(runs)]
-        no_tcache = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
-        tl = [self.replay(bus, trace, None, env_extra=no_tcache) for _ in range(runs)]
-        t24 = [self.replay(bus, os.path.join(self.outdir, "perf-day.trace"), None,
-                           env_extra=no_tcache) for _ in range(runs)]
+        tl = [self.replay(bus, trace, None, env_extra=NO_TCACHE) for _ in range(runs)]
         med = lambda rs, key: statistics.median(r[key] for r in rs)  # noqa: E731
         self.row("memory", "long: VmRSS / RssAnon after hour %d (KiB, medians)" % hours,
                  "%d / %d" % (med(rl, "rss_end"), med(rl, "anon_end")),

@@ -30,6 +30,7 @@ struct WuEngine {
   double announced_cap;          /* the last cap logged at message level, -1: none */
   FILE *record;
   char *record_path;
+  gint64 recorded_us;            /* the time of the last recorded event */
 
   WuMotionConfig motion;         /* decoding of revolution data, for every sensor */
   WuPriority priority;           /* which kind of source's cadence/power/speed is believed */
@@ -84,6 +85,7 @@ apply_cap_everywhere (WuEngine *engine, double level)
       if (sensor->source->ops->apply_cap != NULL)
         {
           sensor->source->ops->apply_cap (sensor->source, level);
+          sensor->cap_sent = level;
           applied = TRUE;
         }
     }
@@ -105,6 +107,7 @@ release_everywhere (WuEngine *engine)
       WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
       if (sensor->source->ops->release != NULL)
         sensor->source->ops->release (sensor->source);
+      sensor->cap_sent = -1;
     }
   engine->announced_cap = -1;
   g_message ("bike released (no resistance cap)");
@@ -199,10 +202,17 @@ static void
 record_event (WuEngine *engine, const WuRawEvent *event)
 {
   g_autofree char *line = NULL;
+  WuRawEvent stamped;
 
   if (engine->record == NULL)
     return;
-  line = wu_trace_format_event (event);
+  /* Sources stamp events differently (a GPIO edge with the kernel's time of the edge, a BLE
+   * value when it is read), so two sources can deliver a few milliseconds out of order: keep
+   * the recording's times in order, or it would not replay. */
+  stamped = *event;
+  stamped.time_us = MAX (event->time_us, engine->recorded_us);
+  engine->recorded_us = stamped.time_us;
+  line = wu_trace_format_event (&stamped);
   /* Flushed per line: a recording must survive the daemon being killed. */
   if (fprintf (engine->record, "%s\n", line) < 0 || fflush (engine->record) != 0)
     {
@@ -235,8 +245,10 @@ feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
   wu_sample_init (&sample, event->time_us);
   if (data.present & WU_IBD_HAS_CADENCE)
     sample.cadence_rpm = sensor->cadence = data.cadence_rpm;
+  /* Negative power (back-pedalling, a drifting zero) is no work done: 0, since -1 would
+   * read as "unknown". */
   if (data.present & WU_IBD_HAS_POWER)
-    sample.power_w = sensor->power = data.power_w;
+    sample.power_w = sensor->power = MAX (data.power_w, 0);
   if (data.present & WU_IBD_HAS_SPEED)
     sample.speed_kmh = sensor->speed = data.speed_kmh;
   if (data.present & WU_IBD_HAS_RESISTANCE)
@@ -283,9 +295,50 @@ check_decodable (WuSensor *sensor, const WuRawEvent *event)
     drop_packet (sensor, event, error);
 }
 
+static gboolean
+any_sensor_connected (WuEngine *engine)
+{
+  for (guint i = 0; i < engine->sensors->len; i++)
+    if (((WuSensor *) g_ptr_array_index (engine->sensors, i))->connected)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+actions_include (const WuActions *actions, WuActionKind kind)
+{
+  for (guint i = 0; i < actions->n; i++)
+    if (actions->items[i].kind == kind)
+      return TRUE;
+  return FALSE;
+}
+
+/* A source found after the warm-up began (a bike discovered after a cadence sensor or
+ * `warmupctl start` started it) gets the cap in force when its link comes up: the
+ * controller's link was already up, so it capped nobody. A source that was given this cap
+ * before keeps it over a reconnect by itself. */
+static void
+cap_newcomer (WuEngine *engine, WuSensor *sensor)
+{
+  double cap = wu_controller_get_cap (engine->controller);
+
+  if (cap < 0 || cap == sensor->cap_sent || sensor->source->ops->apply_cap == NULL)
+    return;
+  g_message ("%s: resistance cap %.1f", sensor->id, cap);
+  sensor->source->ops->apply_cap (sensor->source, cap);
+  sensor->cap_sent = cap;
+}
+
+/* The controller follows one link, up while any source is connected: a cadence sensor
+ * dropping out must not blind it to the bike that is still sending. The sensor's own
+ * values and counters are reset here. */
 static void
 set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions *actions)
 {
+  gboolean others_up;
+
+  sensor->connected = FALSE;
+  others_up = any_sensor_connected (engine);
   sensor->connected = event->up;
   if (!event->up)
     {
@@ -293,7 +346,9 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
       wu_motion_init (&sensor->motion, &engine->motion);  /* counters re-anchor on return */
     }
   g_message ("%s: link %s", sensor->id, event->up ? "up" : "down");
-  wu_controller_link (engine->controller, event->time_us, event->up, actions);
+  wu_controller_link (engine->controller, event->time_us, event->up || others_up, actions);
+  if (event->up && !actions_include (actions, WU_ACTION_CAP))
+    cap_newcomer (engine, sensor);
 }
 
 /* Fitness Machine Status (0x2ADA): what the bike itself says about its target and its
@@ -478,6 +533,33 @@ dispatch_event (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event,
     }
 }
 
+/* Source names the sensor whose readings lead: the best-ranked kind ([Sensors]
+ * CadencePriority) among the connected sensors that delivered within StaleAfter. A bike and
+ * a cadence sensor sending together would otherwise swap it at every event. */
+static gboolean
+label_should_move (WuEngine *engine, WuSensor *sensor, gint64 now_us)
+{
+  WuSensor *current = engine->label_sensor;
+
+  if (current == sensor)
+    return FALSE;
+  if (current == NULL || !current->connected || !current->delivered
+      || now_us - current->delivered_us >= engine->motion.stale_after_us)
+    return TRUE;
+  return engine->motion.cadence_rank[sensor->delivered_kind]
+         < engine->motion.cadence_rank[current->delivered_kind];
+}
+
+static void
+note_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event)
+{
+  sensor->delivered_kind = wu_motion_kind_of (event->kind);
+  if (label_should_move (engine, sensor, event->time_us))
+    set_source_label (engine, sensor);
+  sensor->delivered = TRUE;
+  sensor->delivered_us = event->time_us;
+}
+
 /* --- the sink every source delivers to; user data is the WuSensor ---------------------- */
 
 static void
@@ -493,8 +575,8 @@ sink_event (gpointer user_data, const WuRawEvent *event)
       engine->external_now = MAX (engine->external_now, event->time_us);
     }
   sensor->events++;
-  if (sensor != engine->label_sensor && event->kind != WU_EVENT_LINK)
-    set_source_label (engine, sensor);
+  if (event->kind != WU_EVENT_LINK)
+    note_data (engine, sensor, event);
   record_event (engine, event);
   wu_actions_clear (&actions);
   dispatch_event (engine, sensor, event, &actions);
@@ -680,6 +762,7 @@ sensor_new (WuEngine *engine, const char *id_prefix)
   sensor->id = g_strdup_printf ("%s%u", id_prefix, engine->next_sensor_number++);
   sensor->cadence = sensor->power = sensor->speed = sensor->resistance = -1;
   sensor->heart_rate = sensor->distance = -1;
+  sensor->cap_sent = -1;
   wu_motion_init (&sensor->motion, &engine->motion);
   return sensor;
 }
@@ -722,6 +805,8 @@ wu_engine_add_source (WuEngine *engine, const char *id_prefix, WuSourceFactory f
 void
 wu_engine_remove_source (WuEngine *engine, WuSensor *sensor)
 {
+  gboolean was_connected = sensor->connected;
+
   if (engine->observer->sensor_removed != NULL)
     engine->observer->sensor_removed (engine->observer_data, sensor);
   if (engine->label_sensor == sensor)
@@ -731,6 +816,16 @@ wu_engine_remove_source (WuEngine *engine, WuSensor *sensor)
       engine->source_label = g_strdup ("");
     }
   g_ptr_array_remove (engine->sensors, sensor);   /* frees it and its source */
+  if (was_connected && !any_sensor_connected (engine))
+    {
+      /* the last connected source went away without a link-down of its own */
+      WuActions actions;
+
+      wu_actions_clear (&actions);
+      wu_controller_link (engine->controller, wu_engine_now (engine), FALSE, &actions);
+      finish_input (engine, &actions);
+      return;
+    }
   notify_changed (engine, FALSE);
 }
 

@@ -22,6 +22,11 @@ typedef struct {
   char *error;
   char *control;       /* the source's way of capping ("resistance", ...), "" when none */
   WuMotion motion;     /* cadence estimator and wheel counter (CSC, CPS, GPIO events) */
+  double cap_sent;     /* the cap last given to its source, -1: none */
+  /* its last event other than a link change: when, and what kind of reading */
+  gboolean delivered;
+  gint64 delivered_us;
+  WuCadenceKind delivered_kind;
 } WuSensor;
 
 typedef struct {

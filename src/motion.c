@@ -92,8 +92,9 @@ decode_cps (WuMotion *motion, const WuMotionConfig *config, const WuRawEvent *ev
 
   if (!wu_cps_decode_measurement (event->payload, event->len, &cps, error))
     return FALSE;
-  /* Every frame carries the instantaneous power, repeated or not. */
-  sample->power_w = cps.power_w;
+  /* Every frame carries the instantaneous power, repeated or not. Negative power
+   * (back-pedalling, a drifting zero) is no work done: 0, since -1 means "not reported". */
+  sample->power_w = MAX (cps.power_w, 0);
   if (cps.flags & WU_CPS_FLAG_WHEEL)
     take_wheel (motion, config, event->time_us, cps.wheel_revs, cps.wheel_event_time,
                 WU_CPS_WHEEL_TIME_HZ, sample);

@@ -1,0 +1,407 @@
+/* Table-driven tests of the engine with two fake live sources: a bike that can be capped
+ * (sensor 0, kind "ftms") and a cadence/power sensor that cannot (sensor 1, kind "csc").
+ * The test pushes raw events through each source's sink, as the BLE and GPIO sources do, and
+ * checks what the controller believes, what the bike was told and what D-Bus would show. */
+#include "engine.h"
+#include "wu-error.h"
+#include "wu-trace.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define BIKE 0
+#define SENSOR 1
+#define NONE (-1.0)
+
+typedef struct {
+  WuSource base;
+  guint caps;
+  double last_cap;
+} FakeSource;
+
+static void
+fake_start (WuSource *source)
+{
+  (void) source;
+}
+
+static void
+fake_apply_cap (WuSource *source, double level)
+{
+  FakeSource *fake = (FakeSource *) source;
+
+  fake->caps++;
+  fake->last_cap = level;
+}
+
+static void
+fake_free (WuSource *source)
+{
+  (void) source;   /* wu_source_free() frees the rest */
+}
+
+static const WuSourceOps bike_ops = {
+  .kind = "ftms", .start = fake_start, .apply_cap = fake_apply_cap, .free = fake_free,
+};
+static const WuSourceOps sensor_ops = { .kind = "csc", .start = fake_start, .free = fake_free };
+
+static WuSource *
+make_fake (const WuSourceSink *sink, gpointer sink_data, gpointer user_data, GError **error)
+{
+  const WuSourceOps *ops = user_data;
+  FakeSource *fake = g_new0 (FakeSource, 1);
+
+  (void) error;
+  fake->base.ops = ops;
+  fake->base.sink = sink;
+  fake->base.sink_data = sink_data;
+  fake->base.name = g_strdup (ops == &bike_ops ? "bike" : "sensor");
+  fake->base.address = g_strdup ("00:11:22:33:44:55");
+  fake->last_cap = NONE;
+  return &fake->base;
+}
+
+typedef enum {
+  STEP_END,          /* the rest of the table */
+  STEP_LINK_UP,
+  STEP_LINK_DOWN,
+  STEP_BIKE_DATA,    /* Indoor Bike Data: cadence a rpm, power b W, each second from t to until */
+  STEP_CPS_POWER,    /* Cycling Power Measurement with power a W only */
+  STEP_START,        /* warmupctl start */
+  STEP_REMOVE,       /* the source goes away without a link-down (device removed) */
+  STEP_ADD_BIKE,     /* the bike is found (the cases start with the sensor alone) */
+} StepKind;
+
+typedef struct {
+  double t;
+  StepKind kind;
+  int sensor;
+  double a, b;
+  double until;
+
+  /* expectations; NULL / FALSE: not checked */
+  const char *state;
+  const char *label;             /* Warmup1.Source */
+  gboolean check_cadence;
+  double believed_cadence;       /* the controller's (Warmup1.Cadence) */
+  gboolean check_power;
+  double sensor_power;           /* Sensor1.Power of the step's sensor */
+  gboolean check_caps;
+  guint bike_caps;               /* caps the bike was sent */
+  double bike_cap;               /* the last one (NONE: none yet) */
+} Step;
+
+#define MAX_STEPS 16
+#define CADENCE(rpm_) .check_cadence = TRUE, .believed_cadence = (rpm_)
+#define POWER(w_) .check_power = TRUE, .sensor_power = (w_)
+#define CAPS(n_, last_) .check_caps = TRUE, .bike_caps = (n_), .bike_cap = (last_)
+
+typedef struct {
+  const char *name;
+  double cap;                    /* [Resistance] Cap= as a level; NONE: the default percent */
+  gboolean manual;               /* Autostart=manual */
+  Step steps[MAX_STEPS];
+} Case;
+
+#define UP(t_, s_) .t = (t_), .kind = STEP_LINK_UP, .sensor = (s_)
+#define DOWN(t_, s_) .t = (t_), .kind = STEP_LINK_DOWN, .sensor = (s_)
+#define RIDE(from_, to_, cad_, pow_) .t = (from_), .until = (to_), .kind = STEP_BIKE_DATA, \
+  .sensor = BIKE, .a = (cad_), .b = (pow_)
+#define CPS(t_, pow_) .t = (t_), .kind = STEP_CPS_POWER, .sensor = SENSOR, .a = (pow_)
+#define START(t_) .t = (t_), .kind = STEP_START
+#define REMOVE(t_, s_) .t = (t_), .kind = STEP_REMOVE, .sensor = (s_)
+#define ADD_BIKE(t_) .t = (t_), .kind = STEP_ADD_BIKE, .sensor = BIKE
+
+static const Case cases[] = {
+  { "a sensor's link lost while the bike keeps sending", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0.5, SENSOR) },
+      { RIDE (1, 30, 80, 100), .state = "warming-up", CADENCE (80) },
+      { DOWN (30.5, SENSOR), .state = "warming-up", CADENCE (80) },
+      { RIDE (31, 60, 80, 100), .state = "warming-up", CADENCE (80) },
+      { DOWN (60.5, BIKE), .state = "paused", CADENCE (NONE) },
+    } },
+  { "the bike's link lost while a sensor stays up: not blind, only without data", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { RIDE (1, 20, 80, 100), .state = "warming-up" },
+      { DOWN (20.5, BIKE), .state = "warming-up" },
+      { UP (21, BIKE) },
+      { RIDE (21.5, 30, 75, 90), .state = "warming-up", CADENCE (75) },
+    } },
+  { "a bike found after a manual start is capped when its link comes up", 5, TRUE, {
+      { REMOVE (0, BIKE) },
+      { START (0), .state = "warming-up" },
+      { ADD_BIKE (4), CAPS (0, NONE) },
+      { UP (5, BIKE), CAPS (1, 5) },
+      { RIDE (6, 10, 80, 100), CAPS (1, 5) },
+    } },
+  { "a bike found while a sensor alone kept the link up is capped", 5, FALSE, {
+      { REMOVE (0, BIKE) },
+      { UP (0, SENSOR) },
+      { START (1), .state = "warming-up" },
+      { ADD_BIKE (4), CAPS (0, NONE) },
+      { UP (5, BIKE), CAPS (1, 5) },
+      { DOWN (6, BIKE) },
+      { UP (7, BIKE), CAPS (1, 5) },
+    } },
+  { "a bike known but not connected at the start is capped once", 5, TRUE, {
+      { START (0), .state = "warming-up", CAPS (1, 5) },
+      { UP (5, BIKE), CAPS (1, 5) },
+    } },
+  { "a reconnecting bike, the only source, is capped once more", 5, TRUE, {
+      { UP (0, BIKE) },
+      { START (1), CAPS (1, 5) },
+      { DOWN (5, BIKE), .state = "paused", CAPS (1, NONE) },
+      { UP (6, BIKE), CAPS (2, 5) },
+    } },
+  { "no cap in force: a bike coming up is sent none", NONE, FALSE, {
+      { UP (0, SENSOR) },
+      { UP (1, BIKE), .state = "idle", CAPS (0, NONE) },
+    } },
+  { "Source follows the better-ranked sensor, not the last event", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { RIDE (1, 1, 80, 100), .label = "ftms:bike" },
+      { CPS (1.5, 120), .label = "ftms:bike" },
+      { RIDE (2, 2, 80, 100), .label = "ftms:bike" },
+      { CPS (2.5, 120), .label = "ftms:bike" },
+      /* the bike falls silent: the sensor leads once the bike's data is stale (3 s) */
+      { CPS (4.5, 120), .label = "ftms:bike" },
+      { CPS (5.5, 120), .label = "csc:sensor" },
+      /* and the bike takes over again as soon as it sends */
+      { RIDE (6, 6, 80, 100), .label = "ftms:bike" },
+      { DOWN (7, BIKE), .label = "ftms:bike" },
+      { CPS (7.5, 120), .label = "csc:sensor" },
+    } },
+  { "negative power reads as 0, not as unknown", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { CPS (1, 150), POWER (150) },
+      { CPS (2, -5), POWER (0) },
+      { RIDE (3, 3, 80, -1), POWER (0) },
+      { RIDE (4, 4, 80, 60), POWER (60) },
+    } },
+  { "the last connected source removed without a link-down", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { RIDE (1, 20, 80, 100), .state = "warming-up" },
+      { REMOVE (20.5, BIKE), .state = "paused", CADENCE (NONE) },
+    } },
+  { "a source removed while another stays connected", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { RIDE (1, 20, 80, 100), .state = "warming-up" },
+      { REMOVE (20.5, SENSOR), .state = "warming-up" },
+      { RIDE (21, 25, 80, 100), .state = "warming-up", CADENCE (80) },
+    } },
+};
+
+typedef struct {
+  WuEngine *engine;
+  WuSensor *sensors[2];
+  gint64 origin;
+} Fixture;
+
+static gint64
+at (const Fixture *fixture, double seconds)
+{
+  return fixture->origin + (gint64) (seconds * G_USEC_PER_SEC);
+}
+
+static void
+push (WuSensor *sensor, const WuRawEvent *event)
+{
+  sensor->source->sink->event (sensor->source->sink_data, event);
+}
+
+static void
+push_link (WuSensor *sensor, gint64 time_us, gboolean up)
+{
+  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_LINK, .up = up };
+  push (sensor, &event);
+}
+
+/* Indoor Bike Data: flags 0x0044 (speed, cadence, power), speed 0, cadence in 0.5 rpm,
+ * power SINT16 W. */
+static void
+push_bike_data (WuSensor *sensor, gint64 time_us, double rpm, double watts)
+{
+  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_FTMS_INDOOR_BIKE_DATA, .len = 8 };
+  guint16 cadence = (guint16) (rpm * 2);
+  gint16 power = (gint16) watts;
+  const guint8 payload[] = { 0x44, 0x00, 0x00, 0x00, cadence & 0xff, cadence >> 8,
+                             (guint16) power & 0xff, (guint16) power >> 8 };
+
+  memcpy (event.payload, payload, sizeof payload);
+  push (sensor, &event);
+}
+
+/* Cycling Power Measurement: flags 0, instantaneous power SINT16 W. */
+static void
+push_cps_power (WuSensor *sensor, gint64 time_us, double watts)
+{
+  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_CPS_MEASUREMENT, .len = 4 };
+  gint16 power = (gint16) watts;
+
+  event.payload[2] = (guint16) power & 0xff;
+  event.payload[3] = (guint16) power >> 8;
+  push (sensor, &event);
+}
+
+static void
+run_step (Fixture *fixture, const Step *step)
+{
+  WuSensor *sensor = fixture->sensors[step->sensor];
+
+  switch (step->kind)
+    {
+    case STEP_LINK_UP:
+    case STEP_LINK_DOWN:
+      push_link (sensor, at (fixture, step->t), step->kind == STEP_LINK_UP);
+      break;
+    case STEP_BIKE_DATA:
+      for (double t = step->t; t <= step->until; t += 1)
+        push_bike_data (sensor, at (fixture, t), step->a, step->b);
+      break;
+    case STEP_CPS_POWER:
+      push_cps_power (sensor, at (fixture, step->t), step->a);
+      break;
+    case STEP_START:
+      g_assert_true (wu_engine_start_warmup (fixture->engine, NULL));
+      break;
+    case STEP_REMOVE:
+      wu_engine_remove_source (fixture->engine, sensor);
+      fixture->sensors[step->sensor] = NULL;
+      break;
+    case STEP_ADD_BIKE:
+      fixture->sensors[BIKE] = wu_engine_add_source (fixture->engine, "ftms", make_fake,
+                                                     (gpointer) &bike_ops, NULL);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static double
+last_time (const Step *step)
+{
+  return step->kind == STEP_BIKE_DATA ? step->until : step->t;
+}
+
+static void
+check_step (const Fixture *fixture, const Case *c, guint index, const Step *step)
+{
+  const WuController *ctl = wu_engine_get_controller (fixture->engine);
+  const WuSensor *bike_sensor = fixture->sensors[BIKE];
+  const FakeSource *bike = bike_sensor != NULL ? (const FakeSource *) bike_sensor->source : NULL;
+  gint64 now = at (fixture, last_time (step));
+  g_autofree char *where = g_strdup_printf ("%s, step %u", c->name, index);
+
+  if (step->state != NULL)
+    g_assert_cmpstr (wu_state_to_string (wu_controller_get_state (ctl)), ==, step->state);
+  if (step->label != NULL)
+    g_assert_cmpstr (wu_engine_get_source_label (fixture->engine), ==, step->label);
+  if (step->check_cadence && wu_controller_get_cadence (ctl, now) != step->believed_cadence)
+    g_error ("%s: controller cadence %.1f, expected %.1f", where,
+             wu_controller_get_cadence (ctl, now), step->believed_cadence);
+  if (step->check_power)
+    {
+      double power = fixture->sensors[step->sensor]->power;
+      if (power != step->sensor_power)
+        g_error ("%s: Sensor1.Power %.1f, expected %.1f", where, power, step->sensor_power);
+    }
+  if (step->check_caps && bike == NULL)
+    g_error ("%s: no bike to check", where);
+  if (step->check_caps && bike->caps != step->bike_caps)
+    g_error ("%s: the bike was sent %u caps, expected %u", where, bike->caps, step->bike_caps);
+  if (step->check_caps && step->bike_cap != NONE && bike->last_cap != step->bike_cap)
+    g_error ("%s: the bike's cap %.1f, expected %.1f", where, bike->last_cap, step->bike_cap);
+}
+
+static void
+test_case (gconstpointer data)
+{
+  const Case *c = data;
+  const WuEngineObserver observer = { 0 };
+  WuConfig config;
+  Fixture fixture = { 0 };
+
+  wu_config_init (&config);
+  config.controller.start_after_us = 3 * G_USEC_PER_SEC;
+  if (c->cap != NONE)
+    config.controller.cap_level = c->cap;
+  if (c->manual)
+    config.controller.autostart = WU_AUTOSTART_MANUAL;
+  fixture.engine = wu_engine_new (&config, &observer, NULL);
+  fixture.sensors[BIKE] = wu_engine_add_source (fixture.engine, "ftms", make_fake,
+                                                (gpointer) &bike_ops, NULL);
+  fixture.sensors[SENSOR] = wu_engine_add_source (fixture.engine, "csc", make_fake,
+                                                  (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (fixture.engine);
+  fixture.origin = wu_engine_now (fixture.engine);
+
+  for (guint i = 0; i < MAX_STEPS && c->steps[i].kind != STEP_END; i++)
+    {
+      const Step *step = &c->steps[i];
+
+      run_step (&fixture, step);
+      check_step (&fixture, c, i, step);
+    }
+  wu_engine_free (fixture.engine);
+}
+
+/* A recording interleaves sources that stamp differently (a GPIO edge with the time it
+ * happened, a BLE value with the time it was read): it must still replay. */
+static void
+test_recording_stays_in_order (void)
+{
+  const WuEngineObserver observer = { 0 };
+  g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "rec.trace", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuTraceReader) reader = NULL;
+  WuConfig config;
+  WuEngine *engine;
+  WuSensor *bike;
+  WuRawEvent event;
+  gint64 previous = G_MININT64, origin;
+  guint events = 0;
+
+  wu_config_init (&config);
+  engine = wu_engine_new (&config, &observer, NULL);
+  g_assert_true (wu_engine_record_to (engine, path, &error));
+  g_assert_no_error (error);
+  bike = wu_engine_add_source (engine, "ftms", make_fake, (gpointer) &bike_ops, NULL);
+  wu_engine_start_sources (engine);
+  origin = wu_engine_now (engine);
+  push_link (bike, origin + 5143, TRUE);
+  push_bike_data (bike, origin + 52, 80, 100);      /* stamped 5 ms earlier */
+  push_bike_data (bike, origin + 250000, 80, 100);
+  wu_engine_free (engine);
+
+  reader = wu_trace_reader_open (path, &error);
+  g_assert_no_error (error);
+  while (wu_trace_reader_next (reader, &event, &error))
+    {
+      g_assert_cmpint (event.time_us, >=, previous);
+      previous = event.time_us;
+      events++;
+    }
+  g_assert_no_error (error);
+  g_assert_cmpuint (events, ==, 3);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/engine/case/%u", i);
+      g_test_add_data_func (path, &cases[i], test_case);
+    }
+  g_test_add_func ("/engine/recording-stays-in-order", test_recording_stays_in_order);
+  return g_test_run ();
+}

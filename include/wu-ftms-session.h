@@ -24,7 +24,9 @@
  *   again and the target re-applied. 0x04 (started by user): the target is re-applied.
  * - Reconnect: control is requested again and the target re-applied.
  * - Release: Reset (0x01), which also hands control back; WU_FTMS_ACTION_RELEASED when its
- *   answer arrives, on timeout, on disconnect, or at once when control was never held.
+ *   answer arrives, on its timeout, on disconnect, or at once when control was never held.
+ *   A request left unanswered while releasing (control may be ours, or just granted) is
+ *   not sent again: the Reset follows all the same, once.
  *
  * Times are microseconds on the caller's monotonic clock (never going back). Call
  * wu_ftms_session_tick() at wu_ftms_session_next_deadline() (or later) so timers fire. */

@@ -51,6 +51,8 @@ struct WuFtmsSession {
   gboolean connected;
   gboolean suspect;              /* LINK_SUSPECT sent; waiting for the link to cycle */
   gboolean have_control;
+  gboolean reset_owed;           /* an answer was lost while releasing: control may still be
+                                    ours (or just granted), so the Reset goes all the same */
   gboolean running;              /* Start/Resume answered, or started by the user */
   gboolean user_stopped;         /* stopped or paused at the bike: not ours to restart */
   gboolean target_applied;
@@ -167,9 +169,17 @@ static void
 forget_bike_state (WuFtmsSession *session)
 {
   session->have_control = FALSE;
+  session->reset_owed = FALSE;
   session->running = FALSE;
   session->user_stopped = FALSE;
   invalidate_target (session);
+}
+
+/* Whether a release has to write the Reset to hand the bike back. */
+static gboolean
+may_hold_control (const WuFtmsSession *session)
+{
+  return session->have_control || session->reset_owed;
 }
 
 static void
@@ -382,6 +392,8 @@ send_request (WuFtmsSession *session, Step step, const WuFtmsRequest *req, WuFtm
       session->last_step = step;
       session->failed_count = 0;
     }
+  if (step == STEP_RESET)
+    session->reset_owed = FALSE;   /* the Reset owed is on its way; its own timeout gives up */
   session->in_flight = step;
   session->request = *req;
   session->request_epoch = session->target_epoch;
@@ -398,7 +410,7 @@ next_step (const WuFtmsSession *session)
   if (!session->connected || session->suspect || session->in_flight != STEP_NONE)
     return STEP_NONE;
   if (session->wish == WISH_RELEASE)
-    return session->have_control ? STEP_RESET : STEP_NONE;
+    return may_hold_control (session) ? STEP_RESET : STEP_NONE;
   if (session->wish != WISH_CAP || session->stalled ||
       session->wait_until_us != G_MAXINT64)
     return STEP_NONE;
@@ -423,6 +435,7 @@ finish_release (WuFtmsSession *session, WuFtmsActions *out)
 
   session->wish = WISH_NONE;
   session->have_control = FALSE;
+  session->reset_owed = FALSE;
   session->running = FALSE;
   invalidate_target (session);
   clear_wait (session);
@@ -444,7 +457,7 @@ pump (WuFtmsSession *session, WuFtmsActions *out)
 
   update_mode (session, out);
   if (session->wish == WISH_RELEASE && session->in_flight == STEP_NONE &&
-      (!session->connected || session->suspect || !session->have_control))
+      (!session->connected || session->suspect || !may_hold_control (session)))
     {
       finish_release (session, out);
       return;
@@ -485,12 +498,21 @@ on_no_answer (WuFtmsSession *session, const char *what, WuFtmsActions *out)
 {
   Step step = session->in_flight;
 
-  if (step == STEP_RESET || session->wish == WISH_RELEASE)
+  if (step == STEP_RESET)
     {
-      emit_log (out, G_LOG_LEVEL_WARNING, "control point: %s for %s while releasing; "
-                "releasing anyway", what, wu_ftms_opcode_to_string (session->request.bytes[0]));
+      emit_log (out, G_LOG_LEVEL_WARNING, "control point: %s for %s; releasing anyway",
+                what, wu_ftms_opcode_to_string (session->request.bytes[0]));
       clear_request (session);
       session->have_control = FALSE;
+      return;
+    }
+  if (session->wish == WISH_RELEASE)
+    {
+      /* Whatever was lost, the bike may still be ours: hand it back before giving up. */
+      emit_log (out, G_LOG_LEVEL_WARNING, "control point: %s for %s while releasing; "
+                "resetting anyway", what, wu_ftms_opcode_to_string (session->request.bytes[0]));
+      clear_request (session);
+      session->reset_owed = TRUE;
       return;
     }
   if (!session->resent)

@@ -575,6 +575,84 @@ static const TableCase cases[] = {
     { RELEASE (2), .actions = "WRITE 01", DEADLINE (5) },
     END } },
 
+  /* ---- release with an answer lost: control may still be ours, so the Reset goes anyway ---- */
+  /* Control granted, started, the target in flight when the warm-up completes. */
+#define RELEASE_WITH_THE_TARGET_IN_FLIGHT                                                    \
+  { CONNECT (0) }, { FEATURE (0, RES) },                                                     \
+  { CAP (1, 3), .actions = "MODE none->resistance,WRITE 00" },                               \
+  { IND (1.1, "80 00 01"), .actions = "WRITE 07" },                                          \
+  { IND (1.2, "80 07 01"), .actions = "WRITE 04 1e", DEADLINE (4.2) },                       \
+  { RELEASE (1.5), .actions = "", DEADLINE (4.2) }
+  { "release-with-the-target-answer-lost-still-resets", { 0 }, {
+    RELEASE_WITH_THE_TARGET_IN_FLIGHT,
+    { TICK (4.199), .actions = "" },
+    { TICK (4.2), .actions = "WRITE 01", .log = "resetting anyway", CONTROL (TRUE),
+      DEADLINE (7.2) },
+    { STATUS (4.25, "01"), .actions = "" },   /* our own reset, announced */
+    { IND (4.3, "80 01 01"), .actions = "MODE resistance->none,RELEASED", .mode = "none",
+      CONTROL (FALSE), DEADLINE (NONE) },
+    END } },
+  { "release-with-the-target-answer-lost-late-answer-ignored", { 0 }, {
+    RELEASE_WITH_THE_TARGET_IN_FLIGHT,
+    { TICK (4.2), .actions = "WRITE 01" },
+    { IND (4.3, "80 04 01"), .actions = "", .log = "not the request in flight",
+      DEADLINE (7.2) },
+    { IND (4.4, "80 01 01"), .actions = "MODE resistance->none,RELEASED" },
+    END } },
+  { "release-with-the-reset-lost-too-gives-up-once", { 0 }, {
+    RELEASE_WITH_THE_TARGET_IN_FLIGHT,
+    { TICK (4.2), .actions = "WRITE 01" },
+    { TICK (7.2), .actions = "MODE resistance->none,RELEASED", .log = "releasing anyway",
+      CONTROL (FALSE), DEADLINE (NONE) },
+    { TICK (60), .actions = "" },             /* no second Reset: no loop */
+    END } },
+  { "release-late-tick-resets-then-gives-up", { 0 }, {
+    RELEASE_WITH_THE_TARGET_IN_FLIGHT,
+    { TICK (100), .actions = "WRITE 01,MODE resistance->none,RELEASED", DEADLINE (NONE) },
+    END } },
+  { "release-with-the-target-write-failed-still-resets", { 0 }, {
+    RELEASE_WITH_THE_TARGET_IN_FLIGHT,
+    { WRITE_FAILED (1.6), .actions = "WRITE 01", DEADLINE (4.6) },
+    { WRITE_FAILED (1.7), .actions = "MODE resistance->none,RELEASED", DEADLINE (NONE) },
+    END } },
+  { "release-with-the-request-control-answer-lost-still-resets", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00", CONTROL (FALSE) },
+    { RELEASE (0.1), .actions = "", DEADLINE (3) },
+    { TICK (3), .actions = "WRITE 01", DEADLINE (6) },   /* it may have been granted */
+    { IND (3.1, "80 01 05"), .actions = "MODE resistance->none,RELEASED", CONTROL (FALSE) },
+    END } },
+  { "release-with-an-answer-lost-and-the-link-lost-meanwhile", { 0 }, {
+    RELEASE_WITH_THE_TARGET_IN_FLIGHT,
+    { DISCONNECT (2), .actions = "MODE resistance->none,RELEASED", DEADLINE (NONE) },
+    { TICK (10), .actions = "" },             /* nothing to write to */
+    { CONNECT (20), .actions = "" },
+    END } },
+  { "release-with-an-answer-lost-then-the-link-lost", { 0 }, {
+    RELEASE_WITH_THE_TARGET_IN_FLIGHT,
+    { TICK (4.2), .actions = "WRITE 01" },
+    { DISCONNECT (5), .actions = "MODE resistance->none,RELEASED", DEADLINE (NONE) },
+    { CONNECT (6), .actions = "" },
+    END } },
+  { "release-after-a-resend-resets-instead-of-suspecting", { 0 }, {
+    CAPPED_AT_3 (0),
+    { CAP (1, 3), .actions = "WRITE 04 1e" },
+    { TICK (4), .actions = "WRITE 04 1e", .log = "sending it once more" },
+    { RELEASE (5), .actions = "" },
+    { TICK (7), .actions = "WRITE 01", DEADLINE (10) },   /* not SUSPECT: the Reset first */
+    { TICK (10), .actions = "MODE resistance->none,RELEASED" },
+    END } },
+  { "cap-again-while-the-owed-reset-is-in-flight", { 0 }, {
+    RELEASE_WITH_THE_TARGET_IN_FLIGHT,
+    { TICK (4.2), .actions = "WRITE 01" },
+    { STATUS (4.3, "07 c8"), .actions = "" },   /* releasing: not ours to re-cap */
+    { CAP (4.4, 3), .actions = "" },            /* one request at a time */
+    { IND (4.5, "80 01 01"), .actions = "WRITE 00", CONTROL (FALSE) },
+    { IND (4.6, "80 00 01"), .actions = "WRITE 04 1e" },   /* the cap, never above it */
+    { STATUS (4.7, "07 c8"), .actions = "" },   /* the target in flight is written again after */
+    { IND (4.8, "80 04 01"), .actions = "WRITE 04 1e" },
+    END } },
+
   /* ---- bad input ---- */
   { "malformed-bytes-are-rejected-and-change-nothing", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, RES) },

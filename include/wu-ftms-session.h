@@ -23,7 +23,8 @@
  *   once. 0xFF (control permission lost) or 0x01 (reset, not ours): control is requested
  *   again and the target re-applied. 0x04 (started by user): the target is re-applied.
  * - Reconnect: control is requested again and the target re-applied.
- * - Release: Reset (0x01), which also hands control back; WU_FTMS_ACTION_RELEASED when its
+ * - Release: Reset (0x01), which also hands control back; its answer starts the bike afresh
+ *   (a console stop is forgotten, as on a reset status). WU_FTMS_ACTION_RELEASED when that
  *   answer arrives, on its timeout, on disconnect, or at once when control was never held.
  *   A request left unanswered while releasing (control may be ours, or just granted) is
  *   not sent again: the Reset follows all the same, once.

@@ -729,7 +729,8 @@ on_success (WuFtmsSession *session, Step step, WuFtmsActions *out)
       emit_log (out, G_LOG_LEVEL_DEBUG, "%s target in place", wu_ftms_mode_to_string (session->mode));
       break;
     case STEP_RESET:
-      session->have_control = FALSE;
+      /* The bike is reset, whether its 0x01 status came first or comes later. */
+      forget_bike_state (session);
       break;
     default:
       g_return_if_reached ();

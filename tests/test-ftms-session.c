@@ -648,9 +648,41 @@ static const TableCase cases[] = {
     { STATUS (4.3, "07 c8"), .actions = "" },   /* releasing: not ours to re-cap */
     { CAP (4.4, 3), .actions = "" },            /* one request at a time */
     { IND (4.5, "80 01 01"), .actions = "WRITE 00", CONTROL (FALSE) },
-    { IND (4.6, "80 00 01"), .actions = "WRITE 04 1e" },   /* the cap, never above it */
-    { STATUS (4.7, "07 c8"), .actions = "" },   /* the target in flight is written again after */
-    { IND (4.8, "80 04 01"), .actions = "WRITE 04 1e" },
+    { IND (4.6, "80 00 01"), .actions = "WRITE 07" },
+    { IND (4.7, "80 07 01"), .actions = "WRITE 04 1e" },   /* the cap, never above it */
+    { STATUS (5, "07 c8"), .actions = "" },     /* the target in flight is written again after */
+    { IND (5.1, "80 04 01"), .actions = "WRITE 04 1e" },
+    END } },
+
+  /* ---- our own Reset starts the bike afresh, whatever order its status and answer take ---- */
+  { "console-pause-forgotten-after-our-reset-status-first", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "02 02"), .actions = "", .log = "paused by user" },
+    { RELEASE (10), .actions = "WRITE 01" },
+    { STATUS (10.05, "01"), .actions = "" },
+    { IND (10.1, "80 01 01"), .actions = "MODE resistance->none,RELEASED" },
+    { CAP (20, 3), .actions = "MODE none->resistance,WRITE 00" },   /* the next warm-up */
+    { IND (20.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (20.2, "80 07 01"), .actions = "WRITE 04 1e" },
+    END } },
+  { "console-pause-forgotten-after-our-reset-answer-first", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "02 02"), .actions = "", .log = "paused by user" },
+    { RELEASE (10), .actions = "WRITE 01" },
+    { IND (10.1, "80 01 01"), .actions = "MODE resistance->none,RELEASED" },
+    { STATUS (10.15, "01"), .actions = "" },
+    { CAP (20, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (20.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (20.2, "80 07 01"), .actions = "WRITE 04 1e" },
+    END } },
+  { "console-pause-kept-when-our-reset-was-refused", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "02 02") },
+    { RELEASE (10), .actions = "WRITE 01" },
+    { IND (10.1, "80 01 04"), .actions = "MODE resistance->none,RELEASED" },
+    { CAP (20, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (20.1, "80 00 01"), .actions = "" },   /* not reset: still the rider's stop */
+    { STATUS (21, "04"), .actions = "WRITE 04 1e" },
     END } },
 
   /* ---- bad input ---- */

@@ -95,7 +95,9 @@ WuController *wu_controller_new (const WuControllerConfig *config);
 void wu_controller_free (WuController *ctl);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuController, wu_controller_free)
 
-/* Replace the configuration (a reload); the running session keeps its counted time. */
+/* Replace the configuration (a reload); the running session keeps its counted time. A
+ * duration at or below that time completes the session, warming-up or paused, at the next
+ * input or tick. */
 void wu_controller_set_config (WuController *ctl, const WuControllerConfig *config);
 /* The bike's supported resistance range (0x2AD6), for a percentage cap. If a session is
  * active and the cap changes because of it, a WU_ACTION_CAP is emitted. */

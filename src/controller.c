@@ -316,10 +316,19 @@ pause_session (WuController *ctl, gint64 at_us, WuActions *out)
   ctl->pauses++;
 }
 
+/* Counted time has reached the duration. Outside a reload that happens only while warming
+ * up; a reload that shortens the duration can also reach it while paused, and a paused
+ * warm-up that has counted enough is complete too (not left to be cancelled). */
+static gboolean
+session_done (const WuController *ctl)
+{
+  return session_active (ctl) && ctl->elapsed_us >= ctl->config.duration_us;
+}
+
 static void
 complete_if_done (WuController *ctl, gint64 at_us, WuActions *out)
 {
-  if (ctl->state != WU_STATE_WARMING_UP || ctl->elapsed_us < ctl->config.duration_us)
+  if (!session_done (ctl))
     return;
   ctl->elapsed_us = ctl->config.duration_us;
   end_session (ctl, WU_STATE_COMPLETE, at_us, out);
@@ -331,7 +340,7 @@ static gint64
 completion_deadline (const WuController *ctl)
 {
   /* only pending after a reload shortened the duration: due at once */
-  if (ctl->state == WU_STATE_WARMING_UP && ctl->elapsed_us >= ctl->config.duration_us)
+  if (session_done (ctl))
     return ctl->now_us;
   return G_MAXINT64;
 }
@@ -808,7 +817,8 @@ void
 wu_controller_set_config (WuController *ctl, const WuControllerConfig *config)
 {
   g_return_if_fail (ctl != NULL && config != NULL);
-  /* counted time stays; a shorter duration completes at the next input (completion timer) */
+  /* counted time stays; a shorter duration completes a warming-up or paused session at the
+   * next input (completion timer) */
   ctl->config = *config;
 }
 

@@ -527,6 +527,20 @@ static const TableCase cases[] = {
     { DURATION (100.2, 60), .actions = "", ELAPSED (100), DEADLINE (100) },
     { TICK (100.5), .actions = "STATE warming-up->complete,RELEASE,FLOOR", ELAPSED (60) },
     END } },
+  { "shorter-duration-completes-a-paused-warm-up", LEVEL (20), {
+    { PEDAL (0, 100, 60), ELAPSED (100) },
+    { TICK (105), .actions = "STATE warming-up->paused", .state = "paused" },
+    { DURATION (106, 60), .actions = "", ELAPSED (100), DEADLINE (105) },
+    { TICK (106.5), .actions = "STATE paused->complete,RELEASE,FLOOR", .state = "complete",
+      ELAPSED (60), CAP (-1), DEADLINE (405) },
+    END } },
+  { "shorter-duration-completes-a-paused-warm-up-at-a-sample", { 0 }, {
+    { PEDAL (0, 100, 60) },
+    { LINK_DOWN (100.5), .actions = "STATE warming-up->paused" },
+    { DURATION (101, 30) },
+    { LINK_UP (102), .actions = "STATE paused->complete,RELEASE,FLOOR", .state = "complete" },
+    { SAMPLE (103, 60), .actions = "", .state = "complete", ELAPSED (30) },
+    END } },
   { "longer-duration-keeps-counted-time", { 0 }, {
     { PEDAL (0, 100, 60), ELAPSED (100) },
     { DURATION (100.5, 1200), ELAPSED (100) },

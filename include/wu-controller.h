@@ -100,7 +100,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuController, wu_controller_free)
  * input or tick. */
 void wu_controller_set_config (WuController *ctl, const WuControllerConfig *config);
 /* The bike's supported resistance range (0x2AD6), for a percentage cap. If a session is
- * active and the cap changes because of it, a WU_ACTION_CAP is emitted. */
+ * active and the cap changes because of it, a WU_ACTION_CAP is emitted. The session's cap
+ * follows the cap settings in force when it began: a reloaded one waits for the next. */
 void wu_controller_set_resistance_range (WuController *ctl, double minimum, double maximum,
                                          double increment, WuActions *out);
 

@@ -38,6 +38,9 @@ struct WuController {
   gint64 elapsed_us;          /* counted time of the session */
   gint64 activity_us;         /* last pedalling sample or entry into warming-up */
   double cap;                 /* active cap, -1: none */
+  /* Cap= as it was when the session began: a reloaded Cap applies from the next session,
+   * also when the range is read (again) during this one. */
+  double session_cap_level, session_cap_percent;
   guint pauses, recaps;
   double cadence_sum;
   guint cadence_n;
@@ -200,18 +203,17 @@ round_down_to_increment (double value, double minimum, double increment)
   return minimum + floor ((value - minimum) / increment + 1e-9) * increment;
 }
 
+/* The session's cap: from Cap= as snapshot when it began, and the range known now. */
 static double
 resolve_cap (const WuController *ctl)
 {
-  const WuControllerConfig *c = &ctl->config;
-
-  if (c->cap_level >= 0)
-    return c->cap_level;
-  if (c->cap_percent < 0 || !ctl->range_known)
+  if (ctl->session_cap_level >= 0)
+    return ctl->session_cap_level;
+  if (ctl->session_cap_percent < 0 || !ctl->range_known)
     return -1;
 
   double span = ctl->range_max - ctl->range_min;
-  double level = ctl->range_min + c->cap_percent / 100.0 * span;
+  double level = ctl->range_min + ctl->session_cap_percent / 100.0 * span;
   level = round_down_to_increment (level, ctl->range_min, ctl->range_inc);
   return CLAMP (level, ctl->range_min, ctl->range_max);
 }
@@ -252,6 +254,7 @@ reset_session (WuController *ctl)
 {
   ctl->elapsed_us = 0;
   ctl->cap = -1;
+  ctl->session_cap_level = ctl->session_cap_percent = -1;
   ctl->pauses = ctl->recaps = 0;
   ctl->cadence_sum = ctl->cadence_max = 0;
   ctl->cadence_n = 0;
@@ -273,6 +276,8 @@ begin_session (WuController *ctl, gint64 at_us, gint64 elapsed_us, WuActions *ou
   if (ctl->high_active)
     ctl->high_since_us = MAX (ctl->high_since_us, at_us);
 
+  ctl->session_cap_level = ctl->config.cap_level;
+  ctl->session_cap_percent = ctl->config.cap_percent;
   ctl->cap = resolve_cap (ctl);
   if (cap_active (ctl))
     emit_cap (out, ctl->cap);
@@ -833,7 +838,7 @@ wu_controller_set_resistance_range (WuController *ctl, double minimum, double ma
   ctl->range_max = maximum;
   ctl->range_inc = increment;
 
-  if (!session_active (ctl) || ctl->config.cap_level >= 0 || ctl->config.cap_percent < 0)
+  if (!session_active (ctl))
     return;
   double cap = resolve_cap (ctl);
   if (cap == ctl->cap)

@@ -23,6 +23,7 @@ typedef enum {
   STEP_STOP,
   STEP_RANGE,    /* minimum, maximum, increment (no time) */
   STEP_CONFIG,   /* duration in seconds (a reload) */
+  STEP_CONFIG_CAP,         /* Cap= level a, or percent b (a reload; NONE: not that kind) */
   STEP_TARGET_RESISTANCE,  /* the bike's target resistance changed to a (FTMS status 0x07) */
   STEP_MACHINE_STOPPED,    /* stopped or paused at the bike's console (status 0x02) */
   STEP_MACHINE_STARTED,    /* started or resumed at the console (status 0x04) */
@@ -61,6 +62,8 @@ typedef struct {
 #define RANGE(min_, max_, inc_) .kind = STEP_RANGE, .a = (min_), .b = (max_), .c = (inc_)
 #define CHECK .kind = STEP_CHECK
 #define DURATION(t_, s_) .t = (t_), .kind = STEP_CONFIG, .a = (s_)
+#define RELOAD_CAP(t_, level_, percent_) .t = (t_), .kind = STEP_CONFIG_CAP, .a = (level_), \
+  .b = (percent_)
 #define TARGET_RES(t_, l_) .t = (t_), .kind = STEP_TARGET_RESISTANCE, .a = (l_)
 #define MACHINE_STOPPED(t_) .t = (t_), .kind = STEP_MACHINE_STOPPED
 #define MACHINE_STARTED(t_) .t = (t_), .kind = STEP_MACHINE_STARTED
@@ -149,11 +152,35 @@ pedal (WuController *ctl, double from, double until, double cadence, double powe
 }
 
 static void
-apply_config_duration (WuController *ctl, double seconds)
+case_controller_config (const CaseConfig *cc, WuControllerConfig *config)
+{
+  wu_controller_config_init (config);
+  config->autostart = cc->autostart;
+  /* The tables say their cap explicitly: start from no cap rather than the 30 % default. */
+  config->cap_percent = -1;
+  if (cc->cap_level != 0)
+    config->cap_level = cc->cap_level;
+  if (cc->cap_percent != 0)
+    config->cap_percent = cc->cap_percent;
+}
+
+/* A reload: the case's settings with one of them changed. */
+static void
+reload_duration (WuController *ctl, const CaseConfig *cc, double seconds)
 {
   WuControllerConfig config;
-  wu_controller_config_init (&config);
+  case_controller_config (cc, &config);
   config.duration_us = (gint64) llround (seconds * G_USEC_PER_SEC);
+  wu_controller_set_config (ctl, &config);
+}
+
+static void
+reload_cap (WuController *ctl, const CaseConfig *cc, double level, double percent)
+{
+  WuControllerConfig config;
+  case_controller_config (cc, &config);
+  config.cap_level = level;
+  config.cap_percent = percent;
   wu_controller_set_config (ctl, &config);
 }
 
@@ -172,7 +199,7 @@ error_name (const GError *error)
 }
 
 static void
-run_step (WuController *ctl, const Step *step, WuActions *out)
+run_step (WuController *ctl, const CaseConfig *cc, const Step *step, WuActions *out)
 {
   g_autoptr (GError) error = NULL;
   gboolean ok = TRUE;
@@ -204,7 +231,10 @@ run_step (WuController *ctl, const Step *step, WuActions *out)
       wu_controller_set_resistance_range (ctl, step->a, step->b, step->c, out);
       break;
     case STEP_CONFIG:
-      apply_config_duration (ctl, step->a);
+      reload_duration (ctl, cc, step->a);
+      break;
+    case STEP_CONFIG_CAP:
+      reload_cap (ctl, cc, step->a, step->b);
       break;
     case STEP_TARGET_RESISTANCE:
       wu_controller_target_resistance (ctl, to_us (step->t), step->a, out);
@@ -251,14 +281,7 @@ static WuController *
 new_controller (const CaseConfig *cc)
 {
   WuControllerConfig config;
-  wu_controller_config_init (&config);
-  config.autostart = cc->autostart;
-  /* The tables say their cap explicitly: start from no cap rather than the 30 % default. */
-  config.cap_percent = -1;
-  if (cc->cap_level != 0)
-    config.cap_level = cc->cap_level;
-  if (cc->cap_percent != 0)
-    config.cap_percent = cc->cap_percent;
+  case_controller_config (cc, &config);
   return wu_controller_new (&config);
 }
 
@@ -279,7 +302,7 @@ test_table_case (gconstpointer data)
       WuActions out;
       wu_actions_clear (&out);
       g_test_message ("%s: step %u at %g s", tc->name, i, tc->steps[i].t);
-      run_step (ctl, &tc->steps[i], &out);
+      run_step (ctl, &tc->config, &tc->steps[i], &out);
       check_step (ctl, &tc->steps[i], &out);
     }
 }
@@ -483,6 +506,45 @@ static const TableCase cases[] = {
   { "percent-cap-range-arrives-late", PERCENT (50), {
     { START (0), .actions = "STATE idle->warming-up", CAP (-1) },
     { RANGE (0, 20, 3), .actions = "CAP 9", CAP (9) },
+    END } },
+  /* a reloaded Cap applies from the next warm-up, also when a reconnect reads the range */
+  { "reloaded-percent-cap-waits-for-the-next-warm-up", PERCENT (30), {
+    { RANGE (0, 100, 1) },
+    { PEDAL (0, 10, 60), .actions = "STATE idle->warming-up,CAP 30", CAP (30) },
+    { RELOAD_CAP (10.5, NONE, 80), .actions = "", CAP (30) },
+    { LINK_DOWN (11), .actions = "STATE warming-up->paused" },
+    { LINK_UP (12), .actions = "CAP 30" },
+    { RANGE (0, 100, 1), .actions = "", CAP (30) },
+    { RANGE (0, 50, 1), .actions = "CAP 15", CAP (15) },   /* another range: 30 % of it */
+    { STOP (13), .actions = "STATE paused->cancelled,RELEASE" },
+    { START (14), .actions = "STATE cancelled->warming-up,CAP 40", CAP (40) },
+    END } },
+  { "reloaded-level-cap-waits-for-the-next-warm-up", LEVEL (7), {
+    { PEDAL (0, 10, 60), .actions = "STATE idle->warming-up,CAP 7", CAP (7) },
+    { RELOAD_CAP (10.5, NONE, 50), .actions = "", CAP (7) },
+    { RANGE (0, 100, 1), .actions = "", CAP (7) },
+    { STOP (13), .actions = "STATE warming-up->cancelled,RELEASE" },
+    { START (14), .actions = "STATE cancelled->warming-up,CAP 50", CAP (50) },
+    END } },
+  { "reloaded-percent-cap-does-not-replace-a-level", PERCENT (30), {
+    { RANGE (0, 100, 1) },
+    { START (0), .actions = "STATE idle->warming-up,CAP 30", CAP (30) },
+    { RELOAD_CAP (1, 12, NONE), .actions = "", CAP (30) },
+    { RANGE (0, 100, 1), .actions = "", CAP (30) },
+    { STOP (2), .actions = "STATE warming-up->cancelled,RELEASE" },
+    { START (3), .actions = "STATE cancelled->warming-up,CAP 12", CAP (12) },
+    END } },
+  { "reloaded-cap-none-to-percent-waits-for-the-next-warm-up", { 0 }, {
+    { START (0), .actions = "STATE idle->warming-up", CAP (-1) },
+    { RELOAD_CAP (1, NONE, 30), .actions = "" },
+    { RANGE (0, 100, 1), .actions = "", CAP (-1) },
+    { STOP (2), .actions = "STATE warming-up->cancelled,RELEASE" },
+    { START (3), .actions = "STATE cancelled->warming-up,CAP 30", CAP (30) },
+    END } },
+  { "range-arriving-late-uses-the-warm-ups-cap", PERCENT (50), {
+    { START (0), .actions = "STATE idle->warming-up", CAP (-1) },
+    { RELOAD_CAP (1, NONE, 10), .actions = "" },
+    { RANGE (0, 20, 1), .actions = "CAP 10", CAP (10) },   /* 50 %, not the reloaded 10 % */
     END } },
   { "no-cap-is-advisory", { 0 }, {
     { RANGE (0, 100, 1) },

@@ -55,9 +55,11 @@ struct WuController {
   gint64 high_since_us;
   gint64 high_last_us;
 
-  /* Re-cap: resistance above the cap. */
+  /* Re-cap: a run of fresh resistance reports above the cap. */
   gboolean over_active;
-  gint64 over_since_us;
+  gint64 over_since_us;       /* start of the run, or the last re-cap */
+  gint64 over_last_us;        /* last report above the cap */
+  gint64 cap_sent_us;         /* when the cap was last sent (any reason) */
 
   /* Supported resistance range. */
   gboolean range_known;
@@ -85,6 +87,15 @@ static gboolean
 cap_active (const WuController *ctl)
 {
   return ctl->cap >= 0;
+}
+
+/* Resistance reported above the cap after the cap was last sent: the bike did not take it,
+ * or the knob was turned since. A report from before the cap (or from the same instant,
+ * measured before the bike could act on it) says nothing new. */
+static gboolean
+over_cap_since_last_cap (const WuController *ctl)
+{
+  return ctl->over_active && ctl->over_last_us > ctl->cap_sent_us;
 }
 
 const char *
@@ -150,8 +161,9 @@ append_action (WuActions *out, const WuAction *action)
 {
   g_return_if_fail (out != NULL);
 
-  /* A late tick can fire several re-caps back to back; repeating the same command
-   * within one batch is pointless and would only eat the fixed-size buffer. */
+  /* Two causes can send the cap in one batch (a re-cap due as the bike reports a target
+   * above it or comes back); repeating the same command is pointless and would only eat
+   * the fixed-size buffer. */
   if (action->kind == WU_ACTION_CAP && out->n > 0 &&
       out->items[out->n - 1].kind == WU_ACTION_CAP && out->items[out->n - 1].cap == action->cap)
     return;
@@ -218,6 +230,13 @@ resolve_cap (const WuController *ctl)
   return CLAMP (level, ctl->range_min, ctl->range_max);
 }
 
+static void
+send_cap (WuController *ctl, gint64 at_us, WuActions *out)
+{
+  emit_cap (out, ctl->cap);
+  ctl->cap_sent_us = at_us;
+}
+
 /* ---- hint ------------------------------------------------------------------------------ */
 
 static void
@@ -262,6 +281,7 @@ reset_session (WuController *ctl)
   ctl->power_max = -1;
   ctl->power_n = 0;
   ctl->over_active = FALSE;
+  ctl->cap_sent_us = G_MININT64;
 }
 
 /* A fresh session: idle/complete/cancelled -> warming-up with `elapsed_us` already counted. */
@@ -280,7 +300,7 @@ begin_session (WuController *ctl, gint64 at_us, gint64 elapsed_us, WuActions *ou
   ctl->session_cap_percent = ctl->config.cap_percent;
   ctl->cap = resolve_cap (ctl);
   if (cap_active (ctl))
-    emit_cap (out, ctl->cap);
+    send_cap (ctl, at_us, out);
 }
 
 static void
@@ -395,16 +415,21 @@ fire_ease_off_set (WuController *ctl, gint64 at_us, WuActions *out)
 static gint64
 recap_deadline (const WuController *ctl)
 {
-  if (!session_active (ctl) || !cap_active (ctl) || !ctl->over_active)
+  /* without a new report above the cap, sending it again would only repeat itself */
+  if (!session_active (ctl) || !cap_active (ctl) || !over_cap_since_last_cap (ctl))
     return G_MAXINT64;
   /* at least 1 µs, so a zero setting cannot make the timer loop forever */
-  return add_us (ctl->over_since_us, MAX (ctl->config.reapply_after_us, 1));
+  gint64 deadline = add_us (ctl->over_since_us, MAX (ctl->config.reapply_after_us, 1));
+  /* the last report above the cap must still be believed when the deadline comes */
+  if (deadline - ctl->over_last_us > ctl->config.stale_after_us)
+    return G_MAXINT64;
+  return deadline;
 }
 
 static void
 fire_recap (WuController *ctl, gint64 at_us, WuActions *out)
 {
-  emit_cap (out, ctl->cap);
+  send_cap (ctl, at_us, out);
   ctl->recaps++;
   ctl->over_since_us = at_us;
 }
@@ -623,12 +648,16 @@ track_over_cap (WuController *ctl, double resistance, gint64 t, WuActions *out)
       ctl->over_active = FALSE;
       return;
     }
-  if (!ctl->over_active)
-    {
-      ctl->over_active = TRUE;
-      ctl->over_since_us = t;
-    }
-  else if (t - ctl->over_since_us >= ctl->config.reapply_after_us)
+  /* a report that is no longer believed does not make the resistance above the cap "for
+   * ReapplyAfter": after such a gap the run begins again */
+  gboolean continues = ctl->over_active &&
+                       t - ctl->over_last_us <= ctl->config.stale_after_us;
+  ctl->over_active = TRUE;
+  ctl->over_last_us = t;
+  if (!continues)
+    ctl->over_since_us = t;
+  else if (over_cap_since_last_cap (ctl) &&
+           t - ctl->over_since_us >= ctl->config.reapply_after_us)
     fire_recap (ctl, t, out);
 }
 
@@ -694,12 +723,12 @@ on_link_down (WuController *ctl, gint64 t, WuActions *out)
 }
 
 static void
-on_link_up (WuController *ctl, WuActions *out)
+on_link_up (WuController *ctl, gint64 t, WuActions *out)
 {
   ctl->link_up = TRUE;
   /* a reconnected bike has forgotten its limits */
   if (session_active (ctl) && cap_active (ctl))
-    emit_cap (out, ctl->cap);
+    send_cap (ctl, t, out);
 }
 
 void
@@ -711,7 +740,7 @@ wu_controller_link (WuController *ctl, gint64 now_us, gboolean up, WuActions *ou
   if (!up == !ctl->link_up)
     return;
   if (up)
-    on_link_up (ctl, out);
+    on_link_up (ctl, t, out);
   else
     on_link_down (ctl, t, out);
 }
@@ -846,7 +875,7 @@ wu_controller_set_resistance_range (WuController *ctl, double minimum, double ma
   ctl->cap = cap;
   ctl->over_active = FALSE;
   if (cap_active (ctl))
-    emit_cap (out, cap);
+    send_cap (ctl, ctl->now_us, out);
 }
 
 /* ---- queries ------------------------------------------------------------------------------ */

@@ -489,6 +489,37 @@ static const TableCase cases[] = {
     { TICK (14), .actions = "CAP 30" },
     { STOP (14.5), .actions = "STATE warming-up->cancelled,RELEASE", CAP (-1) },
     END } },
+  /* a re-cap needs a fresh sample above the cap newer than the last cap sent */
+  { "recap-needs-a-sample-after-the-last-cap", LEVEL (5), {
+    { PEDAL_PR (0, 58, 60, NONE, 5), .actions = "STATE idle->warming-up,CAP 5" },
+    { PEDAL_PR (59, 60, 60, NONE, 8), .actions = "", DEADLINE (61) },
+    { TICK (61), .actions = "CAP 5", DEADLINE (63.000001) },   /* then only staleness */
+    { TICK (64), .actions = "" },
+    { TICK (400), .actions = "STATE warming-up->paused,STATE paused->cancelled,RELEASE" },
+    END } },
+  { "recap-while-paused-needs-new-samples", LEVEL (5), {
+    { PEDAL_PR (0, 10, 60, NONE, 5) },
+    { TICK (15), .actions = "STATE warming-up->paused" },
+    { SAMPLE_PR (16, 0, NONE, 8), .actions = "", DEADLINE (18) },
+    { SAMPLE_PR (17, 0, NONE, 8), .actions = "" },
+    { TICK (18), .actions = "CAP 5", .state = "paused" },
+    { TICK (30), .actions = "" },
+    { SAMPLE_PR (31, 0, NONE, 9), .actions = "" },   /* stale run: a new 2 s begins */
+    { SAMPLE_PR (32, 0, NONE, 9), .actions = "", DEADLINE (33) },
+    { TICK (33), .actions = "CAP 5" },
+    { SAMPLE_PR (34, 0, NONE, 9), .actions = "" },
+    { TICK (100), .actions = "CAP 5" },              /* at 35, from the sample at 34 */
+    END } },
+  { "recap-ignores-stale-resistance", LEVEL (5), {
+    { PEDAL_PR (0, 5, 60, NONE, 5), .actions = "STATE idle->warming-up,CAP 5" },
+    { SAMPLE_PR (6, 60, NONE, 8), .actions = "", DEADLINE (8) },
+    { PEDAL (7, 8, 60), .actions = "CAP 5" },         /* the sample at 6 is fresh at 8 */
+    { PEDAL (9, 11, 60), .actions = "" },             /* no resistance reported */
+    /* above the cap again after 6 s without a report: not "above for 2 s" yet */
+    { SAMPLE_PR (12, 60, NONE, 8), .actions = "", DEADLINE (14) },
+    { SAMPLE_PR (13, 60, NONE, 8), .actions = "" },
+    { TICK (14), .actions = "CAP 5" },
+    END } },
   { "percent-cap-0-100-inc-1", PERCENT (30), {
     { RANGE (0, 100, 1), .actions = "" },
     { PEDAL (0, 3, 60), .actions = "STATE idle->warming-up,CAP 30", CAP (30) },
@@ -560,7 +591,7 @@ static const TableCase cases[] = {
     { SAMPLE_PR (7, 30, NONE, 40), DEADLINE (8) },      /* over cap; pause still first */
     { TICK (8), .actions = "STATE warming-up->paused", DEADLINE (9) },   /* recap */
     { TICK (9), .actions = "CAP 30", DEADLINE (10.000001) },             /* stale 30 rpm */
-    { TICK (10.000001), DEADLINE (11) },
+    { TICK (10.000001), DEADLINE (308) },   /* no report since the re-cap: abandon next */
     { LINK_DOWN (10.5), DEADLINE (308) },               /* abandon */
     END } },
   { "big-tick-fires-chained-timers-in-order", { 0 }, {
@@ -577,10 +608,10 @@ static const TableCase cases[] = {
     END } },
   { "big-tick-with-hint-and-recaps", LEVEL (30), {
     /* high cadence since the start at 3 s: ease-off at 13; resistance over the cap since 3:
-     * recaps by sample at 5..13, then by timer at 15, 17 (coalesced), 19 (ties before the
-     * pause), 21.. (coalesced) until cancelled at 319; idle at 619 */
+     * recaps at 5..13, then at 15 from the report at 14, and no more (no later report);
+     * ease-off cleared at 17.000001, paused at 19, cancelled at 319; idle at 619 */
     { PEDAL_PR (0, 14, 120, NONE, 40), .hint = "ease-off", DEADLINE (15) },
-    { TICK (100000), .actions = "CAP 30,HINT none,CAP 30,STATE warming-up->paused,CAP 30,"
+    { TICK (100000), .actions = "CAP 30,HINT none,STATE warming-up->paused,"
       "STATE paused->cancelled,RELEASE,STATE cancelled->idle", .state = "idle", .hint = "none",
       DEADLINE (NONE) },
     END } },
@@ -740,6 +771,31 @@ test_target_resistance_counts_recaps (void)
   g_assert_cmpuint (summary.recaps, ==, 2);
 }
 
+/* Resistance seen above the cap twice, then no more data: one re-cap, not one every
+ * ReapplyAfter until the warm-up is cancelled. */
+static void
+test_recaps_without_new_data (void)
+{
+  WuControllerConfig config;
+  wu_controller_config_init (&config);
+  config.cap_level = 5;
+  g_autoptr (WuController) ctl = wu_controller_new (&config);
+  WuSummary summary;
+  WuActions out;
+
+  wu_actions_clear (&out);
+  pedal (ctl, 0, 58, 80, NONE, 5, &out);
+  pedal (ctl, 59, 60, 80, NONE, 8, &out);
+  for (double t = 61; t <= 400; t++)
+    {
+      wu_actions_clear (&out);
+      wu_controller_tick (ctl, to_us (t), &out);
+    }
+  g_assert_cmpint (wu_controller_get_state (ctl), ==, WU_STATE_CANCELLED);
+  wu_controller_get_summary (ctl, &summary);
+  g_assert_cmpuint (summary.recaps, ==, 1);
+}
+
 static void
 test_summary_counts_recaps_and_no_power (void)
 {
@@ -841,7 +897,8 @@ test_strings_and_defaults (void)
   g_assert_cmpfloat (wu_controller_get_cap (ctl), ==, -1);
 }
 
-/* A long late tick with the resistance held above the cap must not overflow WuActions. */
+/* A long late tick with the resistance held above the cap must not overflow WuActions; the
+ * last report above the cap (at 4) earns one re-cap (at 5), not one every ReapplyAfter. */
 static void
 test_late_tick_does_not_overflow (void)
 {
@@ -856,7 +913,7 @@ test_late_tick_does_not_overflow (void)
   wu_actions_clear (&out);
   wu_controller_tick (ctl, to_us (1000), &out);
   g_autofree char *got = format_actions (&out);
-  g_assert_cmpstr (got, ==, "CAP 5,STATE warming-up->paused,CAP 5,STATE paused->cancelled,"
+  g_assert_cmpstr (got, ==, "CAP 5,STATE warming-up->paused,STATE paused->cancelled,"
                    "RELEASE,STATE cancelled->idle");
 }
 
@@ -872,6 +929,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/controller/summary", test_summary);
   g_test_add_func ("/controller/summary-recaps-no-power", test_summary_counts_recaps_and_no_power);
+  g_test_add_func ("/controller/recaps-without-new-data", test_recaps_without_new_data);
   g_test_add_func ("/controller/target-resistance-counts-recaps",
                    test_target_resistance_counts_recaps);
   g_test_add_func ("/controller/getters-staleness", test_getters_staleness);

@@ -76,6 +76,7 @@ typedef struct {
   WuAutostart autostart;
   double cap_level;       /* 0 in a table means: none */
   double cap_percent;
+  double abandon_after;   /* seconds; 0: the default */
 } CaseConfig;
 
 typedef struct {
@@ -162,6 +163,8 @@ case_controller_config (const CaseConfig *cc, WuControllerConfig *config)
     config->cap_level = cc->cap_level;
   if (cc->cap_percent != 0)
     config->cap_percent = cc->cap_percent;
+  if (cc->abandon_after != 0)
+    config->abandon_after_us = (gint64) llround (cc->abandon_after * G_USEC_PER_SEC);
 }
 
 /* A reload: the case's settings with one of them changed. */
@@ -437,6 +440,16 @@ static const TableCase cases[] = {
     { TICK (919.999999), .actions = "", .state = "complete" },
     { TICK (920), .actions = "STATE complete->idle", .state = "idle", ELAPSED (0), DEADLINE (NONE) },
     { PEDAL (1000, 1003, 60), .actions = "STATE idle->warming-up,CAP 25", ELAPSED (3) },
+    END } },
+  /* AbandonAfter shorter than StaleAfter: samples 2.5 s apart are one run, yet far enough
+   * apart to go back to idle between them. The run before idle must not autostart. */
+  { "back-to-idle-begins-a-new-run", { .abandon_after = 2 }, {
+    { PEDAL (0, 3, 60), .actions = "STATE idle->warming-up" },
+    { STOP (3.5), .actions = "STATE warming-up->cancelled,RELEASE" },
+    { CHECK, DEADLINE (5.5) },                       /* idle 2 s after the stop */
+    { SAMPLE (6, 60), .actions = "STATE cancelled->idle", .state = "idle", ELAPSED (0) },
+    { SAMPLE (8.5, 60), .actions = "", .state = "idle" },
+    { SAMPLE (9, 60), .actions = "STATE idle->warming-up", ELAPSED (3) },
     END } },
   { "no-autostart-in-complete", { 0 }, {
     { PEDAL (0, 600, 60), .state = "complete" },

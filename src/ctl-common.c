@@ -1,6 +1,33 @@
 #include "ctl-common.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+/* An option of any warmupctl command that GOption gives the next argument as its value
+ * (when the value is not attached with '='). Keep in step with the commands' GOptionEntry
+ * tables in warmupctl.c, ctl-history.c and ctl-routine.c. */
+static gboolean
+option_takes_next_argument (const char *arg)
+{
+  static const char *const options_with_a_value[] = { "-w", "--wait", "-n", "--limit", NULL };
+
+  return g_strv_contains (options_with_a_value, arg);
+}
+
+const char *
+wu_ctl_find_command (int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--") == 0)
+        return i + 1 < argc ? argv[i + 1] : NULL;
+      if (option_takes_next_argument (argv[i]))
+        i++;   /* its value, whatever it looks like (-w -1 is a value) */
+      else if (argv[i][0] != '-')
+        return argv[i];
+    }
+  return NULL;
+}
 
 static gboolean
 on_wait_timeout (gpointer user_data)

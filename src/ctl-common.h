@@ -5,6 +5,13 @@
 #define WU_BUS_NAME "io.github.warmupd"
 #define WU_OBJECT_PATH "/io/github/warmupd"
 
+/* The command word in ARGV (ARGC entries, ARGV[0] the program): the first argument that is
+ * neither an option nor the value of one, read as GOption reads the command line: every
+ * option that takes a value (-w/--wait SECONDS, -n/--limit N) takes the next argument
+ * unless it is given as --wait=SECONDS, and the argument after "--" is never an option.
+ * NULL when there is none. Each command's dispatcher runs before GOption has parsed. */
+const char *wu_ctl_find_command (int argc, char **argv);
+
 /* Wait up to WAIT_SECONDS for warmupd to own its name on PROXY's bus. TRUE when it does;
  * FALSE with a message naming the bus otherwise. Connect signal handlers to PROXY first if
  * nothing the daemon emits right after appearing may be missed. */

@@ -22,20 +22,6 @@ static const char *const csv_columns[] = {
   "max_cadence", "avg_power", "cap", "recaps", "source", "routine", "rounds", "assessment",
 };
 
-/* The command word: the first argument that is neither an option nor an option's value. */
-static const char *
-find_command (int argc, char **argv)
-{
-  for (int i = 1; i < argc; i++)
-    {
-      if (strcmp (argv[i], "--wait") == 0 || strcmp (argv[i], "-w") == 0)
-        i++;   /* its value */
-      else if (argv[i][0] != '-')
-        return argv[i];
-    }
-  return NULL;
-}
-
 static gboolean
 parse_options (int *argc, char ***argv, HistoryOptions *options, GError **error)
 {
@@ -258,7 +244,7 @@ wu_ctl_history_dispatch (int argc, char **argv, int *status)
   g_autoptr (GVariant) warmups = NULL;
   HistoryOptions options = { 0 };
 
-  if (g_strcmp0 (find_command (argc, argv), "history") != 0)
+  if (g_strcmp0 (wu_ctl_find_command (argc, argv), "history") != 0)
     return FALSE;
   if (!parse_options (&argc, &argv, &options, &error))
     {

@@ -786,11 +786,8 @@ wu_ctl_routine_dispatch (int argc, char **argv, int *status)
     { "wait", 'w', 0, G_OPTION_ARG_INT, &wait_seconds, "Wait up to SECONDS for warmupd", "SECONDS" },
     { NULL }
   };
-  const char *command = NULL, *usage;
+  const char *command = wu_ctl_find_command (argc, argv), *usage;
 
-  for (int i = 1; i < argc && command == NULL; i++)
-    if (argv[i][0] != '-')
-      command = argv[i];
   if (command == NULL || (strcmp (command, "routines") != 0 && strcmp (command, "routine") != 0
                           && strcmp (command, "guide") != 0))
     return FALSE;

@@ -174,6 +174,18 @@ class HistoryTests(wutest.WarmupdTestCase):
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--limit", bad.stderr)
 
+    def test_warmupctl_history_options_before_the_command(self):
+        """-w SECONDS and --limit N before the word history: their values are not the
+        command word."""
+        path, _ = self.write_trace("straight.trace", straight())
+        self.replay(path, args=self.state_args())
+        for options in (["-n", "1", "-w", "5"], ["--limit", "1", "--wait", "5"],
+                        ["--limit=1", "--wait=5"]):
+            out = self.run_tool([WARMUPCTL, "--session"] + options + ["history", "--csv"])
+            self.assertEqual(out.returncode, 0, "%r: %s" % (options, out.stderr))
+            self.assertEqual(len(out.stdout.splitlines()), 2, options)
+            self.assertTrue(out.stdout.startswith(",".join(CSV_COLUMNS)), options)
+
     # -- kill -9 mid warm-up -------------------------------------------------------------------
 
     def test_sigkill_mid_warmup_recovered_as_interrupted(self):

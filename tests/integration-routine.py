@@ -325,6 +325,25 @@ class RoutineTests(wutest.WarmupdTestCase):
         out = self.run_tool([WARMUPCTL, "--session", "routine"])
         self.assertEqual(out.returncode, 2)
 
+    def test_warmupctl_options_before_the_command(self):
+        """The synopsis puts -w SECONDS before the command: its value is not the command
+        word, in every form GOption takes (-w 5, --wait 5, --wait=5, after "--" the command).
+        -w5 is not one of them: GOption reads -w and -5 and takes the command as the value."""
+        self.start_daemon()
+        for options in (["-w", "5"], ["--wait", "5"], ["--wait=5"], ["-w", "5", "--"]):
+            out = self.run_tool([WARMUPCTL, "--session"] + options + ["routines"])
+            self.assertEqual(out.returncode, 0, "%r: %s" % (options, out.stderr))
+            self.assertEqual(out.stdout.split()[0], "after-bike-warmup", options)
+            out = self.run_tool([WARMUPCTL, "--session"] + options + ["routine", "key-exercises"])
+            self.assertEqual(out.returncode, 0, "%r: %s" % (options, out.stderr))
+            self.assertRegex(out.stdout, r"(?m)^ ?1\. ", options)
+        out = self.run_tool([WARMUPCTL, "--session", "-w", "5", "routine"])
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("usage: warmupctl [--session] [--wait SECONDS] routine ID", out.stderr)
+        out = self.run_tool([WARMUPCTL, "--session", "-w5", "routines"])
+        self.assertEqual(out.returncode, 2)
+        self.assertIn("-w", out.stderr)
+
     def test_guide_better_then_irritated(self):
         """The whole flow on a terminal: counted steps, the question after each round,
         `better` -> another round, `irritated` -> the rest, then done for the day."""

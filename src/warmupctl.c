@@ -314,14 +314,15 @@ main (int argc, char **argv)
                   commands_help);
       return 2;
     }
-  proxy = new_proxy (&options);
-  if (proxy == NULL)
-    return EXIT_FAILURE;
   if (options.guide && strcmp (command, "watch") != 0)
     {
       g_printerr ("warmupctl: --guide goes with watch\n");
       return 2;
     }
+  /* all usage is checked by now: bad usage is 2 whether or not the bus can be reached */
+  proxy = new_proxy (&options);
+  if (proxy == NULL)
+    return EXIT_FAILURE;
   if (strcmp (command, "watch") == 0)
     {
       status = cmd_watch (proxy, &options);

@@ -480,6 +480,24 @@ class ReplayTests(wutest.WarmupdTestCase):
         self.assertIn("not running", r.stderr)
         self.assertEqual(r.stdout, "")
 
+    def test_warmupctl_bad_usage_without_a_bus(self):
+        """Bad usage is exit status 2 (warmupctl(1)) before any bus is tried: the same with
+        neither bus reachable."""
+        env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent/bus",
+                   DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent/bus")
+        bad_usages = (["--guide", "status"], ["--guide"], ["--guide", "start"],
+                      ["--guide", "stop"], ["status", "extra"], ["bogus"], ["--bogus"],
+                      ["-w", "x", "status"], ["routine"], ["routines", "extra"],
+                      ["guide", "a", "b"], ["history", "extra"], ["history", "--limit", "-1"])
+        for bus in ([], ["--session"]):
+            for args in bad_usages:
+                r = self.run_tool([WARMUPCTL] + bus + args, env=env)
+                self.assertEqual(r.returncode, 2, "%r: %s" % (bus + args, r.stderr))
+                self.assertNotIn("cannot reach", r.stderr, bus + args)
+            r = self.run_tool([WARMUPCTL] + bus + ["status"], env=env)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("cannot reach the %s bus" % ("session" if bus else "system"), r.stderr)
+
     def run_watch(self, speed):
         """warmupctl --wait 10 watch started before warmupd (and known to be waiting for it),
         then warmupd replaying a straight ten minutes at `speed`. Returns (status, out, err)."""

@@ -497,8 +497,9 @@ class WarmupdTestCase(unittest.TestCase):
 
     # -- tools
 
-    def run_tool(self, argv, timeout=None, **kw):
-        result = subprocess.run(argv, env=self.bus.env(), stdin=subprocess.DEVNULL,
+    def run_tool(self, argv, timeout=None, env=None, **kw):
+        result = subprocess.run(argv, env=self.bus.env() if env is None else env,
+                                stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 universal_newlines=True,
                                 timeout=TIMEOUT if timeout is None else timeout, **kw)

@@ -190,6 +190,17 @@ validate_trace (const char *path, GError **error)
   return TRUE;
 }
 
+/* Sensor1.Name and .Address, and through the name the Source label: D-Bus strings, so UTF-8
+ * whatever bytes the file name holds (the path itself stays as given, for opening). */
+static void
+replay_set_names (WuReplaySource *replay, const char *path)
+{
+  g_autofree char *absolute = g_canonicalize_filename (path, NULL);
+
+  replay->base.name = g_filename_display_basename (path);
+  replay->base.address = g_filename_display_name (absolute);
+}
+
 WuSource *
 wu_replay_source_new (const char *path, double speed, const WuSourceSink *sink,
                       gpointer sink_data, GError **error)
@@ -207,8 +218,7 @@ wu_replay_source_new (const char *path, double speed, const WuSourceSink *sink,
   replay->base.ops = &replay_ops;
   replay->base.sink = sink;
   replay->base.sink_data = sink_data;
-  replay->base.name = g_path_get_basename (path);
-  replay->base.address = g_canonicalize_filename (path, NULL);
+  replay_set_names (replay, path);
   replay->path = g_strdup (path);
   replay->speed = speed;
   replay->reader = reader;

@@ -4,6 +4,7 @@ time (--speed 0), observed from a real D-Bus client (and from warmupctl). TAP ou
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -112,6 +113,24 @@ class ReplayTests(wutest.WarmupdTestCase):
         self.assert_in_log(d, "warm-up idle -> warming-up")
         self.assert_in_log(d, "warm-up warming-up -> complete")
         self.assertLess(d.log().index("idle -> warming-up"), d.log().index("warming-up -> complete"))
+
+    def test_file_name_not_utf8(self):
+        """A trace whose file name is not UTF-8 (byte 0xE9, a Latin-1 e acute): the names
+        on D-Bus are its display name, U+FFFD for the byte, instead of a GLib critical
+        (fatal under the harness) and empty strings."""
+        path = os.path.join(self.tmpdir, os.fsdecode(b"d\xe9mo.trace"))
+        shutil.copyfile(os.path.join(wutest.SRCDIR, "data", "traces", "demo.trace"), path)
+        d = self.replay(path)
+        shown = "d\ufffdmo.trace"
+
+        s = self.sensor()
+        self.assertTrue(s["Finished"])
+        self.assertEqual(s["Name"], shown)
+        self.assertEqual(s["Address"], os.path.join(self.tmpdir, shown))
+        self.assertEqual(self.warmup()["Source"], "replay:" + shown)
+        summary = self.assert_single_floor_routine()
+        self.assertEqual(summary["source"], "replay:" + shown)
+        self.assertNotIn("CRITICAL", d.log())
 
     # -- 2. pause and resume -------------------------------------------------------------
 

@@ -246,6 +246,7 @@ wu_history_session_routine_outcome (WuHistorySession *session, int rounds,
 struct WuHistory {
   sqlite3 *db;
   char *path;
+  char *display_path;          /* PATH as UTF-8, for messages: they reach D-Bus (HistoryError) */
   guint recovered;
 };
 
@@ -278,7 +279,7 @@ G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == WU_HISTORY_SCHEMA_VERSION);
 static gboolean
 db_fail (WuHistory *history, GError **error, const char *what)
 {
-  g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: %s: %s", history->path, what,
+  g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: %s: %s", history->display_path, what,
                sqlite3_errmsg (history->db));
   return FALSE;
 }
@@ -322,7 +323,7 @@ check_integrity (WuHistory *history, GError **error)
   if (strcmp (result, "ok") != 0)
     {
       g_strdelimit (result, "\n", ' ');   /* one line: it ends up in a log and a property */
-      g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: corrupt database: %s", history->path,
+      g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: corrupt database: %s", history->display_path,
                    result);
       return FALSE;
     }
@@ -340,7 +341,7 @@ set_up_journal (WuHistory *history, GError **error)
   if (g_ascii_strcasecmp (mode, "wal") != 0)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: cannot use WAL (journal mode %s)",
-                   history->path, mode);
+                   history->display_path, mode);
       return FALSE;
     }
   /* FULL: every commit reaches the disk, so a power cut loses at most the last step. Writes
@@ -362,7 +363,7 @@ migrate (WuHistory *history, GError **error)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_FAILED,
                    "%s: schema version %" G_GINT64_FORMAT " is newer than this warmupd knows (%d); "
-                   "left untouched", history->path, version, WU_HISTORY_SCHEMA_VERSION);
+                   "left untouched", history->display_path, version, WU_HISTORY_SCHEMA_VERSION);
       return FALSE;
     }
   found = version;
@@ -377,10 +378,10 @@ migrate (WuHistory *history, GError **error)
           return FALSE;
         }
       if (found > 0)
-        g_message ("%s: schema version %d -> %d", history->path, (int) version, (int) version + 1);
+        g_message ("%s: schema version %d -> %d", history->display_path, (int) version, (int) version + 1);
     }
   if (found == 0)
-    g_message ("%s: created (schema version %d)", history->path, WU_HISTORY_SCHEMA_VERSION);
+    g_message ("%s: created (schema version %d)", history->display_path, WU_HISTORY_SCHEMA_VERSION);
   return TRUE;
 }
 
@@ -402,11 +403,14 @@ wu_history_open (const char *directory, GError **error)
   g_autoptr (WuHistory) history = g_new0 (WuHistory, 1);
 
   history->path = g_build_filename (directory, WU_HISTORY_FILE_NAME, NULL);
+  history->display_path = g_filename_display_name (history->path);
   if (g_mkdir_with_parents (directory, 0700) != 0)
     {
       int saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", directory,
-                   g_strerror (saved));
+      g_autofree char *display_directory = g_filename_display_name (directory);
+
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s",
+                   display_directory, g_strerror (saved));
       return NULL;
     }
   if (sqlite3_open_v2 (history->path, &history->db,
@@ -432,6 +436,7 @@ wu_history_free (WuHistory *history)
   if (history->db != NULL)
     sqlite3_close (history->db);
   g_free (history->path);
+  g_free (history->display_path);
   g_free (history);
 }
 
@@ -521,7 +526,7 @@ wu_history_write (WuHistory *history, WuHistoryWrite write, WuHistoryRow *row, G
   else if (sqlite3_changes (history->db) != 1)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: warm-up %" G_GINT64_FORMAT
-                   " is no longer in the database", history->path, row->id);
+                   " is no longer in the database", history->display_path, row->id);
       ok = FALSE;
     }
   sqlite3_finalize (stmt);

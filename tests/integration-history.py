@@ -256,6 +256,35 @@ class HistoryTests(wutest.WarmupdTestCase):
         self.assertEqual(out.returncode, 1)
         self.assertIn("io.github.warmupd.Error.HistoryUnavailable", out.stderr)
 
+    def test_state_directory_name_not_utf8(self):
+        """A state directory whose name is not UTF-8 (byte 0xE9): HistoryError and the
+        HistoryUnavailable message name the database by its display name, U+FFFD for the
+        byte (a GLib critical before, fatal under the harness)."""
+        self.state_dir = os.path.join(self.tmpdir, os.fsdecode(b"\xe9tat"))
+        os.makedirs(self.state_dir)
+        with open(os.path.join(self.state_dir, "history.db"), "wb") as f:
+            f.write(b"not a database at all " * 20)
+        d = self.start_daemon(args=self.state_args())
+        shown = os.path.join(self.tmpdir, "\ufffdtat", "history.db")
+        error = self.get(WARMUP_IFACE, "HistoryError")
+        self.assertIn(shown, error)
+        self.assertIn("not a database", error)
+        name, message = self.history_error_name()
+        self.assertEqual(name, "io.github.warmupd.Error.HistoryUnavailable")
+        self.assertIn(shown, message)
+        self.assertTrue(d.running())
+        self.assertNotIn("CRITICAL", d.log())
+        self.assertEqual(d.terminate(), 0)
+
+        # a directory that cannot be made: the message names it the same way
+        with open(os.path.join(self.tmpdir, os.fsdecode(b"\xe9")), "w"):
+            pass
+        self.state_dir = os.path.join(self.tmpdir, os.fsdecode(b"\xe9"), "state")
+        d2 = self.start_daemon(args=self.state_args(), name="warmupd-2")
+        self.assertIn(os.path.join(self.tmpdir, "\ufffd", "state") + ": ",
+                      self.get(WARMUP_IFACE, "HistoryError"))
+        self.assertNotIn("CRITICAL", d2.log())
+
     def test_no_state_directory_no_history(self):
         self.start_daemon()
         self.assertIn("no state directory", self.get(WARMUP_IFACE, "HistoryError"))

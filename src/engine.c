@@ -31,6 +31,7 @@ struct WuEngine {
   FILE *record;
   char *record_path;
   gint64 recorded_us;            /* the time of the last recorded event */
+  gboolean shutting_down;        /* released for good: no cap is applied any more */
 
   WuMotionConfig motion;         /* decoding of revolution data, for every sensor */
   WuPriority priority;           /* which kind of source's cadence/power/speed is believed */
@@ -134,7 +135,10 @@ carry_out (WuEngine *engine, const WuActions *actions)
                                                               : wu_hint_to_string (action->hint));
           break;
         case WU_ACTION_CAP:
-          apply_cap_everywhere (engine, action->cap);
+          if (engine->shutting_down)
+            g_debug ("shutting down: resistance cap %.1f not applied", action->cap);
+          else
+            apply_cap_everywhere (engine, action->cap);
           break;
         case WU_ACTION_RELEASE:
           release_everywhere (engine);
@@ -322,7 +326,8 @@ cap_newcomer (WuEngine *engine, WuSensor *sensor)
 {
   double cap = wu_controller_get_cap (engine->controller);
 
-  if (cap < 0 || cap == sensor->cap_sent || sensor->source->ops->apply_cap == NULL)
+  if (cap < 0 || cap == sensor->cap_sent || sensor->source->ops->apply_cap == NULL
+      || engine->shutting_down)
     return;
   g_message ("%s: resistance cap %.1f", sensor->id, cap);
   sensor->source->ops->apply_cap (sensor->source, cap);
@@ -918,6 +923,9 @@ wu_engine_stop_warmup (WuEngine *engine, GError **error)
 void
 wu_engine_release (WuEngine *engine)
 {
+  /* The main loop runs on while the bike answers the release: a re-cap falling due then
+   * (ReapplyAfter, a target status, a bike's link coming up) must not take it back. */
+  engine->shutting_down = TRUE;
   if (wu_controller_get_cap (engine->controller) >= 0)
     release_everywhere (engine);
 }

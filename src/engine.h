@@ -77,7 +77,7 @@ void wu_engine_set_config (WuEngine *engine, const WuConfig *config);
 
 gboolean wu_engine_start_warmup (WuEngine *engine, GError **error);
 gboolean wu_engine_stop_warmup (WuEngine *engine, GError **error);
-/* Shutting down: release the bike if a cap is in force. */
+/* Shutting down: release the bike if a cap is in force, and apply no cap from now on. */
 void wu_engine_release (WuEngine *engine);
 /* TRUE while a source still waits for the machine to answer its release. */
 gboolean wu_engine_is_releasing (WuEngine *engine);

@@ -70,6 +70,8 @@ typedef enum {
   STEP_START,        /* warmupctl start */
   STEP_REMOVE,       /* the source goes away without a link-down (device removed) */
   STEP_ADD_BIKE,     /* the bike is found (the cases start with the sensor alone) */
+  STEP_TARGET,       /* the bike's status: target resistance changed to a */
+  STEP_SHUTDOWN,     /* the daemon stops: wu_engine_release() */
 } StepKind;
 
 typedef struct {
@@ -111,6 +113,8 @@ typedef struct {
 #define START(t_) .t = (t_), .kind = STEP_START
 #define REMOVE(t_, s_) .t = (t_), .kind = STEP_REMOVE, .sensor = (s_)
 #define ADD_BIKE(t_) .t = (t_), .kind = STEP_ADD_BIKE, .sensor = BIKE
+#define TARGET(t_, level_) .t = (t_), .kind = STEP_TARGET, .sensor = BIKE, .a = (level_)
+#define SHUTDOWN(t_) .t = (t_), .kind = STEP_SHUTDOWN
 
 static const Case cases[] = {
   { "a sensor's link lost while the bike keeps sending", NONE, FALSE, {
@@ -154,6 +158,18 @@ static const Case cases[] = {
       { START (1), CAPS (1, 5) },
       { DOWN (5, BIKE), .state = "paused", CAPS (1, NONE) },
       { UP (6, BIKE), CAPS (2, 5) },
+    } },
+  { "a target status above the cap re-caps at once", 5, TRUE, {
+      { UP (0, BIKE) },
+      { START (1), CAPS (1, 5) },
+      { TARGET (2, 9), CAPS (2, 5) },
+    } },
+  { "once shutting down, nothing takes the released bike back", 5, TRUE, {
+      { UP (0, BIKE) },
+      { START (1), CAPS (1, 5) },
+      { SHUTDOWN (2) },
+      { TARGET (3, 9), CAPS (1, 5) },
+      { RIDE (4, 10, 80, 100), CAPS (1, 5) },
     } },
   { "no cap in force: a bike coming up is sent none", NONE, FALSE, {
       { UP (0, SENSOR) },
@@ -248,6 +264,17 @@ push_cps_power (WuSensor *sensor, gint64 time_us, double watts)
   push (sensor, &event);
 }
 
+/* Fitness Machine Status 0x07: target resistance level changed, UINT8 in 0.1. */
+static void
+push_target_status (WuSensor *sensor, gint64 time_us, double level)
+{
+  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_FTMS_STATUS, .len = 2 };
+
+  event.payload[0] = 0x07;
+  event.payload[1] = (guint8) (level * 10);
+  push (sensor, &event);
+}
+
 static void
 run_step (Fixture *fixture, const Step *step)
 {
@@ -272,6 +299,12 @@ run_step (Fixture *fixture, const Step *step)
     case STEP_REMOVE:
       wu_engine_remove_source (fixture->engine, sensor);
       fixture->sensors[step->sensor] = NULL;
+      break;
+    case STEP_TARGET:
+      push_target_status (sensor, at (fixture, step->t), step->a);
+      break;
+    case STEP_SHUTDOWN:
+      wu_engine_release (fixture->engine);
       break;
     case STEP_ADD_BIKE:
       fixture->sensors[BIKE] = wu_engine_add_source (fixture->engine, "ftms", make_fake,

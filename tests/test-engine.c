@@ -372,6 +372,7 @@ test_case (gconstpointer data)
                                                   (gpointer) &sensor_ops, NULL);
   wu_engine_start_sources (fixture.engine);
   fixture.origin = wu_engine_now (fixture.engine);
+  wu_config_clear (&config);
 
   for (guint i = 0; i < MAX_STEPS && c->steps[i].kind != STEP_END; i++)
     {
@@ -402,6 +403,7 @@ test_recording_stays_in_order (void)
 
   wu_config_init (&config);
   engine = wu_engine_new (&config, &observer, NULL);
+  wu_config_clear (&config);
   g_assert_true (wu_engine_record_to (engine, path, &error));
   g_assert_no_error (error);
   bike = wu_engine_add_source (engine, "ftms", make_fake, (gpointer) &bike_ops, NULL);

@@ -19,6 +19,14 @@ wu_ble_config_clear (WuBleConfig *ble)
   g_clear_pointer (&ble->sensor_addresses, g_strfreev);
 }
 
+void
+wu_ble_config_copy (WuBleConfig *dest, const WuBleConfig *src)
+{
+  dest->bike_address = g_strdup (src->bike_address);
+  dest->adapter = g_strdup (src->adapter);
+  dest->sensor_addresses = g_strdupv (src->sensor_addresses);
+}
+
 gboolean
 wu_ble_is_valid_address (const char *text)
 {

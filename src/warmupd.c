@@ -1,4 +1,7 @@
 /* warmupd: warm up on the bike, then start the floor routine. */
+#include "config-ble.h"
+#include "config-gpio.h"
+#include "config-sensors.h"
 #include "engine.h"
 #include "history-keeper.h"
 #include "notify.h"
@@ -394,7 +397,85 @@ add_change (GString *changes, const char *name, const char *old_value, const cha
                           old_value, new_value);
 }
 
-/* "[Warmup] Duration 600 s -> 120 s, ...", "" when nothing changed. */
+/* A key read only when the sources are set up: the change is named but not applied. */
+static void
+add_restart_change (GString *changes, const char *name, const char *old_value,
+                    const char *new_value)
+{
+  if (g_strcmp0 (old_value, new_value) == 0)
+    return;
+  add_change (changes, name, old_value ? old_value : "unset", new_value ? new_value : "unset");
+  g_string_append (changes, " (needs a restart)");
+}
+
+static void
+add_restart_change_uint (GString *changes, const char *name, guint old_value, guint new_value,
+                         const char *unit)
+{
+  g_autofree char *old_text = g_strdup_printf ("%u%s", old_value, unit);
+  g_autofree char *new_text = g_strdup_printf ("%u%s", new_value, unit);
+
+  add_restart_change (changes, name, old_text, new_text);
+}
+
+/* "ftms,csc,cps,gpio": the kinds from the most trusted down. */
+static char *
+format_cadence_priority (const WuSensorsConfig *sensors)
+{
+  GString *text = g_string_new (NULL);
+
+  for (guint rank = 0; rank < WU_CADENCE_N_KINDS; rank++)
+    for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+      if (sensors->cadence_rank[kind] == rank)
+        g_string_append_printf (text, "%s%s", text->len > 0 ? "," : "",
+                                wu_cadence_kind_to_string (kind));
+  return g_string_free (text, FALSE);
+}
+
+static void
+describe_gpio_changes (GString *changes, const WuGpioConfig *old_gpio,
+                       const WuGpioConfig *new_gpio)
+{
+  add_restart_change (changes, "[Gpio] Line", old_gpio->line, new_gpio->line);
+  add_restart_change (changes, "[Gpio] Chip", old_gpio->chip, new_gpio->chip);
+  add_restart_change (changes, "[Gpio] ActiveLow", old_gpio->active_low ? "true" : "false",
+                      new_gpio->active_low ? "true" : "false");
+  add_restart_change (changes, "[Gpio] Bias", wu_gpio_bias_to_string (old_gpio->bias),
+                      wu_gpio_bias_to_string (new_gpio->bias));
+  add_restart_change (changes, "[Gpio] Edge", wu_gpio_edge_to_string (old_gpio->edge),
+                      wu_gpio_edge_to_string (new_gpio->edge));
+  add_restart_change_uint (changes, "[Gpio] Debounce", old_gpio->debounce_ms,
+                           new_gpio->debounce_ms, " ms");
+  add_restart_change_uint (changes, "[Gpio] PulsesPerRevolution",
+                           old_gpio->pulses_per_revolution, new_gpio->pulses_per_revolution, "");
+}
+
+static void
+describe_device_changes (GString *changes, const WuConfig *old_config,
+                         const WuConfig *new_config)
+{
+  const char *const *old_sensors = (const char *const *) old_config->ble.sensor_addresses;
+  const char *const *new_sensors = (const char *const *) new_config->ble.sensor_addresses;
+  g_autofree char *old_addresses = old_sensors ? g_strjoinv (";", (char **) old_sensors) : NULL;
+  g_autofree char *new_addresses = new_sensors ? g_strjoinv (";", (char **) new_sensors) : NULL;
+  g_autofree char *old_priority = format_cadence_priority (&old_config->sensors);
+  g_autofree char *new_priority = format_cadence_priority (&new_config->sensors);
+  g_autofree char *old_wheel = g_strdup_printf ("%g mm",
+                                                old_config->sensors.wheel_circumference_mm);
+  g_autofree char *new_wheel = g_strdup_printf ("%g mm",
+                                                new_config->sensors.wheel_circumference_mm);
+
+  add_restart_change (changes, "[Bike] Address", old_config->ble.bike_address,
+                      new_config->ble.bike_address);
+  add_restart_change (changes, "[Bike] Adapter", old_config->ble.adapter,
+                      new_config->ble.adapter);
+  add_restart_change (changes, "[Sensors] Addresses", old_addresses, new_addresses);
+  add_restart_change (changes, "[Sensors] WheelCircumference", old_wheel, new_wheel);
+  add_restart_change (changes, "[Sensors] CadencePriority", old_priority, new_priority);
+}
+
+/* "[Warmup] Duration 600 s -> 120 s, [Gpio] Edge falling -> rising (needs a restart), ...",
+ * "" when nothing changed. */
 static char *
 describe_changes (const WuConfig *old_config, const WuConfig *new_config)
 {
@@ -415,11 +496,32 @@ describe_changes (const WuConfig *old_config, const WuConfig *new_config)
     }
   add_change (changes, "[Resistance] Cap", old_cap, new_cap);
   add_change (changes, "[Routine] Name", old_config->routine, new_config->routine);
+  describe_device_changes (changes, old_config, new_config);
+  describe_gpio_changes (changes, &old_config->gpio, &new_config->gpio);
   return g_string_free (changes, FALSE);
 }
 
-/* Re-read the --config file. A bad value keeps the running configuration. Only the warm-up
- * settings exist today, so the sources (and the bike's connection) are never touched. */
+static gboolean
+needs_restart (const char *changes)
+{
+  return strstr (changes, "(needs a restart)") != NULL;
+}
+
+/* [Bike], [Sensors] and [Gpio] are read once, when the sources are set up (the GPIO source
+ * keeps its own copy of the edge and bias it asked the kernel for): FRESH takes the running
+ * values, so the decoders stay in step with what the sources deliver. */
+static void
+keep_source_settings (WuConfig *fresh, const WuConfig *running)
+{
+  wu_gpio_config_clear (&fresh->gpio);
+  wu_gpio_config_copy (&fresh->gpio, &running->gpio);
+  wu_ble_config_clear (&fresh->ble);
+  wu_ble_config_copy (&fresh->ble, &running->ble);
+  fresh->sensors = running->sensors;
+}
+
+/* Re-read the --config file. A bad value keeps the running configuration; the warm-up
+ * settings apply at once, the sources' settings at the next start. */
 static void
 reload_config (WuDaemon *daemon)
 {
@@ -438,8 +540,12 @@ reload_config (WuDaemon *daemon)
   changes = describe_changes (&daemon->config, &fresh);
   if (changes[0] == '\0')
     g_message ("reloaded %s: nothing changed", path);
+  else if (needs_restart (changes))
+    g_warning ("reloaded %s: %s; the running [Bike], [Sensors] and [Gpio] settings are kept "
+               "until warmupd is restarted", path, changes);
   else
     g_message ("reloaded %s: %s", path, changes);
+  keep_source_settings (&fresh, &daemon->config);
   wu_engine_set_config (daemon->engine, &fresh);
   if (daemon->bike_finder != NULL)
     wu_ble_finder_set_config (daemon->bike_finder, &fresh);

@@ -6,6 +6,7 @@ Sensor1.Error, keep running and keep retrying; a bad [Gpio] value stops it with 
 group and key; a replay ignores [Gpio]."""
 
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,6 +55,31 @@ class GpioTests(wutest.WarmupdTestCase):
         check = self.run_tool([WARMUPD, "--check-config", "--config", conf])
         self.assertEqual(check.returncode, 1)
         self.assertIn("[Gpio] Edge", check.stderr)
+
+    def test_sighup_keeps_the_running_gpio_settings(self):
+        # The GPIO source asked the kernel for falling edges; a reload that switched the
+        # decoder to rising (or changed Debounce, PulsesPerRevolution) would count nothing.
+        conf = self.write_config("[Gpio]\nChip=%s\nLine=17\n" % MISSING_CHIP)
+        daemon = self.start_daemon(config=conf)
+        self.write_config("[Gpio]\nChip=%s\nLine=17\nEdge=rising\nDebounce=20\n"
+                          "[Sensors]\nWheelCircumference=2000\n[Warmup]\nDuration=120\n"
+                          % MISSING_CHIP)
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reloaded" in daemon.log(), message="the reload in the log")
+        log = daemon.log()
+        self.assertNotIn("nothing changed", log)
+        self.assertIn("[Gpio] Edge falling -> rising (needs a restart)", log)
+        self.assertIn("[Gpio] Debounce 5 ms -> 20 ms (needs a restart)", log)
+        self.assertIn("[Sensors] WheelCircumference 2105 mm -> 2000 mm (needs a restart)", log)
+        self.assertIn("until warmupd is restarted", log)
+        # the warm-up settings still apply at once
+        wait_for(lambda: self.get(WARMUP_IFACE, "Duration") == 120.0,
+                 message="Duration 120 on D-Bus")
+        # a second reload of the same file compares with the settings in force (kept)
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: daemon.log().count("needs a restart") >= 6,
+                 message="the second reload naming the same restart")
+        self.assertEqual(daemon.terminate(), 0)
 
     def test_replay_ignores_gpio(self):
         conf = self.write_config("[Gpio]\nChip=%s\nLine=17\n" % MISSING_CHIP)

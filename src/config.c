@@ -82,12 +82,15 @@ wu_config_clear (WuConfig *config)
   wu_ble_config_clear (&config->ble);
 }
 
-/* GKeyFile does not keep line numbers: find where GROUP/KEY (or a whole raw line) stands. */
+/* GKeyFile does not keep line numbers: find where GROUP/KEY stands, or GROUP's header when
+ * KEY is NULL. A key given twice (also in a repeated group, which GKeyFile merges) takes its
+ * last value, so the last line is the one to blame; a group is named at its first header. */
 static guint
 find_line (const char *contents, const char *group, const char *key)
 {
   g_auto (GStrv) lines = g_strsplit (contents, "\n", -1);
   gboolean in_group = (group == NULL);
+  guint found = 0;
 
   for (guint i = 0; lines[i] != NULL; i++)
     {
@@ -109,10 +112,10 @@ find_line (const char *contents, const char *group, const char *key)
           while (*rest == ' ' || *rest == '\t')
             rest++;
           if (*rest == '=')
-            return i + 1;
+            found = i + 1;
         }
     }
-  return 0;
+  return found;
 }
 
 static gboolean
@@ -280,6 +283,25 @@ fail_key (GError **error, const char *path, const char *contents, const char *gr
   return FALSE;
 }
 
+/* MaxCadence <= MinCadence: blame the key the file sets (MaxCadence when it sets both), and
+ * say which value it collides with, since the other may be a default. */
+static gboolean
+fail_cadence_range (const WuConfig *config, GKeyFile *file, const char *path,
+                    const char *contents, GError **error)
+{
+  g_autofree char *reason = NULL;
+
+  if (g_key_file_has_key (file, "Warmup", "MaxCadence", NULL))
+    {
+      reason = g_strdup_printf ("must be above MinCadence (%g rpm)",
+                                config->controller.min_cadence);
+      return fail_key (error, path, contents, "Warmup", "MaxCadence", reason);
+    }
+  reason = g_strdup_printf ("must be below MaxCadence (%g rpm, the default)",
+                            config->controller.max_cadence);
+  return fail_key (error, path, contents, "Warmup", "MinCadence", reason);
+}
+
 static gboolean
 apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char *contents,
                   GError **error)
@@ -298,8 +320,7 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
         return fail_key (error, path, contents, key->group, key->key, reason);
     }
   if (config->controller.max_cadence <= config->controller.min_cadence)
-    return fail_key (error, path, contents, "Warmup", "MaxCadence",
-                     "must be above MinCadence");
+    return fail_cadence_range (config, file, path, contents, error);
   if (g_key_file_has_group (file, "Gpio") && config->gpio.line == NULL)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: [Gpio] Line: missing (the GPIO line "
@@ -310,19 +331,41 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
   return TRUE;
 }
 
-/* GKeyFile's syntax errors quote the offending line but do not number it. */
-static guint
-line_of_syntax_error (const char *contents, const char *message)
+/* Whether GKeyFile rejects the first PREFIX_LENGTH bytes of DATA. */
+static gboolean
+prefix_is_rejected (const char *data, gsize prefix_length)
 {
-  g_auto (GStrv) lines = g_strsplit (contents, "\n", -1);
+  g_autoptr (GKeyFile) file = g_key_file_new ();
 
-  for (guint i = 0; lines[i] != NULL; i++)
+  return !g_key_file_load_from_data (file, data, prefix_length, G_KEY_FILE_NONE, NULL);
+}
+
+/* GKeyFile's syntax errors do not number the line, and their wording (even the quotes
+ * around the line they cite) follows the locale. GKeyFile judges a file line by line, so
+ * the bad line is the first whose prefix it rejects: bisect on whole lines. 0 if no prefix
+ * is rejected. */
+static guint
+line_of_syntax_error (const char *data, gsize length)
+{
+  g_autoptr (GArray) line_ends = g_array_new (FALSE, FALSE, sizeof (gsize));
+  guint good = 0, bad;   /* the first GOOD lines load; the first BAD lines do not */
+
+  for (gsize end = 1; end <= length; end++)
+    if (data[end - 1] == '\n' || end == length)
+      g_array_append_val (line_ends, end);
+  bad = line_ends->len;
+  if (bad == 0 || !prefix_is_rejected (data, g_array_index (line_ends, gsize, bad - 1)))
+    return 0;
+  while (bad - good > 1)
     {
-      g_autofree char *quoted = g_strdup_printf ("“%s”", lines[i]);
-      if (lines[i][0] != '\0' && strstr (message, quoted) != NULL)
-        return i + 1;
+      guint middle = good + (bad - good) / 2;
+
+      if (prefix_is_rejected (data, g_array_index (line_ends, gsize, middle - 1)))
+        bad = middle;
+      else
+        good = middle;
     }
-  return 0;
+  return bad;
 }
 
 gboolean
@@ -359,7 +402,7 @@ wu_config_load_from_data (WuConfig *config, const char *data, gsize length, cons
   if (!g_key_file_load_from_data (file, contents, length, G_KEY_FILE_NONE, &local_error))
     {
       g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: %s", path,
-                   line_of_syntax_error (contents, local_error->message), local_error->message);
+                   line_of_syntax_error (contents, length), local_error->message);
       return FALSE;
     }
   warn_unknown_keys (file, path, contents);

@@ -145,7 +145,18 @@ static const BadCase bad_cases[] = {
     "2: [Warmup] StaleAfter: '0.0000004' is not" },
   { "cadence-bad", "[Warmup]\nMinCadence=fast\n", "2: [Warmup] MinCadence: 'fast' is not a cadence" },
   { "max-below-min", "[Warmup]\nMinCadence=60\nMaxCadence=50\n",
-    "3: [Warmup] MaxCadence: must be above MinCadence" },
+    "3: [Warmup] MaxCadence: must be above MinCadence (60 rpm)" },
+  /* only MinCadence is in the file: it is the key to blame, on its line */
+  { "min-above-default-max", "# mine\n[Warmup]\nMinCadence=100\n",
+    "3: [Warmup] MinCadence: must be below MaxCadence" },
+  /* GKeyFile keeps the last of a repeated key, also across a repeated group */
+  { "repeated-key-last-counts", "[Warmup]\nDuration=60\nDuration=ten\n",
+    "3: [Warmup] Duration: 'ten'" },
+  { "repeated-group-last-counts", "[Warmup]\nDuration=60\n[Routine]\nName=x\n"
+    "[Warmup]\nDuration=ten\n", "6: [Warmup] Duration: 'ten'" },
+  { "syntax-error-crlf", "[Warmup]\r\nDuration=600\r\nnot a key\r\n", "3: " },
+  { "key-before-any-group", "# comment\n\nDuration=600\n[Warmup]\n", "3: " },
+  { "empty-group-name", "[Warmup]\nDuration=600\n[]\n", "3: " },
   { "autostart-bad", "[Warmup]\nAutostart=always\n", "2: [Warmup] Autostart: 'always' is not 'pedal' or 'manual'" },
   { "cap-bad", "[Resistance]\nCap=high\n", "2: [Resistance] Cap: 'high' is not" },
   { "cap-percent-over-100", "[Resistance]\nCap=150%\n", "2: [Resistance] Cap: '150%' is not a percentage" },

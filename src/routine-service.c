@@ -328,7 +328,9 @@ void
 wu_routine_service_free (WuRoutineService *service)
 {
   g_clear_handle_id (&service->rest_timer, g_source_remove);
-  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (service->skeleton));
+  /* Never exported when the bus was out of reach or we stopped before it came. */
+  if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (service->skeleton)))
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (service->skeleton));
   g_object_unref (service->skeleton);
   wu_guide_free (service->guide);
   g_ptr_array_unref (service->routines);

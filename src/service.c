@@ -177,7 +177,9 @@ wu_service_free (WuService *service)
       g_source_unref (service->warmup_timer);
     }
   g_hash_table_unref (service->dirty_sensors);
-  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (service->warmup));
+  /* Never exported when the bus was out of reach or we stopped before it came. */
+  if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (service->warmup)))
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (service->warmup));
   g_dbus_object_manager_server_set_connection (service->manager, NULL);
   g_hash_table_unref (service->sensor_objects);
   g_object_unref (service->manager);

@@ -164,6 +164,37 @@ class SignalsTest(wutest.WarmupdTestCase):
         wait_for(lambda: "reloaded" in d.log(), message="the reload in the log")
         self.assertEqual(d.terminate(), 0)
 
+    # -- teardown before the objects were exported -----------------------------------------
+
+    def daemon_on_address(self, address):
+        """A warmupd whose session bus is ADDRESS instead of the test's bus."""
+        d = wutest.Daemon(self)
+        env = self.bus.env()
+        env["DBUS_SESSION_BUS_ADDRESS"] = address
+        d.bus = type("OtherBus", (), {"env": staticmethod(lambda: dict(env))})
+        return d.start()
+
+    def test_unreachable_bus_exits_1_without_criticals(self):
+        # G_DEBUG=fatal-criticals: an unexport of what was never exported exits 133
+        d = self.daemon_on_address("unix:path=" + os.path.join(self.tmpdir, "no-bus"))
+        self.assertEqual(d.wait_exit(), 1, d.log())
+        self.assertIn("cannot connect to the bus", d.log())
+        self.assertNotIn("CRITICAL", d.log())
+
+    def test_sigterm_before_the_bus_answers_exits_0_without_criticals(self):
+        # a bus socket that accepts the connection and never says a word
+        path = os.path.join(self.tmpdir, "silent-bus")
+        silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(silent.close)
+        silent.bind(path)
+        silent.listen(1)
+        d = self.daemon_on_address("unix:path=" + path)
+        wait_for(lambda: "routine" in d.log(), message="warmupd to be set up")
+        time.sleep(0.2)
+        self.assertTrue(d.running(), d.log())
+        self.assertEqual(d.terminate(), 0, d.log())
+        self.assertNotIn("CRITICAL", d.log())
+
     # -- (b) SIGHUP with a changed valid config --------------------------------------------
 
     def test_sighup_applies_a_changed_config(self):

@@ -52,7 +52,8 @@ typedef struct {
   WuNotifier *notifier;
   int exit_status;
   gboolean sources_started;
-  gboolean ready;              /* READY=1 sent: STATUS= lines follow the state */
+  gboolean ready;              /* READY=1 sent (and no reload under way): STATUS= lines
+                                * follow the state */
   WuStatusKey status_key;      /* what the last STATUS= line showed */
   gint64 status_sent_at;       /* monotonic µs */
   guint status_timer;          /* a deferred STATUS= update, 0: none */
@@ -559,6 +560,13 @@ on_reload (gpointer user_data)
   WuDaemon *daemon = user_data;
   g_autofree char *text = NULL;
 
+  /* The service manager still waits for the first READY=1, which on_name_acquired sends
+   * once the name is ours: until then a reload only reloads. */
+  if (!daemon->ready)
+    {
+      reload_config (daemon);
+      return G_SOURCE_CONTINUE;
+    }
   wu_notifier_reloading (daemon->notifier);
   daemon->ready = FALSE;   /* no STATUS= between RELOADING=1 and READY=1 */
   reload_config (daemon);

@@ -166,9 +166,9 @@ class SignalsTest(wutest.WarmupdTestCase):
 
     # -- teardown before the objects were exported -----------------------------------------
 
-    def daemon_on_address(self, address):
+    def daemon_on_address(self, address, **kw):
         """A warmupd whose session bus is ADDRESS instead of the test's bus."""
-        d = wutest.Daemon(self)
+        d = wutest.Daemon(self, **kw)
         env = self.bus.env()
         env["DBUS_SESSION_BUS_ADDRESS"] = address
         d.bus = type("OtherBus", (), {"env": staticmethod(lambda: dict(env))})
@@ -181,19 +181,38 @@ class SignalsTest(wutest.WarmupdTestCase):
         self.assertIn("cannot connect to the bus", d.log())
         self.assertNotIn("CRITICAL", d.log())
 
-    def test_sigterm_before_the_bus_answers_exits_0_without_criticals(self):
-        # a bus socket that accepts the connection and never says a word
+    def silent_bus_address(self):
+        """A bus socket that accepts the connection and never says a word."""
         path = os.path.join(self.tmpdir, "silent-bus")
         silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.addCleanup(silent.close)
         silent.bind(path)
         silent.listen(1)
-        d = self.daemon_on_address("unix:path=" + path)
+        return "unix:path=" + path
+
+    def test_sigterm_before_the_bus_answers_exits_0_without_criticals(self):
+        d = self.daemon_on_address(self.silent_bus_address())
         wait_for(lambda: "routine" in d.log(), message="warmupd to be set up")
         time.sleep(0.2)
         self.assertTrue(d.running(), d.log())
         self.assertEqual(d.terminate(), 0, d.log())
         self.assertNotIn("CRITICAL", d.log())
+
+    def test_sighup_before_the_name_is_owned_sends_no_ready(self):
+        # READY=1 means "the name is ours": a reload before that must not announce it
+        config = self.write_config("[Warmup]\nDuration=600\n")
+        self.notify = NotifySocket(self.tmpdir, self.bus)
+        with environment(NOTIFY_SOCKET=self.notify.path, WATCHDOG_PID=None, WATCHDOG_USEC=None):
+            d = self.daemon_on_address(self.silent_bus_address(), config=config)
+        wait_for(lambda: "routine" in d.log(), message="warmupd to be set up")
+        self.write_config("[Warmup]\nDuration=120\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "reloaded" in d.log(), message="the reload in the log")
+        self.assertIn("Duration 600 s -> 120 s", d.log())
+        time.sleep(0.2)
+        self.assertEqual(self.notify.with_key("READY"), [])
+        self.assertEqual(self.notify.with_key("RELOADING"), [])
+        self.assertEqual(d.terminate(), 0, d.log())
 
     # -- (b) SIGHUP with a changed valid config --------------------------------------------
 

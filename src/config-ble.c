@@ -69,13 +69,19 @@ apply_sensor_addresses (WuBleConfig *ble, const char *value)
 
   for (guint i = 0; items[i] != NULL; i++)
     {
+      g_autofree char *address = NULL;
+
       if (items[i][0] == '\0')
         continue;
       if (!wu_ble_is_valid_address (items[i]))
         return not_an_address (items[i]);
+      address = g_ascii_strup (items[i], -1);
+      /* discovery looks for as many sensors as listed: a repeat would be waited for forever */
+      if (g_ptr_array_find_with_equal_func (addresses, address, g_str_equal, NULL))
+        return g_strdup_printf ("'%s' is listed twice", items[i]);
       if (addresses->len == MAX_SENSORS)
         return g_strdup_printf ("more than %d addresses", MAX_SENSORS);
-      g_ptr_array_add (addresses, g_ascii_strup (items[i], -1));
+      g_ptr_array_add (addresses, g_steal_pointer (&address));
     }
   g_clear_pointer (&ble->sensor_addresses, g_strfreev);
   if (addresses->len > 0)

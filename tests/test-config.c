@@ -163,6 +163,9 @@ static const BadCase bad_cases[] = {
   { "cap-negative", "[Resistance]\nCap=-3\n", "2: [Resistance] Cap:" },
   { "power-cap-bad", "[Resistance]\nPowerCap=0\n", "2: [Resistance] PowerCap: '0' is not 'none'" },
   { "routine-bad", "[Routine]\nName=Not A Routine!\n", "2: [Routine] Name: 'Not A Routine!' is not a routine id" },
+  /* addresses are compared as the upper case they are kept in */
+  { "sensor-address-twice", "[Sensors]\nAddresses=AA:BB:CC:DD:EE:01; aa:bb:cc:dd:ee:01\n",
+    "2: [Sensors] Addresses: 'aa:bb:cc:dd:ee:01' is listed twice" },
   { "syntax-error", "[Warmup]\nDuration=600\nthis line is not a key\n", "3: " },
   { "key-later-in-file", "[Resistance]\nCap=10\n\n[Warmup]\nMinCadence=40\nStaleAfter=x\n",
     "6: [Warmup] StaleAfter: 'x'" },

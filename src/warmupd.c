@@ -45,7 +45,7 @@ typedef struct {
   WuEngine *engine;
   WuService *service;
   WuRoutineService *routines;  /* Routine1: the floor routines, the guided session */
-  WuHistoryKeeper *history;
+  WuHistoryKeeper *history;    /* NULL until the bus name is ours */
   WuBluez *bluez;              /* live BLE sources (NULL with --replay) */
   WuBleFinder *bike_finder;    /* the FTMS bike */
   WuBleFinder *sensor_finder;  /* CSC/CPS sensors */
@@ -220,6 +220,9 @@ static void
 on_routine_outcome (gpointer user_data, const WuGuideOutcome *outcome)
 {
   WuDaemon *daemon = user_data;
+
+  if (daemon->history == NULL)
+    return;   /* the name is not ours yet: no history is open */
   wu_history_keeper_routine_outcome (daemon->history, outcome->rounds_done,
                                      outcome->last_assessment == WU_ASSESSMENT_NONE
                                        ? NULL : wu_assessment_to_string (outcome->last_assessment));
@@ -307,6 +310,11 @@ on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_d
   if (daemon->sources_started)
     return;
   daemon->sources_started = TRUE;
+  /* Only now: opening the history closes an unfinished warm-up as interrupted, and while
+   * another warmupd owns the name that row is its live one (a second warmupd started by
+   * hand with the same state directory never gets here: on_name_lost ends it). */
+  daemon->history = wu_history_keeper_new (daemon->engine, daemon->options->state_dir);
+  wu_service_set_history (daemon->service, daemon->history);
   wu_engine_start_sources (daemon->engine);
   if (daemon->bluez != NULL)
     wu_bluez_start (daemon->bluez);
@@ -692,8 +700,6 @@ set_up_engine (WuDaemon *daemon, const WuOptions *options, GError **error)
     g_autofree char *routines_dir = wu_routine_service_default_dir (WU_DATADIR);
     daemon->routines = wu_routine_service_new (routines_dir, daemon->config.routine);
   }
-  daemon->history = wu_history_keeper_new (daemon->engine, options->state_dir);
-  wu_service_set_history (daemon->service, daemon->history);
   wu_routine_service_set_outcome_func (daemon->routines, on_routine_outcome, daemon);
   return TRUE;
 }

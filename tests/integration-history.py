@@ -229,6 +229,20 @@ class HistoryTests(wutest.WarmupdTestCase):
         self.assertEqual(rows[0]["counted_seconds"], 199.0)   # all of it: written at the stop
         self.assertNotIn("closed as interrupted", d2.log())
 
+    def test_second_instance_leaves_the_running_row_alone(self):
+        path, _ = self.write_trace("half.trace", [gt.stop(3), gt.pedal(200, cadence=75)])
+        self.replay(path, args=self.state_args())
+        self.assertEqual(self.history()[0]["outcome"], "running")
+        # started by hand on the same bus and state directory: it cannot own the name
+        d2 = self.start_daemon(args=self.state_args(), name="warmupd-2", wait=False)
+        self.assertEqual(d2.wait_exit(), 1)
+        self.assertIn("could not own the name", d2.log())
+        self.assertNotIn("closed as interrupted", d2.log())
+        rows = self.history()
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0]["outcome"], "running")
+        self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
+
     # -- no history ------------------------------------------------------------------------
 
     def test_corrupt_database_daemon_keeps_working(self):

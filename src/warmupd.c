@@ -226,6 +226,8 @@ on_routine_outcome (gpointer user_data, const WuGuideOutcome *outcome)
   wu_history_keeper_routine_outcome (daemon->history, outcome->rounds_done,
                                      outcome->last_assessment == WU_ASSESSMENT_NONE
                                        ? NULL : wu_assessment_to_string (outcome->last_assessment));
+  /* A failed write turns history off, and no engine change follows to say so. */
+  wu_service_publish (daemon->service, TRUE);
 }
 
 static void

@@ -8,6 +8,7 @@ import io
 import os
 import re
 import signal
+import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -106,13 +107,15 @@ class HistoryTests(wutest.WarmupdTestCase):
 
     # -- the guided floor routine that followed ----------------------------------------------
 
-    def test_guided_routine_rounds_and_assessment_stored(self):
+    def replay_with_routines(self, path):
         os.environ["WARMUPD_ROUTINES_DIR"] = os.path.join(wutest.SRCDIR, "data", "routines")
         try:
-            path, _ = self.write_trace("straight.trace", straight())
-            self.replay(path, args=self.state_args())
+            return self.replay(path, args=self.state_args())
         finally:
             os.environ.pop("WARMUPD_ROUTINES_DIR", None)
+
+    def guided_routine(self, *assessments):
+        """Begin after-bike-warmup and assess one round with each of ASSESSMENTS."""
         routine_iface = "io.github.warmupd.Routine1"
 
         def routine(method, *args):
@@ -128,15 +131,32 @@ class HistoryTests(wutest.WarmupdTestCase):
             self.fail("the round never reached its assessment")
 
         routine("Begin", "after-bike-warmup")
-        do_round()
-        routine("Assess", "better")      # the round rule: better -> another round
-        do_round()
-        routine("Assess", "same")        # same -> done for the day
+        for assessment in assessments:
+            do_round()
+            routine("Assess", assessment)
+
+    def test_guided_routine_rounds_and_assessment_stored(self):
+        path, _ = self.write_trace("straight.trace", straight())
+        self.replay_with_routines(path)
+        # the round rule: better -> another round; same -> done for the day
+        self.guided_routine("better", "same")
         wait_for(lambda: "rounds" in self.history()[0], message="rounds in the history")
         row = self.history()[0]
         self.assertEqual(row["outcome"], "complete")
         self.assertEqual(row["rounds"], 2)
         self.assertEqual(row["assessment"], "same")
+
+    def test_failed_routine_outcome_write_sets_history_error(self):
+        path, _ = self.write_trace("straight.trace", straight())
+        self.replay_with_routines(path)
+        self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
+        # the warm-up's row vanishes behind warmupd's back: the outcome's UPDATE fails
+        with sqlite3.connect(os.path.join(self.state_dir, "history.db")) as db:
+            db.execute("DELETE FROM warmups")
+        self.guided_routine("same")
+        # no GetHistory here: a failed read would publish HistoryError by itself
+        wait_for(lambda: "no longer in the database" in self.get(WARMUP_IFACE, "HistoryError"),
+                 message="HistoryError to say why history is off")
 
     # -- warmupctl history -----------------------------------------------------------------
 

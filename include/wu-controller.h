@@ -67,8 +67,8 @@ typedef enum {
 
 typedef struct {
   double duration_s;        /* counted seconds */
-  double avg_cadence;       /* mean of pedalling samples counted in the warm-up */
-  double max_cadence;
+  double avg_cadence;       /* mean of pedalling samples counted in the warm-up; -1: none */
+  double max_cadence;       /* -1 when no cadence was reported */
   double avg_power;         /* mean of power over those samples; -1 when none reported */
   double max_power;         /* -1 when none reported */
   guint pauses;             /* warming-up -> paused transitions */

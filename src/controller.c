@@ -275,7 +275,8 @@ reset_session (WuController *ctl)
   ctl->cap = -1;
   ctl->session_cap_level = ctl->session_cap_percent = -1;
   ctl->pauses = ctl->recaps = 0;
-  ctl->cadence_sum = ctl->cadence_max = 0;
+  ctl->cadence_sum = 0;
+  ctl->cadence_max = -1;   /* -1: no cadence reported yet (left out of the history) */
   ctl->cadence_n = 0;
   ctl->power_sum = 0;
   ctl->power_max = -1;
@@ -308,7 +309,7 @@ fill_summary (const WuController *ctl, WuSummary *summary)
 {
   *summary = (WuSummary) {
     .duration_s = (double) ctl->elapsed_us / G_USEC_PER_SEC,
-    .avg_cadence = ctl->cadence_n > 0 ? ctl->cadence_sum / ctl->cadence_n : 0,
+    .avg_cadence = ctl->cadence_n > 0 ? ctl->cadence_sum / ctl->cadence_n : -1,
     .max_cadence = ctl->cadence_max,
     .avg_power = ctl->power_n > 0 ? ctl->power_sum / ctl->power_n : -1,
     .max_power = ctl->power_n > 0 ? ctl->power_max : -1,

@@ -205,6 +205,8 @@ on_start_floor_routine (WuWarmup1 *proxy, const char *routine, GVariant *summary
   Watch *watch = user_data;
   g_autofree char *duration = format_clock (summary_double (summary, "duration"));
   g_autofree char *avg_power = format_value (summary_double (summary, "avg_power"), " W");
+  g_autofree char *avg_cadence = format_value (summary_double (summary, "avg_cadence"), " rpm");
+  g_autofree char *max_cadence = format_value (summary_double (summary, "max_cadence"), " rpm");
   guint pauses = 0;
 
   g_variant_lookup (summary, "pauses", "u", &pauses);
@@ -212,8 +214,7 @@ on_start_floor_routine (WuWarmup1 *proxy, const char *routine, GVariant *summary
     watch_show (watch);
   g_print ("%sWarm-up complete. Time for the floor routine: %s\n", watch->tty ? "\n" : "", routine);
   g_print ("  pedalled     %s\n", duration);
-  g_print ("  cadence      %.0f rpm average, %.0f rpm max\n",
-           summary_double (summary, "avg_cadence"), summary_double (summary, "max_cadence"));
+  g_print ("  cadence      %s average, %s max\n", avg_cadence, max_cadence);
   g_print ("  power        %s average\n", avg_power);
   g_print ("  pauses       %u\n", pauses);
   watch->status = EXIT_SUCCESS;

@@ -249,6 +249,20 @@ class HistoryTests(wutest.WarmupdTestCase):
         self.assertEqual(rows[0]["counted_seconds"], 199.0)   # all of it: written at the stop
         self.assertNotIn("closed as interrupted", d2.log())
 
+    def test_warmup_without_cadence_leaves_cadence_out(self):
+        # started by hand on an empty trace and cancelled: no cadence was ever reported
+        conf = self.write_config("[Warmup]\nAutostart=manual\n")
+        self.replay(os.path.join(wutest.TRACES, "empty.trace"), config=conf,
+                    args=self.state_args())
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        row = self.history()[0]
+        self.assertEqual(row["outcome"], "cancelled")
+        for unknown in ("avg_cadence", "max_cadence", "avg_power"):
+            self.assertNotIn(unknown, row)
+        csv_rows = list(csv.DictReader(io.StringIO(self.warmupctl("--csv").stdout)))
+        self.assertEqual((csv_rows[0]["avg_cadence"], csv_rows[0]["max_cadence"]), ("", ""))
+
     def test_second_instance_leaves_the_running_row_alone(self):
         path, _ = self.write_trace("half.trace", [gt.stop(3), gt.pedal(200, cadence=75)])
         self.replay(path, args=self.state_args())

@@ -764,6 +764,33 @@ test_summary (void)
   g_assert_cmpmem (&again, sizeof again, s, sizeof *s);
 }
 
+/* Started by hand and stopped with no sample at all: the figures are unknown (-1), not 0. */
+static void
+test_summary_without_samples (void)
+{
+  g_autoptr (WuController) ctl = new_default_controller ();
+  g_autoptr (GError) error = NULL;
+  WuActions out;
+  WuSummary s;
+
+  wu_actions_clear (&out);
+  g_assert_true (wu_controller_start (ctl, to_us (1), &out, &error));
+  g_assert_true (wu_controller_stop (ctl, to_us (5), &out, &error));
+  wu_controller_get_summary (ctl, &s);
+  g_assert_cmpfloat (s.avg_cadence, ==, -1);
+  g_assert_cmpfloat (s.max_cadence, ==, -1);
+  g_assert_cmpfloat (s.avg_power, ==, -1);
+  g_assert_cmpfloat (s.max_power, ==, -1);
+
+  /* below MinCadence only: a maximum, but no counted average */
+  wu_actions_clear (&out);
+  g_assert_true (wu_controller_start (ctl, to_us (10), &out, &error));
+  feed_sample (ctl, 11, 20, -1, NONE, &out);
+  wu_controller_get_summary (ctl, &s);
+  g_assert_cmpfloat (s.avg_cadence, ==, -1);
+  g_assert_cmpfloat (s.max_cadence, ==, 20);
+}
+
 static void
 test_target_resistance_counts_recaps (void)
 {
@@ -941,6 +968,7 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &cases[i], test_table_case);
     }
   g_test_add_func ("/controller/summary", test_summary);
+  g_test_add_func ("/controller/summary-without-samples", test_summary_without_samples);
   g_test_add_func ("/controller/summary-recaps-no-power", test_summary_counts_recaps_and_no_power);
   g_test_add_func ("/controller/recaps-without-new-data", test_recaps_without_new_data);
   g_test_add_func ("/controller/target-resistance-counts-recaps",

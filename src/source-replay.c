@@ -110,6 +110,30 @@ replay_step_timed (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* When trace time TRACE_US falls on the monotonic clock: REAL_EPOCH + TRACE_US / SPEED. A
+ * late trace time (up to 10^12 s) at a slow speed is beyond gint64; anything past half its
+ * range (~146,000 years) is simply never due. */
+static gint64
+real_due_time (gint64 real_epoch, gint64 trace_us, double speed)
+{
+  double offset_us = (double) trace_us / speed;
+
+  if (!(offset_us < (double) (G_MAXINT64 / 2)))
+    return G_MAXINT64;
+  if (offset_us < (double) (G_MININT64 / 2))
+    return real_epoch + G_MININT64 / 2;
+  return real_epoch + (gint64) offset_us;
+}
+
+/* A timeout in whole milliseconds, rounded up, for a delay of DELAY_US >= 0. */
+static guint
+delay_to_ms (gint64 delay_us)
+{
+  gint64 ms = delay_us / 1000 + (delay_us % 1000 != 0);
+
+  return (guint) MIN (ms, (gint64) G_MAXUINT);
+}
+
 static void
 replay_schedule (WuReplaySource *replay)
 {
@@ -123,9 +147,9 @@ replay_schedule (WuReplaySource *replay)
   else
     {
       /* Due times are computed from the epoch, so rounding never accumulates into drift. */
-      due = replay->real_epoch + (gint64) ((double) replay_next_wakeup (replay) / replay->speed);
+      due = real_due_time (replay->real_epoch, replay_next_wakeup (replay), replay->speed);
       delay_us = MAX (due - g_get_monotonic_time (), 0);
-      replay->timer = g_timeout_source_new ((guint) MIN ((delay_us + 999) / 1000, G_MAXUINT));
+      replay->timer = g_timeout_source_new (delay_to_ms (delay_us));
       g_source_set_callback (replay->timer, replay_step_timed, replay, NULL);
     }
   g_source_set_name (replay->timer, "[warmupd] replay");

@@ -589,6 +589,16 @@ on_reload (gpointer user_data)
 
 /* --- options ------------------------------------------------------------------------- */
 
+#define MIN_SPEED 0.01   /* a trace's due times stay well inside gint64 µs */
+#define MAX_SPEED 1e6
+
+/* 0 or a factor in [MIN_SPEED, MAX_SPEED] (NaN fails every comparison). */
+static gboolean
+is_valid_speed (double speed)
+{
+  return speed == 0 || (speed >= MIN_SPEED && speed <= MAX_SPEED);
+}
+
 static gboolean
 parse_options (int *argc, char ***argv, WuOptions *options, GError **error)
 {
@@ -600,7 +610,8 @@ parse_options (int *argc, char ***argv, WuOptions *options, GError **error)
     { "replay", 0, 0, G_OPTION_ARG_FILENAME, &options->replay_path,
       "Replay a recorded trace instead of live sensors", "FILE" },
     { "speed", 0, 0, G_OPTION_ARG_DOUBLE, &options->speed,
-      "Replay speed: 1 real time, N times faster, 0 virtual time (as fast as possible)", "X" },
+      "Replay speed: 1 real time, N times faster (0.01 to 1000000), 0 virtual time (as fast "
+      "as possible)", "X" },
     { "record", 0, 0, G_OPTION_ARG_FILENAME, &options->record_path,
       "Write every raw event received to FILE, in the trace format", "FILE" },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &options->state_dir,
@@ -624,10 +635,10 @@ parse_options (int *argc, char ***argv, WuOptions *options, GError **error)
                    (*argv)[1]);
       return FALSE;
     }
-  if (!(options->speed >= 0 && options->speed <= 1e6))
+  if (!is_valid_speed (options->speed))
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--speed must be 0 (virtual time) or a factor up to 1000000");
+                   "--speed must be 0 (virtual time) or a factor from 0.01 to 1000000");
       return FALSE;
     }
   if (options->config_path == NULL)

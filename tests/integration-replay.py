@@ -13,7 +13,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wutest  # noqa: E402  (prints "1..0 # SKIP" and exits when gi or dbus-daemon is missing)
 from wutest import (BUS_NAME, OBJECT_PATH, OM_IFACE, REPLAY_PATH, SENSOR_IFACE,  # noqa: E402
-                    TIMEOUT, TRACES, WARMUP_IFACE, WARMUPCTL, Gio, event_lines, wait_for)
+                    TIMEOUT, TRACES, WARMUP_IFACE, WARMUPCTL, WARMUPD, Gio, event_lines,
+                    wait_for)
 
 gt = wutest.gen_trace()
 
@@ -361,6 +362,28 @@ class ReplayTests(wutest.WarmupdTestCase):
         with open(path) as f:
             last = len(f.read().splitlines())
         self.check_malformed(path, last)
+
+    def test_speed_out_of_range_is_refused(self):
+        still = os.path.join(TRACES, "still.trace")
+        for speed in ("1e-15", "0.005", "-1", "nan", "2e6"):
+            r = self.run_tool([WARMUPD, "--session", "--replay", still, "--speed", speed])
+            self.assertEqual(r.returncode, 1, speed)
+            self.assertIn("--speed must be 0 (virtual time) or a factor from 0.01 to 1000000",
+                          r.stderr)
+
+    def test_far_event_at_slow_speed_is_never_due(self):
+        # 10^12 s at a hundredth of real time is beyond gint64 µs: never due, not due now
+        with open(os.path.join(TRACES, "still.trace")) as f:
+            first = next(l for l in f if l[0].isdigit())
+        payload = first.split(None, 1)[1]
+        path = self.write_file("far.trace", "# warmupd trace 1\n0.000 %s999999999999.000 %s"
+                               % (payload, payload))
+        d = self.start_daemon(path, speed=0.01)
+        wait_for(lambda: self.sensor()["Events"] >= 1, message="the first event")
+        time.sleep(0.5)
+        self.assertEqual(self.sensor()["Events"], 1)
+        self.assertTrue(d.running())
+        self.assertEqual(d.terminate(), 0)
 
     # -- 8. Start() and Stop() over D-Bus ---------------------------------------------------
 

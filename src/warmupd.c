@@ -54,6 +54,7 @@ typedef struct {
   gboolean sources_started;
   gboolean ready;              /* READY=1 sent (and no reload under way): STATUS= lines
                                 * follow the state */
+  gboolean stopping;           /* the main loop has ended: releasing, then tearing down */
   WuStatusKey status_key;      /* what the last STATUS= line showed */
   gint64 status_sent_at;       /* monotonic µs */
   guint status_timer;          /* a deferred STATUS= update, 0: none */
@@ -570,6 +571,13 @@ on_reload (gpointer user_data)
   WuDaemon *daemon = user_data;
   g_autofree char *text = NULL;
 
+  /* STOPPING=1 is sent and the bike is being released: a reload now would only start what
+   * is being torn down (and send READY=1 after STOPPING=1). */
+  if (daemon->stopping)
+    {
+      g_message ("stopping: SIGHUP ignored");
+      return G_SOURCE_CONTINUE;
+    }
   /* The service manager still waits for the first READY=1, which on_name_acquired sends
    * once the name is ours: until then a reload only reloads. */
   if (!daemon->ready)
@@ -763,6 +771,7 @@ run (WuDaemon *daemon, const WuOptions *options)
                              on_bus_acquired, on_name_acquired, on_name_lost, daemon, NULL);
   g_main_loop_run (daemon->loop);
 
+  daemon->stopping = TRUE;
   wu_notifier_stopping (daemon->notifier);
   /* Leave the bike as we found it before we let go of anything. */
   wu_engine_release (daemon->engine);

@@ -372,6 +372,22 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertLess(time.monotonic() - started, 4.0 * SLOW,
                         "SIGTERM with a silent bike must not wait more than 2 s for it")
 
+    def test_sighup_while_releasing_is_ignored(self):
+        # SIGTERM, then SIGHUP while warmupd waits for a silent bike to answer its Reset:
+        # nothing is reloaded (and so nothing restarted) on the way out
+        self.start(config(duration=600))
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        self.bike.control("silent", True)
+        self.daemon.proc.send_signal(signal.SIGTERM)
+        self.wait(lambda: "bike released" in self.daemon.log(), "the release under way",
+                  lambda: self.daemon.log())
+        self.daemon.proc.send_signal(signal.SIGHUP)
+        self.assertEqual(self.daemon.wait_exit(), 0)
+        log = self.daemon.log()
+        self.assertIn("stopping: SIGHUP ignored", log)
+        self.assertNotIn("reloaded", log[log.index("bike released"):])
+
     # -- 12. garbage notifications ---------------------------------------------------
 
     def test_garbage_notifications(self):

@@ -314,6 +314,9 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
 
       if (raw == NULL)
         continue;
+      /* values reach D-Bus strings (a GPIO chip's path in Sensor1.Address, the routine) */
+      if (!g_utf8_validate (raw, -1, NULL))
+        return fail_key (error, path, contents, key->group, key->key, "not valid UTF-8");
       g_strstrip (raw);
       reason = key->type == KEY_CAP ? apply_cap (config, raw) : apply_key (config, key, raw);
       if (reason != NULL)

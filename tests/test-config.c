@@ -167,6 +167,8 @@ static const BadCase bad_cases[] = {
   { "sensor-address-twice", "[Sensors]\nAddresses=AA:BB:CC:DD:EE:01; aa:bb:cc:dd:ee:01\n",
     "2: [Sensors] Addresses: 'aa:bb:cc:dd:ee:01' is listed twice" },
   { "syntax-error", "[Warmup]\nDuration=600\nthis line is not a key\n", "3: " },
+  { "value-not-utf8", "[Warmup]\nDuration=600\n[Gpio]\nChip=/dev/gpiochip\xe9\nLine=17\n",
+    "4: [Gpio] Chip: not valid UTF-8" },
   { "key-later-in-file", "[Resistance]\nCap=10\n\n[Warmup]\nMinCadence=40\nStaleAfter=x\n",
     "6: [Warmup] StaleAfter: 'x'" },
 };

@@ -7,11 +7,12 @@
 struct WuHistoryKeeper {
   WuEngine *engine;
   WuHistory *history;          /* NULL: no history kept */
+  char *directory;             /* the state directory, NULL: none */
   WuHistorySession session;
   char *error;                 /* "" while history is kept */
 };
 
-/* History is off from here on; the daemon carries on without it. */
+/* History is off until the next warm-up begins (reopen); the daemon carries on. */
 static void
 disable (WuHistoryKeeper *keeper, const char *reason)
 {
@@ -51,7 +52,8 @@ wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
       g_message ("%s", keeper->error);
       return keeper;
     }
-  keeper->history = wu_history_open (directory, &error);
+  keeper->directory = g_steal_pointer (&directory);
+  keeper->history = wu_history_open (keeper->directory, &error);
   if (keeper->history == NULL)
     {
       disable (keeper, error->message);
@@ -73,6 +75,7 @@ wu_history_keeper_free (WuHistoryKeeper *keeper)
     return;
   wu_history_free (keeper->history);
   wu_history_session_clear (&keeper->session);
+  g_free (keeper->directory);
   g_free (keeper->error);
   g_free (keeper);
 }
@@ -105,6 +108,25 @@ store (WuHistoryKeeper *keeper, WuHistoryWrite write)
            wu_outcome_to_string (keeper->session.row.outcome), keeper->session.row.counted_s);
 }
 
+/* A write that failed (a full disk, the database locked by someone else for too long)
+ * turned history off; a new warm-up tries the database again. A file that still cannot be
+ * opened (corrupt, unreadable) stays untouched, and history stays off. */
+static void
+reopen (WuHistoryKeeper *keeper)
+{
+  g_autoptr (GError) error = NULL;
+
+  keeper->history = wu_history_open (keeper->directory, &error);
+  if (keeper->history == NULL)
+    {
+      disable (keeper, error->message);
+      return;
+    }
+  g_message ("history back on: %s", wu_history_get_path (keeper->history));
+  g_free (keeper->error);
+  keeper->error = g_strdup ("");
+}
+
 void
 wu_history_keeper_state_changed (WuHistoryKeeper *keeper, WuState old_state, WuState new_state)
 {
@@ -112,6 +134,9 @@ wu_history_keeper_state_changed (WuHistoryKeeper *keeper, WuState old_state, WuS
 
   if (keeper == NULL)
     return;   /* an input before the daemon finished setting up */
+  if (keeper->history == NULL && keeper->directory != NULL
+      && new_state == WU_STATE_WARMING_UP && old_state != WU_STATE_PAUSED)
+    reopen (keeper);
   take_snapshot (keeper, &snapshot);
   store (keeper, wu_history_session_transition (&keeper->session, old_state, new_state,
                                                 &snapshot));

@@ -158,6 +158,22 @@ class HistoryTests(wutest.WarmupdTestCase):
         wait_for(lambda: "no longer in the database" in self.get(WARMUP_IFACE, "HistoryError"),
                  message="HistoryError to say why history is off")
 
+    def test_history_back_on_at_the_next_warmup(self):
+        path, _ = self.write_trace("straight.trace", straight())
+        self.replay_with_routines(path)
+        with sqlite3.connect(os.path.join(self.state_dir, "history.db")) as db:
+            db.execute("DELETE FROM warmups")
+        self.guided_routine("same")
+        wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") != "",
+                 message="history off after the failed write")
+        # the next warm-up opens the database again and is recorded
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") == "",
+                 message="HistoryError cleared once the database opens again")
+        rows = self.history()
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0]["outcome"], "running")
+
     # -- warmupctl history -----------------------------------------------------------------
 
     def test_warmupctl_history(self):

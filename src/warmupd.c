@@ -55,6 +55,7 @@ typedef struct {
   gboolean ready;              /* READY=1 sent (and no reload under way): STATUS= lines
                                 * follow the state */
   gboolean stopping;           /* the main loop has ended: releasing, then tearing down */
+  guint signal_ids[3];         /* SIGTERM, SIGINT, SIGHUP */
   WuStatusKey status_key;      /* what the last STATUS= line showed */
   gint64 status_sent_at;       /* monotonic µs */
   guint status_timer;          /* a deferred STATUS= update, 0: none */
@@ -755,17 +756,30 @@ wait_for_release (WuDaemon *daemon)
     g_source_remove (deadline);
 }
 
+/* Taken over before anything is set up: a signal that comes while warmupd starts waits for
+ * the main loop instead of killing it (SIGHUP's default action). */
+static void
+watch_signals (WuDaemon *daemon)
+{
+  daemon->signal_ids[0] = g_unix_signal_add (SIGTERM, on_terminate, daemon);
+  daemon->signal_ids[1] = g_unix_signal_add (SIGINT, on_terminate, daemon);
+  daemon->signal_ids[2] = g_unix_signal_add (SIGHUP, on_reload, daemon);
+}
+
+static void
+unwatch_signals (WuDaemon *daemon)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (daemon->signal_ids); i++)
+    g_clear_handle_id (&daemon->signal_ids[i], g_source_remove);
+}
+
 static int
 run (WuDaemon *daemon, const WuOptions *options)
 {
   guint owner_id;
-  guint sigterm_id, sigint_id, sighup_id;
 
   daemon->loop = g_main_loop_new (NULL, FALSE);
   daemon->notifier = wu_notifier_new ();
-  sigterm_id = g_unix_signal_add (SIGTERM, on_terminate, daemon);
-  sigint_id = g_unix_signal_add (SIGINT, on_terminate, daemon);
-  sighup_id = g_unix_signal_add (SIGHUP, on_reload, daemon);
   owner_id = g_bus_own_name (options->session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
                              WU_BUS_NAME, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                              on_bus_acquired, on_name_acquired, on_name_lost, daemon, NULL);
@@ -778,9 +792,6 @@ run (WuDaemon *daemon, const WuOptions *options)
   wait_for_release (daemon);
   wu_history_keeper_shutdown (daemon->history);
   g_bus_unown_name (owner_id);
-  g_source_remove (sigterm_id);
-  g_source_remove (sigint_id);
-  g_source_remove (sighup_id);
   g_clear_handle_id (&daemon->status_timer, g_source_remove);
   g_clear_pointer (&daemon->notifier, wu_notifier_free);
   g_main_loop_unref (daemon->loop);
@@ -818,6 +829,7 @@ main (int argc, char **argv)
       return status;
     }
 
+  watch_signals (&daemon);
   wu_config_init (&daemon.config);
   if (!wu_config_load (&daemon.config, options.config_path, &error)
       || !set_up_engine (&daemon, &options, &error))
@@ -827,6 +839,7 @@ main (int argc, char **argv)
     }
   else
     status = run (&daemon, &options);
+  unwatch_signals (&daemon);
 
   g_clear_pointer (&daemon.service, wu_service_free);
   g_clear_pointer (&daemon.routines, wu_routine_service_free);

@@ -151,10 +151,10 @@ class SignalsTest(wutest.WarmupdTestCase):
         ready = wait_for(lambda: self.notify.with_key("READY", "1"), message="READY=1")
         self.assertEqual(ready[0][1].get("STATUS"), "waiting for a bike")
         self.barrier()
-        time.sleep(0.3)
-        self.assertEqual(self.notify.with_key("WATCHDOG"), [])
         self.assertEqual(d.terminate(), 0)
+        # the socket keeps the order: all warmupd sent before STOPPING=1 is in by now
         wait_for(lambda: self.notify.with_key("STOPPING", "1"), 5, "STOPPING=1")
+        self.assertEqual(self.notify.with_key("WATCHDOG"), [])
 
     def test_without_notify_socket_nothing_is_sent(self):
         # The default for every other test: NOTIFY_SOCKET unset, warmupd runs as always.
@@ -192,8 +192,8 @@ class SignalsTest(wutest.WarmupdTestCase):
 
     def test_sigterm_before_the_bus_answers_exits_0_without_criticals(self):
         d = self.daemon_on_address(self.silent_bus_address())
+        # the signals are watched before the routines are loaded (and logged)
         wait_for(lambda: "routine" in d.log(), message="warmupd to be set up")
-        time.sleep(0.2)
         self.assertTrue(d.running(), d.log())
         self.assertEqual(d.terminate(), 0, d.log())
         self.assertNotIn("CRITICAL", d.log())
@@ -209,10 +209,11 @@ class SignalsTest(wutest.WarmupdTestCase):
         os.kill(d.proc.pid, signal.SIGHUP)
         wait_for(lambda: "reloaded" in d.log(), message="the reload in the log")
         self.assertIn("Duration 600 s -> 120 s", d.log())
-        time.sleep(0.2)
+        self.assertEqual(d.terminate(), 0, d.log())
+        # the socket keeps the order: all warmupd sent before STOPPING=1 is in by now
+        wait_for(lambda: self.notify.with_key("STOPPING", "1"), 5, "STOPPING=1")
         self.assertEqual(self.notify.with_key("READY"), [])
         self.assertEqual(self.notify.with_key("RELOADING"), [])
-        self.assertEqual(d.terminate(), 0, d.log())
 
     # -- (b) SIGHUP with a changed valid config --------------------------------------------
 

@@ -60,6 +60,7 @@ struct WuController {
   gint64 over_since_us;       /* start of the run, or the last re-cap */
   gint64 over_last_us;        /* last report above the cap */
   gint64 cap_sent_us;         /* when the cap was last sent (any reason) */
+  guint insists;              /* re-caps in a row with no report newer than the cap */
 
   /* Supported resistance range. */
   gboolean range_known;
@@ -413,23 +414,45 @@ fire_ease_off_set (WuController *ctl, gint64 at_us, WuActions *out)
   set_ease_off_hint (ctl, out);
 }
 
+#define INSIST_MAX_US (60 * G_USEC_PER_SEC)
+
+/* ReapplyAfter, doubled for each re-cap in a row with no newer report, up to a minute. */
+static gint64
+insist_interval (const WuController *ctl)
+{
+  gint64 reapply = MAX (ctl->config.reapply_after_us, 1);
+  gint64 interval = reapply;
+
+  for (guint i = 0; i < ctl->insists && interval < INSIST_MAX_US; i++)
+    interval *= 2;
+  return MAX (MIN (interval, INSIST_MAX_US), reapply);
+}
+
 static gint64
 recap_deadline (const WuController *ctl)
 {
-  /* without a new report above the cap, sending it again would only repeat itself */
-  if (!session_active (ctl) || !cap_active (ctl) || !over_cap_since_last_cap (ctl))
+  if (!session_active (ctl) || !cap_active (ctl) || !ctl->over_active)
     return G_MAXINT64;
-  /* at least 1 µs, so a zero setting cannot make the timer loop forever */
-  gint64 deadline = add_us (ctl->over_since_us, MAX (ctl->config.reapply_after_us, 1));
-  /* the last report above the cap must still be believed when the deadline comes */
-  if (deadline - ctl->over_last_us > ctl->config.stale_after_us)
-    return G_MAXINT64;
-  return deadline;
+  if (over_cap_since_last_cap (ctl))
+    {
+      /* at least 1 µs, so a zero setting cannot make the timer loop forever */
+      gint64 deadline = add_us (ctl->over_since_us, MAX (ctl->config.reapply_after_us, 1));
+      /* the last report above the cap must still be believed when the deadline comes */
+      if (deadline - ctl->over_last_us <= ctl->config.stale_after_us)
+        return deadline;
+    }
+  /* The last word was "above the cap" and nothing newer came: the bike may have refused
+   * the cap, or report its resistance only when it changes. Send the cap again all the
+   * same, less and less often (repeating it every ReapplyAfter would only flood a bike
+   * that went quiet). */
+  return add_us (ctl->cap_sent_us, insist_interval (ctl));
 }
 
 static void
 fire_recap (WuController *ctl, gint64 at_us, WuActions *out)
 {
+  if (!over_cap_since_last_cap (ctl))
+    ctl->insists++;
   send_cap (ctl, at_us, out);
   ctl->recaps++;
   ctl->over_since_us = at_us;
@@ -657,6 +680,7 @@ track_over_cap (WuController *ctl, double resistance, gint64 t, WuActions *out)
    * ReapplyAfter": after such a gap the run begins again */
   gboolean continues = ctl->over_active &&
                        t - ctl->over_last_us <= ctl->config.stale_after_us;
+  ctl->insists = 0;   /* a new report: re-caps go by it again */
   ctl->over_active = TRUE;
   ctl->over_last_us = t;
   if (!continues)
@@ -769,6 +793,7 @@ wu_controller_target_resistance (WuController *ctl, gint64 now_us, double level,
   g_debug ("the bike's target resistance %.1f is above the cap %.1f: re-capping", level,
            ctl->cap);
   fire_recap (ctl, t, out);
+  ctl->insists = 0;   /* the bike's own word, as new as a report */
 }
 
 void

@@ -372,6 +372,24 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertLess(time.monotonic() - started, 4.0 * SLOW,
                         "SIGTERM with a silent bike must not wait more than 2 s for it")
 
+    def test_cap_insisted_on_while_a_quiet_bike_stays_above_it(self):
+        # the bike fails every target write, and then reports nothing more (like a bike that
+        # reports its resistance only when it changes): its session gives up after three
+        # failures, but the last report said 20 > 8, so the cap is sent again, less often
+        self.start(config(duration=600))
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        self.bike.fail_operations(1000)
+        self.bike.turn_knob(20.0, announce=False)
+        self.wait(lambda: self.sensor_prop("Resistance") == 20.0, "Sensor1.Resistance 20")
+        self.bike.set_rate(0)
+        self.wait(lambda: "giving up" in self.daemon.log(), "the session to give up",
+                  lambda: self.daemon.log())
+        given_up = len(self.poll_writes())
+        self.wait(lambda: len(self.poll_writes()) > given_up,
+                  "the cap sent again after the session gave up", self.write_log, timeout=90)
+        self.assertEqual(self.state(), "paused")
+
     def test_sighup_while_releasing_is_ignored(self):
         # SIGTERM, then SIGHUP while warmupd waits for a silent bike to answer its Reset:
         # nothing is reloaded (and so nothing restarted) on the way out

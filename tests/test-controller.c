@@ -502,32 +502,39 @@ static const TableCase cases[] = {
     { TICK (14), .actions = "CAP 30" },
     { STOP (14.5), .actions = "STATE warming-up->cancelled,RELEASE", CAP (-1) },
     END } },
-  /* a re-cap needs a fresh sample above the cap newer than the last cap sent */
-  { "recap-needs-a-sample-after-the-last-cap", LEVEL (5), {
+  /* a re-cap every ReapplyAfter needs a report above the cap newer than the last cap sent;
+   * without one the cap is sent again 2, 4, 8 ... (at most 60) s later */
+  { "recap-on-new-reports-then-insisting", LEVEL (5), {
     { PEDAL_PR (0, 58, 60, NONE, 5), .actions = "STATE idle->warming-up,CAP 5" },
     { PEDAL_PR (59, 60, 60, NONE, 8), .actions = "", DEADLINE (61) },
-    { TICK (61), .actions = "CAP 5", DEADLINE (63.000001) },   /* then only staleness */
-    { TICK (64), .actions = "" },
-    { TICK (400), .actions = "STATE warming-up->paused,STATE paused->cancelled,RELEASE" },
+    { TICK (61), .actions = "CAP 5", DEADLINE (63) },
+    { TICK (63), .actions = "CAP 5" },
+    { TICK (67), .actions = "STATE warming-up->paused,CAP 5" },
+    { TICK (75), .actions = "CAP 5", DEADLINE (91) },
+    { SAMPLE_PR (80, 0, NONE, 5), .actions = "", .state = "paused" },   /* at the cap */
+    { TICK (366), .actions = "STATE paused->cancelled,RELEASE" },       /* no more re-caps */
     END } },
   { "recap-while-paused-needs-new-samples", LEVEL (5), {
     { PEDAL_PR (0, 10, 60, NONE, 5) },
     { TICK (15), .actions = "STATE warming-up->paused" },
     { SAMPLE_PR (16, 0, NONE, 8), .actions = "", DEADLINE (18) },
     { SAMPLE_PR (17, 0, NONE, 8), .actions = "" },
-    { TICK (18), .actions = "CAP 5", .state = "paused" },
-    { TICK (30), .actions = "" },
-    { SAMPLE_PR (31, 0, NONE, 9), .actions = "" },   /* stale run: a new 2 s begins */
+    { TICK (18), .actions = "CAP 5", .state = "paused", DEADLINE (20) },
+    { TICK (20), .actions = "CAP 5" },   /* no newer report: insisting */
+    { TICK (23.9), .actions = "" },
+    { TICK (24), .actions = "CAP 5" },
+    { TICK (30.9), .actions = "" },
+    { SAMPLE_PR (31, 0, NONE, 9), .actions = "", DEADLINE (33) },  /* stale run: a new 2 s */
     { SAMPLE_PR (32, 0, NONE, 9), .actions = "", DEADLINE (33) },
-    { TICK (33), .actions = "CAP 5" },
-    { SAMPLE_PR (34, 0, NONE, 9), .actions = "" },
-    { TICK (100), .actions = "CAP 5" },              /* at 35, from the sample at 34 */
+    { TICK (33), .actions = "CAP 5", DEADLINE (35) },
+    { SAMPLE_PR (34, 0, NONE, 9), .actions = "", DEADLINE (35) },
+    { TICK (35), .actions = "CAP 5", DEADLINE (37) },   /* from the sample at 34 */
     END } },
   { "recap-ignores-stale-resistance", LEVEL (5), {
     { PEDAL_PR (0, 5, 60, NONE, 5), .actions = "STATE idle->warming-up,CAP 5" },
     { SAMPLE_PR (6, 60, NONE, 8), .actions = "", DEADLINE (8) },
     { PEDAL (7, 8, 60), .actions = "CAP 5" },         /* the sample at 6 is fresh at 8 */
-    { PEDAL (9, 11, 60), .actions = "" },             /* no resistance reported */
+    { PEDAL (9, 11, 60), .actions = "CAP 5" },        /* no report: insisting at 10 */
     /* above the cap again after 6 s without a report: not "above for 2 s" yet */
     { SAMPLE_PR (12, 60, NONE, 8), .actions = "", DEADLINE (14) },
     { SAMPLE_PR (13, 60, NONE, 8), .actions = "" },
@@ -604,8 +611,8 @@ static const TableCase cases[] = {
     { SAMPLE_PR (7, 30, NONE, 40), DEADLINE (8) },      /* over cap; pause still first */
     { TICK (8), .actions = "STATE warming-up->paused", DEADLINE (9) },   /* recap */
     { TICK (9), .actions = "CAP 30", DEADLINE (10.000001) },             /* stale 30 rpm */
-    { TICK (10.000001), DEADLINE (308) },   /* no report since the re-cap: abandon next */
-    { LINK_DOWN (10.5), DEADLINE (308) },               /* abandon */
+    { TICK (10.000001), DEADLINE (11) },    /* no report since the re-cap: insisting */
+    { LINK_DOWN (10.5), DEADLINE (308) },               /* nothing above the cap: abandon */
     END } },
   { "big-tick-fires-chained-timers-in-order", { 0 }, {
     { PEDAL (0, 10, 60) },
@@ -621,10 +628,11 @@ static const TableCase cases[] = {
     END } },
   { "big-tick-with-hint-and-recaps", LEVEL (30), {
     /* high cadence since the start at 3 s: ease-off at 13; resistance over the cap since 3:
-     * recaps at 5..13, then at 15 from the report at 14, and no more (no later report);
-     * ease-off cleared at 17.000001, paused at 19, cancelled at 319; idle at 619 */
+     * recaps at 5..13, then at 15 from the report at 14, then insisting (17, 21, 29, ...:
+     * one CAP in a batch); ease-off cleared at 17.000001, paused at 19, cancelled at 319;
+     * idle at 619 */
     { PEDAL_PR (0, 14, 120, NONE, 40), .hint = "ease-off", DEADLINE (15) },
-    { TICK (100000), .actions = "CAP 30,HINT none,STATE warming-up->paused,"
+    { TICK (100000), .actions = "CAP 30,HINT none,STATE warming-up->paused,CAP 30,"
       "STATE paused->cancelled,RELEASE,STATE cancelled->idle", .state = "idle", .hint = "none",
       DEADLINE (NONE) },
     END } },
@@ -811,8 +819,9 @@ test_target_resistance_counts_recaps (void)
   g_assert_cmpuint (summary.recaps, ==, 2);
 }
 
-/* Resistance seen above the cap twice, then no more data: one re-cap, not one every
- * ReapplyAfter until the warm-up is cancelled. */
+/* Resistance seen above the cap twice, then no more data: one re-cap on the reports, then
+ * the cap insisted on less and less often (61, 63, 67, 75, 91, 123, 183, 243, 303, 363),
+ * not every ReapplyAfter (151 times) until the warm-up is cancelled. */
 static void
 test_recaps_without_new_data (void)
 {
@@ -833,7 +842,7 @@ test_recaps_without_new_data (void)
     }
   g_assert_cmpint (wu_controller_get_state (ctl), ==, WU_STATE_CANCELLED);
   wu_controller_get_summary (ctl, &summary);
-  g_assert_cmpuint (summary.recaps, ==, 1);
+  g_assert_cmpuint (summary.recaps, ==, 10);
 }
 
 static void
@@ -953,7 +962,7 @@ test_late_tick_does_not_overflow (void)
   wu_actions_clear (&out);
   wu_controller_tick (ctl, to_us (1000), &out);
   g_autofree char *got = format_actions (&out);
-  g_assert_cmpstr (got, ==, "CAP 5,STATE warming-up->paused,STATE paused->cancelled,"
+  g_assert_cmpstr (got, ==, "CAP 5,STATE warming-up->paused,CAP 5,STATE paused->cancelled,"
                    "RELEASE,STATE cancelled->idle");
 }
 

@@ -735,8 +735,10 @@ on_release_deadline (gpointer user_data)
 }
 
 /* A bike answers its release (Reset) within moments; give it RELEASE_WAIT_MS at most, with
- * the main loop running so the answer can arrive. */
-#define RELEASE_WAIT_MS 2000
+ * the main loop running so the answer can arrive. When a request of ours was still
+ * unanswered, the Reset goes out only once that request's answer is given up for (the FTMS
+ * session's response timeout, 3 s): wait long enough to write it. */
+#define RELEASE_WAIT_MS 3500
 static void
 wait_for_release (WuDaemon *daemon)
 {

@@ -340,11 +340,16 @@ cap_newcomer (WuEngine *engine, WuSensor *sensor)
 static void
 set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions *actions)
 {
-  gboolean others_up;
+  gboolean others_up, was_up;
 
+  was_up = sensor->connected;
   sensor->connected = FALSE;
   others_up = any_sensor_connected (engine);
   sensor->connected = event->up;
+  /* A trace has one link, as the controller does: a recording of a bike and a cadence
+   * sensor replays as the ride went only if one sensor's drop-out is left out of it. */
+  if (!(was_up || others_up) != !(event->up || others_up))
+    record_event (engine, event);
   if (!event->up)
     {
       sensor->cadence = sensor->power = sensor->speed = -1;
@@ -581,8 +586,10 @@ sink_event (gpointer user_data, const WuRawEvent *event)
     }
   sensor->events++;
   if (event->kind != WU_EVENT_LINK)
-    note_data (engine, sensor, event);
-  record_event (engine, event);
+    {
+      note_data (engine, sensor, event);
+      record_event (engine, event);   /* link changes: set_link() */
+    }
   wu_actions_clear (&actions);
   dispatch_event (engine, sensor, event, &actions);
   if (engine->observer->sensor_changed != NULL)

@@ -428,6 +428,53 @@ test_recording_stays_in_order (void)
   g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
+/* A trace has one link, like the controller: with a bike and a cadence sensor, the
+ * sensor dropping out while the bike sends on is left out, or the replay would pause. */
+static void
+test_recording_has_one_link (void)
+{
+  const WuEngineObserver observer = { 0 };
+  g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "rec.trace", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuTraceReader) reader = NULL;
+  g_autoptr (GString) links = g_string_new ("");
+  WuConfig config;
+  Fixture fixture = { 0 };
+  WuRawEvent event;
+
+  wu_config_init (&config);
+  fixture.engine = wu_engine_new (&config, &observer, NULL);
+  wu_config_clear (&config);
+  g_assert_true (wu_engine_record_to (fixture.engine, path, &error));
+  fixture.sensors[BIKE] = wu_engine_add_source (fixture.engine, "ftms", make_fake,
+                                                (gpointer) &bike_ops, NULL);
+  fixture.sensors[SENSOR] = wu_engine_add_source (fixture.engine, "csc", make_fake,
+                                                  (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (fixture.engine);
+  fixture.origin = wu_engine_now (fixture.engine);
+  push_link (fixture.sensors[BIKE], at (&fixture, 0), TRUE);
+  push_link (fixture.sensors[SENSOR], at (&fixture, 0.5), TRUE);
+  push_bike_data (fixture.sensors[BIKE], at (&fixture, 1), 80, 100);
+  push_link (fixture.sensors[SENSOR], at (&fixture, 2), FALSE);
+  push_bike_data (fixture.sensors[BIKE], at (&fixture, 3), 80, 100);
+  push_link (fixture.sensors[SENSOR], at (&fixture, 4), TRUE);
+  push_link (fixture.sensors[BIKE], at (&fixture, 5), FALSE);
+  push_link (fixture.sensors[SENSOR], at (&fixture, 6), FALSE);
+  push_link (fixture.sensors[BIKE], at (&fixture, 7), TRUE);
+  wu_engine_free (fixture.engine);
+
+  reader = wu_trace_reader_open (path, &error);
+  g_assert_no_error (error);
+  while (wu_trace_reader_next (reader, &event, &error))
+    if (event.kind == WU_EVENT_LINK)
+      g_string_append (links, event.up ? "up " : "down ");
+  g_assert_no_error (error);
+  g_assert_cmpstr (links->str, ==, "up down up ");
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -438,5 +485,6 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &cases[i], test_case);
     }
   g_test_add_func ("/engine/recording-stays-in-order", test_recording_stays_in_order);
+  g_test_add_func ("/engine/recording-has-one-link", test_recording_has_one_link);
   return g_test_run ();
 }

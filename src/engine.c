@@ -579,6 +579,12 @@ sink_event (gpointer user_data, const WuRawEvent *event)
   WuEngine *engine = sensor->engine;
   WuActions actions;
 
+  if (engine->shutting_down)
+    {
+      /* the bike is being released: nothing may start a warm-up or a re-cap now */
+      sensor->events++;
+      return;
+    }
   if (engine->clock_external)
     {
       catch_up_motion (engine, event->time_us);
@@ -908,6 +914,11 @@ wu_engine_start_warmup (WuEngine *engine, GError **error)
 {
   WuActions actions;
 
+  if (engine->shutting_down)
+    {
+      g_set_error (error, WU_ERROR, WU_ERROR_WRONG_STATE, "warmupd is stopping");
+      return FALSE;
+    }
   wu_actions_clear (&actions);
   if (!wu_controller_start (engine->controller, wu_engine_now (engine), &actions, error))
     return FALSE;

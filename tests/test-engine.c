@@ -171,6 +171,11 @@ static const Case cases[] = {
       { TARGET (3, 9), CAPS (1, 5) },
       { RIDE (4, 10, 80, 100), CAPS (1, 5) },
     } },
+  { "once shutting down, pedalling starts nothing", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { SHUTDOWN (0.5) },
+      { RIDE (1, 10, 80, 100), .state = "idle", CAPS (0, NONE) },
+    } },
   { "no cap in force: a bike coming up is sent none", NONE, FALSE, {
       { UP (0, SENSOR) },
       { UP (1, BIKE), .state = "idle", CAPS (0, NONE) },
@@ -384,6 +389,25 @@ test_case (gconstpointer data)
   wu_engine_free (fixture.engine);
 }
 
+static void
+test_start_refused_once_shutting_down (void)
+{
+  const WuEngineObserver observer = { 0 };
+  g_autoptr (GError) error = NULL;
+  WuConfig config;
+  WuEngine *engine;
+
+  wu_config_init (&config);
+  engine = wu_engine_new (&config, &observer, NULL);
+  wu_config_clear (&config);
+  wu_engine_release (engine);
+  g_assert_false (wu_engine_start_warmup (engine, &error));
+  g_assert_error (error, WU_ERROR, WU_ERROR_WRONG_STATE);
+  g_assert_cmpint (wu_controller_get_state (wu_engine_get_controller (engine)), ==,
+                   WU_STATE_IDLE);
+  wu_engine_free (engine);
+}
+
 /* A recording interleaves sources that stamp differently (a GPIO edge with the time it
  * happened, a BLE value with the time it was read): it must still replay. */
 static void
@@ -486,5 +510,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/engine/recording-stays-in-order", test_recording_stays_in_order);
   g_test_add_func ("/engine/recording-has-one-link", test_recording_has_one_link);
+  g_test_add_func ("/engine/start-refused-once-shutting-down",
+                   test_start_refused_once_shutting_down);
   return g_test_run ();
 }

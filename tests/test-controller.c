@@ -946,8 +946,9 @@ test_strings_and_defaults (void)
   g_assert_cmpfloat (wu_controller_get_cap (ctl), ==, -1);
 }
 
-/* A long late tick with the resistance held above the cap must not overflow WuActions; the
- * last report above the cap (at 4) earns one re-cap (at 5), not one every ReapplyAfter. */
+/* A long late tick with the resistance held above the cap must not overflow WuActions: the
+ * re-caps it brings (at 5 on the report at 4, then insisting ever less often) collapse into
+ * one CAP per batch between the state changes. */
 static void
 test_late_tick_does_not_overflow (void)
 {

@@ -823,8 +823,17 @@ wu_engine_add_source (WuEngine *engine, const char *id_prefix, WuSourceFactory f
 void
 wu_engine_remove_source (WuEngine *engine, WuSensor *sensor)
 {
-  gboolean was_connected = sensor->connected;
+  if (sensor->connected)
+    {
+      /* gone without a link-down of its own: take its link down as if it had sent one
+       * (logged, recorded, and the controller's link down if it was the last) */
+      WuRawEvent down = { .time_us = wu_engine_now (engine), .kind = WU_EVENT_LINK };
+      WuActions actions;
 
+      wu_actions_clear (&actions);
+      set_link (engine, sensor, &down, &actions);
+      finish_input (engine, &actions);
+    }
   if (engine->observer->sensor_removed != NULL)
     engine->observer->sensor_removed (engine->observer_data, sensor);
   if (engine->label_sensor == sensor)
@@ -834,16 +843,6 @@ wu_engine_remove_source (WuEngine *engine, WuSensor *sensor)
       engine->source_label = g_strdup ("");
     }
   g_ptr_array_remove (engine->sensors, sensor);   /* frees it and its source */
-  if (was_connected && !any_sensor_connected (engine))
-    {
-      /* the last connected source went away without a link-down of its own */
-      WuActions actions;
-
-      wu_actions_clear (&actions);
-      wu_controller_link (engine->controller, wu_engine_now (engine), FALSE, &actions);
-      finish_input (engine, &actions);
-      return;
-    }
   notify_changed (engine, FALSE);
 }
 

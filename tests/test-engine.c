@@ -505,6 +505,26 @@ test_recording_has_one_link (void)
   g_assert_cmpstr (links->str, ==, "up down up ");
 }
 
+/* The last connected source removed without a link-down: the trace's link goes down too. */
+static void
+test_recording_source_removed (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *path = start_recording (&fixture);
+  g_autoptr (GArray) events = NULL;
+  const WuRawEvent *last;
+
+  push_link (fixture.sensors[BIKE], at (&fixture, 0), TRUE);
+  push_bike_data (fixture.sensors[BIKE], at (&fixture, 1), 80, 100);
+  wu_engine_remove_source (fixture.engine, fixture.sensors[BIKE]);
+  wu_engine_free (fixture.engine);
+
+  events = read_recording (path);
+  last = &g_array_index (events, WuRawEvent, events->len - 1);
+  g_assert_cmpint (last->kind, ==, WU_EVENT_LINK);
+  g_assert_false (last->up);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -516,6 +536,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/engine/recording-stays-in-order", test_recording_stays_in_order);
   g_test_add_func ("/engine/recording-has-one-link", test_recording_has_one_link);
+  g_test_add_func ("/engine/recording-source-removed", test_recording_source_removed);
   g_test_add_func ("/engine/start-refused-once-shutting-down",
                    test_start_refused_once_shutting_down);
   return g_test_run ();

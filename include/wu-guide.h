@@ -1,8 +1,8 @@
 /* A guided session through a floor routine: a pure state machine (no I/O, time injected).
  *
  *   idle --Begin--> step (round 1, step 0) --Next--> step ... --Next after the last step-->
- *     assess        (the routine has a round rule)
- *     done          (it has none: one round)
+ *     assess        (the routine has a round rule and this is not its MaxRounds-th round)
+ *     done          (it has none: one round; or the last allowed round: no assessment)
  *   assess --Assess(how)--> the rule's action for HOW:
  *     another-round -> step (round + 1, step 0)
  *     rest          -> rest (until now + RestSeconds) --deadline or Next--> done

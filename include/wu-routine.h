@@ -2,7 +2,9 @@
  *
  *   [Routine]   Id, Title, Caution (required); Source, Before (optional)
  *   [Rounds]    optional round rule: Better/Same/Irritated = another-round | rest | done,
- *               RestSeconds, RestPosition, RestInstruction (required when an action is rest)
+ *               RestSeconds, RestPosition, RestInstruction (required when an action is rest),
+ *               MaxRounds (2-100, only when an action is another-round; absent: no limit):
+ *               the last allowed round ends the session without an assessment
  *   [Step ID]   one per step, in the file's order: Name, Count (reps|hold|breaths),
  *               Position, Instruction (required); Amount (a count > 0; absent: the article
  *               gives none, and then Note must say so), Sides (none|each|alternating),
@@ -67,6 +69,7 @@ typedef struct {
 typedef struct {
   gboolean present;                             /* FALSE: one round, then done */
   WuRoundAction on[WU_N_ASSESSMENTS];           /* indexed by WuAssessment */
+  guint max_rounds;                             /* 0: no limit; else done after this round */
   guint rest_seconds;
   WuPosition rest_position;
   char *rest_instruction;

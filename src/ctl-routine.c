@@ -146,6 +146,7 @@ static void
 print_rounds (GVariant *routine)
 {
   gboolean rounds = FALSE;
+  guint max_rounds;
 
   g_variant_lookup (routine, "rounds", "b", &rounds);
   if (!rounds)
@@ -153,7 +154,12 @@ print_rounds (GVariant *routine)
       g_print ("One round.\n");
       return;
     }
-  g_print ("After each round, how does your back feel?\n");
+  max_rounds = lookup_u (routine, "max_rounds");
+  if (max_rounds > 0)
+    g_print ("At most %u rounds: the last one ends the session for the day.\n"
+             "After each earlier round, how does your back feel?\n", max_rounds);
+  else
+    g_print ("After each round, how does your back feel?\n");
   g_print ("  better:    %s\n", action_words (lookup_s (routine, "on_better")));
   g_print ("  same:      %s\n", action_words (lookup_s (routine, "on_same")));
   g_print ("  irritated: %s\n", action_words (lookup_s (routine, "on_irritated")));

@@ -88,6 +88,16 @@ finish_for_the_day (WuGuide *guide)
   set_state (guide, WU_GUIDE_DONE);
 }
 
+/* Whether the round just done is followed by an assessment: not without a round rule, not
+ * after the last round the rule allows. */
+static gboolean
+round_is_assessed (const WuGuide *guide)
+{
+  const WuRoundRule *rule = &guide->routine->rounds;
+
+  return rule->present && (rule->max_rounds == 0 || guide->round < rule->max_rounds);
+}
+
 gboolean
 wu_guide_next (WuGuide *guide, gint64 now_us, GError **error)
 {
@@ -105,7 +115,7 @@ wu_guide_next (WuGuide *guide, gint64 now_us, GError **error)
       return TRUE;
     }
   guide->rounds_done++;
-  if (guide->routine->rounds.present)
+  if (round_is_assessed (guide))
     set_state (guide, WU_GUIDE_ASSESS);
   else
     finish_for_the_day (guide);

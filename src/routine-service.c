@@ -49,6 +49,7 @@ routine_to_variant (const WuRoutine *routine)
       for (int how = 0; how < WU_N_ASSESSMENTS; how++)
         g_variant_builder_add (&b, "{sv}", keys[how],
                                g_variant_new_string (wu_round_action_to_string (rule->on[how])));
+      g_variant_builder_add (&b, "{sv}", "max_rounds", g_variant_new_uint32 (rule->max_rounds));
       g_variant_builder_add (&b, "{sv}", "rest_seconds", g_variant_new_uint32 (rule->rest_seconds));
       g_variant_builder_add (&b, "{sv}", "rest_position",
                              g_variant_new_string (wu_position_to_string (rule->rest_position)));

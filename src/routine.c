@@ -10,6 +10,7 @@
 #define MAX_TEXT 400
 #define MAX_AMOUNT 1000
 #define MAX_SECONDS 3600
+#define MAX_ROUNDS 100
 
 static const char *const count_names[] = { "reps", "hold", "breaths" };
 static const char *const sides_names[] = { "none", "each", "alternating" };
@@ -395,12 +396,26 @@ parse_rest (const Parser *parser, WuRoundRule *rule, gboolean rests, GError **er
   return TRUE;
 }
 
+/* MaxRounds: the round after which the session is done without an assessment; only with an
+ * action that gives another round (else it would be ignored). 1 would never assess: leave
+ * out [Rounds] instead. */
+static gboolean
+parse_max_rounds (const Parser *parser, WuRoundRule *rule, gboolean repeats, GError **error)
+{
+  if (!g_key_file_has_key (parser->file, "Rounds", "MaxRounds", NULL))
+    return TRUE;
+  if (!repeats)
+    return fail (parser, error, line_of (parser, "Rounds", "MaxRounds"),
+                 "[Rounds] MaxRounds given but no action is another-round");
+  return get_uint (parser, "Rounds", "MaxRounds", 2, MAX_ROUNDS, &rule->max_rounds, error);
+}
+
 static gboolean
 parse_rounds (const Parser *parser, WuRoundRule *rule, GError **error)
 {
-  static const char *const keys[] = { "Better", "Same", "Irritated", "RestSeconds",
-                                      "RestPosition", "RestInstruction", NULL };
-  gboolean rests = FALSE;
+  static const char *const keys[] = { "Better", "Same", "Irritated", "MaxRounds",
+                                      "RestSeconds", "RestPosition", "RestInstruction", NULL };
+  gboolean rests = FALSE, repeats = FALSE;
 
   if (!g_key_file_has_group (parser->file, "Rounds"))
     {
@@ -417,8 +432,10 @@ parse_rounds (const Parser *parser, WuRoundRule *rule, GError **error)
         return FALSE;
       rule->on[how] = (WuRoundAction) action;
       rests |= (action == WU_ROUND_ACTION_REST);
+      repeats |= (action == WU_ROUND_ACTION_ANOTHER_ROUND);
     }
-  return parse_rest (parser, rule, rests, error);
+  return parse_max_rounds (parser, rule, repeats, error)
+         && parse_rest (parser, rule, rests, error);
 }
 
 /* Sets=N or Sets=N-M. */

@@ -115,7 +115,8 @@ class HistoryTests(wutest.WarmupdTestCase):
             os.environ.pop("WARMUPD_ROUTINES_DIR", None)
 
     def guided_routine(self, *assessments):
-        """Begin after-bike-warmup and assess one round with each of ASSESSMENTS."""
+        """Begin after-bike-warmup and assess one round with each of ASSESSMENTS (None: a
+        round that ends the session without an assessment, the routine's last)."""
         routine_iface = "io.github.warmupd.Routine1"
 
         def routine(method, *args):
@@ -125,26 +126,27 @@ class HistoryTests(wutest.WarmupdTestCase):
 
         def do_round():
             for _ in range(100):
-                if self.get(routine_iface, "RoutineState", OBJECT_PATH) == "assess":
+                if self.get(routine_iface, "RoutineState", OBJECT_PATH) in ("assess", "done"):
                     return
                 routine("Next")
-            self.fail("the round never reached its assessment")
+            self.fail("the round never reached its end")
 
         routine("Begin", "after-bike-warmup")
         for assessment in assessments:
             do_round()
-            routine("Assess", assessment)
+            if assessment is not None:
+                routine("Assess", assessment)
 
     def test_guided_routine_rounds_and_assessment_stored(self):
         path, _ = self.write_trace("straight.trace", straight())
         self.replay_with_routines(path)
-        # the round rule: better -> another round; same -> done for the day
-        self.guided_routine("better", "same")
+        # the round rule: better -> another round, the last (MaxRounds=2): done, no question
+        self.guided_routine("better", None)
         wait_for(lambda: "rounds" in self.history()[0], message="rounds in the history")
         row = self.history()[0]
         self.assertEqual(row["outcome"], "complete")
         self.assertEqual(row["rounds"], 2)
-        self.assertEqual(row["assessment"], "same")
+        self.assertEqual(row["assessment"], "better")
 
     def test_failed_routine_outcome_write_sets_history_error(self):
         path, _ = self.write_trace("straight.trace", straight())

@@ -184,7 +184,8 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertEqual(steps[4]["position"], "kneeling")
         self.assertTrue(routine["rounds"])
         self.assertEqual((routine["on_better"], routine["on_same"], routine["on_irritated"],
-                          routine["rest_seconds"]), ("another-round", "done", "rest", 300))
+                          routine["max_rounds"], routine["rest_seconds"]),
+                         ("another-round", "done", "rest", 2, 300))
         self.assertIn("bike", routine["before"])
         self.assertTrue(routine["caution"])
         routine, steps = self.rcall("GetRoutine", "breathing-and-core", sig="(s)",
@@ -210,7 +211,9 @@ class RoutineTests(wutest.WarmupdTestCase):
 
     # -- the guided session over D-Bus
 
-    def test_session_better_then_irritated(self):
+    def test_session_better_then_a_last_round(self):
+        """The article assesses once, after round 1: "better" gives one more round, and that
+        round ends the session without a question (MaxRounds=2)."""
         d = self.start_daemon()
         self.rcall("Begin", "after-bike-warmup", sig="(s)")
         self.expect_session("step", "windshield-wipers", 1)
@@ -225,17 +228,28 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertEqual(self.routine()["LastAssessment"], "better")
         for _ in AFTER_BIKE_STEPS:
             self.rcall("Next")
-        self.expect_session("assess", "", 2)
-        self.rcall("Assess", "irritated", sig="(s)")       # -> rest 5 min, then done
-        self.expect_session("rest", "", 2)
-        self.rcall("Next")                                  # up early: the rest is over
-        self.expect_session("done", "", 2)
+        self.expect_session("done", "", 2)                  # the last round: no question
+        self.assertEqual(self.rerror("Assess", "better", sig="(s)"), ERROR + "WrongState")
         self.rcall("Finish")
         self.expect_session("idle", "", 0)
         self.barrier()
-        self.assertEqual(self.states_published(),
-                         ["step", "assess", "step", "assess", "rest", "done", "idle"])
-        wait_for(lambda: "2 rounds, last assessment irritated" in d.log(),
+        self.assertEqual(self.states_published(), ["step", "assess", "step", "done", "idle"])
+        wait_for(lambda: "2 rounds, last assessment better" in d.log(),
+                 message="the outcome in the log")
+
+    def test_session_irritated_rests(self):
+        d = self.start_daemon()
+        self.rcall("Begin", "after-bike-warmup", sig="(s)")
+        for _ in AFTER_BIKE_STEPS:
+            self.rcall("Next")
+        self.rcall("Assess", "irritated", sig="(s)")       # -> rest 5 min, then done
+        self.expect_session("rest", "", 1)
+        self.rcall("Next")                                  # up early: the rest is over
+        self.expect_session("done", "", 1)
+        self.rcall("Finish")
+        self.barrier()
+        self.assertEqual(self.states_published(), ["step", "assess", "rest", "done", "idle"])
+        wait_for(lambda: "1 round, last assessment irritated" in d.log(),
                  message="the outcome in the log")
         self.assertIn("routine session: assess -> rest", d.log())
 
@@ -316,6 +330,7 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertEqual([name for _, name in numbered], AFTER_BIKE_NAMES)
         self.assertIn("10 reps on each side, holding 2 s each", out.stdout)
         self.assertIn("irritated: rest, then done for the day", out.stdout)
+        self.assertIn("At most 2 rounds: the last one ends the session for the day.", out.stdout)
         self.assertIn("5 min on your back", out.stdout)
         out = self.run_tool([WARMUPCTL, "--session", "routine", "chronic-back-pain"])
         self.assertIn("hold 30 s, 2 to 3 times", out.stdout)
@@ -344,9 +359,9 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertEqual(out.returncode, 2)
         self.assertIn("-w", out.stderr)
 
-    def test_guide_better_then_irritated(self):
-        """The whole flow on a terminal: counted steps, the question after each round,
-        `better` -> another round, `irritated` -> the rest, then done for the day."""
+    def test_guide_better_then_a_last_round(self):
+        """The whole flow on a terminal: counted steps, the question after round 1, `better`
+        -> one more round, which ends the day without a second question."""
         d = self.start_daemon()
         t = self.terminal(["guide", "after-bike-warmup"])
         t.expect("Stop if it hurts:")
@@ -361,16 +376,24 @@ class RoutineTests(wutest.WarmupdTestCase):
         t.expect("Please answer better, same or irritated")
         self.expect_session("assess", "", 1)
         t.type("better")
-        t.expect("How does your back feel", count=2, message="the end of round 2")
-        self.expect_session("assess", "", 2)
+        t.expect("Done for today: 2 rounds, last one felt better")
+        self.assertEqual(t.wait_exit(), 0, t.output)
         self.assertIn("Round 2, step 6 of 6: Quad stretch", t.output)
+        self.assertEqual(t.output.count("How does your back feel"), 1, t.output)
+        self.expect_session("idle", "", 0)
+        self.assertIn("2 rounds, last assessment better", d.log())
+
+    def test_guide_irritated_rests(self):
+        d = self.start_daemon()
+        t = self.terminal(["guide", "after-bike-warmup"])
+        t.expect("How does your back feel", message="the end of round 1")
         t.type("i")
         t.expect("Rest 5 min, on your back")
         self.assertEqual(self.routine()["RoutineState"], "rest")
-        t.expect("Done for today: 2 rounds, last one felt irritated")
+        t.expect("Done for today: 1 round, last one felt irritated")
         self.assertEqual(t.wait_exit(), 0, t.output)
         self.expect_session("idle", "", 0)
-        self.assertIn("2 rounds, last assessment irritated", d.log())
+        self.assertIn("1 round, last assessment irritated", d.log())
 
     def test_guide_waits_for_enter_without_a_number(self):
         """A routine with no numbers: each part waits for Enter; no round rule: done after one."""

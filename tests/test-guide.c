@@ -13,6 +13,14 @@ static const char *const with_rounds =
   "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=standing\nInstruction=I\n"
   "[Step b]\nName=B\nCount=hold\nAmount=5\nPosition=standing\nInstruction=I\n";
 
+/* The same with MaxRounds=2: the first article assesses once, after round 1. */
+static const char *const two_rounds_at_most =
+  "[Routine]\nId=m\nTitle=M\nCaution=C\n"
+  "[Rounds]\nBetter=another-round\nSame=done\nIrritated=rest\nMaxRounds=2\nRestSeconds=300\n"
+  "RestPosition=floor-back\nRestInstruction=Lie down.\n"
+  "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=standing\nInstruction=I\n"
+  "[Step b]\nName=B\nCount=hold\nAmount=5\nPosition=standing\nInstruction=I\n";
+
 /* Two steps, no round rule: one round. */
 static const char *const one_round =
   "[Routine]\nId=o\nTitle=O\nCaution=C\n"
@@ -89,6 +97,23 @@ static const Case cases[] = {
     { BEGIN,  NA, 5, WU_ERROR_WRONG_STATE, WU_GUIDE_ASSESS, -1, 1 },
     { FINISH, NA, 6, OK, WU_GUIDE_IDLE, -1, 0 },                      /* cut short */
     END }, 1, WU_ASSESSMENT_NONE, FALSE },
+  { "max-rounds-last-round-is-not-assessed", &two_rounds_at_most, {
+    { BEGIN,  NA, 0, OK, WU_GUIDE_STEP, 0, 1 },
+    { NEXT,   NA, 1, OK, WU_GUIDE_STEP, 1, 1 },
+    { NEXT,   NA, 2, OK, WU_GUIDE_ASSESS, -1, 1 },
+    { ASSESS, WU_ASSESSMENT_BETTER, 3, OK, WU_GUIDE_STEP, 0, 2 },      /* one more round */
+    { NEXT,   NA, 4, OK, WU_GUIDE_STEP, 1, 2 },
+    { NEXT,   NA, 5, OK, WU_GUIDE_DONE, -1, 2 },                        /* no question */
+    { ASSESS, WU_ASSESSMENT_BETTER, 6, WU_ERROR_WRONG_STATE, WU_GUIDE_DONE, -1, 2 },
+    { NEXT,   NA, 7, WU_ERROR_WRONG_STATE, WU_GUIDE_DONE, -1, 2 },
+    END }, 2, WU_ASSESSMENT_BETTER, TRUE },
+  { "max-rounds-irritated-after-round-1-rests", &two_rounds_at_most, {
+    { BEGIN,  NA, 0, OK, WU_GUIDE_STEP, 0, 1 },
+    { NEXT,   NA, 1, OK, WU_GUIDE_STEP, 1, 1 },
+    { NEXT,   NA, 2, OK, WU_GUIDE_ASSESS, -1, 1 },
+    { ASSESS, WU_ASSESSMENT_IRRITATED, 3, OK, WU_GUIDE_REST, -1, 1 },
+    { TICK,   NA, 303, OK, WU_GUIDE_DONE, -1, 1 },
+    END }, 1, WU_ASSESSMENT_IRRITATED, TRUE },
   { "one-round-without-rule", &one_round, {
     { BEGIN,  NA, 0, OK, WU_GUIDE_STEP, 0, 1 },
     { NEXT,   NA, 1, OK, WU_GUIDE_STEP, 1, 1 },

@@ -145,6 +145,9 @@ test_round_rule (void)
   g_assert_cmpint (rule->on[WU_ASSESSMENT_IRRITATED], ==, WU_ROUND_ACTION_REST);
   /* our reading of the article: no improvement is no reason for another round */
   g_assert_cmpint (rule->on[WU_ASSESSMENT_SAME], ==, WU_ROUND_ACTION_DONE);
+  /* "At the end of the first round, assess ... perform another round": one assessment,
+   * so two rounds at most */
+  g_assert_cmpuint (rule->max_rounds, ==, 2);
   g_assert_cmpuint (rule->rest_seconds, ==, 5 * 60);
   g_assert_cmpint (rule->rest_position, ==, WU_POSITION_FLOOR_BACK);
   g_assert_true (strstr (rule->rest_instruction, "knees bent") != NULL);
@@ -239,6 +242,12 @@ static const BrokenCase broken_cases[] = {
     "RestSeconds= is missing" },
   { "rounds-rest-unused", HEAD "[Rounds]\nBetter=done\nSame=done\nIrritated=done\nRestSeconds=60\n"
     STEP, NULL, "t.routine:9: ", "no action is rest" },
+  { "max-rounds-without-another-round", HEAD "[Rounds]\nBetter=done\nSame=done\nIrritated=done\n"
+    "MaxRounds=2\n" STEP, NULL, "t.routine:9: ", "MaxRounds given but no action is another-round" },
+  { "max-rounds-one", HEAD "[Rounds]\nBetter=another-round\nSame=done\nIrritated=done\n"
+    "MaxRounds=1\n" STEP, NULL, "t.routine:9: ", "MaxRounds: '1' is not a whole number from 2 to 100" },
+  { "max-rounds-word", HEAD "[Rounds]\nBetter=another-round\nSame=done\nIrritated=done\n"
+    "MaxRounds=two\n" STEP, NULL, "t.routine:9: ", "MaxRounds: 'two'" },
   { "empty-value", HEAD "[Step a]\nName=\nCount=reps\nAmount=3\nPosition=standing\nInstruction=I\n",
     NULL, "t.routine:6: ", "Name is empty" },
   { "not-utf8", HEAD "[Step a]\nName=A\xff\nCount=reps\n", NULL, "t.routine:6: ", "UTF-8" },
@@ -301,12 +310,35 @@ test_optional_keys (void)
   g_assert_cmpstr (routine->source, ==, "S");
   g_assert_cmpstr (routine->before, ==, "");
   g_assert_false (routine->rounds.present);
+  g_assert_cmpuint (routine->rounds.max_rounds, ==, 0);
   step = g_ptr_array_index (routine->steps, 0);
   g_assert_cmpuint (step->hold_seconds, ==, 4);
   g_assert_cmpuint (step->sets_min, ==, 2);
   g_assert_cmpuint (step->sets_max, ==, 3);
   g_assert_cmpint (step->sides, ==, WU_SIDES_EACH);
   g_assert_cmpint (step->position, ==, WU_POSITION_KNEELING);
+}
+
+/* MaxRounds= is read; without it a round rule has no limit. */
+static void
+test_max_rounds (void)
+{
+  static const struct { const char *rounds; guint max_rounds; } cases[] = {
+    { "[Rounds]\nBetter=another-round\nSame=done\nIrritated=done\n", 0 },
+    { "[Rounds]\nBetter=another-round\nSame=done\nIrritated=done\nMaxRounds=2\n", 2 },
+    { "[Rounds]\nBetter=done\nSame=another-round\nIrritated=done\nMaxRounds= 100\n", 100 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *contents = g_strconcat (HEAD, cases[i].rounds, STEP, NULL);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (WuRoutine) routine = wu_routine_parse (contents, -1, "t.routine", NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (routine->rounds.present);
+      g_assert_cmpuint (routine->rounds.max_rounds, ==, cases[i].max_rounds);
+    }
 }
 
 /* One broken file in a directory: it is reported with file and line, the others load. */
@@ -377,6 +409,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/routine/choice-list-ends", test_choice_list_ends);
   g_test_add_func ("/routine/optional-keys", test_optional_keys);
+  g_test_add_func ("/routine/max-rounds", test_max_rounds);
   g_test_add_func ("/routine/dir-with-broken-file", test_dir_with_broken_file);
   g_test_add_func ("/routine/missing-dir", test_missing_dir);
   g_test_add_func ("/routine/assessment-names", test_assessment_names);

@@ -53,6 +53,8 @@ check_routine (const WuRoutine *r)
   if (r->steps == NULL || r->steps->len == 0)
     abort ();
   check_text (r->rounds.rest_instruction);
+  if (r->rounds.max_rounds == 1 || (!r->rounds.present && r->rounds.max_rounds != 0))
+    abort ();
   if (r->rounds.present)
     for (int how = 0; how < WU_N_ASSESSMENTS; how++)
       {
@@ -121,7 +123,9 @@ guide_through (WuRoutine *routine, guint8 seed)
             abort ();
           break;
         case WU_GUIDE_ASSESS:
-          if (!routine->rounds.present)
+          if (!routine->rounds.present
+              || (routine->rounds.max_rounds > 0
+                  && wu_guide_get_round (guide) >= routine->rounds.max_rounds))
             abort ();
           rounds++;
           if (!wu_guide_assess (guide, (WuAssessment) ((seed + rounds) % WU_N_ASSESSMENTS), now,

@@ -86,6 +86,20 @@ static const ExpectedRoutine expected_routines[] = {
     { NULL } } },
 };
 
+/* Facts an instruction must give beyond the counts (words of ours that carry them). */
+typedef struct {
+  const char *file;
+  const char *step_id;
+  const char *words[4];      /* NULL-terminated */
+} InstructionFacts;
+
+static const InstructionFacts instruction_facts[] = {
+  /* 000: knees to the right, "circle your left arm counterclockwise"; knees to the other
+   * side, "Circle your right arm clockwise" */
+  { "after-bike-warmup.routine", "twisted-circles",
+    { "dropped to the right", "left arm counterclockwise", "right arm clockwise", NULL } },
+};
+
 static char *
 routines_dir (void)
 {
@@ -132,6 +146,36 @@ test_shipped_routine (gconstpointer data)
   g_assert_cmpuint (routine->steps->len, ==, n);
   for (guint i = 0; i < n; i++)
     assert_step (g_ptr_array_index (routine->steps, i), &want->steps[i]);
+}
+
+static const WuStep *
+find_step (const WuRoutine *routine, const char *id)
+{
+  for (guint i = 0; i < routine->steps->len; i++)
+    {
+      const WuStep *step = g_ptr_array_index (routine->steps, i);
+      if (strcmp (step->id, id) == 0)
+        return step;
+    }
+  return NULL;
+}
+
+static void
+test_instruction_facts (gconstpointer data)
+{
+  const InstructionFacts *want = data;
+  g_autofree char *dir = routines_dir ();
+  g_autofree char *path = g_build_filename (dir, want->file, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuRoutine) routine = wu_routine_load_file (path, &error);
+  const WuStep *step;
+
+  g_assert_no_error (error);
+  step = find_step (routine, want->step_id);
+  g_assert_nonnull (step);
+  for (guint i = 0; want->words[i] != NULL; i++)
+    if (strstr (step->instruction, want->words[i]) == NULL)
+      g_error ("%s: the instruction does not say \"%s\"", want->step_id, want->words[i]);
 }
 
 /* The first article's round rule, and its warm-up. */
@@ -404,6 +448,12 @@ main (int argc, char **argv)
     {
       g_autofree char *name = g_strdup_printf ("/routine/shipped/%s", expected_routines[i].id);
       g_test_add_data_func (name, &expected_routines[i], test_shipped_routine);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (instruction_facts); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/routine/shipped/instruction/%s",
+                                               instruction_facts[i].step_id);
+      g_test_add_data_func (name, &instruction_facts[i], test_instruction_facts);
     }
   g_test_add_func ("/routine/shipped/round-rule", test_round_rule);
   g_test_add_func ("/routine/load-dir", test_load_dir);

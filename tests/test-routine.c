@@ -79,8 +79,9 @@ static const ExpectedRoutine expected_routines[] = {
   { "breathing-and-core.routine", "breathing-and-core", { "pain", NULL }, FALSE, {
     { "diaphragmatic-breathing", "Diaphragmatic breathing", BREATHS, 0, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
     { "neutral-spine-draw-in", "Neutral spine and draw in", REPS, 0, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
-    /* one knee, then the other */
-    { "knees-to-chest", "Knees to chest", HOLD, 0, EACH, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
+    /* "Keeping the first knee up, repeat with the other knee": both end up in, not a side
+     * then the other */
+    { "knees-to-chest", "Knees to chest", HOLD, 0, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
     { "pelvic-tilt", "Pelvic tilt", REPS, 0, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
     { "arm-raise", "Arm raise for the upper back", REPS, 0, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
     { NULL } } },
@@ -98,6 +99,8 @@ static const InstructionFacts instruction_facts[] = {
    * side, "Circle your right arm clockwise" */
   { "after-bike-warmup.routine", "twisted-circles",
     { "dropped to the right", "left arm counterclockwise", "right arm clockwise", NULL } },
+  /* 003: one knee in, "Keeping the first knee up" the other, "both knees into your chest" */
+  { "breathing-and-core.routine", "knees-to-chest", { "one knee", "Keep it there", "both knees", NULL } },
 };
 
 static char *

@@ -222,6 +222,7 @@ handle_assess (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, const ch
   g_autoptr (GError) error = NULL;
   WuGuideState old_state = wu_guide_get_state (service->guide);
   WuAssessment assessment = wu_assessment_from_string (how);
+  guint round = wu_guide_get_round (service->guide);   /* another round would change it */
   gboolean ok;
 
   /* the state is checked first: a wrong word in the wrong state is a WrongState */
@@ -234,7 +235,7 @@ handle_assess (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, const ch
   else
     ok = wu_guide_assess (service->guide, assessment, g_get_monotonic_time (), &error);
   if (ok)
-    g_message ("round %u assessed: %s", wu_guide_get_round (service->guide), how);
+    g_message ("round %u assessed: %s", round, how);
   return finish_call (service, invocation, old_state, ok, error);
 }
 

@@ -237,6 +237,16 @@ class RoutineTests(wutest.WarmupdTestCase):
         wait_for(lambda: "2 rounds, last assessment better" in d.log(),
                  message="the outcome in the log")
 
+    def test_assessment_logged_with_the_round_assessed(self):
+        d = self.start_daemon()
+        self.rcall("Begin", "after-bike-warmup", sig="(s)")
+        for _ in AFTER_BIKE_STEPS:
+            self.rcall("Next")
+        self.rcall("Assess", "better", sig="(s)")          # moves on to round 2
+        wait_for(lambda: "assessed:" in d.log(), message="the assessment logged")
+        self.assertIn("round 1 assessed: better", d.log())
+        self.assertNotIn("round 2 assessed", d.log())
+
     def test_session_irritated_rests(self):
         d = self.start_daemon()
         self.rcall("Begin", "after-bike-warmup", sig="(s)")

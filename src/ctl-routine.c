@@ -447,6 +447,10 @@ guide_sync (Guide *guide)
   gboolean under_way = g_strcmp0 (state, "step") == 0 || g_strcmp0 (state, "assess") == 0
                        || g_strcmp0 (state, "rest") == 0;
 
+  /* warmupd went away: GDBusProxy drops the properties before it says the owner changed,
+   * and on_owner_changed() tells the person; an empty state is not the session's end. */
+  if (state == NULL)
+    return;
   /* Right after Begin() the cached properties may still show the old "idle" or "done":
    * follow the session only once it is seen under way. */
   if (!guide->following && !under_way)
@@ -491,7 +495,7 @@ on_owner_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
   Guide *guide = user_data;
   g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (object));
 
-  if (owner != NULL)
+  if (owner != NULL || guide->status != -1)   /* back, or we are on our way out already */
     return;
   say (guide, "\n");
   g_printerr ("warmupctl: warmupd went away\n");

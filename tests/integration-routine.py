@@ -441,6 +441,23 @@ class RoutineTests(wutest.WarmupdTestCase):
         t.type("q")
         self.assertEqual(t.wait_exit(), 0, t.output)
 
+    def guide_sees_warmupd_go(self, stop):
+        """STOP ends warmupd during a guide: it says warmupd went away and exits 1, never that
+        the session was finished elsewhere (the proxy drops the properties first)."""
+        d = self.start_daemon()
+        t = self.terminal(["guide", "key-exercises"], second_ms=1000)
+        t.expect("get ready")
+        stop(d)
+        self.assertEqual(t.wait_exit(), 1, t.output)
+        self.assertIn("warmupd went away", t.output)
+        self.assertNotIn("finished elsewhere", t.output)
+
+    def test_guide_warmupd_killed(self):
+        self.guide_sees_warmupd_go(lambda d: d.kill())
+
+    def test_guide_warmupd_terminated(self):
+        self.guide_sees_warmupd_go(lambda d: d.terminate())
+
     def test_guide_other_routine_under_way_refused(self):
         self.start_daemon()
         self.rcall("Begin", "key-exercises", sig="(s)")

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 
+#define WRONG_STATE_ERROR "io.github.warmupd.Error.WrongState"
+
 /* The guide's pace, in seconds: the articles give counts, not tempos. */
 #define GET_READY_SECONDS 5    /* to read the instruction and get into position */
 #define REP_SECONDS 3          /* one slow, gentle repetition */
@@ -437,6 +439,25 @@ finish_for_the_day (Guide *guide)
   guide_quit (guide, EXIT_SUCCESS);
 }
 
+/* The rest is over on this screen: tell warmupd. Its own timer may have ended the rest
+ * already, its word of it not yet here: then Next() finds the session done (WrongState), and
+ * the day ends as usual. */
+static void
+end_rest (Guide *guide)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
+
+  guide->phase = PHASE_NONE;
+  if (wu_routine1_call_next_sync (guide->proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
+    return;
+  name = g_dbus_error_get_remote_error (error);
+  if (g_strcmp0 (name, WRONG_STATE_ERROR) == 0)
+    finish_for_the_day (guide);
+  else
+    guide_call_failed (guide, "Next", error);
+}
+
 /* Bring the screen in line with warmupd's session (ours, or moved on by another screen). */
 static void
 guide_sync (Guide *guide)
@@ -536,7 +557,7 @@ on_tick (gpointer user_data)
       if (--guide->seconds_left == 0)
         {
           say (guide, "  rest over\n");
-          call_next (guide);
+          end_rest (guide);
         }
       else
         progress (guide, "  resting: %u:%02u left (Enter ends the rest)", guide->seconds_left / 60,
@@ -608,7 +629,7 @@ on_line (Guide *guide, const char *raw)
       break;
     case PHASE_REST:
       say (guide, "  rest ended\n");
-      call_next (guide);
+      end_rest (guide);
       break;
     case PHASE_NONE:
     default:

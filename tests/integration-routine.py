@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wutest  # noqa: E402  (skips the whole file when gi or dbus-daemon is missing)
@@ -290,6 +291,37 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.rcall("Assess", "irritated", sig="(s)")
         self.assertEqual(self.routine()["RoutineState"], "rest")
         wait_for(lambda: self.routine()["RoutineState"] == "done", message="the rest to end")
+
+    def test_guide_rest_ended_by_warmupd_first(self):
+        """warmupd's rest timer ends the rest (done) before the guide hears of it; the guide's
+        own countdown then calls Next(), which finds the session done: the day ends normally
+        (exit 0, Finish called), not with 'Next failed'. The guide is stopped across the end
+        of the rest so that its tick comes before warmupd's PropertiesChanged is read."""
+        rdir = os.path.join(self.tmpdir, "routines")
+        os.mkdir(rdir)
+        with open(os.path.join(rdir, "short-rest.routine"), "w") as f:
+            f.write(SHORT_REST.replace("RestSeconds=1", "RestSeconds=2"))
+        os.environ["WARMUPD_ROUTINES_DIR"] = rdir
+        self.start_daemon()
+        self.rcall("Begin", "short-rest", sig="(s)")
+        self.rcall("Next")
+        self.rcall("Next")
+        self.rcall("Assess", "irritated", sig="(s)")
+        t = self.terminal(["guide"], second_ms=1000)
+        t.expect("0:01 left")
+        last_tick_due = time.monotonic() + 1.0    # the one that ends the guide's countdown
+        os.killpg(t.proc.pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: self.routine()["RoutineState"] == "done",
+                     message="warmupd to end the rest")
+            wait_for(lambda: time.monotonic() > last_tick_due + 0.1,
+                     message="the guide's last tick to be due")
+        finally:
+            os.killpg(t.proc.pid, signal.SIGCONT)
+        self.assertEqual(t.wait_exit(), 0, t.output)
+        self.assertIn("Done for today: 1 round, last one felt irritated", t.output)
+        self.assertNotIn("failed", t.output)
+        self.assertEqual(self.routine()["RoutineState"], "idle")   # Finish was called
 
     def test_misuse(self):
         d = self.start_daemon()

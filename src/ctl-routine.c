@@ -101,6 +101,13 @@ describe_count (GVariant *step)
   return g_string_free (text, FALSE);
 }
 
+/* "5:00", "0:30": minutes and seconds. */
+static char *
+minutes_seconds (guint seconds)
+{
+  return g_strdup_printf ("%u:%02u", seconds / 60, seconds % 60);
+}
+
 static const char *
 action_words (const char *action)
 {
@@ -166,9 +173,12 @@ print_rounds (GVariant *routine)
   g_print ("  same:      %s\n", action_words (lookup_s (routine, "on_same")));
   g_print ("  irritated: %s\n", action_words (lookup_s (routine, "on_irritated")));
   if (lookup_u (routine, "rest_seconds") > 0)
-    g_print ("  rest:      %u min %s: %s\n", lookup_u (routine, "rest_seconds") / 60,
-             position_words (lookup_s (routine, "rest_position")),
-             lookup_s (routine, "rest_instruction"));
+    {
+      g_autofree char *rest = minutes_seconds (lookup_u (routine, "rest_seconds"));
+      g_print ("  rest:      %s %s: %s\n", rest,
+               position_words (lookup_s (routine, "rest_position")),
+               lookup_s (routine, "rest_instruction"));
+    }
 }
 
 static int
@@ -410,17 +420,32 @@ ask_assessment (Guide *guide)
        wu_routine1_get_round (guide->proxy));
 }
 
+/* Whole seconds until warmupd ends the rest (RestEndsAt), at least 1 and at most the
+ * routine's rest; the whole rest when warmupd does not say. */
+static guint
+rest_seconds_left (Guide *guide)
+{
+  guint rest = lookup_u (guide->routine, "rest_seconds");
+  guint64 ends_at = wu_routine1_get_rest_ends_at (guide->proxy);
+  gint64 left_us = (gint64) ends_at - g_get_real_time ();
+
+  if (ends_at == 0)
+    return rest;
+  return (guint) CLAMP ((left_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC, 1, (gint64) rest);
+}
+
 static void
 start_rest (Guide *guide)
 {
-  guint seconds = lookup_u (guide->routine, "rest_seconds");
+  g_autofree char *rest = minutes_seconds (lookup_u (guide->routine, "rest_seconds"));
 
   guide->phase = PHASE_REST;
-  guide->seconds_left = seconds;
-  say (guide, "\nRest %u min, %s: %s\n", seconds / 60,
+  guide->seconds_left = rest_seconds_left (guide);
+  say (guide, "\nRest %s, %s: %s\n", rest,
        position_words (lookup_s (guide->routine, "rest_position")),
        lookup_s (guide->routine, "rest_instruction"));
-  progress (guide, "  resting: %u:%02u left (Enter ends the rest)", seconds / 60, seconds % 60);
+  progress (guide, "  resting: %u:%02u left (Enter ends the rest)", guide->seconds_left / 60,
+            guide->seconds_left % 60);
 }
 
 static void

@@ -12,6 +12,8 @@ struct WuRoutineService {
   WuGuide *guide;
   WuRoutine1 *skeleton;
   guint rest_timer;             /* the guide's deadline, 0: none */
+  gint64 rest_deadline;         /* the guide's deadline (monotonic) RestEndsAt was set for */
+  guint64 rest_ends_at;         /* RestEndsAt: that deadline in wall-clock time, 0: no rest */
   gboolean outcome_reported;    /* the current session's end was told */
   WuRoutineOutcomeFunc outcome_func;
   gpointer outcome_data;
@@ -133,6 +135,18 @@ report_outcome_once (WuRoutineService *service)
     service->outcome_func (service->outcome_data, &outcome);
 }
 
+/* RestEndsAt for DEADLINE (monotonic, -1: no rest), converted to wall-clock time once per
+ * deadline: recomputed at each publication it would jitter and emit PropertiesChanged. */
+static void
+update_rest_ends_at (WuRoutineService *service, gint64 deadline)
+{
+  if (deadline == service->rest_deadline)
+    return;
+  service->rest_deadline = deadline;
+  service->rest_ends_at = deadline < 0 ? 0
+    : (guint64) (g_get_real_time () + (deadline - g_get_monotonic_time ()));
+}
+
 /* After every call or tick: time the rest, tell the history, publish, log the transition. */
 static void
 after_change (WuRoutineService *service, WuGuideState old_state)
@@ -144,6 +158,7 @@ after_change (WuRoutineService *service, WuGuideState old_state)
     g_message ("routine session: %s -> %s", wu_guide_state_to_string (old_state),
                wu_guide_state_to_string (state));
   g_clear_handle_id (&service->rest_timer, g_source_remove);
+  update_rest_ends_at (service, deadline);
   if (deadline >= 0)
     {
       gint64 wait_ms = MAX (0, (deadline - g_get_monotonic_time () + 999) / 1000);
@@ -281,6 +296,7 @@ publish (WuRoutineService *service)
   wu_routine1_set_routine_state (s, wu_guide_state_to_string (wu_guide_get_state (guide)));
   wu_routine1_set_last_assessment (s, wu_guide_get_state (guide) == WU_GUIDE_IDLE
                                    ? "" : wu_assessment_to_string (wu_guide_get_last_assessment (guide)));
+  wu_routine1_set_rest_ends_at (s, service->rest_ends_at);
   /* a transition every screen must see, even if the next comes within this pass */
   g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (s));
 }
@@ -315,6 +331,7 @@ wu_routine_service_new (const char *dir, const char *default_routine)
   wu_error_register_dbus_names ();
   service->routines = load_routines (dir, default_routine);
   service->guide = wu_guide_new ();
+  service->rest_deadline = -1;
   service->skeleton = wu_routine1_skeleton_new ();
   wu_routine1_set_routines (service->skeleton, routines_variant (service));
   g_signal_connect (service->skeleton, "handle-get-routine", G_CALLBACK (handle_get_routine), service);

@@ -168,8 +168,8 @@ class RoutineTests(wutest.WarmupdTestCase):
                                "key-exercises"])
         self.assertTrue(all(title for _, title in r["Routines"]))
         self.assertEqual((r["RoutineState"], r["CurrentRoutine"], r["CurrentStep"],
-                          r["StepIndex"], r["Round"], r["LastAssessment"]),
-                         ("idle", "", "", -1, 0, ""))
+                          r["StepIndex"], r["Round"], r["LastAssessment"], r["RestEndsAt"]),
+                         ("idle", "", "", -1, 0, "", 0))
 
     def test_get_routine(self):
         self.start_daemon()
@@ -253,10 +253,16 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.rcall("Begin", "after-bike-warmup", sig="(s)")
         for _ in AFTER_BIKE_STEPS:
             self.rcall("Next")
+        before = GLib.get_real_time()
         self.rcall("Assess", "irritated", sig="(s)")       # -> rest 5 min, then done
+        after = GLib.get_real_time()
         self.expect_session("rest", "", 1)
+        # when the rest ends, in wall-clock microseconds
+        self.assertGreaterEqual(self.routine()["RestEndsAt"], before + 300 * 1000000)
+        self.assertLessEqual(self.routine()["RestEndsAt"], after + 300 * 1000000)
         self.rcall("Next")                                  # up early: the rest is over
         self.expect_session("done", "", 1)
+        self.assertEqual(self.routine()["RestEndsAt"], 0)
         self.rcall("Finish")
         self.barrier()
         self.assertEqual(self.states_published(), ["step", "assess", "rest", "done", "idle"])
@@ -323,6 +329,42 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertNotIn("failed", t.output)
         self.assertEqual(self.routine()["RoutineState"], "idle")   # Finish was called
 
+    def short_rest_routines(self, rest_seconds):
+        rdir = os.path.join(self.tmpdir, "routines")
+        os.mkdir(rdir)
+        with open(os.path.join(rdir, "short-rest.routine"), "w") as f:
+            f.write(SHORT_REST.replace("RestSeconds=1", "RestSeconds=%d" % rest_seconds))
+        os.environ["WARMUPD_ROUTINES_DIR"] = rdir
+
+    def test_warmupctl_routine_rest_under_a_minute(self):
+        self.short_rest_routines(45)
+        self.start_daemon()
+        out = self.run_tool([WARMUPCTL, "--session", "routine", "short-rest"])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("rest:      0:45 on your back: Lie down.", out.stdout)
+
+    def test_guide_joining_a_rest_counts_what_is_left(self):
+        """A guide that joins a rest under way counts down to warmupd's RestEndsAt, not the
+        whole RestSeconds again."""
+        self.short_rest_routines(100)
+        self.start_daemon()
+        self.rcall("Begin", "short-rest", sig="(s)")
+        self.rcall("Next")
+        self.rcall("Next")
+        self.rcall("Assess", "irritated", sig="(s)")
+        ends_at = self.routine()["RestEndsAt"]
+        wait_for(lambda: ends_at - GLib.get_real_time() < 98 * 1000000,
+                 message="two seconds of the rest to pass")
+        t = self.terminal(["guide"], second_ms=1000)
+        t.expect("Rest 1:40, on your back: Lie down.")
+        t.expect(" left")
+        left = re.search(r"resting: (\d+):(\d\d) left", t.output)
+        self.assertIsNotNone(left, t.output)
+        self.assertLessEqual(int(left.group(1)) * 60 + int(left.group(2)), 98, t.output)
+        self.assertGreaterEqual(int(left.group(1)) * 60 + int(left.group(2)), 60, t.output)
+        t.type("q")
+        self.assertEqual(t.wait_exit(), 0, t.output)
+
     def test_misuse(self):
         d = self.start_daemon()
         self.assertEqual(self.rerror("Next"), ERROR + "NoSession")
@@ -373,7 +415,7 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertIn("10 reps on each side, holding 2 s each", out.stdout)
         self.assertIn("irritated: rest, then done for the day", out.stdout)
         self.assertIn("At most 2 rounds: the last one ends the session for the day.", out.stdout)
-        self.assertIn("5 min on your back", out.stdout)
+        self.assertIn("rest:      5:00 on your back", out.stdout)
         out = self.run_tool([WARMUPCTL, "--session", "routine", "chronic-back-pain"])
         self.assertIn("hold 30 s, 2 to 3 times", out.stdout)
         out = self.run_tool([WARMUPCTL, "--session", "routine", "nope"])
@@ -430,7 +472,7 @@ class RoutineTests(wutest.WarmupdTestCase):
         t = self.terminal(["guide", "after-bike-warmup"])
         t.expect("How does your back feel", message="the end of round 1")
         t.type("i")
-        t.expect("Rest 5 min, on your back")
+        t.expect("Rest 5:00, on your back")
         self.assertEqual(self.routine()["RoutineState"], "rest")
         t.expect("Done for today: 1 round, last one felt irritated")
         self.assertEqual(t.wait_exit(), 0, t.output)

@@ -476,6 +476,9 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertEqual(self.routine()["RoutineState"], "rest")
         t.expect("Done for today: 1 round, last one felt irritated")
         self.assertEqual(t.wait_exit(), 0, t.output)
+        # the article asks for the whole rest: the countdown does not offer to end it
+        self.assertIn("left; stay down until the rest is over", t.output)
+        self.assertNotIn("Enter ends the rest", t.output)
         self.expect_session("idle", "", 0)
         self.assertIn("1 round, last assessment irritated", d.log())
 

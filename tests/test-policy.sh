@@ -23,6 +23,8 @@ skip_all () { echo "1..0 # SKIP $*"; exit 0; }
 for tool in dbus-daemon setpriv gdbus; do
   command -v "$tool" >/dev/null 2>&1 || skip_all "$tool is not installed"
 done
+/usr/bin/python3 -c 'import gi; gi.require_version("Gio", "2.0")' 2>/dev/null \
+  || skip_all "python3-gi is not installed"
 [ -r "$system_conf" ] || skip_all "$system_conf is missing (package dbus)"
 [ -x "$warmupd" ] || { echo "Bail out! $warmupd is not built"; exit 1; }
 [ -r "$policy" ] || { echo "Bail out! $policy is missing"; exit 1; }
@@ -40,6 +42,12 @@ check () {
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/warmupd-policy.XXXXXX") || exit 1
 chmod 755 "$tmp"     # the bus socket must be reachable by the other uids
+# warmupd runs as users warmupd and nobody: a tree under a private (0700) directory is out of
+# their reach, so they run copies of the binary and the routines from $tmp.
+cp "$warmupd" "$tmp/warmupd" && cp -r "$srcdir/data/routines" "$tmp/routines" \
+  && chmod -R a+rX "$tmp/warmupd" "$tmp/routines" \
+  || { echo "Bail out! cannot copy $warmupd and the routines into $tmp"; exit 1; }
+warmupd=$tmp/warmupd
 bus_pid=
 daemon_pid=
 
@@ -163,7 +171,7 @@ setpriv --reuid=$nobody_uid --regid=$nobody_gid --clear-groups -- \
   "$warmupd" --config "$tmp/warmupd.conf" >"$tmp/warmupd-nobody.log" 2>&1 &
 intruder=$!
 i=0
-while kill -0 "$intruder" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while kill -0 "$intruder" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 if kill -0 "$intruder" 2>/dev/null; then
   kill "$intruder"; wait "$intruder"
   not_ok "warmupd run as nobody cannot own the name and exits"
@@ -180,13 +188,13 @@ fi
 # warmupd as its own user owns the name (and keeps its history where systemd's
 # StateDirectory= would put it).
 mkdir -m 700 "$tmp/state-dir" && chown warmupd:warmupd "$tmp/state-dir"
-WARMUPD_ROUTINES_DIR=$srcdir/data/routines \
+WARMUPD_ROUTINES_DIR=$tmp/routines \
 setpriv --reuid=warmupd --regid=warmupd --init-groups -- \
   "$warmupd" --config "$tmp/warmupd.conf" --state-dir "$tmp/state-dir" >"$tmp/warmupd.log" 2>&1 &
 daemon_pid=$!
 owner=
 i=0
-while [ $i -lt 100 ]; do
+while [ $i -lt 300 ]; do
   owner=$(gdbus call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
             --method org.freedesktop.DBus.GetNameOwner io.github.warmupd 2>/dev/null)
   [ -n "$owner" ] && break
@@ -313,29 +321,64 @@ then ok "group warmupd member: GetHistory lists the stopped warm-ups"
 else not_ok "group warmupd member: GetHistory lists the stopped warm-ups"
   diag "$tmp/history-member"; diag "$tmp/warmupd.log"; fi
 
-# Signals reach unprivileged listeners: gdbus monitor as nobody
-# while root starts a warm-up (PropertiesChanged State -> warming-up).
+# Signals reach unprivileged listeners: a listener as nobody (python3-gi) subscribes to
+# PropertiesChanged, makes a round trip to the bus (the bus handles a connection's messages in
+# order, so once the reply is back the AddMatch is in) and prints READY; then root starts a
+# warm-up (PropertiesChanged State -> warming-up). (gdbus monitor is no good here: it prints
+# "The name ... is owned by" before it sends its AddMatch.)
+cat > "$tmp/listen.py" <<'PYEOF'
+import gi
+gi.require_version("Gio", "2.0")
+gi.require_version("GLib", "2.0")
+from gi.repository import Gio, GLib
+bus = Gio.bus_get_sync(Gio.BusType.SYSTEM, None)
+loop = GLib.MainLoop()
+def on_signal(conn, sender, path, iface, member, params):
+    print("%s %s %s" % (path, member, params), flush=True)
+    if "warming-up" in str(params):
+        loop.quit()
+bus.signal_subscribe(None, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                     "/io/github/warmupd", None, Gio.DBusSignalFlags.NONE, on_signal)
+bus.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+              "GetId", None, None, Gio.DBusCallFlags.NONE, -1, None)
+print("READY", flush=True)
+GLib.timeout_add_seconds(60, loop.quit)   # a hang detector only: the shell waits 30 s
+loop.run()
+PYEOF
+chmod 644 "$tmp/listen.py"
 setpriv --reuid=$nobody_uid --regid=$nobody_gid --clear-groups -- \
-  gdbus monitor --system --dest io.github.warmupd >"$tmp/monitor" 2>&1 &
+  /usr/bin/python3 "$tmp/listen.py" >"$tmp/monitor" 2>&1 &
 monitor=$!
-i=0
-while ! grep -q "Monitoring signals" "$tmp/monitor" 2>/dev/null && [ $i -lt 50 ]; do
-  sleep 0.1; i=$((i + 1))
-done
-sleep 0.2
-gdbus call $dest --method $iface.Start >/dev/null 2>&1
-i=0
-while ! grep -q "warming-up" "$tmp/monitor" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait_for_line () {   # wait_for_line PATTERN FILE PID: until PATTERN is in FILE, PID exits, or 30 s
+  i=0
+  while ! grep -q "$1" "$2" 2>/dev/null && kill -0 "$3" 2>/dev/null && [ $i -lt 300 ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+  grep -q "$1" "$2" 2>/dev/null
+}
+if wait_for_line '^READY$' "$tmp/monitor" "$monitor"; then
+  gdbus call $dest --method $iface.Start >/dev/null 2>&1
+  wait_for_line "warming-up" "$tmp/monitor" "$monitor"
+fi
 kill "$monitor" 2>/dev/null; wait "$monitor" 2>/dev/null
 if grep -q "warming-up" "$tmp/monitor"; then ok "nobody receives PropertiesChanged signals"
 else not_ok "nobody receives PropertiesChanged signals"; diag "$tmp/monitor"; fi
 
 # SIGTERM: warmupd exits 0.
+# (a hang detector: it may wait 3.5 s for a bike's release; 30 s, then SIGKILL)
 kill -TERM "$daemon_pid"
-wait "$daemon_pid"; st=$?
-daemon_pid=
-if [ $st -eq 0 ]; then ok "warmupd exits 0 on SIGTERM"
-else not_ok "warmupd exits 0 on SIGTERM (status $st)"; diag "$tmp/warmupd.log"; fi
+i=0
+while kill -0 "$daemon_pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$daemon_pid" 2>/dev/null; then
+  kill -KILL "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null
+  daemon_pid=
+  not_ok "warmupd exits 0 on SIGTERM (still running 30 s later)"; diag "$tmp/warmupd.log"
+else
+  wait "$daemon_pid"; st=$?
+  daemon_pid=
+  if [ $st -eq 0 ]; then ok "warmupd exits 0 on SIGTERM"
+  else not_ok "warmupd exits 0 on SIGTERM (status $st)"; diag "$tmp/warmupd.log"; fi
+fi
 
 echo "1..$n"
 exit 0

@@ -147,7 +147,12 @@ replay_schedule (WuReplaySource *replay)
   else
     {
       /* Due times are computed from the epoch, so rounding never accumulates into drift. */
-      due = real_due_time (replay->real_epoch, replay_next_wakeup (replay), replay->speed);
+      gint64 wakeup = replay_next_wakeup (replay);
+
+      due = real_due_time (replay->real_epoch, wakeup, replay->speed);
+      if (due == G_MAXINT64)
+        g_debug ("replay: the next wake-up, at %.3f s trace time, is never due at speed %g",
+                 wakeup / 1e6, replay->speed);
       delay_us = MAX (due - g_get_monotonic_time (), 0);
       replay->timer = g_timeout_source_new (delay_to_ms (delay_us));
       g_source_set_callback (replay->timer, replay_step_timed, replay, NULL);

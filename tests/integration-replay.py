@@ -378,9 +378,11 @@ class ReplayTests(wutest.WarmupdTestCase):
         payload = first.split(None, 1)[1]
         path = self.write_file("far.trace", "# warmupd trace 1\n0.000 %s999999999999.000 %s"
                                % (payload, payload))
-        d = self.start_daemon(path, speed=0.01)
+        d = self.start_daemon(path, speed=0.01, args=["-v"])
         wait_for(lambda: self.sensor()["Events"] >= 1, message="the first event")
-        time.sleep(0.5)
+        # warmupd -v says when it schedules a wake-up that can never come
+        wait_for(lambda: "at 999999999999.000 s trace time, is never due at speed 0.01"
+                 in d.log(), message="the far event scheduled as never due")
         self.assertEqual(self.sensor()["Events"], 1)
         self.assertTrue(d.running())
         self.assertEqual(d.terminate(), 0)

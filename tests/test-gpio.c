@@ -203,6 +203,12 @@ wait_for (Fixture *f, Condition cond, gconstpointer arg, const char *what)
 }
 
 static gboolean
+has_errors_reported (Fixture *f, gconstpointer count)
+{
+  return f->sink.errors_reported >= GPOINTER_TO_UINT (count);
+}
+
+static gboolean
 is_link_up (Fixture *f, gconstpointer arg)
 {
   return f->sink.link_up;
@@ -444,8 +450,7 @@ test_not_found (Fixture *f, gconstpointer data)
       /* Retried quietly (the same error is logged once) and still not found. */
       f->sink.errors_reported = 0;
       wait_for (f, has_error_containing, rows[i].error, "a retry");
-      while (f->sink.errors_reported < 2)
-        g_main_context_iteration (NULL, TRUE);
+      wait_for (f, has_errors_reported, GUINT_TO_POINTER (2), "a second retry");
       g_assert_false (f->sink.link_up);
       stop_source (f);
     }

@@ -11,8 +11,8 @@
 # (advisory warm-up). Assertions on warmupd's D-Bus (gdbus) and on what the bike received.
 #
 # Needs root (creates the system user warmupd if missing, as the package's sysusers.d file
-# would; the guest sees the host's /etc/passwd read-only). Skips (77) only when qemu or a
-# static busybox is missing. The guest's console and logs are printed when a check fails;
+# would; the guest sees the host's /etc/passwd read-only). Skips (TAP "1..0 # SKIP", exit 0)
+# only when not run as root, or when qemu or a static busybox is missing. The guest's console and logs are printed when a check fails;
 # everything stays in $builddir/tests/vm/work/real-bluez/. TAP output.
 
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"   # the harness runs *.sh with $(SHELL)
@@ -23,7 +23,7 @@ export WARMUPD_BUILDDIR=${WARMUPD_BUILDDIR:-$srcdir}
 . "$srcdir/tests/vm/lib.sh"
 
 vm_require_qemu
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (creates the user warmupd)"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (creates the user warmupd)"; exit 0; }
 for tool in btvirt /usr/libexec/bluetooth/bluetoothd gdbus setpriv dbus-daemon; do
   command -v "$tool" >/dev/null 2>&1 \
     || { echo "Bail out! $tool is missing (packages bluez, bluez-test-tools, libglib2.0-bin, dbus)"; exit 99; }

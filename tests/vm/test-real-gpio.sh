@@ -17,9 +17,9 @@
 # the stop; Sensor1 still connected, nothing dropped; warmupd exits 0 on SIGTERM.
 # Prints the stimulus' measured accuracy (gpio-pulse's lateness, the kernel-stamped
 # periods) and the stop latency as TAP comments; also in $VM_WORK/figures.txt.
-# Skips (77) only when qemu or a static busybox is missing. The guest console is printed
-# on failure. Environment: VMT_COUNT (pulses, default 38: 30 s), VMT_GPIO_KERNEL (a bzImage
-# to boot instead of building one), CC.
+# Skips (TAP "1..0 # SKIP", exit 0) only when qemu or a static busybox is missing. The guest
+# console is printed on failure. Environment: VMT_COUNT (pulses, default 38: 30 s),
+# VMT_GPIO_KERNEL (a bzImage to boot instead of building one), CC.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/vm/lib.sh

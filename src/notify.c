@@ -96,7 +96,10 @@ wu_notifier_new (void)
   notifier->socket_name = g_strdup (g_getenv ("NOTIFY_SOCKET"));
   notifier->enabled = notifier->socket_name != NULL;
   if (!notifier->enabled)
-    return notifier;
+    {
+      g_debug ("notify: NOTIFY_SOCKET is unset: nothing is sent to a service manager");
+      return notifier;
+    }
   interval_us = watchdog_interval_us ();
   if (interval_us > 0)
     {
@@ -110,6 +113,8 @@ wu_notifier_new (void)
       g_source_unref (source);
       g_debug ("watchdog: keep-alive every %u ms", period_ms);
     }
+  else
+    g_debug ("watchdog: off (no WATCHDOG_USEC for this process)");
   return notifier;
 }
 

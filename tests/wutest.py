@@ -33,9 +33,8 @@ WARMUPCTL = os.path.join(BUILDDIR, "src", "warmupctl")
 TRACES = os.path.join(SRCDIR, "tests", "traces")
 
 VALGRIND = os.environ.get("WARMUPD_VALGRIND", "") not in ("", "0", "no")
-# GLib's own suppressions, then the project's (tests/valgrind.supp, each entry justified there)
-VALGRIND_SUPPRESSIONS = [p for p in ("/usr/share/glib-2.0/valgrind/glib.supp",
-                                     os.path.join(SRCDIR, "tests", "valgrind.supp"))
+# GLib's own suppressions only: the project has none of its own
+VALGRIND_SUPPRESSIONS = [p for p in ("/usr/share/glib-2.0/valgrind/glib.supp",)
                          if os.path.exists(p)]
 
 # What ASan, LeakSanitizer and UBSan print (./configure --enable-sanitizers): any of these in

@@ -13,7 +13,8 @@ export WARMUPD_ROUTINES_DIR="${WARMUPD_ROUTINES_DIR:-$srcdir/data/routines}"
 
 echo "Replaying $trace at ${speed}x; warmupd's log goes to $log"
 # --config /dev/null: the demo runs on the built-in defaults, whatever /etc holds.
-exec dbus-run-session -- sh -c '
+status=0
+dbus-run-session -- sh -c '
   "$1/src/warmupd" --session --config /dev/null --replay "$2" --speed "$3" 2>"$4" &
   daemon=$!
   "$1/src/warmupctl" --session --wait 10 watch
@@ -21,4 +22,9 @@ exec dbus-run-session -- sh -c '
   kill -TERM "$daemon" 2>/dev/null
   wait "$daemon" || status=1
   exit $status
-' demo "$builddir" "$trace" "$speed" "$log" 2>/dev/null
+' demo "$builddir" "$trace" "$speed" "$log" 2>/dev/null || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "The demo failed (status $status). The end of warmupd's log ($log):" >&2
+  tail -n 20 "$log" >&2 2>/dev/null || echo "(no log: warmupd did not start)" >&2
+fi
+exit "$status"

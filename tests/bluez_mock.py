@@ -228,11 +228,13 @@ class SimulatedBike:
         self.away = False                # out of range: Connect fails
         # state
         self.connected = False
+        self.connected_at = 0.0          # time.monotonic() of the last Connect that succeeded
         self.in_control = False
         self.acquired = {}               # chrc path -> (socket, GLib watch id)
         self.notifying = set()           # chrc paths with a StartNotify session
         self.stream_timer = 0
         self.started = time.monotonic()
+        self.write_times = {}            # chrc path -> time.monotonic() of every WriteValue
         self.crank_revs = float(p.get("crank_revs", 65530.0))   # near the u16 wrap
         self.crank_event_s = float(p.get("crank_time", 63.5))   # near the 64 s wrap
         self.last_tick = None
@@ -318,6 +320,7 @@ class SimulatedBike:
         if self.away:
             raise self._error("Failed", CONNECT_FAILED)
         self.connected = True
+        self.connected_at = time.monotonic()
         self._set(self.device, DEVICE_IFACE, {"Connected": self.dbus.Boolean(True)})
         # service discovery takes a moment on a real link
         self.GLib.timeout_add(50, self._services_resolved)
@@ -379,6 +382,8 @@ class SimulatedBike:
         raise self._error("NotPermitted", "Read not permitted")
 
     def write_value(self, path, value, options):
+        # stamped as it happens (the call log has one entry per call, failed ones included)
+        self.write_times.setdefault(path, []).append(time.monotonic())
         self._require_connected()
         uuid = self.uuid_of[path]
         if uuid != CONTROL_POINT:
@@ -640,9 +645,14 @@ class SimulatedBike:
             raise self.dbus.exceptions.DBusException("unknown control %r" % what,
                                                      name="org.freedesktop.DBus.Error.InvalidArgs")
 
+    def written_at(self, uuid):
+        return self.dbus.Array(self.write_times.get(self.chrc_paths.get(str(uuid)), []),
+                               signature="d")
+
     def state(self):
         return {"connected": self.dbus.Boolean(self.connected),
                 "in_control": self.dbus.Boolean(self.in_control),
+                "connected_at": self.dbus.Double(self.connected_at),
                 "resistance": self.dbus.Double(self.resistance),
                 "acquired": self.dbus.Array(sorted(self.uuid_of[p] for p in self.acquired),
                                             signature="s"),
@@ -785,6 +795,7 @@ class BluezMock:
         self.proc = None
         self.runs = 0
         self._earlier_calls = {}       # (path, method) -> calls of earlier mock processes
+        self._earlier_write_times = {}  # uuid -> written_at() of earlier mock processes
         self._controls = dict(machine)
 
     # ---- process -------------------------------------------------------------------
@@ -823,6 +834,8 @@ class BluezMock:
             for key in list(self._remembered_keys()):
                 self._earlier_calls[key] = self.calls(*key)
             if self.kind is not None:
+                for uuid in self.chrcs:
+                    self._earlier_write_times[uuid] = self.written_at(uuid)
                 self.machine["resistance"] = float(self.state()["resistance"])
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -879,6 +892,7 @@ class BluezMock:
             ("Control", "sv", "", BIKE + ".control(args[0], args[1])"),
             ("Notify", "say", "", BIKE + ".notify(args[0], args[1])"),
             ("State", "", "a{sv}", "ret = " + BIKE + ".state()"),
+            ("WrittenAt", "s", "ad", "ret = " + BIKE + ".written_at(args[0])"),
         ])
         params = {"kind": GLib.Variant("s", self.kind or ""),
                   "address": GLib.Variant("s", self.address),
@@ -952,7 +966,8 @@ class BluezMock:
         self.send_notification(MACHINE_STATUS, data)
 
     def state(self):
-        """connected, in_control, resistance, acquired / notifying (uuids)."""
+        """connected, connected_at (time.monotonic() of the last Connect), in_control,
+        resistance, acquired / notifying (uuids)."""
         return self._call("/", BIKE_IFACE, "State", reply="(a{sv})")[0]
 
     # ---- the call log --------------------------------------------------------------
@@ -994,6 +1009,16 @@ class BluezMock:
             rows = []
         return earlier + [list(args) for _, args in rows]
 
+    def written_at(self, uuid=CONTROL_POINT):
+        """When each write to a characteristic happened (time.monotonic() in the mock as it
+        handled the WriteValue; one per entry of writes(), oldest first), over every
+        bluetoothd run."""
+        earlier = list(self._earlier_write_times.get(uuid, []))
+        if self.proc is None:
+            return earlier
+        return earlier + list(self._call("/", BIKE_IFACE, "WrittenAt", "(s)", (uuid,),
+                                         reply="(ad)")[0])
+
     def writes(self, uuid=CONTROL_POINT):
         """What was written to a characteristic (the control point by default), as bytes."""
         return [bytes(args[0]) for args in self.calls(self.chrcs[uuid], "WriteValue")]
@@ -1005,7 +1030,8 @@ class BluezMock:
 class BikeFixtureMixin:
     """For a wutest.WarmupdTestCase: a BluezMock per test, warmupd pointed at its system
     bus, the mock's logs among the diagnostics of a failed test, helpers to find warmupd's
-    Sensor1 objects by Kind and to follow the control point writes with their arrival time.
+    Sensor1 objects by Kind and to follow the control point writes with the time the bike got
+    them.
     Use as `class T(BikeFixtureMixin, wutest.WarmupdTestCase)`."""
 
     SENSORS_PATH = "/io/github/warmupd"
@@ -1013,7 +1039,7 @@ class BikeFixtureMixin:
     def setUp(self):
         super().setUp()
         self.bike = None
-        self._seen_writes = []         # (monotonic time first seen, bytes)
+        self._seen_writes = []         # (monotonic time the bike got it, bytes)
 
     def tearDown(self):
         try:
@@ -1064,11 +1090,12 @@ class BikeFixtureMixin:
     # ---- the control point, as the bike saw it -------------------------------------
 
     def poll_writes(self):
-        """Every control point write so far as (time first seen here, bytes)."""
+        """Every control point write so far as (time.monotonic() when the bike got it, bytes).
+        The stamps are read after the call log, so there is one for every write read."""
         writes = self.bike.writes()
-        now = time.monotonic()
-        for w in writes[len(self._seen_writes):]:
-            self._seen_writes.append((now, w))
+        stamps = self.bike.written_at()
+        for i in range(len(self._seen_writes), len(writes)):
+            self._seen_writes.append((stamps[i], writes[i]))
         return self._seen_writes
 
     def wait_write(self, wanted, after=0, timeout=None):

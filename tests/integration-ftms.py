@@ -185,7 +185,8 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
     # -- 3. re-cap after status 0x07 -------------------------------------------------
 
     def test_recap_after_target_resistance_changed(self):
-        # ReapplyAfter is long: only the status notification can explain a quick re-cap
+        # ReapplyAfter is long: only the status notification can explain a re-cap well
+        # before it (the bound is a margin under ReapplyAfter, not a latency target)
         self.start(config(reapply_after=60))
         self.wait_state("warming-up")
         first = self.wait_capped(8.0)
@@ -195,9 +196,10 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
                                         if i > first and is_cap(w, 8.0)), None),
                           "a re-cap after status 0x07 (target resistance 20.0 > cap 8.0)",
                           lambda: "writes %s, bike %r" % (self.write_log(), self.bike.state()),
-                          timeout=10) - 1
-        self.assertLess(self._seen_writes[index][0] - turned, 3.0 * SLOW,
-                        "status 0x07 above the cap must be re-capped at once")
+                          timeout=50) - 1
+        # the time the bike got the write, not when this test's poll saw it
+        self.assertLess(self._seen_writes[index][0] - turned, 30.0,
+                        "status 0x07 above the cap must be re-capped, not left to ReapplyAfter")
         self.wait(lambda: self.bike.state()["resistance"] == 8.0, "the bike back at 8.0")
 
     def test_recap_after_resistance_seen_above_cap(self):
@@ -276,7 +278,7 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         before = len(self.poll_writes())
         self.bike.come_back()
         self.wait_sensor("ftms", Address=ADDRESS, Connected=True, timeout=60)
-        back = time.monotonic()
+        back = self.bike.state()["connected_at"]        # when the bike took the Connect
         self.wait_capped(8.0, after=before)             # control requested again, re-capped
         self.wait_state("warming-up")
         self.wait(lambda: self.get(WARMUP_IFACE, "Elapsed") >= elapsed_at_loss + 1.0,
@@ -350,27 +352,27 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.start(config(duration=600))
         self.wait_state("warming-up")
         cap_index = self.wait_capped(8.0)
-        started = time.monotonic()
         status = self.daemon.terminate(signal.SIGTERM)
-        took = time.monotonic() - started
         self.assertEqual(status, 0, "warmupd's exit status on SIGTERM")
-        self.assertLess(took, 5.5 * SLOW, "SIGTERM waits at most 3.5 s for the bike")
+        # the bike answered the Reset: warmupd gave up on nothing
+        self.assertNotIn("no answer for reset", self.daemon.log())
+        self.assertNotIn("did not answer the release within", self.daemon.log())
         writes = [w for w in self.bike.writes()]
         self.assertIn(RESET, writes[cap_index + 1:],
                       "warmupd exited without writing Reset (0x01): %s" % [w.hex() for w in writes])
         self.assertFalse(self.bike.state()["in_control"])
 
     def test_sigterm_with_silent_bike_exits_in_time(self):
-        # the bike never answers: warmupd still exits promptly (at most 3.5 s for the Reset)
+        # the bike never answers: warmupd gives up on the Reset's answer (3 s, within its 3.5 s
+        # release wait) and exits 0; the deadline here is a hang detector, the give-up is
+        # what warmupd logs
         self.start(config(duration=600))
         self.wait_state("warming-up")
         self.wait_capped(8.0)
         self.bike.control("silent", True)
-        started = time.monotonic()
-        status = self.daemon.terminate(signal.SIGTERM)
+        status = self.daemon.terminate(signal.SIGTERM, timeout=30 * SLOW)
         self.assertEqual(status, 0)
-        self.assertLess(time.monotonic() - started, 5.5 * SLOW,
-                        "SIGTERM with a silent bike must not wait more than 3.5 s for it")
+        self.assertIn("control point: no answer for reset; releasing anyway", self.daemon.log())
 
     def test_sigterm_with_an_answer_lost_still_resets(self):
         # the bike stops answering as the rider turns the knob up: warmupd writes the cap
@@ -588,9 +590,15 @@ class FixtureTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait(lambda: self.bike.state()["resistance"] == 8.0, "resistance 8")
         self.assertEqual(bike.writes(), [b"\x00", b"\x04\x50", b"\x00", b"\x04\x50"])
         bike.lose_link()                                            # HUP on the notify fd
-        deadline = time.monotonic() + 5
-        while sock.recv(mtu) != b"" and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30 * SLOW                     # a hang detector
+        got = None
+        while got != b"" and time.monotonic() < deadline:
             select.select([sock], [], [], 1)
+            try:
+                got = sock.recv(mtu)                                # data, then b"": hung up
+            except BlockingIOError:
+                pass
+        self.assertEqual(got, b"", "the notify fd was not hung up when the link was lost")
         self.assertEqual(self.error_of(bike.device, "org.bluez.Device1", "Connect"),
                          ("org.bluez.Error.Failed", bluez_mock.CONNECT_FAILED))
         sock.close()

@@ -217,6 +217,9 @@ static const Case cases[] = {
     } },
 };
 
+/* The engine keeps a pointer to its observer: this one outlives every engine. */
+static const WuEngineObserver no_observer = { 0 };
+
 typedef struct {
   WuEngine *engine;
   WuSensor *sensors[2];
@@ -360,7 +363,6 @@ static void
 test_case (gconstpointer data)
 {
   const Case *c = data;
-  const WuEngineObserver observer = { 0 };
   WuConfig config;
   Fixture fixture = { 0 };
 
@@ -370,7 +372,7 @@ test_case (gconstpointer data)
     config.controller.cap_level = c->cap;
   if (c->manual)
     config.controller.autostart = WU_AUTOSTART_MANUAL;
-  fixture.engine = wu_engine_new (&config, &observer, NULL);
+  fixture.engine = wu_engine_new (&config, &no_observer, NULL);
   fixture.sensors[BIKE] = wu_engine_add_source (fixture.engine, "ftms", make_fake,
                                                 (gpointer) &bike_ops, NULL);
   fixture.sensors[SENSOR] = wu_engine_add_source (fixture.engine, "csc", make_fake,
@@ -392,13 +394,12 @@ test_case (gconstpointer data)
 static void
 test_start_refused_once_shutting_down (void)
 {
-  const WuEngineObserver observer = { 0 };
   g_autoptr (GError) error = NULL;
   WuConfig config;
   WuEngine *engine;
 
   wu_config_init (&config);
-  engine = wu_engine_new (&config, &observer, NULL);
+  engine = wu_engine_new (&config, &no_observer, NULL);
   wu_config_clear (&config);
   wu_engine_release (engine);
   g_assert_false (wu_engine_start_warmup (engine, &error));
@@ -412,14 +413,13 @@ test_start_refused_once_shutting_down (void)
 static char *
 start_recording (Fixture *fixture)
 {
-  const WuEngineObserver observer = { 0 };
   g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
   g_autoptr (GError) error = NULL;
   char *path = g_build_filename (dir, "rec.trace", NULL);
   WuConfig config;
 
   wu_config_init (&config);
-  fixture->engine = wu_engine_new (&config, &observer, NULL);
+  fixture->engine = wu_engine_new (&config, &no_observer, NULL);
   wu_config_clear (&config);
   g_assert_true (wu_engine_record_to (fixture->engine, path, &error));
   g_assert_no_error (error);

@@ -65,6 +65,7 @@ typedef struct {
   char **addresses;          /* upper case; NULL: any device offering the service */
   guint want, accept;
   WuBluezFoundFunc found;
+  WuBluezReleaseFunc release;
   gpointer user_data;
 } Watch;
 
@@ -90,7 +91,7 @@ struct WuBluez {
   guint discovery_retry_timer;
 
   guint refresh_idle;
-  GPtrArray *watches;        /* Watch*, owned */
+  GPtrArray *watches;        /* Watch*, owned, in order of precedence */
   GPtrArray *links;          /* WuBluezLink*, not owned */
 };
 
@@ -125,6 +126,7 @@ struct WuBluezLink {
   guint n_chars;
   WuBluezLinkCallbacks callbacks;
   gpointer user_data;
+  const Watch *watch;    /* the watch that took the device, NULL: made without one */
 
   LinkState state;
   char *device_path;     /* the Device1 bound now, NULL: not known to bluetoothd */
@@ -133,6 +135,7 @@ struct WuBluezLink {
   guint timer;           /* backoff or resolve timeout */
   guint backoff_s;
   guint failures;        /* since the link was last up, for quieter logs */
+  gboolean connected_here;  /* this connection is our Connect's: ours to close */
   char *error;           /* what Sensor1 Error shows */
 };
 
@@ -352,6 +355,7 @@ link_lost (WuBluezLink *link, const char *reason)
   gboolean in_progress = link->state > LINK_BACKOFF;
 
   link_teardown (link, TRUE);
+  link->connected_here = FALSE;
   link_set_error (link, reason);
   if (!in_progress)
     {
@@ -479,6 +483,20 @@ link_setup_step_done (WuBluezLink *link)
     link_go_up (link);
 }
 
+/* Setting up a connection failed. When our own Connect made it, nobody else asked for it:
+ * close it, or warmupd would hold a device it cannot use (a connected device stops
+ * advertising, so no other client finds it) until the retry, and again after each one. */
+static void
+link_setup_gave_up (WuBluezLink *link, const char *reason)
+{
+  if (link->connected_here)
+    {
+      g_debug ("%s: disconnecting (our connection, setup failed)", link->address);
+      call_and_forget (link->bluez, link->device_path, DEVICE_IFACE, "Disconnect");
+    }
+  link_lost (link, reason);
+}
+
 /* A setup call failed: fatal for a required characteristic, logged for an optional one. */
 static void
 link_setup_failed (LinkChar *ch, const char *what, const GError *error)
@@ -490,7 +508,7 @@ link_setup_failed (LinkChar *ch, const char *what, const GError *error)
 
   if (ch->spec.required)
     {
-      link_lost (link, reason);
+      link_setup_gave_up (link, reason);
       return;
     }
   g_message ("%s: %s (optional, going on without it)", link->address, reason);
@@ -705,7 +723,7 @@ link_begin_setup (WuBluezLink *link)
   link_set_state (link, LINK_SETTING_UP);
   if (!link_find_chars (link, &reason))
     {
-      link_lost (link, reason);
+      link_setup_gave_up (link, reason);
       return;
     }
   link->pending = 1;   /* held until every call is issued */
@@ -766,6 +784,8 @@ on_connect_done (GObject *object, GAsyncResult *result, gpointer user_data)
       link_lost (link, reason);
       return;
     }
+  if (reply == NULL)
+    link->connected_here = FALSE;   /* AlreadyConnected: someone else's, theirs to close */
   if (link->state == LINK_CONNECTING)
     link_check_resolved (link);
 }
@@ -787,6 +807,8 @@ link_advance (WuBluezLink *link)
       return;
     }
   link_set_state (link, LINK_CONNECTING);
+  /* Ours from now: the services can resolve, and setup fail, before Connect answers. */
+  link->connected_here = TRUE;
   g_dbus_connection_call (link->bluez->bus, BLUEZ_NAME, link->device_path, DEVICE_IFACE,
                           "Connect", NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
                           link->attempt, on_connect_done, link);
@@ -1243,7 +1265,50 @@ watch_match (const Watch *watch, GDBusProxy *device, const char *address)
   return 0;
 }
 
-/* Offer a device no link has taken to the first watch that wants it. */
+/* Whether WATCH has a say over the device: it lists its address, or the device offers one
+ * of its services. Later watches leave such a device alone even when WATCH does not take
+ * it (the configured bike, or a second trainer, is never taken as a power sensor). */
+static gboolean
+watch_claims (const Watch *watch, GDBusProxy *device, const char *address)
+{
+  if (watch_lists (watch, address))
+    return TRUE;
+  for (guint i = 0; i < watch->n_services; i++)
+    if (proxy_has_uuid16 (device, "UUIDs", watch->services[i]))
+      return TRUE;
+  return FALSE;
+}
+
+/* LINK's device now offers a service an earlier watch wants (the UUIDs a first scan saw
+ * were incomplete): the watch that took it releases it. TRUE when the link is gone. */
+static gboolean
+hand_over_device (WuBluez *bluez, WuBluezLink *link, GDBusProxy *device)
+{
+  const Watch *owner = link->watch;
+  g_autofree char *address = g_strdup (link->address);
+
+  if (owner == NULL || owner->release == NULL)
+    return FALSE;
+  for (guint i = 0; i < bluez->watches->len; i++)
+    {
+      Watch *watch = g_ptr_array_index (bluez->watches, i);
+      guint16 service;
+
+      if (watch == owner)
+        return FALSE;
+      service = watch_match (watch, device, address);
+      if (service == 0 || watch_taken (bluez, watch) >= watch->accept)
+        continue;
+      g_message ("%s: service 0x%04X -> 0x%04X (offered now)", address, link->service,
+                 service);
+      owner->release (owner->user_data, address);   /* frees LINK */
+      return find_link_by_address (bluez, address) == NULL;
+    }
+  return FALSE;
+}
+
+/* Offer a device no link has taken to the first watch that wants it; a device an earlier
+ * watch claims is not offered to later ones. */
 static void
 offer_device (WuBluez *bluez, GDBusProxy *device)
 {
@@ -1251,19 +1316,30 @@ offer_device (WuBluez *bluez, GDBusProxy *device)
   g_autofree char *alias = proxy_get_string (device, "Alias");
   g_autofree char *name = proxy_get_string (device, "Name");
   const char *shown = alias != NULL ? alias : name != NULL ? name : address;
+  WuBluezLink *link;
 
-  if (address == NULL || find_link_by_address (bluez, address) != NULL)
+  if (address == NULL)
+    return;
+  link = find_link_by_address (bluez, address);
+  if (link != NULL && !hand_over_device (bluez, link, device))
     return;
   for (guint i = 0; i < bluez->watches->len; i++)
     {
       Watch *watch = g_ptr_array_index (bluez->watches, i);
       guint16 service = watch_match (watch, device, address);
 
-      if (service == 0 || watch_taken (bluez, watch) >= watch->accept)
-        continue;
-      g_message ("found %s (%s) offering 0x%04X", address, shown, service);
-      watch->found (watch->user_data, address, shown, service);
-      if (find_link_by_address (bluez, address) != NULL)
+      if (service != 0 && watch_taken (bluez, watch) < watch->accept)
+        {
+          g_message ("found %s (%s) offering 0x%04X", address, shown, service);
+          watch->found (watch->user_data, address, shown, service);
+          link = find_link_by_address (bluez, address);
+          if (link != NULL)
+            {
+              link->watch = watch;
+              return;
+            }
+        }
+      if (watch_claims (watch, device, address))
         return;
     }
 }
@@ -1618,7 +1694,7 @@ wu_bluez_start (WuBluez *bluez)
 void
 wu_bluez_add_watch (WuBluez *bluez, const guint16 *services, guint n_services,
                     const char *const *addresses, guint want, guint accept,
-                    WuBluezFoundFunc found, gpointer user_data)
+                    WuBluezFoundFunc found, WuBluezReleaseFunc release, gpointer user_data)
 {
   Watch *watch = g_new0 (Watch, 1);
 
@@ -1634,6 +1710,7 @@ wu_bluez_add_watch (WuBluez *bluez, const guint16 *services, guint n_services,
   watch->want = want;
   watch->accept = MAX (accept, want);
   watch->found = found;
+  watch->release = release;
   watch->user_data = user_data;
   g_ptr_array_add (bluez->watches, watch);
   schedule_refresh (bluez);

@@ -50,12 +50,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuBluez, wu_bluez_free)
 typedef void (*WuBluezFoundFunc) (gpointer user_data, const char *address, const char *name,
                                   guint16 service);
 
+/* The device with ADDRESS, taken by this watch, now offers a service an earlier watch
+ * wants: free its link (during the call) and the earlier watch is offered it. */
+typedef void (*WuBluezReleaseFunc) (gpointer user_data, const char *address);
+
 /* Want devices offering one of SERVICES (16-bit; the earlier ones preferred). ADDRESSES
  * (NULL or empty: any such device) restricts the watch to those. Discovery runs while fewer
- * than WANT of the watch's devices are linked; at most ACCEPT are offered. */
+ * than WANT of the watch's devices are linked; at most ACCEPT are offered.
+ * Watches are in order of precedence: a device that an earlier watch lists, or that offers
+ * one of an earlier watch's services, is never offered to a later one; a device a later
+ * watch took that comes to offer a service an earlier one wants (and has room for) is
+ * released (RELEASE, NULL: never) and offered to that one. */
 void wu_bluez_add_watch (WuBluez *bluez, const guint16 *services, guint n_services,
                          const char *const *addresses, guint want, guint accept,
-                         WuBluezFoundFunc found, gpointer user_data);
+                         WuBluezFoundFunc found, WuBluezReleaseFunc release,
+                         gpointer user_data);
 
 typedef enum {
   WU_BLUEZ_CHAR_READ,       /* ReadValue once per connection, delivered before notifications */

@@ -12,7 +12,9 @@ G_BEGIN_DECLS
 typedef struct WuBleFinder WuBleFinder;
 
 /* The bike: [Bike] Address= (NULL: the first device offering FTMS). CONFIG is read again
- * at each new bike and by wu_ble_finder_set_config (PowerCap=). */
+ * at each new bike and by wu_ble_finder_set_config (PowerCap=). Make it before the sensor
+ * finder: the configured bike and any device offering FTMS are then never sensors, and a
+ * sensor whose device comes to offer FTMS is removed when the bike is still wanted. */
 WuBleFinder *wu_ftms_finder_new (WuEngine *engine, WuBluez *bluez, const WuConfig *config);
 /* CSC and CPS sensors: [Sensors] Addresses= (empty: any device offering those services
  * that bluetoothd knows or discovery finds). */

@@ -477,6 +477,26 @@ on_device_found (gpointer user_data, const char *address, const char *name, guin
   g_ptr_array_add (finder->sensors, sensor);
 }
 
+/* The device turned out to be wanted by an earlier watch (the bike's): its sensor goes,
+ * and with it the link. */
+static void
+on_device_released (gpointer user_data, const char *address)
+{
+  WuBleFinder *finder = user_data;
+
+  for (guint i = 0; i < finder->sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (finder->sensors, i);
+
+      if (g_ascii_strcasecmp (sensor->source->address, address) != 0)
+        continue;
+      g_message ("%s: sensor %s removed (wanted as a bike)", address, sensor->id);
+      g_ptr_array_remove_index (finder->sensors, i);
+      wu_engine_remove_source (finder->engine, sensor);
+      return;
+    }
+}
+
 static WuBleFinder *
 finder_new (WuEngine *engine, WuBluez *bluez, const WuConfig *config)
 {
@@ -496,9 +516,11 @@ wu_ftms_finder_new (WuEngine *engine, WuBluez *bluez, const WuConfig *config)
   const guint16 services[] = { WU_GATT_SERVICE_FTMS };
   const char *addresses[] = { config->ble.bike_address, NULL };
 
-  /* One bike: the configured one, else the first found. */
+  /* One bike: the configured one, else the first found. Made before the sensors' watch:
+   * it goes first, so neither the configured bike nor another trainer is taken as a
+   * sensor. */
   wu_bluez_add_watch (bluez, services, G_N_ELEMENTS (services), addresses, 1, 1,
-                      on_device_found, finder);
+                      on_device_found, NULL, finder);
   return finder;
 }
 
@@ -515,7 +537,7 @@ wu_ble_sensor_finder_new (WuEngine *engine, WuBluez *bluez, const WuConfig *conf
    * or that show up while the bike is searched for are taken, but nothing scans for them
    * alone (a radio scanning forever slows the bike's link). */
   wu_bluez_add_watch (bluez, services, G_N_ELEMENTS (services), addresses, listed,
-                      listed > 0 ? listed : 4, on_device_found, finder);
+                      listed > 0 ? listed : 4, on_device_found, on_device_released, finder);
   return finder;
 }
 

@@ -958,6 +958,13 @@ class BluezMock:
     def come_back(self):
         self.control("come_back", True)
 
+    def advertise(self, *services):
+        """The device's UUIDs become these 16-bit services (what a scan or a service
+        discovery showed), in one PropertiesChanged."""
+        _, GLib = _gio()
+        self._mock(self.device, "UpdateProperties", "(sa{sv})", (DEVICE_IFACE, {
+            "UUIDs": GLib.Variant("as", [uuid16(s) for s in services])}))
+
     def send_notification(self, uuid, data):
         """Raw bytes on a notifying characteristic (e.g. garbage)."""
         self._call("/", BIKE_IFACE, "Notify", "(say)", (uuid, bytes(data)))

@@ -104,6 +104,17 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertTrue(self.sensor()["Connected"])
         self.assertEqual(self.state(), "warming-up")
 
+    def test_failed_setup_closes_the_connection_warmupd_opened(self):
+        # the sensor advertises Cycling Power, but its GATT database has none: warmupd
+        # connected it, so it disconnects it again (a connected device stops advertising)
+        self.start_bike("csc", cadence=80.0)
+        self.bike.advertise(0x1818)
+        self.daemon = self.start_daemon(config=self.write_config(config()))
+        self.wait_sensor("cps", Address=ADDRESS, Error="the device has no service 0x1818")
+        self.wait(lambda: self.bike.calls(self.bike.device, "Disconnect"), "Disconnect",
+                  lambda: "bike %r" % self.bike.state())
+        self.assertFalse(self.bike.state()["connected"])
+
 
 if __name__ == "__main__":
     wutest.main()

@@ -534,6 +534,44 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertIn(INDOOR_BIKE_DATA, bike["notifying"])
         self.assertEqual(list(bike["acquired"]), [])
 
+    def test_configured_bike_first_seen_with_cycling_power_only_is_the_bike(self):
+        # its advertisement lists Cycling Power alone; FTMS shows once its services are known
+        self.start_bike("ftms", cadence=80.0, power=112)
+        self.bike.advertise(0x1818)
+        daemon = self.start_daemon(config=self.write_config(config()))
+        self.wait(lambda: "discovery off -> on" in daemon.log(), "discovery on", daemon.log)
+        self.assertEqual(self.sensors(), {}, "the configured bike taken as a sensor")
+        self.bike.advertise(0x1800, 0x1826, 0x1818)
+        self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.assertEqual(self.sensors("cps"), {})
+
+    def test_another_trainer_is_not_taken_as_a_power_sensor(self):
+        # a smart trainer offers FTMS and Cycling Power; it is not the configured bike
+        self.start_bike("ftms", cadence=80.0, power=112)
+        self.bike.advertise(0x1800, 0x1826, 0x1818)
+        conf = config().replace(ADDRESS, "C0:FF:EE:00:99:99")
+        daemon = self.start_daemon(config=self.write_config(conf))
+        self.wait(lambda: "discovery off -> on" in daemon.log(), "discovery on", daemon.log)
+        time.sleep(1.5 * SLOW)
+        self.assertEqual(self.sensors(), {})
+        self.assertEqual(self.bike.calls(self.bike.device, "Connect"), [],
+                         "connected to a trainer that is not the configured bike")
+
+    def test_trainer_first_seen_as_power_meter_becomes_the_bike(self):
+        # no [Bike] Address: a device showing Cycling Power alone is a sensor (cps0) until
+        # its FTMS shows; then it is the bike
+        self.start_bike("ftms", cadence=80.0, power=112)
+        self.bike.advertise(0x1818)
+        conf = config().replace("Address=%s\n" % ADDRESS, "")
+        daemon = self.start_daemon(config=self.write_config(conf))
+        self.wait_sensor("cps", Address=ADDRESS)
+        self.bike.advertise(0x1800, 0x1826, 0x1818)
+        self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.assertEqual(self.sensors("cps"), {})
+        self.assertIn("service 0x1818 -> 0x1826", daemon.log())
+        self.wait_state("warming-up")
+        self.wait_capped(8)
+
 
 class FixtureTests(BikeFixtureMixin, wutest.WarmupdTestCase):
     """The simulated bluetoothd itself, driven by a plain GDBus client (no warmupd): it

@@ -1005,13 +1005,38 @@ adapter_matches (GDBusProxy *adapter, const char *path, const char *wanted)
          || (address != NULL && g_ascii_strcasecmp (address, wanted) == 0);
 }
 
-/* The configured adapter if powered, else the first powered one (by path). */
+static gboolean
+adapter_is_powered (WuBluez *bluez, const char *path)
+{
+  g_autoptr (GDBusProxy) adapter = object_interface (bluez, path, ADAPTER_IFACE);
+  return adapter != NULL && proxy_get_bool (adapter, "Powered");
+}
+
+static gboolean
+any_link_bound (WuBluez *bluez)
+{
+  for (guint i = 0; i < bluez->links->len; i++)
+    {
+      WuBluezLink *link = g_ptr_array_index (bluez->links, i);
+      if (link->device_path != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The adapter in use while it is powered and a link is bound to a device under it (leaving
+ * it would drop connections that work: a device connected through it stops advertising,
+ * so the new adapter would never find it); else the configured adapter if powered, else
+ * the first powered one (by path). */
 static char *
 choose_adapter (WuBluez *bluez)
 {
-  g_autolist (GDBusObject) objects = g_dbus_object_manager_get_objects (bluez->objects);
+  g_autolist (GDBusObject) objects = NULL;
   char *best = NULL;
 
+  if (any_link_bound (bluez) && adapter_is_powered (bluez, bluez->adapter_path))
+    return g_strdup (bluez->adapter_path);
+  objects = g_dbus_object_manager_get_objects (bluez->objects);
   for (GList *l = objects; l != NULL; l = l->next)
     {
       const char *path = g_dbus_object_get_object_path (l->data);
@@ -1028,6 +1053,14 @@ choose_adapter (WuBluez *bluez)
         }
     }
   return best;
+}
+
+/* Discovery on an adapter no longer in use. */
+static void
+stop_discovery_on (WuBluez *bluez, const char *adapter)
+{
+  g_message ("discovery on -> off on %s (leaving it)", adapter);
+  call_and_forget (bluez, adapter, ADAPTER_IFACE, "StopDiscovery");
 }
 
 static void
@@ -1050,6 +1083,9 @@ set_adapter (WuBluez *bluez, char *path)
              path != NULL ? path : "(none)");
   if (path != NULL)
     bluez->adapter_wait_logged = FALSE;
+  /* bluetoothd keeps a client's discovery while its adapter stays powered: end ours. */
+  if (bluez->discovering && adapter_is_powered (bluez, bluez->adapter_path))
+    stop_discovery_on (bluez, bluez->adapter_path);
   g_free (bluez->adapter_path);
   bluez->adapter_path = path;
   bluez->discovering = FALSE;   /* discovery belonged to the old adapter */
@@ -1172,6 +1208,8 @@ on_discovery_call_done (GObject *object, GAsyncResult *result, gpointer user_dat
        * and the new one starts from "not discovering" (set_adapter). */
       g_debug ("a discovery call on %s answered after the switch to %s", adapter,
                bluez->adapter_path != NULL ? bluez->adapter_path : "(none)");
+      if (starting && reply != NULL && adapter_is_powered (bluez, adapter))
+        stop_discovery_on (bluez, adapter);
       update_discovery (bluez);
       return;
     }

@@ -7,6 +7,7 @@ bike (Reset) on SIGTERM before it exits. The scenario tests are tests/integratio
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wutest  # noqa: E402  (prints "1..0 # SKIP" and exits when gi or dbus-daemon is missing)
@@ -114,6 +115,46 @@ class BluezSmoke(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait(lambda: len(self.bike.calls(ADAPTER_PATH, "StartDiscovery")) == 2,
                   "StartDiscovery again", daemon.log)
         self.assertIn("ended by bluetoothd", daemon.log())
+
+    def test_adapter_switch_stops_discovery_on_the_old_one(self):
+        # hci0 off at first: hci1 searches; hci0 powers on and, no device being linked,
+        # is taken: hci1's discovery is ended first, not left running for good
+        from gi.repository import GLib
+        self.start_bike(None)
+        second = ADAPTER_PATH[:-1] + "1"
+        powered = lambda path, on: self.bike._mock(path, "UpdateProperties", "(sa{sv})", (
+            "org.bluez.Adapter1", {"Powered": GLib.Variant("b", on)}))
+        powered(ADAPTER_PATH, False)
+        self.bike._call("/", BLUEZ_MOCK_IFACE, "AddAdapter", "(ss)", ("hci1", "second"), "(s)")
+        self.bike._add_methods(second, "org.bluez.Adapter1", bluez_mock.ADAPTER_METHODS)
+        daemon = self.start_daemon(config=self.write_config(CONFIG))
+        self.wait(lambda: self.bike.calls(second, "StartDiscovery"), "discovery on hci1",
+                  daemon.log)
+        powered(ADAPTER_PATH, True)
+        self.wait(lambda: self.bike.calls(ADAPTER_PATH, "StartDiscovery"), "discovery on hci0",
+                  daemon.log)
+        self.wait(lambda: self.bike.calls(second, "StopDiscovery"), "StopDiscovery on hci1",
+                  daemon.log)
+        self.assertFalse(self.bike._call(second, "org.freedesktop.DBus.Properties", "Get",
+                                         "(ss)", ("org.bluez.Adapter1", "Discovering"),
+                                         "(v)")[0])
+
+    def test_live_link_survives_another_adapter_powering_on(self):
+        # the bike rides through hci0; an adapter sorting before it (hb0) comes: hci0, still
+        # powered and holding the link, stays in use
+        self.start_bike("ftms", cadence=80.0, power=112)
+        daemon = self.start_daemon(config=self.write_config(CONFIG))
+        path, _ = self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.bike._call("/", BLUEZ_MOCK_IFACE, "AddAdapter", "(ss)", ("hb0", "sorts-first"),
+                        "(s)")
+        self.wait(lambda: "/org/bluez/hb0" in self.bike._call(
+            "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+            reply="(a{oa{sa{sv}}})")[0], "hb0 published")
+        time.sleep(1.5)
+        self.assertTrue(self.sensors("ftms")[path]["Connected"], "the live link dropped")
+        self.assertNotIn("device gone", daemon.log())
+        self.assertNotIn("-> /org/bluez/hb0", daemon.log())
+        self.assertTrue(self.bike.state()["connected"])
 
 
 if __name__ == "__main__":

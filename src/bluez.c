@@ -127,6 +127,7 @@ struct WuBluezLink {
   WuBluezLinkCallbacks callbacks;
   gpointer user_data;
   const Watch *watch;    /* the watch that took the device, NULL: made without one */
+  gboolean searched_for; /* its device missing, discovery runs to find it again */
 
   LinkState state;
   char *device_path;     /* the Device1 bound now, NULL: not known to bluetoothd */
@@ -895,6 +896,7 @@ wu_bluez_link_new (WuBluez *bluez, const char *address, guint16 service,
   link->state = LINK_WAITING;
   link->attempt = g_cancellable_new ();
   link->backoff_s = 1;
+  link->searched_for = TRUE;   /* until a watch that does not search takes it */
   g_ptr_array_add (bluez->links, link);
   if (bluez->bus == NULL || bluez->objects == NULL)
     link_set_error (link, "bluetoothd not running");
@@ -1157,7 +1159,10 @@ watch_taken (WuBluez *bluez, const Watch *watch)
   return taken;
 }
 
-/* Discovery is needed while a watch wants more, or a link's device is not known. */
+/* Discovery is needed while a watch wants more, or a searched-for link's device is not
+ * known (bluetoothd drops a device it was not paired with ~30 s after it disconnected:
+ * a sensor taken only because it was there, switched off mid-ride, must not make the
+ * radio scan for the rest of the ride). */
 static gboolean
 discovery_wanted (WuBluez *bluez)
 {
@@ -1170,7 +1175,7 @@ discovery_wanted (WuBluez *bluez)
   for (guint i = 0; i < bluez->links->len; i++)
     {
       WuBluezLink *link = g_ptr_array_index (bluez->links, i);
-      if (link->device_path == NULL)
+      if (link->device_path == NULL && link->searched_for)
         return TRUE;
     }
   return FALSE;
@@ -1303,6 +1308,17 @@ watch_match (const Watch *watch, GDBusProxy *device, const char *address)
   return 0;
 }
 
+/* A watch that wants devices (lists them, or wants the bike) searches for them when they
+ * go; one that takes what is there (want 0) does not. */
+static void
+link_taken_by (WuBluezLink *link, const Watch *watch)
+{
+  link->watch = watch;
+  link->searched_for = watch->want > 0;
+  g_debug ("%s: taken, %s", link->address,
+           link->searched_for ? "searched for when gone" : "not searched for when gone");
+}
+
 /* Whether WATCH has a say over the device: it lists its address, or the device offers one
  * of its services. Later watches leave such a device alone even when WATCH does not take
  * it (the configured bike, or a second trainer, is never taken as a power sensor). */
@@ -1373,7 +1389,7 @@ offer_device (WuBluez *bluez, GDBusProxy *device)
           link = find_link_by_address (bluez, address);
           if (link != NULL)
             {
-              link->watch = watch;
+              link_taken_by (link, watch);
               return;
             }
         }

@@ -56,7 +56,8 @@ typedef void (*WuBluezReleaseFunc) (gpointer user_data, const char *address);
 
 /* Want devices offering one of SERVICES (16-bit; the earlier ones preferred). ADDRESSES
  * (NULL or empty: any such device) restricts the watch to those. Discovery runs while fewer
- * than WANT of the watch's devices are linked; at most ACCEPT are offered.
+ * than WANT of the watch's devices are linked; at most ACCEPT are offered. A device the
+ * watch took that bluetoothd drops is searched for again only when WANT > 0.
  * Watches are in order of precedence: a device that an earlier watch lists, or that offers
  * one of an earlier watch's services, is never offered to a later one; a device a later
  * watch took that comes to offer a service an earlier one wants (and has room for) is
@@ -90,7 +91,8 @@ typedef struct {
 } WuBluezLinkCallbacks;
 
 /* Follow the device with ADDRESS offering SERVICE; CHARS (copied) name what to use there.
- * Connecting starts at once when the device is known, else when discovery finds it. */
+ * Connecting starts at once when the device is known, else when discovery finds it (a link
+ * made for a watch's offer is searched for as that watch says). */
 WuBluezLink *wu_bluez_link_new (WuBluez *bluez, const char *address, guint16 service,
                                 const WuBluezCharSpec *chars, guint n_chars,
                                 const WuBluezLinkCallbacks *callbacks, gpointer user_data);

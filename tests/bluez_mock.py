@@ -1,5 +1,6 @@
 """A simulated BlueZ 5.66 with a smart bike (FTMS) or a cadence sensor (CSC) on a private
-system bus: the fixture of the live-source integration tests.
+system bus: the fixture of the live-source integration tests. Further devices can sit next
+to the first one (BluezMock.add_device: a bike and a cadence sensor, two trainers).
 
 Two halves live in this one file:
 
@@ -156,14 +157,20 @@ def gatt_paths(kind, address):
 
 
 # Method bodies, the dbusmock way: Python strings run with `self` (the called object) and
-# `args`, in dbusmock's globals (`objects`, `dbus`). They hand over to the bike model.
+# `args`, in dbusmock's globals (`objects`, `dbus`). They hand over to the bike model:
+# BIKE is the first device (the test's remote control drives it), DEVICE_OF_PATH the one
+# whose object (device, service or characteristic) was called ("/" keeps them by their
+# dev_XX_XX_XX_XX_XX_XX path element).
 BIKE = "objects['/'].bike"
+DEVICE_OF_PATH = "objects['/'].devices[self.path.split('/')[4]]"
 CHRC_METHODS = [
-    ("ReadValue", "a{sv}", "ay", "ret = %s.read_value(self.path, args[0])" % BIKE),
-    ("WriteValue", "aya{sv}", "", "%s.write_value(self.path, args[0], args[1])" % BIKE),
-    ("StartNotify", "", "", "%s.start_notify(self.path)" % BIKE),
-    ("StopNotify", "", "", "%s.stop_notify(self.path)" % BIKE),
-    ("AcquireNotify", "a{sv}", "hq", "ret = %s.acquire_notify(self.path, args[0])" % BIKE),
+    ("ReadValue", "a{sv}", "ay", "ret = %s.read_value(self.path, args[0])" % DEVICE_OF_PATH),
+    ("WriteValue", "aya{sv}", "", "%s.write_value(self.path, args[0], args[1])"
+     % DEVICE_OF_PATH),
+    ("StartNotify", "", "", "%s.start_notify(self.path)" % DEVICE_OF_PATH),
+    ("StopNotify", "", "", "%s.stop_notify(self.path)" % DEVICE_OF_PATH),
+    ("AcquireNotify", "a{sv}", "hq", "ret = %s.acquire_notify(self.path, args[0])"
+     % DEVICE_OF_PATH),
 ]
 # BlueZ's discovery: a filter that is checked, Discovering that follows Start/Stop (the
 # template's StartDiscovery fails unless SetDiscoveryFilter came first, and its filter
@@ -190,7 +197,8 @@ class SimulatedBike:
     """The remote device's behaviour, driven by the mock's method calls and GLib timers.
 
     `root` is dbusmock's "/" object (EmitSignal for the ObjectManager), `objects` dbusmock's
-    path -> DBusMockObject map. Parameters come from the test side (BluezMock)."""
+    path -> DBusMockObject map. Parameters come from the test side (BluezMock); "extra"
+    true: a further device (BluezMock.add_device) next to the first, on the same adapter."""
 
     def __init__(self, root, objects, params):
         import dbus
@@ -244,27 +252,48 @@ class SimulatedBike:
         # to by every bluetoothd run; the fault soak's ground truth (tests/soak.py)
         self.journal = open(str(p["journal"]), "a", buffering=1) if p.get("journal") else None
         self._journal("resistance %.1f" % self.resistance)
-        self.publish()
+        if not hasattr(root, "devices"):
+            root.devices = {}                # dev_XX_XX_XX_XX_XX_XX -> SimulatedBike
+        root.devices[self.device.split("/")[4]] = self
+        self.publish(adapter=not p.get("extra", False))
 
     # ---- publishing (in this process: atomic for the clients) -----------------------
 
-    def publish(self):
+    def publish(self, adapter=True):
         """The adapter, and the device as a scan left it (disconnected, advertised UUIDs)."""
-        self.root.AddAdapter(ADAPTER, "warmupd-test")            # the bluez5 template's
-        self.objects[ADAPTER_PATH].AddMethods(ADAPTER_IFACE, ADAPTER_METHODS)
+        if adapter:
+            self.root.AddAdapter(ADAPTER, "warmupd-test")        # the bluez5 template's
+            self.objects[ADAPTER_PATH].AddMethods(ADAPTER_IFACE, ADAPTER_METHODS)
         if not self.kind:
             return
         self.root.AddDevice(ADAPTER, self.address, self.name)    # the bluez5 template's
         device = self.objects[self.device]
         device.AddMethods(DEVICE_IFACE, [
-            ("Connect", "", "", BIKE + ".connect()"),
-            ("Disconnect", "", "", BIKE + ".disconnect()"),
+            ("Connect", "", "", DEVICE_OF_PATH + ".connect()"),
+            ("Disconnect", "", "", DEVICE_OF_PATH + ".disconnect()"),
         ])
         service = FTMS_SERVICE if self.kind == "ftms" else CSC_SERVICE
         self._set(self.device, DEVICE_IFACE, {
             "UUIDs": self.dbus.Array([uuid16(0x1800), uuid16(0x1801), service], signature="s"),
             "Appearance": self.dbus.UInt16(0x0480 if self.kind == "ftms" else 0x0485),
             "AddressType": self.dbus.String("random")})
+
+    def forget(self):
+        """bluetoothd drops the device: it is disconnected (as a link loss) and its objects
+        go, GATT ones first, each with InterfacesRemoved (what happens to a temporary device
+        ~30 s after it disconnected, TemporaryTimeout)."""
+        if self.connected:
+            self.disconnect()
+        paths = sorted((path for path in self.objects
+                        if path == self.device or path.startswith(self.device + "/")),
+                       key=len, reverse=True)
+        for path in paths:
+            ifaces = [i for i in self.objects[path].props if i.startswith("org.bluez")]
+            self.root.RemoveObject(path)
+            self.root.EmitSignal(OM_IFACE, "InterfacesRemoved", "oas",
+                                 [self.dbus.ObjectPath(path), ifaces])
+        self.gatt_exported = False
+        del self.root.devices[self.device.split("/")[4]]
 
     def _export_gatt(self):
         """Service discovery done: export the GATT database (kept while disconnected, as
@@ -672,6 +701,15 @@ LOAD_CODE = (
     "spec.loader.exec_module(module)\n"
     "self.bike = module.SimulatedBike(self, objects, args[1])\n")
 
+# Further devices, made and driven by address (the first device's class: one module).
+EXTRA_DEVICE = "objects['/'].devices['dev_' + args[0].replace(':', '_').upper()]"
+EXTRA_DEVICE_METHODS = [
+    ("AddSimDevice", "a{sv}", "", "type(self.bike)(self, objects, args[0])"),
+    ("ControlDevice", "ssv", "", EXTRA_DEVICE + ".control(args[1], args[2])"),
+    ("DeviceState", "s", "a{sv}", "ret = " + EXTRA_DEVICE + ".state()"),
+    ("ForgetDevice", "s", "", EXTRA_DEVICE + ".forget()"),
+]
+
 SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -893,7 +931,7 @@ class BluezMock:
             ("Notify", "say", "", BIKE + ".notify(args[0], args[1])"),
             ("State", "", "a{sv}", "ret = " + BIKE + ".state()"),
             ("WrittenAt", "s", "ad", "ret = " + BIKE + ".written_at(args[0])"),
-        ])
+        ] + EXTRA_DEVICE_METHODS)
         params = {"kind": GLib.Variant("s", self.kind or ""),
                   "address": GLib.Variant("s", self.address),
                   "name": GLib.Variant("s", self.name),
@@ -906,6 +944,19 @@ class BluezMock:
             if what in ("pedal", "rate", "refuse_control", "reject_uint8", "fail_operations",
                         "silent", "fail_read", "fail_notify"):
                 self.control(what, value)
+
+    def add_device(self, kind, address, name=None, notify="acquire", **machine):
+        """A further device on hci0 next to the first (kind "ftms" or "csc"), published at
+        once; returns its MockDevice. It does not survive a restart of this bluetoothd."""
+        _, GLib = _gio()
+        params = {"kind": GLib.Variant("s", kind), "address": GLib.Variant("s", address),
+                  "name": GLib.Variant("s", name or "Sim" + kind.upper()),
+                  "acquire_notify": GLib.Variant("b", notify == "acquire"),
+                  "extra": GLib.Variant("b", True)}
+        for key, value in machine.items():
+            params[key] = _variant(value)
+        self._call("/", BIKE_IFACE, "AddSimDevice", "(a{sv})", (params,))
+        return MockDevice(self, kind, address)
 
     # ---- driving the device --------------------------------------------------------
 
@@ -1032,6 +1083,49 @@ class BluezMock:
 
     def opcodes(self):
         return [w[0] for w in self.writes() if w]
+
+
+class MockDevice:
+    """A further device of a BluezMock (BluezMock.add_device), driven by its address."""
+
+    def __init__(self, mock, kind, address):
+        self.mock = mock
+        self.kind = kind
+        self.address = address
+        self.device = device_path(address)
+        self.chrcs = gatt_paths(kind, address)[0]
+
+    def control(self, what, value):
+        """As BluezMock.control: "pedal", "rate", "lose_link", "come_back" ..."""
+        self.mock._call("/", BIKE_IFACE, "ControlDevice", "(ssv)",
+                        (self.address, what, _variant(value)))
+
+    def pedal(self, cadence, power=None):
+        self.control("pedal", (float(cadence), float(round(cadence * 1.4) if power is None
+                                                     else power)))
+
+    def lose_link(self):
+        self.control("lose_link", True)
+
+    def come_back(self):
+        self.control("come_back", True)
+
+    def forget(self):
+        """bluetoothd drops the device (disconnected first if it was connected)."""
+        self.mock._call("/", BIKE_IFACE, "ForgetDevice", "(s)", (self.address,))
+
+    def advertise(self, *services):
+        _, GLib = _gio()
+        self.mock._mock(self.device, "UpdateProperties", "(sa{sv})", (DEVICE_IFACE, {
+            "UUIDs": GLib.Variant("as", [uuid16(s) for s in services])}))
+
+    def state(self):
+        return self.mock._call("/", BIKE_IFACE, "DeviceState", "(s)", (self.address,),
+                               "(a{sv})")[0]
+
+    def calls(self, method, path=None):
+        """Calls of METHOD on the device (or on PATH), in this bluetoothd run."""
+        return self.mock.calls(path or self.device, method)
 
 
 class BikeFixtureMixin:

@@ -8,6 +8,7 @@ advisory mode (issue 4)."""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wutest  # noqa: E402  (prints "1..0 # SKIP" and exits when gi or dbus-daemon is missing)
@@ -21,6 +22,7 @@ if _missing:
     sys.exit(0)
 
 ADDRESS = "C0:FF:EE:00:18:16"
+BIKE_ADDRESS = "C0:FF:EE:00:18:26"
 
 
 def config(duration=8, cap="8"):
@@ -114,6 +116,36 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait(lambda: self.bike.calls(self.bike.device, "Disconnect"), "Disconnect",
                   lambda: "bike %r" % self.bike.state())
         self.assertFalse(self.bike.state()["connected"])
+
+    def discovery_starts(self):
+        return len(self.bike.calls(bluez_mock.ADAPTER_PATH, "StartDiscovery"))
+
+    def test_unlisted_sensor_gone_starts_no_scan(self):
+        # no [Sensors] list: the cadence sensor is taken as found; switched off mid-ride,
+        # bluetoothd drops it: nothing scans for it alone (it slows the bike's link)
+        self.start_bike("ftms", cadence=80.0, power=112)
+        sensor = self.bike.add_device("csc", ADDRESS, cadence=80.0, rate=4.0)
+        self.daemon = self.start_daemon(config=self.write_config(
+            "[Bike]\nAddress=%s\n" % BIKE_ADDRESS))
+        self.wait_sensor("ftms", Address=BIKE_ADDRESS, Connected=True)
+        self.wait_sensor("csc", Address=ADDRESS, Connected=True)
+        starts = self.discovery_starts()
+        sensor.forget()
+        self.wait_sensor("csc", Address=ADDRESS, Connected=False)
+        time.sleep(1.5)
+        self.assertEqual(self.discovery_starts(), starts, "scanning for an unlisted sensor")
+
+    def test_listed_sensor_gone_is_searched_for(self):
+        self.start_bike("ftms", cadence=80.0, power=112)
+        sensor = self.bike.add_device("csc", ADDRESS, cadence=80.0, rate=4.0)
+        self.daemon = self.start_daemon(config=self.write_config(
+            "[Bike]\nAddress=%s\n[Sensors]\nAddresses=%s\n" % (BIKE_ADDRESS, ADDRESS)))
+        self.wait_sensor("ftms", Address=BIKE_ADDRESS, Connected=True)
+        self.wait_sensor("csc", Address=ADDRESS, Connected=True)
+        starts = self.discovery_starts()
+        sensor.forget()
+        self.wait(lambda: self.discovery_starts() > starts, "discovery for the listed sensor",
+                  self.daemon.log)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ import csv
 import io
 import os
 import re
-import signal
 import sqlite3
 import sys
 
@@ -235,13 +234,7 @@ class HistoryTests(wutest.WarmupdTestCase):
         elapsed = self.get(WARMUP_IFACE, "Elapsed")
         running = self.history()
         self.assertEqual(running[0]["outcome"], "running")
-        d.proc.send_signal(signal.SIGKILL)
-        d.wait_exit()
-        self.assertEqual(d.returncode, -signal.SIGKILL)
-        # killed, it wrote no valgrind summary (WARMUPD_VALGRIND): keep only its log
-        self.daemons.remove(d)
-        d.close()
-        self.diagnostics.append("--- killed warmupd ---\n" + d.log())
+        self.kill_daemon(d)
 
         d2 = self.start_daemon(args=self.state_args(), name="warmupd-2")
         rows = self.history()

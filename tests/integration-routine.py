@@ -530,7 +530,7 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertNotIn("finished elsewhere", t.output)
 
     def test_guide_warmupd_killed(self):
-        self.guide_sees_warmupd_go(lambda d: d.kill())
+        self.guide_sees_warmupd_go(self.kill_daemon)
 
     def test_guide_warmupd_terminated(self):
         self.guide_sees_warmupd_go(lambda d: d.terminate())

@@ -412,6 +412,16 @@ class WarmupdTestCase(unittest.TestCase):
         if problems:
             self.fail("; ".join(problems))
 
+    def kill_daemon(self, d):
+        """SIGKILL warmupd D. Killed, it writes no valgrind summary (WARMUPD_VALGRIND): it is
+        left out of tearDown's checks, its log kept for a failure."""
+        d.proc.send_signal(signal.SIGKILL)
+        d.wait_exit()
+        self.assertEqual(d.returncode, -signal.SIGKILL)
+        self.daemons.remove(d)
+        d.close()
+        self.diagnostics.append("--- killed warmupd ---\n" + d.log())
+
     # -- files
 
     def write_file(self, name, text):

@@ -284,17 +284,17 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertEqual((r["RoutineState"], r["CurrentRoutine"], r["CurrentStep"], r["Round"],
                           r["LastAssessment"]), ("step", "key-exercises", "kneeling-plank", 1, ""))
 
-    def test_rest_ends_by_itself(self):
-        rdir = os.path.join(self.tmpdir, "routines")
-        os.mkdir(rdir)
-        with open(os.path.join(rdir, "short-rest.routine"), "w") as f:
-            f.write(SHORT_REST)
-        os.environ["WARMUPD_ROUTINES_DIR"] = rdir
+    def rest_after_short_round(self, rest_seconds=1):
+        """warmupd with SHORT_REST (RestSeconds=REST_SECONDS): its round done, irritated."""
+        self.short_rest_routines(rest_seconds)
         self.start_daemon()
         self.rcall("Begin", "short-rest", sig="(s)")
         self.rcall("Next")
         self.rcall("Next")
         self.rcall("Assess", "irritated", sig="(s)")
+
+    def test_rest_ends_by_itself(self):
+        self.rest_after_short_round()
         self.assertEqual(self.routine()["RoutineState"], "rest")
         wait_for(lambda: self.routine()["RoutineState"] == "done", message="the rest to end")
 
@@ -303,16 +303,7 @@ class RoutineTests(wutest.WarmupdTestCase):
         own countdown then calls Next(), which finds the session done: the day ends normally
         (exit 0, Finish called), not with 'Next failed'. The guide is stopped across the end
         of the rest so that its tick comes before warmupd's PropertiesChanged is read."""
-        rdir = os.path.join(self.tmpdir, "routines")
-        os.mkdir(rdir)
-        with open(os.path.join(rdir, "short-rest.routine"), "w") as f:
-            f.write(SHORT_REST.replace("RestSeconds=1", "RestSeconds=2"))
-        os.environ["WARMUPD_ROUTINES_DIR"] = rdir
-        self.start_daemon()
-        self.rcall("Begin", "short-rest", sig="(s)")
-        self.rcall("Next")
-        self.rcall("Next")
-        self.rcall("Assess", "irritated", sig="(s)")
+        self.rest_after_short_round(rest_seconds=2)
         t = self.terminal(["guide"], second_ms=1000)
         t.expect("0:01 left")
         last_tick_due = time.monotonic() + 1.0    # the one that ends the guide's countdown

@@ -439,8 +439,9 @@ rest_seconds_left (Guide *guide)
 static void
 show_rest_left (Guide *guide)
 {
-  progress (guide, "  resting: %u:%02u left; stay down until the rest is over",
-            guide->seconds_left / 60, guide->seconds_left % 60);
+  g_autofree char *left = minutes_seconds (guide->seconds_left);
+
+  progress (guide, "  resting: %s left; stay down until the rest is over", left);
 }
 
 static void

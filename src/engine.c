@@ -75,6 +75,17 @@ notify_changed (WuEngine *engine, gboolean transition)
     engine->observer->changed (engine->observer_data, transition);
 }
 
+/* FALSE when the sensor's source cannot set the machine. */
+static gboolean
+apply_cap_to (WuSensor *sensor, double level)
+{
+  if (sensor->source->ops->apply_cap == NULL)
+    return FALSE;
+  sensor->source->ops->apply_cap (sensor->source, level);
+  sensor->cap_sent = level;
+  return TRUE;
+}
+
 static void
 apply_cap_everywhere (WuEngine *engine, double level)
 {
@@ -82,13 +93,8 @@ apply_cap_everywhere (WuEngine *engine, double level)
 
   for (guint i = 0; i < engine->sensors->len; i++)
     {
-      WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
-      if (sensor->source->ops->apply_cap != NULL)
-        {
-          sensor->source->ops->apply_cap (sensor->source, level);
-          sensor->cap_sent = level;
-          applied = TRUE;
-        }
+      if (apply_cap_to (g_ptr_array_index (engine->sensors, i), level))
+        applied = TRUE;
     }
   /* Re-applying the same cap every ReapplyAfter is routine: keep it out of the journal. */
   if (level == engine->announced_cap)
@@ -300,11 +306,14 @@ check_decodable (WuSensor *sensor, const WuRawEvent *event)
 }
 
 static gboolean
-any_sensor_connected (WuEngine *engine)
+any_other_sensor_connected (WuEngine *engine, const WuSensor *except)
 {
   for (guint i = 0; i < engine->sensors->len; i++)
-    if (((WuSensor *) g_ptr_array_index (engine->sensors, i))->connected)
-      return TRUE;
+    {
+      const WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
+      if (sensor != except && sensor->connected)
+        return TRUE;
+    }
   return FALSE;
 }
 
@@ -326,12 +335,10 @@ cap_newcomer (WuEngine *engine, WuSensor *sensor)
 {
   double cap = wu_controller_get_cap (engine->controller);
 
-  if (cap < 0 || cap == sensor->cap_sent || sensor->source->ops->apply_cap == NULL
-      || engine->shutting_down)
+  if (cap < 0 || cap == sensor->cap_sent)
     return;
-  g_message ("%s: resistance cap %.1f", sensor->id, cap);
-  sensor->source->ops->apply_cap (sensor->source, cap);
-  sensor->cap_sent = cap;
+  if (apply_cap_to (sensor, cap))
+    g_message ("%s: resistance cap %.1f", sensor->id, cap);
 }
 
 /* The controller follows one link, up while any source is connected: a cadence sensor
@@ -340,11 +347,9 @@ cap_newcomer (WuEngine *engine, WuSensor *sensor)
 static void
 set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions *actions)
 {
-  gboolean others_up, was_up;
+  gboolean others_up = any_other_sensor_connected (engine, sensor);
+  gboolean was_up = sensor->connected;
 
-  was_up = sensor->connected;
-  sensor->connected = FALSE;
-  others_up = any_sensor_connected (engine);
   sensor->connected = event->up;
   /* A trace has one link, as the controller does: a recording of a bike and a cadence
    * sensor replays as the ride went only if one sensor's drop-out is left out of it. */
@@ -579,18 +584,14 @@ sink_event (gpointer user_data, const WuRawEvent *event)
   WuEngine *engine = sensor->engine;
   WuActions actions;
 
+  sensor->events++;
   if (engine->shutting_down)
-    {
-      /* the bike is being released: nothing may start a warm-up or a re-cap now */
-      sensor->events++;
-      return;
-    }
+    return;   /* the bike is being released: nothing may start a warm-up or a re-cap now */
   if (engine->clock_external)
     {
       catch_up_motion (engine, event->time_us);
       engine->external_now = MAX (engine->external_now, event->time_us);
     }
-  sensor->events++;
   if (event->kind != WU_EVENT_LINK)
     {
       note_data (engine, sensor, event);
@@ -785,7 +786,8 @@ sensor_new (WuEngine *engine, const char *id_prefix)
   return sensor;
 }
 
-/* Source names the sensor that last delivered a sample (or the first one added). */
+/* Source names the sensor whose readings lead (label_should_move), or the first one added
+ * until one delivers. */
 static void
 set_source_label (WuEngine *engine, WuSensor *sensor)
 {

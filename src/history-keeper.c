@@ -22,6 +22,24 @@ disable (WuHistoryKeeper *keeper, const char *reason)
   g_clear_pointer (&keeper->history, wu_history_free);
 }
 
+/* The database in the keeper's directory; FALSE (and history off, saying why) when it
+ * cannot be opened. */
+static gboolean
+open_history (WuHistoryKeeper *keeper)
+{
+  g_autoptr (GError) error = NULL;
+
+  keeper->history = wu_history_open (keeper->directory, &error);
+  if (keeper->history == NULL)
+    {
+      disable (keeper, error->message);
+      return FALSE;
+    }
+  g_free (keeper->error);
+  keeper->error = g_strdup ("");
+  return TRUE;
+}
+
 /* --state-dir, else the first of systemd's StateDirectory= paths, else none. */
 static char *
 resolve_directory (const char *option)
@@ -40,7 +58,6 @@ wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
 {
   WuHistoryKeeper *keeper = g_new0 (WuHistoryKeeper, 1);
   g_autofree char *directory = resolve_directory (state_dir_option);
-  g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) rows = NULL;
 
   keeper->engine = engine;
@@ -53,13 +70,8 @@ wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
       return keeper;
     }
   keeper->directory = g_steal_pointer (&directory);
-  keeper->history = wu_history_open (keeper->directory, &error);
-  if (keeper->history == NULL)
-    {
-      disable (keeper, error->message);
-      return keeper;
-    }
-  keeper->error = g_strdup ("");
+  if (!open_history (keeper))
+    return keeper;
   rows = wu_history_list (keeper->history, 0, NULL);
   g_message ("history: %s, %u warm-ups%s", wu_history_get_path (keeper->history),
              rows != NULL ? rows->len : 0,
@@ -114,17 +126,8 @@ store (WuHistoryKeeper *keeper, WuHistoryWrite write)
 static void
 reopen (WuHistoryKeeper *keeper)
 {
-  g_autoptr (GError) error = NULL;
-
-  keeper->history = wu_history_open (keeper->directory, &error);
-  if (keeper->history == NULL)
-    {
-      disable (keeper, error->message);
-      return;
-    }
-  g_message ("history back on: %s", wu_history_get_path (keeper->history));
-  g_free (keeper->error);
-  keeper->error = g_strdup ("");
+  if (open_history (keeper))
+    g_message ("history back on: %s", wu_history_get_path (keeper->history));
 }
 
 void

@@ -10,6 +10,7 @@
 #include "source-ble.h"
 #include "source-gpio.h"
 #include "wu-config.h"
+#include "wu-ftms-session.h"
 
 #include <glib-unix.h>
 #include <locale.h>
@@ -734,26 +735,34 @@ on_release_deadline (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* A bike answers its release (Reset) within moments; give it RELEASE_WAIT_MS at most, with
- * the main loop running so the answer can arrive. When a request of ours was still
- * unanswered, the Reset goes out only once that request's answer is given up for (the FTMS
- * session's response timeout, 3 s): wait long enough to write it. */
-#define RELEASE_WAIT_MS 3500
+/* A bike answers its release (Reset) within moments; wait for it with the main loop
+ * running so the answer can arrive. When a request of ours was still unanswered, the Reset
+ * goes out only once that request's answer is given up for (the FTMS session's response
+ * timeout, 3 s): wait that long and RELEASE_MARGIN_MS more, so that it is written. */
+#define RELEASE_MARGIN_MS 500
+static guint
+release_wait_ms (void)
+{
+  WuFtmsSessionConfig session;
+
+  wu_ftms_session_config_init (&session);
+  return (guint) (session.response_timeout_us / 1000) + RELEASE_MARGIN_MS;
+}
+
 static void
 wait_for_release (WuDaemon *daemon)
 {
   gboolean expired = FALSE;
-  guint deadline;
+  guint deadline, wait_ms = release_wait_ms ();
 
   if (!wu_engine_is_releasing (daemon->engine))
     return;
-  deadline = g_timeout_add (RELEASE_WAIT_MS, on_release_deadline, &expired);
+  deadline = g_timeout_add (wait_ms, on_release_deadline, &expired);
   g_source_set_name_by_id (deadline, "[warmupd] release deadline");
   while (!expired && wu_engine_is_releasing (daemon->engine))
     g_main_context_iteration (NULL, TRUE);
   if (expired)
-    g_message ("the bike did not answer the release within %d ms; exiting anyway",
-               RELEASE_WAIT_MS);
+    g_message ("the bike did not answer the release within %u ms; exiting anyway", wait_ms);
   else
     g_source_remove (deadline);
 }

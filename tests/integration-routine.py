@@ -197,13 +197,9 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertEqual(self.rerror("GetRoutine", "nope", sig="(s)"), ERROR + "UnknownRoutine")
 
     def test_broken_routine_left_out(self):
-        rdir = os.path.join(self.tmpdir, "routines")
-        os.mkdir(rdir)
-        with open(os.path.join(rdir, "short-rest.routine"), "w") as f:
-            f.write(SHORT_REST)
-        with open(os.path.join(rdir, "bad.routine"), "w") as f:
+        self.short_rest_routines(1)
+        with open(os.path.join(os.environ["WARMUPD_ROUTINES_DIR"], "bad.routine"), "w") as f:
             f.write("[Routine]\nId=bad\nTitle\n")
-        os.environ["WARMUPD_ROUTINES_DIR"] = rdir
         d = self.start_daemon()
         self.assertEqual([rid for rid, _ in self.routine()["Routines"]], ["short-rest"])
         wait_for(lambda: "bad.routine:3: expected Key=Value" in d.log(), message="the error logged")

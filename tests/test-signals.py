@@ -18,8 +18,8 @@ import wutest  # noqa: E402  (skips the whole file when gi or dbus-daemon is mis
 from wutest import WARMUP_IFACE, SENSOR_IFACE, wait_for  # noqa: E402
 
 # How long SIGTERM may take before the test calls it a hang: warmupd may wait up to 3.5 s
-# (RELEASE_WAIT_MS) for a bike's release, so this is only a hang detector (stretched when
-# warmupd runs under valgrind).
+# (release_wait_ms() in src/warmupd.c) for a bike's release, so this is only a hang
+# detector (stretched when warmupd runs under valgrind).
 SIGTERM_HANG = 15.0 * (10 if wutest.VALGRIND else 1)
 
 

@@ -120,8 +120,10 @@ release_everywhere (WuEngine *engine)
   g_message ("bike released (no resistance cap)");
 }
 
+/* The bike first: the observer's work on a state change (the history row, written with an
+ * fsync and possibly waiting on a locked database) must not hold back a cap or a release. */
 static void
-carry_out (WuEngine *engine, const WuActions *actions)
+carry_out_on_bike (WuEngine *engine, const WuActions *actions)
 {
   for (guint i = 0; i < actions->n; i++)
     {
@@ -132,9 +134,6 @@ carry_out (WuEngine *engine, const WuActions *actions)
         case WU_ACTION_STATE:
           g_message ("warm-up %s -> %s", wu_state_to_string (action->old_state),
                      wu_state_to_string (action->new_state));
-          if (engine->observer->state_changed != NULL)
-            engine->observer->state_changed (engine->observer_data, action->old_state,
-                                             action->new_state);
           break;
         case WU_ACTION_HINT:
           g_message ("hint: %s", action->hint == WU_HINT_NONE ? "(none)"
@@ -150,16 +149,40 @@ carry_out (WuEngine *engine, const WuActions *actions)
           release_everywhere (engine);
           break;
         case WU_ACTION_START_FLOOR_ROUTINE:
-          g_message ("warm-up complete: %.0f s, %.1f rpm average, %u pauses; start the floor "
-                     "routine %s", action->summary.duration_s, action->summary.avg_cadence,
-                     action->summary.pauses, engine->routine);
-          if (engine->observer->start_floor_routine != NULL)
-            engine->observer->start_floor_routine (engine->observer_data, &action->summary);
           break;
         default:
           g_assert_not_reached ();
         }
     }
+}
+
+/* Then the observer, in the controller's order. */
+static void
+carry_out_for_observer (WuEngine *engine, const WuActions *actions)
+{
+  for (guint i = 0; i < actions->n; i++)
+    {
+      const WuAction *action = &actions->items[i];
+
+      if (action->kind == WU_ACTION_STATE && engine->observer->state_changed != NULL)
+        engine->observer->state_changed (engine->observer_data, action->old_state,
+                                         action->new_state);
+      if (action->kind == WU_ACTION_START_FLOOR_ROUTINE)
+        {
+          g_message ("warm-up complete: %.0f s, %.1f rpm average, %u pauses; start the floor "
+                     "routine %s", action->summary.duration_s, action->summary.avg_cadence,
+                     action->summary.pauses, engine->routine);
+          if (engine->observer->start_floor_routine != NULL)
+            engine->observer->start_floor_routine (engine->observer_data, &action->summary);
+        }
+    }
+}
+
+static void
+carry_out (WuEngine *engine, const WuActions *actions)
+{
+  carry_out_on_bike (engine, actions);
+  carry_out_for_observer (engine, actions);
 }
 
 /* After every input: act, publish, and (on the live clock) re-arm the deadline timer. */

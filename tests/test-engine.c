@@ -525,6 +525,49 @@ test_recording_source_removed (void)
   g_assert_false (last->up);
 }
 
+/* What the bike had been sent when the observer heard of each transition. */
+typedef struct {
+  Fixture fixture;
+  GString *seen;
+} OrderFixture;
+
+static void
+note_transition (gpointer user_data, WuState old_state, WuState new_state)
+{
+  OrderFixture *order = user_data;
+  const FakeSource *bike = (const FakeSource *) order->fixture.sensors[BIKE]->source;
+
+  g_string_append_printf (order->seen, "%s->%s caps %u; ", wu_state_to_string (old_state),
+                          wu_state_to_string (new_state), bike->caps);
+}
+
+/* The observer writes the history row on a transition, which can wait on a locked
+ * database: the cap that comes with the start must already be on its way to the bike. */
+static void
+test_cap_sent_before_the_observer_hears (void)
+{
+  static const WuEngineObserver observer = { .state_changed = note_transition };
+  OrderFixture order = { .seen = g_string_new ("") };
+  WuSensor *bike;
+  WuConfig config;
+
+  wu_config_init (&config);
+  config.controller.cap_level = 5;
+  config.controller.autostart = WU_AUTOSTART_MANUAL;
+  order.fixture.engine = wu_engine_new (&config, &observer, &order);
+  wu_config_clear (&config);
+  bike = order.fixture.sensors[BIKE] = wu_engine_add_source (order.fixture.engine, "ftms",
+                                                             make_fake, (gpointer) &bike_ops,
+                                                             NULL);
+  wu_engine_start_sources (order.fixture.engine);
+  order.fixture.origin = wu_engine_now (order.fixture.engine);
+  push_link (bike, at (&order.fixture, 0), TRUE);
+  g_assert_true (wu_engine_start_warmup (order.fixture.engine, NULL));
+  g_assert_cmpstr (order.seen->str, ==, "idle->warming-up caps 1; ");
+  wu_engine_free (order.fixture.engine);
+  g_string_free (order.seen, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -537,6 +580,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/recording-stays-in-order", test_recording_stays_in_order);
   g_test_add_func ("/engine/recording-has-one-link", test_recording_has_one_link);
   g_test_add_func ("/engine/recording-source-removed", test_recording_source_removed);
+  g_test_add_func ("/engine/cap-sent-before-the-observer-hears",
+                   test_cap_sent_before_the_observer_hears);
   g_test_add_func ("/engine/start-refused-once-shutting-down",
                    test_start_refused_once_shutting_down);
   return g_test_run ();

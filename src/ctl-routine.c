@@ -735,19 +735,55 @@ choose_routine (WuRoutine1 *proxy, const char *requested)
   return g_variant_dup_string (value, NULL);
 }
 
+/* Routine1 property NAME as warmupd has it now (a Properties.Get: the proxy's cache may not
+ * have heard of the latest change yet), or NULL. */
+static char *
+fresh_routine1_string (WuRoutine1 *proxy, const char *name)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) value = NULL;
+
+  reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (proxy), "org.freedesktop.DBus.Properties.Get",
+                                  g_variant_new ("(ss)", "io.github.warmupd.Routine1", name),
+                                  G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(v)", &value);
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    return NULL;
+  return g_variant_dup_string (value, NULL);
+}
+
+/* Begin() was refused with WrongState: another screen may have begun the same routine an
+ * instant before us (both saw "idle" in their caches). TRUE when that session is under way. */
+static gboolean
+same_session_begun_elsewhere (Guide *guide)
+{
+  g_autofree char *state = fresh_routine1_string (guide->proxy, "RoutineState");
+  g_autofree char *current = fresh_routine1_string (guide->proxy, "CurrentRoutine");
+
+  return state != NULL && strcmp (state, "idle") != 0 && strcmp (state, "done") != 0
+         && g_strcmp0 (current, guide->routine_id) == 0;
+}
+
 /* Begin a session of GUIDE's routine, or join the one under way. */
 static gboolean
 begin_or_join (Guide *guide)
 {
   g_autoptr (GError) error = NULL;
+  g_autofree char *error_name = NULL;
   const char *state = wu_routine1_get_routine_state (guide->proxy);
   const char *current = wu_routine1_get_current_routine (guide->proxy);
 
   if (g_strcmp0 (state, "idle") == 0 || g_strcmp0 (state, "done") == 0)
     {
-      if (!wu_routine1_call_begin_sync (guide->proxy, guide->routine_id, G_DBUS_CALL_FLAGS_NONE,
-                                        -1, NULL, &error))
+      if (wu_routine1_call_begin_sync (guide->proxy, guide->routine_id, G_DBUS_CALL_FLAGS_NONE,
+                                       -1, NULL, &error))
+        return TRUE;
+      error_name = g_dbus_error_get_remote_error (error);
+      if (g_strcmp0 (error_name, WRONG_STATE_ERROR) != 0 || !same_session_begun_elsewhere (guide))
         return guide_call_failed (guide, "Begin", error);
+      g_print ("Joining the guided session under way.\n");
       return TRUE;
     }
   if (g_strcmp0 (current, guide->routine_id) != 0)

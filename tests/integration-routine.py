@@ -530,6 +530,61 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertIn("a guided session of key-exercises is under way", out.stderr)
         self.assertEqual(self.routine()["CurrentRoutine"], "key-exercises")
 
+    def wait_for_callers(self, monitor, member, first_arg, count, message):
+        """Wait until COUNT different connections have called MEMBER(FIRST_ARG, ...)."""
+        wait_for(lambda: len({sender for sender, _, _ in monitor.seen(member, first_arg)}) >= count,
+                 message=message)
+
+    def two_screens_follow_one_session(self, first, second):
+        """FIRST and SECOND (Terminals) each began or joined the after-bike-warmup session: the
+        follower SECOND (whose second is long, so it never moves the session on itself)
+        answers the question; both end the day and exit 0."""
+        for t in (first, second):
+            t.expect("How does your back feel", message="the end of round 1 on both screens")
+        self.assertEqual(self.routine()["CurrentRoutine"], "after-bike-warmup")
+        second.type("same")
+        for t in (first, second):
+            t.expect("Done for today: 1 round, last one felt same")
+            self.assertEqual(t.wait_exit(), 0, t.output)
+            self.assertNotIn("failed", t.output)
+        self.assertEqual(first.output.count("Joining the guided session under way")
+                         + second.output.count("Joining the guided session under way"), 1,
+                         first.output + second.output)
+        self.assertEqual(self.routine()["RoutineState"], "idle")
+
+    def test_two_guides_begin_together(self):
+        """Two `guide` screens both read RoutineState "idle" (warmupd is stopped until both
+        have asked) and both call Begin(): the one refused with WrongState reads the state
+        afresh, finds the same routine under way and joins it, not 'Begin failed'."""
+        d = self.start_daemon()
+        monitor = wutest.Monitor(self.bus, ["type='method_call',member='GetAll'"])
+        d.proc.send_signal(signal.SIGSTOP)
+        try:
+            first = self.terminal(["guide", "after-bike-warmup"])
+            second = self.terminal(["guide", "after-bike-warmup"], second_ms=1000)
+            self.wait_for_callers(monitor, "GetAll", ROUTINE_IFACE, 2,
+                                  "both guides to ask for Routine1's properties")
+        finally:
+            d.proc.send_signal(signal.SIGCONT)
+            monitor.close()
+        self.two_screens_follow_one_session(first, second)
+
+    def test_two_watch_guides_on_the_demo(self):
+        """Two screens run `watch --guide` through the demo ride: StartFloorRoutine reaches both
+        at once, both see "idle" and call Begin(); both follow the one session to its end."""
+        monitor = wutest.Monitor(self.bus, ["type='method_call',member='GetNameOwner'"])
+        try:
+            first = self.terminal(["--wait", "30", "watch", "--guide"])
+            second = self.terminal(["--wait", "30", "watch", "--guide"], second_ms=1000)
+            self.wait_for_callers(monitor, "GetNameOwner", wutest.BUS_NAME, 2,
+                                  "both screens to look for warmupd")
+        finally:
+            monitor.close()
+        self.start_daemon(os.path.join(SRCDIR, "data", "traces", "demo.trace"), speed=0)
+        for t in (first, second):
+            t.expect("Time for the floor routine: after-bike-warmup")
+        self.two_screens_follow_one_session(first, second)
+
     def test_watch_guide_starts_on_floor_routine(self):
         """watch --guide: the warm-up completes, StartFloorRoutine arrives, the guide begins the
         announced routine by itself."""

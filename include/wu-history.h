@@ -80,6 +80,8 @@ typedef struct {
   gboolean active;          /* a row is open: warming-up or paused */
   gboolean have_row;        /* row holds a warm-up (open, or ended and still updatable) */
   double written_step;      /* counted seconds / STEP at the last write */
+  gboolean routine_follows; /* the guided session under way began after row completed */
+  gboolean routine_recorded;  /* row holds the outcome of the guided routine that followed */
 } WuHistorySession;
 
 void wu_history_session_init (WuHistorySession *session);
@@ -94,10 +96,17 @@ WuHistoryWrite wu_history_session_progress (WuHistorySession *session,
 /* The daemon is stopping: an open row ends as interrupted. */
 WuHistoryWrite wu_history_session_shutdown (WuHistorySession *session,
                                             const WuHistorySnapshot *snapshot);
-/* The guided floor routine after the last warm-up ended: its rounds and assessment
- * (NULL: none). Nothing to write when there is no such warm-up. */
-WuHistoryWrite wu_history_session_routine_outcome (WuHistorySession *session, int rounds,
-                                                   const char *assessment);
+/* A guided floor routine session began (Routine1.Begin). */
+void wu_history_session_routine_begun (WuHistorySession *session);
+/* A guided session of ROUTINE_ID ended with ROUNDS rounds and ASSESSMENT (NULL: none). It is
+ * the floor routine that followed the last warm-up, and goes into that warm-up's row, only
+ * when that warm-up completed, announced ROUTINE_ID, and the session began after it
+ * completed; the first such session is kept (a later one does not overwrite it). Otherwise
+ * nothing is written and *WHY_NOT (when not NULL) says why, for the log. */
+WuHistoryWrite wu_history_session_routine_outcome (WuHistorySession *session,
+                                                   const char *routine_id, int rounds,
+                                                   const char *assessment,
+                                                   const char **why_not);
 
 /* --- the SQLite edge --------------------------------------------------------------------- */
 

@@ -168,10 +168,23 @@ wu_history_keeper_shutdown (WuHistoryKeeper *keeper)
 }
 
 void
-wu_history_keeper_routine_outcome (WuHistoryKeeper *keeper, guint rounds, const char *assessment)
+wu_history_keeper_routine_begun (WuHistoryKeeper *keeper)
 {
-  store (keeper, wu_history_session_routine_outcome (&keeper->session,
-                                                     (int) MIN (rounds, G_MAXINT), assessment));
+  wu_history_session_routine_begun (&keeper->session);
+}
+
+void
+wu_history_keeper_routine_outcome (WuHistoryKeeper *keeper, const char *routine_id, guint rounds,
+                                   const char *assessment)
+{
+  const char *why_not = NULL;
+  WuHistoryWrite write = wu_history_session_routine_outcome (&keeper->session, routine_id,
+                                                             (int) MIN (rounds, G_MAXINT),
+                                                             assessment, &why_not);
+
+  if (why_not != NULL)
+    g_info ("history: the guided session of %s is not recorded: %s", routine_id, why_not);
+  store (keeper, write);
 }
 
 const char *

@@ -24,10 +24,13 @@ void wu_history_keeper_state_changed (WuHistoryKeeper *keeper, WuState old_state
 void wu_history_keeper_changed (WuHistoryKeeper *keeper);
 /* warmupd is stopping: a running warm-up is written as interrupted. */
 void wu_history_keeper_shutdown (WuHistoryKeeper *keeper);
-/* The guided floor routine that followed the last warm-up: its rounds and last assessment
- * (NULL: none), stored in that warm-up's row. */
-void wu_history_keeper_routine_outcome (WuHistoryKeeper *keeper, guint rounds,
-                                        const char *assessment);
+/* A guided floor routine session began. */
+void wu_history_keeper_routine_begun (WuHistoryKeeper *keeper);
+/* A guided session of ROUTINE_ID ended: its rounds and last assessment (NULL: none) are
+ * stored in the last warm-up's row when it is the floor routine that followed that warm-up
+ * (see wu_history_session_routine_outcome()); otherwise the log says why not. */
+void wu_history_keeper_routine_outcome (WuHistoryKeeper *keeper, const char *routine_id,
+                                        guint rounds, const char *assessment);
 
 /* "" while history is kept; else why not. */
 const char *wu_history_keeper_get_error (WuHistoryKeeper *keeper);

@@ -133,6 +133,7 @@ wu_history_session_clear (WuHistorySession *session)
 {
   wu_history_row_clear (&session->row);
   session->active = session->have_row = FALSE;
+  session->routine_follows = session->routine_recorded = FALSE;
 }
 
 static void
@@ -173,6 +174,7 @@ begin_row (WuHistorySession *session, const WuHistorySnapshot *snapshot)
   wu_history_row_clear (&session->row);
   session->row.start_us = snapshot->wall_us;
   session->active = session->have_row = TRUE;
+  session->routine_follows = session->routine_recorded = FALSE;
   fill_row (session, snapshot);
   return WU_HISTORY_WRITE_INSERT;
 }
@@ -229,12 +231,42 @@ wu_history_session_shutdown (WuHistorySession *session, const WuHistorySnapshot 
   return end_row (session, WU_OUTCOME_INTERRUPTED, snapshot);
 }
 
-WuHistoryWrite
-wu_history_session_routine_outcome (WuHistorySession *session, int rounds,
-                                    const char *assessment)
+void
+wu_history_session_routine_begun (WuHistorySession *session)
 {
-  if (!session->have_row || session->active)
+  /* Sessions come one after the other: each Begin says whether the next outcome follows
+   * the last warm-up's completion. */
+  session->routine_follows = session->have_row && session->row.outcome == WU_OUTCOME_COMPLETE;
+}
+
+static const char *
+routine_outcome_refused (const WuHistorySession *session, const char *routine_id)
+{
+  if (!session->have_row)
+    return "no warm-up since warmupd started";
+  if (session->row.outcome != WU_OUTCOME_COMPLETE)
+    return session->active ? "a warm-up is running" : "the last warm-up did not complete";
+  if (session->routine_recorded)
+    return "the last warm-up's floor routine is recorded already";
+  if (!session->routine_follows)
+    return "the session began before the last warm-up completed";
+  if (g_strcmp0 (session->row.routine, routine_id) != 0)
+    return "the last warm-up announced another routine";
+  return NULL;
+}
+
+WuHistoryWrite
+wu_history_session_routine_outcome (WuHistorySession *session, const char *routine_id,
+                                    int rounds, const char *assessment, const char **why_not)
+{
+  const char *refused = routine_outcome_refused (session, routine_id);
+
+  session->routine_follows = FALSE;   /* this session is over */
+  if (why_not != NULL)
+    *why_not = refused;
+  if (refused != NULL)
     return WU_HISTORY_WRITE_NONE;
+  session->routine_recorded = TRUE;
   session->row.rounds = rounds;
   g_free (session->row.assessment);
   session->row.assessment = g_strdup (assessment);

@@ -17,6 +17,8 @@ struct WuRoutineService {
   gboolean outcome_reported;    /* the current session's end was told */
   WuRoutineOutcomeFunc outcome_func;
   gpointer outcome_data;
+  WuRoutineBegunFunc begun_func;
+  gpointer begun_data;
 };
 
 static void publish (WuRoutineService *service);
@@ -214,6 +216,8 @@ handle_begin (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, const cha
       service->outcome_reported = FALSE;
       g_message ("guided session of %s begun by %s", id,
                  g_dbus_method_invocation_get_sender (invocation));
+      if (service->begun_func != NULL)
+        service->begun_func (service->begun_data, id);
     }
   return finish_call (service, invocation, old_state, ok, error);
 }
@@ -370,6 +374,14 @@ wu_routine_service_set_outcome_func (WuRoutineService *service, WuRoutineOutcome
 {
   service->outcome_func = func;
   service->outcome_data = user_data;
+}
+
+void
+wu_routine_service_set_begun_func (WuRoutineService *service, WuRoutineBegunFunc func,
+                                   gpointer user_data)
+{
+  service->begun_func = func;
+  service->begun_data = user_data;
 }
 
 gboolean

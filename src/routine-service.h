@@ -9,6 +9,8 @@ typedef struct WuRoutineService WuRoutineService;
 /* Called once when a guided session ends: it reached "done" by the round rule, or Finish()
  * cut it short. OUTCOME is valid during the call only. */
 typedef void (*WuRoutineOutcomeFunc) (gpointer user_data, const WuGuideOutcome *outcome);
+/* Called when Begin() starts a guided session of ROUTINE_ID. */
+typedef void (*WuRoutineBegunFunc) (gpointer user_data, const char *routine_id);
 
 /* Load every DIR/ID.routine (a broken file is reported with FILE:LINE and left out; the
  * others load). DEFAULT_ROUTINE ([Routine] Name=) is only checked: a warning when no such
@@ -21,6 +23,8 @@ gboolean wu_routine_service_export (WuRoutineService *service, GDBusConnection *
                                     GError **error);
 void wu_routine_service_set_outcome_func (WuRoutineService *service, WuRoutineOutcomeFunc func,
                                           gpointer user_data);
+void wu_routine_service_set_begun_func (WuRoutineService *service, WuRoutineBegunFunc func,
+                                        gpointer user_data);
 /* The current or last session's outcome (rounds done, last assessment); FALSE when no
  * session has begun since warmupd started. */
 gboolean wu_routine_service_get_outcome (WuRoutineService *service, WuGuideOutcome *outcome);

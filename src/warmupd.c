@@ -218,7 +218,18 @@ on_state_changed (gpointer user_data, WuState old_state, WuState new_state)
   wu_history_keeper_state_changed (daemon->history, old_state, new_state);
 }
 
-/* A guided floor routine ended: its rounds and assessment go into the last warm-up's row. */
+/* A guided floor routine began: the history learns whether it follows the last warm-up. */
+static void
+on_routine_begun (gpointer user_data, const char *routine_id)
+{
+  WuDaemon *daemon = user_data;
+
+  if (daemon->history != NULL)
+    wu_history_keeper_routine_begun (daemon->history);
+}
+
+/* A guided floor routine ended: its rounds and assessment go into the last warm-up's row
+ * when it is the routine that followed that warm-up (the history keeper decides). */
 static void
 on_routine_outcome (gpointer user_data, const WuGuideOutcome *outcome)
 {
@@ -226,7 +237,7 @@ on_routine_outcome (gpointer user_data, const WuGuideOutcome *outcome)
 
   if (daemon->history == NULL)
     return;   /* the name is not ours yet: no history is open */
-  wu_history_keeper_routine_outcome (daemon->history, outcome->rounds_done,
+  wu_history_keeper_routine_outcome (daemon->history, outcome->routine_id, outcome->rounds_done,
                                      outcome->last_assessment == WU_ASSESSMENT_NONE
                                        ? NULL : wu_assessment_to_string (outcome->last_assessment));
   /* A failed write turns history off, and no engine change follows to say so. */
@@ -724,6 +735,7 @@ set_up_engine (WuDaemon *daemon, const WuOptions *options, GError **error)
     daemon->routines = wu_routine_service_new (routines_dir, daemon->config.routine);
   }
   wu_routine_service_set_outcome_func (daemon->routines, on_routine_outcome, daemon);
+  wu_routine_service_set_begun_func (daemon->routines, on_routine_begun, daemon);
   return TRUE;
 }
 

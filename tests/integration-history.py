@@ -175,6 +175,29 @@ class HistoryTests(wutest.WarmupdTestCase):
         self.assertEqual(len(rows), 1, rows)
         self.assertEqual(rows[0]["outcome"], "running")
 
+    def test_routine_after_a_cancelled_warmup_not_recorded(self):
+        """A guided session after a cancelled warm-up (which announced no floor routine), of
+        another routine than the warm-up's: its rounds and assessment are not the warm-up's."""
+        routine_iface = "io.github.warmupd.Routine1"
+        os.environ["WARMUPD_ROUTINES_DIR"] = os.path.join(wutest.SRCDIR, "data", "routines")
+        try:
+            d = self.start_daemon(args=self.state_args() + ["-v"])
+        finally:
+            os.environ.pop("WARMUPD_ROUTINES_DIR", None)
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.call(OBJECT_PATH, routine_iface, "Begin", GLib.Variant("(s)", ("key-exercises",)))
+        for _ in range(4):
+            self.call(OBJECT_PATH, routine_iface, "Next")
+        self.assertEqual(self.get(routine_iface, "RoutineState", OBJECT_PATH), "done")
+        self.call(OBJECT_PATH, routine_iface, "Finish")
+        rows = self.history()
+        self.assertEqual([r["outcome"] for r in rows], ["cancelled"], rows)
+        self.assertNotIn("rounds", rows[0])
+        self.assertNotIn("assessment", rows[0])
+        self.assert_in_log(d, "guided session of key-exercises is not recorded: "
+                              "the last warm-up did not complete")
+
     # -- warmupctl history -----------------------------------------------------------------
 
     def test_warmupctl_history(self):

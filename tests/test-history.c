@@ -15,7 +15,11 @@
 
 /* --- the session tracker ----------------------------------------------------------------- */
 
-typedef enum { STEP_END, STEP_TRANSITION, STEP_PROGRESS, STEP_SHUTDOWN, STEP_ROUTINE } StepKind;
+typedef enum {
+  STEP_END, STEP_TRANSITION, STEP_PROGRESS, STEP_SHUTDOWN,
+  STEP_BEGUN,      /* a guided floor routine session begins */
+  STEP_ROUTINE,    /* it ends: ROUTINE, ROUNDS; refused WHY_NOT ("..." in the reason) */
+} StepKind;
 
 typedef struct {
   StepKind kind;
@@ -26,6 +30,9 @@ typedef struct {
   WuHistoryWrite expect_write;
   WuOutcome expect_outcome;
   gboolean expect_active;
+  const char *routine;            /* STEP_ROUTINE: the session's routine */
+  int rounds;                     /* STEP_ROUTINE: its rounds */
+  const char *why_not;            /* STEP_ROUTINE: NULL, written; else part of the reason */
 } Step;
 
 typedef struct {
@@ -35,9 +42,20 @@ typedef struct {
 
 #define TR(o, n, wall, counted, cap, w, out, act) \
   { STEP_TRANSITION, WU_STATE_##o, WU_STATE_##n, wall, counted, cap, WU_HISTORY_WRITE_##w, \
-    WU_OUTCOME_##out, act }
+    WU_OUTCOME_##out, act, NULL, 0, NULL }
 #define PR(wall, counted, w, out, act) \
-  { STEP_PROGRESS, 0, 0, wall, counted, 30, WU_HISTORY_WRITE_##w, WU_OUTCOME_##out, act }
+  { STEP_PROGRESS, 0, 0, wall, counted, 30, WU_HISTORY_WRITE_##w, WU_OUTCOME_##out, act, \
+    NULL, 0, NULL }
+#define SD(wall, counted, cap, w, out) \
+  { STEP_SHUTDOWN, 0, 0, wall, counted, cap, WU_HISTORY_WRITE_##w, WU_OUTCOME_##out, FALSE, \
+    NULL, 0, NULL }
+#define BG(wall, out, act) \
+  { STEP_BEGUN, 0, 0, wall, 0, -1, WU_HISTORY_WRITE_NONE, WU_OUTCOME_##out, act, NULL, 0, NULL }
+/* a session of ROUTINE ends after ROUNDS rounds: written (UPDATE), or not (NONE, WHY_NOT) */
+#define RO(wall, routine, rounds, w, out, act, why_not) \
+  { STEP_ROUTINE, 0, 0, wall, 0, -1, WU_HISTORY_WRITE_##w, WU_OUTCOME_##out, act, routine, \
+    rounds, why_not }
+#define AFTER_BIKE "after-bike-warmup"
 
 static const SessionCase session_cases[] = {
   { "complete", {
@@ -51,32 +69,70 @@ static const SessionCase session_cases[] = {
       TR (WARMING_UP, COMPLETE, 700, 600, -1, UPDATE, COMPLETE, FALSE),
       PR (701, 600, NONE, COMPLETE, FALSE),         /* ended: no more progress writes */
       TR (COMPLETE, IDLE, 1000, 600, -1, NONE, COMPLETE, FALSE),
-      { STEP_ROUTINE, 0, 0, 1200, 600, -1, WU_HISTORY_WRITE_UPDATE, WU_OUTCOME_COMPLETE, FALSE },
+      BG (1100, COMPLETE, FALSE),
+      RO (1200, AFTER_BIKE, 2, UPDATE, COMPLETE, FALSE, NULL),
     } },
   { "cancelled while paused", {
       TR (IDLE, WARMING_UP, 0, 0, 30, INSERT, RUNNING, TRUE),
       TR (WARMING_UP, PAUSED, 100, 95, 30, UPDATE, RUNNING, TRUE),
       PR (200, 95, NONE, RUNNING, TRUE),
       TR (PAUSED, CANCELLED, 400, 95, -1, UPDATE, CANCELLED, FALSE),
-      { STEP_ROUTINE, 0, 0, 500, 95, -1, WU_HISTORY_WRITE_UPDATE, WU_OUTCOME_CANCELLED, FALSE },
+      /* a cancelled warm-up announced no floor routine: nothing followed it */
+      BG (450, CANCELLED, FALSE),
+      RO (500, AFTER_BIKE, 2, NONE, CANCELLED, FALSE, "did not complete"),
     } },
   { "shutdown mid warm-up", {
       TR (IDLE, WARMING_UP, 0, 3, 30, INSERT, RUNNING, TRUE),
       PR (40, 40, UPDATE, RUNNING, TRUE),
-      { STEP_SHUTDOWN, 0, 0, 42, 42, 30, WU_HISTORY_WRITE_UPDATE, WU_OUTCOME_INTERRUPTED, FALSE },
-      { STEP_SHUTDOWN, 0, 0, 43, 42, 30, WU_HISTORY_WRITE_NONE, WU_OUTCOME_INTERRUPTED, FALSE },
+      SD (42, 42, 30, UPDATE, INTERRUPTED),
+      SD (43, 42, 30, NONE, INTERRUPTED),
+      BG (44, INTERRUPTED, FALSE),
+      RO (45, AFTER_BIKE, 1, NONE, INTERRUPTED, FALSE, "did not complete"),
     } },
   { "nothing before a warm-up", {
       PR (10, 0, NONE, COMPLETE, FALSE),
-      { STEP_ROUTINE, 0, 0, 20, 0, -1, WU_HISTORY_WRITE_NONE, WU_OUTCOME_RUNNING, FALSE },
-      { STEP_SHUTDOWN, 0, 0, 30, 0, -1, WU_HISTORY_WRITE_NONE, WU_OUTCOME_RUNNING, FALSE },
+      BG (15, RUNNING, FALSE),
+      RO (20, AFTER_BIKE, 2, NONE, RUNNING, FALSE, "no warm-up since"),
+      SD (30, 0, -1, NONE, RUNNING),
     } },
   { "a new warm-up after a complete one is a new row", {
       TR (IDLE, WARMING_UP, 0, 0, 30, INSERT, RUNNING, TRUE),
       TR (WARMING_UP, COMPLETE, 600, 600, -1, UPDATE, COMPLETE, FALSE),
+      BG (650, COMPLETE, FALSE),
       TR (COMPLETE, WARMING_UP, 700, 0, 30, INSERT, RUNNING, TRUE),
       /* the routine outcome belongs to an ended warm-up, not the running one */
-      { STEP_ROUTINE, 0, 0, 710, 0, 30, WU_HISTORY_WRITE_NONE, WU_OUTCOME_RUNNING, TRUE },
+      RO (710, AFTER_BIKE, 2, NONE, RUNNING, TRUE, "a warm-up is running"),
+      /* nor to the new one once it completes: the session began before */
+      TR (WARMING_UP, COMPLETE, 1300, 600, -1, UPDATE, COMPLETE, FALSE),
+      RO (1310, AFTER_BIKE, 2, NONE, COMPLETE, FALSE, "began before"),
+    } },
+  { "a session begun during the warm-up", {
+      BG (0, RUNNING, FALSE),
+      TR (IDLE, WARMING_UP, 10, 0, 30, INSERT, RUNNING, TRUE),
+      RO (20, AFTER_BIKE, 1, NONE, RUNNING, TRUE, "a warm-up is running"),
+      BG (30, RUNNING, TRUE),
+      TR (WARMING_UP, COMPLETE, 700, 600, -1, UPDATE, COMPLETE, FALSE),
+      RO (710, AFTER_BIKE, 1, NONE, COMPLETE, FALSE, "began before"),
+      /* the next session is the one that follows */
+      BG (720, COMPLETE, FALSE),
+      RO (900, AFTER_BIKE, 2, UPDATE, COMPLETE, FALSE, NULL),
+    } },
+  { "another routine than the one announced", {
+      TR (IDLE, WARMING_UP, 0, 0, 30, INSERT, RUNNING, TRUE),
+      TR (WARMING_UP, COMPLETE, 600, 600, -1, UPDATE, COMPLETE, FALSE),
+      BG (610, COMPLETE, FALSE),
+      RO (700, "key-exercises", 1, NONE, COMPLETE, FALSE, "announced another routine"),
+      /* then the announced one: the first session of it is recorded */
+      BG (710, COMPLETE, FALSE),
+      RO (900, AFTER_BIKE, 2, UPDATE, COMPLETE, FALSE, NULL),
+    } },
+  { "a later session does not overwrite the first", {
+      TR (IDLE, WARMING_UP, 0, 0, 30, INSERT, RUNNING, TRUE),
+      TR (WARMING_UP, COMPLETE, 600, 600, -1, UPDATE, COMPLETE, FALSE),
+      BG (610, COMPLETE, FALSE),
+      RO (900, AFTER_BIKE, 1, UPDATE, COMPLETE, FALSE, NULL),
+      BG (86400, COMPLETE, FALSE),
+      RO (86700, AFTER_BIKE, 2, NONE, COMPLETE, FALSE, "recorded already"),
     } },
 };
 
@@ -95,7 +151,7 @@ fill_snapshot (WuHistorySnapshot *snapshot, const Step *step)
 }
 
 static WuHistoryWrite
-apply_step (WuHistorySession *session, const Step *step)
+apply_step (WuHistorySession *session, const Step *step, const char **why_not)
 {
   WuHistorySnapshot snapshot;
 
@@ -108,8 +164,12 @@ apply_step (WuHistorySession *session, const Step *step)
       return wu_history_session_progress (session, &snapshot);
     case STEP_SHUTDOWN:
       return wu_history_session_shutdown (session, &snapshot);
+    case STEP_BEGUN:
+      wu_history_session_routine_begun (session);
+      return WU_HISTORY_WRITE_NONE;
     case STEP_ROUTINE:
-      return wu_history_session_routine_outcome (session, 2, "better");
+      return wu_history_session_routine_outcome (session, step->routine, step->rounds,
+                                                 step->rounds == 1 ? "same" : "better", why_not);
     default:
       g_assert_not_reached ();
     }
@@ -125,7 +185,9 @@ test_session (gconstpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (c->steps) && c->steps[i].kind != STEP_END; i++)
     {
       const Step *step = &c->steps[i];
-      WuHistoryWrite write = apply_step (&session, step);
+      int rounds_before = session.row.rounds;
+      const char *why_not = "(not set)";
+      WuHistoryWrite write = apply_step (&session, step, &why_not);
 
       g_test_message ("%s: step %u", c->name, i);
       g_assert_cmpint (write, ==, step->expect_write);
@@ -137,7 +199,7 @@ test_session (gconstpointer data)
           g_assert_cmpint (session.row.start_us, ==, T0 + S (step->wall_s));
           session.row.id = i + 1;    /* as the store would */
         }
-      if (write != WU_HISTORY_WRITE_NONE && step->kind != STEP_ROUTINE)
+      if (write != WU_HISTORY_WRITE_NONE && step->kind == STEP_TRANSITION)
         {
           g_assert_cmpfloat (session.row.counted_s, ==, step->counted_s);
           g_assert_cmpint (session.row.end_us, ==, T0 + S (step->wall_s));
@@ -146,8 +208,15 @@ test_session (gconstpointer data)
         }
       if (step->kind == STEP_ROUTINE && write == WU_HISTORY_WRITE_UPDATE)
         {
-          g_assert_cmpint (session.row.rounds, ==, 2);
-          g_assert_cmpstr (session.row.assessment, ==, "better");
+          g_assert_null (why_not);
+          g_assert_cmpint (session.row.rounds, ==, step->rounds);
+          g_assert_cmpstr (session.row.assessment, ==, step->rounds == 1 ? "same" : "better");
+        }
+      if (step->kind == STEP_ROUTINE && write == WU_HISTORY_WRITE_NONE)
+        {
+          g_assert_nonnull (why_not);
+          g_assert_nonnull (strstr (why_not, step->why_not));
+          g_assert_cmpint (session.row.rounds, ==, rounds_before);   /* nothing overwritten */
         }
     }
   wu_history_session_clear (&session);
@@ -369,7 +438,9 @@ test_simulated_session (Fixture *f, gconstpointer data)
   snapshot_at (&snap, 700, 600, -1);   /* released at the end: the cap applied stays */
   write_step (history, &session, wu_history_session_transition (&session, WU_STATE_PAUSED,
                                                                 WU_STATE_COMPLETE, &snap));
-  write_step (history, &session, wu_history_session_routine_outcome (&session, 2, "better"));
+  wu_history_session_routine_begun (&session);
+  write_step (history, &session, wu_history_session_routine_outcome (&session, "after-bike-warmup",
+                                                                     2, "better", NULL));
 
   rows = wu_history_list (history, 0, &error);
   g_assert_no_error (error);

@@ -187,6 +187,12 @@ watch_show (Watch *watch)
 static void
 on_properties_changed (GDBusProxy *proxy, GVariant *changed, GStrv invalidated, gpointer user_data)
 {
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (proxy);
+
+  /* warmupd went away: GDBusProxy drops (invalidates) every property before it says the
+   * owner changed, and on_owner_changed() tells the person; nothing to show. */
+  if (owner == NULL || wu_warmup1_get_state (WU_WARMUP1 (proxy)) == NULL)
+    return;
   watch_show (user_data);
 }
 

@@ -592,6 +592,37 @@ class ReplayTests(wutest.WarmupdTestCase):
         # already be listening (it connects its handlers before --wait)
         self.check_watch_output(*self.run_watch(speed=0))
 
+    def test_warmupctl_watch_warmupd_killed(self):
+        """warmupd vanishes under `watch`: GDBusProxy invalidates every property before it says
+        the owner changed; watch prints no line of emptied values ("(null)"), says warmupd
+        went away and exits 1."""
+        d = self.start_daemon()
+        out_path = os.path.join(self.tmpdir, "watch.out")
+        with open(out_path, "w") as out_file:
+            watch = subprocess.Popen([WARMUPCTL, "--session", "watch"], env=self.bus.env(),
+                                     stdin=subprocess.DEVNULL, stdout=out_file,
+                                     stderr=subprocess.PIPE, universal_newlines=True)
+        try:
+            def first_line():
+                if watch.poll() is not None:
+                    raise AssertionError("warmupctl watch exited early (%s)" % watch.returncode)
+                with open(out_path) as f:
+                    return "\n" in f.read()
+            wait_for(first_line, message="watch's first line")
+            self.kill_daemon(d)
+            _, err = watch.communicate(timeout=TIMEOUT)
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+                watch.communicate()
+        with open(out_path) as f:
+            out = f.read()
+        self.assertEqual(watch.returncode, 1, "stdout:\n%s\nstderr:\n%s" % (out, err))
+        self.assertIn("warmupd went away", err)
+        self.assertNotIn("(null)", out)
+        self.assertEqual(len(out.splitlines()), 1, out)
+        self.assertIn(" idle ", out)
+
     def test_warmupctl_start_stop(self):
         conf = self.write_config("[Warmup]\nAutostart=manual\n")
         self.replay(os.path.join(TRACES, "still.trace"), config=conf)

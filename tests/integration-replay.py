@@ -689,6 +689,36 @@ class ReplayTests(wutest.WarmupdTestCase):
         self.assertTrue(props["Finished"])
         self.assertEqual(props, self.sensor())
 
+    def test_replay_cap_published_control_empty(self):
+        """warmupd(8): a trace cannot set the resistance; during a replay the cap is worked out
+        and published (ResistanceCap) but sent nowhere, and Control stays "" (no live source),
+        not "advisory"."""
+        path, _ = self.write_trace("cap.trace", [
+            gt.stop(3), gt.pedal(50, cadence=75, resistance=20), gt.stop(30)])
+        self.replay(path)
+        w = self.warmup()
+        self.assertEqual(w["ResistanceCap"], 30.0)
+        self.assertEqual(w["Control"], "")
+        self.assertEqual(self.signals.changes("Control"), [])
+
+    def test_xml_error_list_names_every_method_error(self):
+        """The error list at the top of data/io.github.warmupd.xml names exactly the errors its
+        methods are documented to return, each one registered in src/error.c."""
+        with open(os.path.join(wutest.SRCDIR, "data", "io.github.warmupd.xml")) as f:
+            xml = f.read()
+        with open(os.path.join(wutest.SRCDIR, "src", "error.c")) as f:
+            registered = set(re.findall(r'"io\.github\.warmupd\.Error\.(\w+)"', f.read()))
+        header = re.search(r"Errors:(.*?)-->", xml, re.S)
+        self.assertIsNotNone(header, "no Errors: list in the XML's first comment")
+        listed = re.findall(r"\.(\w+)", header.group(1).replace("io.github.warmupd.Error", ""))
+        body = xml[header.end():]
+        documented = set(re.findall(r"io\.github\.warmupd\.Error\.(\w+)", body))
+        # a short ".WrongState" after a full name in the same sentence
+        documented |= set(re.findall(r"(?<![\w.])\.([A-Z]\w+)", body)) & registered
+        self.assertEqual(len(listed), len(set(listed)), listed)
+        self.assertEqual(set(listed), documented)
+        self.assertLessEqual(set(listed), registered)
+
     def test_introspection_matches_readme(self):
         # What README.md's "D-Bus API" section documents is what the running daemon offers,
         # member by member and type by type (the generated code follows the XML by

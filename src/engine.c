@@ -475,7 +475,11 @@ feed_motion (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActi
 }
 
 /* When each sensor's estimated cadence next changes on its own (overdue, falling, stale),
- * noted in the sensor; returns the soonest. */
+ * noted in the sensor; returns the soonest. A change already due (at or before NOW) is kept
+ * until publish_motion_due() has published it: asked again at or after the stale instant,
+ * the estimator has nothing left to change (G_MAXINT64), and the fall to 0 would be lost
+ * (a frame handled at that instant, before the deadline fired, kept the last decayed
+ * cadence on Sensor1 for good). */
 static gint64
 refresh_motion_due (WuEngine *engine, gint64 now_us)
 {
@@ -485,7 +489,8 @@ refresh_motion_due (WuEngine *engine, gint64 now_us)
     {
       WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
 
-      sensor->motion.due_us = wu_motion_next_change (&sensor->motion, now_us);
+      if (sensor->motion.due_us > now_us)
+        sensor->motion.due_us = wu_motion_next_change (&sensor->motion, now_us);
       soonest = MIN (soonest, sensor->motion.due_us);
     }
   return soonest;
@@ -510,18 +515,25 @@ publish_motion_due (WuEngine *engine, gint64 now_us, WuActions *actions)
     }
 }
 
-/* In virtual time nothing fires between two events: before the event at UNTIL, publish each
- * cadence change due since the previous one, at its own time. */
+/* Before an event at UNTIL: publish each cadence change due at or before it, at its own
+ * time, so the event is decoded after them. In virtual time nothing fires between two
+ * events; on the live clock the deadline timer may not have run yet (a frame handled at the
+ * stale instant, before the timer). */
 static void
 catch_up_motion (WuEngine *engine, gint64 until_us)
 {
+  gint64 at = wu_engine_now (engine);   /* published up to here */
   gint64 due;
 
-  while ((due = refresh_motion_due (engine, engine->external_now)) < until_us)
+  while ((due = refresh_motion_due (engine, at)) <= until_us)
     {
       WuActions actions;
 
-      engine->external_now = MAX (engine->external_now, due);
+      /* A change kept from before AT is published at its own time too, and the next one
+       * asked for from there: from AT, past the stale instant, it would be lost again. */
+      at = due;
+      if (engine->clock_external)
+        engine->external_now = MAX (engine->external_now, due);
       wu_actions_clear (&actions);
       publish_motion_due (engine, due, &actions);
       finish_input (engine, &actions);
@@ -610,11 +622,9 @@ sink_event (gpointer user_data, const WuRawEvent *event)
   sensor->events++;
   if (engine->shutting_down)
     return;   /* the bike is being released: nothing may start a warm-up or a re-cap now */
+  catch_up_motion (engine, event->time_us);
   if (engine->clock_external)
-    {
-      catch_up_motion (engine, event->time_us);
-      engine->external_now = MAX (engine->external_now, event->time_us);
-    }
+    engine->external_now = MAX (engine->external_now, event->time_us);
   if (event->kind != WU_EVENT_LINK)
     {
       note_data (engine, sensor, event);

@@ -89,6 +89,27 @@ class CadenceReplayTests(wutest.WarmupdTestCase):
         self.assertAlmostEqual(sorted(speeds)[len(speeds) // 2], 80 * 2 * 2.105 * 60 / 1000,
                                delta=1.0)
 
+    def coasting_lines(self, pedal_s=15, coast_s=20):
+        """A CSC sensor notifying once a second, at whole seconds: `pedal_s` seconds at 60 rpm
+        (a crank event every second), then `coast_s` seconds of the same frame repeated: the
+        crank stopped, the sensor still sending. StaleAfter (3 s) after the last new
+        revolution falls exactly on a frame."""
+        lines = []
+        for t in range(pedal_s + coast_s):
+            n = min(t, pedal_s - 1)
+            payload = gt.encode_csc_measurement(crank=(1000 + n, n * 1024))
+            lines.append(gt.format_event(float(t), "csc.measurement", gt.hexbytes(payload)))
+        return lines
+
+    def test_coasting_repeats_at_the_stale_instant_show_0(self):
+        # the frame at the stale instant came before the fall to 0 was published, and the
+        # estimator had nothing left to change: Sensor1.Cadence stayed at 34.29 for good
+        trace = self.write_lines("coast.trace", self.coasting_lines())
+        self.replay(trace)
+        self.assertEqual(self.sensor()["Cadence"], 0.0)
+        self.assertEqual(self.warmup()["Cadence"], 0.0)
+        self.assertEqual(self.warmup()["State"], "paused")
+
     def test_cps_power_meter_full_warmup(self):
         spans = [(3, 0), (620, 70), (10, 0)]
         trace = self.write_lines("cps.trace", gt.revolution_lines(spans, "cps", seed=8))

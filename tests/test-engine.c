@@ -272,6 +272,17 @@ push_cps_power (WuSensor *sensor, gint64 time_us, double watts)
   push (sensor, &event);
 }
 
+/* CSC Measurement: flags 0x02 (crank data), cumulative revolutions, last event 1/1024 s. */
+static void
+push_csc_crank (WuSensor *sensor, gint64 time_us, guint16 revs, guint16 ticks)
+{
+  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_CSC_MEASUREMENT, .len = 5 };
+  const guint8 payload[] = { 0x02, revs & 0xff, revs >> 8, ticks & 0xff, ticks >> 8 };
+
+  memcpy (event.payload, payload, sizeof payload);
+  push (sensor, &event);
+}
+
 /* Fitness Machine Status 0x07: target resistance level changed, UINT8 in 0.1. */
 static void
 push_target_status (WuSensor *sensor, gint64 time_us, double level)
@@ -568,6 +579,62 @@ test_cap_sent_before_the_observer_hears (void)
   g_string_free (order.seen, TRUE);
 }
 
+static void
+sleep_until (WuEngine *engine, gint64 time_us)
+{
+  while (wu_engine_now (engine) < time_us)
+    g_usleep (MAX (time_us - wu_engine_now (engine), 100));
+}
+
+/* On the live clock, a coasting frame (a repeat) handled at or after the instant the cadence
+ * goes stale, before the deadline timer has fired: the fall to 0 is published first, and
+ * not lost (Sensor1.Cadence stayed at the last value for good while repeats came). */
+static void
+test_stale_cadence_published_before_a_late_frame (void)
+{
+  WuConfig config;
+  WuEngine *engine;
+  WuSensor *sensor;
+  gint64 origin, last_new = 0;
+  guint16 revs = 10, ticks = 0;
+
+  wu_config_init (&config);
+  config.controller.stale_after_us = G_USEC_PER_SEC;
+  engine = wu_engine_new (&config, &no_observer, NULL);
+  wu_config_clear (&config);
+  sensor = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (engine);
+  origin = wu_engine_now (engine);
+  push_link (sensor, origin, TRUE);
+  /* 120 rpm: a new revolution every other frame, frames every 250 ms. The main loop is not
+   * run: the deadline timer cannot fire before the frame below. */
+  for (guint k = 0; k <= 6; k++)
+    {
+      sleep_until (engine, origin + k * 250000);
+      if (k % 2 == 0)
+        {
+          revs++;
+          ticks += 512;
+          last_new = wu_engine_now (engine);
+        }
+      push_csc_crank (sensor, wu_engine_now (engine), revs, ticks);
+    }
+  g_assert_cmpfloat_with_epsilon (sensor->cadence, 120.0, 0.5);
+  sleep_until (engine, last_new + G_USEC_PER_SEC + 1000);
+  push_csc_crank (sensor, wu_engine_now (engine), revs, ticks);
+  g_assert_cmpfloat (sensor->cadence, ==, 0.0);
+  /* and it stays so while the repeats come, the timer free to run */
+  for (guint k = 0; k < 3; k++)
+    {
+      g_usleep (100000);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      push_csc_crank (sensor, wu_engine_now (engine), revs, ticks);
+      g_assert_cmpfloat (sensor->cadence, ==, 0.0);
+    }
+  wu_engine_free (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -582,6 +649,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/recording-source-removed", test_recording_source_removed);
   g_test_add_func ("/engine/cap-sent-before-the-observer-hears",
                    test_cap_sent_before_the_observer_hears);
+  g_test_add_func ("/engine/stale-cadence-published-before-a-late-frame",
+                   test_stale_cadence_published_before_a_late_frame);
   g_test_add_func ("/engine/start-refused-once-shutting-down",
                    test_start_refused_once_shutting_down);
   return g_test_run ();

@@ -7,7 +7,8 @@
  *
  * One event a line; `#` starts a comment line; blank lines are ignored. Time is seconds
  * from the start (non-negative decimal, at most 6 fraction digits, never decreasing);
- * payloads are the characteristic's bytes in hex, spaces between bytes optional.
+ * payloads are the characteristic's bytes in hex, spaces between bytes optional; a value of
+ * no bytes (an empty notification, which the decoders drop) is written "-".
  * Parsing is pure: the line parser does no I/O; the reader adds FILE:LINE to errors. */
 #pragma once
 #include <glib.h>
@@ -53,7 +54,8 @@ gboolean wu_event_kind_has_payload (WuEventKind kind);
 gboolean wu_trace_parse_line (const char *line, WuRawEvent *ev, gboolean *is_event,
                               GError **error);
 
-/* Format an event as a trace line, no newline: "12.345 ftms.status 07 32".
+/* Format an event as a trace line, no newline: "12.345 ftms.status 07 32"; an empty payload
+ * as "12.345 csc.measurement -".
  * Times print with 3 fraction digits unless they need more (up to 6). */
 char *wu_trace_format_event (const WuRawEvent *ev);
 

@@ -8,6 +8,7 @@
  *   event   := TIME KIND ARGS
  *   TIME    := DIGIT+ [ '.' DIGIT{1,6} ]        exact, in microseconds, at most 10^12 s
  *   ARGS    := hex groups for the payload kinds  ("44 02 da", "4402da", "4402 da")
+ *            | '-'                              for a payload of no bytes
  *            | 'rising' | 'falling'             for gpio.edge
  *            | 'up' | 'down'                    for link
  *
@@ -29,6 +30,8 @@
 /* Longest piece of a bad line quoted back in an error message. */
 #define MAX_QUOTE_BYTES 40
 #define TIME_STRING_SIZE 32
+/* The payload of a value of no bytes (an empty notification, dropped when decoded). */
+#define EMPTY_PAYLOAD "-"
 
 /* ----------------------------------------------------------------------------------- */
 /* Event kinds                                                                           */
@@ -313,17 +316,33 @@ parse_hex_group (const Token *group, WuRawEvent *ev, GError **error)
 }
 
 static gboolean
+token_is_empty_payload (const Token *token)
+{
+  return token->len == 1 && token->start[0] == EMPTY_PAYLOAD[0];
+}
+
+/* Hex groups, or EMPTY_PAYLOAD alone for a value of no bytes (an empty notification). */
+static gboolean
 parse_payload (Cursor *cursor, WuRawEvent *ev, GError **error)
 {
   Token group;
+  gboolean first = TRUE;
 
   ev->len = 0;
   if (cursor_at_end (cursor))
-    return malformed (error, "missing payload after %s", kind_infos[ev->kind].name);
+    return malformed (error, "missing payload after %s ('%s' for an empty one)",
+                      kind_infos[ev->kind].name, EMPTY_PAYLOAD);
   while (cursor_next_token (cursor, &group))
     {
+      if (token_is_empty_payload (&group))
+        {
+          if (first && cursor_at_end (cursor))
+            return TRUE;
+          return malformed (error, "'%s' (an empty payload) must stand alone", EMPTY_PAYLOAD);
+        }
       if (!parse_hex_group (&group, ev, error))
         return FALSE;
+      first = FALSE;
     }
   return TRUE;
 }
@@ -430,7 +449,12 @@ wu_trace_format_event (const WuRawEvent *ev)
   GString *out = g_string_new (time_string);
   g_string_append_c (out, ' ');
   g_string_append (out, kind_infos[ev->kind].name);
-  if (kind_infos[ev->kind].has_payload)
+  if (kind_infos[ev->kind].has_payload && ev->len == 0)
+    {
+      g_string_append_c (out, ' ');
+      g_string_append (out, EMPTY_PAYLOAD);
+    }
+  else if (kind_infos[ev->kind].has_payload)
     {
       for (gsize i = 0; i < ev->len; i++)
         g_string_append_printf (out, " %02x", ev->payload[i]);

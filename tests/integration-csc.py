@@ -106,6 +106,30 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertTrue(self.sensor()["Connected"])
         self.assertEqual(self.state(), "warming-up")
 
+    def test_empty_notification_recorded_and_replayed(self):
+        # a zero-length value is dropped and counted; --record writes it as "-" (it wrote no
+        # payload at all, and the recording could not be replayed: "missing payload")
+        out = os.path.join(self.tmpdir, "rec.trace")
+        self.start_bike("csc", cadence=80.0, rate=4.0)
+        self.daemon = self.start_daemon(config=self.write_config(config(duration=600)),
+                                        args=["--record", out])
+        self.sensor_path, _ = self.wait_sensor("csc", Address=ADDRESS, Connected=True)
+        self.bike.send_notification(CSC_MEASUREMENT, b"")
+        self.wait(lambda: self.sensor()["DroppedPackets"] == 1, "DroppedPackets 1",
+                  lambda: "sensor %r" % self.sensor())
+        self.assertTrue(self.sensor()["Connected"])
+        self.assertEqual(self.daemon.terminate(), 0)
+        with open(out) as f:
+            recorded = wutest.event_lines(f.read())
+        empties = [line for line in recorded if line.endswith(" csc.measurement -")]
+        self.assertEqual(len(empties), 1, "recorded: %r" % recorded)
+
+        self.replay(out, name="warmupd-again")
+        replayed = self.get_all(wutest.SENSOR_IFACE, wutest.REPLAY_PATH)
+        self.assertEqual(replayed["Error"], "")
+        self.assertEqual(replayed["DroppedPackets"], 1)
+        self.assertEqual(replayed["Events"], len(recorded))
+
     def test_failed_setup_closes_the_connection_warmupd_opened(self):
         # the sensor advertises Cycling Power, but its GATT database has none: warmupd
         # connected it, so it disconnects it again (a connected device stops advertising)

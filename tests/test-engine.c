@@ -536,6 +536,33 @@ test_recording_source_removed (void)
   g_assert_false (last->up);
 }
 
+/* An empty notification (a value of no bytes) is dropped and counted, and recorded so that
+ * the recording replays: "csc.measurement -" (it was written with no payload at all, which
+ * the reader refuses). */
+static void
+test_recording_empty_value (void)
+{
+  Fixture fixture = { 0 };
+  g_autofree char *path = start_recording (&fixture);
+  g_autoptr (GArray) events = NULL;
+  WuSensor *sensor = fixture.sensors[SENSOR];
+  WuRawEvent empty = { .time_us = at (&fixture, 0.068916), .kind = WU_EVENT_CSC_MEASUREMENT };
+  g_autofree char *line = NULL;
+
+  push_link (sensor, at (&fixture, 0), TRUE);
+  push (sensor, &empty);
+  g_assert_cmpuint (sensor->dropped_packets, ==, 1);
+  g_assert_true (sensor->connected);
+  wu_engine_free (fixture.engine);
+
+  events = read_recording (path);
+  g_assert_cmpuint (events->len, ==, 2);
+  g_assert_cmpint (g_array_index (events, WuRawEvent, 1).kind, ==, WU_EVENT_CSC_MEASUREMENT);
+  g_assert_cmpuint (g_array_index (events, WuRawEvent, 1).len, ==, 0);
+  line = wu_trace_format_event (&g_array_index (events, WuRawEvent, 1));
+  g_assert_cmpstr (strchr (line, ' '), ==, " csc.measurement -");
+}
+
 /* What the bike had been sent when the observer heard of each transition. */
 typedef struct {
   Fixture fixture;
@@ -647,6 +674,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/recording-stays-in-order", test_recording_stays_in_order);
   g_test_add_func ("/engine/recording-has-one-link", test_recording_has_one_link);
   g_test_add_func ("/engine/recording-source-removed", test_recording_source_removed);
+  g_test_add_func ("/engine/recording-empty-value", test_recording_empty_value);
   g_test_add_func ("/engine/cap-sent-before-the-observer-hears",
                    test_cap_sent_before_the_observer_hears);
   g_test_add_func ("/engine/stale-cadence-published-before-a-late-frame",

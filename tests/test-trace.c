@@ -169,6 +169,9 @@ static const struct {
   { "6.000 link up  \t", WU_EVENT_LINK, 6000000, TRUE, "" },
   { "6.000 link up\r", WU_EVENT_LINK, 6000000, TRUE, "" },
   { "6.000 ftms.status 07 32 \r", WU_EVENT_FTMS_STATUS, 6000000, FALSE, "07 32" },
+  /* a value of no bytes (an empty notification): '-' */
+  { "0.068916 csc.measurement -", WU_EVENT_CSC_MEASUREMENT, 68916, FALSE, "" },
+  { "7.000 ftms.indoor-bike-data\t- \r", WU_EVENT_FTMS_INDOOR_BIKE_DATA, 7000000, FALSE, "" },
 };
 
 static void
@@ -292,6 +295,12 @@ static const struct {
   { "1.000 ftms.status 01,02", "bad hex byte ',0'" },
   { "1.000 ftms.status 01 # comment", "bad hex byte '#'" },
   { "1.000 ftms.status 01\r02", "bad hex byte '\\x0d0'" },
+  { "1.000 ftms.status", "('-' for an empty one)" },
+  { "1.000 csc.measurement - 02", "'-' (an empty payload) must stand alone" },
+  { "1.000 csc.measurement 02 -", "'-' (an empty payload) must stand alone" },
+  { "1.000 csc.measurement - -", "'-' (an empty payload) must stand alone" },
+  { "1.000 csc.measurement --", "bad hex byte '--'" },
+  { "1.000 link -", "expected 'up' or 'down', found '-'" },
   /* link */
   { "1.000 link", "expected 'up' or 'down', found nothing" },
   { "1.000 link UP", "expected 'up' or 'down', found 'UP'" },
@@ -345,6 +354,7 @@ static const struct {
   { "1000000000000 link up", "1000000000000.000 link up" },
   { "7.000 ftms.indoor-bike-data 7402AB0CDE", "7.000 ftms.indoor-bike-data 74 02 ab 0c de" },
   { "\t8  link   up \r", "8.000 link up" },
+  { "0.068916 csc.measurement   - ", "0.068916 csc.measurement -" },
 };
 
 static void
@@ -399,6 +409,9 @@ random_event (WuRawEvent *ev)
       ev->up = g_test_rand_bit ();
       return;
     }
+  /* now and then an empty value, written '-' */
+  if (g_test_rand_int_range (0, 20) == 0)
+    return;
   ev->len = (gsize) g_test_rand_int_range (1, WU_EVENT_MAX_PAYLOAD + 1);
   for (gsize i = 0; i < ev->len; i++)
     ev->payload[i] = (guint8) g_test_rand_int_range (0, 256);

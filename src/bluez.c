@@ -6,6 +6,7 @@
  * dropped when it vanishes: nothing (proxy, path, fd, pending call) outlives the bluetoothd
  * that published it. Links remember only the address of their device. */
 #include "bluez.h"
+#include "seqpacket.h"
 
 #include <errno.h>
 #include <gio/gunixfdlist.h>
@@ -394,8 +395,10 @@ notify_fd_hangup (LinkChar *ch)
 }
 
 /* One read is one notification (a SOCK_SEQPACKET from bluetoothd). FALSE: the fd is done.
- * A read of 0 bytes is an empty notification unless the peer hung up (HANGUP): on a
- * SOCK_SEQPACKET only G_IO_HUP tells the end from an empty datagram. */
+ * A read of 0 bytes is an empty notification unless the peer hung up: HANGUP when the main
+ * loop's poll said so, else wu_seqpacket_read() asks the socket (the peer may have closed
+ * after that poll said only G_IO_IN: every read then returns 0, and the budget's worth of
+ * empty notifications was delivered). */
 static gboolean
 notify_fd_read (LinkChar *ch, gboolean hangup)
 {
@@ -403,24 +406,25 @@ notify_fd_read (LinkChar *ch, gboolean hangup)
 
   for (guint i = 0; i < NOTIFY_READ_BUDGET; i++)
     {
-      ssize_t n = read (ch->notify_fd, buf, sizeof buf);
+      gsize n;
 
-      if (n == 0 && hangup)
-        return FALSE;
-      if (n >= 0)
+      switch (wu_seqpacket_read (ch->notify_fd, buf, sizeof buf, hangup, &n))
         {
-          link_deliver (ch->link, ch, buf, (gsize) n);
+        case WU_SEQPACKET_VALUE:
+          link_deliver (ch->link, ch, buf, n);
           if (ch->notify_fd < 0)
             return FALSE;   /* delivering it tore the link down */
-          continue;
+          break;
+        case WU_SEQPACKET_AGAIN:
+          return !hangup;
+        case WU_SEQPACKET_END:
+          return FALSE;
+        case WU_SEQPACKET_ERROR:
+        default:
+          g_debug ("%s: read 0x%04X notification: %s", ch->link->address, ch->spec.uuid,
+                   g_strerror (errno));
+          return FALSE;
         }
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return !hangup;
-      g_debug ("%s: read 0x%04X notification: %s", ch->link->address, ch->spec.uuid,
-               g_strerror (errno));
-      return FALSE;
     }
   return TRUE;
 }

@@ -168,22 +168,25 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
       cadence->counter_time = event_time_1024;
       return FALSE;
     }
-  period_us = (double) ticks * G_USEC_PER_SEC / CRANK_TICKS_PER_SECOND / new_revs;
-  if (ticks == 0 || period_us < 60.0 * G_USEC_PER_SEC / cadence->config.max_rpm)
-    {
-      cadence->rejected++;
-      anchor_counter (cadence, revs, event_time_1024);
-      return FALSE;
-    }
   /* Only a counter that moved recently gives a period: after an anchor or a rest the
-   * event time may have wrapped, and the gap is a rest anyway. */
+   * event time may have wrapped, and the gap is a rest anyway. Asked first: after a rest
+   * of about 64 s the wrapped event time looks like a tiny span, an implausible period. */
   measurable = cadence->have_revolution &&
                !is_restart (cadence, now_us - cadence->last_us, COUNTER_WRAP_LIMIT_US);
   if (!measurable)
     forget_periods (cadence);
   else
-    for (guint i = 0; i < MIN (new_revs, WU_CADENCE_WINDOW); i++)
-      push_period (cadence, (gint64) period_us);
+    {
+      period_us = (double) ticks * G_USEC_PER_SEC / CRANK_TICKS_PER_SECOND / new_revs;
+      if (ticks == 0 || period_us < 60.0 * G_USEC_PER_SEC / cadence->config.max_rpm)
+        {
+          cadence->rejected++;
+          anchor_counter (cadence, revs, event_time_1024);
+          return FALSE;
+        }
+      for (guint i = 0; i < MIN (new_revs, WU_CADENCE_WINDOW); i++)
+        push_period (cadence, (gint64) period_us);
+    }
   anchor_counter (cadence, revs, event_time_1024);
   cadence->have_revolution = TRUE;
   cadence->last_us = now_us;

@@ -100,6 +100,12 @@ static const CadenceCase cases[] = {
   { "crank-rest-beyond-wrap", 0,
     { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (70, 4, 3072, TRUE),
       E (70, 0), C (71, 5, 4096, TRUE), E (71, 60) } },
+  /* A rest of 64.05 s: the event time wrapped to a span of 0.05 s, which looks like an
+   * implausible 1200 rpm; the rest is asked about first: a restart, not a rejected frame. */
+  { "crank-rest-of-64-s-is-a-restart-not-a-jump", 0,
+    { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (3, 4, 3072, TRUE),
+      C (67.55, 5, 3123, TRUE), E (67.55, 0), C (68.55, 6, 4147, TRUE), E (68.55, 60),
+      C (69.55, 7, 5171, TRUE), E (69.55, 60) } },
   /* Frames come once a second: news of a revolution can be a report late. */
   { "crank-overdue-allows-report-interval", 0,
     { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (3, 3, 2048, FALSE),

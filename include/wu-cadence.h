@@ -49,6 +49,7 @@ typedef struct {
   /* crank counters (CSC/CPS) */
   gboolean have_counter;
   guint16 counter_revs, counter_time;
+  gint64 counter_since_us;     /* when the frame holding counter_time arrived */
   gint64 last_frame_us;        /* when the latest frame arrived, new event or not */
   gint64 report_interval_us;   /* smoothed time between frames: how late news can be */
   guint events_per_revolution; /* of the latest input: pulses_per_revolution, or 1 */
@@ -66,8 +67,10 @@ gboolean wu_cadence_pulse (WuCadence *cadence, gint64 time_us);
 
 /* A frame from a crank counter, received at NOW_US: cumulative REVS and the time of the
  * last crank event in 1/1024 s ticks. TRUE when it carried new revolutions (a new
- * measurement); FALSE for a repeat of the last event, the first frame (nothing to compare
- * with yet), or an implausible jump (counted in `rejected`, and the counter re-anchored). */
+ * measurement; after a rest, a restart: no period); FALSE for a repeat of the last event,
+ * the first frame (nothing to compare with yet), or an implausible jump (counted in
+ * `rejected`, and the counter re-anchored): faster than max_rpm, or an event-time span
+ * longer than the frames' arrival allows (an event time that stepped back wraps to 64 s). */
 gboolean wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs,
                            guint16 event_time_1024);
 
@@ -81,18 +84,26 @@ double wu_cadence_get (const WuCadence *cadence, gint64 now_us);
 gint64 wu_cadence_next_change (const WuCadence *cadence, gint64 now_us);
 
 /* Speed from a cumulative wheel counter (CSC: 1/1024 s ticks, wraps at 64 s; CPS: 1/2048 s
- * ticks, wraps at 32 s). */
+ * ticks, wraps at 32 s). Plain data, like WuCadence. */
 typedef struct {
+  gint64 stale_after_us;       /* a stop this long is a restart (G_MAXINT64: none) */
   gboolean have_counter;
   gboolean fresh;              /* the counter last moved at last_new_us (not a first read) */
   guint32 revs;
   guint16 event_time;
-  gint64 last_new_us;
+  gint64 since_us;             /* when the frame holding event_time arrived */
+  gint64 last_new_us;          /* when the counter last moved (or was anchored) */
+  gint64 last_frame_us;        /* when the latest frame arrived */
+  gint64 report_interval_us;   /* smoothed time between frames */
 } WuWheel;
 
-void wu_wheel_init (WuWheel *wheel);
+/* STALE_AFTER_US: [Warmup] StaleAfter (<= 0: no limit but the event time's wrap). */
+void wu_wheel_init (WuWheel *wheel, gint64 stale_after_us);
+void wu_wheel_set_stale_after (WuWheel *wheel, gint64 stale_after_us);
 /* A frame received at NOW_US. TRUE with *SPEED_KMH set when it carried new revolutions;
- * FALSE for a repeat, the first frame, or an implausible jump (re-anchored). */
+ * FALSE for a repeat, the first frame, the first after a stop of stale_after or more (a
+ * restart: the span would average over the stop), or an implausible jump (above 200 km/h,
+ * or an event-time span longer than the frames' arrival allows): re-anchored. */
 gboolean wu_wheel_update (WuWheel *wheel, gint64 now_us, guint32 revs, guint16 event_time,
                           guint ticks_per_second, double circumference_mm,
                           double *speed_kmh);

@@ -14,6 +14,10 @@
 /* Frames further apart than this are a gap in the link, not the sensor's report rate. */
 #define REPORT_INTERVAL_MAX_US (5 * G_USEC_PER_SEC)
 #define MAX_SPEED_KMH 200.0
+/* How much longer than the arrival gap a counter's event-time span may be: delivery latency,
+ * and (as gap / SPAN_CLOCK_DIVISOR) a sensor clock a few per cent off. */
+#define SPAN_MARGIN_US G_USEC_PER_SEC
+#define SPAN_CLOCK_DIVISOR 16
 
 void
 wu_cadence_config_init (WuCadenceConfig *config)
@@ -122,41 +126,58 @@ wu_cadence_pulse (WuCadence *cadence, gint64 time_us)
   return TRUE;
 }
 
+/* The smoothed time between a counter's frames (HAVE: a frame came before, at *LAST_US). */
 static void
-note_frame (WuCadence *cadence, gint64 now_us)
+note_report (gboolean have, gint64 *last_us, gint64 *interval_us, gint64 now_us)
 {
-  if (cadence->have_counter)
+  if (have)
     {
-      gint64 gap = now_us - cadence->last_frame_us;
+      gint64 gap = now_us - *last_us;
 
       if (gap > 0 && gap <= REPORT_INTERVAL_MAX_US)
-        cadence->report_interval_us = cadence->report_interval_us == 0
-                                        ? gap
-                                        : (3 * cadence->report_interval_us + gap) / 4;
+        *interval_us = *interval_us == 0 ? gap : (3 * *interval_us + gap) / 4;
     }
-  cadence->last_frame_us = now_us;
+  *last_us = now_us;
 }
 
 static void
-anchor_counter (WuCadence *cadence, guint16 revs, guint16 event_time)
+note_frame (WuCadence *cadence, gint64 now_us)
+{
+  note_report (cadence->have_counter, &cadence->last_frame_us, &cadence->report_interval_us,
+               now_us);
+}
+
+/* The longest span of event time a frame can add to an anchor whose event time was reported
+ * GAP_US ago: that event may have been up to a report interval old when reported, and news
+ * is delivered late. Longer is an event time that stepped back (a step back of a tick wraps
+ * to 64 s) or jumped ahead: no period can be taken from it. */
+static gboolean
+span_is_possible (gint64 span_us, gint64 gap_us, gint64 report_interval_us)
+{
+  return span_us <= gap_us + report_interval_us + SPAN_MARGIN_US + gap_us / SPAN_CLOCK_DIVISOR;
+}
+
+static void
+anchor_counter (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event_time)
 {
   cadence->have_counter = TRUE;
   cadence->counter_revs = revs;
   cadence->counter_time = event_time;
+  cadence->counter_since_us = now_us;
 }
 
 gboolean
 wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event_time_1024)
 {
   guint16 new_revs, ticks;
-  double period_us;
+  double period_us, span_us;
   gboolean measurable;
 
   note_frame (cadence, now_us);
   if (!cadence->have_counter)
     {
       /* The first frame's event may be minutes old: only an anchor. */
-      anchor_counter (cadence, revs, event_time_1024);
+      anchor_counter (cadence, now_us, revs, event_time_1024);
       return FALSE;
     }
   new_revs = (guint16) (revs - cadence->counter_revs);        /* wraps at 65536 */
@@ -165,7 +186,8 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
     {
       /* A repeat: the same event again. A moved event time without revolutions is a
        * sensor glitch: follow it, count nothing. */
-      cadence->counter_time = event_time_1024;
+      if (ticks != 0)
+        anchor_counter (cadence, now_us, revs, event_time_1024);
       return FALSE;
     }
   /* Only a counter that moved recently gives a period: after an anchor or a rest the
@@ -177,17 +199,20 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
     forget_periods (cadence);
   else
     {
-      period_us = (double) ticks * G_USEC_PER_SEC / CRANK_TICKS_PER_SECOND / new_revs;
-      if (ticks == 0 || period_us < 60.0 * G_USEC_PER_SEC / cadence->config.max_rpm)
+      span_us = (double) ticks * G_USEC_PER_SEC / CRANK_TICKS_PER_SECOND;
+      period_us = span_us / new_revs;
+      if (ticks == 0 || period_us < 60.0 * G_USEC_PER_SEC / cadence->config.max_rpm ||
+          !span_is_possible ((gint64) span_us, now_us - cadence->counter_since_us,
+                             cadence->report_interval_us))
         {
           cadence->rejected++;
-          anchor_counter (cadence, revs, event_time_1024);
+          anchor_counter (cadence, now_us, revs, event_time_1024);
           return FALSE;
         }
       for (guint i = 0; i < MIN (new_revs, WU_CADENCE_WINDOW); i++)
         push_period (cadence, (gint64) period_us);
     }
-  anchor_counter (cadence, revs, event_time_1024);
+  anchor_counter (cadence, now_us, revs, event_time_1024);
   cadence->have_revolution = TRUE;
   cadence->last_us = now_us;
   cadence->events_per_revolution = 1;
@@ -252,9 +277,16 @@ wu_cadence_next_change (const WuCadence *cadence, gint64 now_us)
 /* ---- wheel speed -------------------------------------------------------------------- */
 
 void
-wu_wheel_init (WuWheel *wheel)
+wu_wheel_init (WuWheel *wheel, gint64 stale_after_us)
 {
   memset (wheel, 0, sizeof *wheel);
+  wu_wheel_set_stale_after (wheel, stale_after_us);
+}
+
+void
+wu_wheel_set_stale_after (WuWheel *wheel, gint64 stale_after_us)
+{
+  wheel->stale_after_us = stale_after_us > 0 ? stale_after_us : G_MAXINT64;
 }
 
 static void
@@ -264,6 +296,7 @@ wheel_anchor (WuWheel *wheel, gint64 now_us, guint32 revs, guint16 event_time, g
   wheel->fresh = fresh;
   wheel->revs = revs;
   wheel->event_time = event_time;
+  wheel->since_us = now_us;
   wheel->last_new_us = now_us;
 }
 
@@ -273,9 +306,10 @@ wu_wheel_update (WuWheel *wheel, gint64 now_us, guint32 revs, guint16 event_time
 {
   guint32 new_revs;
   guint16 ticks;
-  gint64 wrap_us;
+  gint64 wrap_us, span_us;
   double seconds, kmh;
 
+  note_report (wheel->have_counter, &wheel->last_frame_us, &wheel->report_interval_us, now_us);
   if (!wheel->have_counter)
     {
       wheel_anchor (wheel, now_us, revs, event_time, FALSE);
@@ -285,12 +319,22 @@ wu_wheel_update (WuWheel *wheel, gint64 now_us, guint32 revs, guint16 event_time
   ticks = (guint16) (event_time - wheel->event_time);
   if (new_revs == 0)
     {
-      wheel->event_time = event_time;
+      /* A repeat; a moved event time is followed, from now. */
+      if (ticks != 0)
+        {
+          wheel->event_time = event_time;
+          wheel->since_us = now_us;
+        }
       return FALSE;
     }
-  /* 90 % of the event time's wrap period: margin for delivery latency. */
+  /* A stop of StaleAfter or more is a restart, like a rest of the crank: the span since the
+   * last revolution would average over the stop. So is a gap near the event time's wrap
+   * (90 % of it: margin for delivery latency). */
   wrap_us = (gint64) 65536 * G_USEC_PER_SEC / ticks_per_second * 9 / 10;
-  if (ticks == 0 || !wheel->fresh || now_us - wheel->last_new_us >= wrap_us)
+  span_us = (gint64) ticks * G_USEC_PER_SEC / ticks_per_second;
+  if (ticks == 0 || !wheel->fresh ||
+      now_us - wheel->last_new_us >= MIN (wheel->stale_after_us, wrap_us) ||
+      !span_is_possible (span_us, now_us - wheel->since_us, wheel->report_interval_us))
     {
       wheel_anchor (wheel, now_us, revs, event_time, TRUE);
       return FALSE;

@@ -23,7 +23,7 @@ void
 wu_motion_init (WuMotion *motion, const WuMotionConfig *config)
 {
   wu_cadence_init (&motion->cadence, &config->cadence);
-  wu_wheel_init (&motion->wheel);
+  wu_wheel_init (&motion->wheel, config->stale_after_us);
   motion->kind = WU_CADENCE_KIND_GPIO;
   motion->due_us = G_MAXINT64;
 }
@@ -32,6 +32,7 @@ void
 wu_motion_set_config (WuMotion *motion, const WuMotionConfig *config)
 {
   wu_cadence_set_config (&motion->cadence, &config->cadence);
+  wu_wheel_set_stale_after (&motion->wheel, config->stale_after_us);
 }
 
 WuCadenceKind

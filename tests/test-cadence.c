@@ -106,6 +106,21 @@ static const CadenceCase cases[] = {
     { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (3, 4, 3072, TRUE),
       C (67.55, 5, 3123, TRUE), E (67.55, 0), C (68.55, 6, 4147, TRUE), E (68.55, 60),
       C (69.55, 7, 5171, TRUE), E (69.55, 60) } },
+  /* The crank event time stepped back 12 ticks: it wraps to a span of 64 s for a rider at
+   * 60 rpm (0.94 rpm was shown). Rejected, re-anchored; the next frame measures again. */
+  { "crank-event-time-stepping-back-is-not-a-span", 0,
+    { C (0, 100, 0, FALSE), C (1, 101, 1024, TRUE), C (2, 102, 2048, TRUE),
+      C (3, 103, 3072, TRUE), E (3, 60), C (4, 104, 3060, FALSE), E (4, 60),
+      C (5, 105, 4096, TRUE), E (5, 60.0 * 1024 * 3 / (1036 + 2048)) } },
+  /* 20 s of event time in 1 s of arrivals: no rider at 3 rpm. */
+  { "crank-event-time-jumping-ahead-is-not-a-span", 0,
+    { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE),
+      C (3, 4, 2048 + 20 * 1024, FALSE), E (3, 60), C (4, 5, 3072 + 20 * 1024, TRUE),
+      E (4, 60) } },
+  /* The anchor's event nearly a report old when it came: a possible span (1.94 s). */
+  { "crank-event-a-report-old-is-possible", 0,
+    { C (0, 1, 0, FALSE), C (1, 2, 51, TRUE), C (2, 3, 2040, TRUE),
+      E (2, 60.0 * 1024 / 1989) } },
   /* Frames come once a second: news of a revolution can be a report late. */
   { "crank-overdue-allows-report-interval", 0,
     { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (3, 3, 2048, FALSE),
@@ -208,30 +223,85 @@ test_train (gconstpointer data)
 
 /* ---- wheel speed ----------------------------------------------------------------------- */
 
-static void
-test_wheel (void)
-{
-  WuWheel wheel;
-  double kmh = -1;
+#define MAX_WHEEL_STEPS 32
 
-  wu_wheel_init (&wheel);
-  g_assert_false (wu_wheel_update (&wheel, SEC (0), 1000, 0, 1024, 2105, &kmh));
-  /* The first movement after the anchor: its event time may be old, not measured. */
-  g_assert_false (wu_wheel_update (&wheel, SEC (1), 1002, 2048, 1024, 2105, &kmh));
-  /* 2 revolutions of 2.105 m in 1 s: 15.156 km/h. */
-  g_assert_true (wu_wheel_update (&wheel, SEC (2), 1004, 3072, 1024, 2105, &kmh));
-  g_assert_cmpfloat_with_epsilon (kmh, 2 * 2.105 * 3.6, 1e-9);
-  /* A repeat is not a new measurement. */
-  g_assert_false (wu_wheel_update (&wheel, SEC (2.5), 1004, 3072, 1024, 2105, &kmh));
-  /* CPS: 2048 ticks a second; both counters wrap. */
-  wu_wheel_init (&wheel);
-  g_assert_false (wu_wheel_update (&wheel, SEC (0), G_MAXUINT32 - 1, 63000, 2048, 2000, &kmh));
-  g_assert_false (wu_wheel_update (&wheel, SEC (1), G_MAXUINT32, 64000, 2048, 2000, &kmh));
-  /* 3 revolutions of 2 m in 2048 ticks (the time wrapped): 21.6 km/h. */
-  g_assert_true (wu_wheel_update (&wheel, SEC (2), 2, 512, 2048, 2000, &kmh));
-  g_assert_cmpfloat_with_epsilon (kmh, 3 * 2.0 * 3.6, 1e-9);
-  /* 1000 revolutions in a second: not a bike; dropped. */
-  g_assert_false (wu_wheel_update (&wheel, SEC (3), 1002, 2560, 2048, 2000, &kmh));
+typedef struct {
+  double t;
+  guint32 revs;
+  guint16 ticks;
+  gboolean want;       /* a new measurement */
+  double kmh;          /* its speed, when wanted */
+} WheelStep;
+
+typedef struct {
+  const char *name;
+  guint ticks_per_second;
+  double circumference_mm;
+  WheelStep steps[MAX_WHEEL_STEPS];
+} WheelCase;
+
+#define F(time, r, tk) { .t = (time), .revs = (r), .ticks = (tk) }
+#define S(time, r, tk, v) { .t = (time), .revs = (r), .ticks = (tk), .want = TRUE, .kmh = (v) }
+/* 3 revolutions of 2.105 m a second */
+#define KMH_3_REVS (3 * 2.105 * 3.6)
+
+static const WheelCase wheel_cases[] = {
+  /* The first movement after the anchor: its event time may be old, not measured. Then
+   * 2 revolutions of 2.105 m in 1 s: 15.156 km/h; a repeat is not a new measurement. */
+  { "csc-steady", 1024, 2105,
+    { F (0, 1000, 0), F (1, 1002, 2048), S (2, 1004, 3072, 2 * 2.105 * 3.6),
+      F (2.5, 1004, 3072) } },
+  /* CPS: 2048 ticks a second; both counters wrap: 3 revolutions of 2 m in 2048 ticks. Then
+   * 1000 revolutions in a second: not a bike; dropped. */
+  { "cps-both-wrap", 2048, 2000,
+    { F (0, G_MAXUINT32 - 1, 63000), F (1, G_MAXUINT32, 64000), S (2, 2, 512, 3 * 2.0 * 3.6),
+      F (3, 1002, 2560) } },
+  /* A 20 s stop (the sensor repeating its last frame), then 3 revolutions a second again:
+   * the first frame is a restart (it averaged over the stop: 1.14 km/h), the next one
+   * measures. */
+  { "a-stop-of-stale-after-or-more-is-a-restart", 1024, 2105,
+    { F (0, 1000, 0), F (1, 1003, 1024), S (2, 1006, 2048, KMH_3_REVS),
+      S (3, 1009, 3072, KMH_3_REVS), F (4, 1009, 3072), F (10, 1009, 3072),
+      F (22, 1009, 3072), F (23, 1012, 3072 + 20 * 1024),
+      S (24, 1015, 3072 + 21 * 1024, KMH_3_REVS) } },
+  /* Shorter than StaleAfter (3 s): a slow wheel is measured. */
+  { "a-gap-under-stale-after-is-measured", 1024, 2105,
+    { F (0, 1000, 0), F (1, 1003, 1024), S (2, 1006, 2048, KMH_3_REVS), F (3, 1006, 2048),
+      F (4, 1006, 2048), S (4.5, 1007, 2048 + 2 * 1024 + 512, 2.105 * 3.6 / 2.5) } },
+  /* The event time stepped back 12 ticks: 64 s of span in 1 s of arrivals. Re-anchored. */
+  { "event-time-stepping-back-is-not-a-span", 1024, 2105,
+    { F (0, 1000, 0), F (1, 1003, 1024), S (2, 1006, 2048, KMH_3_REVS),
+      F (3, 1009, 2036), S (4, 1012, 3060, KMH_3_REVS) } },
+  /* The event time jumped 20 s ahead in 1 s of arrivals. */
+  { "event-time-jumping-ahead-is-not-a-span", 1024, 2105,
+    { F (0, 1000, 0), F (1, 1003, 1024), S (2, 1006, 2048, KMH_3_REVS),
+      F (3, 1009, 2048 + 20 * 1024), S (4, 1012, 2048 + 21 * 1024, KMH_3_REVS) } },
+  /* An event nearly a report old when first reported is still a possible span. */
+  { "an-event-a-report-old-is-possible", 1024, 2105,
+    { F (0, 1000, 0), F (1, 1003, 51), S (2, 1006, 2040, 3 * 2.105 * 3.6 * 1024 / 1989) } },
+};
+
+static void
+test_wheel (gconstpointer data)
+{
+  const WheelCase *c = data;
+  WuWheel wheel;
+
+  wu_wheel_init (&wheel, 3 * G_USEC_PER_SEC);
+  for (guint i = 0; i < MAX_WHEEL_STEPS && c->steps[i].t + c->steps[i].revs > 0; i++)
+    {
+      const WheelStep *step = &c->steps[i];
+      double kmh = -1;
+      gboolean got = wu_wheel_update (&wheel, SEC (step->t), step->revs, step->ticks,
+                                      c->ticks_per_second, c->circumference_mm, &kmh);
+
+      if (got != step->want)
+        g_error ("step %u: frame at %.3f s (%u, %u): want %s, got %s (%.2f km/h)", i, step->t,
+                 step->revs, step->ticks, step->want ? "a new measurement" : "none",
+                 got ? "one" : "none", kmh);
+      if (step->want)
+        g_assert_cmpfloat_with_epsilon (kmh, step->kmh, 1e-9);
+    }
 }
 
 int
@@ -250,6 +320,10 @@ main (int argc, char **argv)
                                                trains[i].bounce_edges);
       g_test_add_data_func (path, &trains[i], test_train);
     }
-  g_test_add_func ("/cadence/wheel", test_wheel);
+  for (gsize i = 0; i < G_N_ELEMENTS (wheel_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/cadence/wheel/%s", wheel_cases[i].name);
+      g_test_add_data_func (path, &wheel_cases[i], test_wheel);
+    }
   return g_test_run ();
 }

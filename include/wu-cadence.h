@@ -95,6 +95,7 @@ typedef struct {
   gint64 last_new_us;          /* when the counter last moved (or was anchored) */
   gint64 last_frame_us;        /* when the latest frame arrived */
   gint64 report_interval_us;   /* smoothed time between frames */
+  double speed_kmh;            /* the speed shown: -1 before any, 0 once stale */
 } WuWheel;
 
 /* STALE_AFTER_US: [Warmup] StaleAfter (<= 0: no limit but the event time's wrap). */
@@ -107,5 +108,11 @@ void wu_wheel_set_stale_after (WuWheel *wheel, gint64 stale_after_us);
 gboolean wu_wheel_update (WuWheel *wheel, gint64 now_us, guint32 revs, guint16 event_time,
                           guint ticks_per_second, double circumference_mm,
                           double *speed_kmh);
+/* When the speed shown falls to 0 without input: stale_after after the last new revolution;
+ * G_MAXINT64 while it is not above 0. Unlike wu_cadence_next_change() it stays put until
+ * wu_wheel_expire() has taken it (it may be <= now: overdue). */
+gint64 wu_wheel_next_change (const WuWheel *wheel);
+/* At NOW_US: TRUE when the speed shown has gone stale, and it is 0 from now. */
+gboolean wu_wheel_expire (WuWheel *wheel, gint64 now_us);
 
 G_END_DECLS

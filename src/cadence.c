@@ -280,6 +280,7 @@ void
 wu_wheel_init (WuWheel *wheel, gint64 stale_after_us)
 {
   memset (wheel, 0, sizeof *wheel);
+  wheel->speed_kmh = -1;
   wu_wheel_set_stale_after (wheel, stale_after_us);
 }
 
@@ -344,6 +345,23 @@ wu_wheel_update (WuWheel *wheel, gint64 now_us, guint32 revs, guint16 event_time
   wheel_anchor (wheel, now_us, revs, event_time, TRUE);
   if (kmh > MAX_SPEED_KMH)
     return FALSE;
-  *speed_kmh = kmh;
+  *speed_kmh = wheel->speed_kmh = kmh;
+  return TRUE;
+}
+
+gint64
+wu_wheel_next_change (const WuWheel *wheel)
+{
+  if (!(wheel->speed_kmh > 0) || wheel->stale_after_us == G_MAXINT64)
+    return G_MAXINT64;
+  return wheel->last_new_us + wheel->stale_after_us;
+}
+
+gboolean
+wu_wheel_expire (WuWheel *wheel, gint64 now_us)
+{
+  if (now_us < wu_wheel_next_change (wheel))
+    return FALSE;
+  wheel->speed_kmh = 0;
   return TRUE;
 }

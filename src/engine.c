@@ -281,7 +281,10 @@ feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
   /* Negative power (back-pedalling, a drifting zero) is no work done: 0, since -1 would
    * read as "unknown". */
   if (data.present & WU_IBD_HAS_POWER)
-    sample.power_w = sensor->power = MAX (data.power_w, 0);
+    {
+      sample.power_w = sensor->power = MAX (data.power_w, 0);
+      wu_motion_note_power (&sensor->motion, event->time_us, sensor->power);
+    }
   if (data.present & WU_IBD_HAS_SPEED)
     sample.speed_kmh = sensor->speed = data.speed_kmh;
   if (data.present & WU_IBD_HAS_RESISTANCE)
@@ -474,12 +477,10 @@ feed_motion (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActi
     wu_controller_tick (engine->controller, event->time_us, actions);
 }
 
-/* When each sensor's estimated cadence next changes on its own (overdue, falling, stale),
- * noted in the sensor; returns the soonest. A change already due (at or before NOW) is kept
- * until publish_motion_due() has published it: asked again at or after the stale instant,
- * the estimator has nothing left to change (G_MAXINT64), and the fall to 0 would be lost
- * (a frame handled at that instant, before the deadline fired, kept the last decayed
- * cadence on Sensor1 for good). */
+/* When each sensor's values shown next change on its own (the cadence overdue, falling or
+ * stale; the speed or the power stale), noted in the sensor; returns the soonest. A change
+ * already due is kept until published (wu_motion_refresh_due()): a frame handled at or
+ * after the stale instant, before the deadline fired, must not wipe the fall to 0. */
 static gint64
 refresh_motion_due (WuEngine *engine, gint64 now_us)
 {
@@ -489,14 +490,14 @@ refresh_motion_due (WuEngine *engine, gint64 now_us)
     {
       WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
 
-      if (sensor->motion.due_us > now_us)
-        sensor->motion.due_us = wu_motion_next_change (&sensor->motion, now_us);
-      soonest = MIN (soonest, sensor->motion.due_us);
+      soonest = MIN (soonest, wu_motion_refresh_due (&sensor->motion, now_us));
     }
   return soonest;
 }
 
-/* Publish the cadence of the sensors whose change is due at NOW. */
+/* Publish the changes due at NOW: a sensor's cadence (also fed to the controller), and its
+ * speed or power gone stale, shown as 0 on its Sensor1 only (the controller has its own
+ * StaleAfter, and a stale value is no report for the priority). */
 static void
 publish_motion_due (WuEngine *engine, gint64 now_us, WuActions *actions)
 {
@@ -504,12 +505,17 @@ publish_motion_due (WuEngine *engine, gint64 now_us, WuActions *actions)
     {
       WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
       WuSample sample;
+      guint stale;
 
-      if (sensor->motion.due_us > now_us)
+      if (sensor->motion.due_us > now_us ||
+          !wu_motion_take_due (&sensor->motion, now_us, &sample, &stale))
         continue;
-      sensor->motion.due_us = G_MAXINT64;
-      wu_motion_sample_at (&sensor->motion, now_us, &sample);
-      feed_motion_sample (engine, sensor, &sample, actions);
+      if (stale & WU_MOTION_STALE_SPEED)
+        sensor->speed = 0;
+      if (stale & WU_MOTION_STALE_POWER)
+        sensor->power = 0;
+      if (sample.cadence_rpm >= 0)
+        feed_motion_sample (engine, sensor, &sample, actions);
       if (engine->observer->sensor_changed != NULL)
         engine->observer->sensor_changed (engine->observer_data, sensor);
     }

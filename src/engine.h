@@ -21,7 +21,7 @@ typedef struct {
   guint64 events;
   char *error;
   char *control;       /* the source's way of capping ("resistance", ...), "" when none */
-  WuMotion motion;     /* cadence estimator and wheel counter (CSC, CPS, GPIO events) */
+  WuMotion motion;     /* cadence estimator, wheel counter, power shown: when they go stale */
   double cap_sent;     /* the cap last given to its source, -1: none */
   /* its last event other than a link change: when, and what kind of reading */
   gboolean delivered;

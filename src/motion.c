@@ -25,6 +25,10 @@ wu_motion_init (WuMotion *motion, const WuMotionConfig *config)
   wu_cadence_init (&motion->cadence, &config->cadence);
   wu_wheel_init (&motion->wheel, config->stale_after_us);
   motion->kind = WU_CADENCE_KIND_GPIO;
+  motion->stale_after_us = config->stale_after_us;
+  motion->power_w = -1;
+  motion->power_us = 0;
+  motion->cadence_due_us = G_MAXINT64;
   motion->due_us = G_MAXINT64;
 }
 
@@ -33,6 +37,7 @@ wu_motion_set_config (WuMotion *motion, const WuMotionConfig *config)
 {
   wu_cadence_set_config (&motion->cadence, &config->cadence);
   wu_wheel_set_stale_after (&motion->wheel, config->stale_after_us);
+  motion->stale_after_us = config->stale_after_us;
 }
 
 WuCadenceKind
@@ -96,6 +101,7 @@ decode_cps (WuMotion *motion, const WuMotionConfig *config, const WuRawEvent *ev
   /* Every frame carries the instantaneous power, repeated or not. Negative power
    * (back-pedalling, a drifting zero) is no work done: 0, since -1 means "not reported". */
   sample->power_w = MAX (cps.power_w, 0);
+  wu_motion_note_power (motion, event->time_us, sample->power_w);
   if (cps.flags & WU_CPS_FLAG_WHEEL)
     take_wheel (motion, config, event->time_us, cps.wheel_revs, cps.wheel_event_time,
                 WU_CPS_WHEEL_TIME_HZ, sample);
@@ -141,17 +147,55 @@ wu_motion_decode (WuMotion *motion, const WuMotionConfig *config, const WuRawEve
     }
 }
 
-gint64
-wu_motion_next_change (const WuMotion *motion, gint64 now_us)
+void
+wu_motion_note_power (WuMotion *motion, gint64 now_us, double watts)
 {
-  return wu_cadence_next_change (&motion->cadence, now_us);
+  motion->power_w = watts;
+  motion->power_us = now_us;
 }
 
-void
-wu_motion_sample_at (const WuMotion *motion, gint64 now_us, WuSample *sample)
+/* When the power shown falls to 0 (G_MAXINT64: it is not above 0). */
+static gint64
+power_stale_at (const WuMotion *motion)
 {
+  if (!(motion->power_w > 0) || motion->stale_after_us <= 0 ||
+      motion->power_us > G_MAXINT64 - motion->stale_after_us)
+    return G_MAXINT64;
+  return motion->power_us + motion->stale_after_us;
+}
+
+gint64
+wu_motion_refresh_due (WuMotion *motion, gint64 now_us)
+{
+  if (motion->cadence_due_us > now_us)
+    motion->cadence_due_us = wu_cadence_next_change (&motion->cadence, now_us);
+  motion->due_us = MIN (motion->cadence_due_us,
+                        MIN (wu_wheel_next_change (&motion->wheel), power_stale_at (motion)));
+  return motion->due_us;
+}
+
+gboolean
+wu_motion_take_due (WuMotion *motion, gint64 now_us, WuSample *sample, guint *stale)
+{
+  gboolean taken = FALSE;
+
   wu_sample_init (sample, now_us);
-  sample->cadence_rpm = wu_cadence_get (&motion->cadence, now_us);
+  *stale = 0;
+  if (motion->cadence_due_us <= now_us)
+    {
+      motion->cadence_due_us = G_MAXINT64;
+      sample->cadence_rpm = wu_cadence_get (&motion->cadence, now_us);
+      taken = TRUE;
+    }
+  if (wu_wheel_expire (&motion->wheel, now_us))
+    *stale |= WU_MOTION_STALE_SPEED;
+  if (power_stale_at (motion) <= now_us)
+    {
+      motion->power_w = 0;
+      *stale |= WU_MOTION_STALE_POWER;
+    }
+  motion->due_us = G_MAXINT64;   /* wu_motion_refresh_due() notes the next one */
+  return taken || *stale != 0;
 }
 
 /* ---- priority ------------------------------------------------------------------------ */

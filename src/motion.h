@@ -22,12 +22,16 @@ typedef struct {
 
 void wu_motion_config_from (WuMotionConfig *motion, const WuConfig *config);
 
-/* Per sensor: the estimator and the wheel counter. */
+/* Per sensor: the estimator, the wheel counter and the power shown. */
 typedef struct {
   WuCadence cadence;
   WuWheel wheel;
   WuCadenceKind kind;   /* of the latest event decoded (for the priority) */
-  gint64 due_us;        /* the engine's note of wu_motion_next_change() */
+  gint64 stale_after_us;
+  double power_w;       /* the power shown: -1 before any, 0 once stale */
+  gint64 power_us;      /* when it was measured */
+  gint64 cadence_due_us;   /* noted wu_cadence_next_change(), kept while due */
+  gint64 due_us;        /* wu_motion_refresh_due()'s answer */
 } WuMotion;
 
 void wu_motion_init (WuMotion *motion, const WuMotionConfig *config);
@@ -42,10 +46,29 @@ WuCadenceKind wu_motion_kind_of (WuEventKind kind);
 gboolean wu_motion_decode (WuMotion *motion, const WuMotionConfig *config,
                            const WuRawEvent *event, WuSample *sample, GError **error);
 
-/* When the cadence next changes without an event (overdue, falling, stale); and a sample
- * carrying the cadence at NOW (for the engine to publish then). */
-gint64 wu_motion_next_change (const WuMotion *motion, gint64 now_us);
-void wu_motion_sample_at (const WuMotion *motion, gint64 now_us, WuSample *sample);
+/* A power measurement at NOW_US (a CPS frame's, decoded here; an FTMS bike's, told by the
+ * engine): shown until stale_after without another. */
+void wu_motion_note_power (WuMotion *motion, gint64 now_us, double watts);
+
+/* What wu_motion_take_due() may report as gone stale: shown as 0 from then. */
+typedef enum {
+  WU_MOTION_STALE_SPEED = 1 << 0,   /* the wheel's speed: stale_after after its last
+                                     * new revolution */
+  WU_MOTION_STALE_POWER = 1 << 1,   /* stale_after after the last power measurement */
+} WuMotionStale;
+
+/* When a value shown next changes without an event: the cadence overdue, falling or stale,
+ * the speed or the power gone stale; G_MAXINT64 when none will. Noted in due_us. A change
+ * already due (at or before NOW_US) is kept until wu_motion_take_due() has taken it: asked
+ * again past the stale instant the estimator would have nothing left to change, and the
+ * fall to 0 would be lost. */
+gint64 wu_motion_refresh_due (WuMotion *motion, gint64 now_us);
+/* At NOW_US, the changes due: SAMPLE (initialised here) carries the cadence when its change
+ * was due (for the engine to publish and feed the controller); *STALE the WuMotionStale
+ * values gone stale (for the engine to show as 0; the controller has its own StaleAfter).
+ * FALSE when nothing was due. */
+gboolean wu_motion_take_due (WuMotion *motion, gint64 now_us, WuSample *sample,
+                             guint *stale);
 
 /* Which source's values are believed when several report them: per value (cadence, power,
  * speed), the best-ranked kind that reported it within StaleAfter. */

@@ -89,16 +89,22 @@ class CadenceReplayTests(wutest.WarmupdTestCase):
         self.assertAlmostEqual(sorted(speeds)[len(speeds) // 2], 80 * 2 * 2.105 * 60 / 1000,
                                delta=1.0)
 
-    def coasting_lines(self, pedal_s=15, coast_s=20):
+    def coasting_lines(self, pedal_s=15, coast_s=20, wheel=False, power_s=0):
         """A CSC sensor notifying once a second, at whole seconds: `pedal_s` seconds at 60 rpm
-        (a crank event every second), then `coast_s` seconds of the same frame repeated: the
-        crank stopped, the sensor still sending. StaleAfter (3 s) after the last new
-        revolution falls exactly on a frame."""
+        (a crank event every second; with `wheel`, 3 wheel revolutions a second too), then
+        `coast_s` seconds of the same frame repeated: the crank stopped, the sensor still
+        sending. StaleAfter (3 s) after the last new revolution falls exactly on a frame.
+        With `power_s`, a power meter (CPS) sends 150 W at each half second for its first
+        `power_s` seconds, then falls silent."""
         lines = []
         for t in range(pedal_s + coast_s):
             n = min(t, pedal_s - 1)
-            payload = gt.encode_csc_measurement(crank=(1000 + n, n * 1024))
+            wheel_data = (3000 + 3 * n, n * 1024) if wheel else None
+            payload = gt.encode_csc_measurement(wheel=wheel_data, crank=(1000 + n, n * 1024))
             lines.append(gt.format_event(float(t), "csc.measurement", gt.hexbytes(payload)))
+            if t < power_s:
+                lines.append(gt.format_event(t + 0.5, "cps.measurement",
+                                             gt.hexbytes(gt.encode_cps_measurement(150))))
         return lines
 
     def test_coasting_repeats_at_the_stale_instant_show_0(self):
@@ -109,6 +115,25 @@ class CadenceReplayTests(wutest.WarmupdTestCase):
         self.assertEqual(self.sensor()["Cadence"], 0.0)
         self.assertEqual(self.warmup()["Cadence"], 0.0)
         self.assertEqual(self.warmup()["State"], "paused")
+
+    def test_stopped_wheel_shows_speed_0(self):
+        # a stopped wheel kept 22.73 km/h on Sensor1.Speed for good while repeats came
+        trace = self.write_lines("coast-wheel.trace", self.coasting_lines(wheel=True))
+        self.replay(trace)
+        s = self.sensor()
+        self.assertEqual(s["Speed"], 0.0)
+        self.assertEqual(s["Cadence"], 0.0)
+        self.assertEqual(self.warmup()["Speed"], 0.0)
+        speeds = self.signals.changes("Speed")      # Warmup1's, throttled
+        self.assertAlmostEqual(max(speeds), 3 * 2.105 * 3.6, delta=0.01)
+
+    def test_silent_power_meter_shows_power_0(self):
+        # the power meter stops at 10 s, the cadence sensor goes on: Sensor1.Power kept 150
+        trace = self.write_lines("coast-power.trace", self.coasting_lines(power_s=10))
+        self.replay(trace)
+        self.assertEqual(self.sensor()["Power"], 0.0)
+        self.assertEqual(self.warmup()["Power"], 0.0)
+        self.assertIn(150.0, self.signals.changes("Power"))
 
     def test_cps_power_meter_full_warmup(self):
         spans = [(3, 0), (620, 70), (10, 0)]

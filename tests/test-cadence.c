@@ -225,12 +225,21 @@ test_train (gconstpointer data)
 
 #define MAX_WHEEL_STEPS 32
 
+typedef enum {
+  WHEEL_END,
+  WHEEL_FRAME,         /* a frame received at t (revs, ticks); want: a new measurement */
+  WHEEL_NEXT,          /* wu_wheel_next_change () == at (s; < 0: G_MAXINT64) */
+  WHEEL_EXPIRE,        /* wu_wheel_expire (t) == want; then the speed shown == kmh */
+} WheelStepKind;
+
 typedef struct {
+  WheelStepKind kind;
   double t;
   guint32 revs;
   guint16 ticks;
-  gboolean want;       /* a new measurement */
-  double kmh;          /* its speed, when wanted */
+  gboolean want;       /* FRAME: a new measurement; EXPIRE: gone stale */
+  double kmh;          /* FRAME: its speed, when wanted; EXPIRE: the speed shown */
+  double at;           /* NEXT */
 } WheelStep;
 
 typedef struct {
@@ -240,8 +249,12 @@ typedef struct {
   WheelStep steps[MAX_WHEEL_STEPS];
 } WheelCase;
 
-#define F(time, r, tk) { .t = (time), .revs = (r), .ticks = (tk) }
-#define S(time, r, tk, v) { .t = (time), .revs = (r), .ticks = (tk), .want = TRUE, .kmh = (v) }
+#define F(time, r, tk) { .kind = WHEEL_FRAME, .t = (time), .revs = (r), .ticks = (tk) }
+#define S(time, r, tk, v) { .kind = WHEEL_FRAME, .t = (time), .revs = (r), .ticks = (tk), \
+                            .want = TRUE, .kmh = (v) }
+#define WN(when) { .kind = WHEEL_NEXT, .at = (when) }
+#define WX(time, gone, shown) { .kind = WHEEL_EXPIRE, .t = (time), .want = (gone), \
+                                .kmh = (shown) }
 /* 3 revolutions of 2.105 m a second */
 #define KMH_3_REVS (3 * 2.105 * 3.6)
 
@@ -276,6 +289,20 @@ static const WheelCase wheel_cases[] = {
   { "event-time-jumping-ahead-is-not-a-span", 1024, 2105,
     { F (0, 1000, 0), F (1, 1003, 1024), S (2, 1006, 2048, KMH_3_REVS),
       F (3, 1009, 2048 + 20 * 1024), S (4, 1012, 2048 + 21 * 1024, KMH_3_REVS) } },
+  /* The speed shown falls to 0 StaleAfter (3 s) after the last new revolution, repeats or
+   * not; once. Nothing before a speed was measured. */
+  { "speed-shown-goes-stale", 1024, 2105,
+    { F (0, 1000, 0), WN (-1), F (1, 1003, 1024), WN (-1), S (2, 1006, 2048, KMH_3_REVS),
+      WN (5), S (3, 1009, 3072, KMH_3_REVS), WN (6), F (4, 1009, 3072), F (5, 1009, 3072),
+      WN (6), WX (5.999, FALSE, KMH_3_REVS), WX (6, TRUE, 0), WN (-1), WX (7, FALSE, 0),
+      F (7, 1009, 3072), WN (-1),
+      /* moving again: a restart, then a speed that goes stale in its turn */
+      F (8, 1012, 3072 + 5 * 1024), WN (-1), S (9, 1015, 3072 + 6 * 1024, KMH_3_REVS),
+      WN (12), WX (12.5, TRUE, 0) } },
+  /* A frame that re-anchors (an implausible jump) is news of the wheel too. */
+  { "a-re-anchor-moves-the-stale-instant", 1024, 2105,
+    { F (0, 1000, 0), F (1, 1003, 1024), S (2, 1006, 2048, KMH_3_REVS), WN (5),
+      F (3, 1009, 2036), WN (6) } },
   /* An event nearly a report old when first reported is still a possible span. */
   { "an-event-a-report-old-is-possible", 1024, 2105,
     { F (0, 1000, 0), F (1, 1003, 51), S (2, 1006, 2040, 3 * 2.105 * 3.6 * 1024 / 1989) } },
@@ -288,19 +315,40 @@ test_wheel (gconstpointer data)
   WuWheel wheel;
 
   wu_wheel_init (&wheel, 3 * G_USEC_PER_SEC);
-  for (guint i = 0; i < MAX_WHEEL_STEPS && c->steps[i].t + c->steps[i].revs > 0; i++)
+  for (guint i = 0; i < MAX_WHEEL_STEPS && c->steps[i].kind != WHEEL_END; i++)
     {
       const WheelStep *step = &c->steps[i];
       double kmh = -1;
-      gboolean got = wu_wheel_update (&wheel, SEC (step->t), step->revs, step->ticks,
-                                      c->ticks_per_second, c->circumference_mm, &kmh);
+      gboolean got;
 
-      if (got != step->want)
-        g_error ("step %u: frame at %.3f s (%u, %u): want %s, got %s (%.2f km/h)", i, step->t,
-                 step->revs, step->ticks, step->want ? "a new measurement" : "none",
-                 got ? "one" : "none", kmh);
-      if (step->want)
-        g_assert_cmpfloat_with_epsilon (kmh, step->kmh, 1e-9);
+      switch (step->kind)
+        {
+        case WHEEL_FRAME:
+          got = wu_wheel_update (&wheel, SEC (step->t), step->revs, step->ticks,
+                                 c->ticks_per_second, c->circumference_mm, &kmh);
+          if (got != step->want)
+            g_error ("step %u: frame at %.3f s (%u, %u): want %s, got %s (%.2f km/h)", i,
+                     step->t, step->revs, step->ticks,
+                     step->want ? "a new measurement" : "none", got ? "one" : "none", kmh);
+          if (step->want)
+            g_assert_cmpfloat_with_epsilon (kmh, step->kmh, 1e-9);
+          break;
+        case WHEEL_NEXT:
+          if (step->at < 0)
+            g_assert_cmpint (wu_wheel_next_change (&wheel), ==, G_MAXINT64);
+          else
+            g_assert_cmpint (wu_wheel_next_change (&wheel), ==, SEC (step->at));
+          break;
+        case WHEEL_EXPIRE:
+          if (wu_wheel_expire (&wheel, SEC (step->t)) != step->want)
+            g_error ("step %u: at %.3f s the speed %s", i, step->t,
+                     step->want ? "did not go stale" : "went stale");
+          g_assert_cmpfloat_with_epsilon (wheel.speed_kmh, step->kmh, 1e-9);
+          break;
+        case WHEEL_END:
+        default:
+          g_assert_not_reached ();
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 #include "wu-trace.h"
 
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 
 #define BIKE 0
@@ -72,6 +73,7 @@ typedef enum {
   STEP_ADD_BIKE,     /* the bike is found (the cases start with the sensor alone) */
   STEP_TARGET,       /* the bike's status: target resistance changed to a */
   STEP_SHUTDOWN,     /* the daemon stops: wu_engine_release() */
+  STEP_CSC_WHEEL,    /* CSC Measurement with wheel data only: a revolutions, b ticks */
 } StepKind;
 
 typedef struct {
@@ -88,6 +90,12 @@ typedef struct {
   double believed_cadence;       /* the controller's (Warmup1.Cadence) */
   gboolean check_power;
   double sensor_power;           /* Sensor1.Power of the step's sensor */
+  gboolean check_speed;
+  double sensor_speed;           /* Sensor1.Speed of the step's sensor */
+  gboolean check_bike_power;
+  double bike_power;             /* Sensor1.Power of the bike */
+  gboolean check_sensor_power;
+  double other_power;            /* Sensor1.Power of the sensor, whatever the step */
   gboolean check_caps;
   guint bike_caps;               /* caps the bike was sent */
   double bike_cap;               /* the last one (NONE: none yet) */
@@ -96,6 +104,9 @@ typedef struct {
 #define MAX_STEPS 16
 #define CADENCE(rpm_) .check_cadence = TRUE, .believed_cadence = (rpm_)
 #define POWER(w_) .check_power = TRUE, .sensor_power = (w_)
+#define SPEED(kmh_) .check_speed = TRUE, .sensor_speed = (kmh_)
+#define BIKE_POWER(w_) .check_bike_power = TRUE, .bike_power = (w_)
+#define SENSOR_POWER(w_) .check_sensor_power = TRUE, .other_power = (w_)
 #define CAPS(n_, last_) .check_caps = TRUE, .bike_caps = (n_), .bike_cap = (last_)
 
 typedef struct {
@@ -115,6 +126,10 @@ typedef struct {
 #define ADD_BIKE(t_) .t = (t_), .kind = STEP_ADD_BIKE, .sensor = BIKE
 #define TARGET(t_, level_) .t = (t_), .kind = STEP_TARGET, .sensor = BIKE, .a = (level_)
 #define SHUTDOWN(t_) .t = (t_), .kind = STEP_SHUTDOWN
+#define WHEEL(t_, revs_, ticks_) .t = (t_), .kind = STEP_CSC_WHEEL, .sensor = SENSOR, \
+  .a = (revs_), .b = (ticks_)
+/* 3 wheel revolutions of 2.105 m (the default WheelCircumference) a second */
+#define KMH_3_REVS (3 * 2.105 * 3.6)
 
 static const Case cases[] = {
   { "a sensor's link lost while the bike keeps sending", NONE, FALSE, {
@@ -203,6 +218,44 @@ static const Case cases[] = {
       { RIDE (3, 3, 80, -1), POWER (0) },
       { RIDE (4, 4, 80, 60), POWER (60) },
     } },
+  /* StaleAfter (3 s) after its last new revolution, a stopped wheel's speed is 0 (it
+   * showed 22.73 km/h for good while the sensor repeated its last frame); published before
+   * a frame that comes at that instant. After the stop, the first frame is a restart. */
+  { "a stopped wheel's Sensor1.Speed falls to 0 after StaleAfter", NONE, FALSE, {
+      { UP (0, SENSOR) },
+      { WHEEL (1, 1000, 0) },
+      { WHEEL (2, 1003, 1024), SPEED (NONE) },
+      { WHEEL (3, 1006, 2048), SPEED (KMH_3_REVS) },
+      { WHEEL (4, 1006, 2048), SPEED (KMH_3_REVS) },
+      { WHEEL (5.9, 1006, 2048), SPEED (KMH_3_REVS) },
+      { WHEEL (6, 1006, 2048), SPEED (0) },
+      { WHEEL (9, 1006, 2048), SPEED (0) },
+      { WHEEL (10, 1009, 2048 + 7 * 1024), SPEED (0) },
+      { WHEEL (11, 1012, 2048 + 8 * 1024), SPEED (KMH_3_REVS) },
+      { WHEEL (13.9, 1012, 2048 + 8 * 1024), SPEED (KMH_3_REVS) },
+      { CPS (14, 0), SPEED (0) },
+    } },
+  /* StaleAfter after a power meter's last measurement, its power is 0 (another source's
+   * event moves time here); a last measurement of 0 needs nothing. */
+  { "a silent power meter's Sensor1.Power falls to 0 after StaleAfter", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { CPS (1, 150), POWER (150) },
+      { CPS (2, 160), POWER (160) },
+      { RIDE (4.9, 4.9, 80, 100), SENSOR_POWER (160) },
+      { RIDE (5, 5, 80, 100), SENSOR_POWER (0) },
+      { CPS (6, 0), POWER (0) },
+      { RIDE (12, 12, 80, 100), SENSOR_POWER (0) },
+    } },
+  /* So does a bike's, when its Indoor Bike Data stops while its link stays up. */
+  { "a silent bike's Sensor1.Power falls to 0 after StaleAfter", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { RIDE (1, 3, 80, 100), BIKE_POWER (100) },
+      { CPS (5.9, 120), BIKE_POWER (100) },
+      { CPS (6, 120), BIKE_POWER (0) },
+      { RIDE (7, 7, 80, 90), BIKE_POWER (90) },
+    } },
   { "the last connected source removed without a link-down", NONE, FALSE, {
       { UP (0, BIKE) },
       { RIDE (1, 20, 80, 100), .state = "warming-up" },
@@ -283,6 +336,18 @@ push_csc_crank (WuSensor *sensor, gint64 time_us, guint16 revs, guint16 ticks)
   push (sensor, &event);
 }
 
+/* CSC Measurement: flags 0x01 (wheel data), cumulative revolutions, last event 1/1024 s. */
+static void
+push_csc_wheel (WuSensor *sensor, gint64 time_us, guint32 revs, guint16 ticks)
+{
+  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_CSC_MEASUREMENT, .len = 7 };
+  const guint8 payload[] = { 0x01, revs & 0xff, (revs >> 8) & 0xff, (revs >> 16) & 0xff,
+                             revs >> 24, ticks & 0xff, ticks >> 8 };
+
+  memcpy (event.payload, payload, sizeof payload);
+  push (sensor, &event);
+}
+
 /* Fitness Machine Status 0x07: target resistance level changed, UINT8 in 0.1. */
 static void
 push_target_status (WuSensor *sensor, gint64 time_us, double level)
@@ -325,6 +390,9 @@ run_step (Fixture *fixture, const Step *step)
     case STEP_SHUTDOWN:
       wu_engine_release (fixture->engine);
       break;
+    case STEP_CSC_WHEEL:
+      push_csc_wheel (sensor, at (fixture, step->t), (guint32) step->a, (guint16) step->b);
+      break;
     case STEP_ADD_BIKE:
       fixture->sensors[BIKE] = wu_engine_add_source (fixture->engine, "ftms", make_fake,
                                                      (gpointer) &bike_ops, NULL);
@@ -362,6 +430,16 @@ check_step (const Fixture *fixture, const Case *c, guint index, const Step *step
       if (power != step->sensor_power)
         g_error ("%s: Sensor1.Power %.1f, expected %.1f", where, power, step->sensor_power);
     }
+  if (step->check_speed &&
+      fabs (fixture->sensors[step->sensor]->speed - step->sensor_speed) > 1e-9)
+    g_error ("%s: Sensor1.Speed %.3f, expected %.3f", where,
+             fixture->sensors[step->sensor]->speed, step->sensor_speed);
+  if (step->check_bike_power && bike_sensor->power != step->bike_power)
+    g_error ("%s: the bike's Sensor1.Power %.1f, expected %.1f", where, bike_sensor->power,
+             step->bike_power);
+  if (step->check_sensor_power && fixture->sensors[SENSOR]->power != step->other_power)
+    g_error ("%s: the sensor's Sensor1.Power %.1f, expected %.1f", where,
+             fixture->sensors[SENSOR]->power, step->other_power);
   if (step->check_caps && bike == NULL)
     g_error ("%s: no bike to check", where);
   if (step->check_caps && bike->caps != step->bike_caps)

@@ -9,6 +9,9 @@
 
 #include <string.h>
 
+/* Without [Sensors] Addresses=: how many of the CSC/CPS sensors offered are taken. */
+#define MAX_UNLISTED_SENSORS 4
+
 typedef struct {
   WuSource base;
   WuBluezLink *link;
@@ -534,10 +537,13 @@ wu_ble_sensor_finder_new (WuEngine *engine, WuBluez *bluez, const WuConfig *conf
   guint listed = addresses != NULL ? g_strv_length ((char **) addresses) : 0;
 
   /* Listed sensors are searched for until found; without a list, sensors bluetoothd knows
-   * or that show up while the bike is searched for are taken, but nothing scans for them
-   * alone (a radio scanning forever slows the bike's link). */
+   * or that show up while the bike is searched for are taken (at most
+   * MAX_UNLISTED_SENSORS, the first offered; documented in warmupd.conf(5) and the
+   * README), but nothing scans for them alone (a radio scanning forever slows the bike's
+   * link). */
   wu_bluez_add_watch (bluez, services, G_N_ELEMENTS (services), addresses, listed,
-                      listed > 0 ? listed : 4, on_device_found, on_device_released, finder);
+                      listed > 0 ? listed : MAX_UNLISTED_SENSORS, on_device_found,
+                      on_device_released, finder);
   return finder;
 }
 

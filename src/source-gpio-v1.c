@@ -1,6 +1,6 @@
 /* The GPIO backend for libgpiod 1.5/1.6 (Debian 12, Raspberry Pi OS bookworm): the chip's
  * lines, requested through the kernel's v1 character-device API. That API has no debounce:
- * the cadence estimator rejects bounce in software. */
+ * every edge is read, and the cadence estimator rejects bounce in software (as with v2). */
 #include "source-gpio.h"
 
 #include <errno.h>
@@ -159,12 +159,6 @@ int
 wu_gpio_request_get_fd (WuGpioRequest *request)
 {
   return gpiod_line_event_get_fd (request->line);
-}
-
-gboolean
-wu_gpio_request_kernel_debounces (WuGpioRequest *request)
-{
-  return FALSE;   /* the v1 API has no debounce */
 }
 
 int

@@ -1,7 +1,13 @@
 /* The GPIO backend for libgpiod >= 2.0 (Debian trixie, bookworm-backports): the kernel's v2
- * character-device API, which can debounce a line itself. Debounce= is asked of the kernel;
- * the line's info then says whether it took it. The cadence estimator rejects bounce in
- * software either way. */
+ * character-device API.
+ *
+ * That API can debounce a line, but Debounce= is deliberately not given to the kernel: its
+ * debouncer (gpiolib-cdev.c, debounce_irq_handler() and debounce_work_func()) restarts a
+ * timer on every edge and reports a change only once the level has been stable for the whole
+ * period, stamped with the time the timer ran out. A reed closure shorter than the period
+ * (10-15 ms at 90 rpm) would never be reported, and every timestamp would be late by the
+ * period plus the bounce. Every edge is read as it happens, as with the v1 API, and the
+ * cadence estimator (src/cadence.c) rejects bounce in software. */
 #include "source-gpio.h"
 
 #include <errno.h>
@@ -12,7 +18,6 @@
 struct WuGpioRequest {
   struct gpiod_line_request *request;
   struct gpiod_edge_event_buffer *buffer;
-  gboolean kernel_debounces;
 };
 
 char *
@@ -109,9 +114,9 @@ line_bias (WuGpioBias bias)
     }
 }
 
-/* The settings for LINE, with a kernel debounce of DEBOUNCE_US (0: none). */
+/* The settings for LINE: every edge, no kernel debounce (see the top of this file). */
 static struct gpiod_line_config *
-make_line_config (const WuGpioLineRequest *line, unsigned long debounce_us)
+make_line_config (const WuGpioLineRequest *line)
 {
   struct gpiod_line_settings *settings = gpiod_line_settings_new ();
   struct gpiod_line_config *config = NULL;
@@ -125,7 +130,7 @@ make_line_config (const WuGpioLineRequest *line, unsigned long debounce_us)
       && gpiod_line_settings_set_event_clock (settings, GPIOD_LINE_CLOCK_MONOTONIC) == 0)
     {
       gpiod_line_settings_set_active_low (settings, line->config->active_low);
-      gpiod_line_settings_set_debounce_period_us (settings, debounce_us);
+      gpiod_line_settings_set_debounce_period_us (settings, 0);
       config = gpiod_line_config_new ();
       if (config != NULL && gpiod_line_config_add_line_settings (config, &offset, 1, settings) < 0)
         g_clear_pointer (&config, gpiod_line_config_free);
@@ -135,10 +140,10 @@ make_line_config (const WuGpioLineRequest *line, unsigned long debounce_us)
 }
 
 static struct gpiod_line_request *
-request_lines (struct gpiod_chip *chip, const WuGpioLineRequest *line, unsigned long debounce_us)
+request_lines (struct gpiod_chip *chip, const WuGpioLineRequest *line)
 {
   struct gpiod_request_config *request_config = gpiod_request_config_new ();
-  struct gpiod_line_config *line_config = make_line_config (line, debounce_us);
+  struct gpiod_line_config *line_config = make_line_config (line);
   struct gpiod_line_request *request = NULL;
   int saved;
 
@@ -172,20 +177,6 @@ set_request_error (GError **error, int saved_errno, struct gpiod_chip *chip, con
   g_clear_pointer (&info, gpiod_line_info_free);
 }
 
-/* Whether the kernel applied a debounce period to the line we hold. */
-static gboolean
-line_is_debounced (struct gpiod_chip *chip, unsigned int offset)
-{
-  struct gpiod_line_info *info = gpiod_chip_get_line_info (chip, offset);
-  gboolean debounced;
-
-  if (info == NULL)
-    return FALSE;
-  debounced = gpiod_line_info_get_debounce_period_us (info) > 0;
-  gpiod_line_info_free (info);
-  return debounced;
-}
-
 static gboolean
 check_offset (struct gpiod_chip *chip, const char *path, unsigned int offset, GError **error)
 {
@@ -210,18 +201,11 @@ static WuGpioRequest *
 request_on_chip (struct gpiod_chip *chip, const char *path, const WuGpioLineRequest *line,
                  GError **error)
 {
-  unsigned long debounce_us = line->config->debounce_ms * 1000UL;
   g_autofree WuGpioRequest *request = g_new0 (WuGpioRequest, 1);
 
   if (!check_offset (chip, path, line->offset, error))
     return NULL;
-  request->request = request_lines (chip, line, debounce_us);
-  if (request->request == NULL && debounce_us > 0 && (errno == EINVAL || errno == EOPNOTSUPP))
-    {
-      /* A kernel whose v2 API cannot debounce: the estimator still rejects bounce. */
-      g_debug ("%s line %u: no kernel debounce (%s)", path, line->offset, g_strerror (errno));
-      request->request = request_lines (chip, line, 0);
-    }
+  request->request = request_lines (chip, line);
   if (request->request == NULL)
     {
       set_request_error (error, errno, chip, path, line->offset);
@@ -234,7 +218,6 @@ request_on_chip (struct gpiod_chip *chip, const char *path, const WuGpioLineRequ
       gpiod_line_request_release (request->request);
       return NULL;
     }
-  request->kernel_debounces = debounce_us > 0 && line_is_debounced (chip, line->offset);
   return g_steal_pointer (&request);
 }
 
@@ -256,12 +239,6 @@ int
 wu_gpio_request_get_fd (WuGpioRequest *request)
 {
   return gpiod_line_request_get_fd (request->request);
-}
-
-gboolean
-wu_gpio_request_kernel_debounces (WuGpioRequest *request)
-{
-  return request->kernel_debounces;
 }
 
 int

@@ -367,13 +367,11 @@ gpio_try_open (WuGpioSource *gpio)
       wait_and_retry (gpio, error);
       return;
     }
-  why = g_strdup_printf ("%s line %u, %s edges, %s%s, debounce %u ms (%s)", gpio->chip_path,
-                         gpio->offset, wu_gpio_edge_to_string (gpio->config.edge),
+  why = g_strdup_printf ("%s line %u, %s edges, %s%s, debounce %u ms (in software)",
+                         gpio->chip_path, gpio->offset, wu_gpio_edge_to_string (gpio->config.edge),
                          wu_gpio_bias_to_string (gpio->config.bias),
                          gpio->config.active_low ? ", active-low" : "",
-                         gpio->config.debounce_ms,
-                         wu_gpio_request_kernel_debounces (gpio->request) ? "in the kernel"
-                                                                           : "in software");
+                         gpio->config.debounce_ms);
   set_state (gpio, GPIO_LISTENING, why);
   g_clear_pointer (&gpio->last_error, g_free);
   gpio->base.sink->error (gpio->base.sink_data, NULL);

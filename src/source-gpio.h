@@ -40,7 +40,7 @@ typedef struct {
 
 typedef struct {
   guint offset;
-  const WuGpioConfig *config;    /* active-low, bias, edge, debounce */
+  const WuGpioConfig *config;    /* active-low, bias, edge (Debounce= stays in software) */
   const char *consumer;          /* the name the kernel shows for the line's user */
 } WuGpioLineRequest;
 
@@ -63,9 +63,6 @@ WuGpioRequest *wu_gpio_backend_request (const char *path, const WuGpioLineReques
 
 /* The fd that becomes readable when edge events are pending (the source sets O_NONBLOCK). */
 int wu_gpio_request_get_fd (WuGpioRequest *request);
-
-/* TRUE when the kernel debounces the line (a v2 request with a debounce period). */
-gboolean wu_gpio_request_kernel_debounces (WuGpioRequest *request);
 
 /* Read the pending edge events, at most MAX: the number read, 0 when none is pending, -1
  * with an error when the line is gone (the chip went away) or reading failed. */

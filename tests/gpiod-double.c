@@ -15,8 +15,11 @@ typedef struct {
   char *consumer;            /* a request's or another program's; NULL: free */
   FakeLineState state;
   int read_fd, write_fd;     /* the request's pipe; -1: none */
-  guint64 last_edge_ns;      /* for the v2 debounce */
-  gboolean have_last_edge;
+  gboolean level;            /* the physical level now (TRUE: high) */
+  /* the kernel's debouncer (a v2 request with a debounce period) */
+  gboolean settled_level;    /* the level it last reported (or read at the request) */
+  gboolean debounce_pending; /* its delayed work is queued, due at debounce_due_ns */
+  guint64 debounce_due_ns;
   guint32 seqno;
 } FakeLine;
 
@@ -161,18 +164,6 @@ fake_gpio_hold_line (const char *path, guint offset, const char *consumer)
   line->consumer = g_strdup (consumer);
 }
 
-static gboolean
-debounced_away (FakeLine *line, guint64 timestamp_ns)
-{
-  /* Simplified kernel debounce: an edge within the period of the last one is bounce. */
-  gboolean bounce = line->state.debounce_us > 0 && line->have_last_edge
-                    && timestamp_ns - line->last_edge_ns < line->state.debounce_us * 1000ULL;
-
-  line->have_last_edge = TRUE;
-  line->last_edge_ns = timestamp_ns;
-  return bounce;
-}
-
 static void
 write_record (FakeLine *line, guint offset, gboolean rising, guint64 timestamp_ns)
 {
@@ -202,22 +193,64 @@ write_record (FakeLine *line, guint offset, gboolean rising, guint64 timestamp_n
     }
 }
 
-void
-fake_gpio_edge (const char *path, guint offset, gboolean physical_rising, guint64 timestamp_ns)
+/* The line's physical level became HIGH at TIMESTAMP_NS: a record if the request watches
+ * that logical edge. */
+static void
+report_level (FakeLine *line, guint offset, gboolean high, guint64 timestamp_ns)
 {
-  FakeLine *line = find_line (path, offset);
-  gboolean rising;
+  gboolean rising = high != line->state.active_low;
 
-  if (line->write_fd < 0)
-    return;   /* nobody listens */
-  rising = physical_rising != line->state.active_low;
   if (line->state.edge == FAKE_EDGE_NONE
       || (line->state.edge == FAKE_EDGE_RISING && !rising)
       || (line->state.edge == FAKE_EDGE_FALLING && rising))
     return;
-  if (debounced_away (line, timestamp_ns))
-    return;
   write_record (line, offset, rising, timestamp_ns);
+}
+
+/* The kernel debouncer's delayed work, if it is due by NOW_NS (debounce_work_func()): it
+ * reads the level, and reports it only if it differs from the last one reported, stamped
+ * with the time the work ran (the end of the period), not the time of any edge. */
+static void
+run_debounce_work (FakeLine *line, guint offset, guint64 now_ns)
+{
+  if (!line->debounce_pending || now_ns < line->debounce_due_ns)
+    return;
+  line->debounce_pending = FALSE;
+  if (line->level == line->settled_level)
+    return;
+  line->settled_level = line->level;
+  report_level (line, offset, line->level, line->debounce_due_ns);
+}
+
+void
+fake_gpio_edge (const char *path, guint offset, gboolean physical_rising, guint64 timestamp_ns)
+{
+  FakeLine *line = find_line (path, offset);
+
+  if (line->write_fd < 0)
+    return;   /* nobody listens */
+  if (line->state.debounce_us == 0)
+    {
+      line->level = physical_rising;
+      report_level (line, offset, physical_rising, timestamp_ns);
+      return;
+    }
+  /* A debounced line, as gpiolib-cdev.c does it: every edge (re)starts the delayed work
+   * (debounce_irq_handler(): mod_delayed_work() with the period); nothing is reported
+   * until the level has been stable for the whole period. */
+  run_debounce_work (line, offset, timestamp_ns);
+  line->level = physical_rising;
+  line->debounce_pending = TRUE;
+  line->debounce_due_ns = timestamp_ns + line->state.debounce_us * 1000ULL;
+}
+
+void
+fake_gpio_settle (const char *path, guint offset, guint64 now_ns)
+{
+  FakeLine *line = find_line (path, offset);
+
+  if (line->write_fd >= 0)
+    run_debounce_work (line, offset, now_ns);
 }
 
 FakeLineState
@@ -347,7 +380,10 @@ fake_kernel_request_line (FakeChip *chip, guint offset, const FakeLineState *set
   line->consumer = g_strdup (line->state.consumer);
   line->read_fd = fds[0];
   line->write_fd = fds[1];
-  line->have_last_edge = FALSE;
+  /* the switch is open when the line is requested: the bias holds the level */
+  line->level = settings->bias != FAKE_BIAS_PULL_DOWN;
+  line->settled_level = line->level;
+  line->debounce_pending = FALSE;
   line->seqno = 0;
   return line->read_fd;
 }

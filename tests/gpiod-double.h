@@ -29,7 +29,7 @@ typedef struct {
   gboolean active_low;
   FakeBias bias;
   FakeEdge edge;
-  guint debounce_us;     /* the kernel debounce asked for (v2 only) */
+  guint debounce_us;     /* the kernel debounce period asked for (v2 only; warmupd asks none) */
   int abi;               /* 1 or 2: the record layout the request reads */
 } FakeLineState;
 
@@ -43,11 +43,17 @@ void fake_gpio_add_chip (const char *path, const char *label, guint n_lines,
 void fake_gpio_remove_chip (const char *path);
 /* Another program holds the line (CONSUMER), or lets it go (NULL). */
 void fake_gpio_hold_line (const char *path, guint offset, const char *consumer);
-/* The physical level of the line changes at TIMESTAMP_NS (CLOCK_MONOTONIC). The fake kernel
- * applies the request's active-low, edge detection and (v2) debounce, then writes the
- * record. */
+/* The physical level of the line changes at TIMESTAMP_NS (CLOCK_MONOTONIC, never going
+ * back). The fake kernel applies the request's active-low and edge detection and writes the
+ * record. A v2 request with a debounce period is debounced the way gpiolib-cdev.c does it:
+ * every edge restarts the period, and the level is reported (if it changed) only once it
+ * has been stable for the whole period, stamped with the period's end; a closure shorter
+ * than the period is never reported. The double has no clock of its own: that delayed
+ * report happens at the next edge, or at fake_gpio_settle(). */
 void fake_gpio_edge (const char *path, guint offset, gboolean physical_rising,
                      guint64 timestamp_ns);
+/* Time has reached NOW_NS on the line: a debounce period ending by then reports. */
+void fake_gpio_settle (const char *path, guint offset, guint64 now_ns);
 /* What the line's current (or last) request asked for. */
 FakeLineState fake_gpio_line_state (const char *path, guint offset);
 /* Chip handles open now: 0 when the backend closed everything. */

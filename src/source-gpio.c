@@ -84,21 +84,60 @@ list_chips (const char *dev_dir)
   return paths;
 }
 
+/* A chip that could not be opened while looking through them all: noted in FAILURES
+ * ("PATH: reason; ..."), with the first one's code in CODE. A chip without the line, or
+ * that vanished meanwhile (G_IO_ERROR_NOT_FOUND), is no failure. */
+static void
+note_open_failure (GString **failures, GIOErrorEnum *code, const GError *error)
+{
+  if (error == NULL || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    return;
+  if (*failures == NULL)
+    {
+      *failures = g_string_new (error->message);
+      *code = error->domain == G_IO_ERROR ? (GIOErrorEnum) error->code : G_IO_ERROR_FAILED;
+    }
+  else
+    g_string_append_printf (*failures, "; %s", error->message);
+}
+
+/* Nothing matched: WHAT is "no GPIO line named 'GPIO17' on any chip" or "no GPIO chip
+ * labelled 'X'"; AMONG_OPENED the same, limited to "on the chips that could be opened". When
+ * some chips could not be opened (no access: not in group gpio, no udev rule, a sandbox),
+ * say so and name them: what was looked for may well be on one of them. */
+static void
+set_not_found (GError **error, const GString *failures, GIOErrorEnum code, const char *dev_dir,
+               const char *what, const char *among_opened)
+{
+  if (failures != NULL)
+    g_set_error (error, G_IO_ERROR, code, "%s in %s; %s", among_opened, dev_dir, failures->str);
+  else
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s in %s", what, dev_dir);
+}
+
 /* The chip whose label is LABEL. */
 static char *
 find_chip_by_label (WuGpioSource *gpio, const char *label, GError **error)
 {
   g_autoptr (GPtrArray) paths = list_chips (gpio->dev_dir);
+  g_autoptr (GString) failures = NULL;
+  GIOErrorEnum code = G_IO_ERROR_FAILED;
+  g_autofree char *what = NULL, *among_opened = NULL;
 
   for (guint i = 0; i < paths->len; i++)
     {
       const char *path = g_ptr_array_index (paths, i);
-      g_autofree char *chip_label = wu_gpio_backend_chip_label (path, NULL);
+      g_autoptr (GError) open_error = NULL;
+      g_autofree char *chip_label = wu_gpio_backend_chip_label (path, &open_error);
+
       if (g_strcmp0 (chip_label, label) == 0)
         return g_strdup (path);
+      note_open_failure (&failures, &code, open_error);
     }
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no GPIO chip labelled '%s' in %s",
-               label, gpio->dev_dir);
+  what = g_strdup_printf ("no GPIO chip labelled '%s'", label);
+  among_opened = g_strdup_printf ("no GPIO chip labelled '%s' among the chips that could be "
+                                  "opened", label);
+  set_not_found (error, failures, code, gpio->dev_dir, what, among_opened);
   return NULL;
 }
 
@@ -121,19 +160,31 @@ find_line_anywhere (WuGpioSource *gpio, const char *name, char **chip_path, guin
                     GError **error)
 {
   g_autoptr (GPtrArray) paths = list_chips (gpio->dev_dir);
+  g_autoptr (GString) failures = NULL;
+  GIOErrorEnum code = G_IO_ERROR_FAILED;
+  g_autofree char *what = NULL, *among_opened = NULL;
 
   for (guint i = 0; i < paths->len; i++)
-    if (wu_gpio_backend_find_line (g_ptr_array_index (paths, i), name, offset, NULL))
-      {
-        *chip_path = g_strdup (g_ptr_array_index (paths, i));
-        return TRUE;
-      }
+    {
+      g_autoptr (GError) open_error = NULL;
+
+      if (wu_gpio_backend_find_line (g_ptr_array_index (paths, i), name, offset, &open_error))
+        {
+          *chip_path = g_strdup (g_ptr_array_index (paths, i));
+          return TRUE;
+        }
+      note_open_failure (&failures, &code, open_error);
+    }
   if (paths->len == 0)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no GPIO chip in %s (looking for %s)",
-                 gpio->dev_dir, name);
-  else
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                 "no GPIO line named '%s' on any chip in %s", name, gpio->dev_dir);
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no GPIO chip in %s (looking for %s)",
+                   gpio->dev_dir, name);
+      return FALSE;
+    }
+  what = g_strdup_printf ("no GPIO line named '%s' on any chip", name);
+  among_opened = g_strdup_printf ("no GPIO line named '%s' on the chips that could be opened",
+                                  name);
+  set_not_found (error, failures, code, gpio->dev_dir, what, among_opened);
   return FALSE;
 }
 

@@ -28,6 +28,7 @@ typedef struct {
   char *label;
   guint n_lines;
   FakeLine *lines;
+  int open_errno;            /* opening it fails with this (EACCES); 0: it opens */
 } FakeChipData;
 
 struct FakeChip {
@@ -156,6 +157,16 @@ fake_gpio_remove_chip (const char *path)
 }
 
 void
+fake_gpio_deny_chip (const char *path, int open_errno)
+{
+  FakeChipData *chip = find_chip (path);
+
+  if (chip == NULL)
+    g_error ("fake kernel: no chip %s", path);
+  chip->open_errno = open_errno;
+}
+
+void
 fake_gpio_hold_line (const char *path, guint offset, const char *consumer)
 {
   FakeLine *line = find_line (path, offset);
@@ -269,10 +280,11 @@ FakeChip *
 fake_kernel_open_chip (const char *path)
 {
   FakeChip *chip;
+  FakeChipData *data = find_chip (path);
 
-  if (find_chip (path) == NULL)
+  if (data == NULL || data->open_errno != 0)
     {
-      errno = ENOENT;
+      errno = data == NULL ? ENOENT : data->open_errno;
       return NULL;
     }
   chip = g_new0 (FakeChip, 1);

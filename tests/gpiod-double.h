@@ -41,6 +41,9 @@ void fake_gpio_add_chip (const char *path, const char *label, guint n_lines,
                          const char *const *names);
 /* The chip goes away: opening it fails with ENOENT; its requests hang up. */
 void fake_gpio_remove_chip (const char *path);
+/* Opening the chip fails with OPEN_ERRNO (EACCES: the node's permissions; 0: it opens
+ * again), as for a user outside the node's group or in a sandbox. */
+void fake_gpio_deny_chip (const char *path, int open_errno);
 /* Another program holds the line (CONSUMER), or lets it go (NULL). */
 void fake_gpio_hold_line (const char *path, guint offset, const char *consumer);
 /* The physical level of the line changes at TIMESTAMP_NS (CLOCK_MONOTONIC, never going
@@ -65,7 +68,7 @@ int fake_gpio_abi (void);
 
 typedef struct FakeChip FakeChip;
 
-FakeChip *fake_kernel_open_chip (const char *path);          /* NULL, errno ENOENT */
+FakeChip *fake_kernel_open_chip (const char *path);   /* NULL, errno ENOENT or as denied */
 void fake_kernel_close_chip (FakeChip *chip);
 const char *fake_kernel_chip_path (FakeChip *chip);
 const char *fake_kernel_chip_name (FakeChip *chip);          /* "gpiochip0" */

@@ -6,6 +6,7 @@
 #include "wu-config.h"
 #include "wu-error.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -456,6 +457,69 @@ test_not_found (Fixture *f, gconstpointer data)
     }
 }
 
+/* Chips that cannot be opened (EACCES: not in group gpio, no udev rule, a sandbox) while
+ * looking for a line by name or a chip by label: the error says so and names them, rather
+ * than that the line does not exist; once they can be opened, the source takes the line. */
+static void
+test_unopenable_chips (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *chip;
+    const char *line;
+    gboolean deny0, deny1;
+    const char *error;           /* NULL: found on a chip that opens */
+    const char *chips_in_error;  /* which chips the error names: "0", "1", "01" */
+  } rows[] = {
+    { NULL, "GPIO17", TRUE, FALSE, "no GPIO line named 'GPIO17' on the chips that could be opened in", "0" },
+    { NULL, "WL_ON", TRUE, FALSE, NULL, NULL },   /* on gpiochip1, which opens */
+    { "pinctrl-bcm2711", "GPIO4", TRUE, FALSE,
+      "no GPIO chip labelled 'pinctrl-bcm2711' among the chips that could be opened in", "0" },
+    { NULL, "GPIO99", TRUE, TRUE, "no GPIO line named 'GPIO99' on the chips that could be opened in", "01" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      g_autofree char *denied0 = g_strdup_printf ("%s: %s", f->chip0, g_strerror (EACCES));
+      g_autofree char *denied1 = g_strdup_printf ("%s: %s", f->chip1, g_strerror (EACCES));
+      g_autofree char *pattern = NULL;
+
+      g_test_message ("row %" G_GSIZE_FORMAT ": Chip=%s Line=%s", i, rows[i].chip, rows[i].line);
+      set_line (f, rows[i].chip, rows[i].line);
+      fake_gpio_deny_chip (f->chip0, rows[i].deny0 ? EACCES : 0);
+      fake_gpio_deny_chip (f->chip1, rows[i].deny1 ? EACCES : 0);
+      if (rows[i].error == NULL)
+        {
+          listen (f);
+          stop_source (f);
+          continue;
+        }
+      pattern = g_strdup_printf ("*%s*Permission denied*retrying every 1 s*", rows[i].error);
+      g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_WARNING, pattern);
+      start_source (f);
+      g_test_assert_expected_messages ();
+      g_assert_true (has_error_containing (f, rows[i].error));
+      g_assert_cmpint (has_error_containing (f, denied0), ==, strchr (rows[i].chips_in_error, '0') != NULL);
+      g_assert_cmpint (has_error_containing (f, denied1), ==, strchr (rows[i].chips_in_error, '1') != NULL);
+      g_assert_false (f->sink.link_up);
+      /* access granted (the udev rule fixed): the next retry finds it, or says it is not there */
+      fake_gpio_deny_chip (f->chip0, 0);
+      fake_gpio_deny_chip (f->chip1, 0);
+      if (strcmp (rows[i].line, "GPIO99") == 0)
+        {
+          g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_WARNING,
+                                 "*no GPIO line named 'GPIO99' on any chip in*");
+          wait_for (f, has_error_containing, "on any chip in", "the retry");
+          g_test_assert_expected_messages ();
+        }
+      else
+        {
+          wait_for (f, is_link_up, NULL, "the line once the chips open");
+          g_assert_null (f->sink.error);
+        }
+      stop_source (f);
+    }
+}
+
 /* A line another program holds: the error names it; once free, the source takes it. */
 static void
 test_busy_line (Fixture *f, gconstpointer data)
@@ -713,6 +777,7 @@ main (int argc, char **argv)
   add ("/gpio/both-edges", test_both_edges);
   add ("/gpio/find-line", test_find_line);
   add ("/gpio/not-found", test_not_found);
+  add ("/gpio/unopenable-chips", test_unopenable_chips);
   add ("/gpio/busy-line", test_busy_line);
   add ("/gpio/chip-gone-and-back", test_chip_gone_and_back);
   add ("/gpio/bounce", test_bounce);

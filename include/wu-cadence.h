@@ -4,8 +4,12 @@
  *
  * Two ways in:
  *  - wu_cadence_pulse(): a switch closure (a GPIO edge, timestamped by the kernel). Bounce is
- *    rejected: a pulse closer than `debounce_us`, or closer than a cadence of `max_rpm`
- *    allows, to the last accepted pulse is dropped.
+ *    rejected: a pulse closer than a cadence of `max_rpm` allows to the last accepted pulse
+ *    is dropped, and so is one less than `debounce_us` after the previous edge, accepted or
+ *    not (the line must have been quiet that long: a line chattering every few ms is all
+ *    bounce). When more than a real switch's bounce was rejected between two accepted
+ *    pulses, the line is noisy: that period is discarded (the cadence reads 0) and counted
+ *    for wu_cadence_take_noise_report().
  *  - wu_cadence_crank(): a BLE crank counter and its last event time (CSC, CPS). Both wrap
  *    (65536 revolutions, 64 s of 1/1024 s ticks); a frame repeating the last event is not
  *    a new measurement.
@@ -29,9 +33,11 @@ G_BEGIN_DECLS
  * machine (14 ms seen at load 7): only then is a revolution overdue, so that a late read
  * does not publish a dip below a steady cadence. */
 #define WU_CADENCE_PULSE_READ_GRACE_US (30 * 1000)
+/* A noisy line is worth telling about at most this often. */
+#define WU_CADENCE_NOISE_REPORT_INTERVAL_US (60 * G_USEC_PER_SEC)
 
 typedef struct {
-  gint64 debounce_us;          /* pulses closer than this are bounce (5 ms) */
+  gint64 debounce_us;          /* a pulse less than this after any edge is bounce (5 ms) */
   double max_rpm;              /* pulses closer than this cadence allows are bounce (220) */
   gint64 stale_after_us;       /* no revolution for this long: 0 rpm (3 s) */
   guint pulses_per_revolution; /* magnets on the crank (1) */
@@ -46,6 +52,13 @@ typedef struct {
   gint64 last_us;              /* when the latest revolution was seen */
   gint64 periods_us[WU_CADENCE_WINDOW];  /* per-revolution periods, newest at [head] */
   guint head, n_periods;
+  /* pulses: every edge, accepted or not */
+  gboolean have_edge;
+  gint64 last_edge_us;         /* the latest edge */
+  guint rejected_since_pulse;  /* edges rejected since the last accepted pulse */
+  guint64 noise_unreported;    /* noisy periods not yet reported */
+  gboolean noise_reported;
+  gint64 noise_reported_us;    /* when they last were */
   /* crank counters (CSC/CPS) */
   gboolean have_counter;
   guint16 counter_revs, counter_time;
@@ -56,6 +69,7 @@ typedef struct {
   /* statistics */
   guint64 accepted;            /* pulses, or counted crank revolutions, accepted */
   guint64 rejected;            /* pulses dropped as bounce, implausible counter jumps */
+  guint64 noisy_periods;       /* periods discarded: the line was noisy within them */
 } WuCadence;
 
 void wu_cadence_init (WuCadence *cadence, const WuCadenceConfig *config);
@@ -64,6 +78,11 @@ void wu_cadence_set_config (WuCadence *cadence, const WuCadenceConfig *config);
 
 /* A pulse at TIME_US. TRUE when accepted as (part of) a revolution, FALSE when bounce. */
 gboolean wu_cadence_pulse (WuCadence *cadence, gint64 time_us);
+
+/* The noisy periods discarded since the last report, when one is due at NOW_US (the first
+ * at once, then at most one every WU_CADENCE_NOISE_REPORT_INTERVAL_US); 0 otherwise. For the
+ * caller to log that the line is noisy. */
+guint64 wu_cadence_take_noise_report (WuCadence *cadence, gint64 now_us);
 
 /* A frame from a crank counter, received at NOW_US: cumulative REVS and the time of the
  * last crank event in 1/1024 s ticks. TRUE when it carried new revolutions (a new

@@ -18,6 +18,15 @@
  * and (as gap / SPAN_CLOCK_DIVISOR) a sensor clock a few per cent off. */
 #define SPAN_MARGIN_US G_USEC_PER_SEC
 #define SPAN_CLOCK_DIVISOR 16
+/* More edges than this rejected as bounce between two accepted pulses: the line is noisy,
+ * and the period between them is not believed. A reed switch bounces for well under a
+ * millisecond, a few times as it closes and again as it opens (datasheets give 0.1-0.5 ms
+ * of bounce; bench/cadence-accuracy and tools/gen-trace.py model 2-6 edges a closure): at
+ * most ~12 rejected edges in one period even when both bursts fall in it (Edge=both, or the
+ * opening's bounce with Edge=falling). A line that chatters (a loose wire, a broken switch,
+ * interference) every few ms yields dozens in the 273 ms a 220 rpm revolution allows, and
+ * would otherwise read as ~220 rpm: one edge let through each time that much has passed. */
+#define NOISE_REJECTED_EDGES 20
 
 void
 wu_cadence_config_init (WuCadenceConfig *config)
@@ -99,22 +108,49 @@ is_restart (const WuCadence *cadence, gint64 gap_us, gint64 limit_us)
   return gap_us >= MIN (cadence->config.stale_after_us, limit_us);
 }
 
+/* Whether the line was quiet for debounce_us before an edge at TIME_US: no edge at all,
+ * accepted or rejected, in that time. Notes the edge. */
+static gboolean
+quiet_before (WuCadence *cadence, gint64 time_us)
+{
+  gboolean quiet = !cadence->have_edge ||
+                   time_us - cadence->last_edge_us >= cadence->config.debounce_us;
+
+  cadence->last_edge_us = cadence->have_edge ? MAX (cadence->last_edge_us, time_us) : time_us;
+  cadence->have_edge = TRUE;
+  return quiet;
+}
+
 gboolean
 wu_cadence_pulse (WuCadence *cadence, gint64 time_us)
 {
   const WuCadenceConfig *config = &cadence->config;
+  gboolean quiet = quiet_before (cadence, time_us);
 
   if (cadence->have_revolution)
     {
       gint64 gap = time_us - cadence->last_us;
+      guint rejected_between = cadence->rejected_since_pulse;
 
-      if (gap < min_pulse_interval_us (config))
+      /* Bounce: too soon after the last pulse, or the line was not quiet for debounce_us
+       * before it (a chattering line, whose edges may be far from the last pulse). */
+      if (!quiet || gap < min_pulse_interval_us (config))
         {
           cadence->rejected++;
+          cadence->rejected_since_pulse++;
           return FALSE;
         }
+      cadence->rejected_since_pulse = 0;
       if (is_restart (cadence, gap, G_MAXINT64))
         forget_periods (cadence);
+      else if (rejected_between > NOISE_REJECTED_EDGES)
+        {
+          /* Not contact bounce: a noisy line. Nothing it says about the pace is believed
+           * (the cadence reads 0 until two clean pulses in a row). */
+          forget_periods (cadence);
+          cadence->noisy_periods++;
+          cadence->noise_unreported++;
+        }
       else
         push_period (cadence, gap * config->pulses_per_revolution);
     }
@@ -127,6 +163,20 @@ wu_cadence_pulse (WuCadence *cadence, gint64 time_us)
 }
 
 /* The smoothed time between a counter's frames (HAVE: a frame came before, at *LAST_US). */
+guint64
+wu_cadence_take_noise_report (WuCadence *cadence, gint64 now_us)
+{
+  guint64 n = cadence->noise_unreported;
+
+  if (n == 0 || (cadence->noise_reported &&
+                 now_us - cadence->noise_reported_us < WU_CADENCE_NOISE_REPORT_INTERVAL_US))
+    return 0;
+  cadence->noise_unreported = 0;
+  cadence->noise_reported = TRUE;
+  cadence->noise_reported_us = now_us;
+  return n;
+}
+
 static void
 note_report (gboolean have, gint64 *last_us, gint64 *interval_us, gint64 now_us)
 {

@@ -459,6 +459,19 @@ feed_motion_sample (WuEngine *engine, WuSensor *sensor, WuSample *sample, WuActi
   return TRUE;
 }
 
+/* A reed switch's line that chatters: the estimator discarded periods with far more edges
+ * in them than contact bounce makes. Said at once, then at most once a minute. */
+static void
+warn_if_noisy (WuSensor *sensor, gint64 time_us)
+{
+  guint64 noisy = wu_cadence_take_noise_report (&sensor->motion.cadence, time_us);
+
+  if (noisy > 0)
+    g_warning ("%s: the line is noisy (far more edges than contact bounce: a loose wire, a "
+               "broken switch, interference?): %" G_GUINT64_FORMAT " revolution period%s "
+               "discarded, cadence 0 meanwhile", sensor->id, noisy, noisy == 1 ? "" : "s");
+}
+
 static void
 feed_motion (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions *actions)
 {
@@ -471,6 +484,8 @@ feed_motion (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActi
       return;
     }
   sensor->motion.kind = wu_motion_kind_of (event->kind);
+  if (event->kind == WU_EVENT_GPIO_EDGE)
+    warn_if_noisy (sensor, event->time_us);
   /* An event that measured nothing new (an opening edge, a repeated frame) still moves
    * time: let the controller's timers fire. */
   if (!feed_motion_sample (engine, sensor, &sample, actions))

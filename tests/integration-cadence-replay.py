@@ -73,6 +73,28 @@ class CadenceReplayTests(wutest.WarmupdTestCase):
         self.assertLess(max(cadences), 85.0)
         self.assertEqual(self.sensor()["Cadence"], 0.0)
 
+    def test_chattering_line_reads_0_and_is_logged(self):
+        # 30 s of pedalling at 80 rpm, then the wire works loose: a falling edge every 8 ms
+        # (quiet for Debounce=, but dozens between two pulses 273 ms apart) for 30 s, and
+        # every 2 ms (never quiet) for 10 s more. It was read as ~218 rpm.
+        lines = gt.revolution_lines([(3, 0), (30, 80)], "gpio", seed=12)
+        for start, stop, every in ((34.0, 64.0, 0.008), (64.0, 74.0, 0.002)):
+            for k in range(int(round((stop - start) / every))):
+                t = start + k * every
+                lines += [gt._format_precise(t, "gpio.edge", "falling"),
+                          gt._format_precise(t + every / 2, "gpio.edge", "rising")]
+        d = self.replay(self.write_lines("chatter.trace", lines))
+        self.assertEqual(self.sensor()["Cadence"], 0.0)
+        w = self.warmup()
+        self.assertEqual(w["Cadence"], 0.0)
+        self.assertEqual(w["State"], "paused")
+        # said at once, and not again within the minute
+        self.assertEqual(d.log().count("the line is noisy"), 1, d.log())
+        # never read as a cadence: after the ride's last values, 0 and nothing else
+        cadences = self.signals.changes("Cadence")
+        self.assertLess(max(cadences), 85.0)
+        self.assertEqual(cadences[-1], 0.0)
+
     # -- BLE sensors -----------------------------------------------------------------------
 
     def test_csc_sensor_full_warmup_with_wraps(self):

@@ -221,6 +221,161 @@ test_train (gconstpointer data)
   g_assert_cmpuint (cadence.rejected, ==, 200 * train->bounce_edges);
 }
 
+/* ---- a reed switch's line edge by edge: real bounce, chatter ---------------------------- */
+
+/* A stretch of the line's life: pedalling (one closure a revolution, the switch closed for
+ * closed_ms, with extra level changes 0.2 ms apart as it closes and as it opens), or a
+ * line that chatters (a falling edge every chatter_ms), or nothing. Pulled up: a closure is
+ * a falling edge, and with Edge=falling the estimator sees only the falling edges. */
+typedef struct {
+  double seconds;
+  double rpm;              /* > 0: pedalling */
+  double closed_ms;
+  guint close_bounces;     /* extra level changes as it closes (even: it ends closed) */
+  guint open_bounces;      /* ... and as it opens (even: it ends open) */
+  double chatter_ms;       /* > 0: chattering */
+} LineStretch;
+
+typedef struct {
+  const char *name;
+  LineStretch stretches[3];
+  double want_rpm;          /* at the end */
+  double max_rpm;           /* no reading above this after any edge in the last stretch, */
+  double settle_s;          /* ... from this long after its start */
+  guint want_reports;       /* noise reports over the whole run */
+} LineCase;
+
+#define RIDE(s, r, closed, cb, ob) { .seconds = (s), .rpm = (r), .closed_ms = (closed), \
+                                     .close_bounces = (cb), .open_bounces = (ob) }
+#define CHATTER(s, every) { .seconds = (s), .chatter_ms = (every) }
+
+static const LineCase lines[] = {
+  /* faster than Debounce= (5 ms): never quiet, every edge is bounce: 0 rpm throughout (the
+   * old estimator let one through every 273 ms: ~218 rpm) */
+  { "chatter-1ms", { CHATTER (10, 1) }, 0, 0, 0, 0 },
+  { "chatter-4ms", { CHATTER (10, 4) }, 0, 0, 0, 0 },
+  /* quiet long enough between edges, but dozens rejected between two let through: noisy,
+   * 0 rpm throughout, reported at once, and again a minute later */
+  { "chatter-8ms", { CHATTER (10, 8) }, 0, 0, 0, 1 },
+  { "chatter-12ms", { CHATTER (10, 12) }, 0, 0, 0, 1 },
+  { "chatter-8ms-for-70s", { CHATTER (70, 8) }, 0, 0, 0, 2 },
+  /* a real switch: a few bounces of < 1 ms as it closes and as it opens */
+  { "switch-40-rpm", { RIDE (20, 40, 40, 4, 4) }, 40, 40.05, 0, 0 },
+  { "switch-80-rpm", { RIDE (20, 80, 30, 4, 2) }, 80, 80.05, 0, 0 },
+  { "switch-120-rpm", { RIDE (20, 120, 20, 2, 4) }, 120, 120.05, 0, 0 },
+  { "switch-120-rpm-more-bounce", { RIDE (20, 120, 20, 6, 6) }, 120, 120.05, 0, 0 },
+  /* pedalling, then the wire works loose: falling from 80 to 0 (StaleAfter), and 0 on */
+  { "ride-then-chatter-1ms", { RIDE (10, 80, 30, 4, 4), CHATTER (10, 1) }, 0, 80.05, 0, 0 },
+  /* the period the chatter began in was partly clean (fewer than the threshold rejected
+   * in it): it may show once; from the next one on, 0 */
+  { "ride-then-chatter-8ms", { RIDE (10, 80, 30, 4, 4), CHATTER (10, 8) }, 0, 0, 0.6, 1 },
+  /* ... and fixed: the right cadence again */
+  { "chatter-then-ride", { CHATTER (10, 4), RIDE (10, 90, 30, 4, 4) }, 90, 90.05, 0, 0 },
+};
+
+typedef struct {
+  gint64 time_us;
+  gboolean rising;
+  guint stretch;
+} LineEdge;
+
+static gint
+compare_line_edges (gconstpointer a, gconstpointer b)
+{
+  const LineEdge *x = a, *y = b;
+  return (x->time_us > y->time_us) - (x->time_us < y->time_us);
+}
+
+/* The line's edges, both directions, in time order. */
+static GArray *
+line_edges (const LineCase *c)
+{
+  GArray *edges = g_array_new (FALSE, FALSE, sizeof (LineEdge));
+  double start = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (c->stretches) && c->stretches[i].seconds > 0; i++)
+    {
+      const LineStretch *st = &c->stretches[i];
+
+      if (st->rpm > 0)
+        for (double t = start + 0.1; t < start + st->seconds; t += 60.0 / st->rpm)
+          {
+            double open = t + st->closed_ms / 1000;
+            LineEdge e = { SEC (t), FALSE, i };
+
+            g_array_append_val (edges, e);
+            for (guint b = 1; b <= st->close_bounces; b++)
+              {
+                LineEdge bounce = { SEC (t + b * 0.0002), b % 2 == 1, i };
+                g_array_append_val (edges, bounce);
+              }
+            e = (LineEdge) { SEC (open), TRUE, i };
+            g_array_append_val (edges, e);
+            for (guint b = 1; b <= st->open_bounces; b++)
+              {
+                LineEdge bounce = { SEC (open + b * 0.0002), b % 2 == 0, i };
+                g_array_append_val (edges, bounce);
+              }
+          }
+      else if (st->chatter_ms > 0)
+        for (double t = start; t < start + st->seconds; t += st->chatter_ms / 1000)
+          {
+            LineEdge fall = { SEC (t), FALSE, i }, rise = { SEC (t + st->chatter_ms / 2000), TRUE, i };
+            g_array_append_val (edges, fall);
+            g_array_append_val (edges, rise);
+          }
+      start += st->seconds;
+    }
+  g_array_sort (edges, compare_line_edges);
+  return edges;
+}
+
+static guint
+last_stretch (const LineCase *c)
+{
+  guint n = 0;
+
+  while (n < G_N_ELEMENTS (c->stretches) && c->stretches[n].seconds > 0)
+    n++;
+  return n - 1;
+}
+
+static void
+test_line (gconstpointer data)
+{
+  const LineCase *c = data;
+  g_autoptr (GArray) edges = line_edges (c);
+  guint last = last_stretch (c), reports = 0;
+  double highest = 0, last_start = 0;
+  gint64 end = 0;
+  WuCadenceConfig config;
+  WuCadence cadence;
+
+  for (guint i = 0; i < last; i++)
+    last_start += c->stretches[i].seconds;
+  wu_cadence_config_init (&config);
+  wu_cadence_init (&cadence, &config);
+  for (guint i = 0; i < edges->len; i++)
+    {
+      const LineEdge *e = &g_array_index (edges, LineEdge, i);
+
+      end = e->time_us;
+      if (e->rising)
+        continue;   /* Edge=falling: the kernel reports only closures */
+      wu_cadence_pulse (&cadence, e->time_us);
+      reports += wu_cadence_take_noise_report (&cadence, e->time_us) > 0;
+      if (e->stretch == last && e->time_us >= SEC (last_start + c->settle_s))
+        highest = MAX (highest, wu_cadence_get (&cadence, e->time_us));
+    }
+  g_test_message ("%u edges, %" G_GUINT64_FORMAT " accepted, %" G_GUINT64_FORMAT " rejected, "
+                  "%" G_GUINT64_FORMAT " noisy periods; highest %.2f rpm, at the end %.2f rpm",
+                  edges->len, cadence.accepted, cadence.rejected, cadence.noisy_periods, highest,
+                  wu_cadence_get (&cadence, end));
+  g_assert_cmpfloat_with_epsilon (wu_cadence_get (&cadence, end), c->want_rpm, 0.05);
+  g_assert_cmpfloat (highest, <=, c->max_rpm + 0.01);
+  g_assert_cmpuint (reports, ==, c->want_reports);
+}
+
 /* ---- wheel speed ----------------------------------------------------------------------- */
 
 #define MAX_WHEEL_STEPS 32
@@ -372,6 +527,11 @@ main (int argc, char **argv)
     {
       g_autofree char *path = g_strdup_printf ("/cadence/wheel/%s", wheel_cases[i].name);
       g_test_add_data_func (path, &wheel_cases[i], test_wheel);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/cadence/line/%s", lines[i].name);
+      g_test_add_data_func (path, &lines[i], test_line);
     }
   return g_test_run ();
 }

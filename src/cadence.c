@@ -92,7 +92,10 @@ mean_period_us (const WuCadence *cadence)
   return sum / n;
 }
 
-/* The shortest time between two pulses that can both be real. */
+/* The shortest time between two pulses that can both be real: a pulse
+ * period at 220 rpm. Debounce= is shorter than that (the configuration refuses Debounce= x
+ * PulsesPerRevolution= of 60000/220 ms or more: a longer one would drop real pulses and
+ * divide the cadence); the MAX only guards a caller that did not check. */
 static gint64
 min_pulse_interval_us (const WuCadenceConfig *config)
 {

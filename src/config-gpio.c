@@ -1,10 +1,14 @@
 /* [Gpio] keys: a reed switch on a GPIO line. */
 #include "config-gpio.h"
+#include "wu-cadence.h"
 
+#include <math.h>
 #include <string.h>
 
 #define DEFAULT_DEBOUNCE_MS 5
-#define MAX_DEBOUNCE_MS 100      /* a revolution at 220 rpm takes 270 ms */
+/* Well under a revolution at 220 rpm (273 ms). With several magnets the pulses come more
+ * often: wu_gpio_config_check() also wants Debounce= under a pulse period at 220 rpm. */
+#define MAX_DEBOUNCE_MS 100
 #define MAX_PULSES_PER_REVOLUTION 16
 #define MAX_LINE_OFFSET 1023
 #define MAX_LINE_NAME 31         /* the kernel's GPIO_MAX_NAME_SIZE, less the NUL */
@@ -172,4 +176,22 @@ wu_gpio_config_apply_key (WuGpioConfig *gpio, const char *key, const char *value
       return NULL;
     }
   g_return_val_if_reached (g_strdup ("unknown key"));
+}
+
+char *
+wu_gpio_config_check_debounce (const WuGpioConfig *gpio)
+{
+  guint ppr = MAX (gpio->pulses_per_revolution, 1u);
+  /* The fastest pulses that can be real: a cadence of 220 rpm with every magnet. The
+   * estimator drops a pulse less than Debounce= after the previous edge: at Debounce= or
+   * more, real pulses would be dropped (Debounce=100 with 8 magnets halves the cadence).
+   * The default (5 ms) fits any number of magnets allowed (16: 17 ms). */
+  double pulse_ms = 60000.0 / (WU_CADENCE_MAX_RPM * ppr);
+
+  if (gpio->debounce_ms < pulse_ms)
+    return NULL;
+  return g_strdup_printf ("'%u' is not shorter than a pulse period at %.0f rpm with "
+                          "PulsesPerRevolution=%u (%.1f ms): real pulses would be dropped; at "
+                          "most %u ms with %u magnet%s", gpio->debounce_ms, WU_CADENCE_MAX_RPM,
+                          ppr, pulse_ms, (guint) ceil (pulse_ms) - 1, ppr, ppr == 1 ? "" : "s");
 }

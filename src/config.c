@@ -302,6 +302,17 @@ fail_cadence_range (const WuConfig *config, GKeyFile *file, const char *path,
   return fail_key (error, path, contents, "Warmup", "MinCadence", reason);
 }
 
+/* [Gpio] Debounce= must be shorter than a pulse period at 220 rpm with PulsesPerRevolution=
+ * magnets (the default Debounce= always is: a file that fails sets it). */
+static gboolean
+check_debounce_per_pulse (const WuConfig *config, const char *path, const char *contents,
+                          GError **error)
+{
+  g_autofree char *reason = wu_gpio_config_check_debounce (&config->gpio);
+
+  return reason == NULL || fail_key (error, path, contents, "Gpio", "Debounce", reason);
+}
+
 static gboolean
 apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char *contents,
                   GError **error)
@@ -324,6 +335,8 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
     }
   if (config->controller.max_cadence <= config->controller.min_cadence)
     return fail_cadence_range (config, file, path, contents, error);
+  if (!check_debounce_per_pulse (config, path, contents, error))
+    return FALSE;
   if (g_key_file_has_group (file, "Gpio") && config->gpio.line == NULL)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: [Gpio] Line: missing (the GPIO line "

@@ -102,6 +102,16 @@ static const GoodCase good_cases[] = {
     WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
   { "comments-and-blank-lines", "# a comment\n\n[Warmup]\n# Duration=1\nMinCadence=45\n",
     600 * G_USEC_PER_SEC, 45, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+  /* Debounce= under a pulse period at 220 rpm: 272.7 ms, 136.4 ms with 2 magnets, 34.1 ms
+   * with 8, 17.0 ms with 16 */
+  { "debounce-100-one-magnet", "[Gpio]\nLine=17\nDebounce=100\n", 600 * G_USEC_PER_SEC, 40, -1,
+    30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+  { "debounce-100-two-magnets", "[Gpio]\nLine=17\nDebounce=100\nPulsesPerRevolution=2\n",
+    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+  { "debounce-34-eight-magnets", "[Gpio]\nLine=17\nDebounce=34\nPulsesPerRevolution=8\n",
+    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+  { "default-debounce-sixteen-magnets", "[Gpio]\nLine=17\nPulsesPerRevolution=16\n",
+    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
 };
 
 static void
@@ -170,6 +180,21 @@ static const BadCase bad_cases[] = {
   { "syntax-error", "[Warmup]\nDuration=600\nthis line is not a key\n", "3: " },
   { "value-not-utf8", "[Warmup]\nDuration=600\n[Gpio]\nChip=/dev/gpiochip\xe9\nLine=17\n",
     "4: [Gpio] Chip: not valid UTF-8" },
+  /* Debounce= x PulsesPerRevolution= at or above 60000/220 ms: real pulses would be dropped
+   * (Debounce=100 with 8 magnets read half the cadence) */
+  { "debounce-too-long-for-eight-magnets",
+    "[Gpio]\nLine=17\nDebounce=100\nPulsesPerRevolution=8\n",
+    "3: [Gpio] Debounce: '100' is not shorter than a pulse period at 220 rpm with "
+    "PulsesPerRevolution=8 (34.1 ms): real pulses would be dropped; at most 34 ms with 8 magnets" },
+  { "debounce-35-eight-magnets", "[Gpio]\nPulsesPerRevolution=8\nLine=17\n# x\nDebounce=35\n",
+    "5: [Gpio] Debounce: '35' is not shorter than a pulse period at 220 rpm with "
+    "PulsesPerRevolution=8 (34.1 ms)" },
+  { "debounce-18-sixteen-magnets", "[Gpio]\nLine=17\nDebounce=18\nPulsesPerRevolution=16\n",
+    "3: [Gpio] Debounce: '18' is not shorter than a pulse period at 220 rpm with "
+    "PulsesPerRevolution=16 (17.0 ms): real pulses would be dropped; at most 17 ms" },
+  { "debounce-91-three-magnets", "[Gpio]\nLine=17\nDebounce=91\nPulsesPerRevolution=3\n",
+    "3: [Gpio] Debounce: '91' is not shorter than a pulse period at 220 rpm with "
+    "PulsesPerRevolution=3 (90.9 ms): real pulses would be dropped; at most 90 ms with 3 magnets" },
   { "key-later-in-file", "[Resistance]\nCap=10\n\n[Warmup]\nMinCadence=40\nStaleAfter=x\n",
     "6: [Warmup] StaleAfter: 'x'" },
 };

@@ -10,6 +10,11 @@
  *    bounce). When more than a real switch's bounce was rejected between two accepted
  *    pulses, the line is noisy: that period is discarded (the cadence reads 0) and counted
  *    for wu_cadence_take_noise_report().
+ *  - wu_cadence_edge(): an edge of either direction ([Gpio] Edge=both). Closings and openings
+ *    are two pulse trains: periods are measured from an edge to the next one of the same
+ *    direction, so that one magnet pass is one pulse of each, however long the switch stays
+ *    closed. The bounce rules above apply within each train (the quiet time before an edge
+ *    counts edges of both directions).
  *  - wu_cadence_crank(): a BLE crank counter and its last event time (CSC, CPS). Both wrap
  *    (65536 revolutions, 64 s of 1/1024 s ticks); a frame repeating the last event is not
  *    a new measurement.
@@ -45,6 +50,13 @@ typedef struct {
 
 void wu_cadence_config_init (WuCadenceConfig *config);   /* the defaults above */
 
+/* The pulses of one edge direction. */
+typedef struct {
+  gboolean have_pulse;
+  gint64 last_us;              /* the latest accepted */
+  guint rejected_since;        /* edges (of either direction) rejected since then */
+} WuCadencePulseTrain;
+
 /* Plain data so it can live inside its owner; touch it only through the functions. */
 typedef struct {
   WuCadenceConfig config;
@@ -52,10 +64,11 @@ typedef struct {
   gint64 last_us;              /* when the latest revolution was seen */
   gint64 periods_us[WU_CADENCE_WINDOW];  /* per-revolution periods, newest at [head] */
   guint head, n_periods;
-  /* pulses: every edge, accepted or not */
+  /* pulses: every edge, accepted or not; [0]: wu_cadence_pulse() and falling edges,
+   * [1]: rising edges */
   gboolean have_edge;
   gint64 last_edge_us;         /* the latest edge */
-  guint rejected_since_pulse;  /* edges rejected since the last accepted pulse */
+  WuCadencePulseTrain trains[2];
   guint64 noise_unreported;    /* noisy periods not yet reported */
   gboolean noise_reported;
   gint64 noise_reported_us;    /* when they last were */
@@ -78,6 +91,9 @@ void wu_cadence_set_config (WuCadence *cadence, const WuCadenceConfig *config);
 
 /* A pulse at TIME_US. TRUE when accepted as (part of) a revolution, FALSE when bounce. */
 gboolean wu_cadence_pulse (WuCadence *cadence, gint64 time_us);
+/* An edge at TIME_US, RISING or falling, when both directions are read (see above): the
+ * falling edges are the pulses wu_cadence_pulse() takes, the rising ones a second train. */
+gboolean wu_cadence_edge (WuCadence *cadence, gint64 time_us, gboolean rising);
 
 /* The noisy periods discarded since the last report, when one is due at NOW_US (the first
  * at once, then at most one every WU_CADENCE_NOISE_REPORT_INTERVAL_US); 0 otherwise. For the

@@ -92,8 +92,8 @@ mean_period_us (const WuCadence *cadence)
   return sum / n;
 }
 
-/* The shortest time between two pulses that can both be real: a pulse
- * period at 220 rpm. Debounce= is shorter than that (the configuration refuses Debounce= x
+/* The shortest time between two pulses of a train that can both be real: a pulse period
+ * at 220 rpm. Debounce= is shorter than that (the configuration refuses Debounce= x
  * PulsesPerRevolution= of 60000/220 ms or more: a longer one would drop real pulses and
  * divide the cadence); the MAX only guards a caller that did not check. */
 static gint64
@@ -124,26 +124,31 @@ quiet_before (WuCadence *cadence, gint64 time_us)
   return quiet;
 }
 
-gboolean
-wu_cadence_pulse (WuCadence *cadence, gint64 time_us)
+/* A pulse of TRAIN (0: wu_cadence_pulse() or falling edges; 1: rising edges) at TIME_US.
+ * Periods are measured within a train only: with Edge=both the switch's closing and its
+ * opening are two trains, one pulse each per magnet pass. */
+static gboolean
+train_pulse (WuCadence *cadence, guint train, gint64 time_us)
 {
   const WuCadenceConfig *config = &cadence->config;
+  WuCadencePulseTrain *pulses = &cadence->trains[train];
   gboolean quiet = quiet_before (cadence, time_us);
+  gint64 gap = pulses->have_pulse ? time_us - pulses->last_us : G_MAXINT64;
+  guint rejected_between = pulses->rejected_since;
 
-  if (cadence->have_revolution)
+  /* Bounce: too soon after the train's last pulse, or the line was not quiet for
+   * debounce_us before it (a chattering line, whose edges may be far from any pulse). */
+  if (!quiet || gap < min_pulse_interval_us (config))
     {
-      gint64 gap = time_us - cadence->last_us;
-      guint rejected_between = cadence->rejected_since_pulse;
-
-      /* Bounce: too soon after the last pulse, or the line was not quiet for debounce_us
-       * before it (a chattering line, whose edges may be far from the last pulse). */
-      if (!quiet || gap < min_pulse_interval_us (config))
-        {
-          cadence->rejected++;
-          cadence->rejected_since_pulse++;
-          return FALSE;
-        }
-      cadence->rejected_since_pulse = 0;
+      cadence->rejected++;
+      for (guint i = 0; i < G_N_ELEMENTS (cadence->trains); i++)
+        if (cadence->trains[i].rejected_since < G_MAXUINT)
+          cadence->trains[i].rejected_since++;
+      return FALSE;
+    }
+  pulses->rejected_since = 0;
+  if (pulses->have_pulse)
+    {
       if (is_restart (cadence, gap, G_MAXINT64))
         forget_periods (cadence);
       else if (rejected_between > NOISE_REJECTED_EDGES)
@@ -157,6 +162,8 @@ wu_cadence_pulse (WuCadence *cadence, gint64 time_us)
       else
         push_period (cadence, gap * config->pulses_per_revolution);
     }
+  pulses->have_pulse = TRUE;
+  pulses->last_us = time_us;
   cadence->have_revolution = TRUE;
   cadence->last_us = time_us;
   cadence->events_per_revolution = config->pulses_per_revolution;
@@ -165,7 +172,18 @@ wu_cadence_pulse (WuCadence *cadence, gint64 time_us)
   return TRUE;
 }
 
-/* The smoothed time between a counter's frames (HAVE: a frame came before, at *LAST_US). */
+gboolean
+wu_cadence_pulse (WuCadence *cadence, gint64 time_us)
+{
+  return train_pulse (cadence, 0, time_us);
+}
+
+gboolean
+wu_cadence_edge (WuCadence *cadence, gint64 time_us, gboolean rising)
+{
+  return train_pulse (cadence, rising ? 1 : 0, time_us);
+}
+
 guint64
 wu_cadence_take_noise_report (WuCadence *cadence, gint64 now_us)
 {
@@ -180,6 +198,7 @@ wu_cadence_take_noise_report (WuCadence *cadence, gint64 now_us)
   return n;
 }
 
+/* The smoothed time between a counter's frames (HAVE: a frame came before, at *LAST_US). */
 static void
 note_report (gboolean have, gint64 *last_us, gint64 *interval_us, gint64 now_us)
 {

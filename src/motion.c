@@ -110,18 +110,23 @@ decode_cps (WuMotion *motion, const WuMotionConfig *config, const WuRawEvent *ev
   return TRUE;
 }
 
+/* A reed switch's edge: with Edge=falling or rising, the other direction is no pulse (the
+ * kernel does not even report it live; a trace has both). With Edge=both every edge counts,
+ * a period being measured only between edges of the same direction: the switch opening is
+ * not a second pulse (with several magnets and a long closure, closing-to-opening and
+ * opening-to-closing gaps would alternate, 50 and 200 rpm). */
 static gboolean
-is_pulse_edge (const WuMotionConfig *config, gboolean rising)
+take_edge (WuMotion *motion, const WuMotionConfig *config, const WuRawEvent *event)
 {
   switch (config->gpio_edge)
     {
     case WU_GPIO_EDGE_RISING:
-      return rising;
+      return event->up && wu_cadence_pulse (&motion->cadence, event->time_us);
     case WU_GPIO_EDGE_BOTH:
-      return TRUE;
+      return wu_cadence_edge (&motion->cadence, event->time_us, event->up);
     case WU_GPIO_EDGE_FALLING:
     default:
-      return !rising;
+      return !event->up && wu_cadence_pulse (&motion->cadence, event->time_us);
     }
 }
 
@@ -137,7 +142,7 @@ wu_motion_decode (WuMotion *motion, const WuMotionConfig *config, const WuRawEve
     case WU_EVENT_CPS_MEASUREMENT:
       return decode_cps (motion, config, event, sample, error);
     case WU_EVENT_GPIO_EDGE:
-      if (is_pulse_edge (config, event->up) && wu_cadence_pulse (&motion->cadence, event->time_us))
+      if (take_edge (motion, config, event))
         sample->cadence_rpm = wu_cadence_get (&motion->cadence, event->time_us);
       return TRUE;
     default:

@@ -60,6 +60,18 @@ class CadenceReplayTests(wutest.WarmupdTestCase):
         self.replay(trace, config=config)
         self.assert_complete(75)
 
+    def test_reed_switch_two_magnets_both_edges_long_closure(self):
+        # Edge=both with two magnets that keep the switch closed 160 ms of each 400 ms pass:
+        # periods run closing to closing and opening to opening (it alternated 50/200 rpm)
+        spans = [(3, 0), (620, 150), (10, 0)]   # 150 pulses a minute: 75 rpm
+        config = self.write_config("[Gpio]\nLine=GPIO17\nEdge=both\nPulsesPerRevolution=2\n")
+        lines = gt.revolution_lines(spans, "gpio", seed=13, closed_s=0.160)
+        self.replay(self.write_lines("reed2both.trace", lines), config=config)
+        w, summary = self.assert_complete(75)
+        self.assertLess(summary["max_cadence"], 80.0)
+        cadences = [c for c in self.signals.changes("Cadence") if c > 0]
+        self.assertGreater(min(cadences[5:-5]), 70.0)
+
     def test_stop_shows_0_within_stale_after_and_pauses(self):
         spans = [(3, 0), (60, 80), (20, 0), (1, 0)]
         lines = gt.revolution_lines(spans, "gpio", seed=6)

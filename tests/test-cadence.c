@@ -1,6 +1,9 @@
 /* Table-driven tests for the cadence estimator (after iio-sensor-proxy's test-orientation):
- * each case is a script of inputs (pulses, crank frames) and expectations at given times. */
+ * each case is a script of inputs (pulses, crank frames) and expectations at given times.
+ * The reed switch's line cases go through the engine's decoding (motion.c) as gpio.edge
+ * events, with [Gpio] Edge= and PulsesPerRevolution=. */
 #include "wu-cadence.h"
+#include "motion.h"
 
 #include <math.h>
 
@@ -223,10 +226,11 @@ test_train (gconstpointer data)
 
 /* ---- a reed switch's line edge by edge: real bounce, chatter ---------------------------- */
 
-/* A stretch of the line's life: pedalling (one closure a revolution, the switch closed for
+/* A stretch of the line's life: pedalling (one closure a magnet pass, the switch closed for
  * closed_ms, with extra level changes 0.2 ms apart as it closes and as it opens), or a
  * line that chatters (a falling edge every chatter_ms), or nothing. Pulled up: a closure is
- * a falling edge, and with Edge=falling the estimator sees only the falling edges. */
+ * a falling edge. Every edge is decoded as a gpio.edge event: with Edge=falling only the
+ * falling ones are pulses (live, the kernel reports only those). */
 typedef struct {
   double seconds;
   double rpm;              /* > 0: pedalling */
@@ -238,6 +242,8 @@ typedef struct {
 
 typedef struct {
   const char *name;
+  WuGpioEdge edge;          /* [Gpio] Edge= (0: falling) */
+  guint magnets;            /* PulsesPerRevolution= (0: 1) */
   LineStretch stretches[3];
   double want_rpm;          /* at the end */
   double max_rpm;           /* no reading above this after any edge in the last stretch, */
@@ -252,25 +258,48 @@ typedef struct {
 static const LineCase lines[] = {
   /* faster than Debounce= (5 ms): never quiet, every edge is bounce: 0 rpm throughout (the
    * old estimator let one through every 273 ms: ~218 rpm) */
-  { "chatter-1ms", { CHATTER (10, 1) }, 0, 0, 0, 0 },
-  { "chatter-4ms", { CHATTER (10, 4) }, 0, 0, 0, 0 },
+  { "chatter-1ms", 0, 0, { CHATTER (10, 1) }, 0, 0, 0, 0 },
+  { "chatter-4ms", 0, 0, { CHATTER (10, 4) }, 0, 0, 0, 0 },
   /* quiet long enough between edges, but dozens rejected between two let through: noisy,
    * 0 rpm throughout, reported at once, and again a minute later */
-  { "chatter-8ms", { CHATTER (10, 8) }, 0, 0, 0, 1 },
-  { "chatter-12ms", { CHATTER (10, 12) }, 0, 0, 0, 1 },
-  { "chatter-8ms-for-70s", { CHATTER (70, 8) }, 0, 0, 0, 2 },
+  { "chatter-8ms", 0, 0, { CHATTER (10, 8) }, 0, 0, 0, 1 },
+  { "chatter-12ms", 0, 0, { CHATTER (10, 12) }, 0, 0, 0, 1 },
+  { "chatter-8ms-for-70s", 0, 0, { CHATTER (70, 8) }, 0, 0, 0, 2 },
   /* a real switch: a few bounces of < 1 ms as it closes and as it opens */
-  { "switch-40-rpm", { RIDE (20, 40, 40, 4, 4) }, 40, 40.05, 0, 0 },
-  { "switch-80-rpm", { RIDE (20, 80, 30, 4, 2) }, 80, 80.05, 0, 0 },
-  { "switch-120-rpm", { RIDE (20, 120, 20, 2, 4) }, 120, 120.05, 0, 0 },
-  { "switch-120-rpm-more-bounce", { RIDE (20, 120, 20, 6, 6) }, 120, 120.05, 0, 0 },
+  { "switch-40-rpm", 0, 0, { RIDE (20, 40, 40, 4, 4) }, 40, 40.05, 0, 0 },
+  { "switch-80-rpm", 0, 0, { RIDE (20, 80, 30, 4, 2) }, 80, 80.05, 0, 0 },
+  { "switch-120-rpm", 0, 0, { RIDE (20, 120, 20, 2, 4) }, 120, 120.05, 0, 0 },
+  { "switch-120-rpm-more-bounce", 0, 0, { RIDE (20, 120, 20, 6, 6) }, 120, 120.05, 0, 0 },
   /* pedalling, then the wire works loose: falling from 80 to 0 (StaleAfter), and 0 on */
-  { "ride-then-chatter-1ms", { RIDE (10, 80, 30, 4, 4), CHATTER (10, 1) }, 0, 80.05, 0, 0 },
+  { "ride-then-chatter-1ms", 0, 0, { RIDE (10, 80, 30, 4, 4), CHATTER (10, 1) }, 0, 80.05, 0, 0 },
   /* the period the chatter began in was partly clean (fewer than the threshold rejected
    * in it): it may show once; from the next one on, 0 */
-  { "ride-then-chatter-8ms", { RIDE (10, 80, 30, 4, 4), CHATTER (10, 8) }, 0, 0, 0.6, 1 },
+  { "ride-then-chatter-8ms", 0, 0, { RIDE (10, 80, 30, 4, 4), CHATTER (10, 8) }, 0, 0, 0.6, 1 },
   /* ... and fixed: the right cadence again */
-  { "chatter-then-ride", { CHATTER (10, 4), RIDE (10, 90, 30, 4, 4) }, 90, 90.05, 0, 0 },
+  { "chatter-then-ride", 0, 0, { CHATTER (10, 4), RIDE (10, 90, 30, 4, 4) }, 90, 90.05, 0, 0 },
+  /* Edge=both: closings and openings are two pulse trains; one magnet pass is one pulse of
+   * each, however long the switch stays closed (closing-to-opening was a pulse too: with
+   * 2 magnets closed 150 ms of a 375 ms pass at 80 rpm, 50 and 200 rpm alternated) */
+  { "both-1-magnet-80-rpm", WU_GPIO_EDGE_BOTH, 1, { RIDE (20, 80, 30, 4, 4) }, 80, 80.05, 0, 0 },
+  { "both-2-magnets-long-closure-80-rpm", WU_GPIO_EDGE_BOTH, 2, { RIDE (20, 80, 150, 4, 4) },
+    80, 80.05, 0, 0 },
+  { "both-4-magnets-long-closure-60-rpm", WU_GPIO_EDGE_BOTH, 4, { RIDE (20, 60, 120, 2, 6) },
+    60, 60.05, 0, 0 },
+  { "both-2-magnets-short-closure-120-rpm", WU_GPIO_EDGE_BOTH, 2, { RIDE (20, 120, 10, 4, 4) },
+    120, 120.05, 0, 0 },
+  /* One direction only: right as long as the other end of the closure does not bounce
+   * (its bounce gives edges of the counted direction that the estimator cannot tell from a
+   * closure once the closure lasts more than a pulse period at 220 rpm: Edge=both can) */
+  { "falling-2-magnets-long-closure-80-rpm", WU_GPIO_EDGE_FALLING, 2,
+    { RIDE (20, 80, 150, 4, 0) }, 80, 80.05, 0, 0 },
+  { "rising-2-magnets-long-closure-80-rpm", WU_GPIO_EDGE_RISING, 2,
+    { RIDE (20, 80, 150, 0, 4) }, 80, 80.05, 0, 0 },
+  { "both-chatter-1ms", WU_GPIO_EDGE_BOTH, 1, { CHATTER (10, 1) }, 0, 0, 0, 0 },
+  /* every edge counts: a falling one every 8 ms is an edge every 4 ms, never quiet */
+  { "both-chatter-8ms", WU_GPIO_EDGE_BOTH, 1, { CHATTER (10, 8) }, 0, 0, 0, 0 },
+  { "both-chatter-16ms", WU_GPIO_EDGE_BOTH, 1, { CHATTER (10, 16) }, 0, 0, 0, 1 },
+  { "both-ride-stop-ride", WU_GPIO_EDGE_BOTH, 2,
+    { RIDE (10, 80, 150, 4, 4), RIDE (5, 0, 0, 0, 0), RIDE (10, 70, 150, 4, 4) }, 70, 70.05, 0, 0 },
 };
 
 typedef struct {
@@ -298,7 +327,8 @@ line_edges (const LineCase *c)
       const LineStretch *st = &c->stretches[i];
 
       if (st->rpm > 0)
-        for (double t = start + 0.1; t < start + st->seconds; t += 60.0 / st->rpm)
+        for (double t = start + 0.1; t < start + st->seconds;
+             t += 60.0 / st->rpm / MAX (c->magnets, 1u))
           {
             double open = t + st->closed_ms / 1000;
             LineEdge e = { SEC (t), FALSE, i };
@@ -348,30 +378,35 @@ test_line (gconstpointer data)
   guint last = last_stretch (c), reports = 0;
   double highest = 0, last_start = 0;
   gint64 end = 0;
-  WuCadenceConfig config;
-  WuCadence cadence;
+  WuMotionConfig config = { .gpio_edge = c->edge };
+  WuMotion motion;
+  const WuCadence *cadence = &motion.cadence;
 
   for (guint i = 0; i < last; i++)
     last_start += c->stretches[i].seconds;
-  wu_cadence_config_init (&config);
-  wu_cadence_init (&cadence, &config);
+  wu_cadence_config_init (&config.cadence);
+  config.cadence.pulses_per_revolution = MAX (c->magnets, 1u);
+  config.stale_after_us = config.cadence.stale_after_us;
+  wu_motion_init (&motion, &config);
   for (guint i = 0; i < edges->len; i++)
     {
       const LineEdge *e = &g_array_index (edges, LineEdge, i);
+      WuRawEvent event = { .time_us = e->time_us, .kind = WU_EVENT_GPIO_EDGE, .up = e->rising };
+      g_autoptr (GError) error = NULL;
+      WuSample sample;
 
       end = e->time_us;
-      if (e->rising)
-        continue;   /* Edge=falling: the kernel reports only closures */
-      wu_cadence_pulse (&cadence, e->time_us);
-      reports += wu_cadence_take_noise_report (&cadence, e->time_us) > 0;
+      g_assert_true (wu_motion_decode (&motion, &config, &event, &sample, &error));
+      g_assert_no_error (error);
+      reports += wu_cadence_take_noise_report (&motion.cadence, e->time_us) > 0;
       if (e->stretch == last && e->time_us >= SEC (last_start + c->settle_s))
-        highest = MAX (highest, wu_cadence_get (&cadence, e->time_us));
+        highest = MAX (highest, wu_cadence_get (cadence, e->time_us));
     }
   g_test_message ("%u edges, %" G_GUINT64_FORMAT " accepted, %" G_GUINT64_FORMAT " rejected, "
                   "%" G_GUINT64_FORMAT " noisy periods; highest %.2f rpm, at the end %.2f rpm",
-                  edges->len, cadence.accepted, cadence.rejected, cadence.noisy_periods, highest,
-                  wu_cadence_get (&cadence, end));
-  g_assert_cmpfloat_with_epsilon (wu_cadence_get (&cadence, end), c->want_rpm, 0.05);
+                  edges->len, cadence->accepted, cadence->rejected, cadence->noisy_periods, highest,
+                  wu_cadence_get (cadence, end));
+  g_assert_cmpfloat_with_epsilon (wu_cadence_get (cadence, end), c->want_rpm, 0.05);
   g_assert_cmpfloat (highest, <=, c->max_rpm + 0.01);
   g_assert_cmpuint (reports, ==, c->want_reports);
 }

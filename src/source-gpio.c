@@ -1,18 +1,27 @@
 /* The GPIO reed-switch source: a line's edge events, stamped with the kernel's time.
  *
  * States: waiting (no line: the chip is missing, the line busy; retried every
- * retry_interval_ms) and listening (the line's fd is a main-loop source). A hang-up on the
- * fd (the chip went away) goes back to waiting. Each change is logged as `old -> new` and
- * the reason for waiting is shown on the sensor's Error. The libgpiod calls are in the
- * backend (source-gpio.h). */
+ * retry_interval_ms) and listening (the line's fd is a main-loop source). The chip going
+ * away goes back to waiting: a hang-up on the line's fd, or the removal of the chip's device
+ * node, which an inotify watch on its directory (another main-loop fd) reports. Debian's
+ * 6.1 kernel wakes nobody polling a line's fd when gpiochip_remove() takes its chip away
+ * (poll() would say so, but only when something else wakes the loop): the node's removal
+ * is what tells, at once and without any periodic wake-up. Each change is logged as
+ * `old -> new` and the reason for waiting is shown on the sensor's Error. The libgpiod calls
+ * are in the backend (source-gpio.h). */
 #include "source-gpio.h"
 #include "config-gpio.h"
 #include "wu-error.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <glib-unix.h>
 
 /* Events read per read() call, and read() calls per wake-up: enough for any bike, small
@@ -37,6 +46,11 @@ typedef struct {
   guint offset;
   WuGpioRequest *request;      /* listening: the line */
   GSource *watch;              /* listening: the line's fd */
+  int node_fd;                 /* listening: inotify on the chip node's directory; -1: none */
+  GSource *node_watch;         /* ... its fd in the main loop */
+  char *node_path;             /* ... the node it watches for (symlinks resolved) */
+  struct stat node_stat;       /* ... as it was when the line was requested */
+  gboolean warned_node_watch;
   GSource *retry_timer;        /* waiting: the next attempt */
   char *last_error;            /* the last reason for waiting, logged once */
   gboolean warned_clock;
@@ -298,6 +312,20 @@ deliver_edges (WuGpioSource *gpio, const WuGpioEdgeEvent *edges, int n)
 }
 
 static void
+stop_watching_node (WuGpioSource *gpio)
+{
+  if (gpio->node_watch != NULL)
+    {
+      g_source_destroy (gpio->node_watch);
+      g_clear_pointer (&gpio->node_watch, g_source_unref);
+    }
+  if (gpio->node_fd >= 0)
+    close (gpio->node_fd);
+  gpio->node_fd = -1;
+  g_clear_pointer (&gpio->node_path, g_free);
+}
+
+static void
 stop_listening (WuGpioSource *gpio)
 {
   if (gpio->watch != NULL)
@@ -305,6 +333,7 @@ stop_listening (WuGpioSource *gpio)
       g_source_destroy (gpio->watch);
       g_clear_pointer (&gpio->watch, g_source_unref);
     }
+  stop_watching_node (gpio);
   g_clear_pointer (&gpio->request, wu_gpio_request_free);
   g_clear_pointer (&gpio->chip_path, g_free);
 }
@@ -321,21 +350,18 @@ lose_line (WuGpioSource *gpio, const char *reason)
   wait_and_retry (gpio, error);
 }
 
-/* Read what is pending. FALSE when the line was lost doing so. */
+/* Read and deliver what is pending. FALSE with an error when reading failed (the line is
+ * gone, or unreadable). */
 static gboolean
-read_pending (WuGpioSource *gpio)
+read_pending (WuGpioSource *gpio, GError **error)
 {
   WuGpioEdgeEvent edges[EVENTS_PER_READ];
-  g_autoptr (GError) error = NULL;
 
   for (guint i = 0; i < READS_PER_WAKEUP; i++)
     {
-      int n = wu_gpio_request_read (gpio->request, edges, EVENTS_PER_READ, &error);
+      int n = wu_gpio_request_read (gpio->request, edges, EVENTS_PER_READ, error);
       if (n < 0)
-        {
-          lose_line (gpio, error->message);
-          return FALSE;
-        }
+        return FALSE;
       deliver_edges (gpio, edges, n);
       if (n < EVENTS_PER_READ)
         break;
@@ -343,26 +369,150 @@ read_pending (WuGpioSource *gpio)
   return TRUE;
 }
 
-/* Hang-up or error on the line's fd: the chip went away. Events still queued are read
- * first, so that none is lost. */
-static gboolean
-on_line_hangup (WuGpioSource *gpio)
+/* The chip went away (REASON): events still queued are read first, where the kernel still
+ * gives them, so that none is lost; then back to waiting. */
+static void
+chip_gone (WuGpioSource *gpio, const char *reason)
 {
-  if (read_pending (gpio))
-    lose_line (gpio, "the GPIO chip went away");
-  return G_SOURCE_REMOVE;
+  g_autoptr (GError) error = NULL;
+
+  if (!read_pending (gpio, &error))
+    g_debug ("%s: after the chip went away: %s", gpio->base.name, error->message);
+  lose_line (gpio, reason);
 }
 
 static gboolean
 on_line_event (gint fd, GIOCondition condition, gpointer user_data)
 {
   WuGpioSource *gpio = user_data;
+  g_autoptr (GError) error = NULL;
 
+  /* Hang-up or error on the line's fd: the chip went away (kernels that wake pollers on
+   * removal). */
   if (condition & (G_IO_HUP | G_IO_ERR | G_IO_NVAL))
-    return on_line_hangup (gpio);
-  if (!read_pending (gpio))
-    return G_SOURCE_REMOVE;   /* lose_line() already dropped the watch */
+    {
+      chip_gone (gpio, "the GPIO chip went away");
+      return G_SOURCE_REMOVE;
+    }
+  if (!read_pending (gpio, &error))
+    {
+      lose_line (gpio, error->message);
+      return G_SOURCE_REMOVE;   /* lose_line() already dropped the watch */
+    }
   return G_SOURCE_CONTINUE;
+}
+
+/* Whether the node is still the one the line was requested on. */
+static gboolean
+node_still_there (WuGpioSource *gpio)
+{
+  struct stat now;
+
+  return stat (gpio->node_path, &now) == 0 && now.st_ino == gpio->node_stat.st_ino
+         && now.st_dev == gpio->node_stat.st_dev && now.st_rdev == gpio->node_stat.st_rdev;
+}
+
+/* What the directory watch read: TRUE when the node is gone. */
+static gboolean
+node_removed_in (WuGpioSource *gpio, const char *buffer, gssize length)
+{
+  g_autofree char *name = g_path_get_basename (gpio->node_path);
+
+  for (gssize at = 0; at < length;)
+    {
+      const struct inotify_event *event = (const struct inotify_event *) (buffer + at);
+
+      if (event->mask & IN_Q_OVERFLOW)
+        {
+          if (!node_still_there (gpio))
+            return TRUE;
+        }
+      else if (event->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))
+        return TRUE;   /* the directory itself went */
+      else if ((event->mask & (IN_DELETE | IN_MOVED_FROM)) && event->len > 0
+               && strcmp (event->name, name) == 0)
+        return TRUE;
+      at += (gssize) (sizeof *event + event->len);
+    }
+  return FALSE;
+}
+
+/* Something was deleted or moved in the chip node's directory. */
+static gboolean
+on_node_event (gint fd, GIOCondition condition, gpointer user_data)
+{
+  WuGpioSource *gpio = user_data;
+  char buffer[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+  gboolean removed = FALSE;
+  gssize n;
+
+  while (!removed && (n = read (fd, buffer, sizeof buffer)) > 0)
+    removed = node_removed_in (gpio, buffer, n);
+  if (removed)
+    {
+      g_autofree char *reason = NULL;
+
+      if (strcmp (gpio->node_path, gpio->chip_path) == 0)
+        reason = g_strdup ("its device node was removed: the GPIO chip went away");
+      else
+        reason = g_strdup_printf ("its device node %s was removed: the GPIO chip went away",
+                                  gpio->node_path);
+      chip_gone (gpio, reason);
+      return G_SOURCE_REMOVE;   /* lose_line() already dropped the watch */
+    }
+  if (n < 0 && errno != EAGAIN && errno != EINTR)
+    {
+      int saved = errno;
+      g_warning ("%s: watching %s for the chip's removal: %s; a removal may be noticed late",
+                 gpio->base.name, gpio->node_path, g_strerror (saved));
+      stop_watching_node (gpio);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Watch the directory of the chip's device node for the node's removal (devtmpfs deletes
+ * it in gpiochip_remove()). FALSE with an error when the node is already gone; a watch
+ * that cannot be had (no inotify, its limits reached) is only a warning: a removal is then
+ * noticed when the kernel hangs up the line's fd, or the main loop wakes for another
+ * reason. Any deletion in that directory wakes the loop: rare in /dev (a device unplugged),
+ * and never periodic. */
+static gboolean
+watch_chip_node (WuGpioSource *gpio, GError **error)
+{
+  g_autofree char *real = realpath (gpio->chip_path, NULL);
+  g_autofree char *dir = NULL;
+  int saved;
+
+  gpio->node_path = g_strdup (real != NULL ? real : gpio->chip_path);
+  dir = g_path_get_dirname (gpio->node_path);
+  gpio->node_fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  if (gpio->node_fd < 0
+      || inotify_add_watch (gpio->node_fd, dir, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF
+                                                | IN_MOVE_SELF | IN_ONLYDIR) < 0)
+    {
+      saved = errno;
+      if (!gpio->warned_node_watch)
+        g_warning ("%s: cannot watch %s for the chip's removal (%s): a removal may be noticed "
+                   "late", gpio->base.name, dir, g_strerror (saved));
+      gpio->warned_node_watch = TRUE;
+      stop_watching_node (gpio);
+      return TRUE;
+    }
+  /* The watch is in place: a removal from now on is seen. One before it is seen here. */
+  if (stat (gpio->node_path, &gpio->node_stat) < 0)
+    {
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "%s: %s", gpio->node_path,
+                   g_strerror (saved));
+      stop_watching_node (gpio);
+      return FALSE;
+    }
+  gpio->node_watch = g_unix_fd_source_new (gpio->node_fd, G_IO_IN);
+  g_source_set_callback (gpio->node_watch, G_SOURCE_FUNC (on_node_event), gpio, NULL);
+  g_source_set_name (gpio->node_watch, "[warmupd] gpio chip node");
+  g_source_attach (gpio->node_watch, NULL);
+  return TRUE;
 }
 
 static gboolean
@@ -400,6 +550,12 @@ start_listening (WuGpioSource *gpio, GError **error)
     }
   gpio->chip_path = g_steal_pointer (&chip_path);
   gpio->offset = line.offset;
+  if (!watch_chip_node (gpio, error))
+    {
+      g_clear_pointer (&gpio->request, wu_gpio_request_free);
+      g_clear_pointer (&gpio->chip_path, g_free);
+      return FALSE;
+    }
   gpio->watch = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   g_source_set_callback (gpio->watch, G_SOURCE_FUNC (on_line_event), gpio, NULL);
   g_source_set_name (gpio->watch, "[warmupd] gpio line");
@@ -492,5 +648,6 @@ wu_gpio_source_new (const WuGpioConfig *config, const WuGpioSourceOptions *optio
                               ? options->retry_interval_ms : WU_GPIO_DEFAULT_RETRY_MS;
   gpio->consumer = g_strdup ("warmupd");
   gpio->state = GPIO_WAITING;
+  gpio->node_fd = -1;
   return &gpio->base;
 }

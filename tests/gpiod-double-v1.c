@@ -201,6 +201,11 @@ gpiod_line_event_read_multiple (struct gpiod_line *line, struct gpiod_line_event
       errno = EPERM;
       return -1;
     }
+  if (fake_kernel_request_gone (line->fd))
+    {
+      errno = ENODEV;   /* lineevent_read() on 6.1: the chip is checked first */
+      return -1;
+    }
   num_events = MIN (num_events, MAX_EVENTS_PER_READ);
   rd = read (line->fd, records, sizeof records[0] * num_events);
   if (rd < 0)

@@ -435,6 +435,11 @@ gpiod_line_request_read_edge_events (struct gpiod_line_request *request,
   size_t n;
   ssize_t rd;
 
+  if (fake_kernel_request_gone (request->fd))
+    {
+      errno = ENODEV;   /* linereq_read() on 6.1: the chip is checked first */
+      return -1;
+    }
   max_events = MIN (max_events, buffer->capacity);
   rd = read (request->fd, buffer->records, max_events * sizeof buffer->records[0]);
   if (rd < 0)

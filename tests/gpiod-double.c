@@ -7,6 +7,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <linux/gpio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@ typedef struct {
   char *consumer;            /* a request's or another program's; NULL: free */
   FakeLineState state;
   int read_fd, write_fd;     /* the request's pipe; -1: none */
+  gboolean chip_gone;        /* removed silently: reads fail with ENODEV, no hang-up */
   gboolean level;            /* the physical level now (TRUE: high) */
   /* the kernel's debouncer (a v2 request with a debounce period) */
   gboolean settled_level;    /* the level it last reported (or read at the request) */
@@ -140,20 +142,46 @@ fake_gpio_add_chip (const char *path, const char *label, guint n_lines,
   g_assert_true (g_file_set_contents (path, "", 0, NULL));
 }
 
-void
-fake_gpio_remove_chip (const char *path)
+static void
+remove_chip (const char *path, gboolean hang_up)
 {
   FakeChipData *chip = find_chip (path);
 
   if (chip == NULL)
     g_error ("fake kernel: no chip %s", path);
-  /* Requests hang up; their read ends stay valid until the backend releases them. The
-   * chip's entry stays, renamed, so that those releases still find their lines. */
+  /* Requests hang up (or, silently, only fail their reads); their read ends stay valid
+   * until the backend releases them. The chip's entry stays, renamed, so that those
+   * releases still find their lines. */
   for (guint i = 0; i < chip->n_lines; i++)
-    close_request (&chip->lines[i]);
+    {
+      if (hang_up)
+        close_request (&chip->lines[i]);
+      chip->lines[i].chip_gone = !hang_up && chip->lines[i].read_fd >= 0;
+    }
   g_free (chip->path);
   chip->path = g_strdup_printf ("(removed) %s", path);
   g_assert_cmpint (g_unlink (path), ==, 0);
+}
+
+void
+fake_gpio_remove_chip (const char *path)
+{
+  remove_chip (path, TRUE);
+}
+
+void
+fake_gpio_remove_chip_silently (const char *path)
+{
+  remove_chip (path, FALSE);
+}
+
+gboolean
+fake_kernel_request_gone (int fd)
+{
+  FakeChipData *chip = NULL;
+  FakeLine *line = find_request (fd, &chip);
+
+  return line != NULL && line->chip_gone;
 }
 
 void
@@ -280,7 +308,8 @@ FakeChip *
 fake_kernel_open_chip (const char *path)
 {
   FakeChip *chip;
-  FakeChipData *data = find_chip (path);
+  g_autofree char *real = realpath (path, NULL);   /* a symlink to a chip opens the chip */
+  FakeChipData *data = find_chip (real != NULL ? real : path);
 
   if (data == NULL || data->open_errno != 0)
     {
@@ -288,7 +317,7 @@ fake_kernel_open_chip (const char *path)
       return NULL;
     }
   chip = g_new0 (FakeChip, 1);
-  chip->path = g_strdup (path);
+  chip->path = g_strdup (data->path);
   kernel.open_handles++;
   return chip;
 }
@@ -411,6 +440,7 @@ fake_kernel_release_line (int fd)
   close_request (line);
   close (line->read_fd);
   line->read_fd = -1;
+  line->chip_gone = FALSE;
   line->state.requested = FALSE;
   g_clear_pointer (&line->consumer, g_free);
 }

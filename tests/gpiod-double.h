@@ -5,8 +5,13 @@
  * - a fake kernel (gpiod-double.c): chips with named lines, line requests, and edge events
  *   written as records in the kernel's own layout (struct gpioevent_data for the v1 ABI,
  *   struct gpio_v2_line_event for v2) into a pipe whose read end is the request's fd, so it
- *   becomes readable in the main loop like the real one. Removing a chip closes the write
- *   ends: the fd hangs up, and reading it fails with ENODEV, as with the real chardev.
+ *   becomes readable in the main loop like the real one. Removing a chip deletes its file
+ *   (as devtmpfs deletes the node) and, as kernels that wake a line's pollers on removal do,
+ *   closes the write ends: the fd hangs up, and reading it fails with ENODEV. Debian's 6.1
+ *   kernel does not wake them: gpiochip_remove() leaves a polled line fd silent (poll()
+ *   reports the hang-up only when called anew, and read() fails with ENODEV even with
+ *   events queued); fake_gpio_remove_chip_silently() models that, where only the node's
+ *   removal tells.
  * - the libgpiod API of one version on top (gpiod-double-v1.c, gpiod-double-v2.c): it
  *   reads and decodes those records as the library does.
  *
@@ -39,8 +44,12 @@ void fake_gpio_reset (void);
  * NAMES (NULL-terminated, may be shorter or NULL) names the first ones. */
 void fake_gpio_add_chip (const char *path, const char *label, guint n_lines,
                          const char *const *names);
-/* The chip goes away: opening it fails with ENOENT; its requests hang up. */
+/* The chip goes away: its file is deleted, opening it fails with ENOENT; its requests hang
+ * up (reading them: end of file, which the libgpiod doubles turn into ENODEV). */
 void fake_gpio_remove_chip (const char *path);
+/* The same on Debian's 6.1 kernel: the requests' fds stay silent (no hang-up, nothing to
+ * read), and reading them fails with ENODEV. */
+void fake_gpio_remove_chip_silently (const char *path);
 /* Opening the chip fails with OPEN_ERRNO (EACCES: the node's permissions; 0: it opens
  * again), as for a user outside the node's group or in a sandbox. */
 void fake_gpio_deny_chip (const char *path, int open_errno);
@@ -83,5 +92,7 @@ int fake_kernel_request_line (FakeChip *chip, guint offset, const FakeLineState 
                               const char *consumer);
 /* Release the request reading from FD (closes FD). */
 void fake_kernel_release_line (int fd);
+/* Whether the request reading from FD lost its chip silently: its reads fail with ENODEV. */
+gboolean fake_kernel_request_gone (int fd);
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GPIO_DOMAIN "warmupd-gpio"
 #define RETRY_MS 20
@@ -573,6 +574,59 @@ test_chip_gone_and_back (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->sink.link_changes, ==, 3);   /* up, down, up */
 }
 
+/* The chip goes away on a kernel that wakes nobody polling the line (Debian's 6.1:
+ * gpiochip_remove() leaves the fd silent): the removal of its device node tells, with
+ * nothing else waking the main loop (no retry timer runs while listening); the link goes
+ * down with the reason, and the source listens again once the chip is back. */
+static void
+test_chip_removed_silently (Fixture *f, gconstpointer data)
+{
+  gint64 t;
+
+  listen (f);
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                         "*listening -> waiting: *gpiochip0: its device node was removed*");
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_WARNING,
+                         "*gpiochip0: its device node was removed: the GPIO chip went away*");
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_WARNING,
+                         "*gpiochip0: No such file or directory*retrying*");
+  fake_gpio_remove_chip_silently (f->chip0);
+  wait_for (f, is_link_down_after_up, NULL, "the link to go down");
+  g_assert_true (has_error_containing (f, "the GPIO chip went away"));
+  wait_for (f, has_error_containing, "No such file or directory", "a failed retry");
+  g_test_assert_expected_messages ();
+
+  fake_gpio_add_chip (f->chip0, "pinctrl-bcm2711", 58, bcm_names);
+  wait_for (f, is_link_up, NULL, "the chip to come back");
+  g_assert_null (f->sink.error);
+  t = ns_ago (5);
+  fake_gpio_edge (f->chip0, 17, FALSE, t);
+  wait_for (f, has_edges, GUINT_TO_POINTER (1), "an edge after the comeback");
+  g_assert_cmpint (nth_edge (f, 0)->time_us, ==, sink_time (f, t));
+  g_assert_cmpuint (f->sink.link_changes, ==, 3);   /* up, down, up */
+}
+
+/* Chip= a symlink to the node (a udev rule's name): the node it points to is watched. */
+static void
+test_chip_symlink_removed (Fixture *f, gconstpointer data)
+{
+  g_autofree char *link = g_build_filename (f->dev_dir, "bike-reed", NULL);
+
+  g_assert_cmpint (symlink (f->chip0, link), ==, 0);
+  set_line (f, link, "17");
+  listen (f);
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                         "*listening -> waiting: *bike-reed: its device node *gpiochip0 was removed*");
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_WARNING, "*bike-reed: its device node*");
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_WARNING, "*bike-reed: *retrying*");
+  fake_gpio_remove_chip_silently (f->chip0);
+  wait_for (f, is_link_down_after_up, NULL, "the link to go down");
+  wait_for (f, has_errors_reported, GUINT_TO_POINTER (2), "a failed retry");
+  g_test_assert_expected_messages ();
+  stop_source (f);
+  g_assert_cmpint (g_unlink (link), ==, 0);
+}
+
 /* Contact bounce: 2 extra closures within 2 ms of each real one. With either API every edge
  * arrives (the kernel does not debounce) and the estimator rejects the bounce. */
 static void
@@ -780,6 +834,8 @@ main (int argc, char **argv)
   add ("/gpio/unopenable-chips", test_unopenable_chips);
   add ("/gpio/busy-line", test_busy_line);
   add ("/gpio/chip-gone-and-back", test_chip_gone_and_back);
+  add ("/gpio/chip-removed-silently", test_chip_removed_silently);
+  add ("/gpio/chip-symlink-removed", test_chip_symlink_removed);
   add ("/gpio/bounce", test_bounce);
   add ("/gpio/short-closures", test_short_closures);
   add ("/gpio/foreign-clock", test_foreign_clock);

@@ -10,10 +10,13 @@
 #   monitor.log   `gdbus monitor` of warmupd, each line stamped with CLOCK_MONOTONIC (s)
 #   edges.trace   warmupd's --record: every edge with the kernel's timestamp
 #   final         Warmup1 and Sensor1 properties after the stop
+#   removal       the chip removed while warmupd listens, then back: monitor.log line marks,
+#                 CLOCK_MONOTONIC times, whether warmupd noticed by itself, reconnected
 #   warmupd.log, warmupd.status (exit status after SIGTERM)
 #   clocksource   the guest kernel's clocksource
 # Parameters (VMT_*, from the host): VMT_PULSE (gpio-pulse binary), VMT_PERIOD_MS, VMT_LOW_MS,
-# VMT_COUNT, VMT_LINE (offset in the bank), VMT_LINE_NAME, VMT_STALE_AFTER (s).
+# VMT_COUNT, VMT_LINE (offset in the bank), VMT_LINE_NAME, VMT_STALE_AFTER (s),
+# VMT_REMOVAL_WAIT (s).
 # Exit status: 0 when every step ran (the host judges the results), 1 with
 # $VM_RESULTS/guest-error otherwise.
 # shellcheck disable=SC2317  # the predicates below are called through wait_until
@@ -89,6 +92,10 @@ Line=$VMT_LINE_NAME
 Bias=pull-up
 Edge=falling
 EOF
+# The private bus stands in for the system bus too: BlueZ is simply absent there, instead of
+# a missing system bus that warmupd would retry every 30 s (a wake-up the removal test below
+# must not have).
+DBUS_SYSTEM_BUS_ADDRESS=$DBUS_SESSION_BUS_ADDRESS \
 G_DEBUG=fatal-criticals WARMUPD_ROUTINES_DIR=$WARMUPD_SRCDIR/data/routines \
   "$WARMUPD" --session --config /run/tmp/warmupd.conf --record "$R/edges.trace" \
   > "$R/warmupd.log" 2>&1 &
@@ -129,6 +136,44 @@ wait_until 30 paused || echo "state not paused" >> "$R/final-notes"
     echo "Sensor1.$p $(prop io.github.warmupd.Sensor1 "$p" "$spath")"
   done
 } > "$R/final"
+
+# --- the chip goes away while warmupd listens, and comes back -----------------------------------
+# The gpio-sim device stops being live: its chip is removed (gpiochip_remove()) while warmupd
+# holds the line. Nothing else happens meanwhile: no pulse, no D-Bus call to warmupd (its
+# PropertiesChanged signals reach the monitor without waking it; its system bus is the private
+# bus, so no Bluetooth retry timer runs either). Only the loss of the chip itself may wake it.
+# Progress is polled in monitor.log, never on warmupd.
+sensor1_says () {  # sensor1_says MARK 'Connected': <false>: a Sensor1 change after line MARK
+  tail -n +"$(($1 + 1))" "$R/monitor.log" | grep "'io.github.warmupd.Sensor1'" | grep -q -F "$2"
+}
+mark=$(wc -l < "$R/monitor.log")
+{ echo "mark $mark"; echo removed | "$VMT_PULSE" stamp; } > "$R/removal"
+echo 0 > "$dev/live" || fail "cannot make the gpio-sim device not live"
+test -e "/dev/$chip" && wait_until 10 test ! -e "/dev/$chip"
+if wait_until "$VMT_REMOVAL_WAIT" sensor1_says "$mark" "'Connected': <false>"; then
+  echo "noticed by-itself" >> "$R/removal"
+else
+  # What the old code needed: anything else waking warmupd's main loop (a D-Bus call here).
+  echo "noticed not-within-${VMT_REMOVAL_WAIT}s" >> "$R/removal"
+  prop io.github.warmupd.Sensor1 Connected "$spath" > /dev/null
+  if wait_until 5 sensor1_says "$mark" "'Connected': <false>"; then
+    echo "woken noticed-after-a-dbus-call" >> "$R/removal"
+  else
+    echo "woken not-even-after-a-dbus-call" >> "$R/removal"
+  fi
+fi
+mark=$(wc -l < "$R/monitor.log")
+{ echo "relive_mark $mark"; echo relived | "$VMT_PULSE" stamp; } >> "$R/removal"
+echo 1 > "$dev/live" || fail "cannot make the gpio-sim device live again"
+echo "chip_again $(cat "$dev/bank0/chip_name")" >> "$R/removal"
+# warmupd retries every 5 s while the line is missing
+if wait_until 30 sensor1_says "$mark" "'Connected': <true>"; then
+  echo "reconnected yes" >> "$R/removal"
+else
+  echo "reconnected no" >> "$R/removal"
+fi
+echo "error_after $(prop io.github.warmupd.Sensor1 Error "$spath")" >> "$R/removal"
+echo "connected_after $(prop io.github.warmupd.Sensor1 Connected "$spath")" >> "$R/removal"
 
 # --- SIGTERM: warmupd exits 0 ------------------------------------------------------------------
 kill -TERM "$wpid"

@@ -14,11 +14,16 @@
 # publishes around a late-read edge are measured and printed); after the stop the cadence
 # only falls and is 0 within StaleAfter of the first missing revolution (and not before
 # StaleAfter after the last one); the warm-up started by pedalling and was paused only by
-# the stop; Sensor1 still connected, nothing dropped; warmupd exits 0 on SIGTERM.
+# the stop; Sensor1 still connected, nothing dropped; then the gpio-sim device stops being
+# live (its chip is removed under warmupd's requested line) with nothing else going on:
+# Sensor1.Connected goes false by itself within VMT_REMOVAL_WAIT s (Debian's 6.1 kernel
+# wakes nobody polling the line's fd on removal: warmupd watches the chip's node), and once
+# the device is live again warmupd takes the line back; warmupd exits 0 on SIGTERM.
 # Prints the stimulus' measured accuracy (gpio-pulse's lateness, the kernel-stamped
 # periods) and the stop latency as TAP comments; also in $VM_WORK/figures.txt.
 # Skips (TAP "1..0 # SKIP", exit 0) only when qemu or a static busybox is missing. The guest
 # console is printed on failure. Environment: VMT_COUNT (pulses, default 38: 30 s),
+# VMT_REMOVAL_WAIT (s, default 10),
 # VMT_GPIO_KERNEL (a bzImage to boot instead of building one), CC.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,15 +34,15 @@ export WARMUPD_SRCDIR WARMUPD_BUILDDIR   # lib.sh derives them when run by hand
 
 PY=/usr/bin/python3
 export VMT_PERIOD_MS=800 VMT_LOW_MS=60 VMT_COUNT=${VMT_COUNT:-38} VMT_LINE=3 \
-  VMT_LINE_NAME=warmupd-reed VMT_STALE_AFTER=3
+  VMT_LINE_NAME=warmupd-reed VMT_STALE_AFTER=3 VMT_REMOVAL_WAIT=${VMT_REMOVAL_WAIT:-10}
 
-echo "1..9"
+echo "1..11"
 n=0
 ok () { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok () { n=$((n + 1)); echo "not ok $n - $*"; }
 bail () {  # the rest cannot run: report them as failed, show the guest, stop
   local why=$1
-  while [ "$n" -lt 9 ]; do not_ok "$why"; done
+  while [ "$n" -lt 11 ]; do not_ok "$why"; done
   [ -f "${VM_WORK:-/nonexistent}/console.log" ] && vm_dump_console 120
   exit 1
 }
@@ -78,7 +83,7 @@ if [ "$status" -ne 0 ]; then
   fi
 fi
 
-# 2..9: judged on the host from the guest's results
+# 2..11: judged on the host from the guest's results
 "$PY" - "$R" "$n" <<'EOF'
 import os, re, statistics, sys
 
@@ -142,11 +147,13 @@ for l in read("pulses.log").splitlines():
     if f[:1] == ["pulse"]:
         pulses.append(tuple(int(x) / 1e9 for x in f[2:5]))
 
-# the kernel-stamped edges warmupd recorded
+# the kernel-stamped edges warmupd recorded, up to the chip's removal (test 10)
 edges = []
 for l in read("edges.trace").splitlines():
     f = l.split()
     if len(f) == 3 and f[1] in ("gpio.edge", "link"):
+        if (f[1], f[2]) == ("link", "down"):
+            break
         edges.append((float(f[0]), f[2]))
 falling = [t for t, e in edges if e == "falling"]
 events = re.search(r"<uint64 (\d+)>", final.get("Sensor1.Events", ""))
@@ -243,8 +250,19 @@ if pulses and cad:
 else:
     check(False, "stop seen: no pulses or no Cadence published")
 
+removal = {}
+for l in read("removal").splitlines():
+    f = l.split()
+    if len(f) == 2 and f[1] in ("removed", "relived"):
+        removal[f[1]] = float(f[0])
+    elif len(f) >= 2:
+        removal[f[0]] = " ".join(f[1:])
+monitor = read("monitor.log").splitlines()
+mark = int(removal.get("mark", len(monitor)))
+
 # 7: the warm-up: pedalling started it, nothing paused it before the stop, the stop did
-states = re.findall(r"'State': <'([a-z-]+)'>", read("monitor.log"))
+# (up to the chip's removal)
+states = re.findall(r"'State': <'([a-z-]+)'>", "\n".join(monitor[:mark]))
 check(states == ["warming-up", "paused"] and "'paused'" in final.get("Warmup1.State", ""),
       "warm-up started by pedalling, paused only by the stop (states %s; Elapsed %s)"
       % ("->".join(states), final.get("Warmup1.Elapsed", "")),
@@ -261,6 +279,40 @@ status = read("warmupd.status").strip()
 log = read("warmupd.log")
 check(status == "0" and "CRITICAL" not in log, "warmupd exits 0 on SIGTERM (status %s)" % (status or "none"),
       ["warmupd.log: " + l for l in log.splitlines()[-30:]])
+
+# Sensor1 changes after the removal: (time, line)
+sensor_changes = []
+for l in monitor[mark:]:
+    if "'io.github.warmupd.Sensor1'" in l:
+        sensor_changes.append((float(l.split(" ", 1)[0]), l))
+down = next(((t, l) for t, l in sensor_changes if "'Connected': <false>" in l), None)
+relive_mark = int(removal.get("relive_mark", len(monitor)))
+up = next(((float(l.split(" ", 1)[0]), l) for l in monitor[relive_mark:]
+           if "'io.github.warmupd.Sensor1'" in l and "'Connected': <true>" in l), None)
+wait_s = float(os.environ["VMT_REMOVAL_WAIT"])
+
+# 10: the chip removed under the requested line, nothing else going on: Connected false by
+# itself, within VMT_REMOVAL_WAIT, with the reason on Sensor1.Error
+if down is not None and "removed" in removal:
+    fig("chip removed: Sensor1.Connected false received %.3f s after the device stopped being "
+        "live" % (down[0] - removal["removed"]))
+errors = [l for t, l in sensor_changes if "'Error': <'" in l and "'Error': <''>" not in l]
+check(removal.get("noticed") == "by-itself" and down is not None
+      and down[0] - removal["removed"] <= wait_s and errors,
+      "chip removed while listening: Sensor1.Connected false by itself within %.0f s, Error set "
+      "(%s)" % (wait_s, removal.get("noticed", "not run")),
+      ["removal: %r" % removal, "Sensor1 changes after the removal: %r" % sensor_changes[:6],
+       "warmupd.log: %r" % read("warmupd.log").splitlines()[-8:]])
+
+# 11: live again: warmupd takes the line back (it retries every 5 s), Error cleared
+if up is not None and "relived" in removal:
+    fig("chip live again: Sensor1.Connected true received %.3f s later" % (up[0] - removal["relived"]))
+check(removal.get("reconnected") == "yes" and up is not None
+      and "<true>" in removal.get("connected_after", "")
+      and "<''>" in removal.get("error_after", ""),
+      "gpio-sim device live again (%s): warmupd holds the line again, Error cleared"
+      % removal.get("chip_again"),
+      ["removal: %r" % removal])
 
 with open(os.path.join(R, "..", "figures.txt"), "w") as f:
     f.write("\n".join(figures) + "\n")

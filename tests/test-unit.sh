@@ -6,7 +6,9 @@
 #  - `systemd-analyze security --offline=yes` scores an overall exposure of 1.5 or lower
 #    (the score and every exposure left open are printed as TAP comments);
 #  - the sysusers.d file creates user warmupd in groups bluetooth and gpio (in a scratch
-#    root: the machine's own users are never touched).
+#    root: the machine's own users are never touched);
+#  - [Install] is the only way in: WantedBy= multi-user.target (boot) and bluetooth.target (an
+#    adapter appearing; the udev rules start nothing, see test-udev.sh).
 # Skips only when systemd-analyze is missing.
 set -uo pipefail
 
@@ -33,7 +35,7 @@ ok () { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok () { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
 comment () { sed 's/^/# /'; }
 
-echo "1..6"
+echo "1..7"
 
 # 1. the built unit ----------------------------------------------------------------------
 if [ ! -f "$unit" ]; then
@@ -150,6 +152,22 @@ else
     comment <"$tmp/root/etc/passwd"; comment <"$tmp/root/etc/group"
     not_ok "sysusers.d creates user warmupd in groups bluetooth and gpio"
   fi
+fi
+
+# 7. [Install] ------------------------------------------------------------------------------
+# every WantedBy= of [Install] (one or several lines, one or several targets a line)
+wanted_by=$(awk '/^\[/ { install = ($0 == "[Install]"); next }
+                 install && /^WantedBy=/ { sub(/^WantedBy=/, ""); print }' "$unit" 2>/dev/null |
+              tr ' ' '\n' | grep -v '^$' | sort -u | tr '\n' ' ')
+missing=""
+for target in multi-user.target bluetooth.target; do
+  case " $wanted_by" in *" $target "*) ;; *) missing="$missing $target" ;; esac
+done
+if [ -z "$missing" ]; then
+  ok "[Install] WantedBy= multi-user.target and bluetooth.target"
+else
+  echo "# WantedBy= in [Install]: ${wanted_by:-(none)}"
+  not_ok "[Install] WantedBy= lacks:$missing"
 fi
 
 exit "$failed"

@@ -346,6 +346,22 @@ class SignalsTest(wutest.WarmupdTestCase):
         r = self.check_config(os.path.join(wutest.SRCDIR, "data", "warmupd.conf"))
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_check_config_sample_uncommented(self):
+        # The sample's comments invite uncommenting its groups and keys ("#[Gpio]",
+        # "#Key=value"; "# text" stays a comment): all of them at once is a valid file too,
+        # with no unknown key (a warning on stderr).
+        with open(os.path.join(wutest.SRCDIR, "data", "warmupd.conf")) as f:
+            lines = f.read().splitlines(True)
+        uncommented = [l[1:] if l[:1] == "#" and (l[1:2].isupper() or l[1:2] == "[") else l
+                       for l in lines]
+        keys = sum(1 for a, b in zip(lines, uncommented) if a != b and "=" in b)
+        self.assertIn("[Gpio]\n", uncommented)
+        self.assertGreaterEqual(keys, 20, "keys uncommented")
+        path = self.write_config("".join(uncommented), "uncommented.conf")
+        r = self.check_config(path)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "%s: ok\n" % path, ""),
+                         "".join(uncommented))
+
     # -- (e) SIGTERM mid-replay at real speed ----------------------------------------------
 
     def test_sigterm_mid_replay_exits_0_quickly(self):

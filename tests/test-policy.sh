@@ -7,7 +7,8 @@
 # clients call as root, as an unprivileged uid, and as an unprivileged uid in group warmupd.
 #
 # Needs root (users, setpriv); creates the system user and group "warmupd" if missing
-# (as the package's sysusers.d file would). TAP output.
+# (as the package's sysusers.d file would) and removes the ones it created when it ends,
+# however it ends (an existing user or group is left as it was). TAP output.
 
 set -u
 
@@ -50,25 +51,49 @@ cp "$warmupd" "$tmp/warmupd" && cp -r "$srcdir/data/routines" "$tmp/routines" \
 warmupd=$tmp/warmupd
 bus_pid=
 daemon_pid=
+created_user=
+created_group=
+
+# Remove the user and group this run created, no others.
+remove_created_users () {
+  if [ -n "$created_user" ]; then
+    gid=$(getent group warmupd | cut -d: -f3)
+    userdel warmupd >/dev/null 2>&1 || echo "# could not remove the user warmupd created by this test"
+    # userdel also deletes a group named like the user (USERGROUPS_ENAB): one that was there
+    # before this run is put back with its gid
+    if [ -z "$created_group" ] && [ -n "$gid" ] && ! getent group warmupd >/dev/null; then
+      groupadd --system --gid "$gid" warmupd 2>/dev/null || echo "# could not restore the group warmupd"
+    fi
+  fi
+  if [ -n "$created_group" ] && getent group warmupd >/dev/null; then
+    groupdel warmupd >/dev/null 2>&1 || echo "# could not remove the group warmupd created by this test"
+  fi
+  created_user= created_group=
+}
 
 cleanup () {
   [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
   [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
   rm -rf "$tmp"
+  remove_created_users
 }
 trap cleanup EXIT
 trap 'exit 1' HUP INT TERM
 
 # --- users --------------------------------------------------------------------------------
 if ! getent group warmupd >/dev/null; then
-  groupadd --system warmupd 2>/dev/null || getent group warmupd >/dev/null \
-    || { echo "Bail out! cannot create group warmupd"; exit 1; }
+  if groupadd --system warmupd 2>/dev/null; then created_group=1
+  elif ! getent group warmupd >/dev/null; then echo "Bail out! cannot create group warmupd"; exit 1
+  fi
 fi
 if ! getent passwd warmupd >/dev/null; then
-  useradd --system --gid warmupd --no-create-home --home-dir /nonexistent \
-    --shell /usr/sbin/nologin warmupd 2>/dev/null || getent passwd warmupd >/dev/null \
-    || { echo "Bail out! cannot create user warmupd"; exit 1; }
+  if useradd --system --gid warmupd --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin warmupd 2>/dev/null; then created_user=1
+  elif ! getent passwd warmupd >/dev/null; then echo "Bail out! cannot create user warmupd"; exit 1
+  fi
 fi
+[ -n "$created_user$created_group" ] &&
+  echo "# created for this test (removed at the end):${created_user:+ user warmupd}${created_group:+ group warmupd}"
 warmupd_gid=$(getent group warmupd | cut -d: -f3)
 nobody_uid=65534
 nobody_gid=65534

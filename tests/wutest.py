@@ -246,6 +246,13 @@ class SignalRecorder:
                                   "NameOwnerChanged", "/org/freedesktop/DBus", BUS_NAME,
                                   Gio.DBusSignalFlags.NONE, self._on_owner),
         ]
+        # GDBus sends the AddMatch calls from its worker thread, asynchronously: on a loaded
+        # machine a daemon started next could replay a whole trace at --speed 0 before the
+        # bus has the rules, and its signals would reach nobody. The bus handles one
+        # connection's messages in order: once this reply is in, the rules are in force.
+        conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                       "GetId", None, GLib.VariantType.new("(s)"), Gio.DBusCallFlags.NONE, -1,
+                       None)
 
     def _on_props(self, conn, sender, path, iface, member, params):
         interface, changed, invalidated = params.unpack()

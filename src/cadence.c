@@ -27,6 +27,10 @@
  * interference) every few ms yields dozens in the 273 ms a 220 rpm revolution allows, and
  * would otherwise read as ~220 rpm: one edge let through each time that much has passed. */
 #define NOISE_REJECTED_EDGES 20
+/* Longer than any contact bounce (under a millisecond; tools/gen-trace.py spreads its
+ * bounce over up to 3 ms), shorter than a switch stays open between two magnets at 220 rpm
+ * with 16 of them (~8 ms, half a pulse period). The default Debounce=. */
+#define QUIET_BEFORE_MAX_US (5 * 1000)
 
 void
 wu_cadence_config_init (WuCadenceConfig *config)
@@ -111,13 +115,17 @@ is_restart (const WuCadence *cadence, gint64 gap_us, gint64 limit_us)
   return gap_us >= MIN (cadence->config.stale_after_us, limit_us);
 }
 
-/* Whether the line was quiet for debounce_us before an edge at TIME_US: no edge at all,
- * accepted or rejected, in that time. Notes the edge. */
+/* Whether the line was quiet before an edge at TIME_US: no edge at all, accepted or
+ * rejected, for a bounce's length (Debounce=, at most QUIET_BEFORE_MAX_US). Notes the edge.
+ * Not the whole Debounce=: the switch opening bounces too, and with Edge=falling that
+ * bounce is a counted edge only the open time before the next closing, which at high
+ * cadence with several magnets is shorter than a Debounce= the configuration allows.
+ * Slower chatter is left to the noise count. */
 static gboolean
 quiet_before (WuCadence *cadence, gint64 time_us)
 {
-  gboolean quiet = !cadence->have_edge ||
-                   time_us - cadence->last_edge_us >= cadence->config.debounce_us;
+  gint64 window = MIN (cadence->config.debounce_us, QUIET_BEFORE_MAX_US);
+  gboolean quiet = !cadence->have_edge || time_us - cadence->last_edge_us >= window;
 
   cadence->last_edge_us = cadence->have_edge ? MAX (cadence->last_edge_us, time_us) : time_us;
   cadence->have_edge = TRUE;

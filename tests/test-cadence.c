@@ -277,6 +277,7 @@ static const LineCase lines[] = {
   { "ride-then-chatter-8ms", 0, 0, { RIDE (10, 80, 30, 4, 4), CHATTER (10, 8) }, 0, 0, 0.6, 1 },
   /* ... and fixed: the right cadence again */
   { "chatter-then-ride", 0, 0, { CHATTER (10, 4), RIDE (10, 90, 30, 4, 4) }, 90, 90.05, 0, 0 },
+
   /* Edge=both: closings and openings are two pulse trains; one magnet pass is one pulse of
    * each, however long the switch stays closed (closing-to-opening was a pulse too: with
    * 2 magnets closed 150 ms of a 375 ms pass at 80 rpm, 50 and 200 rpm alternated) */
@@ -300,6 +301,21 @@ static const LineCase lines[] = {
   { "both-chatter-16ms", WU_GPIO_EDGE_BOTH, 1, { CHATTER (10, 16) }, 0, 0, 0, 1 },
   { "both-ride-stop-ride", WU_GPIO_EDGE_BOTH, 2,
     { RIDE (10, 80, 150, 4, 4), RIDE (5, 0, 0, 0, 0), RIDE (10, 70, 150, 4, 4) }, 70, 70.05, 0, 0 },
+};
+
+/* The longest Debounce= the configuration allows, with the opening's bounce a counted edge
+ * only the open time before the next closing (shorter than Debounce=): each closing is still
+ * a pulse (a quiet rule over the whole Debounce= read 0 rpm here). */
+typedef struct {
+  LineCase line;
+  double debounce_ms;
+} DebouncedLineCase;
+
+static const DebouncedLineCase debounced_lines[] = {
+  { { "debounce-34ms-8-magnets-150-rpm", 0, 8, { RIDE (20, 150, 25, 2, 3) }, 150, 150.05, 0, 0 },
+    34 },
+  { { "debounce-100ms-2-magnets-200-rpm", 0, 2, { RIDE (20, 200, 60, 2, 3) }, 200, 200.05, 0, 0 },
+    100 },
 };
 
 typedef struct {
@@ -371,9 +387,8 @@ last_stretch (const LineCase *c)
 }
 
 static void
-test_line (gconstpointer data)
+run_line (const LineCase *c, double debounce_ms)
 {
-  const LineCase *c = data;
   g_autoptr (GArray) edges = line_edges (c);
   guint last = last_stretch (c), reports = 0;
   double highest = 0, last_start = 0;
@@ -386,6 +401,8 @@ test_line (gconstpointer data)
     last_start += c->stretches[i].seconds;
   wu_cadence_config_init (&config.cadence);
   config.cadence.pulses_per_revolution = MAX (c->magnets, 1u);
+  if (debounce_ms > 0)
+    config.cadence.debounce_us = (gint64) (debounce_ms * 1000);
   config.stale_after_us = config.cadence.stale_after_us;
   wu_motion_init (&motion, &config);
   for (guint i = 0; i < edges->len; i++)
@@ -409,6 +426,20 @@ test_line (gconstpointer data)
   g_assert_cmpfloat_with_epsilon (wu_cadence_get (cadence, end), c->want_rpm, 0.05);
   g_assert_cmpfloat (highest, <=, c->max_rpm + 0.01);
   g_assert_cmpuint (reports, ==, c->want_reports);
+}
+
+static void
+test_line (gconstpointer data)
+{
+  run_line (data, 0);
+}
+
+static void
+test_debounced_line (gconstpointer data)
+{
+  const DebouncedLineCase *c = data;
+
+  run_line (&c->line, c->debounce_ms);
 }
 
 /* ---- wheel speed ----------------------------------------------------------------------- */
@@ -567,6 +598,11 @@ main (int argc, char **argv)
     {
       g_autofree char *path = g_strdup_printf ("/cadence/line/%s", lines[i].name);
       g_test_add_data_func (path, &lines[i], test_line);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (debounced_lines); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/cadence/line/%s", debounced_lines[i].line.name);
+      g_test_add_data_func (path, &debounced_lines[i], test_debounced_line);
     }
   return g_test_run ();
 }

@@ -557,7 +557,12 @@ catch_up_motion (WuEngine *engine, gint64 until_us)
         engine->external_now = MAX (engine->external_now, due);
       wu_actions_clear (&actions);
       publish_motion_due (engine, due, &actions);
-      finish_input (engine, &actions);
+      /* Not finish_input(): its deadline would be asked for from the live clock's now, which
+       * an event stamped ahead of it leaves behind AT, and the change just published would
+       * come back as due again (a spin until the clock caught up). The caller's
+       * finish_input() re-arms the deadline once the event is handled. */
+      carry_out (engine, &actions);
+      notify_changed (engine, actions.n > 0);
     }
 }
 

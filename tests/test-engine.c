@@ -740,6 +740,46 @@ test_stale_cadence_published_before_a_late_frame (void)
   wu_engine_free (engine);
 }
 
+static void
+count_sensor_changes (gpointer user_data, WuSensor *sensor)
+{
+  guint *changes = user_data;
+
+  (void) sensor;
+  (*changes)++;
+}
+
+/* A live event stamped ahead of the clock (the table cases all are) with cadence changes
+ * due before it: each is published once. The catch-up used to re-arm the deadline from the
+ * clock's now, behind the change just published, which then came back as due: it spun,
+ * publishing the same change, until the real clock reached the event's time. */
+static void
+test_catch_up_ahead_of_the_clock (void)
+{
+  static const WuEngineObserver observer = { .sensor_changed = count_sensor_changes };
+  guint changes = 0;
+  Fixture fixture = { 0 };
+  WuSensor *sensor;
+  WuConfig config;
+
+  wu_config_init (&config);
+  fixture.engine = wu_engine_new (&config, &observer, &changes);
+  wu_config_clear (&config);
+  sensor = wu_engine_add_source (fixture.engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (fixture.engine);
+  fixture.origin = wu_engine_now (fixture.engine);
+  push_link (sensor, at (&fixture, 0), TRUE);
+  for (guint i = 1; i <= 3; i++)
+    push_csc_crank (sensor, at (&fixture, i), (guint16) i, (guint16) (i * 1024));
+  push_csc_crank (sensor, at (&fixture, 5.8), 3, 3 * 1024);   /* a repeat: the crank stopped */
+  g_test_message ("%u sensor changes published", changes);
+  /* one per event and a few for the fall after the last revolution; the spin made
+   * hundreds of thousands */
+  g_assert_cmpuint (changes, <, 30);
+  g_assert_cmpfloat (sensor->cadence, <, 60);
+  wu_engine_free (fixture.engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -757,6 +797,7 @@ main (int argc, char **argv)
                    test_cap_sent_before_the_observer_hears);
   g_test_add_func ("/engine/stale-cadence-published-before-a-late-frame",
                    test_stale_cadence_published_before_a_late_frame);
+  g_test_add_func ("/engine/catch-up-ahead-of-the-clock", test_catch_up_ahead_of_the_clock);
   g_test_add_func ("/engine/start-refused-once-shutting-down",
                    test_start_refused_once_shutting_down);
   return g_test_run ();

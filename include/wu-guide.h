@@ -9,6 +9,9 @@
  *     done          -> done
  *   any but idle --Finish--> idle          done --Begin--> step (a new session)
  *
+ * NextFrom is Next for a caller that says where it saw the session (several screens): it
+ * moves only from that step of that round (step -1: the rest of that round).
+ *
  * Misuse fails with WU_ERROR_NO_SESSION (nothing begun) or WU_ERROR_WRONG_STATE. */
 #pragma once
 #include <glib.h>
@@ -40,6 +43,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuGuide, wu_guide_free)
 
 gboolean wu_guide_begin (WuGuide *guide, WuRoutine *routine, gint64 now_us, GError **error);
 gboolean wu_guide_next (WuGuide *guide, gint64 now_us, GError **error);
+/* wu_guide_next(), only if the session is where the caller saw it: in "step" at STEP_INDEX
+ * of ROUND, or in "rest" of ROUND with STEP_INDEX -1. Anywhere else WU_ERROR_WRONG_STATE
+ * (saying where it is) and nothing moves; WU_ERROR_NO_SESSION when idle, as wu_guide_next(). */
+gboolean wu_guide_next_from (WuGuide *guide, int step_index, guint round, gint64 now_us,
+                             GError **error);
 gboolean wu_guide_assess (WuGuide *guide, WuAssessment how, gint64 now_us, GError **error);
 gboolean wu_guide_finish (WuGuide *guide, GError **error);
 /* Time passes: a rest whose deadline is reached ends (-> done). TRUE when the state changed. */

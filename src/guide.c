@@ -123,6 +123,28 @@ wu_guide_next (WuGuide *guide, gint64 now_us, GError **error)
 }
 
 gboolean
+wu_guide_next_from (WuGuide *guide, int step_index, guint round, gint64 now_us, GError **error)
+{
+  gboolean here;
+
+  if (guide->state == WU_GUIDE_IDLE)
+    return wrong_state (guide, "NextFrom", "step or rest", error);
+  here = guide->round == round
+         && ((guide->state == WU_GUIDE_STEP && step_index == (int) guide->step)
+             || (guide->state == WU_GUIDE_REST && step_index == -1));
+  if (!here)
+    {
+      /* another screen moved the session on (or the caller's view is otherwise out of date) */
+      g_set_error (error, WU_ERROR, WU_ERROR_WRONG_STATE,
+                   "NextFrom: the session is now in state %s, step %d, round %u "
+                   "(called for step %d, round %u)", state_names[guide->state],
+                   wu_guide_get_step_index (guide), guide->round, step_index, round);
+      return FALSE;
+    }
+  return wu_guide_next (guide, now_us, error);
+}
+
+gboolean
 wu_guide_assess (WuGuide *guide, WuAssessment how, gint64 now_us, GError **error)
 {
   const WuRoundRule *rule;

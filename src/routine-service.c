@@ -234,6 +234,19 @@ handle_next (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, gpointer u
 }
 
 static gboolean
+handle_next_from (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, gint step_index,
+                  guint round, gpointer user_data)
+{
+  WuRoutineService *service = user_data;
+  g_autoptr (GError) error = NULL;
+  WuGuideState old_state = wu_guide_get_state (service->guide);
+  gboolean ok = wu_guide_next_from (service->guide, step_index, round, g_get_monotonic_time (),
+                                    &error);
+
+  return finish_call (service, invocation, old_state, ok, error);
+}
+
+static gboolean
 handle_assess (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, const char *how,
                gpointer user_data)
 {
@@ -341,6 +354,7 @@ wu_routine_service_new (const char *dir, const char *default_routine)
   g_signal_connect (service->skeleton, "handle-get-routine", G_CALLBACK (handle_get_routine), service);
   g_signal_connect (service->skeleton, "handle-begin", G_CALLBACK (handle_begin), service);
   g_signal_connect (service->skeleton, "handle-next", G_CALLBACK (handle_next), service);
+  g_signal_connect (service->skeleton, "handle-next-from", G_CALLBACK (handle_next_from), service);
   g_signal_connect (service->skeleton, "handle-assess", G_CALLBACK (handle_assess), service);
   g_signal_connect (service->skeleton, "handle-finish", G_CALLBACK (handle_finish), service);
   publish (service);

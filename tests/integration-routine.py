@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Floor routines over D-Bus and on a terminal: io.github.warmupd.Routine1 (Routines,
-GetRoutine, the guided session Begin/Next/Assess/Finish and its misuse) with the real
-daemon on a private bus, and `warmupctl guide` / `warmupctl watch --guide` driven through
-a pseudo-terminal (answering its prompts, including an `irritated` assessment).
+GetRoutine, the guided session Begin/Next/NextFrom/Assess/Finish and its misuse) with the
+real daemon on a private bus, and `warmupctl guide` / `warmupctl watch --guide` driven
+through a pseudo-terminal (answering its prompts, including an `irritated` assessment).
 
 The routines come from data/routines (WARMUPD_ROUTINES_DIR); warmupctl's second is made
 short with WARMUPCTL_SECOND_MS so a whole guided round takes a second or two."""
@@ -131,10 +131,16 @@ class RoutineTests(wutest.WarmupdTestCase):
                          GLib.Variant(sig, args) if sig else None, reply)
 
     def rerror(self, method, *args, sig=None):
+        return self.refusal(method, *args, sig=sig)[0]
+
+    def refusal(self, method, *args, sig=None):
+        """The D-Bus error METHOD(ARGS) fails with: (name, message)."""
         try:
             self.rcall(method, *args, sig=sig)
         except GLib.Error as e:
-            return wutest.Gio.DBusError.get_remote_error(e)
+            name = wutest.Gio.DBusError.get_remote_error(e)
+            wutest.Gio.DBusError.strip_remote_error(e)
+            return name, e.message
         self.fail("%s%r succeeded; an error was expected" % (method, args))
 
     def expect_session(self, state, step=None, rnd=None):
@@ -385,6 +391,50 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertEqual(self.routine()["RoutineState"], "idle")
         self.assertIn("(finished early)", d.log())
         self.assertTrue(d.running())
+
+    # -- NextFrom: Next from where the caller saw the session
+
+    def test_next_from_twice_moves_one_step(self):
+        """Two screens press Next for the first step (StepIndex 0) of round 1 within
+        milliseconds, each with NextFrom(0, 1): the first moves the session to the second step;
+        the second is refused with WrongState, saying where the session is, and does not move
+        it a step further."""
+        self.start_daemon()
+        self.assertEqual(self.rerror("NextFrom", 0, 1, sig="(iu)"), ERROR + "NoSession")
+        self.rcall("Begin", "after-bike-warmup", sig="(s)")
+        self.expect_session("step", "windshield-wipers", 1)
+        self.rcall("NextFrom", 0, 1, sig="(iu)")
+        self.expect_session("step", "ab-touch", 1)
+        name, message = self.refusal("NextFrom", 0, 1, sig="(iu)")
+        self.assertEqual(name, ERROR + "WrongState")
+        self.assertIn("state step, step 1, round 1", message)
+        self.expect_session("step", "ab-touch", 1)          # StepIndex stays 1
+        self.barrier()
+        self.assertEqual(self.signals.changes("StepIndex", iface=ROUTINE_IFACE), [0, 1])
+        # from where the session is, it moves on; a stale round or the rest's -1 do not
+        self.assertEqual(self.rerror("NextFrom", 1, 2, sig="(iu)"), ERROR + "WrongState")
+        self.assertEqual(self.rerror("NextFrom", -1, 1, sig="(iu)"), ERROR + "WrongState")
+        self.rcall("NextFrom", 1, 1, sig="(iu)")
+        self.expect_session("step", "knee-to-chest", 1)
+
+    def test_next_from_ends_the_rest_of_its_round(self):
+        """During the rest of round 1, NextFrom(-1, 1) ends it; a stale round or a step index
+        is refused with WrongState and the rest goes on; once done, NextFrom is refused too."""
+        self.rest_after_short_round(rest_seconds=100)
+        ends_at = self.expect_session("rest", "", 1)["RestEndsAt"]
+        name, message = self.refusal("NextFrom", -1, 2, sig="(iu)")    # a stale round
+        self.assertEqual(name, ERROR + "WrongState")
+        self.assertIn("state rest, step -1, round 1", message)
+        self.assertEqual(self.rerror("NextFrom", -1, 0, sig="(iu)"), ERROR + "WrongState")
+        self.assertEqual(self.rerror("NextFrom", 1, 1, sig="(iu)"), ERROR + "WrongState")
+        r = self.expect_session("rest", "", 1)                          # still resting
+        self.assertEqual(r["RestEndsAt"], ends_at)
+        self.rcall("NextFrom", -1, 1, sig="(iu)")                       # up early
+        r = self.expect_session("done", "", 1)
+        self.assertEqual(r["RestEndsAt"], 0)
+        self.assertEqual(self.rerror("NextFrom", -1, 1, sig="(iu)"), ERROR + "WrongState")
+        self.barrier()
+        self.assertEqual(self.states_published(), ["step", "assess", "rest", "done"])
 
     # -- warmupctl
 

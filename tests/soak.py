@@ -138,6 +138,7 @@ def bad_calls():
         (OBJECT_PATH, ROUTINE_IFACE, "Begin", "(u)", (7,)),
         (OBJECT_PATH, ROUTINE_IFACE, "Assess", "(s)", ("\u00e9tonn\u00e9" * 40,)),
         (OBJECT_PATH, ROUTINE_IFACE, "Next", "(i)", (3,)),
+        (OBJECT_PATH, ROUTINE_IFACE, "NextFrom", "(s)", ("0",)),
         (OBJECT_PATH, OM_IFACE, "GetManagedObjects", "(s)", ("x",)),
         (OBJECT_PATH + "/sensors/ftms0", PROPS_IFACE, "Get", "(ss)", (SENSOR_IFACE, "Nope")),
     ]

@@ -27,7 +27,7 @@ static const char *const one_round =
   "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=standing\nInstruction=I\n"
   "[Step b]\nName=B\nCount=hold\nAmount=5\nPosition=standing\nInstruction=I\n";
 
-typedef enum { BEGIN, NEXT, ASSESS, FINISH, TICK } Op;
+typedef enum { BEGIN, NEXT, NEXT_FROM, ASSESS, FINISH, TICK } Op;
 
 #define OK (-1)   /* no error expected */
 #define S (G_USEC_PER_SEC)
@@ -40,6 +40,7 @@ typedef struct {
   WuGuideState state;
   int step;              /* step index, -1: none */
   guint round;
+  struct { int step; guint round; } from;   /* NEXT_FROM: where the caller saw the session */
 } Row;
 
 typedef struct {
@@ -54,7 +55,12 @@ typedef struct {
 
 #define END { .op = (Op) -1 }
 #define NA WU_ASSESSMENT_NONE
+/* A NEXT_FROM row ends with FROM (step, round): where its caller saw the session. */
+#define FROM(s, r) .from = { (s), (r) }
 
+/* Only the NEXT_FROM rows give .from: the others leave it out. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const Case cases[] = {
   { "better-then-irritated-rest-by-time", &with_rounds, {
     { BEGIN,  NA, 0, OK, WU_GUIDE_STEP, 0, 1 },
@@ -121,7 +127,50 @@ static const Case cases[] = {
     { ASSESS, WU_ASSESSMENT_BETTER, 3, WU_ERROR_WRONG_STATE, WU_GUIDE_DONE, -1, 1 },
     { BEGIN,  NA, 4, OK, WU_GUIDE_STEP, 0, 1 },                       /* again, from done */
     END }, 0, WU_ASSESSMENT_NONE, FALSE },
+  /* two screens on one session: each says where it saw it; the slower one moves nothing */
+  { "next-from-where-the-caller-saw-it", &with_rounds, {
+    { NEXT_FROM, NA, 0, WU_ERROR_NO_SESSION, WU_GUIDE_IDLE, -1, 0, FROM (0, 1) },  /* as Next */
+    { NEXT_FROM, NA, 0, WU_ERROR_NO_SESSION, WU_GUIDE_IDLE, -1, 0, FROM (-1, 0) },
+    { BEGIN,     NA, 0, OK, WU_GUIDE_STEP, 0, 1 },
+    { NEXT_FROM, NA, 1, OK, WU_GUIDE_STEP, 1, 1, FROM (0, 1) },
+    { NEXT_FROM, NA, 1, WU_ERROR_WRONG_STATE, WU_GUIDE_STEP, 1, 1, FROM (0, 1) },  /* stale step */
+    { NEXT_FROM, NA, 2, WU_ERROR_WRONG_STATE, WU_GUIDE_STEP, 1, 1, FROM (1, 2) },  /* stale round */
+    { NEXT_FROM, NA, 2, WU_ERROR_WRONG_STATE, WU_GUIDE_STEP, 1, 1, FROM (-1, 1) }, /* no rest */
+    { NEXT_FROM, NA, 3, OK, WU_GUIDE_ASSESS, -1, 1, FROM (1, 1) },                 /* last step */
+    { NEXT_FROM, NA, 4, WU_ERROR_WRONG_STATE, WU_GUIDE_ASSESS, -1, 1, FROM (1, 1) },
+    { NEXT_FROM, NA, 4, WU_ERROR_WRONG_STATE, WU_GUIDE_ASSESS, -1, 1, FROM (-1, 1) },
+    { ASSESS,    WU_ASSESSMENT_BETTER, 5, OK, WU_GUIDE_STEP, 0, 2 },
+    { NEXT_FROM, NA, 6, WU_ERROR_WRONG_STATE, WU_GUIDE_STEP, 0, 2, FROM (0, 1) },  /* round 1's */
+    { NEXT_FROM, NA, 6, OK, WU_GUIDE_STEP, 1, 2, FROM (0, 2) },
+    { NEXT_FROM, NA, 7, OK, WU_GUIDE_ASSESS, -1, 2, FROM (1, 2) },
+    { ASSESS,    WU_ASSESSMENT_IRRITATED, 8, OK, WU_GUIDE_REST, -1, 2 },
+    END }, 2, WU_ASSESSMENT_IRRITATED, FALSE },
+  { "next-from-ends-the-rest-of-its-round", &with_rounds, {
+    { BEGIN,     NA, 0, OK, WU_GUIDE_STEP, 0, 1 },
+    { NEXT_FROM, NA, 1, OK, WU_GUIDE_STEP, 1, 1, FROM (0, 1) },
+    { NEXT_FROM, NA, 2, OK, WU_GUIDE_ASSESS, -1, 1, FROM (1, 1) },
+    { ASSESS,    WU_ASSESSMENT_IRRITATED, 3, OK, WU_GUIDE_REST, -1, 1 },
+    { NEXT_FROM, NA, 4, WU_ERROR_WRONG_STATE, WU_GUIDE_REST, -1, 1, FROM (1, 1) },  /* a step */
+    { NEXT_FROM, NA, 4, WU_ERROR_WRONG_STATE, WU_GUIDE_REST, -1, 1, FROM (0, 1) },
+    { NEXT_FROM, NA, 5, WU_ERROR_WRONG_STATE, WU_GUIDE_REST, -1, 1, FROM (-1, 2) }, /* round */
+    { NEXT_FROM, NA, 5, WU_ERROR_WRONG_STATE, WU_GUIDE_REST, -1, 1, FROM (-1, 0) },
+    { NEXT_FROM, NA, 60, OK, WU_GUIDE_DONE, -1, 1, FROM (-1, 1) },                  /* up early */
+    { NEXT_FROM, NA, 61, WU_ERROR_WRONG_STATE, WU_GUIDE_DONE, -1, 1, FROM (-1, 1) }, /* twice */
+    { NEXT_FROM, NA, 61, WU_ERROR_WRONG_STATE, WU_GUIDE_DONE, -1, 1, FROM (1, 1) },
+    { TICK,      NA, 400, OK, WU_GUIDE_DONE, -1, 1 },
+    { FINISH,    NA, 401, OK, WU_GUIDE_IDLE, -1, 0 },
+    { NEXT_FROM, NA, 402, WU_ERROR_NO_SESSION, WU_GUIDE_IDLE, -1, 0, FROM (-1, 1) },
+    END }, 1, WU_ASSESSMENT_IRRITATED, TRUE },
+  { "next-from-one-round-ends-in-done", &one_round, {
+    { BEGIN,     NA, 0, OK, WU_GUIDE_STEP, 0, 1 },
+    { NEXT_FROM, NA, 1, WU_ERROR_WRONG_STATE, WU_GUIDE_STEP, 0, 1, FROM (1, 1) },  /* ahead */
+    { NEXT_FROM, NA, 1, OK, WU_GUIDE_STEP, 1, 1, FROM (0, 1) },
+    { NEXT_FROM, NA, 2, OK, WU_GUIDE_DONE, -1, 1, FROM (1, 1) },
+    { NEXT_FROM, NA, 2, WU_ERROR_WRONG_STATE, WU_GUIDE_DONE, -1, 1, FROM (1, 1) },
+    { NEXT,      NA, 3, WU_ERROR_WRONG_STATE, WU_GUIDE_DONE, -1, 1 },              /* as Next */
+    END }, 1, WU_ASSESSMENT_NONE, TRUE },
 };
+#pragma GCC diagnostic pop
 
 static gboolean
 run_row (WuGuide *guide, WuRoutine *routine, const Row *row, GError **error)
@@ -134,6 +183,8 @@ run_row (WuGuide *guide, WuRoutine *routine, const Row *row, GError **error)
       return wu_guide_begin (guide, routine, now, error);
     case NEXT:
       return wu_guide_next (guide, now, error);
+    case NEXT_FROM:
+      return wu_guide_next_from (guide, row->from.step, row->from.round, now, error);
     case ASSESS:
       return wu_guide_assess (guide, row->how, now, error);
     case FINISH:
@@ -200,6 +251,28 @@ test_rest_deadline (void)
   g_assert_false (wu_guide_tick (guide, 400 * S));
 }
 
+/* A refused NextFrom says where the session is now, for the caller to catch up. */
+static void
+test_next_from_says_where (void)
+{
+  g_autoptr (WuRoutine) routine = wu_routine_parse (with_rounds, -1, "t.routine", NULL, NULL);
+  g_autoptr (WuGuide) guide = wu_guide_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (wu_guide_begin (guide, routine, 0, NULL));
+  g_assert_true (wu_guide_next_from (guide, 0, 1, 1 * S, NULL));
+  g_assert_false (wu_guide_next_from (guide, 0, 1, 1 * S, &error));
+  g_assert_error (error, WU_ERROR, WU_ERROR_WRONG_STATE);
+  g_assert_cmpstr (error->message, ==,
+                   "NextFrom: the session is now in state step, step 1, round 1 "
+                   "(called for step 0, round 1)");
+  g_clear_error (&error);
+  g_assert_true (wu_guide_next (guide, 2 * S, NULL));
+  g_assert_false (wu_guide_next_from (guide, 1, 1, 3 * S, &error));
+  g_assert_error (error, WU_ERROR, WU_ERROR_WRONG_STATE);
+  g_assert_nonnull (strstr (error->message, "state assess, step -1, round 1"));
+}
+
 /* The guide keeps its routine even when the caller drops it (a reload). */
 static void
 test_keeps_routine (void)
@@ -224,5 +297,6 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/guide/rest-deadline", test_rest_deadline);
   g_test_add_func ("/guide/keeps-routine", test_keeps_routine);
+  g_test_add_func ("/guide/next-from-says-where", test_next_from_says_where);
   return g_test_run ();
 }

@@ -304,7 +304,7 @@ if [ "$(cat "$tmp/stop-member")" = "()" ]; then ok "group warmupd member: Stop s
 else not_ok "group warmupd member: Stop succeeds"; diag "$tmp/stop-member"; fi
 
 # The guided session (Routine1): reading a routine is for everyone, steering the session
-# (Begin, Next, Assess, Finish) for root and group warmupd.
+# (Begin, Next, NextFrom, Assess, Finish) for root and group warmupd.
 riface=io.github.warmupd.Routine1
 call "$tmp/getroutine-nobody" as_nobody gdbus call $dest --method $riface.GetRoutine \
   after-bike-warmup
@@ -324,6 +324,17 @@ for method in Next Finish; do
   if denied "$tmp/$method-nobody"; then ok "nobody: $method is AccessDenied"
   else not_ok "nobody: $method is AccessDenied"; diag "$tmp/$method-nobody"; fi
 done
+
+call "$tmp/NextFrom-nobody" as_nobody gdbus call $dest --method $riface.NextFrom 0 1
+if denied "$tmp/NextFrom-nobody"; then ok "nobody: NextFrom is AccessDenied"
+else not_ok "nobody: NextFrom is AccessDenied"; diag "$tmp/NextFrom-nobody"; fi
+
+# allowed through like Next: warmupd itself refuses a step the session is not at
+call "$tmp/nextfrom-member" as_member gdbus call $dest --method $riface.NextFrom 5 1
+if grep -q 'io.github.warmupd.Error.WrongState' "$tmp/nextfrom-member"; then
+  ok "group warmupd member: NextFrom for another step gets io.github.warmupd.Error.WrongState"
+else not_ok "group warmupd member: NextFrom for another step gets io.github.warmupd.Error.WrongState"
+  diag "$tmp/nextfrom-member"; fi
 
 call "$tmp/assess-member" as_member gdbus call $dest --method $riface.Assess better
 if grep -q 'io.github.warmupd.Error.WrongState' "$tmp/assess-member"; then

@@ -291,14 +291,30 @@ guide_call_failed (Guide *guide, const char *what, GError *error)
   return FALSE;
 }
 
+/* The step on screen is done: move the session on from it, and only from it (NextFrom), so
+ * that two screens finishing the same step at once move the session by one step. */
 static void
 call_next (Guide *guide)
 {
   g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
 
   guide->phase = PHASE_NONE;   /* warmupd's answer (PropertiesChanged) says what follows */
-  if (!wu_routine1_call_next_sync (guide->proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
-    guide_call_failed (guide, "Next", error);
+  if (wu_routine1_call_next_from_sync (guide->proxy, guide->shown_index, guide->shown_round,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
+    return;
+  name = g_dbus_error_get_remote_error (error);
+  if (g_strcmp0 (name, WRONG_STATE_ERROR) != 0)
+    {
+      guide_call_failed (guide, "NextFrom", error);
+      return;
+    }
+  /* Another screen moved the session on from this step first. warmupd sent the
+   * PropertiesChanged that says so before this answer, and it is not read yet (else this
+   * screen would be showing where the session is, not this step): guide_sync() shows the
+   * session when it is read, PHASE_NONE until then. Syncing now would show the cached, old
+   * step again. */
+  say (guide, "  another screen moved on first\n");
 }
 
 /* --- a step: parts (sides x sets) made of units (reps, breaths, seconds) --- */
@@ -435,7 +451,7 @@ rest_seconds_left (Guide *guide)
 }
 
 /* The article asks for the whole rest: the countdown does not invite cutting it short
- * (Enter still ends it, as Next() does). */
+ * (Enter still ends it, as Next() does; end_rest()). */
 static void
 show_rest_left (Guide *guide)
 {
@@ -450,6 +466,8 @@ start_rest (Guide *guide)
   g_autofree char *rest = minutes_seconds (lookup_u (guide->routine, "rest_seconds"));
 
   guide->phase = PHASE_REST;
+  guide->shown_index = -1;     /* the rest of this round is on screen: end_rest() says so */
+  guide->shown_round = wu_routine1_get_round (guide->proxy);
   guide->seconds_left = rest_seconds_left (guide);
   say (guide, "\nRest %s, %s: %s\n", rest,
        position_words (lookup_s (guide->routine, "rest_position")),
@@ -473,9 +491,9 @@ finish_for_the_day (Guide *guide)
   guide_quit (guide, EXIT_SUCCESS);
 }
 
-/* The rest is over on this screen: tell warmupd. Its own timer may have ended the rest
- * already, its word of it not yet here: then Next() finds the session done (WrongState), and
- * the day ends as usual. */
+/* The rest is over on this screen: tell warmupd (NextFrom the rest of the round shown). Its
+ * own timer, or another screen, may have ended the rest already, its word of it not yet
+ * here: then NextFrom() finds the session done (WrongState), and the day ends as usual. */
 static void
 end_rest (Guide *guide)
 {
@@ -483,13 +501,14 @@ end_rest (Guide *guide)
   g_autofree char *name = NULL;
 
   guide->phase = PHASE_NONE;
-  if (wu_routine1_call_next_sync (guide->proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
+  if (wu_routine1_call_next_from_sync (guide->proxy, -1, guide->shown_round,
+                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
     return;
   name = g_dbus_error_get_remote_error (error);
   if (g_strcmp0 (name, WRONG_STATE_ERROR) == 0)
     finish_for_the_day (guide);
   else
-    guide_call_failed (guide, "Next", error);
+    guide_call_failed (guide, "NextFrom", error);
 }
 
 /* Bring the screen in line with warmupd's session (ours, or moved on by another screen). */

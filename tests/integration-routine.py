@@ -2,17 +2,21 @@
 """Floor routines over D-Bus and on a terminal: io.github.warmupd.Routine1 (Routines,
 GetRoutine, the guided session Begin/Next/NextFrom/Assess/Finish and its misuse) with the
 real daemon on a private bus, and `warmupctl guide` / `warmupctl watch --guide` driven
-through a pseudo-terminal (answering its prompts, including an `irritated` assessment).
+through a pseudo-terminal (answering its prompts, including an `irritated` assessment, and
+another screen moving the session on first).
 
 The routines come from data/routines (WARMUPD_ROUTINES_DIR); warmupctl's second is made
 short with WARMUPCTL_SECOND_MS so a whole guided round takes a second or two."""
 
+import fcntl
 import os
 import pty
 import re
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -59,6 +63,7 @@ class Terminal:
 
     def __init__(self, argv, env):
         self.master, slave = pty.openpty()
+        self.slave_path = os.ttyname(slave)
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
                                      close_fds=True, start_new_session=True)
         os.close(slave)
@@ -91,6 +96,15 @@ class Terminal:
 
     def type(self, line):
         os.write(self.master, (line + "\n").encode())
+
+    def typed_waiting(self):
+        """Bytes of typed lines the program can read now and has not read (the terminal
+        passes what is typed on a moment later, not within type())."""
+        fd = os.open(self.slave_path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+        finally:
+            os.close(fd)
 
     def wait_exit(self):
         def exited():
@@ -287,13 +301,15 @@ class RoutineTests(wutest.WarmupdTestCase):
                           r["LastAssessment"]), ("step", "key-exercises", "kneeling-plank", 1, ""))
 
     def rest_after_short_round(self, rest_seconds=1):
-        """warmupd with SHORT_REST (RestSeconds=REST_SECONDS): its round done, irritated."""
+        """warmupd with SHORT_REST (RestSeconds=REST_SECONDS): its round done, irritated.
+        Returns the daemon."""
         self.short_rest_routines(rest_seconds)
-        self.start_daemon()
+        d = self.start_daemon()
         self.rcall("Begin", "short-rest", sig="(s)")
         self.rcall("Next")
         self.rcall("Next")
         self.rcall("Assess", "irritated", sig="(s)")
+        return d
 
     def test_rest_ends_by_itself(self):
         self.rest_after_short_round()
@@ -302,9 +318,10 @@ class RoutineTests(wutest.WarmupdTestCase):
 
     def test_guide_rest_ended_by_warmupd_first(self):
         """warmupd's rest timer ends the rest (done) before the guide hears of it; the guide's
-        own countdown then calls Next(), which finds the session done: the day ends normally
-        (exit 0, Finish called), not with 'Next failed'. The guide is stopped across the end
-        of the rest so that its tick comes before warmupd's PropertiesChanged is read."""
+        own countdown then calls NextFrom(), which finds the session done: the day ends
+        normally (exit 0, Finish called), not with 'NextFrom failed'. The guide is stopped
+        across the end of the rest so that its tick comes before warmupd's PropertiesChanged
+        is read."""
         self.rest_after_short_round(rest_seconds=2)
         t = self.terminal(["guide"], second_ms=1000)
         t.expect("0:01 left")
@@ -357,6 +374,19 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertGreaterEqual(int(left.group(1)) * 60 + int(left.group(2)), 60, t.output)
         t.type("q")
         self.assertEqual(t.wait_exit(), 0, t.output)
+
+    def test_guide_joining_a_rest_ends_it_from_its_round(self):
+        """A guide that joins a rest (no step of the session shown) ends it with NextFrom(-1,
+        the session's round) when its countdown is over: the rest ends (done), not a refused
+        call that Finishes the session early."""
+        d = self.rest_after_short_round(rest_seconds=100)   # warmupd's timer: far away
+        t = self.terminal(["guide"])                         # its 100 s count in 0.2 s
+        t.expect("Done for today: 1 round, last one felt irritated")
+        self.assertEqual(t.wait_exit(), 0, t.output)
+        wait_for(lambda: "1 round, last assessment irritated" in d.log(),
+                 message="the outcome in the log")
+        self.assertNotIn("(finished early)", d.log())
+        self.assertIn("routine session: rest -> done", d.log())
 
     def test_misuse(self):
         d = self.start_daemon()
@@ -435,6 +465,40 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertEqual(self.rerror("NextFrom", -1, 1, sig="(iu)"), ERROR + "WrongState")
         self.barrier()
         self.assertEqual(self.states_published(), ["step", "assess", "rest", "done"])
+
+    def test_guide_another_screen_moved_on_first(self):
+        """Two screens finish the same step at once: another client's NextFrom for the step
+        the guide shows gets in first. The guide's own NextFrom is then refused (WrongState):
+        it does not fail but shows where the session is, which moved one step, not two. The
+        guide is stopped across the other call, its Enter typed and waiting on its terminal
+        meanwhile: woken, it reads the Enter (and calls NextFrom) before warmupd's
+        PropertiesChanged, which its D-Bus thread has yet to read."""
+        self.start_daemon()
+        t = self.terminal(["guide", "breathing-and-core"])
+        t.expect("Round 1, step 1 of 5: Diaphragmatic breathing")
+        t.expect("press Enter when done")                 # Enter now ends the step
+        os.killpg(t.proc.pid, signal.SIGSTOP)
+        try:
+            t.type("")                                    # this screen, at the same moment
+            wait_for(t.typed_waiting, message="the Enter waiting on the guide's terminal")
+            self.rcall("NextFrom", 0, 1, sig="(iu)")      # the other screen, in first
+        finally:
+            os.killpg(t.proc.pid, signal.SIGCONT)
+        t.expect("press Enter when done", count=2, message="the guide to count step 2")
+        r = self.routine()
+        self.assertEqual((r["RoutineState"], r["StepIndex"], r["Round"]), ("step", 1, 1),
+                         t.output)
+        self.assertIn("another screen moved on first", t.output)
+        self.assertEqual(t.output.count("Round 1, step 2 of 5: Neutral spine and draw in"), 1,
+                         t.output)
+        self.assertNotIn("step 3 of 5", t.output)
+        self.assertIsNone(t.proc.poll(), t.output)         # still guiding
+        t.type("")                                         # and it goes on from there
+        t.expect("Round 1, step 3 of 5: Knees to chest")
+        wait_for(lambda: self.routine()["StepIndex"] == 2, message="the session at step 3")
+        t.type("q")
+        self.assertEqual(t.wait_exit(), 0, t.output)
+        self.assertNotIn("failed", t.output)
 
     # -- warmupctl
 

@@ -13,6 +13,7 @@
 
 
 #define WRONG_STATE_ERROR "io.github.warmupd.Error.WrongState"
+#define NO_SESSION_ERROR "io.github.warmupd.Error.NoSession"
 
 /* The guide's pace, in seconds: the articles give counts, not tempos. */
 #define GET_READY_SECONDS 5    /* to read the instruction and get into position */
@@ -304,17 +305,18 @@ call_next (Guide *guide)
                                        G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error))
     return;
   name = g_dbus_error_get_remote_error (error);
-  if (g_strcmp0 (name, WRONG_STATE_ERROR) != 0)
+  if (g_strcmp0 (name, WRONG_STATE_ERROR) != 0 && g_strcmp0 (name, NO_SESSION_ERROR) != 0)
     {
       guide_call_failed (guide, "NextFrom", error);
       return;
     }
-  /* Another screen moved the session on from this step first. warmupd sent the
-   * PropertiesChanged that says so before this answer, and it is not read yet (else this
-   * screen would be showing where the session is, not this step): guide_sync() shows the
-   * session when it is read, PHASE_NONE until then. Syncing now would show the cached, old
-   * step again. */
-  say (guide, "  another screen moved on first\n");
+  /* Another screen moved the session on from this step first, or finished it. warmupd sent
+   * the PropertiesChanged that says so before this answer, and it is not read yet (else
+   * this screen would be showing where the session is, not this step): guide_sync() shows
+   * the session (or that it was finished elsewhere) when it is read, PHASE_NONE until then.
+   * Syncing now would show the cached, old step again. */
+  if (g_strcmp0 (name, WRONG_STATE_ERROR) == 0)
+    say (guide, "  another screen moved on first\n");
 }
 
 /* --- a step: parts (sides x sets) made of units (reps, breaths, seconds) --- */

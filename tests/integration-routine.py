@@ -500,6 +500,26 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertEqual(t.wait_exit(), 0, t.output)
         self.assertNotIn("failed", t.output)
 
+    def test_guide_another_screen_finished_first(self):
+        """Another screen finishes the session while this guide's Enter for the step is on
+        its way: its NextFrom finds no session (NoSession). That is the session finished
+        elsewhere (exit 0), not a failed call (it exited 1 with 'NextFrom failed')."""
+        self.start_daemon()
+        t = self.terminal(["guide", "breathing-and-core"])
+        t.expect("Round 1, step 1 of 5: Diaphragmatic breathing")
+        t.expect("press Enter when done")
+        os.killpg(t.proc.pid, signal.SIGSTOP)
+        try:
+            t.type("")
+            wait_for(t.typed_waiting, message="the Enter waiting on the guide's terminal")
+            self.rcall("Finish")                          # the other screen, in first
+        finally:
+            os.killpg(t.proc.pid, signal.SIGCONT)
+        self.assertEqual(t.wait_exit(), 0, t.output)
+        self.assertIn("finished elsewhere", t.output)
+        self.assertNotIn("failed", t.output)
+        self.assertEqual(self.routine()["RoutineState"], "idle")
+
     # -- warmupctl
 
     def test_warmupctl_routines_and_routine(self):

@@ -38,7 +38,8 @@ typedef struct {
   gint64 ease_off_after_us;    /* (10 s) */
   gint64 duration_us;          /* counted time to complete (600 s) */
   gint64 reapply_after_us;     /* resistance above the cap this long: cap again (2 s) */
-  double cap_level;            /* resistance cap as a level; < 0: none (-1) */
+  double cap_level;            /* resistance cap as a level, fitted onto the supported
+                                  range once known (below it: its minimum); < 0: none (-1) */
   double cap_percent;          /* cap as % of the supported range (used when cap_level < 0
                                   and a range is known); < 0: none (30 %) */
   double power_cap_w;          /* for bikes with only power targets; < 0: none (100 W) */
@@ -99,7 +100,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuController, wu_controller_free)
  * duration at or below that time completes the session, warming-up or paused, at the next
  * input or tick. */
 void wu_controller_set_config (WuController *ctl, const WuControllerConfig *config);
-/* The bike's supported resistance range (0x2AD6), for a percentage cap. If a session is
+/* The bike's supported resistance range (0x2AD6), for a percentage cap and to fit any cap
+ * onto (wu_ftms_fit_target, as the FTMS session fits what it writes). If a session is
  * active and the cap changes because of it, a WU_ACTION_CAP is emitted. The session's cap
  * follows the cap settings in force when it began: a reloaded one waits for the next. */
 void wu_controller_set_resistance_range (WuController *ctl, double minimum, double maximum,

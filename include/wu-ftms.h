@@ -76,6 +76,13 @@ gboolean wu_ftms_decode_resistance_range (const guint8 *buf, gsize len, WuFtmsRa
 gboolean wu_ftms_decode_power_range (const guint8 *buf, gsize len, WuFtmsRange *out,
                                      GError **error);
 
+/* A target the bike can be set to: VALUE clamped into RANGE and stepped down onto its
+ * increment (0: none), so never above VALUE unless VALUE is below the range. A value below
+ * the range's minimum gives the minimum: the lowest the bike can be set to. RANGE NULL (not
+ * reported): VALUE as it is. The FTMS session writes this number and the controller caps
+ * at it, so both judge the bike's own reports (status 0x07) against the same number. */
+double wu_ftms_fit_target (double value, const WuFtmsRange *range);
+
 /* Fitness Machine Feature (0x2ACC): two u32 words. */
 typedef struct {
   guint32 machine_features;

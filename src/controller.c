@@ -3,6 +3,7 @@
  * See include/wu-controller.h for the contract. */
 #include "wu-controller.h"
 #include "wu-error.h"
+#include "wu-ftms.h"
 
 #include <math.h>
 
@@ -207,28 +208,22 @@ emit_floor_routine (WuActions *out, const WuSummary *summary)
 
 /* ---- cap ------------------------------------------------------------------------------ */
 
-static double
-round_down_to_increment (double value, double minimum, double increment)
-{
-  if (increment <= 0)
-    return value;
-  /* the epsilon absorbs binary noise such as 0.29 * 100 = 28.999999999999996 */
-  return minimum + floor ((value - minimum) / increment + 1e-9) * increment;
-}
-
-/* The session's cap: from Cap= as snapshot when it began, and the range known now. */
+/* The session's cap: from Cap= as snapshot when it began, fitted onto the range known now
+ * exactly as the FTMS session fits the target it writes (a level below the range is its
+ * minimum), so that the bike's echo of that target is never "above the cap". */
 static double
 resolve_cap (const WuController *ctl)
 {
-  if (ctl->session_cap_level >= 0)
-    return ctl->session_cap_level;
-  if (ctl->session_cap_percent < 0 || !ctl->range_known)
-    return -1;
+  WuFtmsRange range = { ctl->range_min, ctl->range_max, ctl->range_inc };
+  double level;
 
-  double span = ctl->range_max - ctl->range_min;
-  double level = ctl->range_min + ctl->session_cap_percent / 100.0 * span;
-  level = round_down_to_increment (level, ctl->range_min, ctl->range_inc);
-  return CLAMP (level, ctl->range_min, ctl->range_max);
+  if (ctl->session_cap_level >= 0)
+    level = ctl->session_cap_level;
+  else if (ctl->session_cap_percent < 0 || !ctl->range_known)
+    return -1;
+  else
+    level = ctl->range_min + ctl->session_cap_percent / 100.0 * (ctl->range_max - ctl->range_min);
+  return wu_ftms_fit_target (level, ctl->range_known ? &range : NULL);
 }
 
 static void

@@ -299,33 +299,20 @@ refuse_mode (WuFtmsSession *session, const char *why, WuFtmsActions *out)
 
 /* ---- encoding the target --------------------------------------------------------------- */
 
-/* Clamp into the supported range and step down onto its increment, so the value written is
- * one the bike can hold and never above the wish. */
-static double
-fit_to_range (double value, gboolean known, const WuFtmsRange *range)
-{
-  if (!known)
-    return value;
-  value = CLAMP (value, range->minimum, range->maximum);
-  if (range->increment > 0)
-    /* the epsilon absorbs binary noise such as 0.29 * 100 = 28.999999999999996 */
-    value = range->minimum + floor ((value - range->minimum) / range->increment + 1e-9) *
-                                 range->increment;
-  return value;
-}
-
+/* What is written: fitted onto the range the bike reported, never above the wish (see
+ * wu_ftms_fit_target; the controller fits its cap the same way). */
 static double
 resistance_target (const WuFtmsSession *session)
 {
-  return fit_to_range (session->cap_level, session->resistance_range_known,
-                       &session->resistance_range);
+  return wu_ftms_fit_target (session->cap_level, session->resistance_range_known
+                                                   ? &session->resistance_range : NULL);
 }
 
 static double
 power_target (const WuFtmsSession *session)
 {
-  return fit_to_range (session->config.power_cap_w, session->power_range_known,
-                       &session->power_range);
+  return wu_ftms_fit_target (session->config.power_cap_w, session->power_range_known
+                                                            ? &session->power_range : NULL);
 }
 
 static gboolean

@@ -217,6 +217,26 @@ wu_ftms_decode_feature (const guint8 *buf, gsize len, WuFtmsFeature *out, GError
   return TRUE;
 }
 
+/* VALUE stepped down onto ORIGIN + k * STEP (STEP <= 0: VALUE as it is). The epsilon
+ * absorbs binary noise such as 0.29 * 100 = 28.999999999999996, so that a value on a step
+ * stays on it. */
+static double
+step_down (double value, double origin, double step)
+{
+  if (step <= 0)
+    return value;
+  return origin + floor ((value - origin) / step + 1e-9) * step;
+}
+
+double
+wu_ftms_fit_target (double value, const WuFtmsRange *range)
+{
+  if (range == NULL)
+    return value;
+  value = CLAMP (value, range->minimum, range->maximum);
+  return step_down (value, range->minimum, range->increment);
+}
+
 /* ---- Feature bit names ------------------------------------------------------------------ */
 
 static const char *const machine_feature_names[] = {

@@ -182,6 +182,24 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait_capped(8.5)
         self.wait(lambda: self.get(WARMUP_IFACE, "ResistanceCap") == 8.5, "ResistanceCap 8.5")
 
+    def assert_settled(self, seconds=3.0):
+        """The bike holds the cap: warmupd writes (next to) nothing for SECONDS, although
+        the bike confirms each target with status 0x07 (an echo taken for "above the cap"
+        re-caps, and that re-cap is echoed again: dozens of writes a second)."""
+        before = len(self.poll_writes())
+        time.sleep(seconds)
+        after = len(self.poll_writes())
+        self.assertLess(after - before, 3, "%d control point writes in %.0f s with the bike "
+                        "settled: %s" % (after - before, seconds, self.write_log()[-12:]))
+
+    def test_level_cap_below_the_range_is_its_minimum(self):
+        # Cap=0 on a bike whose range starts at 1.0: 1.0, the lowest it can be set to
+        self.start(config(cap="0", reapply_after=60))
+        self.wait_state("warming-up")
+        self.wait_capped(1.0)
+        self.assert_settled()
+        self.assertEqual(self.get(WARMUP_IFACE, "ResistanceCap"), 1.0)
+
     # -- 3. re-cap after status 0x07 -------------------------------------------------
 
     def test_recap_after_target_resistance_changed(self):

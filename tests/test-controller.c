@@ -558,6 +558,28 @@ static const TableCase cases[] = {
     { START (0), .actions = "STATE idle->warming-up", CAP (-1) },
     { RANGE (0, 20, 3), .actions = "CAP 9", CAP (9) },
     END } },
+  /* a level cap is fitted onto the range as the FTMS session fits the target it writes
+   * (wu_ftms_fit_target): the bike's echo of what it was sent is never "above the cap" */
+  { "level-cap-below-the-range-is-its-minimum", LEVEL (0.5), {
+    { RANGE (1, 32, 1) },
+    { PEDAL (0, 3, 60), .actions = "STATE idle->warming-up,CAP 1", CAP (1) },
+    { TARGET_RES (3.5, 1.0), .actions = "" },   /* the bike at its lowest: nothing to do */
+    { TARGET_RES (3.6, 2.0), .actions = "CAP 1" },
+    END } },
+  { "level-cap-fitted-when-the-range-arrives", LEVEL (0.5), {
+    { START (0), .actions = "STATE idle->warming-up,CAP 0.5", CAP (0.5) },
+    { RANGE (1, 32, 1), .actions = "CAP 1", CAP (1) },
+    { TARGET_RES (1, 1.0), .actions = "" },
+    END } },
+  { "level-cap-stepped-down-onto-the-range-increment", LEVEL (3.7), {
+    { RANGE (0, 20, 0.5) },
+    { START (0), .actions = "STATE idle->warming-up,CAP 3.5", CAP (3.5) },
+    { TARGET_RES (1, 3.5), .actions = "" },
+    END } },
+  { "level-cap-above-the-range-is-its-maximum", LEVEL (40), {
+    { RANGE (1, 32, 1) },
+    { START (0), .actions = "STATE idle->warming-up,CAP 32", CAP (32) },
+    END } },
   /* a reloaded Cap applies from the next warm-up, also when a reconnect reads the range */
   { "reloaded-percent-cap-waits-for-the-next-warm-up", PERCENT (30), {
     { RANGE (0, 100, 1) },

@@ -287,6 +287,15 @@ static const TableCase cases[] = {
     { IND (1.1, "80 04 01"), .actions = "" },
     { CAP (2, 30), .actions = "WRITE 04 c8" },    /* clamped to the maximum 20.0 */
     END } },
+  { "level-below-the-range-is-its-minimum", { 0 }, {
+    { RES_RANGE (1, 32, 1) },
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0.1, 0), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.2, "80 00 01"), .actions = "WRITE 07" },
+    { IND (0.3, "80 07 01"), .actions = "WRITE 04 0a" },   /* 1.0: the lowest it can be */
+    { IND (0.4, "80 04 01"), .actions = "" },
+    { STATUS (0.5, "07 0a"), .actions = "" },              /* its echo is not above the cap */
+    END } },
   { "level-beyond-uint8-goes-sint16", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, RES) },
     { CAP (0.1, 30), .actions = "MODE none->resistance,WRITE 00" },

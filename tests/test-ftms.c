@@ -545,6 +545,39 @@ test_feature (gconstpointer data)
   g_assert_cmphex (got.target_setting_features, ==, v->want.target_setting_features);
 }
 
+/* ---- Fitting a target onto what the bike can be set to ------------------------------------ */
+
+typedef struct {
+  const char *name;
+  double value;
+  gboolean range_known;
+  WuFtmsRange range;
+  double want;
+} FitVector;
+
+static const FitVector fit_vectors[] = {
+  { "no-range", 7.3, FALSE, { 0, 0, 0 }, 7.3 },
+  { "inside", 7, TRUE, { 1, 32, 1 }, 7 },
+  { "below-the-minimum-is-the-minimum", 0, TRUE, { 1, 32, 1 }, 1 },
+  { "half-below-the-minimum", 0.5, TRUE, { 1, 32, 0 }, 1 },
+  { "above-the-maximum-is-the-maximum", 40, TRUE, { 1, 32, 1 }, 32 },
+  { "stepped-down-onto-the-increment", 3.7, TRUE, { 0, 20, 0.5 }, 3.5 },
+  { "increment-from-the-minimum", 4.9, TRUE, { 1, 32, 2 }, 3 },
+  { "on-a-step-stays", 29, TRUE, { 0, 100, 1 }, 29 },
+  { "binary-noise", 0.29 * 100, TRUE, { 0, 100, 1 }, 29 },
+  { "power-range", 157, TRUE, { 25, 1000, 5 }, 155 },
+};
+
+static void
+test_fit (gconstpointer data)
+{
+  const FitVector *v = data;
+
+  g_assert_cmpfloat_with_epsilon (wu_ftms_fit_target (v->value, v->range_known ? &v->range
+                                                                             : NULL),
+                                  v->want, 1e-9);
+}
+
 /* ---- Control Point requests: byte-exact encoders ---------------------------------------- */
 
 typedef gboolean (*EncodeNumber) (WuFtmsRequest *req, double value, GError **error);
@@ -976,6 +1009,7 @@ main (int argc, char **argv)
   ADD_TABLE ("/ftms/range", range_vectors, test_range);
   ADD_TABLE ("/ftms/feature", feature_vectors, test_feature);
   g_test_add_func ("/ftms/feature/names", test_feature_names);
+  ADD_TABLE ("/ftms/fit-target", fit_vectors, test_fit);
   ADD_TABLE ("/ftms/control-point/encode", encode_vectors, test_encode_vector);
   g_test_add_func ("/ftms/control-point/encode/fixed", test_encode_fixed);
   ADD_TABLE ("/ftms/control-point/encode/simulation", simulation_vectors,

@@ -76,12 +76,22 @@ gboolean wu_ftms_decode_resistance_range (const guint8 *buf, gsize len, WuFtmsRa
 gboolean wu_ftms_decode_power_range (const guint8 *buf, gsize len, WuFtmsRange *out,
                                      GError **error);
 
-/* A target the bike can be set to: VALUE clamped into RANGE and stepped down onto its
- * increment (0: none), so never above VALUE unless VALUE is below the range. A value below
- * the range's minimum gives the minimum: the lowest the bike can be set to. RANGE NULL (not
- * reported): VALUE as it is. The FTMS session writes this number and the controller caps
- * at it, so both judge the bike's own reports (status 0x07) against the same number. */
-double wu_ftms_fit_target (double value, const WuFtmsRange *range);
+/* The resolution targets are written in: Set Target Resistance Level (0.1 of a level) and
+ * Set Target Power (1 W). */
+#define WU_FTMS_RESISTANCE_RESOLUTION 0.1
+#define WU_FTMS_POWER_RESOLUTION 1.0
+
+/* A target the bike can be set to: VALUE clamped into RANGE, stepped down onto its increment
+ * (0: none) and then onto RESOLUTION, so never above VALUE unless VALUE is below the range.
+ * A value below the range's minimum gives the minimum: the lowest the bike can be set to.
+ * RANGE NULL (not reported): only stepped down onto RESOLUTION. The FTMS session writes this
+ * number and the controller caps at it, so both judge the bike's own reports (status 0x07)
+ * against the same number. */
+double wu_ftms_fit_target (double value, const WuFtmsRange *range, double resolution);
+/* Whether a resistance level or power the bike reports is above TARGET (a fitted target).
+ * Reports are whole steps of their resolution decoded as raw * 0.1, so 76 * 0.1 =
+ * 7.6000000000000005 is the bike at 7.6, not above it. */
+gboolean wu_ftms_above_target (double reported, double target);
 
 /* Fitness Machine Feature (0x2ACC): two u32 words. */
 typedef struct {
@@ -179,8 +189,9 @@ typedef struct {
   double cw_kg_per_m;      /* u8, 0.01 kg/m */
 } WuFtmsSimulation;
 
-/* Encoders. Values are rounded to the field's resolution; a value outside the field's
- * range (or NaN) fails with WU_ERROR_INVALID_ARGUMENT and leaves REQ empty (len 0). */
+/* Encoders. Values are rounded to the field's resolution, but targets (resistance level,
+ * power) are stepped down onto it, never above the value asked for; a value outside the
+ * field's range (or NaN) fails with WU_ERROR_INVALID_ARGUMENT and leaves REQ empty (len 0). */
 void wu_ftms_encode_request_control (WuFtmsRequest *req);
 void wu_ftms_encode_reset (WuFtmsRequest *req);
 void wu_ftms_encode_start_resume (WuFtmsRequest *req);

@@ -223,7 +223,8 @@ resolve_cap (const WuController *ctl)
     return -1;
   else
     level = ctl->range_min + ctl->session_cap_percent / 100.0 * (ctl->range_max - ctl->range_min);
-  return wu_ftms_fit_target (level, ctl->range_known ? &range : NULL);
+  return wu_ftms_fit_target (level, ctl->range_known ? &range : NULL,
+                             WU_FTMS_RESISTANCE_RESOLUTION);
 }
 
 static void
@@ -666,7 +667,8 @@ on_cadence_sample (WuController *ctl, double cadence, gint64 t, WuActions *out)
 static void
 track_over_cap (WuController *ctl, double resistance, gint64 t, WuActions *out)
 {
-  if (!session_active (ctl) || !cap_active (ctl) || resistance <= ctl->cap)
+  if (!session_active (ctl) || !cap_active (ctl) ||
+      !wu_ftms_above_target (resistance, ctl->cap))
     {
       ctl->over_active = FALSE;
       return;
@@ -783,7 +785,8 @@ wu_controller_target_resistance (WuController *ctl, gint64 now_us, double level,
   g_return_if_fail (ctl != NULL && out != NULL);
 
   gint64 t = advance_to (ctl, now_us, out);
-  if (!ctl->link_up || !session_active (ctl) || !cap_active (ctl) || level <= ctl->cap)
+  if (!ctl->link_up || !session_active (ctl) || !cap_active (ctl) ||
+      !wu_ftms_above_target (level, ctl->cap))
     return;
   g_debug ("the bike's target resistance %.1f is above the cap %.1f: re-capping", level,
            ctl->cap);

@@ -299,20 +299,22 @@ refuse_mode (WuFtmsSession *session, const char *why, WuFtmsActions *out)
 
 /* ---- encoding the target --------------------------------------------------------------- */
 
-/* What is written: fitted onto the range the bike reported, never above the wish (see
- * wu_ftms_fit_target; the controller fits its cap the same way). */
+/* What is written: fitted onto the range the bike reported and the field's resolution,
+ * never above the wish (see wu_ftms_fit_target; the controller fits its cap the same way). */
 static double
 resistance_target (const WuFtmsSession *session)
 {
-  return wu_ftms_fit_target (session->cap_level, session->resistance_range_known
-                                                   ? &session->resistance_range : NULL);
+  return wu_ftms_fit_target (session->cap_level,
+                             session->resistance_range_known ? &session->resistance_range : NULL,
+                             WU_FTMS_RESISTANCE_RESOLUTION);
 }
 
 static double
 power_target (const WuFtmsSession *session)
 {
-  return wu_ftms_fit_target (session->config.power_cap_w, session->power_range_known
-                                                            ? &session->power_range : NULL);
+  return wu_ftms_fit_target (session->config.power_cap_w,
+                             session->power_range_known ? &session->power_range : NULL,
+                             WU_FTMS_POWER_RESOLUTION);
 }
 
 static gboolean
@@ -896,14 +898,14 @@ on_target_status (WuFtmsSession *session, const WuFtmsStatus *status, WuFtmsActi
     return;
   if (status->opcode == WU_FTMS_STATUS_TARGET_RESISTANCE &&
       session->mode == WU_FTMS_MODE_RESISTANCE &&
-      status->target_resistance > resistance_target (session) + 1e-6)
+      wu_ftms_above_target (status->target_resistance, resistance_target (session)))
     {
       g_snprintf (what, sizeof what, "the bike's target resistance %.1f is above the cap %.1f",
                   status->target_resistance, resistance_target (session));
       target_moved (session, what, out);
     }
   else if (status->opcode == WU_FTMS_STATUS_TARGET_POWER && session->mode == WU_FTMS_MODE_POWER &&
-           status->target_power_w > power_target (session) + 1e-6)
+           wu_ftms_above_target (status->target_power_w, power_target (session)))
     {
       g_snprintf (what, sizeof what, "the bike's target power %d W is above the cap %.0f W",
                   status->target_power_w, power_target (session));

@@ -229,12 +229,26 @@ step_down (double value, double origin, double step)
 }
 
 double
-wu_ftms_fit_target (double value, const WuFtmsRange *range)
+wu_ftms_fit_target (double value, const WuFtmsRange *range, double resolution)
 {
-  if (range == NULL)
+  if (range != NULL)
+    {
+      value = CLAMP (value, range->minimum, range->maximum);
+      value = step_down (value, range->minimum, range->increment);
+    }
+  if (resolution <= 0)
     return value;
-  value = CLAMP (value, range->minimum, range->maximum);
-  return step_down (value, range->minimum, range->increment);
+  /* The range's minimum and increment are whole steps of the resolution: the minimum stays.
+   * Dividing by the steps in one unit (10 for 0.1) gives the double nearest the decimal
+   * (7.6, where 76 * 0.1 is 7.6000000000000005). */
+  double per_unit = 1.0 / resolution;
+  return floor (value * per_unit + 1e-9) / per_unit;
+}
+
+gboolean
+wu_ftms_above_target (double reported, double target)
+{
+  return reported > target + 1e-6;
 }
 
 /* ---- Feature bit names ------------------------------------------------------------------ */
@@ -351,14 +365,30 @@ request_put_s16 (WuFtmsRequest *req, gint16 v)
   request_put_u16 (req, (guint16) ((gint32) v & 0xffff));
 }
 
-/* VALUE in units of RESOLUTION, rounded to nearest; FALSE when NaN or outside [lo, hi]. */
+/* How a value becomes whole units of the field's resolution. */
+typedef enum {
+  TO_NEAREST,   /* a setting such as the simulated grade */
+  STEP_DOWN,    /* a target that caps: never above the value asked for */
+} Scaling;
+
+/* VALUE in units of RESOLUTION, rounded as SCALING says; FALSE when NaN or the result is
+ * outside [lo, hi]. */
 static gboolean
-scale_to_field (const char *what, double value, double resolution, long lo, long hi,
-                long *raw, GError **error)
+scale_to_field (const char *what, double value, double resolution, Scaling scaling, long lo,
+                long hi, long *raw, GError **error)
 {
   double scaled = value / resolution;
+  gboolean outside;
 
-  if (isnan (scaled) || scaled < lo - 0.5 || scaled >= hi + 0.5)
+  if (scaling == STEP_DOWN)
+    {
+      /* the epsilon is step_down's: binary noise such as 7.7 / 0.1 = 76.99999999999999 */
+      scaled = floor (scaled + 1e-9);
+      outside = isnan (scaled) || scaled < lo || scaled > hi;
+    }
+  else
+    outside = isnan (scaled) || scaled < lo - 0.5 || scaled >= hi + 0.5;
+  if (outside)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_INVALID_ARGUMENT,
                    "%s %g is outside %g .. %g", what, value, lo * resolution, hi * resolution);
@@ -403,7 +433,7 @@ typedef enum { FIELD_U8, FIELD_U16, FIELD_S16 } FieldType;
 
 static gboolean
 encode_one_field (WuFtmsRequest *req, guint8 opcode, const char *what, double value,
-                  double resolution, FieldType type, GError **error)
+                  double resolution, Scaling scaling, FieldType type, GError **error)
 {
   static const long lo[] = { [FIELD_U8] = 0, [FIELD_U16] = 0, [FIELD_S16] = G_MININT16 };
   static const long hi[] = { [FIELD_U8] = G_MAXUINT8, [FIELD_U16] = G_MAXUINT16,
@@ -412,7 +442,7 @@ encode_one_field (WuFtmsRequest *req, guint8 opcode, const char *what, double va
 
   g_return_val_if_fail (req != NULL, FALSE);
   *req = (WuFtmsRequest) { 0 };
-  if (!scale_to_field (what, value, resolution, lo[type], hi[type], &raw, error))
+  if (!scale_to_field (what, value, resolution, scaling, lo[type], hi[type], &raw, error))
     return FALSE;
   request_begin (req, opcode);
   if (type == FIELD_U8)
@@ -428,35 +458,36 @@ gboolean
 wu_ftms_encode_set_target_speed (WuFtmsRequest *req, double kmh, GError **error)
 {
   return encode_one_field (req, WU_FTMS_OP_SET_TARGET_SPEED, "target speed (km/h)", kmh, 0.01,
-                           FIELD_U16, error);
+                           TO_NEAREST, FIELD_U16, error);
 }
 
 gboolean
 wu_ftms_encode_set_target_inclination (WuFtmsRequest *req, double percent, GError **error)
 {
   return encode_one_field (req, WU_FTMS_OP_SET_TARGET_INCLINATION, "target inclination (%)",
-                           percent, 0.1, FIELD_S16, error);
+                           percent, 0.1, TO_NEAREST, FIELD_S16, error);
 }
 
 gboolean
 wu_ftms_encode_set_target_resistance (WuFtmsRequest *req, double level, GError **error)
 {
   return encode_one_field (req, WU_FTMS_OP_SET_TARGET_RESISTANCE, "target resistance level",
-                           level, 0.1, FIELD_U8, error);
+                           level, WU_FTMS_RESISTANCE_RESOLUTION, STEP_DOWN, FIELD_U8, error);
 }
 
 gboolean
 wu_ftms_encode_set_target_resistance_s16 (WuFtmsRequest *req, double level, GError **error)
 {
   return encode_one_field (req, WU_FTMS_OP_SET_TARGET_RESISTANCE,
-                           "target resistance level (sint16)", level, 0.1, FIELD_S16, error);
+                           "target resistance level (sint16)", level,
+                           WU_FTMS_RESISTANCE_RESOLUTION, STEP_DOWN, FIELD_S16, error);
 }
 
 gboolean
 wu_ftms_encode_set_target_power (WuFtmsRequest *req, double watts, GError **error)
 {
-  return encode_one_field (req, WU_FTMS_OP_SET_TARGET_POWER, "target power (W)", watts, 1.0,
-                           FIELD_S16, error);
+  return encode_one_field (req, WU_FTMS_OP_SET_TARGET_POWER, "target power (W)", watts,
+                           WU_FTMS_POWER_RESOLUTION, STEP_DOWN, FIELD_S16, error);
 }
 
 gboolean
@@ -468,12 +499,13 @@ wu_ftms_encode_set_indoor_bike_simulation (WuFtmsRequest *req, const WuFtmsSimul
   g_return_val_if_fail (req != NULL, FALSE);
   g_return_val_if_fail (sim != NULL, FALSE);
   *req = (WuFtmsRequest) { 0 };
-  if (!scale_to_field ("wind speed (m/s)", sim->wind_speed_mps, 0.001, G_MININT16, G_MAXINT16,
+  if (!scale_to_field ("wind speed (m/s)", sim->wind_speed_mps, 0.001, TO_NEAREST,
+                       G_MININT16, G_MAXINT16,
                        &wind, error) ||
-      !scale_to_field ("grade (%)", sim->grade_percent, 0.01, G_MININT16, G_MAXINT16, &grade,
-                       error) ||
-      !scale_to_field ("crr", sim->crr, 0.0001, 0, G_MAXUINT8, &crr, error) ||
-      !scale_to_field ("cw (kg/m)", sim->cw_kg_per_m, 0.01, 0, G_MAXUINT8, &cw, error))
+      !scale_to_field ("grade (%)", sim->grade_percent, 0.01, TO_NEAREST, G_MININT16,
+                       G_MAXINT16, &grade, error) ||
+      !scale_to_field ("crr", sim->crr, 0.0001, TO_NEAREST, 0, G_MAXUINT8, &crr, error) ||
+      !scale_to_field ("cw (kg/m)", sim->cw_kg_per_m, 0.01, TO_NEAREST, 0, G_MAXUINT8, &cw, error))
     return FALSE;
   request_begin (req, WU_FTMS_OP_SET_INDOOR_BIKE_SIMULATION);
   request_put_s16 (req, (gint16) wind);

@@ -200,6 +200,15 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assert_settled()
         self.assertEqual(self.get(WARMUP_IFACE, "ResistanceCap"), 1.0)
 
+    def test_level_cap_between_tenths_is_stepped_down(self):
+        # the bike is written in tenths of a level: Cap=7.67 is 7.6, never 7.7 (above it)
+        self.start(config(cap="7.67", reapply_after=60), resistance_range=(1.0, 32.0, 0.0))
+        self.wait_state("warming-up")
+        self.wait_capped(7.6)
+        self.assert_settled()
+        self.assertEqual(self.bike.state()["resistance"], 7.6)
+        self.assertEqual(self.get(WARMUP_IFACE, "ResistanceCap"), 7.6)
+
     # -- 3. re-cap after status 0x07 -------------------------------------------------
 
     def test_recap_after_target_resistance_changed(self):

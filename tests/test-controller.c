@@ -576,6 +576,22 @@ static const TableCase cases[] = {
     { START (0), .actions = "STATE idle->warming-up,CAP 3.5", CAP (3.5) },
     { TARGET_RES (1, 3.5), .actions = "" },
     END } },
+  /* and stepped down onto the 0.1 of a level the bike is written in: never above Cap= */
+  { "level-cap-stepped-down-onto-a-tenth", LEVEL (7.67), {
+    { START (0), .actions = "STATE idle->warming-up,CAP 7.6", CAP (7.6) },
+    { TARGET_RES (1, 7.6), .actions = "" },
+    { TARGET_RES (2, 76 * 0.1), .actions = "" },   /* decoded so: 7.6000000000000005 */
+    { SAMPLE_PR (3, 60, NONE, 76 * 0.1), .actions = "" },
+    { TICK (6), .actions = "" },                   /* not above the cap for ReapplyAfter */
+    { TARGET_RES (7, 7.7), .actions = "CAP 7.6" },
+    END } },
+  { "level-cap-on-a-tenth-stays", LEVEL (7.7), {
+    { START (0), .actions = "STATE idle->warming-up,CAP 7.7", CAP (7.7) },
+    END } },
+  { "percent-cap-stepped-down-onto-a-tenth", PERCENT (25), {
+    { RANGE (0, 7, 0) },
+    { START (0), .actions = "STATE idle->warming-up,CAP 1.7", CAP (1.7) },   /* not 1.75 */
+    END } },
   { "level-cap-above-the-range-is-its-maximum", LEVEL (40), {
     { RANGE (1, 32, 1) },
     { START (0), .actions = "STATE idle->warming-up,CAP 32", CAP (32) },

@@ -296,6 +296,29 @@ static const TableCase cases[] = {
     { IND (0.4, "80 04 01"), .actions = "" },
     { STATUS (0.5, "07 0a"), .actions = "" },              /* its echo is not above the cap */
     END } },
+  /* targets are stepped down onto the field's resolution (0.1 of a level, 1 W), never
+   * rounded up above the cap; the bike's echo of what it was sent is then at the cap */
+  { "level-not-on-a-tenth-is-stepped-down", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0.1, 7.67), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.2, "80 00 01"), .actions = "WRITE 07" },
+    { IND (0.3, "80 07 01"), .actions = "WRITE 04 4c" },   /* 7.6, never 7.7 */
+    { IND (0.4, "80 04 01"), .actions = "" },
+    { STATUS (0.5, "07 4c"), .actions = "" },              /* its echo: not above the cap */
+    { STATUS (0.6, "07 4d"), .actions = "WRITE 04 4c" },   /* 7.7 is */
+    END } },
+  { "level-on-a-tenth-stays", { 0 }, {
+    CAPPED_AT_3 (0),
+    { CAP (1, 7.7), .actions = "WRITE 04 4d" },
+    END } },
+  { "power-cap-not-whole-watts-is-stepped-down", { 99.6 }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (1, 3), .actions = "MODE none->power,WRITE 00" },
+    { IND (1.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (1.2, "80 07 01"), .actions = "WRITE 05 63 00" },   /* 99 W, never 100 */
+    { IND (1.3, "80 05 01"), .actions = "" },
+    { STATUS (1.4, "08 63 00"), .actions = "" },
+    END } },
   { "level-beyond-uint8-goes-sint16", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, RES) },
     { CAP (0.1, 30), .actions = "MODE none->resistance,WRITE 00" },

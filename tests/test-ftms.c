@@ -552,30 +552,51 @@ typedef struct {
   double value;
   gboolean range_known;
   WuFtmsRange range;
+  double resolution;
   double want;
 } FitVector;
 
+#define R WU_FTMS_RESISTANCE_RESOLUTION
+#define W WU_FTMS_POWER_RESOLUTION
 static const FitVector fit_vectors[] = {
-  { "no-range", 7.3, FALSE, { 0, 0, 0 }, 7.3 },
-  { "inside", 7, TRUE, { 1, 32, 1 }, 7 },
-  { "below-the-minimum-is-the-minimum", 0, TRUE, { 1, 32, 1 }, 1 },
-  { "half-below-the-minimum", 0.5, TRUE, { 1, 32, 0 }, 1 },
-  { "above-the-maximum-is-the-maximum", 40, TRUE, { 1, 32, 1 }, 32 },
-  { "stepped-down-onto-the-increment", 3.7, TRUE, { 0, 20, 0.5 }, 3.5 },
-  { "increment-from-the-minimum", 4.9, TRUE, { 1, 32, 2 }, 3 },
-  { "on-a-step-stays", 29, TRUE, { 0, 100, 1 }, 29 },
-  { "binary-noise", 0.29 * 100, TRUE, { 0, 100, 1 }, 29 },
-  { "power-range", 157, TRUE, { 25, 1000, 5 }, 155 },
+  { "no-range", 7.3, FALSE, { 0, 0, 0 }, R, 7.3 },
+  { "no-range-stepped-down-onto-a-tenth", 7.67, FALSE, { 0, 0, 0 }, R, 7.6 },
+  { "no-range-whole-watts", 99.6, FALSE, { 0, 0, 0 }, W, 99 },
+  { "inside", 7, TRUE, { 1, 32, 1 }, R, 7 },
+  { "below-the-minimum-is-the-minimum", 0, TRUE, { 1, 32, 1 }, R, 1 },
+  { "half-below-the-minimum", 0.5, TRUE, { 1, 32, 0 }, R, 1 },
+  { "above-the-maximum-is-the-maximum", 40, TRUE, { 1, 32, 1 }, R, 32 },
+  { "stepped-down-onto-the-increment", 3.7, TRUE, { 0, 20, 0.5 }, R, 3.5 },
+  { "increment-from-the-minimum", 4.9, TRUE, { 1, 32, 2 }, R, 3 },
+  { "no-increment-stepped-down-onto-a-tenth", 7.67, TRUE, { 1, 32, 0 }, R, 7.6 },
+  { "on-a-tenth-stays", 7.7, TRUE, { 1, 32, 0 }, R, 7.7 },
+  { "increment-in-tenths-stays", 1.9, TRUE, { 1, 32, 0.3 }, R, 1.9 },
+  { "on-a-step-stays", 29, TRUE, { 0, 100, 1 }, R, 29 },
+  { "binary-noise", 0.29 * 100, TRUE, { 0, 100, 1 }, R, 29 },
+  { "power-range", 157, TRUE, { 25, 1000, 5 }, W, 155 },
 };
+#undef R
+#undef W
 
 static void
 test_fit (gconstpointer data)
 {
   const FitVector *v = data;
 
-  g_assert_cmpfloat_with_epsilon (wu_ftms_fit_target (v->value, v->range_known ? &v->range
-                                                                             : NULL),
-                                  v->want, 1e-9);
+  double got = wu_ftms_fit_target (v->value, v->range_known ? &v->range : NULL,
+                                   v->resolution);
+
+  g_assert_cmpfloat_with_epsilon (got, v->want, 1e-9);
+}
+
+static void
+test_above_target (void)
+{
+  g_assert_false (wu_ftms_above_target (76 * 0.1, 7.6));   /* as decoded: the bike at 7.6 */
+  g_assert_false (wu_ftms_above_target (7.5, 7.6));
+  g_assert_true (wu_ftms_above_target (77 * 0.1, 7.6));
+  g_assert_false (wu_ftms_above_target (100, 100));
+  g_assert_true (wu_ftms_above_target (101, 100));
 }
 
 /* ---- Control Point requests: byte-exact encoders ---------------------------------------- */
@@ -602,15 +623,22 @@ static const EncodeVector encode_vectors[] = {
   { "inclination-too-low", wu_ftms_encode_set_target_inclination, -3276.9, NULL },
   { "resistance-u8-3.0", wu_ftms_encode_set_target_resistance, 3.0, "04 1e" },
   { "resistance-u8-binary-noise", wu_ftms_encode_set_target_resistance, 0.1 * 3, "04 03" },
+  { "resistance-u8-stepped-down", wu_ftms_encode_set_target_resistance, 7.67, "04 4c" },
+  { "resistance-u8-on-a-step", wu_ftms_encode_set_target_resistance, 7.7, "04 4d" },
+  { "resistance-u8-just-under-max", wu_ftms_encode_set_target_resistance, 25.59, "04 ff" },
   { "resistance-u8-max", wu_ftms_encode_set_target_resistance, 25.5, "04 ff" },
   { "resistance-u8-too-high", wu_ftms_encode_set_target_resistance, 25.6, NULL },
   { "resistance-u8-negative", wu_ftms_encode_set_target_resistance, -0.1, NULL },
   { "resistance-s16-3.0", wu_ftms_encode_set_target_resistance_s16, 3.0, "04 1e 00" },
   { "resistance-s16-30.0", wu_ftms_encode_set_target_resistance_s16, 30.0, "04 2c 01" },
   { "resistance-s16-negative", wu_ftms_encode_set_target_resistance_s16, -2.0, "04 ec ff" },
+  { "resistance-s16-stepped-down", wu_ftms_encode_set_target_resistance_s16, 30.09,
+    "04 2c 01" },
   { "resistance-s16-too-high", wu_ftms_encode_set_target_resistance_s16, 3276.8, NULL },
   { "power-100", wu_ftms_encode_set_target_power, 100, "05 64 00" },
   { "power-1000", wu_ftms_encode_set_target_power, 1000, "05 e8 03" },
+  { "power-stepped-down", wu_ftms_encode_set_target_power, 99.6, "05 63 00" },
+  { "power-binary-noise", wu_ftms_encode_set_target_power, 0.29 * 100, "05 1d 00" },
   { "power-max", wu_ftms_encode_set_target_power, 32767, "05 ff 7f" },
   { "power-too-high", wu_ftms_encode_set_target_power, 32768, NULL },
   { "power-inf", wu_ftms_encode_set_target_power, INFINITY, NULL },
@@ -1010,6 +1038,7 @@ main (int argc, char **argv)
   ADD_TABLE ("/ftms/feature", feature_vectors, test_feature);
   g_test_add_func ("/ftms/feature/names", test_feature_names);
   ADD_TABLE ("/ftms/fit-target", fit_vectors, test_fit);
+  g_test_add_func ("/ftms/above-target", test_above_target);
   ADD_TABLE ("/ftms/control-point/encode", encode_vectors, test_encode_vector);
   g_test_add_func ("/ftms/control-point/encode/fixed", test_encode_fixed);
   ADD_TABLE ("/ftms/control-point/encode/simulation", simulation_vectors,

@@ -22,6 +22,9 @@
  *   cap, or 0x12 with a grade other than 0, while capping: the target is written again at
  *   once. 0xFF (control permission lost) or 0x01 (reset, not ours): control is requested
  *   again and the target re-applied. 0x04 (started by user): the target is re-applied.
+ * - Status 0x02 / 0x03 (stopped or paused at the console, the safety key): nothing is
+ *   written (not ours to restart the bike) until 0x04, or until the answer to a Start/Resume
+ *   that was in flight when the stop came: that answer is the newer word.
  * - Reconnect: control is requested again and the target re-applied.
  * - Release: Reset (0x01), which also hands control back; its answer starts the bike afresh
  *   (a console stop is forgotten, as on a reset status). WU_FTMS_ACTION_RELEASED when that

@@ -695,6 +695,16 @@ wu_ftms_session_set_config (WuFtmsSession *session, const WuFtmsSessionConfig *c
 
 /* ---- answers ------------------------------------------------------------------------- */
 
+/* Our Start/Resume was answered: the bike runs, or says it cannot be started and is taken
+ * as running. A console stop announced while it was in flight came before that answer, so
+ * it is over: left set, nothing would be written until a 0x04 that may never come. */
+static void
+started_by_us (WuFtmsSession *session)
+{
+  session->running = TRUE;
+  session->user_stopped = FALSE;
+}
+
 static void
 on_success (WuFtmsSession *session, Step step, WuFtmsActions *out)
 {
@@ -709,7 +719,7 @@ on_success (WuFtmsSession *session, Step step, WuFtmsActions *out)
       session->have_control = TRUE;
       break;
     case STEP_START:
-      session->running = TRUE;
+      started_by_us (session);
       break;
     case STEP_TARGET:
       /* A status that moved the target while this was in flight wins: write it again. */
@@ -741,7 +751,7 @@ on_refused (WuFtmsSession *session, Step step, const char *result, WuFtmsActions
     case STEP_START:
       emit_log (out, G_LOG_LEVEL_MESSAGE, "the bike answered %s to start-resume; "
                 "carrying on without it", result);
-      session->running = TRUE;
+      started_by_us (session);
       break;
     case STEP_TARGET:
       refuse_mode (session, result, out);
@@ -790,7 +800,7 @@ on_operation_failed (WuFtmsSession *session, Step step, WuFtmsActions *out)
       /* Some bikes refuse to start what already runs: the cap matters more than this. */
       emit_log (out, G_LOG_LEVEL_WARNING, "start-resume: operation failed %u times; "
                 "carrying on without it", session->failed_count + 1);
-      session->running = TRUE;
+      started_by_us (session);
       return;
     }
   emit_log (out, G_LOG_LEVEL_WARNING, "%s: operation failed %u times; giving up until the "

@@ -512,6 +512,24 @@ static const TableCase cases[] = {
     { STATUS (8, "03"), .actions = "" },         /* the safety key */
     { STATUS (9, "04"), .actions = "WRITE 04 1e" },
     END } },
+  /* a console stop announced while our Start/Resume is in flight, then that Start answered:
+   * the bike runs again (or says it cannot be started), so the cap goes on */
+  { "start-succeeding-after-a-console-stop-caps", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0.1, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (0.2, "80 00 01"), .actions = "WRITE 07" },
+    { STATUS (0.25, "02 01"), .actions = "", .log = "stopped by user" },
+    { IND (0.3, "80 07 01"), .actions = "WRITE 04 1e" },
+    { IND (0.4, "80 04 01"), .actions = "" },
+    { STATUS (5, "02 02"), .actions = "" },      /* a later stop holds as ever */
+    { CAP (6, 3), .actions = "" },
+    END } },
+  { "start-not-supported-after-a-console-stop-caps", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0.1, 3) }, { IND (0.2, "80 00 01"), .actions = "WRITE 07" },
+    { STATUS (0.25, "02 02"), .actions = "" },
+    { IND (0.3, "80 07 02"), .actions = "WRITE 04 1e" },   /* carrying on without it */
+    END } },
   { "status-target-power-above-power-cap", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, PWR) },
     { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },

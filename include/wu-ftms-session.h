@@ -24,7 +24,8 @@
  *   again and the target re-applied. 0x04 (started by user): the target is re-applied.
  * - Status 0x02 / 0x03 (stopped or paused at the console, the safety key): nothing is
  *   written (not ours to restart the bike) until 0x04, or until the answer to a Start/Resume
- *   that was in flight when the stop came: that answer is the newer word.
+ *   that was in flight when the stop came: that answer is the newer word. A new cap (the
+ *   next warm-up: the rider rides again) ends a stop from before it too, 0x04 or not.
  * - Reconnect: control is requested again and the target re-applied.
  * - Release: Reset (0x01), which also hands control back; its answer starts the bike afresh
  *   (a console stop is forgotten, as on a reset status). WU_FTMS_ACTION_RELEASED when that
@@ -115,7 +116,8 @@ void wu_ftms_session_set_power_range (WuFtmsSession *session, const WuFtmsRange 
 
 /* The controller's WU_ACTION_CAP (level already resolved from Cap= and the range) and
  * WU_ACTION_RELEASE. Applying the cap that is already queued or in flight writes nothing
- * more; applying it again once settled writes it again (a re-assertion). */
+ * more; applying it again once settled writes it again (a re-assertion). A cap after none
+ * or a release (a new warm-up) ends a console stop: Start/Resume, then the target. */
 void wu_ftms_session_apply_cap (WuFtmsSession *session, gint64 now_us, double level,
                                 WuFtmsActions *out);
 void wu_ftms_session_release (WuFtmsSession *session, gint64 now_us, WuFtmsActions *out);

@@ -655,6 +655,14 @@ wu_ftms_session_apply_cap (WuFtmsSession *session, gint64 now_us, double level,
   g_return_if_fail (session != NULL);
   advance_to (session, now_us, out);
 
+  /* A new cap is a new warm-up: the rider is riding again, whether or not the bike ever
+   * said so (0x04). A console stop from before it (after the last warm-up, or while it
+   * was released) is over; one during this warm-up still holds at a re-assertion. */
+  if (session->wish != WISH_CAP && session->user_stopped)
+    {
+      emit_log (out, G_LOG_LEVEL_DEBUG, "a new warm-up: the console stop is over");
+      session->user_stopped = FALSE;
+    }
   if (session->wish == WISH_CAP && level == session->cap_level && target_pending (session))
     {
       /* the same cap is queued or in flight already: one write is enough */

@@ -375,6 +375,26 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait_write(RESET, after=cap_index + 1)
         self.assert_released_after_cap(cap_index)
 
+    def test_console_stop_between_warm_ups_does_not_hold_the_next_cap(self):
+        # the rider stops the bike at its console after a warm-up, and the bike never says
+        # "started by user" (0x04) when they ride again: the next warm-up is capped all the same
+        self.start(config(duration=600, reapply_after=60))
+        self.wait_state("warming-up")
+        cap_index = self.wait_capped(8.0)
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.wait_state("cancelled", "idle")
+        reset = self.wait_write(RESET, after=cap_index + 1)
+        self.wait(lambda: not self.bike.state()["in_control"], "the bike to be released")
+        time.sleep(0.3)                                  # after the bike's own 0x01 status
+        self.bike.send_status(bytes([0x02, 0x01]))       # stopped by the user
+        self.bike.turn_knob(20.0, announce=False)
+        time.sleep(0.3)
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.wait_state("warming-up")
+        control = self.wait_write(REQUEST_CONTROL, after=reset + 1)
+        self.wait_write(bytes([0x07]), after=control + 1)   # Start/Resume: it is ours again
+        self.wait_capped(8.0, after=reset + 1)
+
     def test_sigterm_releases(self):
         self.start(config(duration=600))
         self.wait_state("warming-up")

@@ -725,14 +725,35 @@ static const TableCase cases[] = {
     { IND (20.1, "80 00 01"), .actions = "WRITE 07" },
     { IND (20.2, "80 07 01"), .actions = "WRITE 04 1e" },
     END } },
-  { "console-pause-kept-when-our-reset-was-refused", { 0 }, {
+  /* ---- the next warm-up (a new cap) is the rider riding again: an old console stop is over,
+   * whether or not the bike ever says 0x04 ---- */
+  { "console-pause-ends-at-the-next-warm-up-when-our-reset-was-refused", { 0 }, {
     CAPPED_AT_3 (0),
     { STATUS (5, "02 02") },
     { RELEASE (10), .actions = "WRITE 01" },
     { IND (10.1, "80 01 04"), .actions = "MODE resistance->none,RELEASED" },
-    { CAP (20, 3), .actions = "MODE none->resistance,WRITE 00" },
-    { IND (20.1, "80 00 01"), .actions = "" },   /* not reset: still the rider's stop */
-    { STATUS (21, "04"), .actions = "WRITE 04 1e" },
+    { CAP (20, 3), .actions = "MODE none->resistance,WRITE 00", .log = "console stop is over" },
+    { IND (20.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (20.2, "80 07 01"), .actions = "WRITE 04 1e" },
+    END } },
+  { "console-stop-between-warm-ups-ends-at-the-next-warm-up", { 0 }, {
+    CAPPED_AT_3 (0),
+    { RELEASE (10), .actions = "WRITE 01" },
+    { IND (10.1, "80 01 01"), .actions = "MODE resistance->none,RELEASED" },
+    { STATUS (30, "02 01"), .actions = "" },
+    { CAP (100, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { IND (100.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (100.2, "80 07 01"), .actions = "WRITE 04 1e" },
+    { IND (100.3, "80 04 01"), .actions = "" },
+    END } },
+  { "console-stop-during-a-release-ends-at-the-next-warm-up", { 0 }, {
+    CAPPED_AT_3 (0),
+    { RELEASE (10), .actions = "WRITE 01" },
+    { STATUS (10.05, "02 01"), .actions = "" },
+    { CAP (10.1, 3), .actions = "" },            /* one request at a time */
+    { IND (10.2, "80 01 04"), .actions = "WRITE 00" },   /* not reset: the stop was kept */
+    { IND (10.3, "80 00 01"), .actions = "WRITE 07" },
+    { IND (10.4, "80 07 01"), .actions = "WRITE 04 1e" },
     END } },
 
   /* ---- bad input ---- */

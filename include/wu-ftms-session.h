@@ -96,8 +96,11 @@ WuFtmsSession *wu_ftms_session_new (const WuFtmsSessionConfig *config);
 void wu_ftms_session_free (WuFtmsSession *session);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuFtmsSession, wu_ftms_session_free)
 
-/* A reload: the new power cap applies to the next target written. */
-void wu_ftms_session_set_config (WuFtmsSession *session, const WuFtmsSessionConfig *config);
+/* A reload. Another power cap is written at once when the bike is held by a power target
+ * (after the request in flight, if any), so a lowered one is not left waiting for the next
+ * re-cap; none (< 0) makes such a bike advisory, and one again takes it back. */
+void wu_ftms_session_set_config (WuFtmsSession *session, gint64 now_us,
+                                 const WuFtmsSessionConfig *config, WuFtmsActions *out);
 
 /* Every input below first fires the timers due at or before NOW, then applies the input;
  * OUT is appended to (wu_ftms_actions_clear() it first). */

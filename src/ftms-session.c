@@ -688,17 +688,24 @@ wu_ftms_session_release (WuFtmsSession *session, gint64 now_us, WuFtmsActions *o
 }
 
 void
-wu_ftms_session_set_config (WuFtmsSession *session, const WuFtmsSessionConfig *config)
+wu_ftms_session_set_config (WuFtmsSession *session, gint64 now_us,
+                            const WuFtmsSessionConfig *config, WuFtmsActions *out)
 {
   g_return_if_fail (session != NULL);
   g_return_if_fail (config != NULL);
+  advance_to (session, now_us, out);
   if (config->power_cap_w != session->config.power_cap_w)
     {
       session->refused_modes &= ~(1u << WU_FTMS_MODE_POWER);
       if (session->mode == WU_FTMS_MODE_POWER)
-        invalidate_target (session);
+        {
+          invalidate_target (session);
+          unstall (session);
+        }
     }
   session->config = *config;
+  /* the new target (or mode) now, not at the next status or re-cap */
+  pump (session, out);
 }
 
 /* ---- answers ------------------------------------------------------------------------- */

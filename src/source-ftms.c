@@ -403,11 +403,14 @@ wu_ftms_source_set_power_cap (WuSource *source, double power_cap_w)
 {
   WuFtmsSource *ftms = (WuFtmsSource *) source;
   WuFtmsSessionConfig config;
+  WuFtmsActions actions;
 
   g_return_if_fail (source->ops == &ftms_ops);
   wu_ftms_session_config_init (&config);
   config.power_cap_w = power_cap_w;
-  wu_ftms_session_set_config (ftms->session, &config);
+  wu_ftms_actions_clear (&actions);
+  wu_ftms_session_set_config (ftms->session, ftms_now (ftms), &config, &actions);
+  ftms_carry_out (ftms, &actions);
 }
 
 WuSource *

@@ -209,6 +209,26 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertEqual(self.bike.state()["resistance"], 7.6)
         self.assertEqual(self.get(WARMUP_IFACE, "ResistanceCap"), 7.6)
 
+    def test_power_cap_lowered_on_reload_is_written_at_once(self):
+        # a bike that takes only power targets, held at PowerCap=100; a reload with 80 W
+        # writes 80 W at once, not at the next re-cap (ReapplyAfter is long, nothing else
+        # happens)
+        def power_config(watts):
+            return config(duration=600, reapply_after=60).replace(
+                "ReapplyAfter=60\n", "ReapplyAfter=60\nPowerCap=%d\n" % watts)
+        self.start(power_config(100), target_features=bluez_mock.TARGET_POWER)
+        self.wait_state("warming-up")
+        first = self.wait_write(bytes([0x05, 100, 0]))
+        self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "power", "Control power")
+        path = self.write_config(power_config(80))
+        self.assertEqual(path, self.daemon.config)
+        reloaded = time.monotonic()
+        self.daemon.proc.send_signal(signal.SIGHUP)
+        index = self.wait_write(bytes([0x05, 80, 0]), after=first + 1)
+        self.assertLess(self._seen_writes[index][0] - reloaded, 10.0 * SLOW,
+                        "a lowered PowerCap must be written at the reload, not left waiting")
+        self.assertIn("reloaded", self.daemon.log())
+
     # -- 3. re-cap after status 0x07 -------------------------------------------------
 
     def test_recap_after_target_resistance_changed(self):

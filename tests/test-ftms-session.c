@@ -870,7 +870,7 @@ test_random_inputs_keep_the_invariants (void)
 
       wu_ftms_actions_clear (&out);
       t += g_rand_double_range (rand, 0, 2.5);
-      switch (g_rand_int_range (rand, 0, 10))
+      switch (g_rand_int_range (rand, 0, 11))
         {
         case 0: wu_ftms_session_connected (session, to_us (t), &out); break;
         case 1: wu_ftms_session_disconnected (session, to_us (t), &out); break;
@@ -879,6 +879,15 @@ test_random_inputs_keep_the_invariants (void)
         case 4: wu_ftms_session_release (session, to_us (t), &out); break;
         case 5: wu_ftms_session_write_failed (session, to_us (t), &out); break;
         case 6: wu_ftms_session_tick (session, to_us (t), &out); break;
+        case 8:
+          {
+            WuFtmsSessionConfig config;
+
+            wu_ftms_session_config_init (&config);
+            config.power_cap_w = g_rand_int_range (rand, -1, 3) * 50;   /* none, 0, 50, 100 */
+            wu_ftms_session_set_config (session, to_us (t), &config, &out);
+          }
+          break;
         case 7:
           n = parse_hex (inputs[g_rand_int_range (rand, 0, G_N_ELEMENTS (inputs))], buf, sizeof buf);
           wu_ftms_session_status (session, to_us (t), buf, n, &out, NULL);

@@ -61,7 +61,8 @@ void wu_sample_init (WuSample *sample, gint64 time_us);   /* all values -1 */
 typedef enum {
   WU_ACTION_STATE,          /* old_state -> new_state */
   WU_ACTION_HINT,           /* hint changed to .hint */
-  WU_ACTION_CAP,            /* cap resistance at .cap (also re-assertions) */
+  WU_ACTION_CAP,            /* cap resistance at .cap (also re-assertions); .resume: the
+                               warm-up resumed after a console stop, which is over */
   WU_ACTION_RELEASE,        /* release the bike (no cap any more) */
   WU_ACTION_START_FLOOR_ROUTINE, /* the warm-up is complete: .summary */
 } WuActionKind;
@@ -81,6 +82,8 @@ typedef struct {
   WuState old_state, new_state;
   WuHint hint;
   double cap;
+  gboolean resume;          /* CAP: the rider rides again after a console stop (see
+                               wu_controller_machine_stopped) */
   WuSummary summary;
 } WuAction;
 
@@ -120,7 +123,13 @@ void wu_controller_target_resistance (WuController *ctl, gint64 now_us, double l
 /* The bike reports it was stopped or paused at its console (FTMS status 0x02, or 0x03 the
  * safety key): a warming-up session pauses at once (no need to wait PauseAfter). Started
  * or resumed at the console (0x04) changes no state by itself: as after any pause, the
- * next pedalling sample resumes the count. */
+ * next pedalling sample resumes the count.
+ * Without a 0x04 (many bikes never send it), the console stop ends when the rider rides
+ * again: pedalling sustained for start_after, begun after the stop (so a flywheel still
+ * turning, or a bike that keeps sending cadence while stopped, does not undo the rider's stop
+ * at the next sample). That resumes the warm-up, counted from the run's start as autostart
+ * does, with a WU_ACTION_CAP marked .resume: the stop is over, the bike is started again
+ * and capped (the FTMS session holds every cap while the bike is stopped at its console). */
 void wu_controller_machine_stopped (WuController *ctl, gint64 now_us, WuActions *out);
 void wu_controller_machine_started (WuController *ctl, gint64 now_us, WuActions *out);
 /* Start(): allowed in idle, complete and cancelled (a fresh session); WU_ERROR_ALREADY_RUNNING

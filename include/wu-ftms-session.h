@@ -25,7 +25,8 @@
  * - Status 0x02 / 0x03 (stopped or paused at the console, the safety key): nothing is
  *   written (not ours to restart the bike) until 0x04, or until the answer to a Start/Resume
  *   that was in flight when the stop came: that answer is the newer word. A new cap (the
- *   next warm-up: the rider rides again) ends a stop from before it too, 0x04 or not.
+ *   next warm-up: the rider rides again) ends a stop from before it too, 0x04 or not, and
+ *   so does the warm-up resuming on sustained pedalling (wu_ftms_session_ride_resumed).
  * - Reconnect: control is requested again and the target re-applied.
  * - Release: Reset (0x01), which also hands control back; its answer starts the bike afresh
  *   (a console stop is forgotten, as on a reset status). WU_FTMS_ACTION_RELEASED when that
@@ -124,6 +125,11 @@ void wu_ftms_session_set_power_range (WuFtmsSession *session, const WuFtmsRange 
 void wu_ftms_session_apply_cap (WuFtmsSession *session, gint64 now_us, double level,
                                 WuFtmsActions *out);
 void wu_ftms_session_release (WuFtmsSession *session, gint64 now_us, WuFtmsActions *out);
+/* The controller's WU_ACTION_CAP marked .resume: the warm-up resumed on sustained pedalling
+ * after a console stop, the rider rides again. A console stop is over, 0x04 or not (a bike
+ * may never send it): Start/Resume, then the target (the apply_cap that follows). Without
+ * a console stop: nothing. */
+void wu_ftms_session_ride_resumed (WuFtmsSession *session, gint64 now_us, WuFtmsActions *out);
 
 /* Raw control point indication / status notification bytes. FALSE (WU_ERROR_MALFORMED)
  * when they cannot be decoded: count them in DroppedPackets; nothing else changes. An

@@ -41,6 +41,10 @@ typedef struct {
   void (*start) (WuSource *source);
   /* Control of the machine, where it has any (NULL: advisory only). */
   void (*apply_cap) (WuSource *source, double level);
+  /* The rider rides again after stopping the machine at its console (the warm-up resumed on
+   * sustained pedalling; the machine may never say it was started): the stop is over, so
+   * the machine is started again and apply_cap(), which follows, holds. NULL: nothing to do. */
+  void (*ride_resumed) (WuSource *source);
   void (*release) (WuSource *source);
   void (*free) (WuSource *source);
   /* TRUE while a release is still waiting for the machine's answer (shutdown waits for

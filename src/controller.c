@@ -42,6 +42,9 @@ struct WuController {
   /* Cap= as it was when the session began: a reloaded Cap applies from the next session,
    * also when the range is read (again) during this one. */
   double session_cap_level, session_cap_percent;
+  /* Stopped at the bike's console (status 0x02/0x03) during this session, and not started
+   * there since (0x04): resuming needs a sustained run, and brings the cap with .resume. */
+  gboolean console_stopped;
   guint pauses, recaps;
   double cadence_sum;
   guint cadence_n;
@@ -168,7 +171,10 @@ append_action (WuActions *out, const WuAction *action)
    * the fixed-size buffer. */
   if (action->kind == WU_ACTION_CAP && out->n > 0 &&
       out->items[out->n - 1].kind == WU_ACTION_CAP && out->items[out->n - 1].cap == action->cap)
-    return;
+    {
+      out->items[out->n - 1].resume |= action->resume;   /* a resume is never dropped */
+      return;
+    }
 
   g_return_if_fail (out->n < WU_ACTIONS_MAX);
   out->items[out->n++] = *action;
@@ -234,6 +240,14 @@ send_cap (WuController *ctl, gint64 at_us, WuActions *out)
   ctl->cap_sent_us = at_us;
 }
 
+/* The warm-up resumed after a console stop: the cap, marked so the stop is taken as over. */
+static void
+send_resume_cap (WuController *ctl, gint64 at_us, WuActions *out)
+{
+  append_action (out, &(WuAction) { .kind = WU_ACTION_CAP, .cap = ctl->cap, .resume = TRUE });
+  ctl->cap_sent_us = at_us;
+}
+
 /* ---- hint ------------------------------------------------------------------------------ */
 
 static void
@@ -280,6 +294,7 @@ reset_session (WuController *ctl)
   ctl->power_n = 0;
   ctl->over_active = FALSE;
   ctl->cap_sent_us = G_MININT64;
+  ctl->console_stopped = FALSE;
 }
 
 /* A fresh session: idle/complete/cancelled -> warming-up with `elapsed_us` already counted. */
@@ -602,6 +617,29 @@ track_pedalling_run (WuController *ctl, gint64 t)
   return counted;
 }
 
+/* Paused by a stop at the bike's console, with no "started" (0x04) since: the rider rides
+ * again once a run begun after the stop (machine_stopped ended the one before) is sustained
+ * for start_after, as for autostart. A bike that goes on sending cadence while stopped (a
+ * flywheel still turning) does not undo the rider's stop at its next sample. The run is
+ * counted, as autostart counts it, and the cap goes with .resume: the FTMS session holds
+ * every cap while the bike is console-stopped, and would otherwise leave it uncapped. */
+static void
+resume_after_console_stop (WuController *ctl, gint64 t, WuActions *out)
+{
+  if (t - ctl->run_start_us < ctl->config.start_after_us)
+    return;
+  ctl->console_stopped = FALSE;
+  set_state (ctl, WU_STATE_WARMING_UP, t, out);
+  ctl->elapsed_us += ctl->run_counted_us;
+  ctl->activity_us = t;
+  if (cap_active (ctl))
+    {
+      g_debug ("pedalling again after the console stop: the stop is over, capping at %.1f",
+               ctl->cap);
+      send_resume_cap (ctl, t, out);
+    }
+}
+
 static void
 on_pedalling_sample (WuController *ctl, gint64 t, WuActions *out)
 {
@@ -615,6 +653,11 @@ on_pedalling_sample (WuController *ctl, gint64 t, WuActions *out)
         begin_session (ctl, t, ctl->run_counted_us, out);
       break;
     case WU_STATE_PAUSED:
+      if (ctl->console_stopped)
+        {
+          resume_after_console_stop (ctl, t, out);
+          break;
+        }
       /* a new run begins here; nothing of the gap counts */
       ctl->run_start_us = t;
       ctl->run_counted_us = 0;
@@ -745,6 +788,8 @@ on_link_down (WuController *ctl, gint64 t, WuActions *out)
     pause_session (ctl, t, out);
   ctl->high_active = FALSE;
   ctl->over_active = FALSE;
+  /* a reconnected bike is asked for control, started and capped again */
+  ctl->console_stopped = FALSE;
   clear_hint (ctl, out);
 }
 
@@ -802,6 +847,8 @@ wu_controller_machine_stopped (WuController *ctl, gint64 now_us, WuActions *out)
   gint64 t = advance_to (ctl, now_us, out);
   /* the pedalling run ends here: nothing after the stop counts */
   ctl->run_active = FALSE;
+  if (session_active (ctl))
+    ctl->console_stopped = TRUE;
   if (ctl->state == WU_STATE_WARMING_UP)
     pause_session (ctl, t, out);
 }
@@ -811,6 +858,9 @@ wu_controller_machine_started (WuController *ctl, gint64 now_us, WuActions *out)
 {
   g_return_if_fail (ctl != NULL && out != NULL);
   advance_to (ctl, now_us, out);
+  /* the bike says it runs again (its FTMS session puts the cap back on that word): the
+   * next pedalling sample resumes, as after any pause */
+  ctl->console_stopped = FALSE;
 }
 
 gboolean

@@ -75,29 +75,34 @@ notify_changed (WuEngine *engine, gboolean transition)
     engine->observer->changed (engine->observer_data, transition);
 }
 
-/* FALSE when the sensor's source cannot set the machine. */
+/* FALSE when the sensor's source cannot set the machine. RESUME: the warm-up resumed after a
+ * console stop (WuAction.resume): the source ends the stop first, then caps. */
 static gboolean
-apply_cap_to (WuSensor *sensor, double level)
+apply_cap_to (WuSensor *sensor, double level, gboolean resume)
 {
   if (sensor->source->ops->apply_cap == NULL)
     return FALSE;
+  if (resume && sensor->source->ops->ride_resumed != NULL)
+    sensor->source->ops->ride_resumed (sensor->source);
   sensor->source->ops->apply_cap (sensor->source, level);
   sensor->cap_sent = level;
   return TRUE;
 }
 
 static void
-apply_cap_everywhere (WuEngine *engine, double level)
+apply_cap_everywhere (WuEngine *engine, double level, gboolean resume)
 {
   gboolean applied = FALSE;
 
   for (guint i = 0; i < engine->sensors->len; i++)
     {
-      if (apply_cap_to (g_ptr_array_index (engine->sensors, i), level))
+      if (apply_cap_to (g_ptr_array_index (engine->sensors, i), level, resume))
         applied = TRUE;
     }
   /* Re-applying the same cap every ReapplyAfter is routine: keep it out of the journal. */
-  if (level == engine->announced_cap)
+  if (resume)
+    g_message ("resistance cap %.1f (riding again after a stop at the bike's console)", level);
+  else if (level == engine->announced_cap)
     g_debug ("resistance cap %.1f re-applied", level);
   else if (applied)
     g_message ("resistance cap %.1f", level);
@@ -143,7 +148,7 @@ carry_out_on_bike (WuEngine *engine, const WuActions *actions)
           if (engine->shutting_down)
             g_debug ("shutting down: resistance cap %.1f not applied", action->cap);
           else
-            apply_cap_everywhere (engine, action->cap);
+            apply_cap_everywhere (engine, action->cap, action->resume);
           break;
         case WU_ACTION_RELEASE:
           release_everywhere (engine);
@@ -363,7 +368,7 @@ cap_newcomer (WuEngine *engine, WuSensor *sensor)
 
   if (cap < 0 || cap == sensor->cap_sent)
     return;
-  if (apply_cap_to (sensor, cap))
+  if (apply_cap_to (sensor, cap, FALSE))
     g_message ("%s: resistance cap %.1f", sensor->id, cap);
 }
 

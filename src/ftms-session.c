@@ -678,6 +678,28 @@ wu_ftms_session_apply_cap (WuFtmsSession *session, gint64 now_us, double level,
 }
 
 void
+wu_ftms_session_ride_resumed (WuFtmsSession *session, gint64 now_us, WuFtmsActions *out)
+{
+  g_return_if_fail (session != NULL);
+  advance_to (session, now_us, out);
+  /* The rider stopped the bike at its console, then rode on long enough for the warm-up to
+   * resume: they ride again, whether or not the bike ever says so (0x04). Left stopped,
+   * nothing would be written and the bike would stay above the cap for the rest of the
+   * warm-up. Start/Resume, then the target (bikes may drop it when stopped). */
+  if (session->user_stopped)
+    {
+      emit_log (out, G_LOG_LEVEL_MESSAGE, "riding again after a stop at the console: "
+                "starting the bike and capping it");
+      session->user_stopped = FALSE;
+      session->running = FALSE;
+      if (session->wish == WISH_CAP)
+        invalidate_target (session);
+      unstall (session);
+    }
+  pump (session, out);
+}
+
+void
 wu_ftms_session_release (WuFtmsSession *session, gint64 now_us, WuFtmsActions *out)
 {
   g_return_if_fail (session != NULL);

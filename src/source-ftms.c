@@ -357,6 +357,17 @@ ftms_apply_cap (WuSource *source, double level)
 }
 
 static void
+ftms_ride_resumed (WuSource *source)
+{
+  WuFtmsSource *ftms = (WuFtmsSource *) source;
+  WuFtmsActions actions;
+
+  wu_ftms_actions_clear (&actions);
+  wu_ftms_session_ride_resumed (ftms->session, ftms_now (ftms), &actions);
+  ftms_carry_out (ftms, &actions);
+}
+
+static void
 ftms_release (WuSource *source)
 {
   WuFtmsSource *ftms = (WuFtmsSource *) source;
@@ -393,6 +404,7 @@ static const WuSourceOps ftms_ops = {
   .drives_clock = FALSE,
   .start = ftms_start,
   .apply_cap = ftms_apply_cap,
+  .ride_resumed = ftms_ride_resumed,
   .release = ftms_release,
   .free = ftms_free,
   .releasing = ftms_releasing,

@@ -415,6 +415,28 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait_write(bytes([0x07]), after=control + 1)   # Start/Resume: it is ours again
         self.wait_capped(8.0, after=reset + 1)
 
+    def test_console_stop_mid_warm_up_ends_when_the_rider_rides_again(self):
+        # the rider stops the bike at its console mid-warm-up and turns the knob up; the bike
+        # never says "started by user" (0x04) and goes on sending 80 rpm: once the rider has
+        # pedalled StartAfter (1 s) after the stop, the warm-up resumes, the bike is started
+        # again (Start/Resume) and capped
+        self.start(config(duration=600, reapply_after=60))
+        self.wait_state("warming-up")
+        cap_index = self.wait_capped(8.0)
+        self.wait(lambda: len(self.poll_writes()) > cap_index and
+                  self.sensor_prop("Resistance") == 8.0, "the bike settled at the cap")
+        stopped_at = len(self.poll_writes())
+        self.assertNotIn(bytes([0x07]), [w for _, w in self.poll_writes()[cap_index:]])
+        self.bike.send_status(bytes([0x02, 0x01]))       # stopped by the user
+        self.bike.turn_knob(20.0, announce=False)
+        start = self.wait_write(bytes([0x07]), after=stopped_at)
+        self.wait_write(cap_u8(8.0), after=start + 1)
+        self.wait(lambda: self.bike.state()["resistance"] == 8.0, "the bike back at the cap",
+                  lambda: "bike: %r" % self.bike.state())
+        self.wait_state("warming-up")
+        self.assertIn("paused", self.daemon.log())
+        self.assertIn("riding again", self.daemon.log())
+
     def test_sigterm_releases(self):
         self.start(config(duration=600))
         self.wait_state("warming-up")

@@ -126,7 +126,7 @@ format_actions (const WuActions *actions)
       else if (a->kind == WU_ACTION_HINT)
         g_string_append_printf (s, " %s", a->hint == WU_HINT_NONE ? "none" : "ease-off");
       else if (a->kind == WU_ACTION_CAP)
-        g_string_append_printf (s, " %g", a->cap);
+        g_string_append_printf (s, " %g%s", a->cap, a->resume ? " resume" : "");
     }
   return g_string_free (s, FALSE);
 }
@@ -750,6 +750,48 @@ static const TableCase cases[] = {
     /* the run restarts at 3: autostart needs 3 s more */
     { PEDAL (3, 5, 60), .actions = "", .state = "idle" },
     { SAMPLE (6, 60), .actions = "STATE idle->warming-up", ELAPSED (3) },
+    END } },
+  /* a console stop mid-warm-up on a bike that never sends 0x04: riding again (a run begun
+   * after the stop, sustained for StartAfter) ends the stop and brings the cap, marked
+   * resume (the FTMS session starts the bike again and caps it); a bike that goes on
+   * sending cadence after the stop does not undo it at its next sample */
+  { "console-stop-ends-when-the-rider-rides-again", LEVEL (3), {
+    { PEDAL (0, 10, 60), .actions = "STATE idle->warming-up,CAP 3", ELAPSED (10) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused", .state = "paused" },
+    { SAMPLE (11, 60), .actions = "", .state = "paused", ELAPSED (10) },
+    { PEDAL (12, 13, 60), .actions = "", .state = "paused" },
+    { SAMPLE (14, 60), .actions = "STATE paused->warming-up,CAP 3 resume",
+      .state = "warming-up", ELAPSED (13) },            /* the run from 11 counts */
+    { SAMPLE (15, 60), .actions = "", ELAPSED (14) },
+    { MACHINE_STOPPED (16), .actions = "STATE warming-up->paused" },   /* another stop */
+    { TARGET_RES (16.5, 8), .actions = "CAP 3" },    /* a re-cap: not a resume */
+    END } },
+  { "console-stop-needs-a-sustained-run", LEVEL (3), {
+    { PEDAL (0, 10, 60) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused" },
+    { PEDAL (11, 12, 60), .actions = "", .state = "paused" },
+    { SAMPLE (13, 20), .actions = "", .state = "paused" },   /* the flywheel runs down */
+    { PEDAL (14, 16, 60), .actions = "", .state = "paused" },   /* a new run from 14 */
+    { SAMPLE (17, 60), .actions = "STATE paused->warming-up,CAP 3 resume", ELAPSED (13) },
+    END } },
+  { "console-stop-then-started-at-the-console-resumes-at-once", LEVEL (3), {
+    { PEDAL (0, 10, 60) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused" },
+    { MACHINE_STARTED (11), .actions = "" },   /* the session re-applies the target itself */
+    { SAMPLE (12, 60), .actions = "STATE paused->warming-up" },
+    END } },
+  { "console-stop-forgotten-over-a-reconnect", LEVEL (3), {
+    { PEDAL (0, 10, 60) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused" },
+    { LINK_DOWN (11), .actions = "" },
+    { LINK_UP (12), .actions = "CAP 3" },       /* control, start, cap: all again */
+    { SAMPLE (13, 60), .actions = "STATE paused->warming-up" },
+    END } },
+  { "console-stop-without-cap-resumes-without-one", { 0 }, {
+    { PEDAL (0, 10, 60) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused" },
+    { PEDAL (11, 13, 60), .actions = "" },
+    { SAMPLE (14, 60), .actions = "STATE paused->warming-up" },
     END } },
   { "machine-stopped-then-abandoned", { 0 }, {
     { PEDAL (0, 10, 60) },

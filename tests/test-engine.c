@@ -18,6 +18,7 @@ typedef struct {
   WuSource base;
   guint caps;
   double last_cap;
+  guint resumes;       /* ride_resumed() calls: a console stop taken as over */
 } FakeSource;
 
 static void
@@ -36,13 +37,20 @@ fake_apply_cap (WuSource *source, double level)
 }
 
 static void
+fake_ride_resumed (WuSource *source)
+{
+  ((FakeSource *) source)->resumes++;
+}
+
+static void
 fake_free (WuSource *source)
 {
   (void) source;   /* wu_source_free() frees the rest */
 }
 
 static const WuSourceOps bike_ops = {
-  .kind = "ftms", .start = fake_start, .apply_cap = fake_apply_cap, .free = fake_free,
+  .kind = "ftms", .start = fake_start, .apply_cap = fake_apply_cap,
+  .ride_resumed = fake_ride_resumed, .free = fake_free,
 };
 static const WuSourceOps sensor_ops = { .kind = "csc", .start = fake_start, .free = fake_free };
 
@@ -74,6 +82,7 @@ typedef enum {
   STEP_TARGET,       /* the bike's status: target resistance changed to a */
   STEP_SHUTDOWN,     /* the daemon stops: wu_engine_release() */
   STEP_CSC_WHEEL,    /* CSC Measurement with wheel data only: a revolutions, b ticks */
+  STEP_STOPPED,      /* the bike's status: stopped by the user at its console (0x02 0x01) */
 } StepKind;
 
 typedef struct {
@@ -99,6 +108,8 @@ typedef struct {
   gboolean check_caps;
   guint bike_caps;               /* caps the bike was sent */
   double bike_cap;               /* the last one (NONE: none yet) */
+  gboolean check_resumes;
+  guint bike_resumes;            /* of them, marked "riding again after a console stop" */
 } Step;
 
 #define MAX_STEPS 16
@@ -108,6 +119,7 @@ typedef struct {
 #define BIKE_POWER(w_) .check_bike_power = TRUE, .bike_power = (w_)
 #define SENSOR_POWER(w_) .check_sensor_power = TRUE, .other_power = (w_)
 #define CAPS(n_, last_) .check_caps = TRUE, .bike_caps = (n_), .bike_cap = (last_)
+#define RESUMES(n_) .check_resumes = TRUE, .bike_resumes = (n_)
 
 typedef struct {
   const char *name;
@@ -126,12 +138,24 @@ typedef struct {
 #define ADD_BIKE(t_) .t = (t_), .kind = STEP_ADD_BIKE, .sensor = BIKE
 #define TARGET(t_, level_) .t = (t_), .kind = STEP_TARGET, .sensor = BIKE, .a = (level_)
 #define SHUTDOWN(t_) .t = (t_), .kind = STEP_SHUTDOWN
+#define STOPPED(t_) .t = (t_), .kind = STEP_STOPPED, .sensor = BIKE
 #define WHEEL(t_, revs_, ticks_) .t = (t_), .kind = STEP_CSC_WHEEL, .sensor = SENSOR, \
   .a = (revs_), .b = (ticks_)
 /* 3 wheel revolutions of 2.105 m (the default WheelCircumference) a second */
 #define KMH_3_REVS (3 * 2.105 * 3.6)
 
 static const Case cases[] = {
+  /* stopped at the console mid-warm-up, on a bike that goes on sending cadence and never
+   * says 0x04: the warm-up resumes after StartAfter of riding, and the bike is told the
+   * stop is over (its session starts it again), then capped */
+  { "a console stop ends when the rider rides again", 5, FALSE, {
+      { UP (0, BIKE) },
+      { RIDE (1, 10, 80, 100), .state = "warming-up", CAPS (1, 5), RESUMES (0) },
+      { STOPPED (10.5), .state = "paused", CAPS (1, 5), RESUMES (0) },
+      { RIDE (11, 13, 80, 100), .state = "paused", CAPS (1, 5), RESUMES (0) },
+      { RIDE (14, 14, 80, 100), .state = "warming-up", CAPS (2, 5), RESUMES (1) },
+      { RIDE (15, 20, 80, 100), .state = "warming-up", CAPS (2, 5), RESUMES (1) },
+    } },
   { "a sensor's link lost while the bike keeps sending", NONE, FALSE, {
       { UP (0, BIKE) },
       { UP (0.5, SENSOR) },
@@ -359,6 +383,17 @@ push_target_status (WuSensor *sensor, gint64 time_us, double level)
   push (sensor, &event);
 }
 
+/* Fitness Machine Status 0x02: stopped (0x01) by the user at the console. */
+static void
+push_stopped_status (WuSensor *sensor, gint64 time_us)
+{
+  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_FTMS_STATUS, .len = 2 };
+
+  event.payload[0] = 0x02;
+  event.payload[1] = 0x01;
+  push (sensor, &event);
+}
+
 static void
 run_step (Fixture *fixture, const Step *step)
 {
@@ -389,6 +424,9 @@ run_step (Fixture *fixture, const Step *step)
       break;
     case STEP_SHUTDOWN:
       wu_engine_release (fixture->engine);
+      break;
+    case STEP_STOPPED:
+      push_stopped_status (sensor, at (fixture, step->t));
       break;
     case STEP_CSC_WHEEL:
       push_csc_wheel (sensor, at (fixture, step->t), (guint32) step->a, (guint16) step->b);
@@ -446,6 +484,9 @@ check_step (const Fixture *fixture, const Case *c, guint index, const Step *step
     g_error ("%s: the bike was sent %u caps, expected %u", where, bike->caps, step->bike_caps);
   if (step->check_caps && step->bike_cap != NONE && bike->last_cap != step->bike_cap)
     g_error ("%s: the bike's cap %.1f, expected %.1f", where, bike->last_cap, step->bike_cap);
+  if (step->check_resumes && bike->resumes != step->bike_resumes)
+    g_error ("%s: the bike was told of %u resumes, expected %u", where, bike->resumes,
+             step->bike_resumes);
 }
 
 static void

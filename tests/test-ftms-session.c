@@ -26,6 +26,7 @@ typedef enum {
   STEP_WRITE_FAILED,
   STEP_TICK,
   STEP_POWER_CAP,      /* a: the power cap of a reload (NONE: none) */
+  STEP_RIDE_RESUMED,   /* the warm-up resumed after a console stop (CAP with .resume) */
 } StepKind;
 
 typedef struct {
@@ -60,6 +61,7 @@ typedef struct {
 #define WRITE_FAILED(t_) .t = (t_), .kind = STEP_WRITE_FAILED
 #define TICK(t_) .t = (t_), .kind = STEP_TICK
 #define POWER_CAP(t_, w_) .t = (t_), .kind = STEP_POWER_CAP, .a = (w_)
+#define RIDE_RESUMED(t_) .t = (t_), .kind = STEP_RIDE_RESUMED
 #define CHECK .kind = STEP_CHECK
 #define DEADLINE(s_) .check_deadline = TRUE, .deadline = (s_)
 #define S16(v_) .check_s16 = TRUE, .s16 = (v_)
@@ -208,6 +210,7 @@ run_step (WuFtmsSession *session, const Step *step, WuFtmsActions *out)
     case STEP_WRITE_FAILED: wu_ftms_session_write_failed (session, to_us (step->t), out); break;
     case STEP_TICK: wu_ftms_session_tick (session, to_us (step->t), out); break;
     case STEP_POWER_CAP: reload_power_cap (session, step, out); break;
+    case STEP_RIDE_RESUMED: wu_ftms_session_ride_resumed (session, to_us (step->t), out); break;
     default: g_assert_not_reached ();
     }
 }
@@ -792,6 +795,32 @@ static const TableCase cases[] = {
     { IND (100.2, "80 07 01"), .actions = "WRITE 04 1e" },
     { IND (100.3, "80 04 01"), .actions = "" },
     END } },
+  /* ---- a console stop mid-warm-up on a bike that never says 0x04: the warm-up resuming
+   * on sustained pedalling (the controller's CAP marked resume) ends it ---- */
+  { "console-stop-mid-warm-up-ends-when-the-ride-resumes", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "02 01"), .actions = "" },
+    { CAP (6, 3), .actions = "" },                      /* a re-cap holds while stopped */
+    { RIDE_RESUMED (9), .actions = "WRITE 07", .log = "riding again" },
+    { CAP (9, 3), .actions = "" },                      /* one request at a time */
+    { IND (9.1, "80 07 01"), .actions = "WRITE 04 1e" },
+    { IND (9.2, "80 04 01"), .actions = "", DEADLINE (NONE) },
+    { STATUS (10, "07 1e"), .actions = "" },
+    END } },
+  { "console-stop-ride-resumed-while-a-request-is-in-flight", { 0 }, {
+    CAPPED_AT_3 (0),
+    { CAP (5, 3), .actions = "WRITE 04 1e" },          /* a re-assertion in flight */
+    { STATUS (5.05, "02 02"), .actions = "" },
+    { RIDE_RESUMED (5.1), .actions = "" },              /* one request at a time */
+    { CAP (5.1, 3), .actions = "" },
+    { IND (5.2, "80 04 01"), .actions = "WRITE 07" },
+    { IND (5.3, "80 07 01"), .actions = "WRITE 04 1e" },
+    END } },
+  { "ride-resumed-without-a-console-stop-writes-nothing", { 0 }, {
+    CAPPED_AT_3 (0),
+    { RIDE_RESUMED (9), .actions = "" },
+    { CAP (9, 3), .actions = "WRITE 04 1e" },           /* the re-assertion, as ever */
+    END } },
   { "console-stop-during-a-release-ends-at-the-next-warm-up", { 0 }, {
     CAPPED_AT_3 (0),
     { RELEASE (10), .actions = "WRITE 01" },
@@ -870,7 +899,7 @@ test_random_inputs_keep_the_invariants (void)
 
       wu_ftms_actions_clear (&out);
       t += g_rand_double_range (rand, 0, 2.5);
-      switch (g_rand_int_range (rand, 0, 11))
+      switch (g_rand_int_range (rand, 0, 12))
         {
         case 0: wu_ftms_session_connected (session, to_us (t), &out); break;
         case 1: wu_ftms_session_disconnected (session, to_us (t), &out); break;
@@ -888,6 +917,7 @@ test_random_inputs_keep_the_invariants (void)
             wu_ftms_session_set_config (session, to_us (t), &config, &out);
           }
           break;
+        case 9: wu_ftms_session_ride_resumed (session, to_us (t), &out); break;
         case 7:
           n = parse_hex (inputs[g_rand_int_range (rand, 0, G_N_ELEMENTS (inputs))], buf, sizeof buf);
           wu_ftms_session_status (session, to_us (t), buf, n, &out, NULL);

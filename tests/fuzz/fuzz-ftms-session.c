@@ -117,6 +117,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         case 5: wu_ftms_session_write_failed (session, now_us, &out); break;
         case 6: case 7: wu_ftms_session_tick (session, now_us, &out); break;
         case 8: case 9: case 10: feed_bytes (session, TRUE, now_us, &s, &out); break;
+        case 11: wu_ftms_session_ride_resumed (session, now_us, &out); break;
         default: feed_bytes (session, FALSE, now_us, &s, &out); break;
         }
       check_invariants (session, now_us, &out);

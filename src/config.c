@@ -353,7 +353,8 @@ prefix_is_rejected (const char *data, gsize prefix_length)
 {
   g_autoptr (GKeyFile) file = g_key_file_new ();
 
-  return !g_key_file_load_from_data (file, data, prefix_length, G_KEY_FILE_NONE, NULL);
+  return !g_key_file_load_from_data (file, data, prefix_length, G_KEY_FILE_KEEP_TRANSLATIONS,
+                                     NULL);
 }
 
 /* GKeyFile's syntax errors do not number the line, and their wording (even the quotes
@@ -415,7 +416,10 @@ wu_config_load_from_data (WuConfig *config, const char *data, gsize length, cons
 
   memcpy (contents, data, length);
   contents[length] = '\0';
-  if (!g_key_file_load_from_data (file, contents, length, G_KEY_FILE_NONE, &local_error))
+  /* KEEP_TRANSLATIONS: a localized key (Duration[de]=) is kept, so it is warned about as
+   * unknown; without it GKeyFile dropped it, or kept it, by the locale warmupd runs in. */
+  if (!g_key_file_load_from_data (file, contents, length, G_KEY_FILE_KEEP_TRANSLATIONS,
+                                  &local_error))
     {
       g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: %s", path,
                    line_of_syntax_error (contents, length), local_error->message);

@@ -550,7 +550,9 @@ wu_routine_parse (const char *contents, gssize length, const char *path,
 
   if (!scan_lines (&parser, contents, len, error))
     return NULL;
-  if (!g_key_file_load_from_data (file, contents, len, G_KEY_FILE_NONE, &local_error))
+  /* KEEP_TRANSLATIONS: a localized key (Title[de]=) is kept, so it fails as an unknown key
+   * whatever the locale (without it GKeyFile dropped or kept it by the locale). */
+  if (!g_key_file_load_from_data (file, contents, len, G_KEY_FILE_KEEP_TRANSLATIONS, &local_error))
     {
       /* the line scan lets through only what GKeyFile accepts; kept as a safety net */
       fail (&parser, error, 1, "%s", local_error->message);

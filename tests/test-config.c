@@ -241,6 +241,31 @@ test_unknown_keys_warn (void)
   g_unlink (path);
 }
 
+/* A localized key (Duration[de]=) is no translation warmupd reads: an unknown key, warned
+ * about like any other whatever the locale, and the plain key keeps its value. */
+static void
+test_localized_keys_warn (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = write_temp_config ("[Warmup]\nDuration=120\nDuration[de]=5\n"
+                                             "[Routine]\nName[C]=x\n");
+  g_autofree char *duration_warning = g_strdup_printf ("*%s:3: unknown key Duration[de] in [Warmup]*",
+                                                       path);
+  g_autofree char *name_warning = g_strdup_printf ("*%s:5: unknown key Name[C] in [Routine]*", path);
+  WuConfig config;
+
+  wu_config_init (&config);
+  g_test_expect_message ("warmupd-config", G_LOG_LEVEL_WARNING, duration_warning);
+  g_test_expect_message ("warmupd-config", G_LOG_LEVEL_WARNING, name_warning);
+  g_assert_true (wu_config_load (&config, path, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpint (config.controller.duration_us, ==, 120 * G_USEC_PER_SEC);
+  g_assert_cmpstr (config.routine, ==, WU_DEFAULT_ROUTINE);
+  wu_config_clear (&config);
+  g_unlink (path);
+}
+
 /* wu_config_load_from_data(): what wu_config_load() does once the file is read (and what
  * tests/fuzz/fuzz-config.c feeds); the bytes need no NUL at their end. */
 static void
@@ -271,6 +296,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/missing-file", test_missing_file_is_defaults);
   g_test_add_func ("/config/sample-file", test_sample_config_is_defaults);
   g_test_add_func ("/config/unknown-keys-warn", test_unknown_keys_warn);
+  g_test_add_func ("/config/localized-keys-warn", test_localized_keys_warn);
   g_test_add_func ("/config/from-data", test_from_data);
   for (gsize i = 0; i < G_N_ELEMENTS (good_cases); i++)
     {

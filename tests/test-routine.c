@@ -249,6 +249,10 @@ static const BrokenCase broken_cases[] = {
   { "duplicate-group", HEAD STEP STEP, NULL, "t.routine:11: ", "group [Step a] appears twice" },
   { "unknown-group", HEAD STEP "[Extra]\nX=1\n", NULL, "t.routine:11: ", "unknown group [Extra]" },
   { "unknown-key", HEAD STEP "Tempo=fast\n", NULL, "t.routine:11: ", "unknown key Tempo" },
+  /* a localized key is no translation warmupd reads: unknown, whatever the locale */
+  { "localized-key", HEAD STEP "Name[de]=B\n", NULL, "t.routine:11: ", "unknown key Name[de]" },
+  { "localized-header-key", "[Routine]\nId=t\nTitle=T\nTitle[C]=U\nCaution=C\n" STEP, NULL,
+    "t.routine:4: ", "[Routine] unknown key Title[C]" },
   { "no-routine-group", STEP, NULL, "t.routine:1: ", "no [Routine] group" },
   { "no-title", "[Routine]\nId=t\nCaution=C\n" STEP, NULL, "t.routine:1: ", "has no Title=" },
   { "no-caution", "[Routine]\nId=t\nTitle=T\n" STEP, NULL, "t.routine:1: ", "has no Caution=" },

@@ -9,6 +9,7 @@
 
 struct WuRoutineService {
   GPtrArray *routines;          /* of WuRoutine*, sorted by id */
+  char *dir;                    /* where they were read from; NULL: it could not be read */
   WuGuide *guide;
   WuRoutine1 *skeleton;
   guint rest_timer;             /* the guide's deadline, 0: none */
@@ -320,33 +321,66 @@ publish (WuRoutineService *service)
 
 /* --- life cycle ------------------------------------------------------------------------- */
 
-static GPtrArray *
-load_routines (const char *dir, const char *default_routine)
+/* [Routine] Name= only names the routine StartFloorRoutine announces: one that is not in
+ * ROUTINES is warned about (at start-up, on reload, by --check-config), never fatal. */
+static void
+check_default_routine (GPtrArray *routines, const char *dir, const char *default_routine)
 {
-  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GError) error = NULL;
-  GPtrArray *routines = NULL;
-
-  if (!wu_routine_load_dir (dir, &routines, errors, &error))
-    {
-      g_warning ("no routines: %s", error->message);
-      return g_ptr_array_new_with_free_func ((GDestroyNotify) wu_routine_unref);
-    }
-  for (guint i = 0; i < errors->len; i++)
-    g_warning ("routine left out: %s", (const char *) g_ptr_array_index (errors, i));
-  g_message ("%u routine%s loaded from %s", routines->len, routines->len == 1 ? "" : "s", dir);
   if (default_routine != NULL && wu_routine_find (routines, default_routine) == NULL)
     g_warning ("[Routine] Name=%s: no such routine in %s", default_routine, dir);
+}
+
+/* NULL when DIR cannot be read (*ERROR says why); a broken file is left out, in ERRORS. */
+static GPtrArray *
+load_routines (const char *dir, GPtrArray *errors, GError **error)
+{
+  GPtrArray *routines = NULL;
+
+  if (!wu_routine_load_dir (dir, &routines, errors, error))
+    return NULL;
   return routines;
+}
+
+void
+wu_routine_service_check_name (WuRoutineService *service, const char *default_routine)
+{
+  if (service->dir != NULL)
+    check_default_routine (service->routines, service->dir, default_routine);
+}
+
+void
+wu_routine_check_name_in_dir (const char *dir, const char *default_routine)
+{
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) routines = load_routines (dir, errors, NULL);
+
+  if (routines != NULL)
+    check_default_routine (routines, dir, default_routine);
 }
 
 WuRoutineService *
 wu_routine_service_new (const char *dir, const char *default_routine)
 {
   WuRoutineService *service = g_new0 (WuRoutineService, 1);
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
 
   wu_error_register_dbus_names ();
-  service->routines = load_routines (dir, default_routine);
+  service->routines = load_routines (dir, errors, &error);
+  if (service->routines == NULL)
+    {
+      g_warning ("no routines: %s", error->message);
+      service->routines = g_ptr_array_new_with_free_func ((GDestroyNotify) wu_routine_unref);
+    }
+  else
+    {
+      service->dir = g_strdup (dir);
+      for (guint i = 0; i < errors->len; i++)
+        g_warning ("routine left out: %s", (const char *) g_ptr_array_index (errors, i));
+      g_message ("%u routine%s loaded from %s", service->routines->len,
+                 service->routines->len == 1 ? "" : "s", dir);
+      check_default_routine (service->routines, dir, default_routine);
+    }
   service->guide = wu_guide_new ();
   service->rest_deadline = -1;
   service->skeleton = wu_routine1_skeleton_new ();
@@ -371,6 +405,7 @@ wu_routine_service_free (WuRoutineService *service)
   g_object_unref (service->skeleton);
   wu_guide_free (service->guide);
   g_ptr_array_unref (service->routines);
+  g_free (service->dir);
   g_free (service);
 }
 

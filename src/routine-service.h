@@ -31,6 +31,13 @@ gboolean wu_routine_service_get_outcome (WuRoutineService *service, WuGuideOutco
 /* The loaded routines (of WuRoutine*, sorted by id), owned by the service. */
 GPtrArray *wu_routine_service_get_routines (WuRoutineService *service);
 
+/* [Routine] Name= (DEFAULT_ROUTINE, NULL: none) reloaded: the same warning as at start-up
+ * when no such routine was loaded (nothing when the directory could not be read). */
+void wu_routine_service_check_name (WuRoutineService *service, const char *default_routine);
+/* The same check against the routines in DIR (read quietly; a directory that cannot be
+ * read says nothing), for --check-config. */
+void wu_routine_check_name_in_dir (const char *dir, const char *default_routine);
+
 /* Where routines are read from: $WARMUPD_ROUTINES_DIR if set (tests), else DATADIR's
  * warmupd/routines. Free with g_free. */
 char *wu_routine_service_default_dir (const char *datadir);

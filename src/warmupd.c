@@ -570,6 +570,8 @@ reload_config (WuDaemon *daemon)
                "until warmupd is restarted", path, changes);
   else
     g_message ("reloaded %s: %s", path, changes);
+  if (g_strcmp0 (fresh.routine, daemon->config.routine) != 0)
+    wu_routine_service_check_name (daemon->routines, fresh.routine);
   keep_source_settings (&fresh, &daemon->config);
   wu_engine_set_config (daemon->engine, &fresh);
   if (daemon->bike_finder != NULL)
@@ -686,6 +688,12 @@ check_config (const char *path)
 
   wu_config_init (&config);
   ok = wu_config_load (&config, path, &error);
+  if (ok)
+    {
+      /* as at start-up: a [Routine] Name= that is none of the routines is warned about */
+      g_autofree char *routines_dir = wu_routine_service_default_dir (WU_DATADIR);
+      wu_routine_check_name_in_dir (routines_dir, config.routine);
+    }
   wu_config_clear (&config);
   if (!ok)
     {

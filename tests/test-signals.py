@@ -279,6 +279,28 @@ class SignalsTest(wutest.WarmupdTestCase):
         self.status_arrives("of 02:00")
         self.assertEqual(d.terminate(), 0)
 
+    def test_sighup_to_an_unknown_routine_warns(self):
+        """[Routine] Name= switched by a reload to a routine that is not there: the same
+        warning as at start-up (the name is still applied, as at start-up)."""
+        routines = os.path.join(wutest.SRCDIR, "data", "routines")
+        config = self.write_config("[Routine]\nName=key-exercises\n")
+        with environment(WARMUPD_ROUTINES_DIR=routines):
+            d = self.start_daemon(config=config)
+        self.assertNotIn("no such routine", d.log())
+        self.write_config("[Routine]\nName=no-such-routine\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "[Routine] Name=no-such-routine: no such routine in %s" % routines
+                 in d.log(), message="the unknown routine warned about")
+        self.assertIn("Name key-exercises -> no-such-routine", d.log())
+        self.assertEqual(self.get(WARMUP_IFACE, "Routine"), "no-such-routine")
+        # back to a routine that is there: no new warning
+        self.write_config("[Routine]\nName=after-bike-warmup\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: self.get(WARMUP_IFACE, "Routine") == "after-bike-warmup",
+                 message="the reload applied")
+        self.assertEqual(d.log().count("no such routine"), 1, d.log())
+        self.assertEqual(d.terminate(), 0)
+
     # -- (c) SIGHUP with a broken config ---------------------------------------------------
 
     def test_sighup_with_a_bad_value_keeps_the_old_config(self):
@@ -345,6 +367,24 @@ class SignalsTest(wutest.WarmupdTestCase):
         # the sample shipped with warmupd is valid
         r = self.check_config(os.path.join(wutest.SRCDIR, "data", "warmupd.conf"))
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_check_config_unknown_routine_warns(self):
+        # with the routines at hand, a [Routine] Name= that is none of them warns as at
+        # start-up, and the file is still ok
+        routines = os.path.join(wutest.SRCDIR, "data", "routines")
+        unknown = self.write_config("[Routine]\nName=no-such-routine\n", "unknown.conf")
+        known = self.write_config("[Routine]\nName=key-exercises\n", "known.conf")
+        with environment(WARMUPD_ROUTINES_DIR=routines):
+            r = self.check_config(unknown)
+            self.assertEqual((r.returncode, r.stdout), (0, "%s: ok\n" % unknown), r.stderr)
+            self.assertIn("[Routine] Name=no-such-routine: no such routine in %s" % routines,
+                          r.stderr)
+            r = self.check_config(known)
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "%s: ok\n" % known, ""))
+        # no routines directory to look in: nothing to say about the name
+        with environment(WARMUPD_ROUTINES_DIR=os.path.join(self.tmpdir, "no-such-dir")):
+            r = self.check_config(unknown)
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "%s: ok\n" % unknown, ""))
 
     def test_check_config_sample_uncommented(self):
         # The sample's comments invite uncommenting its groups and keys ("#[Gpio]",

@@ -124,6 +124,8 @@ guint wu_history_get_recovered (WuHistory *history);
 /* Store ROW: INSERT sets row->id. */
 gboolean wu_history_write (WuHistory *history, WuHistoryWrite write, WuHistoryRow *row,
                            GError **error);
+/* How many warm-ups the database holds (without reading them). */
+gboolean wu_history_count (WuHistory *history, gint64 *count, GError **error);
 /* Newest first; LIMIT 0: all. A GPtrArray of WuHistoryRow*. */
 GPtrArray *wu_history_list (WuHistory *history, guint limit, GError **error);
 

@@ -58,7 +58,8 @@ wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
 {
   WuHistoryKeeper *keeper = g_new0 (WuHistoryKeeper, 1);
   g_autofree char *directory = resolve_directory (state_dir_option);
-  g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 count = 0;
 
   keeper->engine = engine;
   wu_history_session_init (&keeper->session);
@@ -72,11 +73,15 @@ wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
   keeper->directory = g_steal_pointer (&directory);
   if (!open_history (keeper))
     return keeper;
-  rows = wu_history_list (keeper->history, 0, NULL);
-  g_message ("history: %s, %u warm-ups%s", wu_history_get_path (keeper->history),
-             rows != NULL ? rows->len : 0,
-             wu_history_get_recovered (keeper->history) > 0
-               ? " (an unfinished one closed as interrupted)" : "");
+  if (!wu_history_count (keeper->history, &count, &error))
+    g_message ("history: %s (%s)%s", wu_history_get_path (keeper->history), error->message,
+               wu_history_get_recovered (keeper->history) > 0
+                 ? " (an unfinished one closed as interrupted)" : "");
+  else
+    g_message ("history: %s, %" G_GINT64_FORMAT " warm-ups%s",
+               wu_history_get_path (keeper->history), count,
+               wu_history_get_recovered (keeper->history) > 0
+                 ? " (an unfinished one closed as interrupted)" : "");
   return keeper;
 }
 

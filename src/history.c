@@ -602,6 +602,25 @@ read_row (sqlite3_stmt *stmt)
   return row;
 }
 
+gboolean
+wu_history_count (WuHistory *history, gint64 *count, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  /* count(*): no row is read into memory, whatever the size of the history */
+  if (sqlite3_prepare_v2 (history->db, "SELECT count(*) FROM warmups", -1, &stmt, NULL)
+      != SQLITE_OK)
+    return db_fail (history, error, "counting the warm-ups");
+  ok = sqlite3_step (stmt) == SQLITE_ROW;
+  if (ok)
+    *count = sqlite3_column_int64 (stmt, 0);
+  else
+    db_fail (history, error, "counting the warm-ups");
+  sqlite3_finalize (stmt);
+  return ok;
+}
+
 GPtrArray *
 wu_history_list (WuHistory *history, guint limit, GError **error)
 {

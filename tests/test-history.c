@@ -414,6 +414,7 @@ test_simulated_session (Fixture *f, gconstpointer data)
   WuHistorySnapshot snap;
   WuHistoryRow *row;
   double counted;
+  gint64 count = 0;
 
   g_assert_no_error (error);
   wu_history_session_init (&session);
@@ -491,6 +492,10 @@ test_simulated_session (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (rows->len, ==, 2);
   g_assert_cmpint (((WuHistoryRow *) g_ptr_array_index (rows, 1))->id, ==, 1);
+  /* counted, not read */
+  g_assert_true (wu_history_count (history, &count, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (count, ==, 2);
   wu_history_session_clear (&session);
 }
 

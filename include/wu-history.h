@@ -128,5 +128,8 @@ gboolean wu_history_write (WuHistory *history, WuHistoryWrite write, WuHistoryRo
 gboolean wu_history_count (WuHistory *history, gint64 *count, GError **error);
 /* Newest first; LIMIT 0: all. A GPtrArray of WuHistoryRow*. */
 GPtrArray *wu_history_list (WuHistory *history, guint limit, GError **error);
+/* The same, only the warm-ups whose id is below BEFORE_ID (<= 0: all). */
+GPtrArray *wu_history_list_before (WuHistory *history, gint64 before_id, guint limit,
+                                   GError **error);
 
 G_END_DECLS

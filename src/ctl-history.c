@@ -1,5 +1,6 @@
-/* warmupctl history: Warmup1.GetHistory printed as a table (for people) or CSV (for
- * spreadsheets). */
+/* warmupctl history: the session history printed as a table (for people) or CSV (for
+ * spreadsheets), fetched a page at a time with Warmup1.GetHistoryBefore (one reply carries
+ * at most WU_HISTORY_REPLY_MAX_ROWS warm-ups). */
 #include "ctl-history.h"
 #include "wu-dbus-generated.h"
 #include "ctl-common.h"
@@ -32,7 +33,7 @@ parse_options (int *argc, char ***argv, HistoryOptions *options, GError **error)
       "Wait up to SECONDS for warmupd to appear", "SECONDS" },
     { "csv", 0, 0, G_OPTION_ARG_NONE, &options->csv, "Print CSV (with a header line)", NULL },
     { "limit", 'n', 0, G_OPTION_ARG_INT, &options->limit,
-      "Only the N newest warm-ups (default: all)", "N" },
+      "Only the N newest warm-ups (default: all, fetched a page at a time)", "N" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("history");
@@ -58,14 +59,13 @@ parse_options (int *argc, char ***argv, HistoryOptions *options, GError **error)
 
 /* --- fetching ----------------------------------------------------------------------------- */
 
-static GVariant *
-fetch_history (const HistoryOptions *options)
+static WuWarmup1 *
+connect_history (const HistoryOptions *options)
 {
   GBusType bus_type = options->session_bus ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM;
   const char *bus_label = options->session_bus ? "session" : "system";
   g_autoptr (GError) error = NULL;
   g_autoptr (WuWarmup1) proxy = NULL;
-  GVariant *warmups = NULL;
 
   proxy = wu_warmup1_proxy_new_for_bus_sync (bus_type, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES
                                                | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS
@@ -78,13 +78,31 @@ fetch_history (const HistoryOptions *options)
     }
   if (!wu_ctl_daemon_is_there (G_DBUS_PROXY (proxy), options->session_bus, options->wait_seconds))
     return NULL;
-  if (!wu_warmup1_call_get_history_sync (proxy, (guint) options->limit, G_DBUS_CALL_FLAGS_NONE,
-                                         -1, &warmups, NULL, &error))
+  return g_steal_pointer (&proxy);
+}
+
+/* The next page: warm-ups below BEFORE_ID (0: from the newest), at most LIMIT (0: as many as
+ * warmupd sends at once). *OLD_DAEMON: a warmupd without GetHistoryBefore, asked
+ * GetHistory (LIMIT) instead, which is its whole answer. NULL on failure, reported. */
+static GVariant *
+fetch_page (WuWarmup1 *proxy, gint64 before_id, guint limit, gboolean *old_daemon)
+{
+  g_autoptr (GError) error = NULL;
+  GVariant *warmups = NULL;
+
+  if (wu_warmup1_call_get_history_before_sync (proxy, before_id, limit, G_DBUS_CALL_FLAGS_NONE,
+                                               -1, &warmups, NULL, &error))
+    return warmups;
+  if (before_id == 0 && g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))
     {
-      wu_ctl_report_call_error ("history", error);
-      return NULL;
+      g_clear_error (&error);
+      *old_daemon = TRUE;
+      if (wu_warmup1_call_get_history_sync (proxy, limit, G_DBUS_CALL_FLAGS_NONE, -1, &warmups,
+                                            NULL, &error))
+        return warmups;
     }
-  return warmups;
+  wu_ctl_report_call_error ("history", error);
+  return NULL;
 }
 
 /* --- printing ----------------------------------------------------------------------------- */
@@ -119,31 +137,28 @@ csv_field (GVariant *value)
 }
 
 static void
-print_csv (GVariant *warmups)
+print_csv_header (void)
 {
-  GVariantIter iter;
-  GVariant *warmup;
-
   /* csv_columns has no NULL at the end: not g_strjoinv() */
   for (gsize i = 0; i < G_N_ELEMENTS (csv_columns); i++)
     g_print ("%s%s", i > 0 ? "," : "", csv_columns[i]);
   g_print ("\n");
-  g_variant_iter_init (&iter, warmups);
-  while ((warmup = g_variant_iter_next_value (&iter)) != NULL)
+}
+
+static void
+print_csv_row (GVariant *warmup)
+{
+  GString *line = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (csv_columns); i++)
     {
-      GString *line = g_string_new (NULL);
+      g_autoptr (GVariant) value = g_variant_lookup_value (warmup, csv_columns[i], NULL);
+      g_autofree char *field = csv_field (value);
 
-      for (gsize i = 0; i < G_N_ELEMENTS (csv_columns); i++)
-        {
-          g_autoptr (GVariant) value = g_variant_lookup_value (warmup, csv_columns[i], NULL);
-          g_autofree char *field = csv_field (value);
-
-          g_string_append_printf (line, "%s%s", i > 0 ? "," : "", field);
-        }
-      g_print ("%s\n", line->str);
-      g_string_free (line, TRUE);
-      g_variant_unref (warmup);
+      g_string_append_printf (line, "%s%s", i > 0 ? "," : "", field);
     }
+  g_print ("%s\n", line->str);
+  g_string_free (line, TRUE);
 }
 
 static double
@@ -216,24 +231,57 @@ print_table_row (GVariant *warmup)
 }
 
 static void
-print_table (GVariant *warmups)
+print_table_header (void)
 {
-  GVariantIter iter;
-  GVariant *warmup;
-
-  if (g_variant_n_children (warmups) == 0)
-    {
-      g_print ("no warm-ups yet\n");
-      return;
-    }
   g_print ("%4s  %-16s  %-11s  %7s  %6s  %-7s  %6s  %4s  %6s  %-18s  %6s  %-10s  %s\n", "ID",
            "START", "OUTCOME", "COUNTED", "PAUSES", "CADENCE", "POWER", "CAP", "RECAPS",
            "ROUTINE", "ROUNDS", "ASSESSMENT", "SOURCE");
-  g_variant_iter_init (&iter, warmups);
-  while ((warmup = g_variant_iter_next_value (&iter)) != NULL)
+}
+
+/* Page after page, printed as it comes (a long history is never held whole): the
+ * OPTIONS->limit newest warm-ups, or all of them. FALSE when a call failed (reported). */
+static gboolean
+print_history (WuWarmup1 *proxy, const HistoryOptions *options)
+{
+  guint64 printed = 0;
+  gint64 before_id = 0;
+  gboolean old_daemon = FALSE;
+
+  if (options->csv)
+    print_csv_header ();
+  for (;;)
     {
-      print_table_row (warmup);
-      g_variant_unref (warmup);
+      guint want = options->limit > 0 ? (guint) (options->limit - printed) : 0;
+      g_autoptr (GVariant) page = fetch_page (proxy, before_id, want, &old_daemon);
+      gsize n;
+      gint64 last_id = 0;
+
+      if (page == NULL)
+        return FALSE;
+      n = g_variant_n_children (page);
+      if (n == 0 && printed == 0 && !options->csv)
+        g_print ("no warm-ups yet\n");
+      if (n == 0)
+        return TRUE;
+      if (printed == 0 && !options->csv)
+        print_table_header ();
+      for (gsize i = 0; i < n; i++)
+        {
+          g_autoptr (GVariant) warmup = g_variant_get_child_value (page, i);
+
+          if (options->csv)
+            print_csv_row (warmup);
+          else
+            print_table_row (warmup);
+          g_variant_lookup (warmup, "id", "x", &last_id);
+        }
+      printed += n;
+      /* done: the limit reached, an older warmupd's single answer, or ids that do not go
+       * down (the next page would repeat this one) */
+      if ((options->limit > 0 && printed >= (guint64) options->limit) || old_daemon
+          || last_id <= 1 || (before_id > 0 && last_id >= before_id))
+        return TRUE;
+      before_id = last_id;
     }
 }
 
@@ -241,7 +289,7 @@ gboolean
 wu_ctl_history_dispatch (int argc, char **argv, int *status)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) warmups = NULL;
+  g_autoptr (WuWarmup1) proxy = NULL;
   HistoryOptions options = { 0 };
 
   if (g_strcmp0 (wu_ctl_find_command (argc, argv), "history") != 0)
@@ -252,16 +300,7 @@ wu_ctl_history_dispatch (int argc, char **argv, int *status)
       *status = 2;
       return TRUE;
     }
-  warmups = fetch_history (&options);
-  if (warmups == NULL)
-    {
-      *status = EXIT_FAILURE;
-      return TRUE;
-    }
-  if (options.csv)
-    print_csv (warmups);
-  else
-    print_table (warmups);
-  *status = EXIT_SUCCESS;
+  proxy = connect_history (&options);
+  *status = proxy != NULL && print_history (proxy, &options) ? EXIT_SUCCESS : EXIT_FAILURE;
   return TRUE;
 }

@@ -199,18 +199,21 @@ wu_history_keeper_get_error (WuHistoryKeeper *keeper)
 }
 
 GVariant *
-wu_history_keeper_list (WuHistoryKeeper *keeper, guint limit, GError **error)
+wu_history_keeper_list (WuHistoryKeeper *keeper, gint64 before_id, guint limit, GError **error)
 {
   g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("aa{sv}"));
   g_autoptr (GPtrArray) rows = NULL;
   g_autoptr (GError) local_error = NULL;
+  gsize bytes = 0;
 
   if (keeper->history == NULL)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_HISTORY_UNAVAILABLE, "%s", keeper->error);
       return NULL;
     }
-  rows = wu_history_list (keeper->history, limit, &local_error);
+  if (limit == 0 || limit > WU_HISTORY_REPLY_MAX_ROWS)
+    limit = WU_HISTORY_REPLY_MAX_ROWS;
+  rows = wu_history_list_before (keeper->history, before_id, limit, &local_error);
   if (rows == NULL)
     {
       disable (keeper, local_error->message);
@@ -218,6 +221,18 @@ wu_history_keeper_list (WuHistoryKeeper *keeper, guint limit, GError **error)
       return NULL;
     }
   for (guint i = 0; i < rows->len; i++)
-    g_variant_builder_add_value (&builder, wu_history_row_to_variant (g_ptr_array_index (rows, i)));
+    {
+      GVariant *row = g_variant_ref_sink (wu_history_row_to_variant (g_ptr_array_index (rows, i)));
+
+      /* its bytes, its alignment and its offset in the array, generously */
+      bytes += g_variant_get_size (row) + 16;
+      if (i > 0 && bytes > WU_HISTORY_REPLY_MAX_BYTES)
+        {
+          g_variant_unref (row);
+          break;   /* the caller pages on from the last id it got */
+        }
+      g_variant_builder_add_value (&builder, row);
+      g_variant_unref (row);
+    }
   return g_variant_builder_end (&builder);
 }

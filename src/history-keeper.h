@@ -34,6 +34,15 @@ void wu_history_keeper_routine_outcome (WuHistoryKeeper *keeper, const char *rou
 
 /* "" while history is kept; else why not. */
 const char *wu_history_keeper_get_error (WuHistoryKeeper *keeper);
-/* The warm-ups, newest first, as aa{sv} (floating); LIMIT 0: all of them.
- * WU_ERROR_HISTORY_UNAVAILABLE when no history is kept. */
-GVariant *wu_history_keeper_list (WuHistoryKeeper *keeper, guint limit, GError **error);
+/* One reply carries at most this many warm-ups, and stops before this many bytes of them
+ * (the system bus drops a connection that sends a message over 32 MiB): older ones are
+ * paged with GetHistoryBefore. */
+#define WU_HISTORY_REPLY_MAX_ROWS 1000
+#define WU_HISTORY_REPLY_MAX_BYTES (4 * 1024 * 1024)
+
+/* The warm-ups whose id is below BEFORE_ID (0: from the newest), newest first, as aa{sv}
+ * (floating); at most LIMIT of them, and never more than WU_HISTORY_REPLY_MAX_ROWS or
+ * WU_HISTORY_REPLY_MAX_BYTES (LIMIT 0: as many as that). WU_ERROR_HISTORY_UNAVAILABLE when
+ * no history is kept. */
+GVariant *wu_history_keeper_list (WuHistoryKeeper *keeper, gint64 before_id, guint limit,
+                                  GError **error);

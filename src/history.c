@@ -624,18 +624,29 @@ wu_history_count (WuHistory *history, gint64 *count, GError **error)
 GPtrArray *
 wu_history_list (WuHistory *history, guint limit, GError **error)
 {
+  return wu_history_list_before (history, 0, limit, error);
+}
+
+GPtrArray *
+wu_history_list_before (WuHistory *history, gint64 before_id, guint limit, GError **error)
+{
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) wu_history_row_free);
   sqlite3_stmt *stmt = NULL;
   int rc;
 
+  /* id < ?1 seeks by rowid: a page of old warm-ups costs no more than the newest */
+  if (before_id <= 0)
+    before_id = G_MAXINT64;
   if (sqlite3_prepare_v2 (history->db,
-                          "SELECT id, " ROW_COLUMNS " FROM warmups ORDER BY id DESC LIMIT ?",
+                          "SELECT id, " ROW_COLUMNS " FROM warmups WHERE id < ?1 "
+                          "ORDER BY id DESC LIMIT ?2",
                           -1, &stmt, NULL) != SQLITE_OK)
     {
       db_fail (history, error, "reading the history");
       return NULL;
     }
-  sqlite3_bind_int64 (stmt, 1, limit == 0 ? -1 : (sqlite3_int64) limit);  /* -1: no limit */
+  sqlite3_bind_int64 (stmt, 1, before_id);
+  sqlite3_bind_int64 (stmt, 2, limit == 0 ? -1 : (sqlite3_int64) limit);  /* -1: no limit */
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (rows, read_row (stmt));
   if (rc != SQLITE_DONE)

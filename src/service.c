@@ -114,26 +114,55 @@ handle_stop (WuWarmup1 *warmup, GDBusMethodInvocation *invocation, gpointer user
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-static gboolean
-handle_get_history (WuWarmup1 *warmup, GDBusMethodInvocation *invocation, guint limit,
-                    gpointer user_data)
+/* The warm-ups below BEFORE_ID (0: from the newest), NULL with the D-Bus error returned. */
+static GVariant *
+list_history (WuService *service, GDBusMethodInvocation *invocation, gint64 before_id,
+              guint limit)
 {
-  WuService *service = user_data;
   g_autoptr (GError) error = NULL;
   GVariant *warmups = NULL;
 
   if (service->history == NULL)
     g_set_error (&error, WU_ERROR, WU_ERROR_HISTORY_UNAVAILABLE, "no history is kept");
   else
-    warmups = wu_history_keeper_list (service->history, limit, &error);
+    warmups = wu_history_keeper_list (service->history, before_id, limit, &error);
   if (warmups == NULL)
     {
       /* a failed read turns history off: HistoryError says so */
       publish_warmup_now (service);
       g_dbus_method_invocation_return_gerror (invocation, error);
+    }
+  return warmups;
+}
+
+static gboolean
+handle_get_history (WuWarmup1 *warmup, GDBusMethodInvocation *invocation, guint limit,
+                    gpointer user_data)
+{
+  GVariant *warmups = list_history (user_data, invocation, 0, limit);
+
+  if (warmups != NULL)
+    wu_warmup1_complete_get_history (warmup, invocation, warmups);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_history_before (WuWarmup1 *warmup, GDBusMethodInvocation *invocation,
+                           gint64 before_id, guint limit, gpointer user_data)
+{
+  GVariant *warmups;
+
+  if (before_id < 0)
+    {
+      g_dbus_method_invocation_return_error (invocation, WU_ERROR, WU_ERROR_INVALID_ARGUMENT,
+                                             "before_id %" G_GINT64_FORMAT " is negative: 0 "
+                                             "starts from the newest warm-up, else the id of "
+                                             "the oldest one received", before_id);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  wu_warmup1_complete_get_history (warmup, invocation, warmups);
+  warmups = list_history (user_data, invocation, before_id, limit);
+  if (warmups != NULL)
+    wu_warmup1_complete_get_history_before (warmup, invocation, warmups);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -159,6 +188,8 @@ wu_service_new (WuEngine *engine)
   g_signal_connect (service->warmup, "handle-stop", G_CALLBACK (handle_stop), service);
   g_signal_connect (service->warmup, "handle-get-history", G_CALLBACK (handle_get_history),
                     service);
+  g_signal_connect (service->warmup, "handle-get-history-before",
+                    G_CALLBACK (handle_get_history_before), service);
   publish_warmup_now (service);
   return service;
 }

@@ -328,6 +328,13 @@ class HistoryTests(wutest.WarmupdTestCase):
                        (rows,))
         os.remove(os.path.join(self.tmpdir, "warmupd-creates.log"))
 
+    def history_before(self, before, limit=0, bus=None):
+        conn = (bus or self.bus).conn
+        reply = conn.call_sync(wutest.BUS_NAME, OBJECT_PATH, WARMUP_IFACE, "GetHistoryBefore",
+                               GLib.Variant("(xu)", (before, limit)),
+                               GLib.VariantType("(aa{sv})"), Gio.DBusCallFlags.NONE, -1, None)
+        return reply.unpack()[0]
+
     @staticmethod
     def vm_hwm_kib(daemon):
         with open("/proc/%d/status" % daemon.proc.pid) as f:
@@ -351,6 +358,61 @@ class HistoryTests(wutest.WarmupdTestCase):
             allowed = 48 * 1024 if "libasan" in f.read() else 16 * 1024
         self.assertLess(big - small, allowed, "peak RSS %d KiB with 300,000 rows, %d KiB "
                                               "with none" % (big, small))
+
+    def test_big_history_replies_are_bounded_and_page_to_the_oldest(self):
+        self.fill_history(2500)
+        self.start_daemon(args=self.state_args())
+        ids = lambda rows: [r["id"] for r in rows]  # noqa: E731
+        # GetHistory(0) and a limit above the maximum: the newest 1000
+        self.assertEqual(ids(self.history()), list(range(2500, 1500, -1)))
+        self.assertEqual(ids(self.history(5000)), list(range(2500, 1500, -1)))
+        self.assertEqual(ids(self.history(3)), [2500, 2499, 2498])
+        # GetHistoryBefore(id, limit): older than id, newest first; 0: from the newest
+        self.assertEqual(ids(self.history_before(0, 2)), [2500, 2499])
+        self.assertEqual(ids(self.history_before(1501)), list(range(1500, 500, -1)))
+        self.assertEqual(ids(self.history_before(501, 5000)), list(range(500, 0, -1)))
+        self.assertEqual(self.history_before(1), [])
+        row = self.history_before(8, 1)[0]
+        self.assertEqual((row["id"], row["counted_seconds"], row["outcome"]), (7, 7.0, "complete"))
+        with self.assertRaises(GLib.Error) as caught:
+            self.history_before(-1)
+        self.assertEqual(Gio.DBusError.get_remote_error(caught.exception),
+                         "io.github.warmupd.Error.InvalidArgument")
+        # warmupctl history pages through all of them, or stops at --limit
+        out = self.warmupctl("--csv")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        records = list(csv.reader(io.StringIO(out.stdout)))
+        self.assertEqual(records[0], CSV_COLUMNS)
+        self.assertEqual([int(r[0]) for r in records[1:]], list(range(2500, 0, -1)))
+        out = self.warmupctl("--csv", "--limit", "1200")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual([int(r[0]) for r in list(csv.reader(io.StringIO(out.stdout)))[1:]],
+                         list(range(2500, 1300, -1)))
+        table = self.warmupctl()
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertEqual(len(table.stdout.splitlines()), 2501)
+
+    def test_big_history_on_a_bus_with_a_small_message_limit(self):
+        """A bus that refuses messages over 1 MiB (the system bus: 32 MiB) and a history
+        whose every row would not fit in one reply: GetHistory(0) and `warmupctl history`
+        work, and warmupd keeps its connection (the bus dropped it before: exit 1)."""
+        self.fill_history(3000)   # ~460 bytes a row: 1.4 MB in all
+        small = wutest.Bus(self.tmpdir, max_message_size=1024 * 1024)
+        self.addCleanup(small.close)
+        d = wutest.Daemon(self, args=self.state_args())
+        d.bus = small
+        d.start()
+        wait_for(lambda: small.name_owner() is not None, message="warmupd on the small bus")
+        rows = small.conn.call_sync(wutest.BUS_NAME, OBJECT_PATH, WARMUP_IFACE, "GetHistory",
+                                    GLib.Variant("(u)", (0,)), GLib.VariantType("(aa{sv})"),
+                                    Gio.DBusCallFlags.NONE, -1, None).unpack()[0]
+        self.assertEqual(len(rows), 1000)
+        self.assertEqual(len(self.history_before(rows[-1]["id"], bus=small)), 1000)
+        out = self.run_tool([WARMUPCTL, "--session", "history", "--csv"], env=small.env())
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(len(out.stdout.splitlines()), 3001)
+        self.assertTrue(d.running(), d.log())
+        self.assertEqual(d.terminate(), 0)
 
     # -- no history ------------------------------------------------------------------------
 

@@ -205,6 +205,20 @@ class SignalsTest(wutest.WarmupdTestCase):
         self.assertIn("cannot connect to the bus", d.log())
         self.assertNotIn("CRITICAL", d.log())
 
+    def test_bus_gone_after_start_up_is_logged_as_such(self):
+        # the bus closes warmupd's connection once the name is ours (dbus-daemon stops, or
+        # drops a client whose message is over its limit): exit 1, and the log says that,
+        # not that warmupd could not connect
+        other = wutest.Bus(self.tmpdir)
+        d = self.daemon_on_address(other.address)
+        wait_for(lambda: other.name_owner() is not None, message="warmupd owns the name")
+        wait_for(lambda: "ready" in d.log(), message="warmupd ready")
+        other.close()
+        self.assertEqual(d.wait_exit(), 1, d.log())
+        self.assertIn("the bus closed the connection", d.log())
+        self.assertNotIn("cannot connect", d.log())
+        self.assertNotIn("CRITICAL", d.log())
+
     def silent_bus_address(self):
         """A bus socket that accepts the connection and never says a word."""
         path = os.path.join(self.tmpdir, "silent-bus")

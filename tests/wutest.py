@@ -142,9 +142,21 @@ def event_lines(text):
 class Bus:
     """A dbus-daemon of our own and a client connection to it."""
 
-    def __init__(self, tmpdir):
+    def __init__(self, tmpdir, max_message_size=None):
+        argv = ["dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1"]
+        if max_message_size is not None:
+            # the session bus's configuration with a smaller message limit (the system bus
+            # allows 32 MiB, the session bus far more)
+            with open("/usr/share/dbus-1/session.conf") as f:
+                config = f.read().replace(
+                    "</busconfig>",
+                    '<limit name="max_message_size">%d</limit></busconfig>' % max_message_size)
+            path = os.path.join(tmpdir, "bus-%d.conf" % max_message_size)
+            with open(path, "w") as f:
+                f.write(config)
+            argv[1] = "--config-file=" + path
         self.proc = subprocess.Popen(
-            ["dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1"],
+            argv,
             stdout=subprocess.PIPE, stderr=open(os.path.join(tmpdir, "dbus-daemon.log"), "w"),
             cwd=tmpdir, universal_newlines=True)
         self.address = self.proc.stdout.readline().strip()

@@ -6,9 +6,10 @@
  *   No SQL on the per-sample path: it asks for a write only at a state change and every
  *   WU_HISTORY_PROGRESS_STEP_S counted seconds.
  * - WuHistory, the SQLite edge: opens (WAL, schema version in PRAGMA user_version, migrations),
- *   closes an unfinished row left by a crash as "interrupted", writes rows, lists them. Any
- *   failure (corrupt file, unwritable directory, disk full) is logged once, kept as the
- *   history error, and history is off from then on: warmupd keeps running without it. */
+ *   closes an unfinished row left by a crash as "interrupted", writes rows, lists them.
+ *   Failures are returned; the
+ *   daemon's history keeper (src/history-keeper.c) decides what to do (keep the row in
+ *   memory and write it later, open the file again). */
 #pragma once
 #include <glib.h>
 #include "wu-controller.h"
@@ -86,6 +87,9 @@ typedef struct {
 
 void wu_history_session_init (WuHistorySession *session);
 void wu_history_session_clear (WuHistorySession *session);
+/* Whether this transition begins a new warm-up (a new row replaces the current one). */
+gboolean wu_history_session_begins (const WuHistorySession *session, WuState old_state,
+                                    WuState new_state);
 /* A controller state transition. */
 WuHistoryWrite wu_history_session_transition (WuHistorySession *session, WuState old_state,
                                               WuState new_state,
@@ -115,6 +119,9 @@ typedef struct WuHistory WuHistory;
 /* Open (creating or migrating) DIRECTORY/history.db and close any unfinished row as
  * interrupted. NULL on failure, with the reason (the path and SQLite's message). */
 WuHistory *wu_history_open (const char *directory, GError **error);
+/* The same, but row KEEP_ID (the caller's own warm-up, opening the database again: it is
+ * still running, or about to be written) is not closed as interrupted. */
+WuHistory *wu_history_open_keeping (const char *directory, gint64 keep_id, GError **error);
 void wu_history_free (WuHistory *history);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuHistory, wu_history_free)
 

@@ -4,40 +4,79 @@
 
 #include <string.h>
 
+/* A write that failed (the database locked by someone else for too long, a full disk) is
+ * tried again this often while nothing else writes (between warm-ups). */
+#define RETRY_SECONDS 10
+
 struct WuHistoryKeeper {
   WuEngine *engine;
-  WuHistory *history;          /* NULL: no history kept */
+  WuHistory *history;          /* NULL: not open (no state directory, or it failed to open) */
   char *directory;             /* the state directory, NULL: none */
   WuHistorySession session;
+  gboolean unsaved;            /* session.row has what the database lacks: a write failed */
+  guint retry_timer;
   char *error;                 /* "" while history is kept */
+  WuHistoryKeeperErrorFunc error_func;
+  gpointer error_data;
 };
 
-/* History is off until the next warm-up begins (reopen); the daemon carries on. */
+static void store (WuHistoryKeeper *keeper, WuHistoryWrite write, gboolean may_open);
+
+/* HistoryError: REASON, or "" (NULL); logged when it changes, and told. */
 static void
-disable (WuHistoryKeeper *keeper, const char *reason)
+set_error (WuHistoryKeeper *keeper, const char *reason)
 {
-  g_warning ("history off: %s", reason);
+  const char *path = keeper->history != NULL ? wu_history_get_path (keeper->history) : NULL;
+
+  if (reason == NULL)
+    reason = "";
+  if (g_strcmp0 (keeper->error, reason) == 0)
+    return;
+  if (reason[0] != '\0')
+    g_warning ("%s: %s", keeper->history == NULL ? "history off" : "history", reason);
+  else if (keeper->error != NULL && keeper->error[0] != '\0')
+    g_message ("history back on%s%s", path != NULL ? ": " : "", path != NULL ? path : "");
   g_free (keeper->error);
   keeper->error = g_strdup (reason);
-  g_clear_pointer (&keeper->history, wu_history_free);
+  if (keeper->error_func != NULL)
+    keeper->error_func (keeper->error_data);
 }
 
-/* The database in the keeper's directory; FALSE (and history off, saying why) when it
- * cannot be opened. */
+/* The database in the keeper's directory; FALSE (and HistoryError saying why) when it
+ * cannot be opened. Opened again with a warm-up in memory, that row is not closed as
+ * interrupted: it is written next. */
 static gboolean
 open_history (WuHistoryKeeper *keeper)
 {
   g_autoptr (GError) error = NULL;
+  gint64 keep_id = keeper->session.have_row ? keeper->session.row.id : 0;
 
-  keeper->history = wu_history_open (keeper->directory, &error);
+  keeper->history = wu_history_open_keeping (keeper->directory, keep_id, &error);
   if (keeper->history == NULL)
     {
-      disable (keeper, error->message);
+      if (keeper->unsaved)
+        {
+          g_autofree char *reason = g_strdup_printf ("%s; the warm-up is kept in memory and "
+                                                     "written once it can be", error->message);
+          set_error (keeper, reason);
+        }
+      else
+        set_error (keeper, error->message);
       return FALSE;
     }
-  g_free (keeper->error);
-  keeper->error = g_strdup ("");
+  if (!keeper->unsaved)
+    set_error (keeper, NULL);   /* nothing waits to be written: history is kept again */
   return TRUE;
+}
+
+static gboolean
+on_retry (gpointer user_data)
+{
+  WuHistoryKeeper *keeper = user_data;
+
+  keeper->retry_timer = 0;
+  store (keeper, WU_HISTORY_WRITE_NONE, TRUE);
+  return G_SOURCE_REMOVE;
 }
 
 /* --state-dir, else the first of systemd's StateDirectory= paths, else none. */
@@ -62,9 +101,11 @@ wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
   gint64 count = 0;
 
   keeper->engine = engine;
+  keeper->error = g_strdup ("");
   wu_history_session_init (&keeper->session);
   if (directory == NULL)
     {
+      g_free (keeper->error);
       keeper->error = g_strdup ("no state directory ($STATE_DIRECTORY or --state-dir): "
                                 "history is not kept");
       g_message ("%s", keeper->error);
@@ -90,6 +131,7 @@ wu_history_keeper_free (WuHistoryKeeper *keeper)
 {
   if (keeper == NULL)
     return;
+  g_clear_handle_id (&keeper->retry_timer, g_source_remove);
   wu_history_free (keeper->history);
   wu_history_session_clear (&keeper->session);
   g_free (keeper->directory);
@@ -109,30 +151,66 @@ take_snapshot (WuHistoryKeeper *keeper, WuHistorySnapshot *snapshot)
   snapshot->routine = wu_engine_get_routine (keeper->engine);
 }
 
+/* WRITE (from the session) makes the row unsaved until a write succeeds. A failed write
+ * keeps it in memory (HistoryError says what failed) and the next state change, progress
+ * step or retry writes it, the row by its id first; MAY_OPEN: open the database when it is
+ * not (a state change, not every progress step). */
 static void
-store (WuHistoryKeeper *keeper, WuHistoryWrite write)
+store (WuHistoryKeeper *keeper, WuHistoryWrite write, gboolean may_open)
 {
   g_autoptr (GError) error = NULL;
+  WuHistoryRow *row = &keeper->session.row;
 
-  if (write == WU_HISTORY_WRITE_NONE || keeper->history == NULL)
+  if (write != WU_HISTORY_WRITE_NONE)
+    keeper->unsaved = TRUE;
+  if (!keeper->unsaved || keeper->directory == NULL)
     return;
-  if (!wu_history_write (keeper->history, write, &keeper->session.row, &error))
+  if (keeper->history == NULL && (!may_open || !open_history (keeper)))
+    write = WU_HISTORY_WRITE_NONE;   /* not open: tried again later */
+  else if (row->id == 0)
+    write = WU_HISTORY_WRITE_INSERT;
+  else
+    write = WU_HISTORY_WRITE_UPDATE;
+  if (write != WU_HISTORY_WRITE_NONE
+      && !wu_history_write (keeper->history, write, row, &error))
     {
-      disable (keeper, error->message);
+      g_autofree char *reason = g_strdup_printf ("%s; the warm-up is kept in memory and "
+                                                 "written once it can be", error->message);
+      set_error (keeper, reason);
+    }
+  else if (write != WU_HISTORY_WRITE_NONE)
+    {
+      keeper->unsaved = FALSE;
+      g_clear_handle_id (&keeper->retry_timer, g_source_remove);
+      set_error (keeper, NULL);
+      g_debug ("history: warm-up %" G_GINT64_FORMAT " %s, %.0f s counted", row->id,
+               wu_outcome_to_string (row->outcome), row->counted_s);
       return;
     }
-  g_debug ("history: warm-up %" G_GINT64_FORMAT " %s, %.0f s counted", keeper->session.row.id,
-           wu_outcome_to_string (keeper->session.row.outcome), keeper->session.row.counted_s);
+  /* between warm-ups no progress step comes to try again */
+  if (keeper->retry_timer == 0 && !keeper->session.active)
+    {
+      keeper->retry_timer = g_timeout_add_seconds (RETRY_SECONDS, on_retry, keeper);
+      g_source_set_name_by_id (keeper->retry_timer, "[warmupd] history retry");
+    }
 }
 
-/* A write that failed (a full disk, the database locked by someone else for too long)
- * turned history off; a new warm-up tries the database again. A file that still cannot be
- * opened (corrupt, unreadable) stays untouched, and history stays off. */
+/* A new warm-up replaces the row in memory: the last one is written first if it can be. */
 static void
-reopen (WuHistoryKeeper *keeper)
+store_before_a_new_row (WuHistoryKeeper *keeper)
 {
-  if (open_history (keeper))
-    g_message ("history back on: %s", wu_history_get_path (keeper->history));
+  g_autofree char *start = NULL;
+
+  if (!keeper->unsaved)
+    return;
+  store (keeper, WU_HISTORY_WRITE_NONE, TRUE);
+  if (!keeper->unsaved)
+    return;
+  start = wu_history_format_time (keeper->session.row.start_us);
+  g_warning ("history: the warm-up begun at %s (%s, %.0f s counted) could not be written: %s",
+             start, wu_outcome_to_string (keeper->session.row.outcome),
+             keeper->session.row.counted_s, keeper->error);
+  keeper->unsaved = FALSE;
 }
 
 void
@@ -142,12 +220,11 @@ wu_history_keeper_state_changed (WuHistoryKeeper *keeper, WuState old_state, WuS
 
   if (keeper == NULL)
     return;   /* an input before the daemon finished setting up */
-  if (keeper->history == NULL && keeper->directory != NULL
-      && new_state == WU_STATE_WARMING_UP && old_state != WU_STATE_PAUSED)
-    reopen (keeper);
+  if (wu_history_session_begins (&keeper->session, old_state, new_state))
+    store_before_a_new_row (keeper);
   take_snapshot (keeper, &snapshot);
   store (keeper, wu_history_session_transition (&keeper->session, old_state, new_state,
-                                                &snapshot));
+                                                &snapshot), TRUE);
 }
 
 void
@@ -158,7 +235,7 @@ wu_history_keeper_changed (WuHistoryKeeper *keeper)
   if (keeper == NULL || !keeper->session.active)
     return;   /* the common case between warm-ups: no work at all */
   take_snapshot (keeper, &snapshot);
-  store (keeper, wu_history_session_progress (&keeper->session, &snapshot));
+  store (keeper, wu_history_session_progress (&keeper->session, &snapshot), FALSE);
 }
 
 void
@@ -169,7 +246,14 @@ wu_history_keeper_shutdown (WuHistoryKeeper *keeper)
   if (keeper == NULL)
     return;   /* an input before the daemon finished setting up */
   take_snapshot (keeper, &snapshot);
-  store (keeper, wu_history_session_shutdown (&keeper->session, &snapshot));
+  store (keeper, wu_history_session_shutdown (&keeper->session, &snapshot), TRUE);
+  if (keeper->unsaved)
+    {
+      g_autofree char *start = wu_history_format_time (keeper->session.row.start_us);
+      g_warning ("history: warmupd is stopping and the warm-up begun at %s could not be "
+                 "written: %s", start, keeper->error);
+    }
+  g_clear_handle_id (&keeper->retry_timer, g_source_remove);
 }
 
 void
@@ -189,13 +273,21 @@ wu_history_keeper_routine_outcome (WuHistoryKeeper *keeper, const char *routine_
 
   if (why_not != NULL)
     g_info ("history: the guided session of %s is not recorded: %s", routine_id, why_not);
-  store (keeper, write);
+  store (keeper, write, TRUE);
 }
 
 const char *
 wu_history_keeper_get_error (WuHistoryKeeper *keeper)
 {
   return keeper->error;
+}
+
+void
+wu_history_keeper_set_error_func (WuHistoryKeeper *keeper, WuHistoryKeeperErrorFunc func,
+                                  gpointer user_data)
+{
+  keeper->error_func = func;
+  keeper->error_data = user_data;
 }
 
 GVariant *
@@ -216,8 +308,10 @@ wu_history_keeper_list (WuHistoryKeeper *keeper, gint64 before_id, guint limit, 
   rows = wu_history_list_before (keeper->history, before_id, limit, &local_error);
   if (rows == NULL)
     {
-      disable (keeper, local_error->message);
-      g_set_error (error, WU_ERROR, WU_ERROR_HISTORY_UNAVAILABLE, "%s", keeper->error);
+      /* only this read failed: the database stays open, the warm-up in memory is written
+       * as always */
+      g_warning ("history: %s", local_error->message);
+      g_set_error (error, WU_ERROR, WU_ERROR_HISTORY_UNAVAILABLE, "%s", local_error->message);
       return NULL;
     }
   for (guint i = 0; i < rows->len; i++)

@@ -1,7 +1,8 @@
 /* The daemon's side of the session history: follows the engine (state transitions, progress,
  * shutdown) and keeps one row per warm-up in history.db through WuHistory. When there is no
  * state directory, or the database cannot be used, warmupd runs without history and
- * wu_history_keeper_get_error() says why. */
+ * wu_history_keeper_get_error() says why. A write that fails keeps the warm-up in memory
+ * until one succeeds. */
 #pragma once
 #include <glib.h>
 #include "engine.h"
@@ -32,8 +33,15 @@ void wu_history_keeper_routine_begun (WuHistoryKeeper *keeper);
 void wu_history_keeper_routine_outcome (WuHistoryKeeper *keeper, const char *routine_id,
                                         guint rounds, const char *assessment);
 
-/* "" while history is kept; else why not. */
+/* "" while history is kept; else why not, or what failed (a warm-up that could not be
+ * written is kept in memory and written at the next state change, progress step or retry,
+ * and then this is "" again). */
 const char *wu_history_keeper_get_error (WuHistoryKeeper *keeper);
+/* Called when wu_history_keeper_get_error() changes (also from a retry between warm-ups,
+ * when no engine change follows). */
+typedef void (*WuHistoryKeeperErrorFunc) (gpointer user_data);
+void wu_history_keeper_set_error_func (WuHistoryKeeper *keeper, WuHistoryKeeperErrorFunc func,
+                                       gpointer user_data);
 /* One reply carries at most this many warm-ups, and stops before this many bytes of them
  * (the system bus drops a connection that sends a message over 32 MiB): older ones are
  * paged with GetHistoryBefore. */

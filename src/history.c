@@ -190,6 +190,13 @@ end_row (WuHistorySession *session, WuOutcome outcome, const WuHistorySnapshot *
   return WU_HISTORY_WRITE_UPDATE;
 }
 
+gboolean
+wu_history_session_begins (const WuHistorySession *session, WuState old_state,
+                           WuState new_state)
+{
+  return new_state == WU_STATE_WARMING_UP && (old_state != WU_STATE_PAUSED || !session->active);
+}
+
 WuHistoryWrite
 wu_history_session_transition (WuHistorySession *session, WuState old_state, WuState new_state,
                                const WuHistorySnapshot *snapshot)
@@ -197,7 +204,7 @@ wu_history_session_transition (WuHistorySession *session, WuState old_state, WuS
   switch (new_state)
     {
     case WU_STATE_WARMING_UP:
-      if (old_state != WU_STATE_PAUSED || !session->active)
+      if (wu_history_session_begins (session, old_state, new_state))
         return begin_row (session, snapshot);
       G_GNUC_FALLTHROUGH;
     case WU_STATE_PAUSED:
@@ -420,17 +427,32 @@ migrate (WuHistory *history, GError **error)
 /* A row left running by a daemon that was killed (or a machine that lost power) ends as
  * interrupted; its end_time stays the last update it got. */
 static gboolean
-close_unfinished (WuHistory *history, GError **error)
+close_unfinished (WuHistory *history, gint64 keep_id, GError **error)
 {
-  if (!db_exec (history, "UPDATE warmups SET outcome = 'interrupted' WHERE outcome IS NULL",
-                "closing unfinished warm-ups", error))
-    return FALSE;
-  history->recovered = (guint) sqlite3_changes (history->db);
-  return TRUE;
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (sqlite3_prepare_v2 (history->db, "UPDATE warmups SET outcome = 'interrupted' "
+                          "WHERE outcome IS NULL AND id IS NOT ?", -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (history, error, "closing unfinished warm-ups");
+  sqlite3_bind_int64 (stmt, 1, keep_id);   /* 0: no row has it */
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  if (ok)
+    history->recovered = (guint) sqlite3_changes (history->db);
+  else
+    db_fail (history, error, "closing unfinished warm-ups");
+  sqlite3_finalize (stmt);
+  return ok;
 }
 
 WuHistory *
 wu_history_open (const char *directory, GError **error)
+{
+  return wu_history_open_keeping (directory, 0, error);
+}
+
+WuHistory *
+wu_history_open_keeping (const char *directory, gint64 keep_id, GError **error)
 {
   g_autoptr (WuHistory) history = g_new0 (WuHistory, 1);
 
@@ -455,7 +477,7 @@ wu_history_open (const char *directory, GError **error)
   sqlite3_extended_result_codes (history->db, 1);
   sqlite3_busy_timeout (history->db, 2000);
   if (!check_integrity (history, error) || !set_up_journal (history, error)
-      || !migrate (history, error) || !close_unfinished (history, error))
+      || !migrate (history, error) || !close_unfinished (history, keep_id, error))
     return NULL;
   return g_steal_pointer (&history);
 }

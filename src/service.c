@@ -128,8 +128,6 @@ list_history (WuService *service, GDBusMethodInvocation *invocation, gint64 befo
     warmups = wu_history_keeper_list (service->history, before_id, limit, &error);
   if (warmups == NULL)
     {
-      /* a failed read turns history off: HistoryError says so */
-      publish_warmup_now (service);
       g_dbus_method_invocation_return_gerror (invocation, error);
     }
   return warmups;

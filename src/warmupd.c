@@ -241,7 +241,16 @@ on_routine_outcome (gpointer user_data, const WuGuideOutcome *outcome)
   wu_history_keeper_routine_outcome (daemon->history, outcome->routine_id, outcome->rounds_done,
                                      outcome->last_assessment == WU_ASSESSMENT_NONE
                                        ? NULL : wu_assessment_to_string (outcome->last_assessment));
-  /* A failed write turns history off, and no engine change follows to say so. */
+  /* what the outcome's write did to HistoryError is published at once */
+  wu_service_publish (daemon->service, TRUE);
+}
+
+/* HistoryError changed: a write failed or worked again, maybe with no engine change to
+ * publish it (a retry between warm-ups). */
+static void
+on_history_error (gpointer user_data)
+{
+  WuDaemon *daemon = user_data;
   wu_service_publish (daemon->service, TRUE);
 }
 
@@ -332,6 +341,7 @@ on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_d
    * another warmupd owns the name that row is its live one (a second warmupd started by
    * hand with the same state directory never gets here: on_name_lost ends it). */
   daemon->history = wu_history_keeper_new (daemon->engine, daemon->options->state_dir);
+  wu_history_keeper_set_error_func (daemon->history, on_history_error, daemon);
   wu_service_set_history (daemon->service, daemon->history);
   wu_engine_start_sources (daemon->engine);
   if (daemon->bluez != NULL)

@@ -283,6 +283,82 @@ class HistoryTests(wutest.WarmupdTestCase):
         self.assertEqual(rows[0]["counted_seconds"], 199.0)   # all of it: written at the stop
         self.assertNotIn("closed as interrupted", d2.log())
 
+    # -- a failed write or read mid warm-up ----------------------------------------------------
+
+    def db_rows(self):
+        """(id, outcome, counted_seconds) of every row in the file on disk, oldest first."""
+        with sqlite3.connect(os.path.join(self.state_dir, "history.db")) as db:
+            return list(db.execute("SELECT id, coalesce(outcome, 'running'), counted_seconds "
+                                   "FROM warmups ORDER BY id"))
+
+    def hold_write_lock(self):
+        """Another process holds the database's write lock (longer than warmupd's 2 s busy
+        timeout) until COMMIT on the connection returned."""
+        db = sqlite3.connect(os.path.join(self.state_dir, "history.db"), isolation_level=None,
+                             timeout=10)
+        self.addCleanup(db.close)
+        db.execute("BEGIN IMMEDIATE")
+        return db
+
+    def test_lock_held_mid_warmup_the_outcome_is_still_stored(self):
+        """Progress writes fail while someone else holds the write lock: HistoryError says so,
+        the row stays in memory, the next write after the lock is gone stores it, and the
+        warm-up ends complete (it was never written again and became 'interrupted')."""
+        conf = self.write_config("[Warmup]\nDuration=300\n")
+        path, _ = self.write_trace("long.trace", straight(400))
+        self.start_daemon(path, config=conf, speed=20, args=self.state_args())
+        wait_for(lambda: self.get(WARMUP_IFACE, "Elapsed") >= 20, message="20 s counted")
+        lock = self.hold_write_lock()
+        wait_for(lambda: "locked" in self.get(WARMUP_IFACE, "HistoryError"),
+                 message="a failed write in HistoryError")
+        self.assertEqual(self.get(WARMUP_IFACE, "State"), "warming-up")
+        lock.execute("COMMIT")
+        wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") == "",
+                 message="HistoryError cleared by the next write")
+        wait_for(lambda: self.get(WARMUP_IFACE, "State") == "complete", message="complete")
+        wait_for(lambda: self.db_rows() == [(1, "complete", 300.0)],
+                 message="the complete warm-up on disk")
+        self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
+        d2 = self.start_daemon(args=self.state_args(), name="warmupd-2")
+        self.assertEqual([r["outcome"] for r in self.history()], ["complete"])
+        self.assertNotIn("closed as interrupted", d2.log())
+
+    def test_lock_held_at_the_end_the_outcome_is_written_later(self):
+        """The write of the outcome itself fails, and nothing follows the warm-up: a retry
+        stores it once the lock is gone."""
+        path, _ = self.write_trace("half.trace", [gt.stop(3), gt.pedal(200, cadence=75)])
+        d = self.replay(path, args=self.state_args())
+        self.assertEqual(self.db_rows(), [(1, "running", 190.0)])   # the last progress step
+        lock = self.hold_write_lock()
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        wait_for(lambda: "locked" in self.get(WARMUP_IFACE, "HistoryError"),
+                 message="the failed write in HistoryError")
+        self.assertIn("kept", self.get(WARMUP_IFACE, "HistoryError"))
+        lock.execute("COMMIT")
+        wait_for(lambda: self.db_rows() == [(1, "cancelled", 199.0)], timeout=30,
+                 message="the cancelled warm-up written by a retry")
+        wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") == "",
+                 message="HistoryError cleared")
+        self.assertTrue(d.running())
+
+    def test_failed_read_mid_warmup_keeps_the_row(self):
+        """GetHistory fails (the table gone for a moment): the caller gets HistoryUnavailable,
+        and the running warm-up is still written (a failed read closed the history before,
+        and the warm-up's end was never written)."""
+        path, _ = self.write_trace("half.trace", [gt.stop(3), gt.pedal(200, cadence=75)])
+        self.replay(path, args=self.state_args())
+        with sqlite3.connect(os.path.join(self.state_dir, "history.db")) as db:
+            db.execute("ALTER TABLE warmups RENAME TO hidden")
+        name, message = self.history_error_name()
+        self.assertEqual(name, "io.github.warmupd.Error.HistoryUnavailable")
+        self.assertIn("no such table", message)
+        with sqlite3.connect(os.path.join(self.state_dir, "history.db")) as db:
+            db.execute("ALTER TABLE hidden RENAME TO warmups")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.assertEqual(self.db_rows(), [(1, "cancelled", 199.0)])
+        self.assertEqual([r["outcome"] for r in self.history()], ["cancelled"])
+        self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
+
     def test_warmup_without_cadence_leaves_cadence_out(self):
         # started by hand on an empty trace and cancelled: no cadence was ever reported
         conf = self.write_config("[Warmup]\nAutostart=manual\n")

@@ -532,6 +532,36 @@ test_unfinished_closed_as_interrupted (Fixture *f, gconstpointer data)
   g_assert_cmpint (row->end_us, ==, T0 + S (250));   /* the last update it got */
 }
 
+/* Opened again by the daemon with its own warm-up still in memory: that row is left for it
+ * to write; any other unfinished one is closed as interrupted. */
+static void
+test_open_keeping_its_own_row (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) reopened = NULL;
+  WuHistory *history = wu_history_open (f->dir, &error);
+  WuHistorySession session;
+  WuHistorySnapshot snap;
+
+  g_assert_no_error (error);
+  wu_history_session_init (&session);
+  for (int i = 0; i < 2; i++)
+    {
+      snapshot_at (&snap, i * 1000, 0, 30);
+      write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
+                                                                    WU_STATE_WARMING_UP, &snap));
+    }
+  g_assert_cmpint (session.row.id, ==, 2);
+  wu_history_free (history);
+
+  reopened = wu_history_open_keeping (f->dir, session.row.id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (wu_history_get_recovered (reopened), ==, 1);
+  assert_sql (f, "SELECT group_concat(id || ':' || coalesce(outcome, 'running'), ',') FROM warmups",
+              "1:interrupted,2:running");
+  wu_history_session_clear (&session);
+}
+
 static void
 test_corrupt_file (Fixture *f, gconstpointer data)
 {
@@ -653,6 +683,7 @@ main (int argc, char **argv)
   ADD ("newer-schema-left-alone", test_newer_schema_left_alone);
   ADD ("simulated-session", test_simulated_session);
   ADD ("unfinished-closed-as-interrupted", test_unfinished_closed_as_interrupted);
+  ADD ("open-keeping-its-own-row", test_open_keeping_its_own_row);
   ADD ("corrupt-file", test_corrupt_file);
   ADD ("corrupt-pages", test_corrupt_pages);
   ADD ("directory-is-a-file", test_directory_is_a_file);

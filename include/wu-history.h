@@ -6,8 +6,8 @@
  *   No SQL on the per-sample path: it asks for a write only at a state change and every
  *   WU_HISTORY_PROGRESS_STEP_S counted seconds.
  * - WuHistory, the SQLite edge: opens (WAL, schema version in PRAGMA user_version, migrations),
- *   closes an unfinished row left by a crash as "interrupted", writes rows, lists them.
- *   Failures are returned; the
+ *   closes an unfinished row left by a crash as "interrupted", writes rows, lists them, and
+ *   tells when the file at its path is no longer the one open. Failures are returned; the
  *   daemon's history keeper (src/history-keeper.c) decides what to do (keep the row in
  *   memory and write it later, open the file again). */
 #pragma once
@@ -74,6 +74,9 @@ typedef enum {
   WU_HISTORY_WRITE_NONE,
   WU_HISTORY_WRITE_INSERT,  /* a new row (session->row.id is 0) */
   WU_HISTORY_WRITE_UPDATE,  /* rewrite session->row */
+  /* rewrite session->row where its id and start time match; where none does (another
+   * file), a new row (setting its id) */
+  WU_HISTORY_WRITE_UPDATE_OR_INSERT,
 } WuHistoryWrite;
 
 typedef struct {
@@ -126,6 +129,9 @@ void wu_history_free (WuHistory *history);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuHistory, wu_history_free)
 
 const char *wu_history_get_path (WuHistory *history);
+/* TRUE when the file at the path is no longer the one opened: deleted, or another file put
+ * in its place (writes would go on into the unlinked file). Open it again. */
+gboolean wu_history_file_changed (WuHistory *history);
 /* Rows closed as interrupted when the database was opened. */
 guint wu_history_get_recovered (WuHistory *history);
 /* Store ROW: INSERT sets row->id. */

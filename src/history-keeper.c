@@ -14,6 +14,8 @@ struct WuHistoryKeeper {
   char *directory;             /* the state directory, NULL: none */
   WuHistorySession session;
   gboolean unsaved;            /* session.row has what the database lacks: a write failed */
+  gboolean row_elsewhere;      /* the file was replaced since session.row was written: its
+                                * id may be another row's there (update-or-insert) */
   guint retry_timer;
   char *error;                 /* "" while history is kept */
   WuHistoryKeeperErrorFunc error_func;
@@ -67,6 +69,22 @@ open_history (WuHistoryKeeper *keeper)
   if (!keeper->unsaved)
     set_error (keeper, NULL);   /* nothing waits to be written: history is kept again */
   return TRUE;
+}
+
+/* The file at the path is no longer the one open (deleted, or another put in its place:
+ * SQLite would go on writing into the unlinked file): close it and open the path again,
+ * making a new database when there is none. */
+static void
+follow_the_file (WuHistoryKeeper *keeper)
+{
+  if (keeper->history == NULL || !wu_history_file_changed (keeper->history))
+    return;
+  g_warning ("history: %s was deleted or replaced while warmupd ran; opening it again",
+             wu_history_get_path (keeper->history));
+  g_clear_pointer (&keeper->history, wu_history_free);
+  keeper->row_elsewhere = keeper->session.have_row;
+  if (open_history (keeper) && keeper->unsaved)
+    store (keeper, WU_HISTORY_WRITE_NONE, TRUE);
 }
 
 static gboolean
@@ -165,12 +183,15 @@ store (WuHistoryKeeper *keeper, WuHistoryWrite write, gboolean may_open)
     keeper->unsaved = TRUE;
   if (!keeper->unsaved || keeper->directory == NULL)
     return;
+  follow_the_file (keeper);
+  if (!keeper->unsaved)
+    return;   /* written into the file just opened again */
   if (keeper->history == NULL && (!may_open || !open_history (keeper)))
     write = WU_HISTORY_WRITE_NONE;   /* not open: tried again later */
   else if (row->id == 0)
     write = WU_HISTORY_WRITE_INSERT;
   else
-    write = WU_HISTORY_WRITE_UPDATE;
+    write = keeper->row_elsewhere ? WU_HISTORY_WRITE_UPDATE_OR_INSERT : WU_HISTORY_WRITE_UPDATE;
   if (write != WU_HISTORY_WRITE_NONE
       && !wu_history_write (keeper->history, write, row, &error))
     {
@@ -180,7 +201,7 @@ store (WuHistoryKeeper *keeper, WuHistoryWrite write, gboolean may_open)
     }
   else if (write != WU_HISTORY_WRITE_NONE)
     {
-      keeper->unsaved = FALSE;
+      keeper->unsaved = keeper->row_elsewhere = FALSE;
       g_clear_handle_id (&keeper->retry_timer, g_source_remove);
       set_error (keeper, NULL);
       g_debug ("history: warm-up %" G_GINT64_FORMAT " %s, %.0f s counted", row->id,
@@ -210,7 +231,7 @@ store_before_a_new_row (WuHistoryKeeper *keeper)
   g_warning ("history: the warm-up begun at %s (%s, %.0f s counted) could not be written: %s",
              start, wu_outcome_to_string (keeper->session.row.outcome),
              keeper->session.row.counted_s, keeper->error);
-  keeper->unsaved = FALSE;
+  keeper->unsaved = keeper->row_elsewhere = FALSE;
 }
 
 void
@@ -298,6 +319,8 @@ wu_history_keeper_list (WuHistoryKeeper *keeper, gint64 before_id, guint limit, 
   g_autoptr (GError) local_error = NULL;
   gsize bytes = 0;
 
+  /* what is listed is what is on disk, not a deleted file */
+  follow_the_file (keeper);
   if (keeper->history == NULL)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_HISTORY_UNAVAILABLE, "%s", keeper->error);

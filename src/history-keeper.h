@@ -2,7 +2,7 @@
  * shutdown) and keeps one row per warm-up in history.db through WuHistory. When there is no
  * state directory, or the database cannot be used, warmupd runs without history and
  * wu_history_keeper_get_error() says why. A write that fails keeps the warm-up in memory
- * until one succeeds. */
+ * until one succeeds; a file deleted or replaced under warmupd is opened again. */
 #pragma once
 #include <glib.h>
 #include "engine.h"

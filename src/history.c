@@ -6,6 +6,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* --- rows ------------------------------------------------------------------------------- */
 
@@ -282,12 +283,39 @@ wu_history_session_routine_outcome (WuHistorySession *session, const char *routi
 
 /* --- the SQLite store -------------------------------------------------------------------- */
 
+/* Which file a path named: a file deleted or replaced under an open connection is noticed
+ * by comparing these. */
+typedef struct {
+  gboolean known;
+  dev_t dev;
+  ino_t ino;
+} FileId;
+
 struct WuHistory {
   sqlite3 *db;
   char *path;
   char *display_path;          /* PATH as UTF-8, for messages: they reach D-Bus (HistoryError) */
+  char *wal_path;              /* PATH-wal */
+  FileId file;                 /* PATH when it was opened */
+  FileId wal;                  /* PATH-wal then: the WAL this connection writes */
   guint recovered;
 };
+
+static FileId
+file_id (const char *path)
+{
+  struct stat st;
+
+  if (stat (path, &st) != 0)
+    return (FileId) { .known = FALSE };
+  return (FileId) { .known = TRUE, .dev = st.st_dev, .ino = st.st_ino };
+}
+
+static gboolean
+same_file (FileId a, FileId b)
+{
+  return a.known && b.known && a.dev == b.dev && a.ino == b.ino;
+}
 
 /* Schema migrations: entry N takes user_version N to N + 1. Never edit a shipped entry; add
  * one. Each runs in one transaction with the new user_version. */
@@ -458,6 +486,7 @@ wu_history_open_keeping (const char *directory, gint64 keep_id, GError **error)
 
   history->path = g_build_filename (directory, WU_HISTORY_FILE_NAME, NULL);
   history->display_path = g_filename_display_name (history->path);
+  history->wal_path = g_strconcat (history->path, "-wal", NULL);
   if (g_mkdir_with_parents (directory, 0700) != 0)
     {
       int saved = errno;
@@ -479,7 +508,17 @@ wu_history_open_keeping (const char *directory, gint64 keep_id, GError **error)
   if (!check_integrity (history, error) || !set_up_journal (history, error)
       || !migrate (history, error) || !close_unfinished (history, keep_id, error))
     return NULL;
+  /* the WAL is open (and made) from the switch to WAL on, and stays open with the
+   * connection */
+  history->file = file_id (history->path);
+  history->wal = file_id (history->wal_path);
   return g_steal_pointer (&history);
+}
+
+gboolean
+wu_history_file_changed (WuHistory *history)
+{
+  return !same_file (history->file, file_id (history->path));
 }
 
 void
@@ -488,9 +527,20 @@ wu_history_free (WuHistory *history)
   if (history == NULL)
     return;
   if (history->db != NULL)
-    sqlite3_close (history->db);
+    {
+      /* The last connection to close deletes PATH-wal and PATH-shm by name. When PATH-wal
+       * is no longer the WAL this connection wrote (the files were deleted, or another
+       * database put in their place), they are another database's: keep them. */
+      if (history->wal.known && !same_file (history->wal, file_id (history->wal_path)))
+        {
+          int persist = 1;
+          sqlite3_file_control (history->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+        }
+      sqlite3_close (history->db);
+    }
   g_free (history->path);
   g_free (history->display_path);
+  g_free (history->wal_path);
   g_free (history);
 }
 
@@ -562,6 +612,26 @@ wu_history_write (WuHistory *history, WuHistoryWrite write, WuHistoryRow *row, G
 
   if (write == WU_HISTORY_WRITE_NONE)
     return TRUE;
+  if (write == WU_HISTORY_WRITE_UPDATE_OR_INSERT)
+    {
+      /* its own row, known by its id and start; else (another file) a new row */
+      if (row->id != 0)
+        {
+          sql = "UPDATE warmups SET (" ROW_COLUMNS ") = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "WHERE id = ?15 AND start_time = ?1";
+          if (sqlite3_prepare_v2 (history->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+            return db_fail (history, error, "preparing a write");
+          bind_row (stmt, row);
+          sqlite3_bind_int64 (stmt, 15, row->id);
+          ok = sqlite3_step (stmt) == SQLITE_DONE;
+          if (!ok)
+            db_fail (history, error, "writing a warm-up");
+          sqlite3_finalize (stmt);
+          if (!ok || sqlite3_changes (history->db) == 1)
+            return ok;
+        }
+      write = WU_HISTORY_WRITE_INSERT;
+    }
   if (write == WU_HISTORY_WRITE_INSERT)
     sql = "INSERT INTO warmups (" ROW_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   else

@@ -359,6 +359,56 @@ class HistoryTests(wutest.WarmupdTestCase):
         self.assertEqual([r["outcome"] for r in self.history()], ["cancelled"])
         self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
 
+    # -- the file deleted or replaced while warmupd runs ------------------------------------
+
+    def remove_history_files(self):
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(os.path.join(self.state_dir, "history.db" + suffix))
+            except FileNotFoundError:
+                pass
+
+    def test_database_deleted_while_running_is_made_again(self):
+        """An admin deletes history.db (and its -wal, -shm): warmupd notices, says so, and
+        makes a new one; nothing goes on into the deleted file."""
+        conf = self.write_config("[Warmup]\nAutostart=manual\n")
+        d = self.start_daemon(config=conf, args=self.state_args())
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.assertEqual([r["outcome"] for r in self.history()], ["cancelled"])
+        self.remove_history_files()
+        # what GetHistory lists is what is on disk: nothing now
+        self.assertEqual(self.history(), [])
+        self.assertIn("deleted or replaced", d.log())
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.assertEqual([(r[1]) for r in self.db_rows()], ["cancelled"])
+        self.assertEqual([r["outcome"] for r in self.history()], ["cancelled"])
+        self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
+        # deleted mid warm-up: the running one goes into the new file
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.remove_history_files()
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.assertEqual([(r[1]) for r in self.db_rows()], ["cancelled"])
+        self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
+
+    def test_database_replaced_mid_warmup(self):
+        """A copy renamed over history.db mid warm-up (a backup restored, a VACUUM INTO):
+        the warm-up's end goes into the file now at the path, into its own row there."""
+        path, _ = self.write_trace("half.trace", [gt.stop(3), gt.pedal(200, cadence=75)])
+        d = self.replay(path, args=self.state_args())
+        db_path = os.path.join(self.state_dir, "history.db")
+        with sqlite3.connect(db_path) as src, sqlite3.connect(db_path + ".new") as dst:
+            src.backup(dst)
+        os.rename(db_path + ".new", db_path)
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.assertEqual(self.db_rows(), [(1, "cancelled", 199.0)])
+        self.assertIn("deleted or replaced", d.log())
+        self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
+        # and it stays so once warmupd has closed it (its own WAL went with the old file)
+        self.assertEqual(d.terminate(), 0)
+        self.assertEqual(self.db_rows(), [(1, "cancelled", 199.0)])
+
     def test_warmup_without_cadence_leaves_cadence_out(self):
         # started by hand on an empty trace and cancelled: no cadence was ever reported
         conf = self.write_config("[Warmup]\nAutostart=manual\n")

@@ -562,6 +562,64 @@ test_open_keeping_its_own_row (Fixture *f, gconstpointer data)
   wu_history_session_clear (&session);
 }
 
+/* UPDATE_OR_INSERT, for a row whose file was replaced: its own row (same id and start) is
+ * updated; a row of another warm-up under that id is left alone and a new one inserted. */
+static void
+test_update_or_insert (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = wu_history_open (f->dir, &error);
+  WuHistorySession session;
+  WuHistorySnapshot snap;
+  gint64 count = 0;
+
+  g_assert_no_error (error);
+  wu_history_session_init (&session);
+  snapshot_at (&snap, 0, 0, 30);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
+                                                                WU_STATE_WARMING_UP, &snap));
+  snapshot_at (&snap, 100, 90, 30);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_WARMING_UP,
+                                                                WU_STATE_CANCELLED, &snap));
+  session.row.counted_s = 95;
+  write_step (history, &session, WU_HISTORY_WRITE_UPDATE_OR_INSERT);
+  g_assert_cmpint (session.row.id, ==, 1);
+  assert_sql (f, "SELECT counted_seconds || ' ' || outcome FROM warmups WHERE id = 1",
+              "95.0 cancelled");
+  /* the same id, another start: not this row */
+  session.row.start_us += S (3600.0);
+  write_step (history, &session, WU_HISTORY_WRITE_UPDATE_OR_INSERT);
+  g_assert_cmpint (session.row.id, ==, 2);
+  g_assert_true (wu_history_count (history, &count, &error));
+  g_assert_cmpint (count, ==, 2);
+  /* no id yet: inserted */
+  session.row.id = 0;
+  write_step (history, &session, WU_HISTORY_WRITE_UPDATE_OR_INSERT);
+  g_assert_cmpint (session.row.id, ==, 3);
+  wu_history_session_clear (&session);
+}
+
+/* The file deleted, or another put in its place, under an open connection: noticed. */
+static void
+test_file_changed (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = wu_history_open (f->dir, &error);
+  g_autoptr (WuHistory) other = NULL;
+  g_autofree char *moved = g_strconcat (f->path, ".old", NULL);
+
+  g_assert_no_error (error);
+  g_assert_false (wu_history_file_changed (history));
+  g_assert_cmpint (g_rename (f->path, moved), ==, 0);
+  g_assert_true (wu_history_file_changed (history));
+  /* a new file at the path: still not the one open */
+  other = wu_history_open (f->dir, &error);
+  g_assert_no_error (error);
+  g_assert_true (wu_history_file_changed (history));
+  g_assert_false (wu_history_file_changed (other));
+  g_unlink (moved);
+}
+
 static void
 test_corrupt_file (Fixture *f, gconstpointer data)
 {
@@ -684,6 +742,8 @@ main (int argc, char **argv)
   ADD ("simulated-session", test_simulated_session);
   ADD ("unfinished-closed-as-interrupted", test_unfinished_closed_as_interrupted);
   ADD ("open-keeping-its-own-row", test_open_keeping_its_own_row);
+  ADD ("update-or-insert", test_update_or_insert);
+  ADD ("file-changed", test_file_changed);
   ADD ("corrupt-file", test_corrupt_file);
   ADD ("corrupt-pages", test_corrupt_pages);
   ADD ("directory-is-a-file", test_directory_is_a_file);

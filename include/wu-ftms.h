@@ -93,22 +93,6 @@ double wu_ftms_fit_target (double value, const WuFtmsRange *range, double resolu
  * 7.6000000000000005 is the bike at 7.6, not above it. */
 gboolean wu_ftms_above_target (double reported, double target);
 
-/* Indoor Bike Data's Resistance Level RAW as a level on the scale of the supported range and
- * of the targets (0.1 of a level). FTMS gives that field a resolution of 1 while the range
- * and Set Target Resistance Level use 0.1, and bikes differ: some report tenths there (a
- * range of 0..10.0 with reports of 20 for level 2.0). The rule, once RANGE is known (NULL:
- * RAW as it is, resolution 1):
- * - a report above the range's maximum cannot be a level; if it fits the range as tenths
- *   (RAW / 10 <= maximum), the bike reports tenths: *TENTHS becomes TRUE and stays so for
- *   that bike (the caller logs the decision once);
- * - with *TENTHS, RAW / 10;
- * - a report still above the maximum is nonsense: FALSE (not believed), so it can neither
- *   show as the bike's resistance nor make warmupd re-cap every ReapplyAfter for ever.
- * Reports at or below the maximum are taken as they come until then (a bike in tenths at a
- * level below a tenth of its maximum cannot be told apart yet). TRUE: the level in *LEVEL. */
-gboolean wu_ftms_resistance_report (gint16 raw, const WuFtmsRange *range, gboolean *tenths,
-                                    double *level);
-
 /* Fitness Machine Feature (0x2ACC): two u32 words. */
 typedef struct {
   guint32 machine_features;

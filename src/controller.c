@@ -65,14 +65,6 @@ struct WuController {
   gint64 over_last_us;        /* last report above the cap */
   gint64 cap_sent_us;         /* when the cap was last sent (any reason) */
   guint insists;              /* re-caps in a row with no report newer than the cap */
-  /* The bike's target resistance (status 0x07) last reported, and when (-1: none). */
-  double target_report;
-  gint64 target_report_us;
-  /* What the bike answered the cap with, above it: the lowest it goes (-1: not learnt); and
-   * whether its last report said it is there. Reports at that level are nothing new: the
-   * cap goes again by the back-off (insist_interval), not at once or every ReapplyAfter. */
-  double floor_level;
-  gboolean at_floor;
 
   /* Supported resistance range. */
   gboolean range_known;
@@ -256,24 +248,6 @@ send_resume_cap (WuController *ctl, gint64 at_us, WuActions *out)
   ctl->cap_sent_us = at_us;
 }
 
-/* Nothing learnt about what the bike answers the cap with (a new session, another cap,
- * another link, or the bike reported at or below the cap: it goes that low after all). */
-static void
-forget_floor (WuController *ctl)
-{
-  ctl->target_report = -1;
-  ctl->target_report_us = G_MININT64;
-  ctl->floor_level = -1;
-  ctl->at_floor = FALSE;
-}
-
-/* A report at or below the level the bike answered the cap with. */
-static gboolean
-at_bike_floor (const WuController *ctl, double level)
-{
-  return ctl->floor_level >= 0 && !wu_ftms_above_target (level, ctl->floor_level);
-}
-
 /* ---- hint ------------------------------------------------------------------------------ */
 
 static void
@@ -321,7 +295,6 @@ reset_session (WuController *ctl)
   ctl->over_active = FALSE;
   ctl->cap_sent_us = G_MININT64;
   ctl->console_stopped = FALSE;
-  forget_floor (ctl);
 }
 
 /* A fresh session: idle/complete/cancelled -> warming-up with `elapsed_us` already counted. */
@@ -453,9 +426,6 @@ fire_ease_off_set (WuController *ctl, gint64 at_us, WuActions *out)
 }
 
 #define INSIST_MAX_US (60 * G_USEC_PER_SEC)
-/* How long after a cap the bike's target report can be its answer to it (the FTMS session
- * waits this long for an answer to a request). */
-#define ECHO_WINDOW_US (3 * G_USEC_PER_SEC)
 
 /* ReapplyAfter, doubled for each re-cap in a row with no newer report, up to a minute. */
 static gint64
@@ -472,7 +442,7 @@ insist_interval (const WuController *ctl)
 static gint64
 recap_deadline (const WuController *ctl)
 {
-  if (!session_active (ctl) || !cap_active (ctl) || (!ctl->over_active && !ctl->at_floor))
+  if (!session_active (ctl) || !cap_active (ctl) || !ctl->over_active)
     return G_MAXINT64;
   if (over_cap_since_last_cap (ctl))
     {
@@ -485,7 +455,7 @@ recap_deadline (const WuController *ctl)
   /* The last word was "above the cap" and nothing newer came: the bike may have refused
    * the cap, or report its resistance only when it changes. Send the cap again all the
    * same, less and less often (repeating it every ReapplyAfter would only flood a bike
-   * that went quiet). So too when the bike is at the level it answered the cap with. */
+   * that went quiet). */
   return add_us (ctl->cap_sent_us, insist_interval (ctl));
 }
 
@@ -744,18 +714,8 @@ track_over_cap (WuController *ctl, double resistance, gint64 t, WuActions *out)
       !wu_ftms_above_target (resistance, ctl->cap))
     {
       ctl->over_active = FALSE;
-      if (session_active (ctl) && cap_active (ctl))
-        forget_floor (ctl);
       return;
     }
-  if (at_bike_floor (ctl, resistance))
-    {
-      /* where the bike answered the cap: nothing new, the back-off re-caps */
-      ctl->over_active = FALSE;
-      ctl->at_floor = TRUE;
-      return;
-    }
-  ctl->at_floor = FALSE;
   /* a report that is no longer believed does not make the resistance above the cap "for
    * ReapplyAfter": after such a gap the run begins again */
   gboolean continues = ctl->over_active &&
@@ -830,7 +790,6 @@ on_link_down (WuController *ctl, gint64 t, WuActions *out)
   ctl->over_active = FALSE;
   /* a reconnected bike is asked for control, started and capped again */
   ctl->console_stopped = FALSE;
-  forget_floor (ctl);
   clear_hint (ctl, out);
 }
 
@@ -871,38 +830,9 @@ wu_controller_target_resistance (WuController *ctl, gint64 now_us, double level,
   g_return_if_fail (ctl != NULL && out != NULL);
 
   gint64 t = advance_to (ctl, now_us, out);
-  if (!ctl->link_up || !session_active (ctl) || !cap_active (ctl))
+  if (!ctl->link_up || !session_active (ctl) || !cap_active (ctl) ||
+      !wu_ftms_above_target (level, ctl->cap))
     return;
-  if (!wu_ftms_above_target (level, ctl->cap))
-    {
-      forget_floor (ctl);   /* it goes that low */
-      ctl->target_report = level;
-      ctl->target_report_us = t;
-      return;
-    }
-  if (at_bike_floor (ctl, level))
-    {
-      ctl->at_floor = TRUE;
-      return;
-    }
-  /* The same level again, reported within ECHO_WINDOW of the cap we sent in answer to it:
-   * the bike answers the cap with that level (one that clamps to a range it never reported,
-   * Cap=0 on a bike whose lowest is 1.0). Re-capping at every such echo would flood the
-   * control point, each write echoed in turn: the back-off re-caps instead. */
-  if (ctl->target_report >= 0 && fabs (level - ctl->target_report) < 1e-6 &&
-      ctl->cap_sent_us >= ctl->target_report_us &&
-      t - ctl->cap_sent_us <= ECHO_WINDOW_US)
-    {
-      g_message ("the bike answers the resistance cap %.1f with %.1f: taken as the lowest it "
-                 "goes; the cap is sent again less and less often", ctl->cap, level);
-      ctl->floor_level = level;
-      ctl->at_floor = TRUE;
-      ctl->over_active = FALSE;
-      return;
-    }
-  ctl->target_report = level;
-  ctl->target_report_us = t;
-  ctl->at_floor = FALSE;
   g_debug ("the bike's target resistance %.1f is above the cap %.1f: re-capping", level,
            ctl->cap);
   fire_recap (ctl, t, out);
@@ -1022,7 +952,6 @@ wu_controller_set_resistance_range (WuController *ctl, double minimum, double ma
     return;
   ctl->cap = cap;
   ctl->over_active = FALSE;
-  forget_floor (ctl);
   if (cap_active (ctl))
     send_cap (ctl, ctl->now_us, out);
 }

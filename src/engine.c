@@ -267,39 +267,6 @@ drop_packet (WuSensor *sensor, const WuRawEvent *event, const GError *error)
            event->time_us / 1e6, error->message);
 }
 
-/* Indoor Bike Data's Resistance Level, on the scale of the range and the cap: FTMS says
- * resolution 1, the range and targets 0.1, and some bikes report tenths there. A report
- * above the range's maximum that fits it as tenths decides this bike reports tenths (logged
- * once); one that fits it in neither is not believed (see wu_ftms_resistance_report). Left
- * as it came, such a report would be shown as the bike's resistance and re-capped every
- * ReapplyAfter for the whole warm-up. */
-static void
-feed_resistance_report (WuSensor *sensor, gint16 raw, WuSample *sample)
-{
-  gboolean tenths = sensor->resistance_tenths;
-  double level;
-  gboolean believed = wu_ftms_resistance_report (raw, sensor->resistance_range_known
-                                                        ? &sensor->resistance_range : NULL,
-                                                 &tenths, &level);
-
-  if (tenths != sensor->resistance_tenths)
-    {
-      g_message ("%s: Indoor Bike Data resistance: levels -> tenths of a level (%d is above "
-                 "the range's maximum %.1f)", sensor->id, raw, sensor->resistance_range.maximum);
-      sensor->resistance_tenths = tenths;
-    }
-  if (!believed)
-    {
-      if (!sensor->resistance_nonsense_logged)
-        g_message ("%s: Indoor Bike Data resistance %d is above the range's maximum %.1f%s: "
-                   "not believed", sensor->id, raw, sensor->resistance_range.maximum,
-                   tenths ? " (in tenths)" : "");
-      sensor->resistance_nonsense_logged = TRUE;
-      return;
-    }
-  sample->resistance = sensor->resistance = level;
-}
-
 static void
 feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event,
                        WuActions *actions)
@@ -326,7 +293,7 @@ feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
   if (data.present & WU_IBD_HAS_SPEED)
     sample.speed_kmh = sensor->speed = data.speed_kmh;
   if (data.present & WU_IBD_HAS_RESISTANCE)
-    feed_resistance_report (sensor, data.resistance, &sample);
+    sample.resistance = sensor->resistance = data.resistance;
   if (data.present & WU_IBD_HAS_HEART_RATE)
     sensor->heart_rate = data.heart_rate_bpm;
   if (data.present & WU_IBD_HAS_DISTANCE)
@@ -349,8 +316,6 @@ feed_resistance_range (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
     }
   g_debug ("%s: resistance range %.1f..%.1f step %.1f", sensor->id, range.minimum,
            range.maximum, range.increment);
-  sensor->resistance_range_known = TRUE;
-  sensor->resistance_range = range;
   wu_controller_set_resistance_range (engine->controller, range.minimum, range.maximum,
                                       range.increment, actions);
 }

@@ -4,7 +4,6 @@
 #include <glib.h>
 #include "wu-config.h"
 #include "wu-controller.h"
-#include "wu-ftms.h"
 #include "wu-source.h"
 #include "motion.h"
 
@@ -24,12 +23,6 @@ typedef struct {
   char *control;       /* the source's way of capping ("resistance", ...), "" when none */
   WuMotion motion;     /* cadence estimator, wheel counter, power shown: when they go stale */
   double cap_sent;     /* the cap last given to its source, -1: none */
-  /* Its supported resistance range, once read, and how its Indoor Bike Data reports the
-   * resistance against it (wu_ftms_resistance_report). */
-  gboolean resistance_range_known;
-  WuFtmsRange resistance_range;
-  gboolean resistance_tenths;
-  gboolean resistance_nonsense_logged;
   /* its last event other than a link change: when, and what kind of reading */
   gboolean delivered;
   gint64 delivered_us;

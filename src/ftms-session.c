@@ -58,19 +58,6 @@ struct WuFtmsSession {
   gboolean target_applied;
   guint target_epoch;            /* bumped whenever the target must be written again */
 
-  /* The bike's answer to a target it cannot take (see bike_answered_with). The status value
-   * that last made us write the target again (-1: none), for which mode and target, and when
-   * that target was written since. */
-  double moved_value;
-  WuFtmsMode moved_mode;
-  double moved_target;
-  gint64 rewritten_us;           /* G_MININT64: not since */
-  /* What the bike answered the target FLOOR_TARGET with, in FLOOR_MODE: the lowest it goes
-   * (-1: nothing learnt). Kept over reconnects: it is the bike's. */
-  double floor_value;
-  WuFtmsMode floor_mode;
-  double floor_target;
-
   /* The request in flight. */
   Step in_flight;
   WuFtmsRequest request;
@@ -396,8 +383,6 @@ send_request (WuFtmsSession *session, Step step, const WuFtmsRequest *req, WuFtm
     }
   if (step == STEP_RESET)
     session->reset_owed = FALSE;   /* the Reset owed is on its way; its own timeout gives up */
-  if (step == STEP_TARGET && session->moved_value >= 0)
-    session->rewritten_us = session->now_us;
   session->in_flight = step;
   session->request = *req;
   session->request_epoch = session->target_epoch;
@@ -951,49 +936,6 @@ target_moved (WuFtmsSession *session, const char *what, WuFtmsActions *out)
   unstall (session);
 }
 
-/* A status reports the bike's target at VALUE, above TARGET, the one we write in the mode
- * in force. TRUE when that is the bike's own answer to TARGET, not a move to undo at once:
- * - VALUE is no higher than what the bike answered TARGET with before (its floor), or
- * - we wrote TARGET again because a status said VALUE, and within the answer time of that
- *   write the bike says VALUE once more: it takes TARGET as VALUE (a bike that clamps to a
- *   range it never reported: Cap=0 and a bike at 1.0 at the least). Writing it again at
- *   every such echo would flood the control point (each write is echoed in turn); the
- *   controller's re-caps (ReapplyAfter, doubled up to a minute) still send it now and then.
- * A status at or below the target forgets it all: the bike can go that low after all. */
-static gboolean
-bike_answered_with (WuFtmsSession *session, double target, double value, WuFtmsActions *out)
-{
-  if (session->floor_value >= 0 && session->floor_mode == session->mode &&
-      session->floor_target == target && !wu_ftms_above_target (value, session->floor_value))
-    return TRUE;
-  if (session->moved_value >= 0 && session->moved_mode == session->mode &&
-      session->moved_target == target && fabs (value - session->moved_value) < 1e-6 &&
-      session->rewritten_us != G_MININT64 &&
-      session->now_us - session->rewritten_us <= session->config.response_timeout_us)
-    {
-      session->floor_value = value;
-      session->floor_mode = session->mode;
-      session->floor_target = target;
-      emit_log (out, G_LOG_LEVEL_MESSAGE, "the bike answers the %s target %g with %g: "
-                "taken as the lowest it goes, not written again at once",
-                wu_ftms_mode_to_string (session->mode), target, value);
-      return TRUE;
-    }
-  session->moved_value = value;
-  session->moved_mode = session->mode;
-  session->moved_target = target;
-  session->rewritten_us = G_MININT64;
-  return FALSE;
-}
-
-/* The bike's target is at or below ours: it goes that low, whatever it answered before. */
-static void
-bike_reached (WuFtmsSession *session)
-{
-  session->moved_value = -1;
-  session->floor_value = -1;
-}
-
 static void
 on_target_status (WuFtmsSession *session, const WuFtmsStatus *status, WuFtmsActions *out)
 {
@@ -1002,31 +944,19 @@ on_target_status (WuFtmsSession *session, const WuFtmsStatus *status, WuFtmsActi
   if (!capping (session))
     return;
   if (status->opcode == WU_FTMS_STATUS_TARGET_RESISTANCE &&
-      session->mode == WU_FTMS_MODE_RESISTANCE)
+      session->mode == WU_FTMS_MODE_RESISTANCE &&
+      wu_ftms_above_target (status->target_resistance, resistance_target (session)))
     {
-      double target = resistance_target (session);
-
-      if (!wu_ftms_above_target (status->target_resistance, target))
-        bike_reached (session);
-      else if (!bike_answered_with (session, target, status->target_resistance, out))
-        {
-          g_snprintf (what, sizeof what, "the bike's target resistance %.1f is above the cap %.1f",
-                      status->target_resistance, target);
-          target_moved (session, what, out);
-        }
+      g_snprintf (what, sizeof what, "the bike's target resistance %.1f is above the cap %.1f",
+                  status->target_resistance, resistance_target (session));
+      target_moved (session, what, out);
     }
-  else if (status->opcode == WU_FTMS_STATUS_TARGET_POWER && session->mode == WU_FTMS_MODE_POWER)
+  else if (status->opcode == WU_FTMS_STATUS_TARGET_POWER && session->mode == WU_FTMS_MODE_POWER &&
+           wu_ftms_above_target (status->target_power_w, power_target (session)))
     {
-      double target = power_target (session);
-
-      if (!wu_ftms_above_target (status->target_power_w, target))
-        bike_reached (session);
-      else if (!bike_answered_with (session, target, status->target_power_w, out))
-        {
-          g_snprintf (what, sizeof what, "the bike's target power %d W is above the cap %.0f W",
-                      status->target_power_w, target);
-          target_moved (session, what, out);
-        }
+      g_snprintf (what, sizeof what, "the bike's target power %d W is above the cap %.0f W",
+                  status->target_power_w, power_target (session));
+      target_moved (session, what, out);
     }
   else if (status->opcode == WU_FTMS_STATUS_SIMULATION_PARAMETERS &&
            session->mode == WU_FTMS_MODE_SIMULATION &&
@@ -1107,8 +1037,6 @@ wu_ftms_session_new (const WuFtmsSessionConfig *config)
     wu_ftms_session_config_init (&session->config);
   session->cap_level = -1;
   session->wait_until_us = G_MAXINT64;
-  session->moved_value = session->floor_value = -1;
-  session->rewritten_us = G_MININT64;
   return session;
 }
 

@@ -251,19 +251,6 @@ wu_ftms_above_target (double reported, double target)
   return reported > target + 1e-6;
 }
 
-gboolean
-wu_ftms_resistance_report (gint16 raw, const WuFtmsRange *range, gboolean *tenths,
-                           double *level)
-{
-  g_return_val_if_fail (tenths != NULL && level != NULL, FALSE);
-  if (range != NULL && !*tenths && wu_ftms_above_target (raw, range->maximum) &&
-      !wu_ftms_above_target (raw / 10.0, range->maximum))
-    *tenths = TRUE;
-  /* raw / 10.0, not raw * 0.1: the double nearest the decimal, as targets are fitted */
-  *level = *tenths ? raw / 10.0 : raw;
-  return range == NULL || !wu_ftms_above_target (*level, range->maximum);
-}
-
 /* ---- Feature bit names ------------------------------------------------------------------ */
 
 static const char *const machine_feature_names[] = {

@@ -732,40 +732,6 @@ static const TableCase cases[] = {
     { TARGET_RES (5, 10), .actions = "" },
     { LINK_UP (6), .actions = "CAP 3" },
     END } },
-  /* a bike that answers the cap with a level above it (one that clamps to a range it never
-   * reported): the same level reported again right after the re-cap is its lowest, and the
-   * cap goes again by the back-off (2, 4, 8 ... s), not at every echo */
-  { "target-echoed-above-the-cap-twice-is-the-bikes-lowest", LEVEL (0.5), {
-    { START (0), .actions = "STATE idle->warming-up,CAP 0.5" },
-    { TARGET_RES (0.1, 1.0), .actions = "CAP 0.5" },        /* at once, the first time */
-    { TARGET_RES (0.2, 1.0), .actions = "", DEADLINE (2.1) },  /* its answer: the back-off */
-    { TICK (2.1), .actions = "CAP 0.5", DEADLINE (5) },     /* (paused at 5) */
-    { TARGET_RES (2.2, 1.0), .actions = "", DEADLINE (5) },
-    { TICK (6.1), .actions = "STATE warming-up->paused,CAP 0.5", DEADLINE (14.1) },
-    { TARGET_RES (7, 3.0), .actions = "CAP 0.5" },          /* the knob, above its lowest */
-    { TARGET_RES (7.1, 1.0), .actions = "", DEADLINE (9) },
-    { TARGET_RES (8, 0.5), .actions = "", DEADLINE (305) }, /* at the cap: it goes so low */
-    { TARGET_RES (9, 1.0), .actions = "CAP 0.5" },          /* so 1.0 is above it again */
-    END } },
-  { "resistance-at-the-bikes-lowest-backs-off", LEVEL (0.5), {
-    { START (0), .actions = "STATE idle->warming-up,CAP 0.5" },
-    { TARGET_RES (0.1, 1.0), .actions = "CAP 0.5" },
-    { TARGET_RES (0.2, 1.0), .actions = "" },
-    { PEDAL_PR (1, 2, 60, NONE, 1.0), .actions = "", DEADLINE (2.1) },
-    { PEDAL_PR (3, 6, 60, NONE, 1.0), .actions = "CAP 0.5", DEADLINE (6.1) },
-    { PEDAL_PR (7, 14, 60, NONE, 1.0), .actions = "CAP 0.5", DEADLINE (14.1) },
-    { PEDAL_PR (15, 30, 60, NONE, 1.0), .actions = "CAP 0.5", DEADLINE (30.1) },
-    /* above its lowest: a new run, re-capped ReapplyAfter later */
-    { SAMPLE_PR (30.05, 60, NONE, 4), .actions = "", DEADLINE (32.05) },
-    { SAMPLE_PR (30.5, 60, NONE, 4), .actions = "", DEADLINE (32.05) },
-    { SAMPLE_PR (31.5, 60, NONE, 4), .actions = "" },
-    { SAMPLE_PR (32.05, 60, NONE, 4), .actions = "CAP 0.5" },
-    END } },
-  { "same-target-again-long-after-the-cap-is-not-an-answer", LEVEL (3), {
-    { PEDAL (0, 3, 60), .actions = "STATE idle->warming-up,CAP 3" },
-    { TARGET_RES (4, 8), .actions = "CAP 3" },
-    { TARGET_RES (7.5, 8), .actions = "CAP 3" },            /* 3.5 s later: the knob again */
-    END } },
   /* FTMS status 0x02 / 0x04: the console's stop pauses at once; pedalling resumes */
   { "machine-stopped-pauses-at-once", LEVEL (3), {
     { PEDAL (0, 10, 60), ELAPSED (10) },

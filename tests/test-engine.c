@@ -83,9 +83,6 @@ typedef enum {
   STEP_SHUTDOWN,     /* the daemon stops: wu_engine_release() */
   STEP_CSC_WHEEL,    /* CSC Measurement with wheel data only: a revolutions, b ticks */
   STEP_STOPPED,      /* the bike's status: stopped by the user at its console (0x02 0x01) */
-  STEP_RES_RANGE,    /* the bike's Supported Resistance Level Range: a .. b, step 0.1 */
-  STEP_BIKE_RES,     /* Indoor Bike Data: 80 rpm and Resistance Level a (raw), each second
-                        from t to until */
 } StepKind;
 
 typedef struct {
@@ -113,9 +110,6 @@ typedef struct {
   double bike_cap;               /* the last one (NONE: none yet) */
   gboolean check_resumes;
   guint bike_resumes;            /* of them, marked "riding again after a console stop" */
-  gboolean check_resistance;
-  double bike_resistance;        /* Sensor1.Resistance of the bike */
-  double believed_resistance;    /* the controller's (Warmup1.Resistance) */
 } Step;
 
 #define MAX_STEPS 16
@@ -126,8 +120,6 @@ typedef struct {
 #define SENSOR_POWER(w_) .check_sensor_power = TRUE, .other_power = (w_)
 #define CAPS(n_, last_) .check_caps = TRUE, .bike_caps = (n_), .bike_cap = (last_)
 #define RESUMES(n_) .check_resumes = TRUE, .bike_resumes = (n_)
-#define RESISTANCE(shown_, believed_) .check_resistance = TRUE, .bike_resistance = (shown_), \
-  .believed_resistance = (believed_)
 
 typedef struct {
   const char *name;
@@ -147,30 +139,12 @@ typedef struct {
 #define TARGET(t_, level_) .t = (t_), .kind = STEP_TARGET, .sensor = BIKE, .a = (level_)
 #define SHUTDOWN(t_) .t = (t_), .kind = STEP_SHUTDOWN
 #define STOPPED(t_) .t = (t_), .kind = STEP_STOPPED, .sensor = BIKE
-#define RES_RANGE(t_, min_, max_) .t = (t_), .kind = STEP_RES_RANGE, .sensor = BIKE, \
-  .a = (min_), .b = (max_)
-#define RIDE_RES(from_, to_, raw_) .t = (from_), .until = (to_), .kind = STEP_BIKE_RES, \
-  .sensor = BIKE, .a = (raw_)
 #define WHEEL(t_, revs_, ticks_) .t = (t_), .kind = STEP_CSC_WHEEL, .sensor = SENSOR, \
   .a = (revs_), .b = (ticks_)
 /* 3 wheel revolutions of 2.105 m (the default WheelCircumference) a second */
 #define KMH_3_REVS (3 * 2.105 * 3.6)
 
 static const Case cases[] = {
-  /* Indoor Bike Data's resistance in tenths on a bike whose range reads 0..10.0: 30 is level
-   * 3.0, the cap (30 % of the range), not "above the cap" for ever (a re-cap every
-   * ReapplyAfter, the whole warm-up, and Resistance 30 on D-Bus); 500 is nonsense in either
-   * scale, not believed */
-  { "resistance reported in tenths is taken as tenths once the range says so", NONE, FALSE, {
-      { UP (0, BIKE) },
-      { RES_RANGE (0, 0, 10) },
-      /* 80: above the range's maximum, and fits it as tenths: 8.0, and tenths from now on */
-      { RIDE_RES (1, 4, 80), .state = "warming-up", CAPS (1, 3), RESISTANCE (8, 8) },
-      { RIDE_RES (5, 5, 30), CAPS (1, 3), RESISTANCE (3, 3) },
-      { RIDE_RES (6, 60, 30), CAPS (1, 3), RESISTANCE (3, 3) },  /* at the cap: no re-caps */
-      { RIDE_RES (61, 61, 5), CAPS (1, 3), RESISTANCE (0.5, 0.5) },
-      { RIDE_RES (62, 90, 500), CAPS (1, 3), RESISTANCE (0.5, 0.5) },   /* nonsense */
-    } },
   /* stopped at the console mid-warm-up, on a bike that goes on sending cadence and never
    * says 0x04: the warm-up resumes after StartAfter of riding, and the bike is told the
    * stop is over (its session starts it again), then capped */
@@ -420,32 +394,6 @@ push_stopped_status (WuSensor *sensor, gint64 time_us)
   push (sensor, &event);
 }
 
-/* Supported Resistance Level Range: SINT16 minimum and maximum, UINT16 increment, in 0.1. */
-static void
-push_resistance_range (WuSensor *sensor, gint64 time_us, double minimum, double maximum)
-{
-  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_FTMS_RESISTANCE_RANGE, .len = 6 };
-  gint16 lo = (gint16) lround (minimum * 10), hi = (gint16) lround (maximum * 10);
-  const guint8 payload[] = { (guint16) lo & 0xff, (guint16) lo >> 8, (guint16) hi & 0xff,
-                             (guint16) hi >> 8, 1, 0 };
-
-  memcpy (event.payload, payload, sizeof payload);
-  push (sensor, &event);
-}
-
-/* Indoor Bike Data: flags 0x0024 (speed, cadence, resistance), speed 0, 80 rpm, resistance
- * SINT16 as the bike sends it. */
-static void
-push_bike_resistance (WuSensor *sensor, gint64 time_us, gint16 raw)
-{
-  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_FTMS_INDOOR_BIKE_DATA, .len = 8 };
-  const guint8 payload[] = { 0x24, 0x00, 0x00, 0x00, 160, 0, (guint16) raw & 0xff,
-                             (guint16) raw >> 8 };
-
-  memcpy (event.payload, payload, sizeof payload);
-  push (sensor, &event);
-}
-
 static void
 run_step (Fixture *fixture, const Step *step)
 {
@@ -480,13 +428,6 @@ run_step (Fixture *fixture, const Step *step)
     case STEP_STOPPED:
       push_stopped_status (sensor, at (fixture, step->t));
       break;
-    case STEP_RES_RANGE:
-      push_resistance_range (sensor, at (fixture, step->t), step->a, step->b);
-      break;
-    case STEP_BIKE_RES:
-      for (double t = step->t; t <= step->until; t += 1)
-        push_bike_resistance (sensor, at (fixture, t), (gint16) step->a);
-      break;
     case STEP_CSC_WHEEL:
       push_csc_wheel (sensor, at (fixture, step->t), (guint32) step->a, (guint16) step->b);
       break;
@@ -502,7 +443,7 @@ run_step (Fixture *fixture, const Step *step)
 static double
 last_time (const Step *step)
 {
-  return step->kind == STEP_BIKE_DATA || step->kind == STEP_BIKE_RES ? step->until : step->t;
+  return step->kind == STEP_BIKE_DATA ? step->until : step->t;
 }
 
 static void
@@ -543,13 +484,6 @@ check_step (const Fixture *fixture, const Case *c, guint index, const Step *step
     g_error ("%s: the bike was sent %u caps, expected %u", where, bike->caps, step->bike_caps);
   if (step->check_caps && step->bike_cap != NONE && bike->last_cap != step->bike_cap)
     g_error ("%s: the bike's cap %.1f, expected %.1f", where, bike->last_cap, step->bike_cap);
-  if (step->check_resistance && bike_sensor->resistance != step->bike_resistance)
-    g_error ("%s: the bike's Sensor1.Resistance %.1f, expected %.1f", where,
-             bike_sensor->resistance, step->bike_resistance);
-  if (step->check_resistance &&
-      wu_controller_get_resistance (ctl, now) != step->believed_resistance)
-    g_error ("%s: the controller's resistance %.1f, expected %.1f", where,
-             wu_controller_get_resistance (ctl, now), step->believed_resistance);
   if (step->check_resumes && bike->resumes != step->bike_resumes)
     g_error ("%s: the bike was told of %u resumes, expected %u", where, bike->resumes,
              step->bike_resumes);

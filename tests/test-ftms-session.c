@@ -3,7 +3,6 @@
  * the actions the step produced, written compactly ("MODE none->resistance,WRITE 00"; log
  * lines are left out of that string and matched with .log), the mode, the next deadline. */
 #include "wu-ftms-session.h"
-#include "wu-controller.h"
 #include "wu-error.h"
 
 #include <math.h>
@@ -796,45 +795,6 @@ static const TableCase cases[] = {
     { IND (100.2, "80 07 01"), .actions = "WRITE 04 1e" },
     { IND (100.3, "80 04 01"), .actions = "" },
     END } },
-  /* ---- a bike that answers a target it cannot take with another value: its echo is not
-   * re-written at once (each write would be echoed in turn: a flood) ---- */
-  { "target-echoed-above-the-cap-twice-is-the-bikes-lowest", { 0 }, {
-    { CONNECT (0) }, { FEATURE (0, RES) },          /* no range: Cap=0 written as 0 */
-    { CAP (0.1, 0), .actions = "MODE none->resistance,WRITE 00" },
-    { IND (0.2, "80 00 01"), .actions = "WRITE 07" },
-    { IND (0.3, "80 07 01"), .actions = "WRITE 04 00" },
-    { STATUS (0.35, "07 0a"), .actions = "", .log = "above the cap" },
-    { IND (0.4, "80 04 01"), .actions = "WRITE 04 00" },   /* once more */
-    { STATUS (0.45, "07 0a"), .actions = "", .log = "lowest it goes" },
-    { IND (0.5, "80 04 01"), .actions = "", DEADLINE (NONE) },
-    { STATUS (1, "07 0a"), .actions = "" },                /* at its lowest */
-    { CAP (2, 0), .actions = "WRITE 04 00" },              /* the controller's back-off */
-    { IND (2.1, "80 04 01") }, { STATUS (2.15, "07 0a"), .actions = "" },
-    { STATUS (5, "07 1e"), .actions = "WRITE 04 00" },     /* the knob, above its lowest */
-    { IND (5.1, "80 04 01") }, { STATUS (5.15, "07 0a"), .actions = "" },
-    { STATUS (6, "07 00"), .actions = "" },                /* it goes to 0 after all ... */
-    { STATUS (7, "07 0a"), .actions = "WRITE 04 00" },     /* ... so 1.0 is above again */
-    END } },
-  { "knob-turned-twice-to-one-level-is-re-capped-twice", { 0 }, {
-    CAPPED_AT_3 (0),
-    { STATUS (5, "07 50"), .actions = "WRITE 04 1e" },
-    { IND (5.1, "80 04 01"), .actions = "" },
-    { STATUS (5.15, "07 1e"), .actions = "" },             /* the bike at the cap */
-    { STATUS (6, "07 50"), .actions = "WRITE 04 1e" },     /* the knob again */
-    { IND (6.1, "80 04 01"), .actions = "" },
-    { STATUS (10, "07 50"), .actions = "WRITE 04 1e" },    /* long after the write: the knob */
-    END } },
-  { "power-target-echoed-above-the-cap-twice-is-the-bikes-lowest", { 0 }, {
-    { CONNECT (0) }, { FEATURE (0, PWR) },
-    { CAP (0, 3), .actions = "MODE none->power,WRITE 00" },
-    { IND (0.1, "80 00 01"), .actions = "WRITE 07" },
-    { IND (0.2, "80 07 01"), .actions = "WRITE 05 64 00" },
-    { STATUS (0.25, "08 78 00"), .actions = "" },          /* 120 W */
-    { IND (0.3, "80 05 01"), .actions = "WRITE 05 64 00" },
-    { STATUS (0.35, "08 78 00"), .actions = "", .log = "lowest it goes" },
-    { IND (0.4, "80 05 01"), .actions = "", DEADLINE (NONE) },
-    { STATUS (3, "08 96 00"), .actions = "WRITE 05 64 00" },   /* 150 W: above that */
-    END } },
   /* ---- a console stop mid-warm-up on a bike that never says 0x04: the warm-up resuming
    * on sustained pedalling (the controller's CAP marked resume) ends it ---- */
   { "console-stop-mid-warm-up-ends-when-the-ride-resumes", { 0 }, {
@@ -977,192 +937,6 @@ test_random_inputs_keep_the_invariants (void)
   g_rand_free (rand);
 }
 
-/* ---- the controller and the session against a simulated bike ---------------------------- */
-
-/* A bike that takes every request (0x80 success 50 ms later), never reports its resistance
- * range, and takes any resistance target below FLOOR as FLOOR: it echoes status 0x07 with
- * FLOOR 60 ms after the write and reports FLOOR in Indoor Bike Data at 4 Hz (the rider
- * pedals at 80 rpm all along). */
-typedef struct {
-  double t;
-  guint8 bytes[4];
-  gsize len;
-  gboolean indication;
-} BikeEvent;
-
-typedef struct {
-  WuController *ctl;
-  WuFtmsSession *session;
-  double floor;
-  double resistance;
-  BikeEvent queue[64];
-  guint queued;
-  guint writes, target_writes;
-} SimBike;
-
-static void
-sim_queue (SimBike *bike, double t, gboolean indication, const guint8 *bytes, gsize len)
-{
-  BikeEvent *e;
-
-  g_assert_cmpuint (bike->queued, <, G_N_ELEMENTS (bike->queue));
-  e = &bike->queue[bike->queued++];
-  *e = (BikeEvent) { .t = t, .len = len, .indication = indication };
-  memcpy (e->bytes, bytes, len);
-}
-
-static void sim_session_actions (SimBike *bike, double t, const WuFtmsActions *out);
-
-static void
-sim_controller_actions (SimBike *bike, double t, const WuActions *actions)
-{
-  for (guint i = 0; i < actions->n; i++)
-    {
-      WuFtmsActions out;
-
-      if (actions->items[i].kind != WU_ACTION_CAP)
-        continue;
-      wu_ftms_actions_clear (&out);
-      if (actions->items[i].resume)
-        wu_ftms_session_ride_resumed (bike->session, to_us (t), &out);
-      wu_ftms_session_apply_cap (bike->session, to_us (t), actions->items[i].cap, &out);
-      sim_session_actions (bike, t, &out);
-    }
-}
-
-/* The bike's side of a write: the answer, and for a resistance target its echo. */
-static void
-sim_session_actions (SimBike *bike, double t, const WuFtmsActions *out)
-{
-  for (guint i = 0; i < out->n; i++)
-    {
-      const WuFtmsRequest *req = &out->items[i].request;
-      guint8 answer[3] = { 0x80, 0, 0x01 };
-
-      if (out->items[i].kind != WU_FTMS_ACTION_WRITE)
-        continue;
-      bike->writes++;
-      answer[1] = req->bytes[0];
-      sim_queue (bike, t + 0.05, TRUE, answer, sizeof answer);
-      if (req->bytes[0] == WU_FTMS_OP_SET_TARGET_RESISTANCE)
-        {
-          guint8 echo[2] = { 0x07, 0 };
-
-          bike->target_writes++;
-          bike->resistance = MAX (req->bytes[1] / 10.0, bike->floor);
-          echo[1] = (guint8) lround (bike->resistance * 10);
-          sim_queue (bike, t + 0.06, FALSE, echo, sizeof echo);
-        }
-    }
-}
-
-/* One bike event due: the session hears it, and the engine's controller (a status). */
-static void
-sim_deliver (SimBike *bike, const BikeEvent *e)
-{
-  WuFtmsActions out;
-  WuActions actions;
-
-  wu_ftms_actions_clear (&out);
-  wu_actions_clear (&actions);
-  if (e->indication)
-    g_assert_true (wu_ftms_session_indication (bike->session, to_us (e->t), e->bytes, e->len,
-                                               &out, NULL));
-  else
-    {
-      g_assert_true (wu_ftms_session_status (bike->session, to_us (e->t), e->bytes, e->len,
-                                             &out, NULL));
-      if (e->bytes[0] == 0x07)
-        wu_controller_target_resistance (bike->ctl, to_us (e->t), e->bytes[1] / 10.0,
-                                         &actions);
-    }
-  sim_session_actions (bike, e->t, &out);
-  sim_controller_actions (bike, e->t, &actions);
-}
-
-static void
-sim_run (SimBike *bike, double from, double until)
-{
-  for (double t = from; t <= until + 1e-9; t += 0.01)
-    {
-      WuFtmsActions out;
-      WuActions actions;
-
-      /* the bike's answers and echoes due by now, in order */
-      for (guint i = 0; i < bike->queued;)
-        if (bike->queue[i].t <= t + 1e-9)
-          {
-            BikeEvent e = bike->queue[i];
-
-            memmove (&bike->queue[i], &bike->queue[i + 1],
-                     (bike->queued - i - 1) * sizeof bike->queue[0]);
-            bike->queued--;
-            sim_deliver (bike, &e);
-            i = 0;
-          }
-        else
-          i++;
-      wu_actions_clear (&actions);
-      if (fmod (t + 1e-9, 0.25) < 0.01)
-        {
-          WuSample sample;
-
-          wu_sample_init (&sample, to_us (t));
-          sample.cadence_rpm = 80;
-          sample.resistance = bike->resistance;
-          wu_controller_sample (bike->ctl, &sample, &actions);
-        }
-      else
-        wu_controller_tick (bike->ctl, to_us (t), &actions);
-      sim_controller_actions (bike, t, &actions);
-      wu_ftms_actions_clear (&out);
-      wu_ftms_session_tick (bike->session, to_us (t), &out);
-      sim_session_actions (bike, t, &out);
-    }
-}
-
-/* Cap=0 on a bike that never reports its range and goes no lower than 1.0: every write of
- * 0 is echoed with 1.0, "above the cap". Taken at its word each echo is a re-cap, echoed in
- * turn: dozens of writes a second. The bike's answer is taken as the lowest it goes, and the
- * cap is sent again by the back-off only (ReapplyAfter 2 s, doubled up to a minute): the
- * first write and its one retry, then at most 5 re-caps in the first minute. */
-static void
-test_clamping_bike_is_not_flooded (void)
-{
-  WuControllerConfig config;
-  WuFtmsFeature feature = { .target_setting_features = RES };
-  WuFtmsActions out;
-  WuActions actions;
-  SimBike bike = { .floor = 1.0, .resistance = 5.0 };
-  guint first_minute;
-
-  wu_controller_config_init (&config);
-  config.autostart = WU_AUTOSTART_MANUAL;
-  config.cap_level = 0;
-  config.duration_us = (gint64) 3600 * G_USEC_PER_SEC;
-  bike.ctl = wu_controller_new (&config);
-  bike.session = wu_ftms_session_new (NULL);
-  wu_ftms_actions_clear (&out);
-  wu_ftms_session_connected (bike.session, to_us (0), &out);
-  wu_ftms_session_set_feature (bike.session, to_us (0), &feature, &out);
-  wu_actions_clear (&actions);
-  g_assert_true (wu_controller_start (bike.ctl, to_us (0), &actions, NULL));
-  sim_controller_actions (&bike, 0, &actions);
-  sim_run (&bike, 0, 60);
-  first_minute = bike.target_writes;
-  g_test_message ("%u writes, %u targets in the first minute", bike.writes, bike.target_writes);
-  g_assert_cmpuint (first_minute, >=, 2);
-  g_assert_cmpuint (first_minute, <=, 7);
-  g_assert_cmpfloat (bike.resistance, ==, 1.0);
-  /* then at most one a minute */
-  sim_run (&bike, 60.01, 300);
-  g_test_message ("%u targets by 5 minutes", bike.target_writes);
-  g_assert_cmpuint (bike.target_writes - first_minute, <=, 5);
-  g_assert_cmpuint (bike.target_writes - first_minute, >=, 3);   /* still sent now and then */
-  wu_controller_free (bike.ctl);
-  wu_ftms_session_free (bike.session);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -1175,8 +949,6 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &cases[i], test_table_case);
     }
   g_test_add_func ("/ftms-session/defaults-and-names", test_defaults_and_names);
-  g_test_add_func ("/ftms-session/clamping-bike-is-not-flooded",
-                   test_clamping_bike_is_not_flooded);
   g_test_add_func ("/ftms-session/random-inputs-keep-the-invariants",
                    test_random_inputs_keep_the_invariants);
   return g_test_run ();

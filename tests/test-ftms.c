@@ -599,45 +599,6 @@ test_above_target (void)
   g_assert_true (wu_ftms_above_target (101, 100));
 }
 
-/* ---- Indoor Bike Data's resistance on the range's scale ------------------------------------ */
-
-typedef struct {
-  const char *name;
-  gint16 raw;
-  gboolean range_known;
-  WuFtmsRange range;
-  gboolean tenths_before;
-  gboolean believed;
-  double level;
-  gboolean tenths_after;
-} ResistanceReportVector;
-
-static const ResistanceReportVector resistance_report_vectors[] = {
-  { "no-range-as-it-comes", 20, FALSE, { 0, 0, 0 }, FALSE, TRUE, 20, FALSE },
-  { "no-range-tenths-known", 20, FALSE, { 0, 0, 0 }, TRUE, TRUE, 2.0, TRUE },
-  { "levels-inside-the-range", 8, TRUE, { 1, 32, 1 }, FALSE, TRUE, 8, FALSE },
-  { "at-the-maximum-is-a-level", 32, TRUE, { 1, 32, 1 }, FALSE, TRUE, 32, FALSE },
-  { "above-the-maximum-fits-as-tenths", 20, TRUE, { 0, 10, 0.1 }, FALSE, TRUE, 2.0, TRUE },
-  { "tenths-decimal", 76, TRUE, { 0, 10, 0.1 }, FALSE, TRUE, 7.6, TRUE },
-  { "tenths-once-decided-stay", 5, TRUE, { 0, 10, 0.1 }, TRUE, TRUE, 0.5, TRUE },
-  { "fits-in-neither-is-not-believed", 500, TRUE, { 0, 10, 0.1 }, FALSE, FALSE, 500, FALSE },
-  { "above-the-maximum-in-tenths", 150, TRUE, { 0, 10, 0.1 }, TRUE, FALSE, 15, TRUE },
-  { "below-the-minimum-as-it-comes", 0, TRUE, { 1, 32, 1 }, FALSE, TRUE, 0, FALSE },
-};
-
-static void
-test_resistance_report (gconstpointer data)
-{
-  const ResistanceReportVector *v = data;
-  gboolean tenths = v->tenths_before;
-  double level = -1;
-
-  g_assert_cmpint (wu_ftms_resistance_report (v->raw, v->range_known ? &v->range : NULL,
-                                              &tenths, &level), ==, v->believed);
-  g_assert_cmpfloat (level, ==, v->level);
-  g_assert_cmpint (tenths, ==, v->tenths_after);
-}
-
 /* ---- Control Point requests: byte-exact encoders ---------------------------------------- */
 
 typedef gboolean (*EncodeNumber) (WuFtmsRequest *req, double value, GError **error);
@@ -1077,7 +1038,6 @@ main (int argc, char **argv)
   ADD_TABLE ("/ftms/feature", feature_vectors, test_feature);
   g_test_add_func ("/ftms/feature/names", test_feature_names);
   ADD_TABLE ("/ftms/fit-target", fit_vectors, test_fit);
-  ADD_TABLE ("/ftms/resistance-report", resistance_report_vectors, test_resistance_report);
   g_test_add_func ("/ftms/above-target", test_above_target);
   ADD_TABLE ("/ftms/control-point/encode", encode_vectors, test_encode_vector);
   g_test_add_func ("/ftms/control-point/encode/fixed", test_encode_fixed);

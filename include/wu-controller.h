@@ -125,9 +125,10 @@ void wu_controller_target_resistance (WuController *ctl, gint64 now_us, double l
  * or resumed at the console (0x04) changes no state by itself: as after any pause, the
  * next pedalling sample resumes the count.
  * Without a 0x04 (many bikes never send it), the console stop ends when the rider rides
- * again: pedalling sustained for start_after, begun after the stop (so a flywheel still
- * turning, or a bike that keeps sending cadence while stopped, does not undo the rider's stop
- * at the next sample). That resumes the warm-up, counted from the run's start as autostart
+ * again: pedalling sustained for start_after, begun after a gap seen since the stop (a
+ * cadence below min_cadence, or no pedalling sample for stale_after), so a rider who pressed
+ * Stop still pedalling, a flywheel still turning, or a bike that keeps sending cadence while
+ * stopped, does not undo the rider's stop however long it goes on. That resumes the warm-up, counted from the run's start as autostart
  * does, with a WU_ACTION_CAP marked .resume: the stop is over, the bike is started again
  * and capped (the FTMS session holds every cap while the bike is stopped at its console). */
 void wu_controller_machine_stopped (WuController *ctl, gint64 now_us, WuActions *out);

@@ -45,6 +45,9 @@ struct WuController {
   /* Stopped at the bike's console (status 0x02/0x03) during this session, and not started
    * there since (0x04): resuming needs a sustained run, and brings the cap with .resume. */
   gboolean console_stopped;
+  /* Since that stop, the cadence was seen below MinCadence or not believed (stale): only a
+   * run begun after such a gap is the rider riding again. */
+  gboolean console_gap_seen;
   guint pauses, recaps;
   double cadence_sum;
   guint cadence_n;
@@ -295,6 +298,7 @@ reset_session (WuController *ctl)
   ctl->over_active = FALSE;
   ctl->cap_sent_us = G_MININT64;
   ctl->console_stopped = FALSE;
+  ctl->console_gap_seen = FALSE;
 }
 
 /* A fresh session: idle/complete/cancelled -> warming-up with `elapsed_us` already counted. */
@@ -643,7 +647,22 @@ resume_after_console_stop (WuController *ctl, gint64 t, WuActions *out)
 static void
 on_pedalling_sample (WuController *ctl, gint64 t, WuActions *out)
 {
+  /* After a console stop, a run counts only once the pedalling has stopped: a sample below
+   * MinCadence (on_cadence_sample), or the cadence not believed any more (no pedalling
+   * sample for StaleAfter) since the stop. A rider who pressed Stop still pedalling, or a
+   * bike that goes on sending cadence while stopped, does not start a run at all. */
+  if (ctl->console_stopped && !ctl->console_gap_seen &&
+      (!ctl->pedalled_ever || t - ctl->last_pedal_us > ctl->config.stale_after_us))
+    ctl->console_gap_seen = TRUE;
+
   gint64 counted = track_pedalling_run (ctl, t);
+
+  if (ctl->state == WU_STATE_PAUSED && ctl->console_stopped && !ctl->console_gap_seen)
+    {
+      /* no run yet: the next pedalling sample does not continue this one */
+      ctl->run_active = FALSE;
+      return;
+    }
 
   switch (ctl->state)
     {
@@ -702,7 +721,11 @@ on_cadence_sample (WuController *ctl, double cadence, gint64 t, WuActions *out)
   if (cadence >= ctl->config.min_cadence)
     on_pedalling_sample (ctl, t, out);
   else
-    ctl->run_active = FALSE;
+    {
+      ctl->run_active = FALSE;
+      if (ctl->console_stopped)
+        ctl->console_gap_seen = TRUE;   /* the pedalling stopped after the console stop */
+    }
 
   track_high_cadence (ctl, cadence, t, out);
 }
@@ -848,7 +871,11 @@ wu_controller_machine_stopped (WuController *ctl, gint64 now_us, WuActions *out)
   /* the pedalling run ends here: nothing after the stop counts */
   ctl->run_active = FALSE;
   if (session_active (ctl))
-    ctl->console_stopped = TRUE;
+    {
+      ctl->console_stopped = TRUE;
+      /* a gap must be seen after this stop (a second stop asks for one again) */
+      ctl->console_gap_seen = FALSE;
+    }
   if (ctl->state == WU_STATE_WARMING_UP)
     pause_session (ctl, t, out);
 }

@@ -417,9 +417,10 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
 
     def test_console_stop_mid_warm_up_ends_when_the_rider_rides_again(self):
         # the rider stops the bike at its console mid-warm-up and turns the knob up; the bike
-        # never says "started by user" (0x04) and goes on sending 80 rpm: once the rider has
-        # pedalled StartAfter (1 s) after the stop, the warm-up resumes, the bike is started
-        # again (Start/Resume) and capped
+        # never says "started by user" (0x04) and goes on sending 80 rpm: that alone does not
+        # undo the stop; once the pedalling has stopped (0 rpm) and the rider has pedalled
+        # StartAfter (1 s) after that, the warm-up resumes, the bike is started again
+        # (Start/Resume) and capped
         self.start(config(duration=600, reapply_after=60))
         self.wait_state("warming-up")
         cap_index = self.wait_capped(8.0)
@@ -429,6 +430,13 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertNotIn(bytes([0x07]), [w for _, w in self.poll_writes()[cap_index:]])
         self.bike.send_status(bytes([0x02, 0x01]))       # stopped by the user
         self.bike.turn_knob(20.0, announce=False)
+        time.sleep(3.0 * SLOW)   # 80 rpm on, three times StartAfter: still stopped
+        self.assertNotIn(bytes([0x07]), [w for _, w in self.poll_writes()[stopped_at:]],
+                         "the bike was started again while the rider had not stopped pedalling")
+        self.assertEqual(self.get(WARMUP_IFACE, "State"), "paused")
+        self.bike.pedal(0)
+        self.wait(lambda: self.get(WARMUP_IFACE, "Cadence") == 0.0, "the pedalling stopped")
+        self.bike.pedal(80)
         start = self.wait_write(bytes([0x07]), after=stopped_at)
         self.wait_write(cap_u8(8.0), after=start + 1)
         self.wait(lambda: self.bike.state()["resistance"] == 8.0, "the bike back at the cap",

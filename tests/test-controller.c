@@ -759,12 +759,46 @@ static const TableCase cases[] = {
     { PEDAL (0, 10, 60), .actions = "STATE idle->warming-up,CAP 3", ELAPSED (10) },
     { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused", .state = "paused" },
     { SAMPLE (11, 60), .actions = "", .state = "paused", ELAPSED (10) },
-    { PEDAL (12, 13, 60), .actions = "", .state = "paused" },
-    { SAMPLE (14, 60), .actions = "STATE paused->warming-up,CAP 3 resume",
-      .state = "warming-up", ELAPSED (13) },            /* the run from 11 counts */
-    { SAMPLE (15, 60), .actions = "", ELAPSED (14) },
-    { MACHINE_STOPPED (16), .actions = "STATE warming-up->paused" },   /* another stop */
-    { TARGET_RES (16.5, 8), .actions = "CAP 3" },    /* a re-cap: not a resume */
+    { SAMPLE (12, 0), .actions = "", .state = "paused" },   /* the rider stops pedalling */
+    { PEDAL (13, 15, 60), .actions = "", .state = "paused" },
+    { SAMPLE (16, 60), .actions = "STATE paused->warming-up,CAP 3 resume",
+      .state = "warming-up", ELAPSED (13) },            /* the run from 13 counts */
+    { SAMPLE (17, 60), .actions = "", ELAPSED (14) },
+    { MACHINE_STOPPED (18), .actions = "STATE warming-up->paused" },   /* another stop */
+    { TARGET_RES (18.5, 8), .actions = "CAP 3" },    /* a re-cap: not a resume */
+    END } },
+  /* the rider presses Stop still pedalling, or the bike goes on sending cadence while
+   * stopped: no run counts until the pedalling has stopped (below MinCadence, or no
+   * pedalling sample for StaleAfter) since the stop */
+  { "console-stop-while-still-pedalling-holds", LEVEL (3), {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused" },
+    { PEDAL (11, 70, 60), .actions = "", .state = "paused", ELAPSED (10) },
+    { SAMPLE (71, 10), .actions = "", .state = "paused" },   /* the gap */
+    { PEDAL (72, 74, 60), .actions = "", .state = "paused" },
+    { SAMPLE (75, 60), .actions = "STATE paused->warming-up,CAP 3 resume", ELAPSED (13) },
+    END } },
+  { "console-stop-with-the-cadence-going-stale-is-a-gap", LEVEL (3), {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused" },
+    { PEDAL (11, 12, 60), .actions = "", .state = "paused" },
+    /* no sample 12 -> 16: the cadence from 12 is not believed after 15 */
+    { PEDAL (16, 18, 60), .actions = "", .state = "paused" },
+    { SAMPLE (19, 60), .actions = "STATE paused->warming-up,CAP 3 resume", ELAPSED (13) },
+    END } },
+  { "console-stop-at-stale-edge-is-no-gap", LEVEL (3), {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused" },
+    { PEDAL (13, 20, 60), .actions = "", .state = "paused" },   /* 3 s: still believed */
+    END } },
+  { "console-stop-a-second-stop-needs-its-own-gap", LEVEL (3), {
+    { PEDAL (0, 10, 60) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused" },
+    { SAMPLE (11, 0) },
+    { PEDAL (12, 14, 60) },
+    { SAMPLE (15, 60), .actions = "STATE paused->warming-up,CAP 3 resume", ELAPSED (13) },
+    { MACHINE_STOPPED (15.5), .actions = "STATE warming-up->paused" },
+    { PEDAL (16, 60, 60), .actions = "", .state = "paused", ELAPSED (13) },
     END } },
   { "console-stop-needs-a-sustained-run", LEVEL (3), {
     { PEDAL (0, 10, 60) },
@@ -790,8 +824,9 @@ static const TableCase cases[] = {
   { "console-stop-without-cap-resumes-without-one", { 0 }, {
     { PEDAL (0, 10, 60) },
     { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused" },
-    { PEDAL (11, 13, 60), .actions = "" },
-    { SAMPLE (14, 60), .actions = "STATE paused->warming-up" },
+    { SAMPLE (11, 0), .actions = "" },
+    { PEDAL (12, 14, 60), .actions = "" },
+    { SAMPLE (15, 60), .actions = "STATE paused->warming-up" },
     END } },
   { "machine-stopped-then-abandoned", { 0 }, {
     { PEDAL (0, 10, 60) },

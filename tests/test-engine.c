@@ -146,15 +146,18 @@ typedef struct {
 
 static const Case cases[] = {
   /* stopped at the console mid-warm-up, on a bike that goes on sending cadence and never
-   * says 0x04: the warm-up resumes after StartAfter of riding, and the bike is told the
-   * stop is over (its session starts it again), then capped */
+   * says 0x04: the cadence going on after the stop does not end it; once the pedalling has
+   * stopped (cadence 0), the warm-up resumes after StartAfter of riding, and the bike is
+   * told the stop is over (its session starts it again), then capped */
   { "a console stop ends when the rider rides again", 5, FALSE, {
       { UP (0, BIKE) },
       { RIDE (1, 10, 80, 100), .state = "warming-up", CAPS (1, 5), RESUMES (0) },
       { STOPPED (10.5), .state = "paused", CAPS (1, 5), RESUMES (0) },
-      { RIDE (11, 13, 80, 100), .state = "paused", CAPS (1, 5), RESUMES (0) },
-      { RIDE (14, 14, 80, 100), .state = "warming-up", CAPS (2, 5), RESUMES (1) },
-      { RIDE (15, 20, 80, 100), .state = "warming-up", CAPS (2, 5), RESUMES (1) },
+      { RIDE (11, 20, 80, 100), .state = "paused", CAPS (1, 5), RESUMES (0) },
+      { RIDE (21, 21, 0, 0), .state = "paused", CAPS (1, 5), RESUMES (0) },
+      { RIDE (22, 24, 80, 100), .state = "paused", CAPS (1, 5), RESUMES (0) },
+      { RIDE (25, 25, 80, 100), .state = "warming-up", CAPS (2, 5), RESUMES (1) },
+      { RIDE (26, 30, 80, 100), .state = "warming-up", CAPS (2, 5), RESUMES (1) },
     } },
   { "a sensor's link lost while the bike keeps sending", NONE, FALSE, {
       { UP (0, BIKE) },

@@ -27,6 +27,10 @@
  *   that was in flight when the stop came: that answer is the newer word. A new cap (the
  *   next warm-up: the rider rides again) ends a stop from before it too, 0x04 or not, and
  *   so does the warm-up resuming on sustained pedalling (wu_ftms_session_ride_resumed).
+ * - Pacing: the same target is written again no sooner than 1 s after it was last written
+ *   (deferred on the session's deadline, never skipped), so a bike echoing every write
+ *   with a target above the cap is not flooded; a different target goes at once, and after
+ *   a reset, control lost, link lost or a release the first target is not a re-write.
  * - Reconnect: control is requested again and the target re-applied.
  * - Release: Reset (0x01), which also hands control back; its answer starts the bike afresh
  *   (a console stop is forgotten, as on a reset status). WU_FTMS_ACTION_RELEASED when that

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 typedef enum {
   WISH_NONE,      /* nothing asked, or the last release is done */
@@ -71,7 +72,17 @@ struct WuFtmsSession {
   guint failed_count;            /* Operation Failed answers to last_step */
   gboolean stalled;              /* gave up on last_step until something new happens */
   guint not_permitted_count;
+
+  /* The same target is written again no sooner than TARGET_REWRITE_US after it was last
+   * written (a bike that echoes every write with a target "above the cap", e.g. one that
+   * clamps 0 to 1.0, would otherwise be written to as fast as it answers). Never skipped:
+   * the write waits for repace_until_us. A different target goes at once. */
+  WuFtmsRequest last_target;     /* len 0: none written yet */
+  gint64 last_target_us;
+  gint64 repace_until_us;        /* G_MAXINT64: no write waiting */
 };
+
+#define TARGET_REWRITE_US G_USEC_PER_SEC
 
 static void pump (WuFtmsSession *session, WuFtmsActions *out);
 
@@ -164,6 +175,16 @@ invalidate_target (WuFtmsSession *session)
   session->target_epoch++;
 }
 
+/* The bike holds none of our targets any more (reset, control lost, link lost, released):
+ * the next one is not a re-write, and goes at once. */
+static void
+forget_last_target (WuFtmsSession *session)
+{
+  session->last_target.len = 0;
+  session->last_target_us = G_MININT64;
+  session->repace_until_us = G_MAXINT64;
+}
+
 /* The bike no longer knows us: control, running and target must all be established again. */
 static void
 forget_bike_state (WuFtmsSession *session)
@@ -173,6 +194,7 @@ forget_bike_state (WuFtmsSession *session)
   session->running = FALSE;
   session->user_stopped = FALSE;
   invalidate_target (session);
+  forget_last_target (session);
 }
 
 /* Whether a release has to write the Reset to hand the bike back. */
@@ -427,6 +449,7 @@ finish_release (WuFtmsSession *session, WuFtmsActions *out)
   session->reset_owed = FALSE;
   session->running = FALSE;
   invalidate_target (session);
+  forget_last_target (session);
   clear_wait (session);
   if (old_mode != WU_FTMS_MODE_NONE)
     {
@@ -473,6 +496,21 @@ pump (WuFtmsSession *session, WuFtmsActions *out)
           pump (session, out);
           return;
         }
+      if (req.len == session->last_target.len &&
+          memcmp (req.bytes, session->last_target.bytes, req.len) == 0 &&
+          session->now_us < add_us (session->last_target_us, TARGET_REWRITE_US))
+        {
+          /* the same target, written less than a second ago: again at that second */
+          if (session->repace_until_us == G_MAXINT64)
+            emit_log (out, G_LOG_LEVEL_DEBUG, "the same target again in %.2f s",
+                      (add_us (session->last_target_us, TARGET_REWRITE_US) - session->now_us)
+                      / (double) G_USEC_PER_SEC);
+          session->repace_until_us = add_us (session->last_target_us, TARGET_REWRITE_US);
+          return;
+        }
+      session->last_target = req;
+      session->last_target_us = session->now_us;
+      session->repace_until_us = G_MAXINT64;
       break;
     default:
       g_return_if_reached ();
@@ -529,6 +567,13 @@ response_deadline (const WuFtmsSession *session)
   return add_us (session->sent_us, session->config.response_timeout_us);
 }
 
+static gint64
+session_deadline (const WuFtmsSession *session)
+{
+  return MIN (MIN (response_deadline (session), session->wait_until_us),
+              session->repace_until_us);
+}
+
 /* Fire every timer due at or before now_us, then take now_us as the present. */
 static void
 advance_to (WuFtmsSession *session, gint64 now_us, WuFtmsActions *out)
@@ -536,15 +581,17 @@ advance_to (WuFtmsSession *session, gint64 now_us, WuFtmsActions *out)
   now_us = MAX (now_us, session->now_us);
   for (;;)
     {
-      gint64 deadline = MIN (response_deadline (session), session->wait_until_us);
+      gint64 deadline = session_deadline (session);
 
       if (deadline > now_us)
         break;
       session->now_us = deadline;
       if (deadline == response_deadline (session))
         on_no_answer (session, "no answer", out);
-      else
+      else if (deadline == session->wait_until_us)
         clear_wait (session);
+      else
+        session->repace_until_us = G_MAXINT64;   /* the paced write: pump writes it now */
       pump (session, out);
     }
   session->now_us = now_us;
@@ -562,7 +609,7 @@ gint64
 wu_ftms_session_next_deadline (const WuFtmsSession *session)
 {
   g_return_val_if_fail (session != NULL, G_MAXINT64);
-  return MIN (response_deadline (session), session->wait_until_us);
+  return session_deadline (session);
 }
 
 /* ---- the link and the reads ---------------------------------------------------------- */
@@ -1037,6 +1084,8 @@ wu_ftms_session_new (const WuFtmsSessionConfig *config)
     wu_ftms_session_config_init (&session->config);
   session->cap_level = -1;
   session->wait_until_us = G_MAXINT64;
+  session->last_target_us = G_MININT64;
+  session->repace_until_us = G_MAXINT64;
   return session;
 }
 

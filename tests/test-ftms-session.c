@@ -3,6 +3,7 @@
  * the actions the step produced, written compactly ("MODE none->resistance,WRITE 00"; log
  * lines are left out of that string and matched with .log), the mode, the next deadline. */
 #include "wu-ftms-session.h"
+#include "wu-controller.h"
 #include "wu-error.h"
 
 #include <math.h>
@@ -322,7 +323,28 @@ static const TableCase cases[] = {
     { IND (0.3, "80 07 01"), .actions = "WRITE 04 4c" },   /* 7.6, never 7.7 */
     { IND (0.4, "80 04 01"), .actions = "" },
     { STATUS (0.5, "07 4c"), .actions = "" },              /* its echo: not above the cap */
-    { STATUS (0.6, "07 4d"), .actions = "WRITE 04 4c" },   /* 7.7 is */
+    { STATUS (0.6, "07 4d"), .actions = "", DEADLINE (1.3) },   /* 7.7 is: a second after */
+    { TICK (1.3), .actions = "WRITE 04 4c" },
+    END } },
+  /* the same target is written again no sooner than a second after its last write; a
+   * status above the cap later than that, or a different target, goes at once */
+  { "status-above-cap-a-second-after-the-write-is-re-capped-at-once", { 0 }, {
+    CAPPED_AT_3 (0),                                   /* 04 1e written at 0.3 */
+    { STATUS (1.5, "07 50"), .actions = "WRITE 04 1e" },   /* the knob, 1.2 s later */
+    { IND (1.6, "80 04 01"), .actions = "", DEADLINE (NONE) },
+    { STATUS (1.7, "07 50"), .actions = "", DEADLINE (2.5) },   /* 0.2 s after: paced */
+    { TICK (2.4), .actions = "" },
+    { TICK (2.5), .actions = "WRITE 04 1e" },          /* never skipped */
+    { IND (2.6, "80 04 01"), .actions = "", DEADLINE (NONE) },
+    END } },
+  { "a-new-cap-is-never-paced", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (0.5, "07 50"), .actions = "", DEADLINE (1.3) },   /* paced */
+    { CAP (0.6, 2), .actions = "WRITE 04 14" },        /* another target: at once */
+    { IND (0.7, "80 04 01"), .actions = "" },
+    { CAP (0.8, 3), .actions = "WRITE 04 1e" },        /* back to 3: another than 2 */
+    { IND (0.9, "80 04 01"), .actions = "" },
+    { RELEASE (1), .actions = "WRITE 01" },            /* a release: at once */
     END } },
   { "level-on-a-tenth-stays", { 0 }, {
     CAPPED_AT_3 (0),
@@ -471,7 +493,7 @@ static const TableCase cases[] = {
     { IND (6.5, "80 07 04"), .actions = "WRITE 04 1e", .log = "carrying on without it" },
     END } },
   { "operation-failed-on-the-target", { 0 }, {
-    CAPPED_AT_3 (0),
+    CAPPED_AT_3 (-1),   /* capped > 1 s before: the re-assertion at 1 goes at once */
     { CAP (1, 3), .actions = "WRITE 04 1e" },
     { IND (1.1, "80 04 04"), .actions = "", DEADLINE (3.1) },
     { TICK (3.1), .actions = "WRITE 04 1e" },
@@ -488,7 +510,7 @@ static const TableCase cases[] = {
     { IND (8, "80 00 01"), .actions = "WRITE 07", .log = "granted after 2 refusals" },
     END } },
   { "control-not-permitted-on-the-target-asks-again", { 0 }, {
-    CAPPED_AT_3 (0),
+    CAPPED_AT_3 (-1),   /* capped > 1 s before: the re-assertion at 1 goes at once */
     { CAP (1, 3), .actions = "WRITE 04 1e" },
     { IND (1.1, "80 04 05"), .actions = "", CONTROL (FALSE), DEADLINE (4.1) },
     { TICK (4.1), .actions = "WRITE 00" },
@@ -536,11 +558,13 @@ static const TableCase cases[] = {
     { STATUS (5, "07 2c 01"), .actions = "WRITE 04 1e" },   /* the SINT16 form: 30.0 */
     END } },
   { "status-above-cap-while-the-target-is-in-flight", { 0 }, {
-    CAPPED_AT_3 (0),
+    CAPPED_AT_3 (-1),   /* capped > 1 s before: the re-assertion at 1 goes at once */
     { CAP (1, 3), .actions = "WRITE 04 1e" },
     { STATUS (1.1, "07 64"), .actions = "" },           /* one request at a time */
-    { IND (1.2, "80 04 01"), .actions = "WRITE 04 1e" },   /* so it is written again after */
-    { IND (1.3, "80 04 01"), .actions = "" },
+    /* so it is written again after, a second after the last write of it */
+    { IND (1.2, "80 04 01"), .actions = "", DEADLINE (2) },
+    { TICK (2), .actions = "WRITE 04 1e" },
+    { IND (2.1, "80 04 01"), .actions = "" },
     END } },
   { "status-control-permission-lost", { 0 }, {
     CAPPED_AT_3 (0),
@@ -668,7 +692,7 @@ static const TableCase cases[] = {
     { RELEASE (2), .actions = "RELEASED" },
     END } },
   { "release-during-a-back-off", { 0 }, {
-    CAPPED_AT_3 (0),
+    CAPPED_AT_3 (-1),   /* capped > 1 s before: the re-assertion at 1 goes at once */
     { CAP (1, 3), .actions = "WRITE 04 1e" },
     { IND (1.1, "80 04 04"), .actions = "", DEADLINE (3.1) },   /* retry pending */
     { RELEASE (2), .actions = "WRITE 01", DEADLINE (5) },
@@ -734,7 +758,7 @@ static const TableCase cases[] = {
     { CONNECT (6), .actions = "" },
     END } },
   { "release-after-a-resend-resets-instead-of-suspecting", { 0 }, {
-    CAPPED_AT_3 (0),
+    CAPPED_AT_3 (-1),   /* capped > 1 s before: the re-assertion at 1 goes at once */
     { CAP (1, 3), .actions = "WRITE 04 1e" },
     { TICK (4), .actions = "WRITE 04 1e", .log = "sending it once more" },
     { RELEASE (5), .actions = "" },
@@ -750,7 +774,8 @@ static const TableCase cases[] = {
     { IND (4.6, "80 00 01"), .actions = "WRITE 07" },
     { IND (4.7, "80 07 01"), .actions = "WRITE 04 1e" },   /* the cap, never above it */
     { STATUS (5, "07 c8"), .actions = "" },     /* the target in flight is written again after */
-    { IND (5.1, "80 04 01"), .actions = "WRITE 04 1e" },
+    { IND (5.1, "80 04 01"), .actions = "", DEADLINE (5.7) },   /* a second after 4.7 */
+    { TICK (5.7), .actions = "WRITE 04 1e" },
     END } },
 
   /* ---- our own Reset starts the bike afresh, whatever order its status and answer take ---- */
@@ -814,7 +839,8 @@ static const TableCase cases[] = {
     { RIDE_RESUMED (5.1), .actions = "" },              /* one request at a time */
     { CAP (5.1, 3), .actions = "" },
     { IND (5.2, "80 04 01"), .actions = "WRITE 07" },
-    { IND (5.3, "80 07 01"), .actions = "WRITE 04 1e" },
+    { IND (5.3, "80 07 01"), .actions = "", DEADLINE (6) },   /* a second after 5 */
+    { TICK (6), .actions = "WRITE 04 1e" },
     END } },
   { "ride-resumed-without-a-console-stop-writes-nothing", { 0 }, {
     CAPPED_AT_3 (0),
@@ -853,6 +879,186 @@ static const TableCase cases[] = {
 };
 
 /* ---- tests outside the table ------------------------------------------------------------- */
+
+/* ---- the controller and the session against a simulated bike ---------------------------- */
+
+/* A bike that takes every request (0x80 success 50 ms later), never reports its resistance
+ * range, and takes any resistance target below FLOOR as FLOOR: it echoes status 0x07 with
+ * FLOOR 60 ms after the write and reports FLOOR in Indoor Bike Data at 4 Hz (the rider
+ * pedals at 80 rpm all along). */
+typedef struct {
+  double t;
+  guint8 bytes[4];
+  gsize len;
+  gboolean indication;
+} BikeEvent;
+
+typedef struct {
+  WuController *ctl;
+  WuFtmsSession *session;
+  double floor;
+  double resistance;
+  BikeEvent queue[64];
+  guint queued;
+  guint writes, target_writes;
+} SimBike;
+
+static void
+sim_queue (SimBike *bike, double t, gboolean indication, const guint8 *bytes, gsize len)
+{
+  BikeEvent *e;
+
+  g_assert_cmpuint (bike->queued, <, G_N_ELEMENTS (bike->queue));
+  e = &bike->queue[bike->queued++];
+  *e = (BikeEvent) { .t = t, .len = len, .indication = indication };
+  memcpy (e->bytes, bytes, len);
+}
+
+static void sim_session_actions (SimBike *bike, double t, const WuFtmsActions *out);
+
+static void
+sim_controller_actions (SimBike *bike, double t, const WuActions *actions)
+{
+  for (guint i = 0; i < actions->n; i++)
+    {
+      WuFtmsActions out;
+
+      if (actions->items[i].kind != WU_ACTION_CAP)
+        continue;
+      wu_ftms_actions_clear (&out);
+      if (actions->items[i].resume)
+        wu_ftms_session_ride_resumed (bike->session, to_us (t), &out);
+      wu_ftms_session_apply_cap (bike->session, to_us (t), actions->items[i].cap, &out);
+      sim_session_actions (bike, t, &out);
+    }
+}
+
+/* The bike's side of a write: the answer, and for a resistance target its echo. */
+static void
+sim_session_actions (SimBike *bike, double t, const WuFtmsActions *out)
+{
+  for (guint i = 0; i < out->n; i++)
+    {
+      const WuFtmsRequest *req = &out->items[i].request;
+      guint8 answer[3] = { 0x80, 0, 0x01 };
+
+      if (out->items[i].kind != WU_FTMS_ACTION_WRITE)
+        continue;
+      bike->writes++;
+      answer[1] = req->bytes[0];
+      sim_queue (bike, t + 0.05, TRUE, answer, sizeof answer);
+      if (req->bytes[0] == WU_FTMS_OP_SET_TARGET_RESISTANCE)
+        {
+          guint8 echo[2] = { 0x07, 0 };
+
+          bike->target_writes++;
+          bike->resistance = MAX (req->bytes[1] / 10.0, bike->floor);
+          echo[1] = (guint8) lround (bike->resistance * 10);
+          sim_queue (bike, t + 0.06, FALSE, echo, sizeof echo);
+        }
+    }
+}
+
+/* One bike event due: the session hears it, and the engine's controller (a status). */
+static void
+sim_deliver (SimBike *bike, const BikeEvent *e)
+{
+  WuFtmsActions out;
+  WuActions actions;
+
+  wu_ftms_actions_clear (&out);
+  wu_actions_clear (&actions);
+  if (e->indication)
+    g_assert_true (wu_ftms_session_indication (bike->session, to_us (e->t), e->bytes, e->len,
+                                               &out, NULL));
+  else
+    {
+      g_assert_true (wu_ftms_session_status (bike->session, to_us (e->t), e->bytes, e->len,
+                                             &out, NULL));
+      if (e->bytes[0] == 0x07)
+        wu_controller_target_resistance (bike->ctl, to_us (e->t), e->bytes[1] / 10.0,
+                                         &actions);
+    }
+  sim_session_actions (bike, e->t, &out);
+  sim_controller_actions (bike, e->t, &actions);
+}
+
+static void
+sim_run (SimBike *bike, double from, double until)
+{
+  for (double t = from; t <= until + 1e-9; t += 0.01)
+    {
+      WuFtmsActions out;
+      WuActions actions;
+
+      /* the bike's answers and echoes due by now, in order */
+      for (guint i = 0; i < bike->queued;)
+        if (bike->queue[i].t <= t + 1e-9)
+          {
+            BikeEvent e = bike->queue[i];
+
+            memmove (&bike->queue[i], &bike->queue[i + 1],
+                     (bike->queued - i - 1) * sizeof bike->queue[0]);
+            bike->queued--;
+            sim_deliver (bike, &e);
+            i = 0;
+          }
+        else
+          i++;
+      wu_actions_clear (&actions);
+      if (fmod (t + 1e-9, 0.25) < 0.01)
+        {
+          WuSample sample;
+
+          wu_sample_init (&sample, to_us (t));
+          sample.cadence_rpm = 80;
+          sample.resistance = bike->resistance;
+          wu_controller_sample (bike->ctl, &sample, &actions);
+        }
+      else
+        wu_controller_tick (bike->ctl, to_us (t), &actions);
+      sim_controller_actions (bike, t, &actions);
+      wu_ftms_actions_clear (&out);
+      wu_ftms_session_tick (bike->session, to_us (t), &out);
+      sim_session_actions (bike, t, &out);
+    }
+}
+
+/* Cap=0 on a bike that never reports its range and goes no lower than 1.0: every write of
+ * 0 is echoed with 1.0, "above the cap", and the controller re-caps on it too. Each echo
+ * re-written at once was echoed in turn: about 90 writes a second. The same target is now
+ * written again no sooner than a second after its last write (never skipped): at most one
+ * a second, and the bike still hears the cap every second. */
+static void
+test_clamping_bike_is_not_flooded (void)
+{
+  WuControllerConfig config;
+  WuFtmsFeature feature = { .target_setting_features = RES };
+  WuFtmsActions out;
+  WuActions actions;
+  SimBike bike = { .floor = 1.0, .resistance = 5.0 };
+
+  wu_controller_config_init (&config);
+  config.autostart = WU_AUTOSTART_MANUAL;
+  config.cap_level = 0;
+  config.duration_us = (gint64) 3600 * G_USEC_PER_SEC;
+  bike.ctl = wu_controller_new (&config);
+  bike.session = wu_ftms_session_new (NULL);
+  wu_ftms_actions_clear (&out);
+  wu_ftms_session_connected (bike.session, to_us (0), &out);
+  wu_ftms_session_set_feature (bike.session, to_us (0), &feature, &out);
+  sim_session_actions (&bike, 0, &out);
+  wu_actions_clear (&actions);
+  g_assert_true (wu_controller_start (bike.ctl, to_us (0), &actions, NULL));
+  sim_controller_actions (&bike, 0, &actions);
+  sim_run (&bike, 0, 60);
+  g_test_message ("%u writes, %u targets in the first minute", bike.writes, bike.target_writes);
+  g_assert_cmpuint (bike.target_writes, <=, 61);
+  g_assert_cmpuint (bike.target_writes, >=, 55);   /* paced, not suppressed */
+  g_assert_cmpfloat (bike.resistance, ==, 1.0);
+  wu_controller_free (bike.ctl);
+  wu_ftms_session_free (bike.session);
+}
 
 static void
 test_defaults_and_names (void)
@@ -949,6 +1155,8 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &cases[i], test_table_case);
     }
   g_test_add_func ("/ftms-session/defaults-and-names", test_defaults_and_names);
+  g_test_add_func ("/ftms-session/clamping-bike-is-not-flooded",
+                   test_clamping_bike_is_not_flooded);
   g_test_add_func ("/ftms-session/random-inputs-keep-the-invariants",
                    test_random_inputs_keep_the_invariants);
   return g_test_run ();

@@ -132,6 +132,9 @@ const char *wu_history_get_path (WuHistory *history);
 /* TRUE when the file at the path is no longer the one opened: deleted, or another file put
  * in its place (writes would go on into the unlinked file). Open it again. */
 gboolean wu_history_file_changed (WuHistory *history);
+/* How long a statement waits for another process's lock before failing (SQLite's busy
+ * timeout; 2000 ms from open). */
+void wu_history_set_busy_timeout (WuHistory *history, int ms);
 /* Rows closed as interrupted when the database was opened. */
 guint wu_history_get_recovered (WuHistory *history);
 /* Store ROW: INSERT sets row->id. */

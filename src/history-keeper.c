@@ -7,6 +7,21 @@
 /* A write that failed (the database locked by someone else for too long, a full disk) is
  * tried again this often while nothing else writes (between warm-ups). */
 #define RETRY_SECONDS 10
+/* A write from the main loop waits at most this long for another process's lock (an input,
+ * a re-cap, a D-Bus call are held up no longer); the last one, at shutdown, longer. */
+#define BUSY_MS 50
+#define FINAL_BUSY_MS 2000
+/* After a failed write, a progress step tries again at most this often (the retry timer and
+ * state changes try anyway): a locked database costs no write attempt per input. */
+#define STEP_RETRY_US (2 * G_USEC_PER_SEC)
+
+/* Why store() is called: what it may do. */
+typedef enum {
+  STORE_STEP,     /* an input: a progress step, or nothing new (no retry then) */
+  STORE_CHANGE,   /* a state change or a routine's outcome: may open the database */
+  STORE_RETRY,    /* the retry timer */
+  STORE_FINAL,    /* shutdown: the longer busy timeout */
+} StoreWhy;
 
 struct WuHistoryKeeper {
   WuEngine *engine;
@@ -17,12 +32,13 @@ struct WuHistoryKeeper {
   gboolean row_elsewhere;      /* the file was replaced since session.row was written: its
                                 * id may be another row's there (update-or-insert) */
   guint retry_timer;
+  gint64 failed_us;            /* monotonic time of the last failed write, 0: none since */
   char *error;                 /* "" while history is kept */
   WuHistoryKeeperErrorFunc error_func;
   gpointer error_data;
 };
 
-static void store (WuHistoryKeeper *keeper, WuHistoryWrite write, gboolean may_open);
+static void store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why);
 
 /* HistoryError: REASON, or "" (NULL); logged when it changes, and told. */
 static void
@@ -66,6 +82,7 @@ open_history (WuHistoryKeeper *keeper)
         set_error (keeper, error->message);
       return FALSE;
     }
+  wu_history_set_busy_timeout (keeper->history, BUSY_MS);
   if (!keeper->unsaved)
     set_error (keeper, NULL);   /* nothing waits to be written: history is kept again */
   return TRUE;
@@ -84,7 +101,7 @@ follow_the_file (WuHistoryKeeper *keeper)
   g_clear_pointer (&keeper->history, wu_history_free);
   keeper->row_elsewhere = keeper->session.have_row;
   if (open_history (keeper) && keeper->unsaved)
-    store (keeper, WU_HISTORY_WRITE_NONE, TRUE);
+    store (keeper, WU_HISTORY_WRITE_NONE, STORE_RETRY);
 }
 
 static gboolean
@@ -93,7 +110,7 @@ on_retry (gpointer user_data)
   WuHistoryKeeper *keeper = user_data;
 
   keeper->retry_timer = 0;
-  store (keeper, WU_HISTORY_WRITE_NONE, TRUE);
+  store (keeper, WU_HISTORY_WRITE_NONE, STORE_RETRY);
   return G_SOURCE_REMOVE;
 }
 
@@ -171,10 +188,13 @@ take_snapshot (WuHistoryKeeper *keeper, WuHistorySnapshot *snapshot)
 
 /* WRITE (from the session) makes the row unsaved until a write succeeds. A failed write
  * keeps it in memory (HistoryError says what failed) and the next state change, progress
- * step or retry writes it, the row by its id first; MAY_OPEN: open the database when it is
- * not (a state change, not every progress step). */
+ * step (at most every STEP_RETRY_US) or retry (every RETRY_SECONDS, during warm-ups too)
+ * writes it, the row by its id first. An input with no progress step never writes, and a
+ * write waits BUSY_MS at most for a lock: a locked database does not hold the main loop up.
+ * WHY says what may be done: only a state change, a retry or shutdown opens the database
+ * when it is not open. */
 static void
-store (WuHistoryKeeper *keeper, WuHistoryWrite write, gboolean may_open)
+store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why)
 {
   g_autoptr (GError) error = NULL;
   WuHistoryRow *row = &keeper->session.row;
@@ -183,33 +203,44 @@ store (WuHistoryKeeper *keeper, WuHistoryWrite write, gboolean may_open)
     keeper->unsaved = TRUE;
   if (!keeper->unsaved || keeper->directory == NULL)
     return;
+  if (why == STORE_STEP
+      && (write == WU_HISTORY_WRITE_NONE
+          || (keeper->failed_us != 0
+              && g_get_monotonic_time () - keeper->failed_us < STEP_RETRY_US)))
+    goto later;   /* nothing new, or tried a moment ago: the timer or a state change will */
   follow_the_file (keeper);
   if (!keeper->unsaved)
     return;   /* written into the file just opened again */
-  if (keeper->history == NULL && (!may_open || !open_history (keeper)))
+  if (keeper->history == NULL && (why == STORE_STEP || !open_history (keeper)))
     write = WU_HISTORY_WRITE_NONE;   /* not open: tried again later */
   else if (row->id == 0)
     write = WU_HISTORY_WRITE_INSERT;
   else
     write = keeper->row_elsewhere ? WU_HISTORY_WRITE_UPDATE_OR_INSERT : WU_HISTORY_WRITE_UPDATE;
-  if (write != WU_HISTORY_WRITE_NONE
-      && !wu_history_write (keeper->history, write, row, &error))
+  if (write != WU_HISTORY_WRITE_NONE)
     {
-      g_autofree char *reason = g_strdup_printf ("%s; the warm-up is kept in memory and "
-                                                 "written once it can be", error->message);
-      set_error (keeper, reason);
+      wu_history_set_busy_timeout (keeper->history, why == STORE_FINAL ? FINAL_BUSY_MS : BUSY_MS);
+      if (!wu_history_write (keeper->history, write, row, &error))
+        {
+          g_autofree char *reason = g_strdup_printf ("%s; the warm-up is kept in memory and "
+                                                     "written once it can be", error->message);
+          keeper->failed_us = g_get_monotonic_time ();
+          set_error (keeper, reason);
+        }
+      else
+        {
+          keeper->unsaved = keeper->row_elsewhere = FALSE;
+          keeper->failed_us = 0;
+          g_clear_handle_id (&keeper->retry_timer, g_source_remove);
+          set_error (keeper, NULL);
+          g_debug ("history: warm-up %" G_GINT64_FORMAT " %s, %.0f s counted", row->id,
+                   wu_outcome_to_string (row->outcome), row->counted_s);
+          return;
+        }
     }
-  else if (write != WU_HISTORY_WRITE_NONE)
-    {
-      keeper->unsaved = keeper->row_elsewhere = FALSE;
-      g_clear_handle_id (&keeper->retry_timer, g_source_remove);
-      set_error (keeper, NULL);
-      g_debug ("history: warm-up %" G_GINT64_FORMAT " %s, %.0f s counted", row->id,
-               wu_outcome_to_string (row->outcome), row->counted_s);
-      return;
-    }
-  /* between warm-ups no progress step comes to try again */
-  if (keeper->retry_timer == 0 && !keeper->session.active)
+later:
+  /* tried again in a while, whatever comes (between warm-ups nothing else does) */
+  if (keeper->retry_timer == 0 && why != STORE_FINAL)
     {
       keeper->retry_timer = g_timeout_add_seconds (RETRY_SECONDS, on_retry, keeper);
       g_source_set_name_by_id (keeper->retry_timer, "[warmupd] history retry");
@@ -224,7 +255,7 @@ store_before_a_new_row (WuHistoryKeeper *keeper)
 
   if (!keeper->unsaved)
     return;
-  store (keeper, WU_HISTORY_WRITE_NONE, TRUE);
+  store (keeper, WU_HISTORY_WRITE_NONE, STORE_CHANGE);
   if (!keeper->unsaved)
     return;
   start = wu_history_format_time (keeper->session.row.start_us);
@@ -245,7 +276,7 @@ wu_history_keeper_state_changed (WuHistoryKeeper *keeper, WuState old_state, WuS
     store_before_a_new_row (keeper);
   take_snapshot (keeper, &snapshot);
   store (keeper, wu_history_session_transition (&keeper->session, old_state, new_state,
-                                                &snapshot), TRUE);
+                                                &snapshot), STORE_CHANGE);
 }
 
 void
@@ -256,7 +287,7 @@ wu_history_keeper_changed (WuHistoryKeeper *keeper)
   if (keeper == NULL || !keeper->session.active)
     return;   /* the common case between warm-ups: no work at all */
   take_snapshot (keeper, &snapshot);
-  store (keeper, wu_history_session_progress (&keeper->session, &snapshot), FALSE);
+  store (keeper, wu_history_session_progress (&keeper->session, &snapshot), STORE_STEP);
 }
 
 void
@@ -267,7 +298,7 @@ wu_history_keeper_shutdown (WuHistoryKeeper *keeper)
   if (keeper == NULL)
     return;   /* an input before the daemon finished setting up */
   take_snapshot (keeper, &snapshot);
-  store (keeper, wu_history_session_shutdown (&keeper->session, &snapshot), TRUE);
+  store (keeper, wu_history_session_shutdown (&keeper->session, &snapshot), STORE_FINAL);
   if (keeper->unsaved)
     {
       g_autofree char *start = wu_history_format_time (keeper->session.row.start_us);
@@ -294,7 +325,7 @@ wu_history_keeper_routine_outcome (WuHistoryKeeper *keeper, const char *routine_
 
   if (why_not != NULL)
     g_info ("history: the guided session of %s is not recorded: %s", routine_id, why_not);
-  store (keeper, write, TRUE);
+  store (keeper, write, STORE_CHANGE);
 }
 
 const char *

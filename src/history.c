@@ -550,6 +550,12 @@ wu_history_get_path (WuHistory *history)
   return history->path;
 }
 
+void
+wu_history_set_busy_timeout (WuHistory *history, int ms)
+{
+  sqlite3_busy_timeout (history->db, ms);
+}
+
 guint
 wu_history_get_recovered (WuHistory *history)
 {

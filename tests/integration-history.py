@@ -323,6 +323,30 @@ class HistoryTests(wutest.WarmupdTestCase):
         self.assertEqual([r["outcome"] for r in self.history()], ["complete"])
         self.assertNotIn("closed as interrupted", d2.log())
 
+    def test_lock_held_mid_warmup_inputs_are_not_held_up(self):
+        """While another process holds the write lock, warmupd does not retry the write at
+        every input, each waiting out the busy timeout (2 s per Indoor Bike Data packet froze
+        the main loop): the replay goes on at its speed, and the warm-up is stored once the
+        lock is gone."""
+        conf = self.write_config("[Warmup]\nDuration=300\n")
+        path, _ = self.write_trace("long.trace", straight(400))
+        self.start_daemon(path, config=conf, speed=20, args=self.state_args())
+        wait_for(lambda: self.get(WARMUP_IFACE, "Elapsed") >= 20, message="20 s counted")
+        lock = self.hold_write_lock()
+        wait_for(lambda: "locked" in self.get(WARMUP_IFACE, "HistoryError"),
+                 message="a failed write in HistoryError")
+        start = self.get(WARMUP_IFACE, "Elapsed")
+        # 120 s of the trace is 6 s at speed 20; an input held up 2 s each took minutes
+        wait_for(lambda: self.get(WARMUP_IFACE, "Elapsed") >= start + 120, timeout=30,
+                 message="120 s more counted while the lock is held")
+        self.assertIn("locked", self.get(WARMUP_IFACE, "HistoryError"))
+        lock.execute("COMMIT")
+        wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") == "", timeout=30,
+                 message="HistoryError cleared by the next write")
+        wait_for(lambda: self.get(WARMUP_IFACE, "State") == "complete", message="complete")
+        wait_for(lambda: self.db_rows() == [(1, "complete", 300.0)],
+                 message="the complete warm-up on disk")
+
     def test_lock_held_at_the_end_the_outcome_is_written_later(self):
         """The write of the outcome itself fails, and nothing follows the warm-up: a retry
         stores it once the lock is gone."""

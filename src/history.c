@@ -609,34 +609,46 @@ bind_row (sqlite3_stmt *stmt, const WuHistoryRow *row)
   bind_text (stmt, 14, row->assessment);
 }
 
+/* The row of ROW's warm-up in the file when it is not at ROW's id: the one begun at the
+ * same time and still running there (or ROW's id: its own row, written again). 0: none. */
+static gboolean
+find_own_row (WuHistory *history, const WuHistoryRow *row, gint64 *id, GError **error)
+{
+  g_autofree char *start = wu_history_format_time (row->start_us);
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (history->db, "SELECT id FROM warmups WHERE start_time = ?1 "
+                          "AND (outcome IS NULL OR id = ?2) ORDER BY id = ?2 DESC, id DESC "
+                          "LIMIT 1", -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (history, error, "looking for a warm-up");
+  sqlite3_bind_text (stmt, 1, start, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 2, row->id);
+  rc = sqlite3_step (stmt);
+  *id = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    db_fail (history, error, "looking for a warm-up");
+  sqlite3_finalize (stmt);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
 gboolean
 wu_history_write (WuHistory *history, WuHistoryWrite write, WuHistoryRow *row, GError **error)
 {
   const char *sql;
   sqlite3_stmt *stmt = NULL;
+  gint64 id = row->id;
   gboolean ok;
 
   if (write == WU_HISTORY_WRITE_NONE)
     return TRUE;
   if (write == WU_HISTORY_WRITE_UPDATE_OR_INSERT)
     {
-      /* its own row, known by its id and start; else (another file) a new row */
-      if (row->id != 0)
-        {
-          sql = "UPDATE warmups SET (" ROW_COLUMNS ") = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "WHERE id = ?15 AND start_time = ?1";
-          if (sqlite3_prepare_v2 (history->db, sql, -1, &stmt, NULL) != SQLITE_OK)
-            return db_fail (history, error, "preparing a write");
-          bind_row (stmt, row);
-          sqlite3_bind_int64 (stmt, 15, row->id);
-          ok = sqlite3_step (stmt) == SQLITE_DONE;
-          if (!ok)
-            db_fail (history, error, "writing a warm-up");
-          sqlite3_finalize (stmt);
-          if (!ok || sqlite3_changes (history->db) == 1)
-            return ok;
-        }
-      write = WU_HISTORY_WRITE_INSERT;
+      /* another file: its own row there is the one begun at the same time and still
+       * running (its id may be another warm-up's there); none: a new row */
+      if (!find_own_row (history, row, &id, error))
+        return FALSE;
+      write = id != 0 ? WU_HISTORY_WRITE_UPDATE : WU_HISTORY_WRITE_INSERT;
     }
   if (write == WU_HISTORY_WRITE_INSERT)
     sql = "INSERT INTO warmups (" ROW_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -647,20 +659,25 @@ wu_history_write (WuHistory *history, WuHistoryWrite write, WuHistoryRow *row, G
     return db_fail (history, error, "preparing a write");
   bind_row (stmt, row);
   if (write == WU_HISTORY_WRITE_UPDATE)
-    sqlite3_bind_int64 (stmt, 15, row->id);
+    sqlite3_bind_int64 (stmt, 15, id);
   ok = sqlite3_step (stmt) == SQLITE_DONE;
   if (!ok)
     db_fail (history, error, "writing a warm-up");
-  else if (write == WU_HISTORY_WRITE_INSERT)
+  sqlite3_finalize (stmt);
+  if (!ok)
+    return FALSE;
+  if (write == WU_HISTORY_WRITE_INSERT)
     row->id = sqlite3_last_insert_rowid (history->db);
   else if (sqlite3_changes (history->db) != 1)
     {
-      g_set_error (error, WU_ERROR, WU_ERROR_FAILED, "%s: warm-up %" G_GINT64_FORMAT
-                   " is no longer in the database", history->display_path, row->id);
-      ok = FALSE;
+      /* the row was deleted under us (same file): written again as a new row */
+      g_message ("%s: warm-up %" G_GINT64_FORMAT " is no longer in the database; written "
+                 "again", history->display_path, id);
+      return wu_history_write (history, WU_HISTORY_WRITE_INSERT, row, error);
     }
-  sqlite3_finalize (stmt);
-  return ok;
+  else
+    row->id = id;
+  return TRUE;
 }
 
 static double

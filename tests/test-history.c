@@ -599,6 +599,33 @@ test_update_or_insert (Fixture *f, gconstpointer data)
   wu_history_session_clear (&session);
 }
 
+/* The row deleted under the daemon, in the same file (DELETE in sqlite3): the UPDATE
+ * that finds no row writes it again as a new row (it failed "no longer in the database"
+ * at every write, for good). */
+static void
+test_update_of_a_deleted_row (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = wu_history_open (f->dir, &error);
+  WuHistorySession session;
+  WuHistorySnapshot snap;
+
+  g_assert_no_error (error);
+  wu_history_session_init (&session);
+  snapshot_at (&snap, 0, 0, 30);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
+                                                                WU_STATE_WARMING_UP, &snap));
+  g_assert_cmpint (session.row.id, ==, 1);
+  sql_exec (f->path, "DELETE FROM warmups");
+  snapshot_at (&snap, 100, 90, 30);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_WARMING_UP,
+                                                                WU_STATE_CANCELLED, &snap));
+  g_assert_cmpint (session.row.id, ==, 2);
+  assert_sql (f, "SELECT group_concat(id || ' ' || outcome || ' ' || counted_seconds) "
+              "FROM warmups", "2 cancelled 90.0");
+  wu_history_session_clear (&session);
+}
+
 /* The file deleted, or another put in its place, under an open connection: noticed. */
 static void
 test_file_changed (Fixture *f, gconstpointer data)
@@ -744,6 +771,7 @@ main (int argc, char **argv)
   ADD ("open-keeping-its-own-row", test_open_keeping_its_own_row);
   ADD ("update-or-insert", test_update_or_insert);
   ADD ("file-changed", test_file_changed);
+  ADD ("update-of-a-deleted-row", test_update_of_a_deleted_row);
   ADD ("corrupt-file", test_corrupt_file);
   ADD ("corrupt-pages", test_corrupt_pages);
   ADD ("directory-is-a-file", test_directory_is_a_file);

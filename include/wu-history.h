@@ -122,9 +122,12 @@ typedef struct WuHistory WuHistory;
 /* Open (creating or migrating) DIRECTORY/history.db and close any unfinished row as
  * interrupted. NULL on failure, with the reason (the path and SQLite's message). */
 WuHistory *wu_history_open (const char *directory, GError **error);
-/* The same, but row KEEP_ID (the caller's own warm-up, opening the database again: it is
- * still running, or about to be written) is not closed as interrupted. */
-WuHistory *wu_history_open_keeping (const char *directory, gint64 keep_id, GError **error);
+/* The same, but the rows still running that began at one of KEEP_START_US (N_KEEP of them:
+ * the caller's own warm-ups, opening the database again: still running, or about to be
+ * written) are not closed as interrupted. By start, not id: in a file put back in place
+ * the warm-up may be under another id. */
+WuHistory *wu_history_open_keeping (const char *directory, const gint64 *keep_start_us,
+                                    guint n_keep, GError **error);
 void wu_history_free (WuHistory *history);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuHistory, wu_history_free)
 

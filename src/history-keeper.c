@@ -67,9 +67,10 @@ static gboolean
 open_history (WuHistoryKeeper *keeper)
 {
   g_autoptr (GError) error = NULL;
-  gint64 keep_id = keeper->session.have_row ? keeper->session.row.id : 0;
+  gint64 keep_start_us = keeper->session.row.start_us;
 
-  keeper->history = wu_history_open_keeping (keeper->directory, keep_id, &error);
+  keeper->history = wu_history_open_keeping (keeper->directory, &keep_start_us,
+                                             keeper->session.have_row ? 1 : 0, &error);
   if (keeper->history == NULL)
     {
       if (keeper->unsaved)

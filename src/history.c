@@ -455,15 +455,22 @@ migrate (WuHistory *history, GError **error)
 /* A row left running by a daemon that was killed (or a machine that lost power) ends as
  * interrupted; its end_time stays the last update it got. */
 static gboolean
-close_unfinished (WuHistory *history, gint64 keep_id, GError **error)
+close_unfinished (WuHistory *history, const gint64 *keep_start_us, guint n_keep, GError **error)
 {
+  g_autoptr (GString) sql = g_string_new ("UPDATE warmups SET outcome = 'interrupted' "
+                                          "WHERE outcome IS NULL");
   sqlite3_stmt *stmt = NULL;
   gboolean ok;
 
-  if (sqlite3_prepare_v2 (history->db, "UPDATE warmups SET outcome = 'interrupted' "
-                          "WHERE outcome IS NULL AND id IS NOT ?", -1, &stmt, NULL) != SQLITE_OK)
+  for (guint i = 0; i < n_keep; i++)
+    g_string_append (sql, " AND start_time IS NOT ?");
+  if (sqlite3_prepare_v2 (history->db, sql->str, -1, &stmt, NULL) != SQLITE_OK)
     return db_fail (history, error, "closing unfinished warm-ups");
-  sqlite3_bind_int64 (stmt, 1, keep_id);   /* 0: no row has it */
+  for (guint i = 0; i < n_keep; i++)
+    {
+      g_autofree char *start = wu_history_format_time (keep_start_us[i]);
+      sqlite3_bind_text (stmt, (int) i + 1, start, -1, SQLITE_TRANSIENT);
+    }
   ok = sqlite3_step (stmt) == SQLITE_DONE;
   if (ok)
     history->recovered = (guint) sqlite3_changes (history->db);
@@ -476,11 +483,12 @@ close_unfinished (WuHistory *history, gint64 keep_id, GError **error)
 WuHistory *
 wu_history_open (const char *directory, GError **error)
 {
-  return wu_history_open_keeping (directory, 0, error);
+  return wu_history_open_keeping (directory, NULL, 0, error);
 }
 
 WuHistory *
-wu_history_open_keeping (const char *directory, gint64 keep_id, GError **error)
+wu_history_open_keeping (const char *directory, const gint64 *keep_start_us, guint n_keep,
+                         GError **error)
 {
   g_autoptr (WuHistory) history = g_new0 (WuHistory, 1);
 
@@ -506,7 +514,7 @@ wu_history_open_keeping (const char *directory, gint64 keep_id, GError **error)
   sqlite3_extended_result_codes (history->db, 1);
   sqlite3_busy_timeout (history->db, 2000);
   if (!check_integrity (history, error) || !set_up_journal (history, error)
-      || !migrate (history, error) || !close_unfinished (history, keep_id, error))
+      || !migrate (history, error) || !close_unfinished (history, keep_start_us, n_keep, error))
     return NULL;
   /* the WAL is open (and made) from the switch to WAL on, and stays open with the
    * connection */

@@ -554,7 +554,7 @@ test_open_keeping_its_own_row (Fixture *f, gconstpointer data)
   g_assert_cmpint (session.row.id, ==, 2);
   wu_history_free (history);
 
-  reopened = wu_history_open_keeping (f->dir, session.row.id, &error);
+  reopened = wu_history_open_keeping (f->dir, &session.row.start_us, 1, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (wu_history_get_recovered (reopened), ==, 1);
   assert_sql (f, "SELECT group_concat(id || ':' || coalesce(outcome, 'running'), ',') FROM warmups",
@@ -623,6 +623,62 @@ test_update_of_a_deleted_row (Fixture *f, gconstpointer data)
   g_assert_cmpint (session.row.id, ==, 2);
   assert_sql (f, "SELECT group_concat(id || ' ' || outcome || ' ' || counted_seconds) "
               "FROM warmups", "2 cancelled 90.0");
+  wu_history_session_clear (&session);
+}
+
+/* history.db moved aside mid-warm-up (the row went into a new file under id 1), then the
+ * original put back: opened again, the running row there (id 3) is kept, not closed as
+ * interrupted, and written by its start (id 1 there is an old warm-up, left alone); no
+ * second copy. */
+static void
+test_original_file_put_back (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) original = NULL;
+  WuHistory *history = wu_history_open (f->dir, &error);
+  g_autofree char *moved = g_strconcat (f->path, ".aside", NULL);
+  WuHistorySession session;
+  WuHistorySnapshot snap;
+
+  g_assert_no_error (error);
+  wu_history_session_init (&session);
+  for (int i = 0; i < 3; i++)
+    {
+      snapshot_at (&snap, i * 1000, 0, 30);
+      write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
+                                                                    WU_STATE_WARMING_UP, &snap));
+      if (i < 2)
+        {
+          snapshot_at (&snap, i * 1000 + 300, 280, 30);
+          write_step (history, &session, wu_history_session_transition (&session,
+                                                                        WU_STATE_WARMING_UP,
+                                                                        WU_STATE_COMPLETE, &snap));
+        }
+    }
+  g_assert_cmpint (session.row.id, ==, 3);
+  wu_history_free (history);
+  /* moved aside: a new file, the row under id 1 there */
+  g_assert_cmpint (g_rename (f->path, moved), ==, 0);
+  history = wu_history_open_keeping (f->dir, &session.row.start_us, 1, &error);
+  g_assert_no_error (error);
+  write_step (history, &session, WU_HISTORY_WRITE_UPDATE_OR_INSERT);
+  g_assert_cmpint (session.row.id, ==, 1);
+  wu_history_free (history);
+  /* the original put back */
+  g_unlink (f->path);
+  g_assert_cmpint (g_rename (moved, f->path), ==, 0);
+  original = wu_history_open_keeping (f->dir, &session.row.start_us, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (wu_history_get_recovered (original), ==, 0);
+  snapshot_at (&snap, 2300, 290, 30);
+  /* the keeper writes a row whose file changed by update-or-insert */
+  g_assert_cmpint (wu_history_session_transition (&session, WU_STATE_WARMING_UP,
+                                                  WU_STATE_COMPLETE, &snap),
+                   ==, WU_HISTORY_WRITE_UPDATE);
+  write_step (original, &session, WU_HISTORY_WRITE_UPDATE_OR_INSERT);
+  g_assert_cmpint (session.row.id, ==, 3);
+  assert_sql (f, "SELECT group_concat(id || ':' || outcome || ':' || counted_seconds, ',') "
+              "FROM warmups", "1:complete:280.0,2:complete:280.0,3:complete:290.0");
   wu_history_session_clear (&session);
 }
 
@@ -771,6 +827,7 @@ main (int argc, char **argv)
   ADD ("open-keeping-its-own-row", test_open_keeping_its_own_row);
   ADD ("update-or-insert", test_update_or_insert);
   ADD ("file-changed", test_file_changed);
+  ADD ("original-file-put-back", test_original_file_put_back);
   ADD ("update-of-a-deleted-row", test_update_of_a_deleted_row);
   ADD ("corrupt-file", test_corrupt_file);
   ADD ("corrupt-pages", test_corrupt_pages);

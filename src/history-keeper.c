@@ -373,8 +373,10 @@ wu_history_keeper_list (WuHistoryKeeper *keeper, gint64 before_id, guint limit, 
     {
       GVariant *row = g_variant_ref_sink (wu_history_row_to_variant (g_ptr_array_index (rows, i)));
 
-      /* its bytes, its alignment and its offset in the array, generously */
-      bytes += g_variant_get_size (row) + 16;
+      /* on the wire (D-Bus, not GVariant, serialization) each a{sv} entry adds up to 7
+       * bytes of alignment, a string length and the variant's signature, and the row its
+       * array length and alignment: twice its GVariant size and 64 bytes bound it */
+      bytes += 2 * g_variant_get_size (row) + 64;
       if (i > 0 && bytes > WU_HISTORY_REPLY_MAX_BYTES)
         {
           g_variant_unref (row);

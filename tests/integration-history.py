@@ -151,29 +151,30 @@ class HistoryTests(wutest.WarmupdTestCase):
         path, _ = self.write_trace("straight.trace", straight())
         self.replay_with_routines(path)
         self.assertEqual(self.get(WARMUP_IFACE, "HistoryError"), "")
-        # the warm-up's row vanishes behind warmupd's back: the outcome's UPDATE fails
-        with sqlite3.connect(os.path.join(self.state_dir, "history.db")) as db:
-            db.execute("DELETE FROM warmups")
+        # another process holds the write lock: the outcome's UPDATE fails (a row deleted
+        # behind warmupd's back is written again as a new row)
+        self.hold_write_lock()
         self.guided_routine("same")
         # no GetHistory here: a failed read would publish HistoryError by itself
-        wait_for(lambda: "no longer in the database" in self.get(WARMUP_IFACE, "HistoryError"),
+        wait_for(lambda: "locked" in self.get(WARMUP_IFACE, "HistoryError"),
                  message="HistoryError to say why history is off")
 
     def test_history_back_on_at_the_next_warmup(self):
         path, _ = self.write_trace("straight.trace", straight())
         self.replay_with_routines(path)
-        with sqlite3.connect(os.path.join(self.state_dir, "history.db")) as db:
-            db.execute("DELETE FROM warmups")
+        lock = self.hold_write_lock()
         self.guided_routine("same")
         wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") != "",
                  message="history off after the failed write")
-        # the next warm-up opens the database again and is recorded
+        lock.execute("COMMIT")
+        # the next warm-up writes the last one and itself
         self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
         wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") == "",
                  message="HistoryError cleared once the database opens again")
         rows = self.history()
-        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(len(rows), 2, rows)
         self.assertEqual(rows[0]["outcome"], "running")
+        self.assertEqual(rows[1]["assessment"], "same")
 
     def test_routine_after_a_cancelled_warmup_not_recorded(self):
         """A guided session after a cancelled warm-up (which announced no floor routine), of

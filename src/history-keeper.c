@@ -14,6 +14,15 @@
 /* After a failed write, a progress step tries again at most this often (the retry timer and
  * state changes try anyway): a locked database costs no write attempt per input. */
 #define STEP_RETRY_US (2 * G_USEC_PER_SEC)
+/* Earlier warm-ups whose last write failed before the next one began, kept in memory (and
+ * written first at every write) at most this many: beyond, the oldest is dropped. */
+#define MAX_PENDING 8
+
+/* An earlier warm-up's row not written yet. */
+typedef struct {
+  WuHistoryRow row;
+  gboolean elsewhere;          /* as row_elsewhere, for this row */
+} PendingRow;
 
 /* Why store() is called: what it may do. */
 typedef enum {
@@ -31,6 +40,7 @@ struct WuHistoryKeeper {
   gboolean unsaved;            /* session.row has what the database lacks: a write failed */
   gboolean row_elsewhere;      /* the file was replaced since session.row was written: its
                                 * id may be another row's there (update-or-insert) */
+  GPtrArray *pending;          /* PendingRow*, oldest first: earlier warm-ups not written */
   guint retry_timer;
   gint64 failed_us;            /* monotonic time of the last failed write, 0: none since */
   char *error;                 /* "" while history is kept */
@@ -39,6 +49,22 @@ struct WuHistoryKeeper {
 };
 
 static void store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why);
+
+static void
+pending_row_free (gpointer data)
+{
+  PendingRow *pending = data;
+
+  wu_history_row_clear (&pending->row);
+  g_free (pending);
+}
+
+/* Something in memory the database lacks: the current row or an earlier one. */
+static gboolean
+has_unsaved (WuHistoryKeeper *keeper)
+{
+  return keeper->unsaved || keeper->pending->len > 0;
+}
 
 /* HistoryError: REASON, or "" (NULL); logged when it changes, and told. */
 static void
@@ -67,13 +93,18 @@ static gboolean
 open_history (WuHistoryKeeper *keeper)
 {
   g_autoptr (GError) error = NULL;
-  gint64 keep_start_us = keeper->session.row.start_us;
+  g_autofree gint64 *keep_start_us = g_new (gint64, keeper->pending->len + 1);
+  guint n_keep = 0;
 
-  keeper->history = wu_history_open_keeping (keeper->directory, &keep_start_us,
-                                             keeper->session.have_row ? 1 : 0, &error);
+  /* the earlier warm-ups not written yet too: their rows may still be running there */
+  for (guint i = 0; i < keeper->pending->len; i++)
+    keep_start_us[n_keep++] = ((PendingRow *) g_ptr_array_index (keeper->pending, i))->row.start_us;
+  if (keeper->session.have_row)
+    keep_start_us[n_keep++] = keeper->session.row.start_us;
+  keeper->history = wu_history_open_keeping (keeper->directory, keep_start_us, n_keep, &error);
   if (keeper->history == NULL)
     {
-      if (keeper->unsaved)
+      if (has_unsaved (keeper))
         {
           g_autofree char *reason = g_strdup_printf ("%s; the warm-up is kept in memory and "
                                                      "written once it can be", error->message);
@@ -84,7 +115,7 @@ open_history (WuHistoryKeeper *keeper)
       return FALSE;
     }
   wu_history_set_busy_timeout (keeper->history, BUSY_MS);
-  if (!keeper->unsaved)
+  if (!has_unsaved (keeper))
     set_error (keeper, NULL);   /* nothing waits to be written: history is kept again */
   return TRUE;
 }
@@ -101,7 +132,9 @@ follow_the_file (WuHistoryKeeper *keeper)
              wu_history_get_path (keeper->history));
   g_clear_pointer (&keeper->history, wu_history_free);
   keeper->row_elsewhere = keeper->session.have_row;
-  if (open_history (keeper) && keeper->unsaved)
+  for (guint i = 0; i < keeper->pending->len; i++)
+    ((PendingRow *) g_ptr_array_index (keeper->pending, i))->elsewhere = TRUE;
+  if (open_history (keeper) && has_unsaved (keeper))
     store (keeper, WU_HISTORY_WRITE_NONE, STORE_RETRY);
 }
 
@@ -138,6 +171,7 @@ wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
 
   keeper->engine = engine;
   keeper->error = g_strdup ("");
+  keeper->pending = g_ptr_array_new_with_free_func (pending_row_free);
   wu_history_session_init (&keeper->session);
   if (directory == NULL)
     {
@@ -170,6 +204,7 @@ wu_history_keeper_free (WuHistoryKeeper *keeper)
   g_clear_handle_id (&keeper->retry_timer, g_source_remove);
   wu_history_free (keeper->history);
   wu_history_session_clear (&keeper->session);
+  g_ptr_array_unref (keeper->pending);
   g_free (keeper->directory);
   g_free (keeper->error);
   g_free (keeper);
@@ -187,22 +222,48 @@ take_snapshot (WuHistoryKeeper *keeper, WuHistorySnapshot *snapshot)
   snapshot->routine = wu_engine_get_routine (keeper->engine);
 }
 
+/* Writes ROW (ELSEWHERE: the file was replaced since it was written), waiting at most
+ * BUSY_MS (FINAL_BUSY_MS at shutdown) for a lock. FALSE: HistoryError says what failed. */
+static gboolean
+write_row (WuHistoryKeeper *keeper, WuHistoryRow *row, gboolean elsewhere, StoreWhy why)
+{
+  g_autoptr (GError) error = NULL;
+  WuHistoryWrite write;
+
+  if (row->id == 0)
+    write = WU_HISTORY_WRITE_INSERT;
+  else
+    write = elsewhere ? WU_HISTORY_WRITE_UPDATE_OR_INSERT : WU_HISTORY_WRITE_UPDATE;
+  wu_history_set_busy_timeout (keeper->history, why == STORE_FINAL ? FINAL_BUSY_MS : BUSY_MS);
+  if (!wu_history_write (keeper->history, write, row, &error))
+    {
+      g_autofree char *reason = g_strdup_printf ("%s; the warm-up is kept in memory and "
+                                                 "written once it can be", error->message);
+      keeper->failed_us = g_get_monotonic_time ();
+      set_error (keeper, reason);
+      return FALSE;
+    }
+  g_debug ("history: warm-up %" G_GINT64_FORMAT " %s, %.0f s counted", row->id,
+           wu_outcome_to_string (row->outcome), row->counted_s);
+  return TRUE;
+}
+
 /* WRITE (from the session) makes the row unsaved until a write succeeds. A failed write
  * keeps it in memory (HistoryError says what failed) and the next state change, progress
  * step (at most every STEP_RETRY_US) or retry (every RETRY_SECONDS, during warm-ups too)
- * writes it, the row by its id first. An input with no progress step never writes, and a
- * write waits BUSY_MS at most for a lock: a locked database does not hold the main loop up.
- * WHY says what may be done: only a state change, a retry or shutdown opens the database
- * when it is not open. */
+ * writes it, the row by its id first. Earlier warm-ups still unsaved when this one began
+ * (keeper->pending) are written first, oldest first; HistoryError is cleared once all are.
+ * An input with no progress step never writes, and a write waits BUSY_MS at most for a
+ * lock: a locked database does not hold the main loop up. WHY says what may be done: only
+ * a state change, a retry or shutdown opens the database when it is not open. */
 static void
 store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why)
 {
-  g_autoptr (GError) error = NULL;
   WuHistoryRow *row = &keeper->session.row;
 
   if (write != WU_HISTORY_WRITE_NONE)
     keeper->unsaved = TRUE;
-  if (!keeper->unsaved || keeper->directory == NULL)
+  if (!has_unsaved (keeper) || keeper->directory == NULL)
     return;
   if (why == STORE_STEP
       && (write == WU_HISTORY_WRITE_NONE
@@ -210,35 +271,25 @@ store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why)
               && g_get_monotonic_time () - keeper->failed_us < STEP_RETRY_US)))
     goto later;   /* nothing new, or tried a moment ago: the timer or a state change will */
   follow_the_file (keeper);
-  if (!keeper->unsaved)
+  if (!has_unsaved (keeper))
     return;   /* written into the file just opened again */
   if (keeper->history == NULL && (why == STORE_STEP || !open_history (keeper)))
-    write = WU_HISTORY_WRITE_NONE;   /* not open: tried again later */
-  else if (row->id == 0)
-    write = WU_HISTORY_WRITE_INSERT;
-  else
-    write = keeper->row_elsewhere ? WU_HISTORY_WRITE_UPDATE_OR_INSERT : WU_HISTORY_WRITE_UPDATE;
-  if (write != WU_HISTORY_WRITE_NONE)
+    goto later;   /* not open: tried again later */
+  while (keeper->pending->len > 0)
     {
-      wu_history_set_busy_timeout (keeper->history, why == STORE_FINAL ? FINAL_BUSY_MS : BUSY_MS);
-      if (!wu_history_write (keeper->history, write, row, &error))
-        {
-          g_autofree char *reason = g_strdup_printf ("%s; the warm-up is kept in memory and "
-                                                     "written once it can be", error->message);
-          keeper->failed_us = g_get_monotonic_time ();
-          set_error (keeper, reason);
-        }
-      else
-        {
-          keeper->unsaved = keeper->row_elsewhere = FALSE;
-          keeper->failed_us = 0;
-          g_clear_handle_id (&keeper->retry_timer, g_source_remove);
-          set_error (keeper, NULL);
-          g_debug ("history: warm-up %" G_GINT64_FORMAT " %s, %.0f s counted", row->id,
-                   wu_outcome_to_string (row->outcome), row->counted_s);
-          return;
-        }
+      PendingRow *pending = g_ptr_array_index (keeper->pending, 0);
+
+      if (!write_row (keeper, &pending->row, pending->elsewhere, why))
+        goto later;
+      g_ptr_array_remove_index (keeper->pending, 0);
     }
+  if (keeper->unsaved && !write_row (keeper, row, keeper->row_elsewhere, why))
+    goto later;
+  keeper->unsaved = keeper->row_elsewhere = FALSE;
+  keeper->failed_us = 0;
+  g_clear_handle_id (&keeper->retry_timer, g_source_remove);
+  set_error (keeper, NULL);
+  return;
 later:
   /* tried again in a while, whatever comes (between warm-ups nothing else does) */
   if (keeper->retry_timer == 0 && why != STORE_FINAL)
@@ -248,21 +299,43 @@ later:
     }
 }
 
-/* A new warm-up replaces the row in memory: the last one is written first if it can be. */
+/* A new warm-up replaces the row in memory: the last one is written first if it can be,
+ * else kept (with the other earlier ones, at most MAX_PENDING, the oldest dropped) and
+ * written before the new one at every write. */
 static void
 store_before_a_new_row (WuHistoryKeeper *keeper)
 {
   g_autofree char *start = NULL;
+  PendingRow *pending;
+  const WuHistoryRow *row = &keeper->session.row;
 
   if (!keeper->unsaved)
     return;
   store (keeper, WU_HISTORY_WRITE_NONE, STORE_CHANGE);
   if (!keeper->unsaved)
     return;
-  start = wu_history_format_time (keeper->session.row.start_us);
-  g_warning ("history: the warm-up begun at %s (%s, %.0f s counted) could not be written: %s",
-             start, wu_outcome_to_string (keeper->session.row.outcome),
-             keeper->session.row.counted_s, keeper->error);
+  start = wu_history_format_time (row->start_us);
+  if (keeper->pending->len >= MAX_PENDING)
+    {
+      PendingRow *oldest = g_ptr_array_index (keeper->pending, 0);
+      g_autofree char *oldest_start = wu_history_format_time (oldest->row.start_us);
+
+      g_warning ("history: more than %d earlier warm-ups wait to be written: the one begun "
+                 "at %s (%s, %.0f s counted) is dropped: %s", MAX_PENDING, oldest_start,
+                 wu_outcome_to_string (oldest->row.outcome), oldest->row.counted_s,
+                 keeper->error);
+      g_ptr_array_remove_index (keeper->pending, 0);
+    }
+  g_message ("history: the warm-up begun at %s (%s, %.0f s counted) could not be written "
+             "yet; kept in memory and written before the next one", start,
+             wu_outcome_to_string (row->outcome), row->counted_s);
+  pending = g_new0 (PendingRow, 1);
+  pending->row = *row;
+  pending->row.source = g_strdup (row->source);
+  pending->row.routine = g_strdup (row->routine);
+  pending->row.assessment = g_strdup (row->assessment);
+  pending->elsewhere = keeper->row_elsewhere;
+  g_ptr_array_add (keeper->pending, pending);
   keeper->unsaved = keeper->row_elsewhere = FALSE;
 }
 
@@ -300,9 +373,19 @@ wu_history_keeper_shutdown (WuHistoryKeeper *keeper)
     return;   /* an input before the daemon finished setting up */
   take_snapshot (keeper, &snapshot);
   store (keeper, wu_history_session_shutdown (&keeper->session, &snapshot), STORE_FINAL);
+  for (guint i = 0; i < keeper->pending->len; i++)
+    {
+      PendingRow *pending = g_ptr_array_index (keeper->pending, i);
+      g_autofree char *start = wu_history_format_time (pending->row.start_us);
+
+      g_warning ("history: warmupd is stopping and the warm-up begun at %s (%s) could not be "
+                 "written: %s", start, wu_outcome_to_string (pending->row.outcome),
+                 keeper->error);
+    }
   if (keeper->unsaved)
     {
       g_autofree char *start = wu_history_format_time (keeper->session.row.start_us);
+
       g_warning ("history: warmupd is stopping and the warm-up begun at %s could not be "
                  "written: %s", start, keeper->error);
     }

@@ -366,6 +366,30 @@ class HistoryTests(wutest.WarmupdTestCase):
                  message="HistoryError cleared")
         self.assertTrue(d.running())
 
+    def test_lock_held_from_one_warmup_into_the_next_both_are_written(self):
+        """The lock is held from the end of one warm-up into the next: the first one's outcome
+        is kept in memory under the new one (it was dropped, left running on disk and closed
+        as 'interrupted' at the next start-up), and both are written once the lock is gone."""
+        conf = self.write_config("[Warmup]\nAutostart=manual\n")
+        self.start_daemon(config=conf, args=self.state_args())
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.assertEqual([r[1] for r in self.db_rows()], ["running"])
+        lock = self.hold_write_lock()
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        wait_for(lambda: "locked" in self.get(WARMUP_IFACE, "HistoryError"),
+                 message="the failed write in HistoryError")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.assertIn("locked", self.get(WARMUP_IFACE, "HistoryError"))
+        lock.execute("COMMIT")
+        wait_for(lambda: [r[1] for r in self.db_rows()] == ["cancelled", "cancelled"],
+                 timeout=30, message="both warm-ups written with their outcomes")
+        wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") == "",
+                 message="HistoryError cleared")
+        d2 = self.start_daemon(args=self.state_args(), name="warmupd-2")
+        self.assertEqual([r["outcome"] for r in self.history()], ["cancelled", "cancelled"])
+        self.assertNotIn("closed as interrupted", d2.log())
+
     def test_failed_read_mid_warmup_keeps_the_row(self):
         """GetHistory fails (the table gone for a moment): the caller gets HistoryUnavailable,
         and the running warm-up is still written (a failed read closed the history before,

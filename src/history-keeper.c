@@ -261,9 +261,11 @@ store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why)
 {
   WuHistoryRow *row = &keeper->session.row;
 
+  if (keeper->directory == NULL)
+    return;   /* history is not kept: nothing is owed to a database */
   if (write != WU_HISTORY_WRITE_NONE)
     keeper->unsaved = TRUE;
-  if (!has_unsaved (keeper) || keeper->directory == NULL)
+  if (!has_unsaved (keeper))
     return;
   if (why == STORE_STEP
       && (write == WU_HISTORY_WRITE_NONE

@@ -646,10 +646,17 @@ class HistoryTests(wutest.WarmupdTestCase):
         self.assertNotIn("CRITICAL", d2.log())
 
     def test_no_state_directory_no_history(self):
-        self.start_daemon()
+        d = self.start_daemon()
         self.assertIn("no state directory", self.get(WARMUP_IFACE, "HistoryError"))
         name, _ = self.history_error_name()
         self.assertEqual(name, "io.github.warmupd.Error.HistoryUnavailable")
+        # history off is not a failed write: warm-ups, and stopping during one, warn of nothing
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.assertEqual(d.terminate(), 0)
+        self.assertNotIn("history-WARNING", d.log())
+        self.assertNotIn("could not be written", d.log())
 
     def test_state_directory_from_systemd(self):
         # systemd's StateDirectory= sets $STATE_DIRECTORY (several paths are ':'-separated)

@@ -48,6 +48,8 @@ typedef struct {
 
 void wu_history_row_init (WuHistoryRow *row);
 void wu_history_row_clear (WuHistoryRow *row);
+/* DEST becomes a copy of SRC with strings of its own (free with wu_history_row_clear). */
+void wu_history_row_copy (WuHistoryRow *dest, const WuHistoryRow *src);
 void wu_history_row_free (WuHistoryRow *row);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuHistoryRow, wu_history_row_free)
 

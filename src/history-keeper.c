@@ -332,10 +332,7 @@ store_before_a_new_row (WuHistoryKeeper *keeper)
              "yet; kept in memory and written before the next one", start,
              wu_outcome_to_string (row->outcome), row->counted_s);
   pending = g_new0 (PendingRow, 1);
-  pending->row = *row;
-  pending->row.source = g_strdup (row->source);
-  pending->row.routine = g_strdup (row->routine);
-  pending->row.assessment = g_strdup (row->assessment);
+  wu_history_row_copy (&pending->row, row);
   pending->elsewhere = keeper->row_elsewhere;
   g_ptr_array_add (keeper->pending, pending);
   keeper->unsaved = keeper->row_elsewhere = FALSE;

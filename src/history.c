@@ -30,6 +30,15 @@ wu_history_row_clear (WuHistoryRow *row)
 }
 
 void
+wu_history_row_copy (WuHistoryRow *dest, const WuHistoryRow *src)
+{
+  *dest = *src;
+  dest->source = g_strdup (src->source);
+  dest->routine = g_strdup (src->routine);
+  dest->assessment = g_strdup (src->assessment);
+}
+
+void
 wu_history_row_free (WuHistoryRow *row)
 {
   wu_history_row_clear (row);

@@ -127,9 +127,10 @@ WuHistory *wu_history_open (const char *directory, GError **error);
 /* The same, but the rows still running that began at one of KEEP_START_US (N_KEEP of them:
  * the caller's own warm-ups, opening the database again: still running, or about to be
  * written) are not closed as interrupted. By start, not id: in a file put back in place
- * the warm-up may be under another id. */
+ * the warm-up may be under another id. Opening waits at most BUSY_MS for another
+ * process's lock (wu_history_open: 2 s), and that stays the busy timeout. */
 WuHistory *wu_history_open_keeping (const char *directory, const gint64 *keep_start_us,
-                                    guint n_keep, GError **error);
+                                    guint n_keep, int busy_ms, GError **error);
 void wu_history_free (WuHistory *history);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuHistory, wu_history_free)
 

@@ -11,6 +11,8 @@
  * a re-cap, a D-Bus call are held up no longer); the last one, at shutdown, longer. */
 #define BUSY_MS 50
 #define FINAL_BUSY_MS 2000
+/* Opening at start-up (before anything else runs) waits as long as the last write. */
+#define STARTUP_BUSY_MS FINAL_BUSY_MS
 /* After a failed write, a progress step tries again at most this often (the retry timer and
  * state changes try anyway): a locked database costs no write attempt per input. */
 #define STEP_RETRY_US (2 * G_USEC_PER_SEC)
@@ -50,6 +52,13 @@ struct WuHistoryKeeper {
 
 static void store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why);
 
+/* How long a write (or an opening) for WHY waits for another process's lock. */
+static int
+busy_ms_for (StoreWhy why)
+{
+  return why == STORE_FINAL ? FINAL_BUSY_MS : BUSY_MS;
+}
+
 static void
 pending_row_free (gpointer data)
 {
@@ -86,11 +95,11 @@ set_error (WuHistoryKeeper *keeper, const char *reason)
     keeper->error_func (keeper->error_data);
 }
 
-/* The database in the keeper's directory; FALSE (and HistoryError saying why) when it
- * cannot be opened. Opened again with a warm-up in memory, that row is not closed as
- * interrupted: it is written next. */
+/* The database in the keeper's directory, waiting at most BUSY_MS for another process's
+ * lock; FALSE (and HistoryError saying why) when it cannot be opened. Opened again with a
+ * warm-up in memory, that row is not closed as interrupted: it is written next. */
 static gboolean
-open_history (WuHistoryKeeper *keeper)
+open_history (WuHistoryKeeper *keeper, int busy_ms)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gint64 *keep_start_us = g_new (gint64, keeper->pending->len + 1);
@@ -101,7 +110,8 @@ open_history (WuHistoryKeeper *keeper)
     keep_start_us[n_keep++] = ((PendingRow *) g_ptr_array_index (keeper->pending, i))->row.start_us;
   if (keeper->session.have_row)
     keep_start_us[n_keep++] = keeper->session.row.start_us;
-  keeper->history = wu_history_open_keeping (keeper->directory, keep_start_us, n_keep, &error);
+  keeper->history = wu_history_open_keeping (keeper->directory, keep_start_us, n_keep, busy_ms,
+                                             &error);
   if (keeper->history == NULL)
     {
       if (has_unsaved (keeper))
@@ -124,7 +134,7 @@ open_history (WuHistoryKeeper *keeper)
  * SQLite would go on writing into the unlinked file): close it and open the path again,
  * making a new database when there is none. */
 static void
-follow_the_file (WuHistoryKeeper *keeper)
+follow_the_file (WuHistoryKeeper *keeper, int busy_ms)
 {
   if (keeper->history == NULL || !wu_history_file_changed (keeper->history))
     return;
@@ -134,7 +144,7 @@ follow_the_file (WuHistoryKeeper *keeper)
   keeper->row_elsewhere = keeper->session.have_row;
   for (guint i = 0; i < keeper->pending->len; i++)
     ((PendingRow *) g_ptr_array_index (keeper->pending, i))->elsewhere = TRUE;
-  if (open_history (keeper) && has_unsaved (keeper))
+  if (open_history (keeper, busy_ms) && has_unsaved (keeper))
     store (keeper, WU_HISTORY_WRITE_NONE, STORE_RETRY);
 }
 
@@ -182,7 +192,7 @@ wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
       return keeper;
     }
   keeper->directory = g_steal_pointer (&directory);
-  if (!open_history (keeper))
+  if (!open_history (keeper, STARTUP_BUSY_MS))
     return keeper;
   if (!wu_history_count (keeper->history, &count, &error))
     g_message ("history: %s (%s)%s", wu_history_get_path (keeper->history), error->message,
@@ -234,7 +244,7 @@ write_row (WuHistoryKeeper *keeper, WuHistoryRow *row, gboolean elsewhere, Store
     write = WU_HISTORY_WRITE_INSERT;
   else
     write = elsewhere ? WU_HISTORY_WRITE_UPDATE_OR_INSERT : WU_HISTORY_WRITE_UPDATE;
-  wu_history_set_busy_timeout (keeper->history, why == STORE_FINAL ? FINAL_BUSY_MS : BUSY_MS);
+  wu_history_set_busy_timeout (keeper->history, busy_ms_for (why));
   if (!wu_history_write (keeper->history, write, row, &error))
     {
       g_autofree char *reason = g_strdup_printf ("%s; the warm-up is kept in memory and "
@@ -260,6 +270,7 @@ static void
 store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why)
 {
   WuHistoryRow *row = &keeper->session.row;
+  int busy_ms = busy_ms_for (why);
 
   if (keeper->directory == NULL)
     return;   /* history is not kept: nothing is owed to a database */
@@ -272,10 +283,10 @@ store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why)
           || (keeper->failed_us != 0
               && g_get_monotonic_time () - keeper->failed_us < STEP_RETRY_US)))
     goto later;   /* nothing new, or tried a moment ago: the timer or a state change will */
-  follow_the_file (keeper);
+  follow_the_file (keeper, busy_ms);
   if (!has_unsaved (keeper))
     return;   /* written into the file just opened again */
-  if (keeper->history == NULL && (why == STORE_STEP || !open_history (keeper)))
+  if (keeper->history == NULL && (why == STORE_STEP || !open_history (keeper, busy_ms)))
     goto later;   /* not open: tried again later */
   while (keeper->pending->len > 0)
     {
@@ -434,7 +445,7 @@ wu_history_keeper_list (WuHistoryKeeper *keeper, gint64 before_id, guint limit, 
   gsize bytes = 0;
 
   /* what is listed is what is on disk, not a deleted file */
-  follow_the_file (keeper);
+  follow_the_file (keeper, BUSY_MS);
   if (keeper->history == NULL)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_HISTORY_UNAVAILABLE, "%s", keeper->error);

@@ -3,6 +3,7 @@
 #include "wu-error.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -305,8 +306,10 @@ struct WuHistory {
   char *path;
   char *display_path;          /* PATH as UTF-8, for messages: they reach D-Bus (HistoryError) */
   char *wal_path;              /* PATH-wal */
+  char *shm_path;              /* PATH-shm */
   FileId file;                 /* PATH when it was opened */
   FileId wal;                  /* PATH-wal then: the WAL this connection writes */
+  FileId shm;                  /* PATH-shm then: its index */
   guint recovered;
 };
 
@@ -492,18 +495,19 @@ close_unfinished (WuHistory *history, const gint64 *keep_start_us, guint n_keep,
 WuHistory *
 wu_history_open (const char *directory, GError **error)
 {
-  return wu_history_open_keeping (directory, NULL, 0, error);
+  return wu_history_open_keeping (directory, NULL, 0, 2000, error);
 }
 
 WuHistory *
 wu_history_open_keeping (const char *directory, const gint64 *keep_start_us, guint n_keep,
-                         GError **error)
+                         int busy_ms, GError **error)
 {
   g_autoptr (WuHistory) history = g_new0 (WuHistory, 1);
 
   history->path = g_build_filename (directory, WU_HISTORY_FILE_NAME, NULL);
   history->display_path = g_filename_display_name (history->path);
   history->wal_path = g_strconcat (history->path, "-wal", NULL);
+  history->shm_path = g_strconcat (history->path, "-shm", NULL);
   if (g_mkdir_with_parents (directory, 0700) != 0)
     {
       int saved = errno;
@@ -521,7 +525,7 @@ wu_history_open_keeping (const char *directory, const gint64 *keep_start_us, gui
       return NULL;
     }
   sqlite3_extended_result_codes (history->db, 1);
-  sqlite3_busy_timeout (history->db, 2000);
+  sqlite3_busy_timeout (history->db, busy_ms);
   if (!check_integrity (history, error) || !set_up_journal (history, error)
       || !migrate (history, error) || !close_unfinished (history, keep_start_us, n_keep, error))
     return NULL;
@@ -529,6 +533,7 @@ wu_history_open_keeping (const char *directory, const gint64 *keep_start_us, gui
    * connection */
   history->file = file_id (history->path);
   history->wal = file_id (history->wal_path);
+  history->shm = file_id (history->shm_path);
   return g_steal_pointer (&history);
 }
 
@@ -538,6 +543,14 @@ wu_history_file_changed (WuHistory *history)
   return !same_file (history->file, file_id (history->path));
 }
 
+/* PATH (PATH-wal, PATH-shm) removed when it is still the file ID. */
+static void
+remove_if_same (const char *path, FileId id)
+{
+  if (same_file (id, file_id (path)) && g_unlink (path) != 0)
+    g_warning ("%s: %s", path, g_strerror (errno));
+}
+
 void
 wu_history_free (WuHistory *history)
 {
@@ -545,6 +558,8 @@ wu_history_free (WuHistory *history)
     return;
   if (history->db != NULL)
     {
+      gboolean replaced = wu_history_file_changed (history);
+
       /* The last connection to close deletes PATH-wal and PATH-shm by name. When PATH-wal
        * is no longer the WAL this connection wrote (the files were deleted, or another
        * database put in their place), they are another database's: keep them. */
@@ -554,10 +569,20 @@ wu_history_free (WuHistory *history)
           sqlite3_file_control (history->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
         }
       sqlite3_close (history->db);
+      /* The database was deleted or replaced, and its PATH-wal and PATH-shm are still there:
+       * another process has it open too, so this close was not the last and left them. The
+       * database now at PATH (or made there next) would read that log as its own and be
+       * corrupted: their names go; whoever has them open keeps them. */
+      if (replaced)
+        {
+          remove_if_same (history->wal_path, history->wal);
+          remove_if_same (history->shm_path, history->shm);
+        }
     }
   g_free (history->path);
   g_free (history->display_path);
   g_free (history->wal_path);
+  g_free (history->shm_path);
   g_free (history);
 }
 

@@ -458,6 +458,85 @@ class HistoryTests(wutest.WarmupdTestCase):
         self.assertEqual(d.terminate(), 0)
         self.assertEqual(self.db_rows(), [(1, "cancelled", 199.0)])
 
+    def replace_with_renumbered_copy(self, old_id, new_id, remove_logs=False):
+        """A copy of history.db renamed over it (a backup restored) in which the warm-up under
+        OLD_ID is under NEW_ID, and OLD_ID is an older warm-up of the copy's own. REMOVE_LOGS:
+        the old file's -wal and -shm are removed first (else they are left as they are)."""
+        db_path = os.path.join(self.state_dir, "history.db")
+        src = sqlite3.connect(db_path)
+        dst = sqlite3.connect(db_path + ".new", isolation_level=None)
+        src.backup(dst)
+        src.close()
+        # the copy stands alone: no -wal of its own left behind when it is renamed
+        dst.execute("PRAGMA journal_mode=DELETE")
+        dst.execute("UPDATE warmups SET id = ? WHERE id = ?", (new_id, old_id))
+        dst.execute("INSERT INTO warmups (id, start_time, end_time, outcome, counted_seconds, "
+                    "source) VALUES (?, '2020-01-01T10:00:00Z', '2020-01-01T10:10:00Z', "
+                    "'complete', 600, 'restored')", (old_id,))
+        dst.close()
+        if remove_logs:
+            for suffix in ("-wal", "-shm"):
+                os.unlink(db_path + suffix)
+        os.rename(db_path + ".new", db_path)
+
+    def test_database_replaced_while_warmups_wait_to_be_written(self):
+        """The lock held from one warm-up into the next (both kept in memory), then a copy in
+        which those warm-ups are under other ids put in place: once opened again, the earlier
+        one is written into its own row there (found by its start) and the new one into a new
+        row; the restored file's other rows are left alone, and nothing is written twice."""
+        conf = self.write_config("[Warmup]\nAutostart=manual\n")
+        d = self.start_daemon(config=conf, args=self.state_args())
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        self.assertEqual([r[1] for r in self.db_rows()], ["cancelled", "running"])
+        lock = self.hold_write_lock()
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        wait_for(lambda: "locked" in self.get(WARMUP_IFACE, "HistoryError"),
+                 message="the failed write in HistoryError")
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")   # the second one now waits under it
+        self.assertIn("could not be written yet", d.log())
+        self.replace_with_renumbered_copy(2, 3)
+        lock.execute("COMMIT")   # on the file no longer at the path
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        self.assertIn("deleted or replaced", d.log())
+        wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") == "", timeout=30,
+                 message="HistoryError cleared")
+        rows = self.db_rows()
+        self.assertEqual([(r[0], r[1]) for r in rows],
+                         [(1, "cancelled"), (2, "complete"), (3, "cancelled"), (4, "cancelled")],
+                         d.log())
+        with sqlite3.connect(os.path.join(self.state_dir, "history.db")) as db:
+            self.assertEqual(db.execute("SELECT source FROM warmups WHERE id = 2").fetchone(),
+                             ("restored",))
+        self.assertEqual(d.terminate(), 0)
+        d2 = self.start_daemon(args=self.state_args(), name="warmupd-2")
+        self.assertEqual(len(self.history()), 4)
+        self.assertNotIn("closed as interrupted", d2.log())
+
+    def test_database_replaced_and_locked_is_opened_once_free(self):
+        """The file put in place is itself locked by another process when warmupd opens it
+        again: opening fails (HistoryError says so, nothing is lost), and a later retry opens
+        it and writes the warm-up once the lock is gone."""
+        conf = self.write_config("[Warmup]\nAutostart=manual\n")
+        d = self.start_daemon(config=conf, args=self.state_args())
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
+        # the copy's own -wal and -shm: the old ones (warmupd's, still open) are not the copy's
+        self.replace_with_renumbered_copy(1, 5, remove_logs=True)
+        lock = self.hold_write_lock()   # on the copy now at the path
+        self.call(OBJECT_PATH, WARMUP_IFACE, "Stop")
+        wait_for(lambda: "locked" in self.get(WARMUP_IFACE, "HistoryError"),
+                 message="the failed opening in HistoryError")
+        self.assertIn("kept in memory", self.get(WARMUP_IFACE, "HistoryError"))
+        self.assertEqual([(r[0], r[1]) for r in self.db_rows()], [(1, "complete"), (5, "running")])
+        lock.execute("COMMIT")
+        wait_for(lambda: [(r[0], r[1]) for r in self.db_rows()]
+                 == [(1, "complete"), (5, "cancelled")], timeout=30,
+                 message="the warm-up written into its own row by a retry")
+        wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") == "",
+                 message="HistoryError cleared")
+        self.assertTrue(d.running())
+
     def test_warmup_without_cadence_leaves_cadence_out(self):
         # started by hand on an empty trace and cancelled: no cadence was ever reported
         conf = self.write_config("[Warmup]\nAutostart=manual\n")

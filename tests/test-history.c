@@ -554,7 +554,7 @@ test_open_keeping_its_own_row (Fixture *f, gconstpointer data)
   g_assert_cmpint (session.row.id, ==, 2);
   wu_history_free (history);
 
-  reopened = wu_history_open_keeping (f->dir, &session.row.start_us, 1, &error);
+  reopened = wu_history_open_keeping (f->dir, &session.row.start_us, 1, 2000, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (wu_history_get_recovered (reopened), ==, 1);
   assert_sql (f, "SELECT group_concat(id || ':' || coalesce(outcome, 'running'), ',') FROM warmups",
@@ -659,7 +659,7 @@ test_original_file_put_back (Fixture *f, gconstpointer data)
   wu_history_free (history);
   /* moved aside: a new file, the row under id 1 there */
   g_assert_cmpint (g_rename (f->path, moved), ==, 0);
-  history = wu_history_open_keeping (f->dir, &session.row.start_us, 1, &error);
+  history = wu_history_open_keeping (f->dir, &session.row.start_us, 1, 2000, &error);
   g_assert_no_error (error);
   write_step (history, &session, WU_HISTORY_WRITE_UPDATE_OR_INSERT);
   g_assert_cmpint (session.row.id, ==, 1);
@@ -667,7 +667,7 @@ test_original_file_put_back (Fixture *f, gconstpointer data)
   /* the original put back */
   g_unlink (f->path);
   g_assert_cmpint (g_rename (moved, f->path), ==, 0);
-  original = wu_history_open_keeping (f->dir, &session.row.start_us, 1, &error);
+  original = wu_history_open_keeping (f->dir, &session.row.start_us, 1, 2000, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (wu_history_get_recovered (original), ==, 0);
   snapshot_at (&snap, 2300, 290, 30);

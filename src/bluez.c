@@ -21,6 +21,7 @@
 #define GATT_CHAR_IFACE "org.bluez.GattCharacteristic1"
 
 #define BACKOFF_MAX_S 30
+#define STABLE_UP_S 30           /* up this long: the next loss reconnects at once */
 #define RESOLVE_TIMEOUT_S 30     /* connected, but ServicesResolved never came */
 #define BUS_RETRY_S 30           /* no system bus yet */
 #define DISCOVERY_RETRY_S 10     /* StartDiscovery refused (adapter busy, not ready) */
@@ -137,6 +138,7 @@ struct WuBluezLink {
   guint timer;           /* backoff or resolve timeout */
   guint backoff_s;
   guint failures;        /* since the link was last up, for quieter logs */
+  gint64 up_since_us;    /* monotonic time it last came up */
   gboolean connected_here;  /* this connection is our Connect's: ours to close */
   char *error;           /* what Sensor1 Error shows */
 };
@@ -356,6 +358,11 @@ link_lost (WuBluezLink *link, const char *reason)
   gboolean was_up = link->state == LINK_UP;
   gboolean in_progress = link->state > LINK_BACKOFF;
 
+  /* A link that held reconnects at once; one that drops soon after coming up (a bike that
+   * sends unbonded clients away, a marginal radio) goes on backing off, or it would cycle
+   * Connect, setup and a new cap every two seconds for as long as it flaps. */
+  if (was_up && g_get_monotonic_time () - link->up_since_us >= STABLE_UP_S * G_USEC_PER_SEC)
+    link->backoff_s = 1;
   link_teardown (link, TRUE);
   link->connected_here = FALSE;
   link_set_error (link, reason);
@@ -461,7 +468,7 @@ static void
 link_go_up (WuBluezLink *link)
 {
   link_set_state (link, LINK_UP);
-  link->backoff_s = 1;
+  link->up_since_us = g_get_monotonic_time ();
   link->failures = 0;
   g_message ("%s: connected, services resolved, notifications on", link->address);
   link_set_error (link, NULL);
@@ -865,6 +872,14 @@ link_bind (WuBluezLink *link, const char *device_path)
 {
   g_debug ("%s: device object %s", link->address, device_path);
   link->device_path = g_strdup (device_path);
+  /* Found again (bluetoothd forgot it while away, discovery saw it come back): it is in
+   * range now, so connect without waiting out the backoff (up to 30 s); the backoff itself
+   * stays, for the next failure. */
+  if (link->state == LINK_BACKOFF)
+    {
+      g_clear_handle_id (&link->timer, g_source_remove);
+      link_set_state (link, LINK_WAITING);
+    }
   link_advance (link);
 }
 

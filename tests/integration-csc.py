@@ -172,5 +172,25 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
                   self.daemon.log)
 
 
+    def test_sensor_found_again_connects_without_waiting_out_the_backoff(self):
+        """Out of range long enough for the backoff to grow to 16 s, then forgotten by
+        bluetoothd and found again by discovery: warmupd connects at once (it waited out the
+        rest of the backoff, up to 30 s, with the sensor back in range)."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        sensor = self.bike.add_device("csc", ADDRESS, cadence=80.0, rate=4.0)
+        self.daemon = self.start_daemon(config=self.write_config(
+            "[Bike]\nAddress=%s\n[Sensors]\nAddresses=%s\n" % (BIKE_ADDRESS, ADDRESS)))
+        self.wait_sensor("csc", Address=ADDRESS, Connected=True)
+        connects = len(sensor.calls("Connect"))
+        sensor.lose_link()
+        # attempts 1, 2, 4 and 8 s apart: the next waits 16 s
+        self.wait(lambda: len(sensor.calls("Connect")) >= connects + 5, "5 failed Connects",
+                  self.daemon.log, timeout=60)
+        sensor.forget()
+        self.wait_sensor("csc", Address=ADDRESS, Connected=False)
+        self.bike.add_device("csc", ADDRESS, cadence=80.0, rate=4.0)
+        self.wait_sensor("csc", Address=ADDRESS, Connected=True, timeout=10)
+
+
 if __name__ == "__main__":
     wutest.main()

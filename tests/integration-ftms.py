@@ -335,6 +335,33 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
                              "more time counted than was pedalled since the link came back")
         self.assertEqual(self.get(WARMUP_IFACE, "Pauses"), 1)
 
+    def test_link_that_keeps_dropping_backs_off(self):
+        """Every connection drops 0.8 s after it comes up (a bike that sends unbonded clients
+        away): each loss waits longer before the next Connect (the backoff went back to 1 s at
+        every link-up: Connect, setup and a new cap every 1.8 s for as long as it flapped)."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        body = ("d = objects['/'].devices[self.path.split('/')[4]]\n"
+                "d.connect()\n"
+                "d.GLib.timeout_add(800, lambda d=d: (d.disconnect() if d.connected else None)"
+                " or False)\n")
+        self.bike._add_methods(self.bike.device, bluez_mock.DEVICE_IFACE,
+                               [("Connect", "", "", body)])
+        self.daemon = self.start_daemon(config=self.write_config(config()))
+        seen = []   # when the test saw each Connect (polled: late by at most a poll)
+
+        def connects(n):
+            calls = len(self.bike.calls(self.bike.device, "Connect"))
+            while len(seen) < calls:
+                seen.append(time.monotonic())
+            return calls >= n
+        self.wait(lambda: connects(4), "4 Connects", self.daemon.log, timeout=60)
+        self.assertGreaterEqual(self.daemon.log().count("connected, services resolved"), 3,
+                                "the link did come up each time")
+        # after the third loss the backoff is 4 s (1, 2, 4): the gap is 0.8 s up + 4 s
+        self.assertGreaterEqual(seen[3] - seen[2], 3.5,
+                                "Connects %s s apart: no backoff" % [
+                                    round(b - a, 1) for a, b in zip(seen, seen[1:])])
+
     # -- 8. bluetoothd restart mid warm-up -------------------------------------------
 
     def test_bluetoothd_restart(self):

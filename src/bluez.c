@@ -139,6 +139,7 @@ struct WuBluezLink {
   guint backoff_s;
   guint failures;        /* since the link was last up, for quieter logs */
   gint64 up_since_us;    /* monotonic time it last came up */
+  gboolean chars_gone;   /* a characteristic object in use went away: set up again */
   gboolean connected_here;  /* this connection is our Connect's: ours to close */
   char *error;           /* what Sensor1 Error shows */
 };
@@ -316,6 +317,7 @@ link_teardown (WuBluezLink *link, gboolean stop_notify)
   g_clear_object (&link->attempt);
   link->attempt = g_cancellable_new ();
   link->pending = 0;
+  link->chars_gone = FALSE;
   for (guint i = 0; i < link->n_chars; i++)
     {
       LinkChar *ch = &link->chars[i];
@@ -1428,6 +1430,9 @@ bind_links (WuBluez *bluez, GList *objects)
 
       if (g_strcmp0 (path, link->device_path) == 0)
         {
+          if (link->chars_gone)
+            link_lost (link, "its services changed (a characteristic went away): "
+                             "setting it up again");
           if (path == NULL)
             link_set_error (link, bluez->objects == NULL ? "bluetoothd not running"
                                   : bluez->adapter_path == NULL ? "no powered adapter"
@@ -1574,6 +1579,27 @@ on_objects_changed (GDBusObjectManager *manager, GDBusObject *object, gpointer u
   schedule_refresh (user_data);
 }
 
+/* An object went away. A characteristic in use going while its device stays connected is a
+ * Service Changed: bluetoothd ended its notification session (nothing tells a StartNotify
+ * subscriber so) and exports it again once discovered, often under the same path. The link
+ * is set up again by the refresh, or it would stay up and silent. */
+static void
+on_object_removed (GDBusObjectManager *manager, GDBusObject *object, gpointer user_data)
+{
+  WuBluez *bluez = user_data;
+  const char *path = g_dbus_object_get_object_path (object);
+
+  for (guint i = 0; i < bluez->links->len; i++)
+    {
+      WuBluezLink *link = g_ptr_array_index (bluez->links, i);
+
+      for (guint j = 0; j < link->n_chars && link->state >= LINK_SETTING_UP; j++)
+        if (g_strcmp0 (link->chars[j].path, path) == 0)
+          link->chars_gone = TRUE;
+    }
+  schedule_refresh (bluez);
+}
+
 static void
 on_interfaces_changed (GDBusObjectManager *manager, GDBusObject *object,
                        GDBusInterface *iface, gpointer user_data)
@@ -1638,7 +1664,7 @@ on_manager_ready (GObject *object, GAsyncResult *result, gpointer user_data)
   bluez->objects_retry_s = 1;
   bluez->objects = objects;
   g_signal_connect (objects, "object-added", G_CALLBACK (on_objects_changed), bluez);
-  g_signal_connect (objects, "object-removed", G_CALLBACK (on_objects_changed), bluez);
+  g_signal_connect (objects, "object-removed", G_CALLBACK (on_object_removed), bluez);
   g_signal_connect (objects, "interface-added", G_CALLBACK (on_interfaces_changed), bluez);
   g_signal_connect (objects, "interface-removed", G_CALLBACK (on_interfaces_changed), bluez);
   g_signal_connect (objects, "interface-proxy-properties-changed",

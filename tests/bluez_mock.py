@@ -295,6 +295,29 @@ class SimulatedBike:
         self.gatt_exported = False
         del self.root.devices[self.device.split("/")[4]]
 
+    def _unexport_gatt(self):
+        """The GATT objects go (GATT ones only, deepest first, each with InterfacesRemoved)."""
+        paths = sorted((path for path in self.objects if path.startswith(self.device + "/")),
+                       key=len, reverse=True)
+        for path in paths:
+            ifaces = [i for i in self.objects[path].props if i.startswith("org.bluez")]
+            self.root.RemoveObject(path)
+            self.root.EmitSignal(OM_IFACE, "InterfacesRemoved", "oas",
+                                 [self.dbus.ObjectPath(path), ifaces])
+        self.gatt_exported = False
+
+    def _service_changed(self):
+        """The device sends Service Changed while connected: bluetoothd ends every
+        notification session (acquired fds closed), drops the GATT objects and exports them
+        again once discovered, under the same paths; Connected and ServicesResolved stay
+        true, so a client sees only the objects go and come back."""
+        for path in list(self.acquired):
+            self._release_acquired(path)
+        self.notifying.clear()
+        self.in_control = False
+        self._unexport_gatt()
+        self.GLib.timeout_add(100, lambda: self._export_gatt() or False)
+
     def _export_gatt(self):
         """Service discovery done: export the GATT database (kept while disconnected, as
         with BlueZ's Cache=always; gone only with bluetoothd)."""
@@ -670,6 +693,8 @@ class SimulatedBike:
                 self.disconnect()
         elif what == "come_back":
             self.away = False
+        elif what == "service_changed":
+            self._service_changed()
         else:
             raise self.dbus.exceptions.DBusException("unknown control %r" % what,
                                                      name="org.freedesktop.DBus.Error.InvalidArgs")
@@ -1008,6 +1033,11 @@ class BluezMock:
 
     def come_back(self):
         self.control("come_back", True)
+
+    def service_changed(self):
+        """Service Changed while connected: the GATT objects go and come back (100 ms later),
+        every notification session ended, control lost; the link stays up."""
+        self.control("service_changed", True)
 
     def advertise(self, *services):
         """The device's UUIDs become these 16-bit services (what a scan or a service

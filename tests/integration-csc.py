@@ -192,5 +192,25 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait_sensor("csc", Address=ADDRESS, Connected=True, timeout=10)
 
 
+    def test_service_changed_start_notify_sensor_is_set_up_again(self):
+        """Service Changed on a sensor subscribed by StartNotify (the link stays up, the GATT
+        objects go and come back under the same paths): nothing tells a StartNotify subscriber
+        its session ended; warmupd sees its characteristic go and sets the link up again (it
+        stayed "up" and silent for as long as the sensor stayed connected)."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        sensor = self.bike.add_device("csc", ADDRESS, notify="start", cadence=80.0, rate=4.0)
+        self.daemon = self.start_daemon(config=self.write_config(
+            "[Bike]\nAddress=%s\n[Sensors]\nAddresses=%s\n" % (BIKE_ADDRESS, ADDRESS)))
+        path, props = self.wait_sensor("csc", Address=ADDRESS, Connected=True)
+        self.wait(lambda: self.sensors("csc")[path]["Events"] > props["Events"] + 4,
+                  "CSC Measurements")
+        sensor.control("service_changed", True)
+        events = self.sensors("csc")[path]["Events"]
+        self.wait(lambda: self.sensors("csc")[path]["Events"] > events + 10,
+                  "CSC Measurements again after the service change", self.daemon.log)
+        self.assertIn("services changed", self.daemon.log())
+        self.assertIn(CSC_MEASUREMENT, sensor.state()["notifying"])
+
+
 if __name__ == "__main__":
     wutest.main()

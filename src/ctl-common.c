@@ -29,6 +29,15 @@ wu_ctl_find_command (int argc, char **argv)
   return NULL;
 }
 
+gboolean
+wu_ctl_check_wait (int wait_seconds)
+{
+  if (wait_seconds >= 0)
+    return TRUE;
+  g_printerr ("warmupctl: --wait must be 0 (do not wait) or more seconds\n");
+  return FALSE;
+}
+
 static gboolean
 on_wait_timeout (gpointer user_data)
 {

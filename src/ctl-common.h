@@ -12,6 +12,10 @@
  * NULL when there is none. Each command's dispatcher runs before GOption has parsed. */
 const char *wu_ctl_find_command (int argc, char **argv);
 
+/* TRUE when WAIT_SECONDS (-w/--wait) is 0 or more; FALSE with a message on stderr (the
+ * caller exits 2, bad usage) when it is negative. */
+gboolean wu_ctl_check_wait (int wait_seconds);
+
 /* Wait up to WAIT_SECONDS for warmupd to own its name on PROXY's bus. TRUE when it does;
  * FALSE with a message naming the bus otherwise. Connect signal handlers to PROXY first if
  * nothing the daemon emits right after appearing may be missed. */

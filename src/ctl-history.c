@@ -48,6 +48,12 @@ parse_options (int *argc, char ***argv, HistoryOptions *options, GError **error)
                    strcmp ((*argv)[1], "history") == 0 ? (*argv)[2] : (*argv)[1]);
       return FALSE;
     }
+  if (options->wait_seconds < 0)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--wait must be 0 (do not wait) or more seconds");
+      return FALSE;
+    }
   if (options->limit < 0)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,

@@ -923,6 +923,8 @@ wu_ctl_routine_dispatch (int argc, char **argv, int *status)
            || (strcmp (command, "routines") == 0 && argc != 2)
            || (strcmp (command, "guide") == 0 && argc > 3))
     g_printerr ("warmupctl: usage: warmupctl [--session] [--wait SECONDS] %s\n", usage);
+  else if (!wu_ctl_check_wait (wait_seconds))
+    ;   /* reported */
   else if ((proxy = connect_routine1 (session_bus, wait_seconds)) == NULL)
     *status = EXIT_FAILURE;
   else if (strcmp (command, "routines") == 0)

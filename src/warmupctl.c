@@ -313,6 +313,8 @@ main (int argc, char **argv)
       g_printerr ("warmupctl: %s\n", error->message);
       return 2;
     }
+  if (!wu_ctl_check_wait (options.wait_seconds))
+    return 2;
   command = argc > 1 ? argv[1] : "status";
   if (argc > 2 || (strcmp (command, "status") != 0 && strcmp (command, "start") != 0
                    && strcmp (command, "stop") != 0 && strcmp (command, "watch") != 0))

@@ -532,12 +532,16 @@ class ReplayTests(wutest.WarmupdTestCase):
         bad_usages = (["--guide", "status"], ["--guide"], ["--guide", "start"],
                       ["--guide", "stop"], ["status", "extra"], ["bogus"], ["--bogus"],
                       ["-w", "x", "status"], ["routine"], ["routines", "extra"],
-                      ["guide", "a", "b"], ["history", "extra"], ["history", "--limit", "-1"])
+                      ["guide", "a", "b"], ["history", "extra"], ["history", "--limit", "-1"],
+                      ["-w", "-5", "status"], ["--wait=-1", "watch"], ["-w", "-1", "routines"],
+                      ["routine", "--wait", "-5", "key-exercises"], ["history", "-w", "-5"])
         for bus in ([], ["--session"]):
             for args in bad_usages:
                 r = self.run_tool([WARMUPCTL] + bus + args, env=env)
                 self.assertEqual(r.returncode, 2, "%r: %s" % (bus + args, r.stderr))
                 self.assertNotIn("cannot reach", r.stderr, bus + args)
+                if any(a in ("-5", "-1", "--wait=-1") for a in args) and "--limit" not in args:
+                    self.assertIn("--wait must be 0", r.stderr, bus + args)
             r = self.run_tool([WARMUPCTL] + bus + ["status"], env=env)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("cannot reach the %s bus" % ("session" if bus else "system"), r.stderr)

@@ -925,6 +925,9 @@ wu_ctl_routine_dispatch (int argc, char **argv, int *status)
     g_printerr ("warmupctl: usage: warmupctl [--session] [--wait SECONDS] %s\n", usage);
   else if (!wu_ctl_check_wait (wait_seconds))
     ;   /* reported */
+  else if (argc > 2 && !g_utf8_validate (argv[2], -1, NULL))
+    /* a D-Bus string is UTF-8: g_variant_new_string() must not be handed it (a critical) */
+    g_printerr ("warmupctl: routine ID is not valid UTF-8\n");
   else if ((proxy = connect_routine1 (session_bus, wait_seconds)) == NULL)
     *status = EXIT_FAILURE;
   else if (strcmp (command, "routines") == 0)

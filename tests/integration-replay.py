@@ -534,7 +534,8 @@ class ReplayTests(wutest.WarmupdTestCase):
                       ["-w", "x", "status"], ["routine"], ["routines", "extra"],
                       ["guide", "a", "b"], ["history", "extra"], ["history", "--limit", "-1"],
                       ["-w", "-5", "status"], ["--wait=-1", "watch"], ["-w", "-1", "routines"],
-                      ["routine", "--wait", "-5", "key-exercises"], ["history", "-w", "-5"])
+                      ["routine", "--wait", "-5", "key-exercises"], ["history", "-w", "-5"],
+                      ["routine", os.fsdecode(b"\xff")], ["guide", os.fsdecode(b"ab\xffc")])
         for bus in ([], ["--session"]):
             for args in bad_usages:
                 r = self.run_tool([WARMUPCTL] + bus + args, env=env)

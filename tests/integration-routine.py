@@ -544,6 +544,14 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertIn("io.github.warmupd.Error.UnknownRoutine", out.stderr)
         out = self.run_tool([WARMUPCTL, "--session", "routine"])
         self.assertEqual(out.returncode, 2)
+        # a routine ID that is not UTF-8 (byte 0xFF) is bad usage, not a GLib critical in
+        # g_variant_new_string() (fatal here)
+        env = dict(self.bus.env(), G_DEBUG="fatal-criticals")
+        for command in ("routine", "guide"):
+            out = self.run_tool([WARMUPCTL, "--session", command, os.fsdecode(b"\xff")], env=env)
+            self.assertEqual(out.returncode, 2, out.stderr)
+            self.assertIn("warmupctl: routine ID is not valid UTF-8", out.stderr)
+            self.assertNotIn("CRITICAL", out.stderr)
 
     def test_warmupctl_options_before_the_command(self):
         """The synopsis puts -w SECONDS before the command: its value is not the command

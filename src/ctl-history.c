@@ -253,8 +253,6 @@ print_history (WuWarmup1 *proxy, const HistoryOptions *options)
   gint64 before_id = 0;
   gboolean old_daemon = FALSE;
 
-  if (options->csv)
-    print_csv_header ();
   for (;;)
     {
       guint want = options->limit > 0 ? (guint) (options->limit - printed) : 0;
@@ -264,6 +262,10 @@ print_history (WuWarmup1 *proxy, const HistoryOptions *options)
 
       if (page == NULL)
         return FALSE;
+      /* the header once the first page is in: a failed fetch leaves nothing on stdout (a
+       * file it is redirected to is not taken for an empty history) */
+      if (options->csv && before_id == 0)
+        print_csv_header ();
       n = g_variant_n_children (page);
       if (n == 0 && printed == 0 && !options->csv)
         g_print ("no warm-ups yet\n");

@@ -694,6 +694,11 @@ class HistoryTests(wutest.WarmupdTestCase):
         out = self.warmupctl()
         self.assertEqual(out.returncode, 1)
         self.assertIn("io.github.warmupd.Error.HistoryUnavailable", out.stderr)
+        # CSV: no header either, so a file it is redirected to is not an empty history
+        out = self.warmupctl("--csv")
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("io.github.warmupd.Error.HistoryUnavailable", out.stderr)
+        self.assertEqual(out.stdout, "")
 
     def test_state_directory_name_not_utf8(self):
         """A state directory whose name is not UTF-8 (byte 0xE9): HistoryError and the

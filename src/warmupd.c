@@ -12,6 +12,7 @@
 #include "wu-config.h"
 #include "wu-ftms-session.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <math.h>
@@ -32,6 +33,7 @@ typedef struct {
   char *config_path;
   char *replay_path;
   double speed;
+  gboolean speed_given;        /* --speed was on the command line (it needs --replay) */
   char *record_path;
   char *state_dir;             /* --state-dir: where history.db lives */
   gboolean check_config;
@@ -639,6 +641,33 @@ is_valid_speed (double speed)
   return speed == 0 || (speed >= MIN_SPEED && speed <= MAX_SPEED);
 }
 
+/* --speed X: read as GOption reads a double (G_OPTION_ARG_DOUBLE), and noted as given. */
+static gboolean
+on_speed_option (const char *option_name, const char *value, gpointer data, GError **error)
+{
+  WuOptions *options = data;
+  char *end = NULL;
+  double speed;
+
+  errno = 0;
+  speed = g_strtod (value, &end);
+  if (value[0] == '\0' || *end != '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "Cannot parse double value \u201c%s\u201d for %s", value, option_name);
+      return FALSE;
+    }
+  if (errno == ERANGE)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "Double value \u201c%s\u201d for %s out of range", value, option_name);
+      return FALSE;
+    }
+  options->speed = speed;
+  options->speed_given = TRUE;
+  return TRUE;
+}
+
 static gboolean
 parse_options (int *argc, char ***argv, WuOptions *options, GError **error)
 {
@@ -649,7 +678,7 @@ parse_options (int *argc, char ***argv, WuOptions *options, GError **error)
       "Configuration file (default " WU_SYSCONFDIR "/warmupd/warmupd.conf)", "FILE" },
     { "replay", 0, 0, G_OPTION_ARG_FILENAME, &options->replay_path,
       "Replay a recorded trace instead of live sensors", "FILE" },
-    { "speed", 0, 0, G_OPTION_ARG_DOUBLE, &options->speed,
+    { "speed", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer) on_speed_option,
       "Replay speed: 1 real time, N times faster (0.01 to 1000000), 0 virtual time (as fast "
       "as possible)", "X" },
     { "record", 0, 0, G_OPTION_ARG_FILENAME, &options->record_path,
@@ -664,15 +693,24 @@ parse_options (int *argc, char ***argv, WuOptions *options, GError **error)
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- warm up on the bike, then the floor routine");
+  /* the main group of its own: its callbacks (--speed) are given OPTIONS */
+  GOptionGroup *group = g_option_group_new (NULL, NULL, NULL, options, NULL);
 
   options->speed = 1.0;
-  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_group_add_entries (group, entries);
+  g_option_context_set_main_group (context, group);
   if (!g_option_context_parse (context, argc, argv, error))
     return FALSE;
   if (*argc > 1)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'",
                    (*argv)[1]);
+      return FALSE;
+    }
+  if (options->speed_given && options->replay_path == NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "--speed needs --replay (it sets how fast a trace is replayed)");
       return FALSE;
     }
   if (!is_valid_speed (options->speed))

@@ -371,6 +371,22 @@ class ReplayTests(wutest.WarmupdTestCase):
             self.assertIn("--speed must be 0 (virtual time) or a factor from 0.01 to 1000000",
                           r.stderr)
 
+    def test_speed_without_replay_is_refused(self):
+        """--speed only sets how fast --replay plays a trace: alone it is a command-line error
+        (exit 1), not an option silently ignored by live sensors or --check-config."""
+        conf = self.write_config("# defaults\n")
+        for argv in (["--check-config", "--config", conf, "--speed", "30"],
+                     ["--session", "--config", conf, "--speed", "2"],
+                     ["--session", "--config", conf, "--speed=0"]):
+            r = self.run_tool([WARMUPD] + argv, timeout=10)
+            self.assertEqual(r.returncode, 1, "%r: %s" % (argv, r.stderr))
+            self.assertIn("warmupd: --speed needs --replay", r.stderr)
+        # still read as a double, and checked, with --replay
+        still = os.path.join(TRACES, "still.trace")
+        r = self.run_tool([WARMUPD, "--session", "--replay", still, "--speed", "fast"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Cannot parse double value", r.stderr)
+
     def test_far_event_at_slow_speed_is_never_due(self):
         # 10^12 s at a hundredth of real time is beyond gint64 µs: never due, not due now
         with open(os.path.join(TRACES, "still.trace")) as f:

@@ -227,6 +227,42 @@ on_start_floor_routine (WuWarmup1 *proxy, const char *routine, GVariant *summary
   g_main_loop_quit (watch->loop);
 }
 
+/* State read from warmupd itself (not the proxy's cache) is complete. */
+static gboolean
+daemon_says_complete (WuWarmup1 *proxy)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) value = NULL;
+
+  reply = g_dbus_connection_call_sync (g_dbus_proxy_get_connection (G_DBUS_PROXY (proxy)),
+                                       WU_BUS_NAME, WU_OBJECT_PATH,
+                                       "org.freedesktop.DBus.Properties", "Get",
+                                       g_variant_new ("(ss)", "io.github.warmupd.Warmup1",
+                                                      "State"),
+                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                                       NULL);
+  if (reply == NULL)
+    return FALSE;   /* gone: the watch loop says so */
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_is_of_type (value, G_VARIANT_TYPE_STRING)
+         && strcmp (g_variant_get_string (value, NULL), "complete") == 0;
+}
+
+/* The warm-up was complete before watch came: what the properties still say of it (the
+ * averages went with StartFloorRoutine's summary). */
+static void
+watch_already_complete (Watch *watch)
+{
+  g_autofree char *elapsed = format_clock (wu_warmup1_get_elapsed (watch->proxy));
+
+  watch_show (watch);
+  g_print ("%sWarm-up complete. Time for the floor routine: %s\n", watch->tty ? "\n" : "",
+           wu_warmup1_get_routine (watch->proxy));
+  g_print ("  pedalled     %s\n", elapsed);
+  g_print ("  pauses       %u\n", wu_warmup1_get_pauses (watch->proxy));
+  watch->status = EXIT_SUCCESS;
+}
+
 static void
 on_owner_changed (GObject *object, GParamSpec *pspec, gpointer user_data)
 {
@@ -257,6 +293,18 @@ cmd_watch (WuWarmup1 *proxy, const CtlOptions *options)
     }
   if (watch.status == EXIT_SUCCESS)
     goto done;   /* the warm-up completed while we waited */
+  if (g_strcmp0 (wu_warmup1_get_state (proxy), "complete") == 0 && daemon_says_complete (proxy))
+    {
+      /* Attached to a warm-up already complete: it is time for the floor routine now, not
+       * after the next warm-up. warmupd emits StartFloorRoutine as it publishes complete,
+       * before it answers the Get: when it was sent to us it is queued by now; take it for
+       * the summary it carries. */
+      while (watch.status != EXIT_SUCCESS && g_main_context_iteration (NULL, FALSE))
+        ;
+      if (watch.status != EXIT_SUCCESS)
+        watch_already_complete (&watch);
+      goto done;
+    }
   g_signal_connect (proxy, "g-properties-changed", G_CALLBACK (on_properties_changed), &watch);
   g_signal_connect (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &watch);
   watch_show (&watch);

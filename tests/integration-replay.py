@@ -613,6 +613,22 @@ class ReplayTests(wutest.WarmupdTestCase):
         # already be listening (it connects its handlers before --wait)
         self.check_watch_output(*self.run_watch(speed=0))
 
+    def test_warmupctl_watch_after_the_warmup_completed(self):
+        """watch attached when the warm-up is already complete (a replay over, its
+        StartFloorRoutine gone before watch came): it is time for the floor routine now, so
+        watch says so and exits 0 instead of waiting for a next warm-up (forever here)."""
+        path, _ = self.write_trace("watch.trace", straight_segments())
+        self.replay(path)
+        self.assertEqual(self.warmup()["State"], "complete")
+        r = self.run_tool([WARMUPCTL, "--session", "watch"], timeout=10)
+        self.assertEqual(r.returncode, 0, "stdout:\n%s\nstderr:\n%s" % (r.stdout, r.stderr))
+        lines = r.stdout.splitlines()
+        self.assertIn(" complete ", lines[0])
+        self.assertEqual(lines[1], "Warm-up complete. Time for the floor routine: "
+                         "after-bike-warmup")
+        self.assertRegex(r.stdout, r"pedalled\s+10:00")
+        self.assertRegex(r.stdout, r"pauses\s+0")
+
     def test_warmupctl_watch_warmupd_killed(self):
         """warmupd vanishes under `watch`: GDBusProxy invalidates every property before it says
         the owner changed; watch prints no line of emptied values ("(null)"), says warmupd

@@ -70,7 +70,7 @@ static const ExpectedRoutine expected_routines[] = {
     { "sky-high-stretch", "Sky-high stretch", HOLD, 15, EACH, WU_POSITION_STANDING, 0, 1, 1 },
     /* "That's 1 rep; do 10" */
     { "pelvic-tilt", "Pelvic tilt", REPS, 10, NONE, WU_POSITION_FLOOR_BACK, 0, 1, 1 },
-    /* all fours, "hold for up to 30 seconds ... Repeat one to two more times" */
+    /* all fours: a hold of 30 s at most, 2 to 3 holds in all */
     { "knee-lift", "Knee lift", HOLD, 30, NONE, WU_POSITION_ALL_FOURS, 0, 2, 3 },
     /* "repeat on opposite side. That's 1 rep; do 10" */
     { "hinging-side-lunge", "Hinging side lunge", REPS, 10, ALT, WU_POSITION_STANDING, 0, 1, 1 },

@@ -76,6 +76,9 @@ typedef struct {
   gboolean have_counter;
   guint16 counter_revs, counter_time;
   gint64 counter_since_us;     /* when the frame holding counter_time arrived */
+  /* The revolutions went back (the sensor was reset: counts and event time from 0): the
+   * anchor's event time is no revolution's, so the next revolution gives no period. */
+  gboolean counter_reset;
   gint64 last_frame_us;        /* when the latest frame arrived, new event or not */
   gint64 report_interval_us;   /* smoothed time between frames: how late news can be */
   guint events_per_revolution; /* of the latest input: pulses_per_revolution, or 1 */
@@ -105,7 +108,8 @@ guint64 wu_cadence_take_noise_report (WuCadence *cadence, gint64 now_us);
  * measurement; after a rest, a restart: no period); FALSE for a repeat of the last event,
  * the first frame (nothing to compare with yet), or an implausible jump (counted in
  * `rejected`, and the counter re-anchored): faster than max_rpm, or an event-time span
- * longer than the frames' arrival allows (an event time that stepped back wraps to 64 s). */
+ * longer than the frames' arrival allows (an event time that stepped back wraps to 64 s),
+ * or a count that went back (a sensor reset: the next revolution gives no period). */
 gboolean wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs,
                            guint16 event_time_1024);
 

@@ -11,6 +11,9 @@
  * this (with margin for delivery latency) cannot be measured from them. */
 #define COUNTER_WRAP_LIMIT_US (60 * G_USEC_PER_SEC)
 #define CRANK_TICKS_PER_SECOND 1024
+/* New revolutions of a frame above this are the 16-bit count going back (a sensor reset),
+ * not forward: no rider turns the crank 32768 times between two frames. */
+#define CRANK_REVS_BACKWARDS 0x8000
 /* Frames further apart than this are a gap in the link, not the sensor's report rate. */
 #define REPORT_INTERVAL_MAX_US (5 * G_USEC_PER_SEC)
 #define MAX_SPEED_KMH 200.0
@@ -270,6 +273,15 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
         anchor_counter (cadence, now_us, revs, event_time_1024);
       return FALSE;
     }
+  if (new_revs >= CRANK_REVS_BACKWARDS)
+    {
+      /* The count went back: the sensor was reset (a battery change, a reboot). Its event
+       * time restarted too; followed, and the next revolution measures nothing from it. */
+      cadence->rejected++;
+      anchor_counter (cadence, now_us, revs, event_time_1024);
+      cadence->counter_reset = TRUE;
+      return FALSE;
+    }
   /* Only a counter that moved recently gives a period: after an anchor or a rest the
    * event time may have wrapped, and the gap is a rest anyway. Asked first: after a rest
    * of about 64 s the wrapped event time looks like a tiny span, an implausible period. */
@@ -277,6 +289,12 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
                !is_restart (cadence, now_us - cadence->last_us, COUNTER_WRAP_LIMIT_US);
   if (!measurable)
     forget_periods (cadence);
+  else if (cadence->counter_reset)
+    {
+      /* The first revolution since a sensor reset: the anchor's event time (0, or whatever
+       * the sensor booted with) is no revolution's, so the span from it is no period (it
+       * read 40.96 rpm for a rider at 60). The pace from before the reset still stands. */
+    }
   else
     {
       span_us = (double) ticks * G_USEC_PER_SEC / CRANK_TICKS_PER_SECOND;
@@ -293,6 +311,7 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
         push_period (cadence, (gint64) period_us);
     }
   anchor_counter (cadence, now_us, revs, event_time_1024);
+  cadence->counter_reset = FALSE;
   cadence->have_revolution = TRUE;
   cadence->last_us = now_us;
   cadence->events_per_revolution = 1;

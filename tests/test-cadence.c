@@ -124,6 +124,14 @@ static const CadenceCase cases[] = {
   { "crank-event-a-report-old-is-possible", 0,
     { C (0, 1, 0, FALSE), C (1, 2, 51, TRUE), C (2, 3, 2040, TRUE),
       E (2, 60.0 * 1024 / 1989) } },
+  /* The sensor reset mid-ride (a battery change): revolutions and event time back to 0,
+   * the rider steady at 60 rpm. The frame after the reset gives no period (measured from
+   * the reset's event time 0 it read 40.96 rpm); the pace from before stands, and the next
+   * frame measures again. */
+  { "crank-sensor-reset-is-not-a-span", 0,
+    { C (0, 5000, 40000, FALSE), C (1, 5001, 41024, TRUE), C (2, 5002, 42048, TRUE),
+      C (3, 5003, 43072, TRUE), C (4, 0, 0, FALSE), C (5, 1, 1500, TRUE), E (5, 60),
+      C (6, 2, 2524, TRUE), E (6, 60) } },
   /* Frames come once a second: news of a revolution can be a report late. */
   { "crank-overdue-allows-report-interval", 0,
     { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (3, 3, 2048, FALSE),

@@ -16,6 +16,12 @@
 #define CRANK_REVS_BACKWARDS 0x8000
 /* Frames further apart than this are a gap in the link, not the sensor's report rate. */
 #define REPORT_INTERVAL_MAX_US (5 * G_USEC_PER_SEC)
+/* A frame this soon after the previous one is a duplicate (a link-layer retransmission, the
+ * characteristic subscribed twice), not the report rate: sensors notify at most every
+ * 250 ms or so. Counted in the mean, the 20 ms copies of a 1 Hz sensor shrank the interval
+ * (and with it the grace before a revolution is overdue) to ~0.3 s, and the cadence dipped
+ * below MinCadence between frames mid-ride. */
+#define REPORT_INTERVAL_MIN_US (50 * 1000)
 #define MAX_SPEED_KMH 200.0
 /* How much longer than the arrival gap a counter's event-time span may be: delivery latency,
  * and (as gap / SPAN_CLOCK_DIVISOR) a sensor clock a few per cent off. */
@@ -209,7 +215,9 @@ wu_cadence_take_noise_report (WuCadence *cadence, gint64 now_us)
   return n;
 }
 
-/* The smoothed time between a counter's frames (HAVE: a frame came before, at *LAST_US). */
+/* The smoothed time between a counter's frames (HAVE: a frame came before, at *LAST_US).
+ * A duplicate (REPORT_INTERVAL_MIN_US) is left out: the next frame's gap is measured from
+ * the one it copied. */
 static void
 note_report (gboolean have, gint64 *last_us, gint64 *interval_us, gint64 now_us)
 {
@@ -217,7 +225,9 @@ note_report (gboolean have, gint64 *last_us, gint64 *interval_us, gint64 now_us)
     {
       gint64 gap = now_us - *last_us;
 
-      if (gap > 0 && gap <= REPORT_INTERVAL_MAX_US)
+      if (gap < REPORT_INTERVAL_MIN_US)
+        return;
+      if (gap <= REPORT_INTERVAL_MAX_US)
         *interval_us = *interval_us == 0 ? gap : (3 * *interval_us + gap) / 4;
     }
   *last_us = now_us;

@@ -136,6 +136,13 @@ static const CadenceCase cases[] = {
   { "crank-overdue-allows-report-interval", 0,
     { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (3, 3, 2048, FALSE),
       E (3.9, 60), E (4.5, 40) } },
+  /* The same, every frame arriving twice 20 ms apart (a link retransmission): the copies
+   * are not the report rate. Counted, they made the interval ~0.36 s, and 38.9 rpm showed
+   * at 3.9 s: below MinCadence between two frames of a rider at 60. */
+  { "crank-duplicate-frames-are-not-the-report-rate", 0,
+    { C (0, 1, 0, FALSE), C (0.02, 1, 0, FALSE), C (1, 2, 1024, TRUE),
+      C (1.02, 2, 1024, FALSE), C (2, 3, 2048, TRUE), C (2.02, 3, 2048, FALSE),
+      C (3, 3, 2048, FALSE), C (3.02, 3, 2048, FALSE), E (3.9, 60), E (4.5, 40) } },
 };
 
 static void

@@ -54,9 +54,13 @@ typedef struct {
   double power_w;
   double speed_kmh;
   double resistance;
+  /* The cadence is the estimator's projection at a deadline (the next revolution due or
+   * overdue), not news of a revolution: it keeps a pedalling run going but counts no time
+   * by itself; the next revolution counts the time since the last one. */
+  gboolean projected;
 } WuSample;
 
-void wu_sample_init (WuSample *sample, gint64 time_us);   /* all values -1 */
+void wu_sample_init (WuSample *sample, gint64 time_us);   /* all values -1, not projected */
 
 typedef enum {
   WU_ACTION_STATE,          /* old_state -> new_state */

@@ -715,10 +715,28 @@ track_high_cadence (WuController *ctl, double cadence, gint64 t, WuActions *out)
     set_ease_off_hint (ctl, out);
 }
 
+/* A cadence still >= MinCadence that the estimator projected at a deadline (the next
+ * revolution due, or overdue and the cadence falling): no news that the rider still pedals.
+ * Counted up to it, a stop counted the time the cadence takes to fall below MinCadence after
+ * the last revolution (~1.5 s from a reed switch, a BLE sensor's report interval more).
+ * It keeps alive what a pedalling sample does (the run, the warm-up against PauseAfter) and
+ * counts nothing, starts nothing, resumes nothing: the next revolution counts the whole time
+ * since the last one (no more than StaleAfter: continues_run()), a stop nothing after it. */
 static void
-on_cadence_sample (WuController *ctl, double cadence, gint64 t, WuActions *out)
+on_projected_pedalling (WuController *ctl, gint64 t)
 {
-  if (cadence >= ctl->config.min_cadence)
+  ctl->last_pedal_us = t;
+  if (ctl->state == WU_STATE_WARMING_UP)
+    ctl->activity_us = t;
+}
+
+static void
+on_cadence_sample (WuController *ctl, double cadence, gboolean projected, gint64 t,
+                   WuActions *out)
+{
+  if (cadence >= ctl->config.min_cadence && projected)
+    on_projected_pedalling (ctl, t);
+  else if (cadence >= ctl->config.min_cadence)
     on_pedalling_sample (ctl, t, out);
   else
     {
@@ -792,7 +810,7 @@ wu_controller_sample (WuController *ctl, const WuSample *sample, WuActions *out)
   remember (&ctl->resistance, sample->resistance, t);
 
   if (sample->cadence_rpm >= 0)
-    on_cadence_sample (ctl, sample->cadence_rpm, t, out);
+    on_cadence_sample (ctl, sample->cadence_rpm, sample->projected, t, out);
   accumulate_summary (ctl, sample);
   if (sample->resistance >= 0)
     track_over_cap (ctl, sample->resistance, t, out);

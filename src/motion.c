@@ -190,6 +190,7 @@ wu_motion_take_due (WuMotion *motion, gint64 now_us, WuSample *sample, guint *st
     {
       motion->cadence_due_us = G_MAXINT64;
       sample->cadence_rpm = wu_cadence_get (&motion->cadence, now_us);
+      sample->projected = TRUE;
       taken = TRUE;
     }
   if (wu_wheel_expire (&motion->wheel, now_us))

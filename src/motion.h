@@ -64,7 +64,8 @@ typedef enum {
  * fall to 0 would be lost. */
 gint64 wu_motion_refresh_due (WuMotion *motion, gint64 now_us);
 /* At NOW_US, the changes due: SAMPLE (initialised here) carries the cadence when its change
- * was due (for the engine to publish and feed the controller); *STALE the WuMotionStale
+ * was due (for the engine to publish and feed the controller; marked projected: no
+ * revolution came, it counts no pedalling time); *STALE the WuMotionStale
  * values gone stale (for the engine to show as 0; the controller has its own StaleAfter).
  * FALSE when nothing was due. */
 gboolean wu_motion_take_due (WuMotion *motion, gint64 now_us, WuSample *sample,

@@ -15,6 +15,7 @@
 typedef enum {
   STEP_CHECK,    /* no input: only check */
   STEP_SAMPLE,   /* cadence, power, resistance (speed -1) */
+  STEP_PROJECTED,  /* the estimator's cadence at a deadline (no revolution): cadence */
   STEP_PEDAL,    /* 1 Hz samples at t, t+1, ..., until; cadence, power, resistance */
   STEP_LINK_UP,
   STEP_LINK_DOWN,
@@ -50,6 +51,7 @@ typedef struct {
 
 /* Step constructors */
 #define SAMPLE(t_, cad_) .t = (t_), .kind = STEP_SAMPLE, .a = (cad_), .b = NONE, .c = NONE
+#define PROJECTED(t_, cad_) .t = (t_), .kind = STEP_PROJECTED, .a = (cad_), .b = NONE, .c = NONE
 #define SAMPLE_PR(t_, cad_, pow_, res_) .t = (t_), .kind = STEP_SAMPLE, .a = (cad_), .b = (pow_), .c = (res_)
 #define PEDAL(from_, to_, cad_) .t = (from_), .until = (to_), .kind = STEP_PEDAL, .a = (cad_), .b = NONE, .c = NONE
 #define PEDAL_PR(from_, to_, cad_, pow_, res_) .t = (from_), .until = (to_), .kind = STEP_PEDAL, \
@@ -132,15 +134,23 @@ format_actions (const WuActions *actions)
 }
 
 static void
-feed_sample (WuController *ctl, double t, double cadence, double power, double resistance,
-             WuActions *out)
+feed_sample_projected (WuController *ctl, double t, double cadence, double power,
+                       double resistance, gboolean projected, WuActions *out)
 {
   WuSample sample;
   wu_sample_init (&sample, to_us (t));
   sample.cadence_rpm = cadence;
   sample.power_w = power;
   sample.resistance = resistance;
+  sample.projected = projected;
   wu_controller_sample (ctl, &sample, out);
+}
+
+static void
+feed_sample (WuController *ctl, double t, double cadence, double power, double resistance,
+             WuActions *out)
+{
+  feed_sample_projected (ctl, t, cadence, power, resistance, FALSE, out);
 }
 
 /* 1 Hz pedalling from `from` to `until` inclusive, actions appended to `out`. */
@@ -213,6 +223,9 @@ run_step (WuController *ctl, const CaseConfig *cc, const Step *step, WuActions *
       break;
     case STEP_SAMPLE:
       feed_sample (ctl, step->t, step->a, step->b, step->c, out);
+      break;
+    case STEP_PROJECTED:
+      feed_sample_projected (ctl, step->t, step->a, NONE, NONE, TRUE, out);
       break;
     case STEP_PEDAL:
       pedal (ctl, step->t, step->until, step->a, step->b, step->c, out);
@@ -827,6 +840,36 @@ static const TableCase cases[] = {
     { SAMPLE (11, 0), .actions = "" },
     { PEDAL (12, 14, 60), .actions = "" },
     { SAMPLE (15, 60), .actions = "STATE paused->warming-up" },
+    END } },
+  /* The estimator's cadence at its deadlines after the last revolution (due at 11 s, then
+   * overdue and falling, below MinCadence at 11.75 s): no news of pedalling. It counted
+   * 1.5 s of a stop; now nothing after the last revolution. It still keeps the warm-up
+   * active: PauseAfter runs from the last projection >= MinCadence, as before. */
+  { "projected-cadence-counts-nothing-after-a-stop", { 0 }, {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { PROJECTED (11, 60), .actions = "", ELAPSED (10) },
+    { PROJECTED (11.25, 48), ELAPSED (10) },
+    { PROJECTED (11.5, 40), ELAPSED (10) },
+    { PROJECTED (11.75, 34.3), ELAPSED (10) },
+    { TICK (16.499), .actions = "", .state = "warming-up" },
+    { TICK (16.5), .actions = "STATE warming-up->paused", .state = "paused", ELAPSED (10) },
+    END } },
+  /* A revolution after projections: the run went on through them, and the whole time since
+   * the last revolution counts at once. */
+  { "projected-cadence-keeps-the-run-the-next-revolution-counts-the-gap", { 0 }, {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { PROJECTED (11, 60), ELAPSED (10) },
+    { PROJECTED (11.25, 48), ELAPSED (10) },
+    { SAMPLE (11.4, 45), ELAPSED (11.4) },
+    { SAMPLE (12.4, 60), ELAPSED (12.4) },
+    END } },
+  /* ... but a projection changes no state: autostart waits for a revolution (counted
+   * from the run's first sample, as always). */
+  { "projected-cadence-starts-nothing", { 0 }, {
+    { PEDAL (0, 2, 60), .state = "idle" },
+    { PROJECTED (3.03, 60), .actions = "", .state = "idle", ELAPSED (0) },
+    { SAMPLE (3.2, 60), .actions = "STATE idle->warming-up", .state = "warming-up",
+      ELAPSED (3.2) },
     END } },
   { "machine-stopped-then-abandoned", { 0 }, {
     { PEDAL (0, 10, 60) },

@@ -824,6 +824,65 @@ test_catch_up_ahead_of_the_clock (void)
   wu_engine_free (fixture.engine);
 }
 
+/* A reed switch's closure: a falling edge (the default [Gpio] Edge=falling). */
+static void
+push_gpio_closure (WuSensor *sensor, gint64 time_us)
+{
+  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_GPIO_EDGE, .up = FALSE };
+
+  push (sensor, &event);
+}
+
+/* A warm-up begun with Start() and a cadence sensor alone, link up at 0. */
+static void
+begin_with_sensor (Fixture *fixture)
+{
+  WuConfig config;
+
+  wu_config_init (&config);
+  config.controller.autostart = WU_AUTOSTART_MANUAL;
+  fixture->engine = wu_engine_new (&config, &no_observer, NULL);
+  wu_config_clear (&config);
+  fixture->sensors[SENSOR] = wu_engine_add_source (fixture->engine, "csc", make_fake,
+                                                   (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (fixture->engine);
+  fixture->origin = wu_engine_now (fixture->engine);
+  push_link (fixture->sensors[SENSOR], at (fixture, 0), TRUE);
+  g_assert_true (wu_engine_start_warmup (fixture->engine, NULL));
+}
+
+/* The rider stops: nothing is counted after the last revolution. The estimator's cadence
+ * stays >= MinCadence for a while after it (the next revolution due, then overdue and
+ * falling), and each step of that fall, fed to the controller, counted its time: ~1.5 s a
+ * stop from a reed switch, ~2.5 s here from a crank sensor at 1 Hz. Counted now: from the
+ * first sample with a cadence (the second revolution) to the last revolution's. */
+static void
+test_a_stop_counts_nothing_after_the_last_revolution (void)
+{
+  const WuController *ctl;
+  Fixture fixture = { 0 };
+
+  /* a reed switch, 60 rpm: closures at 1..10 s, then none for 10 s */
+  begin_with_sensor (&fixture);
+  ctl = wu_engine_get_controller (fixture.engine);
+  for (guint i = 1; i <= 10; i++)
+    push_gpio_closure (fixture.sensors[SENSOR], at (&fixture, i));
+  push_cps_power (fixture.sensors[SENSOR], at (&fixture, 20), 0);   /* time passes */
+  g_assert_cmpfloat_with_epsilon (wu_controller_get_elapsed (ctl), 10 - 2, 1e-6);
+  wu_engine_free (fixture.engine);
+
+  /* a crank sensor, 60 rpm, a frame half a second after each revolution (1..10 s), then the
+   * same frame repeated once a second */
+  fixture = (Fixture) { 0 };
+  begin_with_sensor (&fixture);
+  ctl = wu_engine_get_controller (fixture.engine);
+  for (guint i = 1; i <= 20; i++)
+    push_csc_crank (fixture.sensors[SENSOR], at (&fixture, i + 0.5), (guint16) MIN (i, 10),
+                    (guint16) (MIN (i, 10) * 1024));
+  g_assert_cmpfloat_with_epsilon (wu_controller_get_elapsed (ctl), 10.5 - 3.5, 1e-6);
+  wu_engine_free (fixture.engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -842,6 +901,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/stale-cadence-published-before-a-late-frame",
                    test_stale_cadence_published_before_a_late_frame);
   g_test_add_func ("/engine/catch-up-ahead-of-the-clock", test_catch_up_ahead_of_the_clock);
+  g_test_add_func ("/engine/a-stop-counts-nothing-after-the-last-revolution",
+                   test_a_stop_counts_nothing_after_the_last_revolution);
   g_test_add_func ("/engine/start-refused-once-shutting-down",
                    test_start_refused_once_shutting_down);
   return g_test_run ();

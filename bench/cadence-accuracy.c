@@ -7,13 +7,22 @@
  * back), a stop and restart, and a BLE crank counter that wraps (65535 revolutions, 64 s of
  * event time). Deterministic (fixed seeds). Exit status 1 when a target is missed.
  *
+ * Then a stop through the engine's path (motion.c's decoding and its projected samples at
+ * each deadline, fed to the controller): how long after the last revolution the cadence
+ * fed to the controller falls below MinCadence, and how far past the last revolution time
+ * is counted (the last sample that added to Elapsed), for a reed switch and BLE crank
+ * sensors reporting at 1 Hz and 0.5 Hz (indicative: no target).
+ *
  * Targets (issue 4): steady-state mean absolute error < 0.5 rpm; no reading above the true
  * cadence + 5 rpm caused by bounce; a step reflected within 2 revolutions; a stop shown as
  * 0 within StaleAfter. */
 #include "wu-cadence.h"
+#include "motion.h"
+#include "wu-controller.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #define SEC(s) ((gint64) ((s) * G_USEC_PER_SEC))
 #define GRID_US (10 * 1000)
@@ -365,6 +374,189 @@ report_counter_wrap (const WuCadenceConfig *config)
          counter_wraps > 0 && time_wraps > 0;
 }
 
+/* ---- a stop, through motion.c and the controller ---------------------------------------- */
+
+typedef struct {
+  WuMotionConfig config;
+  WuMotion motion;
+  WuPriority priority;
+  WuController *ctl;
+  WuCadenceKind kind;
+  gint64 at;                /* the motion's deadlines are taken up to here */
+  gint64 first_revolution, last_revolution;   /* the rider's, true */
+  double elapsed;
+  gint64 last_counted;      /* the last sample that added to Elapsed */
+  gint64 below;             /* the first sample below MinCadence after the last revolution */
+} StopRun;
+
+static void
+stop_run_init (StopRun *run, WuCadenceKind kind, gint64 first_revolution,
+               gint64 last_revolution)
+{
+  WuControllerConfig controller;
+  WuActions actions;
+
+  memset (run, 0, sizeof *run);
+  wu_cadence_config_init (&run->config.cadence);
+  run->config.stale_after_us = run->config.cadence.stale_after_us;
+  run->config.wheel_circumference_mm = 2105;
+  run->config.gpio_edge = WU_GPIO_EDGE_FALLING;
+  for (guint i = 0; i < WU_CADENCE_N_KINDS; i++)
+    run->config.cadence_rank[i] = i;
+  wu_motion_init (&run->motion, &run->config);
+  wu_priority_init (&run->priority);
+  wu_controller_config_init (&controller);
+  controller.autostart = WU_AUTOSTART_MANUAL;
+  run->ctl = wu_controller_new (&controller);
+  wu_actions_clear (&actions);
+  wu_controller_link (run->ctl, 0, TRUE, &actions);
+  wu_controller_start (run->ctl, 0, &actions, NULL);
+  run->kind = kind;
+  run->first_revolution = first_revolution;
+  run->last_revolution = last_revolution;
+  run->below = -1;
+}
+
+static void
+stop_run_feed (StopRun *run, WuSample *sample)
+{
+  WuActions actions;
+  double elapsed;
+
+  wu_actions_clear (&actions);
+  if (!wu_priority_filter (&run->priority, &run->config, run->kind, sample))
+    return;
+  wu_controller_sample (run->ctl, sample, &actions);
+  elapsed = wu_controller_get_elapsed (run->ctl);
+  if (elapsed > run->elapsed)
+    {
+      run->elapsed = elapsed;
+      run->last_counted = sample->time_us;
+    }
+  if (run->below < 0 && sample->time_us > run->last_revolution && sample->cadence_rpm >= 0 &&
+      sample->cadence_rpm < MIN_CADENCE)
+    run->below = sample->time_us;
+}
+
+/* The projected samples due up to UNTIL, each at its own time (engine.c's catch-up). */
+static void
+stop_run_catch_up (StopRun *run, gint64 until)
+{
+  gint64 due;
+
+  while ((due = wu_motion_refresh_due (&run->motion, run->at)) <= until)
+    {
+      WuSample sample;
+      guint stale;
+
+      run->at = due;
+      if (wu_motion_take_due (&run->motion, due, &sample, &stale) && sample.cadence_rpm >= 0)
+        stop_run_feed (run, &sample);
+    }
+  run->at = MAX (run->at, until);
+}
+
+static void
+stop_run_event (StopRun *run, const WuRawEvent *event)
+{
+  WuSample sample;
+
+  stop_run_catch_up (run, event->time_us);
+  wu_motion_decode (&run->motion, &run->config, event, &sample, NULL);
+  run->motion.kind = run->kind;
+  stop_run_feed (run, &sample);
+}
+
+/* Pedalling at RPM from 1 s until STOP_S (revolutions 1 % jittered), then nothing for 10 s:
+ * a reed switch's closures (FRAME_HZ 0) or a CSC crank sensor's frames at FRAME_HZ, the
+ * first PHASE_S after 1 s, each delivered 20-80 ms after it is sent. */
+static void
+ride_and_stop (StopRun *run, GRand *rand, double rpm, double stop_s, double frame_hz,
+               double phase_s)
+{
+  GArray *revolutions = g_array_new (FALSE, FALSE, sizeof (gint64));
+  double period = 60.0 / rpm;
+  gint64 last = 0;
+
+  for (double t = 1.0; t <= stop_s; t += period)
+    {
+      gint64 at = SEC (t + g_rand_double_range (rand, -0.01, 0.01) * period);
+      g_array_append_val (revolutions, at);
+      last = at;
+    }
+  stop_run_init (run, frame_hz > 0 ? WU_CADENCE_KIND_CSC : WU_CADENCE_KIND_GPIO,
+                 g_array_index (revolutions, gint64, 0), last);
+  if (frame_hz <= 0)
+    for (guint i = 0; i < revolutions->len; i++)
+      {
+        WuRawEvent event = { .kind = WU_EVENT_GPIO_EDGE,
+                             .time_us = g_array_index (revolutions, gint64, i) };
+        stop_run_event (run, &event);
+      }
+  else
+    for (double sent = 1.0 + phase_s; sent <= stop_s + 10; sent += 1.0 / frame_hz)
+      {
+        guint n = 0;
+        gint64 event_us = 0;
+        guint16 ticks;
+        WuRawEvent event = { .kind = WU_EVENT_CSC_MEASUREMENT, .len = 5 };
+
+        for (; n < revolutions->len && g_array_index (revolutions, gint64, n) <= SEC (sent); n++)
+          event_us = g_array_index (revolutions, gint64, n);
+        ticks = (guint16) (event_us * 1024 / G_USEC_PER_SEC);
+        event.time_us = SEC (sent) + g_rand_int_range (rand, 20000, 80000);
+        event.payload[0] = 0x02;
+        event.payload[1] = n & 0xff;
+        event.payload[2] = (n >> 8) & 0xff;
+        event.payload[3] = ticks & 0xff;
+        event.payload[4] = ticks >> 8;
+        stop_run_event (run, &event);
+      }
+  stop_run_catch_up (run, SEC (stop_s + 10));
+  g_array_unref (revolutions);
+}
+
+static void
+report_stop_counted (void)
+{
+  static const struct { const char *name; double frame_hz; } sources[] = {
+    { "reed switch", 0 }, { "BLE crank, 1 Hz frames", 1 }, { "BLE crank, 0.5 Hz frames", 0.5 },
+  };
+
+  printf ("a stop through the engine's path (60-98 rpm, frame phases varied, %d trials),\n"
+          "from the last revolution; counted against pedalled (first to last revolution):\n"
+          "  %-26s %-22s %-26s %s\n", TRIALS, "", "below 40 rpm after (s)",
+          "time counted past it (s)", "counted - pedalled (s)");
+  for (guint s = 0; s < G_N_ELEMENTS (sources); s++)
+    {
+      double below_min = G_MAXDOUBLE, below_max = 0, past_min = G_MAXDOUBLE, past_max = 0;
+      double error_min = G_MAXDOUBLE, error_max = -G_MAXDOUBLE;
+
+      for (guint trial = 0; trial < TRIALS; trial++)
+        {
+          g_autoptr (GRand) rand = g_rand_new_with_seed (400 + trial);
+          double rpm = 60 + trial * 2, phase = trial * 0.0537;
+          StopRun run;
+          double below, past, error;
+
+          ride_and_stop (&run, rand, rpm, 30 + trial * 0.0731, sources[s].frame_hz,
+                         fmod (phase, sources[s].frame_hz > 0 ? 1 / sources[s].frame_hz : 1));
+          below = (run.below - run.last_revolution) / 1e6;
+          past = (run.last_counted - run.last_revolution) / 1e6;
+          below_min = MIN (below_min, below);
+          below_max = MAX (below_max, below);
+          past_min = MIN (past_min, past);
+          past_max = MAX (past_max, past);
+          error = run.elapsed - (run.last_revolution - run.first_revolution) / 1e6;
+          error_min = MIN (error_min, error);
+          error_max = MAX (error_max, error);
+          wu_controller_free (run.ctl);
+        }
+      printf ("  %-26s %5.2f .. %-14.2f %5.2f .. %-18.2f %5.2f .. %.2f\n", sources[s].name,
+              below_min, below_max, past_min, past_max, error_min, error_max);
+    }
+}
+
 int
 main (void)
 {
@@ -377,6 +569,7 @@ main (void)
   steps_ok = report_steps (&config, &total);
   stop_ok = report_stop (&config, &total);
   wrap_ok = report_counter_wrap (&config);
+  report_stop_counted ();
   printf ("spikes above truth + %.0f rpm, all pulse scenarios: %u\n", SPIKE_RPM, total.spikes);
   printf ("targets: steady MAE < 0.5 rpm: %s; no spikes: %s; step within 2 revolutions: %s; "
           "stop shown as 0 within StaleAfter: %s; counter wraps: %s\n",

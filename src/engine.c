@@ -282,7 +282,10 @@ feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
     }
   wu_sample_init (&sample, event->time_us);
   if (data.present & WU_IBD_HAS_CADENCE)
-    sample.cadence_rpm = sensor->cadence = data.cadence_rpm;
+    {
+      sample.cadence_rpm = sensor->cadence = data.cadence_rpm;
+      wu_motion_note_cadence (&sensor->motion, event->time_us, sensor->cadence);
+    }
   /* Negative power (back-pedalling, a drifting zero) is no work done: 0, since -1 would
    * read as "unknown". */
   if (data.present & WU_IBD_HAS_POWER)
@@ -291,7 +294,10 @@ feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
       wu_motion_note_power (&sensor->motion, event->time_us, sensor->power);
     }
   if (data.present & WU_IBD_HAS_SPEED)
-    sample.speed_kmh = sensor->speed = data.speed_kmh;
+    {
+      sample.speed_kmh = sensor->speed = data.speed_kmh;
+      wu_motion_note_speed (&sensor->motion, event->time_us, sensor->speed);
+    }
   if (data.present & WU_IBD_HAS_RESISTANCE)
     sample.resistance = sensor->resistance = data.resistance;
   if (data.present & WU_IBD_HAS_HEART_RATE)
@@ -388,7 +394,9 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
     record_event (engine, event);
   if (!event->up)
     {
+      /* nothing the source reported is current without its link */
       sensor->cadence = sensor->power = sensor->speed = -1;
+      sensor->resistance = sensor->heart_rate = sensor->distance = -1;
       wu_motion_init (&sensor->motion, &engine->motion);  /* counters re-anchor on return */
     }
   g_message ("%s: link %s", sensor->id, event->up ? "up" : "down");
@@ -534,6 +542,9 @@ publish_motion_due (WuEngine *engine, gint64 now_us, WuActions *actions)
         sensor->speed = 0;
       if (stale & WU_MOTION_STALE_POWER)
         sensor->power = 0;
+      /* shown only: the controller has its own StaleAfter for the cadence it was fed */
+      if (stale & WU_MOTION_STALE_CADENCE)
+        sensor->cadence = 0;
       if (sample.cadence_rpm >= 0)
         feed_motion_sample (engine, sensor, &sample, actions);
       if (engine->observer->sensor_changed != NULL)

@@ -26,8 +26,8 @@ wu_motion_init (WuMotion *motion, const WuMotionConfig *config)
   wu_wheel_init (&motion->wheel, config->stale_after_us);
   motion->kind = WU_CADENCE_KIND_GPIO;
   motion->stale_after_us = config->stale_after_us;
-  motion->power_w = -1;
-  motion->power_us = 0;
+  motion->power = motion->reported_cadence = motion->reported_speed =
+    (WuReported) { .value = -1, .at_us = 0 };
   motion->cadence_due_us = G_MAXINT64;
   motion->due_us = G_MAXINT64;
 }
@@ -155,18 +155,49 @@ wu_motion_decode (WuMotion *motion, const WuMotionConfig *config, const WuRawEve
 void
 wu_motion_note_power (WuMotion *motion, gint64 now_us, double watts)
 {
-  motion->power_w = watts;
-  motion->power_us = now_us;
+  motion->power = (WuReported) { .value = watts, .at_us = now_us };
 }
 
-/* When the power shown falls to 0 (G_MAXINT64: it is not above 0). */
-static gint64
-power_stale_at (const WuMotion *motion)
+void
+wu_motion_note_cadence (WuMotion *motion, gint64 now_us, double rpm)
 {
-  if (!(motion->power_w > 0) || motion->stale_after_us <= 0 ||
-      motion->power_us > G_MAXINT64 - motion->stale_after_us)
+  motion->reported_cadence = (WuReported) { .value = rpm, .at_us = now_us };
+}
+
+void
+wu_motion_note_speed (WuMotion *motion, gint64 now_us, double kmh)
+{
+  motion->reported_speed = (WuReported) { .value = kmh, .at_us = now_us };
+}
+
+/* When a reported value shown falls to 0 (G_MAXINT64: it is not above 0). */
+static gint64
+reported_stale_at (const WuMotion *motion, const WuReported *reported)
+{
+  if (!(reported->value > 0) || motion->stale_after_us <= 0 ||
+      reported->at_us > G_MAXINT64 - motion->stale_after_us)
     return G_MAXINT64;
-  return motion->power_us + motion->stale_after_us;
+  return reported->at_us + motion->stale_after_us;
+}
+
+static gint64
+reported_next_stale (const WuMotion *motion)
+{
+  return MIN (reported_stale_at (motion, &motion->power),
+              MIN (reported_stale_at (motion, &motion->reported_cadence),
+                   reported_stale_at (motion, &motion->reported_speed)));
+}
+
+/* REPORTED set to 0 when it went stale by NOW_US; FLAG added to *STALE then. */
+static void
+expire_reported (const WuMotion *motion, WuReported *reported, gint64 now_us,
+                 WuMotionStale flag, guint *stale)
+{
+  if (reported_stale_at (motion, reported) <= now_us)
+    {
+      reported->value = 0;
+      *stale |= flag;
+    }
 }
 
 gint64
@@ -175,7 +206,7 @@ wu_motion_refresh_due (WuMotion *motion, gint64 now_us)
   if (motion->cadence_due_us > now_us)
     motion->cadence_due_us = wu_cadence_next_change (&motion->cadence, now_us);
   motion->due_us = MIN (motion->cadence_due_us,
-                        MIN (wu_wheel_next_change (&motion->wheel), power_stale_at (motion)));
+                        MIN (wu_wheel_next_change (&motion->wheel), reported_next_stale (motion)));
   return motion->due_us;
 }
 
@@ -195,11 +226,9 @@ wu_motion_take_due (WuMotion *motion, gint64 now_us, WuSample *sample, guint *st
     }
   if (wu_wheel_expire (&motion->wheel, now_us))
     *stale |= WU_MOTION_STALE_SPEED;
-  if (power_stale_at (motion) <= now_us)
-    {
-      motion->power_w = 0;
-      *stale |= WU_MOTION_STALE_POWER;
-    }
+  expire_reported (motion, &motion->power, now_us, WU_MOTION_STALE_POWER, stale);
+  expire_reported (motion, &motion->reported_cadence, now_us, WU_MOTION_STALE_CADENCE, stale);
+  expire_reported (motion, &motion->reported_speed, now_us, WU_MOTION_STALE_SPEED, stale);
   motion->due_us = G_MAXINT64;   /* wu_motion_refresh_due() notes the next one */
   return taken || *stale != 0;
 }

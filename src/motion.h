@@ -22,14 +22,22 @@ typedef struct {
 
 void wu_motion_config_from (WuMotionConfig *motion, const WuConfig *config);
 
-/* Per sensor: the estimator, the wheel counter and the power shown. */
+/* A value a source reports outright (power; an FTMS bike's own cadence and speed), shown
+ * until StaleAfter passes without another report, then 0. */
+typedef struct {
+  double value;         /* -1 before any, 0 once stale */
+  gint64 at_us;         /* when it was reported */
+} WuReported;
+
+/* Per sensor: the estimator, the wheel counter and the values reported outright. */
 typedef struct {
   WuCadence cadence;
   WuWheel wheel;
   WuCadenceKind kind;   /* of the latest event decoded (for the priority) */
   gint64 stale_after_us;
-  double power_w;       /* the power shown: -1 before any, 0 once stale */
-  gint64 power_us;      /* when it was measured */
+  WuReported power;     /* W */
+  WuReported reported_cadence;   /* rpm, an FTMS bike's (a revolution sensor's: the estimator) */
+  WuReported reported_speed;     /* km/h, an FTMS bike's (a wheel's: the wheel counter) */
   gint64 cadence_due_us;   /* noted wu_cadence_next_change(), kept while due */
   gint64 due_us;        /* wu_motion_refresh_due()'s answer */
 } WuMotion;
@@ -49,12 +57,18 @@ gboolean wu_motion_decode (WuMotion *motion, const WuMotionConfig *config,
 /* A power measurement at NOW_US (a CPS frame's, decoded here; an FTMS bike's, told by the
  * engine): shown until stale_after without another. */
 void wu_motion_note_power (WuMotion *motion, gint64 now_us, double watts);
+/* An FTMS bike's own cadence (rpm) and speed (km/h) at NOW_US: shown until stale_after
+ * without another (a bike that stays connected and falls silent). */
+void wu_motion_note_cadence (WuMotion *motion, gint64 now_us, double rpm);
+void wu_motion_note_speed (WuMotion *motion, gint64 now_us, double kmh);
 
 /* What wu_motion_take_due() may report as gone stale: shown as 0 from then. */
 typedef enum {
   WU_MOTION_STALE_SPEED = 1 << 0,   /* the wheel's speed: stale_after after its last
-                                     * new revolution */
+                                     * new revolution; a bike's, after its last report */
   WU_MOTION_STALE_POWER = 1 << 1,   /* stale_after after the last power measurement */
+  WU_MOTION_STALE_CADENCE = 1 << 2, /* a bike's own cadence, after its last report (a
+                                     * revolution sensor's falls by the estimator: SAMPLE) */
 } WuMotionStale;
 
 /* When a value shown next changes without an event: the cadence overdue, falling or stale,

@@ -83,6 +83,7 @@ typedef enum {
   STEP_SHUTDOWN,     /* the daemon stops: wu_engine_release() */
   STEP_CSC_WHEEL,    /* CSC Measurement with wheel data only: a revolutions, b ticks */
   STEP_STOPPED,      /* the bike's status: stopped by the user at its console (0x02 0x01) */
+  STEP_BIKE_FULL,    /* Indoor Bike Data: cadence a rpm, speed b km/h, resistance level 5 */
 } StepKind;
 
 typedef struct {
@@ -103,6 +104,8 @@ typedef struct {
   double sensor_speed;           /* Sensor1.Speed of the step's sensor */
   gboolean check_bike_power;
   double bike_power;             /* Sensor1.Power of the bike */
+  gboolean check_bike_motion;
+  double bike_cadence, bike_speed, bike_resistance;   /* Sensor1's of the bike */
   gboolean check_sensor_power;
   double other_power;            /* Sensor1.Power of the sensor, whatever the step */
   gboolean check_caps;
@@ -117,6 +120,8 @@ typedef struct {
 #define POWER(w_) .check_power = TRUE, .sensor_power = (w_)
 #define SPEED(kmh_) .check_speed = TRUE, .sensor_speed = (kmh_)
 #define BIKE_POWER(w_) .check_bike_power = TRUE, .bike_power = (w_)
+#define BIKE_MOTION(rpm_, kmh_, level_) .check_bike_motion = TRUE, .bike_cadence = (rpm_), \
+  .bike_speed = (kmh_), .bike_resistance = (level_)
 #define SENSOR_POWER(w_) .check_sensor_power = TRUE, .other_power = (w_)
 #define CAPS(n_, last_) .check_caps = TRUE, .bike_caps = (n_), .bike_cap = (last_)
 #define RESUMES(n_) .check_resumes = TRUE, .bike_resumes = (n_)
@@ -139,6 +144,8 @@ typedef struct {
 #define TARGET(t_, level_) .t = (t_), .kind = STEP_TARGET, .sensor = BIKE, .a = (level_)
 #define SHUTDOWN(t_) .t = (t_), .kind = STEP_SHUTDOWN
 #define STOPPED(t_) .t = (t_), .kind = STEP_STOPPED, .sensor = BIKE
+#define BIKE_FULL(t_, rpm_, kmh_) .t = (t_), .kind = STEP_BIKE_FULL, .sensor = BIKE, \
+  .a = (rpm_), .b = (kmh_)
 #define WHEEL(t_, revs_, ticks_) .t = (t_), .kind = STEP_CSC_WHEEL, .sensor = SENSOR, \
   .a = (revs_), .b = (ticks_)
 /* 3 wheel revolutions of 2.105 m (the default WheelCircumference) a second */
@@ -283,6 +290,19 @@ static const Case cases[] = {
       { CPS (6, 120), BIKE_POWER (0) },
       { RIDE (7, 7, 80, 90), BIKE_POWER (90) },
     } },
+  /* And its own Cadence and Speed (they stayed as last sent while it stayed connected and
+   * silent); shown only: the controller believes no cadence past StaleAfter anyway. A link
+   * down leaves nothing it reported (Resistance stayed). */
+  { "a silent bike's Sensor1 Cadence and Speed fall to 0 after StaleAfter", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { BIKE_FULL (1, 80, 25), BIKE_MOTION (80, 25, 5) },
+      { BIKE_FULL (2, 78, 24), BIKE_MOTION (78, 24, 5) },
+      { CPS (4.9, 120), BIKE_MOTION (78, 24, 5) },
+      { CPS (5, 120), BIKE_MOTION (0, 0, 5) },
+      { BIKE_FULL (6, 70, 22), BIKE_MOTION (70, 22, 5) },
+      { DOWN (7, BIKE), BIKE_MOTION (NONE, NONE, NONE) },
+    } },
   { "the last connected source removed without a link-down", NONE, FALSE, {
       { UP (0, BIKE) },
       { RIDE (1, 20, 80, 100), .state = "warming-up" },
@@ -335,6 +355,19 @@ push_bike_data (WuSensor *sensor, gint64 time_us, double rpm, double watts)
   gint16 power = (gint16) watts;
   const guint8 payload[] = { 0x44, 0x00, 0x00, 0x00, cadence & 0xff, cadence >> 8,
                              (guint16) power & 0xff, (guint16) power >> 8 };
+
+  memcpy (event.payload, payload, sizeof payload);
+  push (sensor, &event);
+}
+
+/* Indoor Bike Data: flags 0x24 (speed, cadence and resistance level 5). */
+static void
+push_bike_full (WuSensor *sensor, gint64 time_us, double rpm, double kmh)
+{
+  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_FTMS_INDOOR_BIKE_DATA, .len = 8 };
+  guint16 speed = (guint16) (kmh * 100), cadence = (guint16) (rpm * 2);
+  const guint8 payload[] = { 0x24, 0x00, speed & 0xff, speed >> 8, cadence & 0xff,
+                             cadence >> 8, 5, 0 };
 
   memcpy (event.payload, payload, sizeof payload);
   push (sensor, &event);
@@ -428,6 +461,9 @@ run_step (Fixture *fixture, const Step *step)
     case STEP_SHUTDOWN:
       wu_engine_release (fixture->engine);
       break;
+    case STEP_BIKE_FULL:
+      push_bike_full (sensor, at (fixture, step->t), step->a, step->b);
+      break;
     case STEP_STOPPED:
       push_stopped_status (sensor, at (fixture, step->t));
       break;
@@ -478,6 +514,13 @@ check_step (const Fixture *fixture, const Case *c, guint index, const Step *step
   if (step->check_bike_power && bike_sensor->power != step->bike_power)
     g_error ("%s: the bike's Sensor1.Power %.1f, expected %.1f", where, bike_sensor->power,
              step->bike_power);
+  if (step->check_bike_motion &&
+      (bike_sensor->cadence != step->bike_cadence || bike_sensor->speed != step->bike_speed ||
+       bike_sensor->resistance != step->bike_resistance))
+    g_error ("%s: the bike's Sensor1 Cadence %.2f Speed %.2f Resistance %.1f, expected %.2f "
+             "%.2f %.1f", where, bike_sensor->cadence, bike_sensor->speed,
+             bike_sensor->resistance, step->bike_cadence, step->bike_speed,
+             step->bike_resistance);
   if (step->check_sensor_power && fixture->sensors[SENSOR]->power != step->other_power)
     g_error ("%s: the sensor's Sensor1.Power %.1f, expected %.1f", where,
              fixture->sensors[SENSOR]->power, step->other_power);

@@ -61,8 +61,7 @@ typedef struct {
 typedef struct {
   WuCadenceConfig config;
   gboolean have_revolution;    /* a revolution (or pulse) has been seen */
-  gint64 last_us;              /* when the latest revolution was seen (a crank counter's:
-                                  when its event happened, as estimated) */
+  gint64 last_us;              /* when the latest revolution was seen */
   gint64 periods_us[WU_CADENCE_WINDOW];  /* per-revolution periods, newest at [head] */
   guint head, n_periods;
   /* pulses: every edge, accepted or not; [0]: wu_cadence_pulse() and falling edges,
@@ -77,8 +76,6 @@ typedef struct {
   gboolean have_counter;
   guint16 counter_revs, counter_time;
   gint64 counter_since_us;     /* when the frame holding counter_time arrived */
-  gint64 counter_event_us;     /* when counter_time's event happened on our clock: an
-                                  estimate, never before it did (see crank_event_us()) */
   /* The revolutions went back (the sensor was reset: counts and event time from 0): the
    * anchor's event time is no revolution's, so the next revolution gives no period. */
   gboolean counter_reset;

@@ -27,10 +27,6 @@
  * and (as gap / SPAN_CLOCK_DIVISOR) a sensor clock a few per cent off. */
 #define SPAN_MARGIN_US G_USEC_PER_SEC
 #define SPAN_CLOCK_DIVISOR 16
-/* When a crank event happened on our clock is chained from the last one by the span of event
- * time, stretched by 1/this: a sensor clock up to ~1.5 % slow does not drift the estimate
- * earlier than the events, frame after frame (crystals are within 0.01 %). */
-#define EVENT_CLOCK_SLOW_DIVISOR 64
 /* More edges than this rejected as bounce between two accepted pulses: the line is noisy,
  * and the period between them is not believed. A reed switch bounces for well under a
  * millisecond, a few times as it closes and again as it opens (datasheets give 0.1-0.5 ms
@@ -254,37 +250,13 @@ span_is_possible (gint64 span_us, gint64 gap_us, gint64 report_interval_us)
   return span_us <= gap_us + report_interval_us + SPAN_MARGIN_US + gap_us / SPAN_CLOCK_DIVISOR;
 }
 
-/* EVENT_US: when the event at EVENT_TIME happened on our clock, as far as is known (NOW_US,
- * the frame's arrival, when nothing better is). */
 static void
-anchor_counter (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event_time,
-                gint64 event_us)
+anchor_counter (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event_time)
 {
   cadence->have_counter = TRUE;
   cadence->counter_revs = revs;
   cadence->counter_time = event_time;
   cadence->counter_since_us = now_us;
-  cadence->counter_event_us = event_us;
-}
-
-/* When the revolution a frame arriving at NOW_US reports, SPAN_US of event time after the
- * anchor's, happened on our clock. The frame comes up to a report interval after it: taking
- * its arrival as the revolution's time kept the cadence up a whole interval too long after a
- * stop (the grace for late news is added on top), and ~3 s of a stop were counted at 1 Hz.
- * Chained from the anchor's estimate, this is the least (arrival - event time) over the
- * frames since the counter was last anchored at an arrival: never earlier than the
- * revolution, since each frame arrives after its event, and as close as the frame that came
- * soonest after its revolution. Not earlier than PREVIOUS_FRAME_US either: the frame before
- * did not carry this revolution, so it came after that frame was sent (this bounds the
- * drift of a sensor clock slower than EVENT_CLOCK_SLOW_DIVISOR allows). */
-static gint64
-crank_event_us (const WuCadence *cadence, gint64 now_us, gint64 previous_frame_us,
-                double span_us)
-{
-  gint64 chained = cadence->counter_event_us +
-                   (gint64) (span_us + span_us / EVENT_CLOCK_SLOW_DIVISOR);
-
-  return CLAMP (chained, MIN (previous_frame_us, now_us), now_us);
 }
 
 gboolean
@@ -293,14 +265,12 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
   guint16 new_revs, ticks;
   double period_us, span_us;
   gboolean measurable;
-  gint64 previous_frame_us = cadence->last_frame_us;
-  gint64 event_us = now_us;   /* when the revolution happened, unless known better */
 
   note_frame (cadence, now_us);
   if (!cadence->have_counter)
     {
       /* The first frame's event may be minutes old: only an anchor. */
-      anchor_counter (cadence, now_us, revs, event_time_1024, now_us);
+      anchor_counter (cadence, now_us, revs, event_time_1024);
       return FALSE;
     }
   new_revs = (guint16) (revs - cadence->counter_revs);        /* wraps at 65536 */
@@ -310,7 +280,7 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
       /* A repeat: the same event again. A moved event time without revolutions is a
        * sensor glitch: follow it, count nothing. */
       if (ticks != 0)
-        anchor_counter (cadence, now_us, revs, event_time_1024, now_us);
+        anchor_counter (cadence, now_us, revs, event_time_1024);
       return FALSE;
     }
   if (new_revs >= CRANK_REVS_BACKWARDS)
@@ -318,7 +288,7 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
       /* The count went back: the sensor was reset (a battery change, a reboot). Its event
        * time restarted too; followed, and the next revolution measures nothing from it. */
       cadence->rejected++;
-      anchor_counter (cadence, now_us, revs, event_time_1024, now_us);
+      anchor_counter (cadence, now_us, revs, event_time_1024);
       cadence->counter_reset = TRUE;
       return FALSE;
     }
@@ -344,17 +314,16 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
                              cadence->report_interval_us))
         {
           cadence->rejected++;
-          anchor_counter (cadence, now_us, revs, event_time_1024, now_us);
+          anchor_counter (cadence, now_us, revs, event_time_1024);
           return FALSE;
         }
       for (guint i = 0; i < MIN (new_revs, WU_CADENCE_WINDOW); i++)
         push_period (cadence, (gint64) period_us);
-      event_us = crank_event_us (cadence, now_us, previous_frame_us, span_us);
     }
-  anchor_counter (cadence, now_us, revs, event_time_1024, event_us);
+  anchor_counter (cadence, now_us, revs, event_time_1024);
   cadence->counter_reset = FALSE;
   cadence->have_revolution = TRUE;
-  cadence->last_us = event_us;
+  cadence->last_us = now_us;
   cadence->events_per_revolution = 1;
   cadence->accepted += new_revs;
   return TRUE;

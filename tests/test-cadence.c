@@ -132,19 +132,6 @@ static const CadenceCase cases[] = {
     { C (0, 5000, 40000, FALSE), C (1, 5001, 41024, TRUE), C (2, 5002, 42048, TRUE),
       C (3, 5003, 43072, TRUE), C (4, 0, 0, FALSE), C (5, 1, 1500, TRUE), E (5, 60),
       C (6, 2, 2524, TRUE), E (6, 60) } },
-  /* 80 rpm, frames once a second sent half a second after the sensor's tick: the last
-   * revolution at event time 3.0 s is reported at 3.5 s, then the rider has stopped. The
-   * revolution is dated by its event time (the frame at 1.5 s came soonest after its
-   * event; each span stretched by 1/64 for a slow sensor clock: 3.0234 s), not the frame's
-   * arrival: the cadence falls below MinCadence (40) 2.5 s after it (a period, the report
-   * interval's grace, then 1.5 s, a revolution at 40 rpm), and is 0 after StaleAfter.
-   * Dated at the arrival it stayed above 40 until 6.0 s and was 0 only at 6.5 s. */
-  { "crank-stop-dated-by-event-time", 0,
-    { C (0.5, 1, 0, FALSE), C (1.5, 3, 1536, TRUE), C (2.5, 4, 2304, TRUE),
-      C (3.5, 5, 3072, TRUE), E (3.5, 80), C (4.5, 5, 3072, FALSE), E (4.5, 80),
-      E (4.77, 80), E (4.8, 60 / (4.8 - 3.0234375 - 1.0)), C (5.5, 5, 3072, FALSE),
-      E (5.5, 60 / (5.5 - 3.0234375 - 1.0)), E (5.6, 60 / (5.6 - 3.0234375 - 1.0)),
-      E (6.03, 0) } },
   /* Frames come once a second: news of a revolution can be a report late. */
   { "crank-overdue-allows-report-interval", 0,
     { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (3, 3, 2048, FALSE),

@@ -139,6 +139,7 @@ struct WuBluezLink {
   guint backoff_s;
   guint failures;        /* since the link was last up, for quieter logs */
   gint64 up_since_us;    /* monotonic time it last came up */
+  guint dropped_soon;    /* connections in a row that each dropped within STABLE_UP_S */
   gboolean chars_gone;   /* a characteristic object in use went away: set up again */
   gboolean connected_here;  /* this connection is our Connect's: ours to close */
   char *error;           /* what Sensor1 Error shows */
@@ -363,8 +364,16 @@ link_lost (WuBluezLink *link, const char *reason)
   /* A link that held reconnects at once; one that drops soon after coming up (a bike that
    * sends unbonded clients away, a marginal radio) goes on backing off, or it would cycle
    * Connect, setup and a new cap every two seconds for as long as it flaps. */
-  if (was_up && g_get_monotonic_time () - link->up_since_us >= STABLE_UP_S * G_USEC_PER_SEC)
-    link->backoff_s = 1;
+  if (was_up)
+    {
+      if (g_get_monotonic_time () - link->up_since_us < STABLE_UP_S * G_USEC_PER_SEC)
+        link->dropped_soon++;
+      else
+        {
+          link->dropped_soon = 0;
+          link->backoff_s = 1;
+        }
+    }
   link_teardown (link, TRUE);
   link->connected_here = FALSE;
   link_set_error (link, reason);
@@ -728,6 +737,18 @@ link_find_chars (WuBluezLink *link, char **reason)
   return TRUE;
 }
 
+/* Whether every required characteristic is published now (nothing is kept). */
+static gboolean
+link_chars_present (WuBluezLink *link)
+{
+  g_autofree char *reason = NULL;
+  gboolean present = link_find_chars (link, &reason);
+
+  for (guint i = 0; i < link->n_chars; i++)
+    g_clear_pointer (&link->chars[i].path, g_free);
+  return present;
+}
+
 static void
 link_begin_setup (WuBluezLink *link)
 {
@@ -758,6 +779,41 @@ on_resolve_timeout (gpointer user_data)
   call_and_forget (link->bluez, link->device_path, DEVICE_IFACE, "Disconnect");
   link_lost (link, "services not resolved in time");
   return G_SOURCE_REMOVE;
+}
+
+/* A characteristic in use went away while the device stays connected (Service Changed:
+ * bluetoothd ended every notification session and exports the objects again once it has
+ * discovered them). Not a lost connection: no backoff (a grown one held a connected bike
+ * uncapped up to 30 s); the link goes down for the sources (a bike's control must be
+ * requested again) and waits, as for ServicesResolved and as long, for the characteristics
+ * to be back (link_resume_setup). */
+static void
+link_set_up_again (WuBluezLink *link)
+{
+  const char *reason = "its services changed (a characteristic went away)";
+  gboolean was_up = link->state == LINK_UP;
+
+  g_message ("%s: %s: setting it up again once they are back", link->address, reason);
+  link_teardown (link, FALSE);   /* the sessions ended with the objects */
+  g_clear_handle_id (&link->timer, g_source_remove);
+  link_set_state (link, LINK_RESOLVING);
+  link->timer = g_timeout_add_seconds (RESOLVE_TIMEOUT_S, on_resolve_timeout, link);
+  g_source_set_name_by_id (link->timer, "[warmupd] bluez resolve timeout");
+  if (was_up && link->callbacks.down != NULL)
+    link->callbacks.down (link->user_data, reason);
+}
+
+/* Resolving, with the device's services resolved and every required characteristic
+ * published: on to setup (after a Service Changed ServicesResolved stays true, so no
+ * property change says they are back; the objects' arrival does). */
+static void
+link_resume_setup (WuBluezLink *link)
+{
+  g_autoptr (GDBusProxy) device = object_interface (link->bluez, link->device_path, DEVICE_IFACE);
+
+  if (link->state == LINK_RESOLVING && device != NULL &&
+      proxy_get_bool (device, "ServicesResolved") && link_chars_present (link))
+    link_begin_setup (link);
 }
 
 /* Connected: on to setup when the services are resolved, else wait for that. */
@@ -876,8 +932,10 @@ link_bind (WuBluezLink *link, const char *device_path)
   link->device_path = g_strdup (device_path);
   /* Found again (bluetoothd forgot it while away, discovery saw it come back): it is in
    * range now, so connect without waiting out the backoff (up to 30 s); the backoff itself
-   * stays, for the next failure. */
-  if (link->state == LINK_BACKOFF)
+   * stays, for the next failure. Not for a device that dropped us soon after connecting
+   * twice in a row: forgotten and found again each time, it would flap at the pace of
+   * discovery. */
+  if (link->state == LINK_BACKOFF && link->dropped_soon < 2)
     {
       g_clear_handle_id (&link->timer, g_source_remove);
       link_set_state (link, LINK_WAITING);
@@ -1431,8 +1489,8 @@ bind_links (WuBluez *bluez, GList *objects)
       if (g_strcmp0 (path, link->device_path) == 0)
         {
           if (link->chars_gone)
-            link_lost (link, "its services changed (a characteristic went away): "
-                             "setting it up again");
+            link_set_up_again (link);
+          link_resume_setup (link);
           if (path == NULL)
             link_set_error (link, bluez->objects == NULL ? "bluetoothd not running"
                                   : bluez->adapter_path == NULL ? "no powered adapter"

@@ -212,5 +212,29 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertIn(CSC_MEASUREMENT, sensor.state()["notifying"])
 
 
+    def test_service_changed_soon_after_a_reconnect_waits_no_backoff(self):
+        """Service Changed on a link that came up after the backoff had grown (to 16 s here):
+        the device stays connected, so nothing is waited out; it is set up again as soon as
+        its characteristics are back (it waited the backoff, the rider's time uncounted)."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        sensor = self.bike.add_device("csc", ADDRESS, notify="start", cadence=80.0, rate=4.0)
+        self.daemon = self.start_daemon(config=self.write_config(
+            "[Bike]\nAddress=%s\n[Sensors]\nAddresses=%s\n" % (BIKE_ADDRESS, ADDRESS)))
+        path, _ = self.wait_sensor("csc", Address=ADDRESS, Connected=True)
+        connects = len(sensor.calls("Connect"))
+        sensor.lose_link()
+        self.wait(lambda: len(sensor.calls("Connect")) >= connects + 4, "4 failed Connects",
+                  self.daemon.log, timeout=60)
+        sensor.come_back()
+        path, props = self.wait_sensor("csc", Address=ADDRESS, Connected=True, timeout=60)
+        self.wait(lambda: self.sensors("csc")[path]["Events"] > props["Events"] + 4,
+                  "CSC Measurements")
+        sensor.control("service_changed", True)
+        events = self.sensors("csc")[path]["Events"]
+        self.wait(lambda: self.sensors("csc")[path]["Events"] > events + 10,
+                  "CSC Measurements again, without waiting out the 16 s backoff",
+                  self.daemon.log, timeout=10)
+
+
 if __name__ == "__main__":
     wutest.main()

@@ -82,6 +82,10 @@ typedef struct {
   gint64 last_frame_us;        /* when the latest frame arrived, new event or not */
   gint64 report_interval_us;   /* smoothed time between frames: how late news can be */
   guint events_per_revolution; /* of the latest input: pulses_per_revolution, or 1 */
+  /* The latest revolution accepted measured a period, from the revolution (or pulse of its
+   * train) before it, dated period_start_us as the estimator dated that one. */
+  gboolean period_measured;
+  gint64 period_start_us;
   /* statistics */
   guint64 accepted;            /* pulses, or counted crank revolutions, accepted */
   guint64 rejected;            /* pulses dropped as bounce, implausible counter jumps */
@@ -112,6 +116,13 @@ guint64 wu_cadence_take_noise_report (WuCadence *cadence, gint64 now_us);
  * or a count that went back (a sensor reset: the next revolution gives no period). */
 gboolean wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs,
                            guint16 event_time_1024);
+
+/* When the latest revolution accepted (wu_cadence_pulse(), wu_cadence_edge() or
+ * wu_cadence_crank() answered TRUE) measured a period: TRUE with *START_US the time of the
+ * revolution it was measured from (a pulse's timestamp; a crank revolution's event time as
+ * estimated, or its frame's arrival when nothing better was known). FALSE when it measured
+ * none: the first revolution, the first after a rest or a sensor reset, a noisy period. */
+gboolean wu_cadence_period_start (const WuCadence *cadence, gint64 *start_us);
 
 /* The cadence in rpm at NOW_US: -1 before any revolution, 0 after a single one or once
  * stale, else the estimate, falling towards 0 while the next revolution is overdue. */

@@ -164,6 +164,7 @@ train_pulse (WuCadence *cadence, guint train, gint64 time_us)
       return FALSE;
     }
   pulses->rejected_since = 0;
+  cadence->period_measured = FALSE;
   if (pulses->have_pulse)
     {
       if (is_restart (cadence, gap, G_MAXINT64))
@@ -177,7 +178,11 @@ train_pulse (WuCadence *cadence, guint train, gint64 time_us)
           cadence->noise_unreported++;
         }
       else
-        push_period (cadence, gap * config->pulses_per_revolution);
+        {
+          push_period (cadence, gap * config->pulses_per_revolution);
+          cadence->period_measured = TRUE;
+          cadence->period_start_us = pulses->last_us;
+        }
     }
   pulses->have_pulse = TRUE;
   pulses->last_us = time_us;
@@ -265,6 +270,7 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
   guint16 new_revs, ticks;
   double period_us, span_us;
   gboolean measurable;
+  gboolean period_measured = FALSE;
 
   note_frame (cadence, now_us);
   if (!cadence->have_counter)
@@ -319,13 +325,26 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
         }
       for (guint i = 0; i < MIN (new_revs, WU_CADENCE_WINDOW); i++)
         push_period (cadence, (gint64) period_us);
+      period_measured = TRUE;
     }
+  cadence->period_measured = period_measured;
+  /* the frame that reported the previous revolution: counting runs on arrival times */
+  cadence->period_start_us = cadence->last_us;
   anchor_counter (cadence, now_us, revs, event_time_1024);
   cadence->counter_reset = FALSE;
   cadence->have_revolution = TRUE;
   cadence->last_us = now_us;
   cadence->events_per_revolution = 1;
   cadence->accepted += new_revs;
+  return TRUE;
+}
+
+gboolean
+wu_cadence_period_start (const WuCadence *cadence, gint64 *start_us)
+{
+  if (!cadence->period_measured)
+    return FALSE;
+  *start_us = cadence->period_start_us;
   return TRUE;
 }
 

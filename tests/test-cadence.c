@@ -16,6 +16,7 @@ typedef enum {
   CRANK,        /* a crank frame received at t (revs, ticks); want: a new measurement? */
   EXPECT,       /* wu_cadence_get(t) == rpm (within tolerance) */
   NEXT_CHANGE,  /* wu_cadence_next_change(t) == at (s; < 0: G_MAXINT64) */
+  PERIOD_START, /* wu_cadence_period_start() gives at (s, within 1 µs; < 0: no period) */
 } StepKind;
 
 typedef struct {
@@ -24,7 +25,7 @@ typedef struct {
   gboolean want;       /* PULSE, CRANK */
   guint16 revs, ticks; /* CRANK */
   double rpm;          /* EXPECT */
-  double at;           /* NEXT_CHANGE */
+  double at;           /* NEXT_CHANGE, PERIOD_START */
 } Step;
 
 typedef struct {
@@ -37,6 +38,7 @@ typedef struct {
 #define C(time, r, tk, ok) { .kind = CRANK, .t = (time), .want = (ok), .revs = (r), .ticks = (tk) }
 #define E(time, value) { .kind = EXPECT, .t = (time), .rpm = (value) }
 #define N(time, when) { .kind = NEXT_CHANGE, .t = (time), .at = (when) }
+#define PS(when) { .kind = PERIOD_START, .at = (when) }
 
 static const CadenceCase cases[] = {
   { "nothing-yet-is-unknown", 0, { E (0, -1), N (0, -1) } },
@@ -132,6 +134,24 @@ static const CadenceCase cases[] = {
     { C (0, 5000, 40000, FALSE), C (1, 5001, 41024, TRUE), C (2, 5002, 42048, TRUE),
       C (3, 5003, 43072, TRUE), C (4, 0, 0, FALSE), C (5, 1, 1500, TRUE), E (5, 60),
       C (6, 2, 2524, TRUE), E (6, 60) } },
+  /* The revolution each period was measured from (the controller counts a new run from
+   * it): none for the first pulse, nor the first after a rest; a bounce changes nothing. */
+  { "period-start-of-pulses", 0,
+    { P (0, TRUE), PS (-1), P (1, TRUE), PS (0), P (2, TRUE), PS (1), P (2.001, FALSE), PS (1),
+      P (6, TRUE), PS (-1), P (7, TRUE), PS (6) } },
+  /* Crank frames: none for the anchor nor the first new revolution after it, then the
+   * frame that reported the previous revolution (counting runs on arrival times); a repeat
+   * changes nothing; none for the first revolution after a rest, then its frame (8 s). */
+  { "period-start-of-crank-revolutions", 0,
+    { C (0.5, 1, 0, FALSE), PS (-1), C (1.5, 3, 1536, TRUE), PS (-1), C (2.5, 4, 2304, TRUE),
+      PS (1.5), C (3.5, 5, 3072, TRUE), PS (2.5), C (4.5, 5, 3072, FALSE),
+      PS (2.5), C (8, 6, 8192, TRUE), PS (-1), C (9, 7, 9216, TRUE), PS (8) } },
+  /* After a sensor reset the pace from before stands, but the first revolution measured no
+   * period: nothing to count a run from. */
+  { "period-start-none-after-a-sensor-reset", 0,
+    { C (0, 5000, 40000, FALSE), C (1, 5001, 41024, TRUE), C (2, 5002, 42048, TRUE), PS (1),
+      C (3, 0, 0, FALSE), C (4, 1, 1024, TRUE), E (4, 60), PS (-1), C (5, 2, 2048, TRUE),
+      PS (4) } },
   /* Frames come once a second: news of a revolution can be a report late. */
   { "crank-overdue-allows-report-interval", 0,
     { C (0, 1, 0, FALSE), C (1, 2, 1024, TRUE), C (2, 3, 2048, TRUE), C (3, 3, 2048, FALSE),
@@ -170,6 +190,18 @@ check_step (WuCadence *cadence, const Step *step, guint index)
         g_assert_cmpint (wu_cadence_next_change (cadence, t), ==, G_MAXINT64);
       else
         g_assert_cmpint (wu_cadence_next_change (cadence, t), ==, SEC (step->at));
+      break;
+    case PERIOD_START:
+      {
+        gint64 start = 0;
+        gboolean measured = wu_cadence_period_start (cadence, &start);
+
+        if (step->at < 0 && measured)
+          g_error ("step %u: want no period start, got %.6f s", index, start / 1e6);
+        if (step->at >= 0 && (!measured || ABS (start - SEC (step->at)) > 1))
+          g_error ("step %u: want a period start at %.6f s, got %s%.6f", index, step->at,
+                   measured ? "" : "none, ", start / 1e6);
+      }
       break;
     case END:
     default:

@@ -58,9 +58,16 @@ typedef struct {
    * overdue), not news of a revolution: it keeps a pedalling run going but counts no time
    * by itself; the next revolution counts the time since the last one. */
   gboolean projected;
+  /* A cadence measured from revolutions (a reed switch, a BLE crank counter): the time from
+   * the revolution its period was measured from (as the estimator dated it) to time_us. The
+   * rider pedalled at about this cadence through it, so a run this sample begins is counted
+   * from there (see wu_controller_sample). 0: not known (an FTMS bike's own cadence, a
+   * projected sample, a first revolution, the first after a rest or a sensor reset). */
+  gint64 since_period_start_us;
 } WuSample;
 
-void wu_sample_init (WuSample *sample, gint64 time_us);   /* all values -1, not projected */
+void wu_sample_init (WuSample *sample, gint64 time_us);   /* all values -1, not projected,
+                                                             no period known */
 
 typedef enum {
   WU_ACTION_STATE,          /* old_state -> new_state */
@@ -115,7 +122,12 @@ void wu_controller_set_resistance_range (WuController *ctl, double minimum, doub
                                          double increment, WuActions *out);
 
 /* Each of these first fires any timers due at or before the given time, then applies the
- * input. `out` is appended to (call wu_actions_clear() first). */
+ * input. `out` is appended to (call wu_actions_clear() first).
+ * A pedalling sample (cadence >= min_cadence, not projected) counts the time since the last
+ * one of its run (within stale_after). One that begins a run counts the period it measured
+ * (since_period_start_us, up to stale_after), but never from before the last pedalling
+ * sample, a sample below min_cadence, Start(), the return to idle, a console stop or
+ * start, or the link going down or up. */
 void wu_controller_sample (WuController *ctl, const WuSample *sample, WuActions *out);
 void wu_controller_link (WuController *ctl, gint64 now_us, gboolean up, WuActions *out);
 void wu_controller_tick (WuController *ctl, gint64 now_us, WuActions *out);

@@ -31,6 +31,13 @@ struct WuController {
   gint64 run_start_us;
   gint64 run_last_us;         /* last pedalling sample of the run */
   gint64 run_counted_us;      /* counted time inside the run (for autostart) */
+  /* No run is counted from before this instant, however far back the period of the sample
+   * that begins it reaches: the last pedalling sample (counted already, or ended there), a
+   * sample below MinCadence (the pedalling stopped there), Start(), the return to idle, a
+   * console stop or start, the link going down or up. Not a pause for want of samples
+   * (PauseAfter): that is no news, not news of a stop; the revolution before the one that
+   * resumes may well have come before it. */
+  gint64 run_floor_us;
 
   gboolean pedalled_ever;
   gint64 last_pedal_us;       /* last pedalling sample, any state */
@@ -272,6 +279,13 @@ set_ease_off_hint (WuController *ctl, WuActions *out)
 }
 
 /* ---- state transitions --------------------------------------------------------------- */
+
+/* A run begun after AT_US is counted from AT_US at the earliest. */
+static void
+raise_run_floor (WuController *ctl, gint64 at_us)
+{
+  ctl->run_floor_us = MAX (ctl->run_floor_us, at_us);
+}
 
 static void
 set_state (WuController *ctl, WuState new_state, gint64 at_us, WuActions *out)
@@ -517,6 +531,7 @@ fire_back_to_idle (WuController *ctl, gint64 at_us, WuActions *out)
 {
   set_state (ctl, WU_STATE_IDLE, at_us, out);
   reset_session (ctl);
+  raise_run_floor (ctl, at_us);
   /* Autostart measures pedalling begun in idle. With AbandonAfter shorter than StaleAfter
    * the run from before could still be unbroken, and would start (even complete) a warm-up
    * at the next sample with its time. */
@@ -600,24 +615,42 @@ continues_run (const WuController *ctl, gint64 t)
   return ctl->run_active && t - ctl->run_last_us <= ctl->config.stale_after_us;
 }
 
-/* Extend or begin the pedalling run; returns the time counted by this sample. */
+/* Where a run begun by a pedalling sample at T starts. The sample's cadence was measured
+ * over a revolution period that ended with it (SINCE_PERIOD_START_US): the rider pedalled
+ * at that cadence (>= MinCadence) through it. Counted from T, each bout lost that first
+ * period (the first revolution gives no cadence; a BLE sensor's first frame after a rest
+ * none either): ~1 s from a reed switch, a report interval from a BLE sensor. A period
+ * longer than StaleAfter would not have continued a run either; and none reaches back past
+ * run_floor_us (nothing is counted twice, nor across a stop, the link lost or a Start()). */
 static gint64
-track_pedalling_run (WuController *ctl, gint64 t)
+new_run_start (const WuController *ctl, gint64 t, gint64 since_period_start_us)
 {
-  gint64 counted = 0;
+  if (since_period_start_us <= 0 || since_period_start_us > ctl->config.stale_after_us)
+    return t;
+  return CLAMP (t - since_period_start_us, MIN (ctl->run_floor_us, t), t);
+}
+
+/* Extend or begin (at RUN_START_US) the pedalling run; returns the time counted by this
+ * sample. */
+static gint64
+track_pedalling_run (WuController *ctl, gint64 t, gint64 run_start_us)
+{
+  gint64 counted;
 
   if (continues_run (ctl, t))
     counted = t - ctl->run_last_us;
   else
     {
       ctl->run_active = TRUE;
-      ctl->run_start_us = t;
+      ctl->run_start_us = run_start_us;
       ctl->run_counted_us = 0;
+      counted = t - run_start_us;
     }
   ctl->run_counted_us += counted;
   ctl->run_last_us = t;
   ctl->pedalled_ever = TRUE;
   ctl->last_pedal_us = t;
+  raise_run_floor (ctl, t);
   return counted;
 }
 
@@ -645,8 +678,12 @@ resume_after_console_stop (WuController *ctl, gint64 t, WuActions *out)
 }
 
 static void
-on_pedalling_sample (WuController *ctl, gint64 t, WuActions *out)
+on_pedalling_sample (WuController *ctl, gint64 t, gint64 since_period_start_us,
+                     WuActions *out)
 {
+  /* before this sample raises the floor */
+  gint64 run_start = new_run_start (ctl, t, since_period_start_us);
+
   /* After a console stop, a run counts only once the pedalling has stopped: a sample below
    * MinCadence (on_cadence_sample), or the cadence not believed any more (no pedalling
    * sample for StaleAfter) since the stop. A rider who pressed Stop still pedalling, or a
@@ -655,7 +692,7 @@ on_pedalling_sample (WuController *ctl, gint64 t, WuActions *out)
       (!ctl->pedalled_ever || t - ctl->last_pedal_us > ctl->config.stale_after_us))
     ctl->console_gap_seen = TRUE;
 
-  gint64 counted = track_pedalling_run (ctl, t);
+  gint64 counted = track_pedalling_run (ctl, t, run_start);
 
   if (ctl->state == WU_STATE_PAUSED && ctl->console_stopped && !ctl->console_gap_seen)
     {
@@ -677,10 +714,11 @@ on_pedalling_sample (WuController *ctl, gint64 t, WuActions *out)
           resume_after_console_stop (ctl, t, out);
           break;
         }
-      /* a new run begins here; nothing of the gap counts */
-      ctl->run_start_us = t;
-      ctl->run_counted_us = 0;
+      /* A new run begins with this sample's period: nothing of the gap before it counts. */
+      ctl->run_start_us = run_start;
+      ctl->run_counted_us = t - run_start;
       set_state (ctl, WU_STATE_WARMING_UP, t, out);
+      ctl->elapsed_us += ctl->run_counted_us;
       ctl->activity_us = t;
       break;
     case WU_STATE_WARMING_UP:
@@ -731,16 +769,18 @@ on_projected_pedalling (WuController *ctl, gint64 t)
 }
 
 static void
-on_cadence_sample (WuController *ctl, double cadence, gboolean projected, gint64 t,
-                   WuActions *out)
+on_cadence_sample (WuController *ctl, const WuSample *sample, gint64 t, WuActions *out)
 {
-  if (cadence >= ctl->config.min_cadence && projected)
+  double cadence = sample->cadence_rpm;
+
+  if (cadence >= ctl->config.min_cadence && sample->projected)
     on_projected_pedalling (ctl, t);
   else if (cadence >= ctl->config.min_cadence)
-    on_pedalling_sample (ctl, t, out);
+    on_pedalling_sample (ctl, t, sample->since_period_start_us, out);
   else
     {
       ctl->run_active = FALSE;
+      raise_run_floor (ctl, t);   /* not pedalling (or not fast enough) up to here */
       if (ctl->console_stopped)
         ctl->console_gap_seen = TRUE;   /* the pedalling stopped after the console stop */
     }
@@ -810,7 +850,7 @@ wu_controller_sample (WuController *ctl, const WuSample *sample, WuActions *out)
   remember (&ctl->resistance, sample->resistance, t);
 
   if (sample->cadence_rpm >= 0)
-    on_cadence_sample (ctl, sample->cadence_rpm, sample->projected, t, out);
+    on_cadence_sample (ctl, sample, t, out);
   accumulate_summary (ctl, sample);
   if (sample->resistance >= 0)
     track_over_cap (ctl, sample->resistance, t, out);
@@ -824,6 +864,7 @@ on_link_down (WuController *ctl, gint64 t, WuActions *out)
 {
   ctl->link_up = FALSE;
   ctl->run_active = FALSE;
+  raise_run_floor (ctl, t);
   forget_reported_values (ctl);
   if (ctl->state == WU_STATE_WARMING_UP)
     pause_session (ctl, t, out);
@@ -838,6 +879,7 @@ static void
 on_link_up (WuController *ctl, gint64 t, WuActions *out)
 {
   ctl->link_up = TRUE;
+  raise_run_floor (ctl, t);   /* nothing heard while down counts */
   /* a reconnected bike has forgotten its limits */
   if (session_active (ctl) && cap_active (ctl))
     send_cap (ctl, t, out);
@@ -886,8 +928,10 @@ wu_controller_machine_stopped (WuController *ctl, gint64 now_us, WuActions *out)
   g_return_if_fail (ctl != NULL && out != NULL);
 
   gint64 t = advance_to (ctl, now_us, out);
-  /* the pedalling run ends here: nothing after the stop counts */
+  /* the pedalling run ends here: nothing after the stop counts (nor, for a run begun later,
+   * before it) */
   ctl->run_active = FALSE;
+  raise_run_floor (ctl, t);
   if (session_active (ctl))
     {
       ctl->console_stopped = TRUE;
@@ -902,10 +946,11 @@ void
 wu_controller_machine_started (WuController *ctl, gint64 now_us, WuActions *out)
 {
   g_return_if_fail (ctl != NULL && out != NULL);
-  advance_to (ctl, now_us, out);
+  gint64 t = advance_to (ctl, now_us, out);
   /* the bike says it runs again (its FTMS session puts the cap back on that word): the
-   * next pedalling sample resumes, as after any pause */
+   * next pedalling sample resumes, as after any pause, with no time from before this */
   ctl->console_stopped = FALSE;
+  raise_run_floor (ctl, t);
 }
 
 gboolean
@@ -921,8 +966,9 @@ wu_controller_start (WuController *ctl, gint64 now_us, WuActions *out, GError **
                    wu_state_to_string (ctl->state));
       return FALSE;
     }
-  /* counting begins at the next pedalling sample */
+  /* counting begins with the next pedalling sample (its period, from now at the earliest) */
   ctl->run_active = FALSE;
+  raise_run_floor (ctl, t);
   begin_session (ctl, t, 0, out);
   return TRUE;
 }
@@ -956,6 +1002,7 @@ wu_controller_new (const WuControllerConfig *config)
   else
     wu_controller_config_init (&ctl->config);
   ctl->now_us = G_MININT64;
+  ctl->run_floor_us = G_MININT64;
   /* a controller is created for a bike it can hear; the caller reports losing it */
   ctl->link_up = TRUE;
   ctl->state = WU_STATE_IDLE;

@@ -56,11 +56,23 @@ wu_motion_kind_of (WuEventKind kind)
     }
 }
 
+/* The cadence after a revolution the estimator accepted at NOW_US, with the time since the
+ * revolution its period was measured from, when it measured one. */
+static void
+take_revolution_cadence (WuMotion *motion, gint64 now_us, WuSample *sample)
+{
+  gint64 period_start_us;
+
+  sample->cadence_rpm = wu_cadence_get (&motion->cadence, now_us);
+  if (wu_cadence_period_start (&motion->cadence, &period_start_us))
+    sample->since_period_start_us = MAX (now_us - period_start_us, 0);
+}
+
 static void
 take_crank (WuMotion *motion, gint64 now_us, guint16 revs, guint16 ticks, WuSample *sample)
 {
   if (wu_cadence_crank (&motion->cadence, now_us, revs, ticks))
-    sample->cadence_rpm = wu_cadence_get (&motion->cadence, now_us);
+    take_revolution_cadence (motion, now_us, sample);
 }
 
 static void
@@ -143,7 +155,7 @@ wu_motion_decode (WuMotion *motion, const WuMotionConfig *config, const WuRawEve
       return decode_cps (motion, config, event, sample, error);
     case WU_EVENT_GPIO_EDGE:
       if (take_edge (motion, config, event))
-        sample->cadence_rpm = wu_cadence_get (&motion->cadence, event->time_us);
+        take_revolution_cadence (motion, event->time_us, sample);
       return TRUE;
     default:
       g_set_error (error, WU_ERROR, WU_ERROR_MALFORMED, "%s carries no revolution data",

@@ -17,6 +17,9 @@ typedef enum {
   STEP_SAMPLE,   /* cadence, power, resistance (speed -1) */
   STEP_PROJECTED,  /* the estimator's cadence at a deadline (no revolution): cadence */
   STEP_PEDAL,    /* 1 Hz samples at t, t+1, ..., until; cadence, power, resistance */
+  STEP_REVOLUTION,   /* a revolution sensor's sample: cadence, measured from a revolution
+                        at b (its period start, s) */
+  STEP_REVOLUTIONS,  /* 1 Hz revolutions at t, t+1, ..., until: cadence, each period 1 s */
   STEP_LINK_UP,
   STEP_LINK_DOWN,
   STEP_TICK,
@@ -53,6 +56,10 @@ typedef struct {
 #define SAMPLE(t_, cad_) .t = (t_), .kind = STEP_SAMPLE, .a = (cad_), .b = NONE, .c = NONE
 #define PROJECTED(t_, cad_) .t = (t_), .kind = STEP_PROJECTED, .a = (cad_), .b = NONE, .c = NONE
 #define SAMPLE_PR(t_, cad_, pow_, res_) .t = (t_), .kind = STEP_SAMPLE, .a = (cad_), .b = (pow_), .c = (res_)
+#define REVOLUTION(t_, cad_, from_) .t = (t_), .kind = STEP_REVOLUTION, .a = (cad_), \
+  .b = (from_), .c = NONE
+#define REVOLUTIONS(from_, to_, cad_) .t = (from_), .until = (to_), .kind = STEP_REVOLUTIONS, \
+  .a = (cad_), .b = NONE, .c = NONE
 #define PEDAL(from_, to_, cad_) .t = (from_), .until = (to_), .kind = STEP_PEDAL, .a = (cad_), .b = NONE, .c = NONE
 #define PEDAL_PR(from_, to_, cad_, pow_, res_) .t = (from_), .until = (to_), .kind = STEP_PEDAL, \
   .a = (cad_), .b = (pow_), .c = (res_)
@@ -153,6 +160,18 @@ feed_sample (WuController *ctl, double t, double cadence, double power, double r
   feed_sample_projected (ctl, t, cadence, power, resistance, FALSE, out);
 }
 
+/* A revolution at T whose cadence was measured from the revolution at PERIOD_START. */
+static void
+feed_revolution (WuController *ctl, double t, double cadence, double period_start,
+                 WuActions *out)
+{
+  WuSample sample;
+  wu_sample_init (&sample, to_us (t));
+  sample.cadence_rpm = cadence;
+  sample.since_period_start_us = to_us (t) - to_us (period_start);
+  wu_controller_sample (ctl, &sample, out);
+}
+
 /* 1 Hz pedalling from `from` to `until` inclusive, actions appended to `out`. */
 static void
 pedal (WuController *ctl, double from, double until, double cadence, double power,
@@ -229,6 +248,13 @@ run_step (WuController *ctl, const CaseConfig *cc, const Step *step, WuActions *
       break;
     case STEP_PEDAL:
       pedal (ctl, step->t, step->until, step->a, step->b, step->c, out);
+      break;
+    case STEP_REVOLUTION:
+      feed_revolution (ctl, step->t, step->a, step->b, out);
+      break;
+    case STEP_REVOLUTIONS:
+      for (double t = step->t; t <= step->until + 1e-9; t += 1)
+        feed_revolution (ctl, t, step->a, t - 1, out);
       break;
     case STEP_LINK_UP:
     case STEP_LINK_DOWN:
@@ -870,6 +896,104 @@ static const TableCase cases[] = {
     { PROJECTED (3.03, 60), .actions = "", .state = "idle", ELAPSED (0) },
     { SAMPLE (3.2, 60), .actions = "STATE idle->warming-up", .state = "warming-up",
       ELAPSED (3.2) },
+    END } },
+  /* A revolution sensor's sample that begins a run counts the period its cadence was
+   * measured over (from the revolution before): the rider pedalled through it. Counted from
+   * the sample, each bout lost its first period (a revolution, or a BLE report interval).
+   * The first revolution (cadence 0: no period yet) counts nothing. */
+  { "revolution-begins-a-run-at-its-period-start", { .autostart = WU_AUTOSTART_MANUAL }, {
+    { START (0) },
+    { SAMPLE (4, 0), ELAPSED (0) },
+    { REVOLUTION (5, 60, 4), ELAPSED (1) },
+    { REVOLUTIONS (6, 10, 60), ELAPSED (6) },
+    END } },
+  /* Autostart's StartAfter runs from the period start, and the run's time is credited. */
+  { "revolution-autostart-from-the-period-start", { 0 }, {
+    { SAMPLE (0, 0), .state = "idle" },
+    { REVOLUTIONS (1, 2, 60), .actions = "", .state = "idle" },
+    { REVOLUTION (3, 60, 2), .actions = "STATE idle->warming-up", ELAPSED (3) },
+    END } },
+  /* A period up to StaleAfter is counted (a longer one would not continue a run either). */
+  { "revolution-period-up-to-stale-after", { .autostart = WU_AUTOSTART_MANUAL }, {
+    { START (0) },
+    { REVOLUTION (5, 45, 2), ELAPSED (3) },
+    END } },
+  { "revolution-period-beyond-stale-after-counts-from-the-sample",
+    { .autostart = WU_AUTOSTART_MANUAL }, {
+    { START (0) },
+    { REVOLUTION (5, 45, 1.9), ELAPSED (0) },
+    { REVOLUTION (6, 45, 5), ELAPSED (1) },
+    END } },
+  /* Pedalling before Start(): the first run of the warm-up counts from Start() at the
+   * earliest. */
+  { "revolution-period-not-before-start", { .autostart = WU_AUTOSTART_MANUAL }, {
+    { REVOLUTIONS (1, 5, 60), .state = "idle" },
+    { START (5.5), ELAPSED (0) },
+    { REVOLUTION (6, 60, 5), ELAPSED (0.5) },
+    { REVOLUTION (7, 60, 6), ELAPSED (1.5) },
+    END } },
+  /* A sample below MinCadence ends the run there: the next run reaches no further back. */
+  { "revolution-period-not-before-a-sample-below-min-cadence",
+    { .autostart = WU_AUTOSTART_MANUAL }, {
+    { START (0) },
+    { REVOLUTIONS (1, 2, 60), ELAPSED (2) },
+    { SAMPLE (3.2, 30), ELAPSED (2) },
+    { REVOLUTION (3.8, 60, 2.8), ELAPSED (2.6) },
+    END } },
+  /* Nothing counted twice, nothing heard while the link was down: a run after the link
+   * came back counts from then at the earliest. */
+  { "revolution-period-not-before-the-link-came-back", { .autostart = WU_AUTOSTART_MANUAL }, {
+    { START (0) },
+    { REVOLUTIONS (1, 2, 60), ELAPSED (2) },
+    { LINK_DOWN (2.5), .actions = "STATE warming-up->paused" },
+    { LINK_UP (2.6) },
+    { REVOLUTION (3, 60, 2), .actions = "STATE paused->warming-up", ELAPSED (2.4) },
+    END } },
+  /* After a pause the first revolution with a cadence resumes the warm-up and counts its
+   * period. A pause for want of samples (PauseAfter) is no news of a stop: a period begun
+   * before it, by a revolution that measured nothing yet, counts whole. */
+  { "revolution-resumes-a-pause-with-its-period", { .autostart = WU_AUTOSTART_MANUAL }, {
+    { START (0) },
+    { REVOLUTIONS (1, 5, 60), ELAPSED (5) },
+    { TICK (10), .actions = "STATE warming-up->paused", .state = "paused" },
+    { SAMPLE (20, 0), .state = "paused" },
+    { REVOLUTION (21, 60, 20), .actions = "STATE paused->warming-up", ELAPSED (6) },
+    { SAMPLE (25.5, 0), .actions = "", .state = "warming-up" },
+    { TICK (26), .actions = "STATE warming-up->paused", .state = "paused" },
+    { REVOLUTION (26.5, 60, 25.5), .actions = "STATE paused->warming-up", ELAPSED (7) },
+    { REVOLUTION (40, 60, 36.9), .actions = "STATE warming-up->paused,STATE paused->warming-up",
+      ELAPSED (7) },   /* stale: counted from the sample */
+    END } },
+  /* After a console stop, riding again is a run sustained for StartAfter from its period
+   * start (13 s, not the first cadence at 14), counted from there; never from before the
+   * stop, nor before a "started" at the console. */
+  { "revolution-console-stop-resume-from-the-period-start", LEVEL (3), {
+    { START (0), .actions = "STATE idle->warming-up,CAP 3" },
+    { REVOLUTIONS (1, 10, 60), ELAPSED (10) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused", .state = "paused" },
+    { SAMPLE (12, 0), .actions = "", .state = "paused" },   /* the gap */
+    { SAMPLE (13, 0), .actions = "", .state = "paused" },   /* a first revolution */
+    { REVOLUTIONS (14, 15, 60), .actions = "", .state = "paused", ELAPSED (10) },
+    { REVOLUTION (16, 60, 15), .actions = "STATE paused->warming-up,CAP 3 resume",
+      ELAPSED (13) },
+    END } },
+  { "revolution-period-not-before-a-console-stop-or-start", LEVEL (3), {
+    { START (0), .actions = "STATE idle->warming-up,CAP 3" },
+    { REVOLUTIONS (1, 10, 60), ELAPSED (10) },
+    { MACHINE_STOPPED (10.2), .actions = "STATE warming-up->paused" },
+    { MACHINE_STARTED (10.4), .actions = "" },
+    { REVOLUTION (11, 60, 10), .actions = "STATE paused->warming-up", ELAPSED (10.6) },
+    END } },
+  /* A revolution's period completes the warm-up like any counted time: Elapsed stops at
+   * Duration. */
+  { "revolution-period-completes-at-duration", { .autostart = WU_AUTOSTART_MANUAL }, {
+    { START (0) },
+    { DURATION (0, 4) },
+    { REVOLUTIONS (1, 3, 60), ELAPSED (3) },
+    { TICK (10), .state = "paused" },
+    { SAMPLE (20, 0) },
+    { REVOLUTION (22, 40, 20.5), .actions = "STATE paused->warming-up,STATE warming-up->complete,RELEASE,FLOOR",
+      .state = "complete", ELAPSED (4) },
     END } },
   { "machine-stopped-then-abandoned", { 0 }, {
     { PEDAL (0, 10, 60) },

@@ -898,7 +898,9 @@ begin_with_sensor (Fixture *fixture)
  * stays >= MinCadence for a while after it (the next revolution due, then overdue and
  * falling), and each step of that fall, fed to the controller, counted its time: ~1.5 s a
  * stop from a reed switch, ~2.5 s here from a crank sensor at 1 Hz. Counted now: from the
- * first sample with a cadence (the second revolution) to the last revolution's. */
+ * revolution the first cadence was measured from (the first closure; the first frame with
+ * a new revolution, the anchor's being no revolution to measure from) to the last
+ * revolution's sample. Counted from the first sample with a cadence, it was 8 and 7 s. */
 static void
 test_a_stop_counts_nothing_after_the_last_revolution (void)
 {
@@ -911,7 +913,7 @@ test_a_stop_counts_nothing_after_the_last_revolution (void)
   for (guint i = 1; i <= 10; i++)
     push_gpio_closure (fixture.sensors[SENSOR], at (&fixture, i));
   push_cps_power (fixture.sensors[SENSOR], at (&fixture, 20), 0);   /* time passes */
-  g_assert_cmpfloat_with_epsilon (wu_controller_get_elapsed (ctl), 10 - 2, 1e-6);
+  g_assert_cmpfloat_with_epsilon (wu_controller_get_elapsed (ctl), 10 - 1, 1e-6);
   wu_engine_free (fixture.engine);
 
   /* a crank sensor, 60 rpm, a frame half a second after each revolution (1..10 s), then the
@@ -922,7 +924,47 @@ test_a_stop_counts_nothing_after_the_last_revolution (void)
   for (guint i = 1; i <= 20; i++)
     push_csc_crank (fixture.sensors[SENSOR], at (&fixture, i + 0.5), (guint16) MIN (i, 10),
                     (guint16) (MIN (i, 10) * 1024));
-  g_assert_cmpfloat_with_epsilon (wu_controller_get_elapsed (ctl), 10.5 - 3.5, 1e-6);
+  g_assert_cmpfloat_with_epsilon (wu_controller_get_elapsed (ctl), 10.5 - 2.5, 1e-6);
+  wu_engine_free (fixture.engine);
+}
+
+/* A bout after a rest counts from its first revolution, as the first bout does: the period
+ * the first cadence was measured over was pedalled. Counted from that first cadence, each
+ * bout lost a revolution (reed switch) or a report interval more (a crank sensor, whose
+ * first frame after the rest measures nothing). */
+static void
+test_a_bout_counts_from_its_first_revolution (void)
+{
+  const WuController *ctl;
+  Fixture fixture = { 0 };
+
+  /* a reed switch, 60 rpm: closures at 1..10 s and 20..25 s: 9 + 5 s (was 8 + 4) */
+  begin_with_sensor (&fixture);
+  ctl = wu_engine_get_controller (fixture.engine);
+  for (guint i = 1; i <= 10; i++)
+    push_gpio_closure (fixture.sensors[SENSOR], at (&fixture, i));
+  for (guint i = 20; i <= 25; i++)
+    push_gpio_closure (fixture.sensors[SENSOR], at (&fixture, i));
+  push_cps_power (fixture.sensors[SENSOR], at (&fixture, 40), 0);   /* time passes */
+  g_assert_cmpfloat_with_epsilon (wu_controller_get_elapsed (ctl), 9 + 5, 1e-6);
+  g_assert_cmpuint (wu_controller_get_state (ctl), ==, WU_STATE_PAUSED);
+  wu_engine_free (fixture.engine);
+
+  /* a crank sensor, 60 rpm, revolutions at 1..10 s and 20..25 s, a frame half a second
+   * after each second (repeats during the rest): 2.5..10.5 s, then from the frame of the
+   * bout's first revolution, 20.5 s, to 25.5 s: 8 + 5 s (was 7 + 4) */
+  fixture = (Fixture) { 0 };
+  begin_with_sensor (&fixture);
+  ctl = wu_engine_get_controller (fixture.engine);
+  for (guint i = 1; i <= 30; i++)
+    {
+      guint16 revs = (guint16) (i <= 10 ? i : i < 20 ? 10 : MIN (i, 25) - 9);
+      guint16 event_s = (guint16) (i <= 10 ? i : i < 20 ? 10 : MIN (i, 25));
+
+      push_csc_crank (fixture.sensors[SENSOR], at (&fixture, i + 0.5), revs,
+                      (guint16) (event_s * 1024));
+    }
+  g_assert_cmpfloat_with_epsilon (wu_controller_get_elapsed (ctl), 8 + 5, 1e-6);
   wu_engine_free (fixture.engine);
 }
 
@@ -946,6 +988,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/catch-up-ahead-of-the-clock", test_catch_up_ahead_of_the_clock);
   g_test_add_func ("/engine/a-stop-counts-nothing-after-the-last-revolution",
                    test_a_stop_counts_nothing_after_the_last_revolution);
+  g_test_add_func ("/engine/a-bout-counts-from-its-first-revolution",
+                   test_a_bout_counts_from_its_first_revolution);
   g_test_add_func ("/engine/start-refused-once-shutting-down",
                    test_start_refused_once_shutting_down);
   return g_test_run ();

@@ -932,6 +932,16 @@ static const TableCase cases[] = {
     { REVOLUTION (6, 60, 5), ELAPSED (0.5) },
     { REVOLUTION (7, 60, 6), ELAPSED (1.5) },
     END } },
+  /* Autostart measures pedalling begun in idle: not from before the return to idle. */
+  { "revolution-period-not-before-idle-again", { .abandon_after = 2 }, {
+    { REVOLUTIONS (1, 2, 60), .state = "idle" },
+    { REVOLUTION (3, 60, 2), .actions = "STATE idle->warming-up", ELAPSED (3) },
+    { STOP (3.5), .actions = "STATE warming-up->cancelled,RELEASE" },
+    { TICK (5.5), .actions = "STATE cancelled->idle", .state = "idle" },
+    { REVOLUTION (6, 60, 5), .actions = "", .state = "idle" },
+    { REVOLUTIONS (7, 8, 60), .actions = "", .state = "idle" },   /* 2.5 s from 5.5 */
+    { REVOLUTION (9, 60, 8), .actions = "STATE idle->warming-up", ELAPSED (3.5) },
+    END } },
   /* A sample below MinCadence ends the run there: the next run reaches no further back. */
   { "revolution-period-not-before-a-sample-below-min-cadence",
     { .autostart = WU_AUTOSTART_MANUAL }, {

@@ -10,8 +10,10 @@
  * Then a stop through the engine's path (motion.c's decoding and its projected samples at
  * each deadline, fed to the controller): how long after the last revolution the cadence
  * fed to the controller falls below MinCadence, and how far past the last revolution time
- * is counted (the last sample that added to Elapsed), for a reed switch and BLE crank
- * sensors reporting at 1 Hz and 0.5 Hz (indicative: no target).
+ * is counted (the last sample that added to Elapsed), and the time counted against the time
+ * pedalled (first to last revolution), for a reed switch and BLE crank sensors reporting at
+ * 1 Hz and 0.5 Hz, connected as the rider starts (the first frame already counts
+ * revolutions: an anchor, no period) or beforehand (idle frames) (indicative: no target).
  *
  * Targets (issue 4): steady-state mean absolute error < 0.5 rpm; no reading above the true
  * cadence + 5 rpm caused by bounce; a step reflected within 2 revolutions; a stop shown as
@@ -469,10 +471,11 @@ stop_run_event (StopRun *run, const WuRawEvent *event)
 
 /* Pedalling at RPM from 1 s until STOP_S (revolutions 1 % jittered), then nothing for 10 s:
  * a reed switch's closures (FRAME_HZ 0) or a CSC crank sensor's frames at FRAME_HZ, the
- * first PHASE_S after 1 s, each delivered 20-80 ms after it is sent. */
+ * first PHASE_S after 1 s (after 0 s when CONNECTED_IDLE: the sensor reports the crank
+ * still before the rider starts), each delivered 20-80 ms after it is sent. */
 static void
 ride_and_stop (StopRun *run, GRand *rand, double rpm, double stop_s, double frame_hz,
-               double phase_s)
+               double phase_s, gboolean connected_idle)
 {
   GArray *revolutions = g_array_new (FALSE, FALSE, sizeof (gint64));
   double period = 60.0 / rpm;
@@ -494,7 +497,8 @@ ride_and_stop (StopRun *run, GRand *rand, double rpm, double stop_s, double fram
         stop_run_event (run, &event);
       }
   else
-    for (double sent = 1.0 + phase_s; sent <= stop_s + 10; sent += 1.0 / frame_hz)
+    for (double sent = (connected_idle ? 0 : 1.0) + phase_s; sent <= stop_s + 10;
+         sent += 1.0 / frame_hz)
       {
         guint n = 0;
         gint64 event_us = 0;
@@ -519,8 +523,12 @@ ride_and_stop (StopRun *run, GRand *rand, double rpm, double stop_s, double fram
 static void
 report_stop_counted (void)
 {
-  static const struct { const char *name; double frame_hz; } sources[] = {
-    { "reed switch", 0 }, { "BLE crank, 1 Hz frames", 1 }, { "BLE crank, 0.5 Hz frames", 0.5 },
+  static const struct { const char *name; double frame_hz; gboolean connected_idle; } sources[] = {
+    { "reed switch", 0, FALSE },
+    { "BLE crank, 1 Hz frames", 1, FALSE },
+    { "BLE crank, 0.5 Hz frames", 0.5, FALSE },
+    { "BLE 1 Hz, connected idle", 1, TRUE },
+    { "BLE 0.5 Hz, connected idle", 0.5, TRUE },
   };
 
   printf ("a stop through the engine's path (60-98 rpm, frame phases varied, %d trials),\n"
@@ -540,7 +548,8 @@ report_stop_counted (void)
           double below, past, error;
 
           ride_and_stop (&run, rand, rpm, 30 + trial * 0.0731, sources[s].frame_hz,
-                         fmod (phase, sources[s].frame_hz > 0 ? 1 / sources[s].frame_hz : 1));
+                         fmod (phase, sources[s].frame_hz > 0 ? 1 / sources[s].frame_hz : 1),
+                         sources[s].connected_idle);
           below = (run.below - run.last_revolution) / 1e6;
           past = (run.last_counted - run.last_revolution) / 1e6;
           below_min = MIN (below_min, below);

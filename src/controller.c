@@ -531,11 +531,11 @@ fire_back_to_idle (WuController *ctl, gint64 at_us, WuActions *out)
 {
   set_state (ctl, WU_STATE_IDLE, at_us, out);
   reset_session (ctl);
-  raise_run_floor (ctl, at_us);
   /* Autostart measures pedalling begun in idle. With AbandonAfter shorter than StaleAfter
    * the run from before could still be unbroken, and would start (even complete) a warm-up
-   * at the next sample with its time. */
+   * at the next sample with its time; a new run's first period could reach back too. */
   ctl->run_active = FALSE;
+  raise_run_floor (ctl, at_us);
 }
 
 typedef struct {

@@ -119,8 +119,8 @@ gboolean wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs,
 
 /* When the latest revolution accepted (wu_cadence_pulse(), wu_cadence_edge() or
  * wu_cadence_crank() answered TRUE) measured a period: TRUE with *START_US the time of the
- * revolution it was measured from (a pulse's timestamp; a crank revolution's event time as
- * estimated, or its frame's arrival when nothing better was known). FALSE when it measured
+ * revolution it was measured from (a pulse's timestamp; for a crank counter, the arrival of
+ * the frame that reported it: counting runs on arrival times). FALSE when it measured
  * none: the first revolution, the first after a rest or a sensor reset, a noisy period. */
 gboolean wu_cadence_period_start (const WuCadence *cadence, gint64 *start_us);
 

@@ -620,6 +620,50 @@ test_wheel (gconstpointer data)
     }
 }
 
+/* A crank sensor reporting slowly (every 2 s, 50 ms after its tick) at a steady cadence
+ * just above MinCadence: at every frame, and between frames, the cadence stays at or above
+ * MinCadence (40): the rider's time is counted all along. (A revolution dated by its event
+ * time, up to a report interval before its frame, was once compared with StaleAfter as if
+ * it were the arrival: at 42 rpm and 0.5 Hz frames carrying new revolutions read 0.) */
+typedef struct {
+  double rpm, frame_hz;
+} SlowSensor;
+
+static const SlowSensor slow_sensors[] = {
+  { 41, 0.5 }, { 42, 0.5 }, { 44, 0.5 }, { 50, 0.5 }, { 42, 1 }, { 80, 0.5 },
+};
+
+static void
+test_slow_sensor (gconstpointer data)
+{
+  const SlowSensor *sensor = data;
+  WuCadenceConfig config;
+  WuCadence cadence;
+  double period_s = 60.0 / sensor->rpm, frame_s = 1.0 / sensor->frame_hz;
+
+  wu_cadence_config_init (&config);
+  wu_cadence_init (&cadence, &config);
+  for (guint k = 1; k * frame_s <= 120; k++)
+    {
+      double tick_s = k * frame_s - 0.05;
+      guint revs = (guint) floor (tick_s / period_s);
+      double last_rev_s = revs * period_s;
+      gint64 now_us = (gint64) (k * frame_s * G_USEC_PER_SEC);
+
+      wu_cadence_crank (&cadence, now_us, (guint16) revs,
+                        (guint16) ((gint64) (last_rev_s * 1024) & 0xffff));
+      if (k * frame_s < 10)
+        continue;   /* settled */
+      for (double dt = 0; dt < frame_s; dt += 0.25)
+        {
+          double rpm = wu_cadence_get (&cadence, now_us + (gint64) (dt * G_USEC_PER_SEC));
+          if (rpm < 40)
+            g_error ("%.0f rpm, %.1f Hz frames: %.2f rpm at %.2f s", sensor->rpm,
+                     sensor->frame_hz, rpm, k * frame_s + dt);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -635,6 +679,12 @@ main (int argc, char **argv)
                                                trains[i].rpm, trains[i].jitter * 100,
                                                trains[i].bounce_edges);
       g_test_add_data_func (path, &trains[i], test_train);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (slow_sensors); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/cadence/slow-crank-sensor/%.0f-rpm-%.1f-hz",
+                                               slow_sensors[i].rpm, slow_sensors[i].frame_hz);
+      g_test_add_data_func (path, &slow_sensors[i], test_slow_sensor);
     }
   for (gsize i = 0; i < G_N_ELEMENTS (wheel_cases); i++)
     {

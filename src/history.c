@@ -569,10 +569,14 @@ wu_history_free (WuHistory *history)
           sqlite3_file_control (history->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
         }
       sqlite3_close (history->db);
-      /* The database was deleted or replaced, and its PATH-wal and PATH-shm are still there:
-       * another process has it open too, so this close was not the last and left them. The
-       * database now at PATH (or made there next) would read that log as its own and be
-       * corrupted: their names go; whoever has them open keeps them. */
+      /* The database was deleted or replaced, and its PATH-wal and PATH-shm are still
+       * there: SQLite (3.19 on) neither checkpoints nor deletes them at the close of a
+       * database moved away, and another process may still have it open. The database now
+       * at PATH (or made there next) would read that log as its own: another database's
+       * pages over its own, "malformed". Their names go; whoever has them open keeps them.
+       * (A process that opened the new file before this, with the old log at its side, is
+       * beyond help: replace the file with warmupd stopped, or restore through SQLite's
+       * backup API into the live file, as the README says.) */
       if (replaced)
         {
           remove_if_same (history->wal_path, history->wal);

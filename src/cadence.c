@@ -328,8 +328,12 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
       period_measured = TRUE;
     }
   cadence->period_measured = period_measured;
-  /* the frame that reported the previous revolution: counting runs on arrival times */
-  cadence->period_start_us = cadence->last_us;
+  /* The span the cadence was measured over, ending with this frame (counting runs on
+   * arrival times), and no earlier than the frame that reported the previous revolution.
+   * Back to that frame alone, a bout's first revolution just before a frame and its second
+   * just after the next counted a whole report interval for one short revolution. */
+  if (period_measured)
+    cadence->period_start_us = MAX (cadence->last_us, now_us - (gint64) span_us);
   anchor_counter (cadence, now_us, revs, event_time_1024);
   cadence->counter_reset = FALSE;
   cadence->have_revolution = TRUE;

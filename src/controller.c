@@ -28,7 +28,8 @@ struct WuController {
 
   /* The current pedalling run. */
   gboolean run_active;
-  gint64 run_start_us;
+  gint64 run_start_us;        /* counted from here (its first sample's period, back-dated) */
+  gint64 run_first_sample_us; /* its first pedalling sample: StartAfter is measured from it */
   gint64 run_last_us;         /* last pedalling sample of the run */
   gint64 run_counted_us;      /* counted time inside the run (for autostart) */
   /* No run is counted from before this instant, however far back the period of the sample
@@ -643,6 +644,7 @@ track_pedalling_run (WuController *ctl, gint64 t, gint64 run_start_us)
     {
       ctl->run_active = TRUE;
       ctl->run_start_us = run_start_us;
+      ctl->run_first_sample_us = t;
       ctl->run_counted_us = 0;
       counted = t - run_start_us;
     }
@@ -654,6 +656,16 @@ track_pedalling_run (WuController *ctl, gint64 t, gint64 run_start_us)
   return counted;
 }
 
+/* The run has gone on for StartAfter, measured from its first sample, not from the start
+ * of the period that sample measured (which is counted once it starts): that period runs
+ * between frame arrivals for a BLE sensor, up to a report interval past the revolutions,
+ * and 2.2 s of pedalling started a warm-up needing 3. */
+static gboolean
+sustained_for_start_after (const WuController *ctl, gint64 t)
+{
+  return t - ctl->run_first_sample_us >= ctl->config.start_after_us;
+}
+
 /* Paused by a stop at the bike's console, with no "started" (0x04) since: the rider rides
  * again once a run begun after the stop (machine_stopped ended the one before) is sustained
  * for start_after, as for autostart. A bike that goes on sending cadence while stopped (a
@@ -663,7 +675,7 @@ track_pedalling_run (WuController *ctl, gint64 t, gint64 run_start_us)
 static void
 resume_after_console_stop (WuController *ctl, gint64 t, WuActions *out)
 {
-  if (t - ctl->run_start_us < ctl->config.start_after_us)
+  if (!sustained_for_start_after (ctl, t))
     return;
   ctl->console_stopped = FALSE;
   set_state (ctl, WU_STATE_WARMING_UP, t, out);
@@ -704,8 +716,7 @@ on_pedalling_sample (WuController *ctl, gint64 t, gint64 since_period_start_us,
   switch (ctl->state)
     {
     case WU_STATE_IDLE:
-      if (ctl->config.autostart == WU_AUTOSTART_PEDAL &&
-          t - ctl->run_start_us >= ctl->config.start_after_us)
+      if (ctl->config.autostart == WU_AUTOSTART_PEDAL && sustained_for_start_after (ctl, t))
         begin_session (ctl, t, ctl->run_counted_us, out);
       break;
     case WU_STATE_PAUSED:

@@ -140,12 +140,21 @@ static const CadenceCase cases[] = {
     { P (0, TRUE), PS (-1), P (1, TRUE), PS (0), P (2, TRUE), PS (1), P (2.001, FALSE), PS (1),
       P (6, TRUE), PS (-1), P (7, TRUE), PS (6) } },
   /* Crank frames: none for the anchor nor the first new revolution after it, then the
-   * frame that reported the previous revolution (counting runs on arrival times); a repeat
-   * changes nothing; none for the first revolution after a rest, then its frame (8 s). */
+   * span of event time the cadence was measured over, back from the frame's arrival
+   * (counting runs on arrival times: 2.5 - 0.75 s), no earlier than the frame that reported
+   * the previous revolution; a repeat changes nothing; none for the first revolution after
+   * a rest, then it (a span of 1 s back from 9 s: that frame, 8 s). */
   { "period-start-of-crank-revolutions", 0,
     { C (0.5, 1, 0, FALSE), PS (-1), C (1.5, 3, 1536, TRUE), PS (-1), C (2.5, 4, 2304, TRUE),
-      PS (1.5), C (3.5, 5, 3072, TRUE), PS (2.5), C (4.5, 5, 3072, FALSE),
-      PS (2.5), C (8, 6, 8192, TRUE), PS (-1), C (9, 7, 9216, TRUE), PS (8) } },
+      PS (1.75), C (3.5, 5, 3072, TRUE), PS (2.75), C (4.5, 5, 3072, FALSE),
+      PS (2.75), C (8, 6, 8192, TRUE), PS (-1), C (9, 7, 9216, TRUE), PS (8) } },
+  /* A bout's two revolutions 0.75 s apart, the first just before a frame and the second
+   * just after it, reported at the next frame 2 s later: the period starts 0.75 s back, not
+   * at the frame before (a whole report interval counted for one short revolution). */
+  { "period-start-is-the-span-not-the-frame-gap", 0,
+    { C (0, 1, 0, FALSE), C (2, 1, 0, FALSE), C (4, 3, 3 * 1024 + 768, TRUE), PS (-1),
+      C (6, 3, 3 * 1024 + 768, FALSE), C (8, 5, 7 * 1024 + 768, TRUE), PS (-1),
+      C (10, 6, 8 * 1024 + 512, TRUE), PS (9.25) } },
   /* After a sensor reset the pace from before stands, but the first revolution measured no
    * period: nothing to count a run from. */
   { "period-start-none-after-a-sensor-reset", 0,

@@ -907,11 +907,15 @@ static const TableCase cases[] = {
     { REVOLUTION (5, 60, 4), ELAPSED (1) },
     { REVOLUTIONS (6, 10, 60), ELAPSED (6) },
     END } },
-  /* Autostart's StartAfter runs from the period start, and the run's time is credited. */
-  { "revolution-autostart-from-the-period-start", { 0 }, {
+  /* Autostart's StartAfter (3 s) runs from the run's first sample, not from the period it
+   * measured (for a BLE sensor that period runs between frame arrivals, up to a report
+   * interval past the revolutions: 2.2 s of pedalling started it); once started, the run's
+   * time from its period start is credited. */
+  { "revolution-autostart-after-start-after-from-the-first-sample", { 0 }, {
     { SAMPLE (0, 0), .state = "idle" },
     { REVOLUTIONS (1, 2, 60), .actions = "", .state = "idle" },
-    { REVOLUTION (3, 60, 2), .actions = "STATE idle->warming-up", ELAPSED (3) },
+    { REVOLUTION (3, 60, 2), .actions = "", .state = "idle" },
+    { REVOLUTION (4, 60, 3), .actions = "STATE idle->warming-up", ELAPSED (4) },
     END } },
   /* A period up to StaleAfter is counted (a longer one would not continue a run either). */
   { "revolution-period-up-to-stale-after", { .autostart = WU_AUTOSTART_MANUAL }, {
@@ -932,15 +936,15 @@ static const TableCase cases[] = {
     { REVOLUTION (6, 60, 5), ELAPSED (0.5) },
     { REVOLUTION (7, 60, 6), ELAPSED (1.5) },
     END } },
-  /* Autostart measures pedalling begun in idle: not from before the return to idle. */
+  /* Autostart credits pedalling begun in idle: not from before the return to idle. */
   { "revolution-period-not-before-idle-again", { .abandon_after = 2 }, {
-    { REVOLUTIONS (1, 2, 60), .state = "idle" },
-    { REVOLUTION (3, 60, 2), .actions = "STATE idle->warming-up", ELAPSED (3) },
-    { STOP (3.5), .actions = "STATE warming-up->cancelled,RELEASE" },
-    { TICK (5.5), .actions = "STATE cancelled->idle", .state = "idle" },
-    { REVOLUTION (6, 60, 5), .actions = "", .state = "idle" },
-    { REVOLUTIONS (7, 8, 60), .actions = "", .state = "idle" },   /* 2.5 s from 5.5 */
-    { REVOLUTION (9, 60, 8), .actions = "STATE idle->warming-up", ELAPSED (3.5) },
+    { REVOLUTIONS (1, 3, 60), .state = "idle" },
+    { REVOLUTION (4, 60, 3), .actions = "STATE idle->warming-up", ELAPSED (4) },
+    { STOP (4.5), .actions = "STATE warming-up->cancelled,RELEASE" },
+    { TICK (6.5), .actions = "STATE cancelled->idle", .state = "idle" },
+    { REVOLUTION (7, 60, 6), .actions = "", .state = "idle" },
+    { REVOLUTIONS (8, 9, 60), .actions = "", .state = "idle" },
+    { REVOLUTION (10, 60, 9), .actions = "STATE idle->warming-up", ELAPSED (3.5) },
     END } },
   /* A sample below MinCadence ends the run there: the next run reaches no further back. */
   { "revolution-period-not-before-a-sample-below-min-cadence",
@@ -974,18 +978,18 @@ static const TableCase cases[] = {
     { REVOLUTION (40, 60, 36.9), .actions = "STATE warming-up->paused,STATE paused->warming-up",
       ELAPSED (7) },   /* stale: counted from the sample */
     END } },
-  /* After a console stop, riding again is a run sustained for StartAfter from its period
-   * start (13 s, not the first cadence at 14), counted from there; never from before the
-   * stop, nor before a "started" at the console. */
+  /* After a console stop, riding again is a run sustained for StartAfter from its first
+   * sample (14 s, as autostart), counted from its period start (13 s, the first
+   * revolution); never from before the stop, nor before a "started" at the console. */
   { "revolution-console-stop-resume-from-the-period-start", LEVEL (3), {
     { START (0), .actions = "STATE idle->warming-up,CAP 3" },
     { REVOLUTIONS (1, 10, 60), ELAPSED (10) },
     { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused", .state = "paused" },
     { SAMPLE (12, 0), .actions = "", .state = "paused" },   /* the gap */
     { SAMPLE (13, 0), .actions = "", .state = "paused" },   /* a first revolution */
-    { REVOLUTIONS (14, 15, 60), .actions = "", .state = "paused", ELAPSED (10) },
-    { REVOLUTION (16, 60, 15), .actions = "STATE paused->warming-up,CAP 3 resume",
-      ELAPSED (13) },
+    { REVOLUTIONS (14, 16, 60), .actions = "", .state = "paused", ELAPSED (10) },
+    { REVOLUTION (17, 60, 16), .actions = "STATE paused->warming-up,CAP 3 resume",
+      ELAPSED (14) },
     END } },
   { "revolution-period-not-before-a-console-stop-or-start", LEVEL (3), {
     { START (0), .actions = "STATE idle->warming-up,CAP 3" },

@@ -968,6 +968,93 @@ test_a_bout_counts_from_its_first_revolution (void)
   wu_engine_free (fixture.engine);
 }
 
+/* Short bouts from a BLE crank sensor (frames every INTERVAL s, a bout every fifth frame,
+ * rests longer than StaleAfter): two revolutions SECOND_AFTER s apart, the first 0.01 s
+ * before a frame, the second after it, reported at the next frame. Returns the time
+ * pedalled (first revolution to last, per bout). */
+static double
+push_short_bouts (Fixture *fixture, double interval, double second_after, guint bouts)
+{
+  guint16 revs = 0;
+  double event_s = 0, pedalled = 0;
+
+  for (guint f = 0; f < bouts * 5 + 5; f++)
+    {
+      double arrival_s = f * interval;
+      gboolean in_bouts = f >= 5 && f / 5 <= bouts;
+
+      if (in_bouts && f % 5 == 1)
+        {
+          revs++;
+          event_s = arrival_s - 0.01;
+        }
+      else if (in_bouts && f % 5 == 2)
+        {
+          revs++;
+          event_s = arrival_s - interval + second_after;
+          pedalled += second_after + 0.01;
+        }
+      push_csc_crank (fixture->sensors[SENSOR], at (fixture, arrival_s), revs,
+                      (guint16) llround (event_s * 1024));
+    }
+  return pedalled;
+}
+
+/* Each such bout counts no more than was pedalled. Its run counted back from its first
+ * sample to the frame that reported the revolution before (a whole report interval for one
+ * short revolution: 20 s counted for 7.5 s pedalled at 0.5 Hz, 10 s for 3.1 s at 1 Hz); it
+ * counts the span of event time its cadence was measured over. */
+static void
+test_short_ble_bouts_count_no_more_than_pedalled (void)
+{
+  static const struct { double interval, second_after; } rates[] = { { 2.0, 0.74 }, { 1.0, 0.30 } };
+
+  for (guint i = 0; i < G_N_ELEMENTS (rates); i++)
+    {
+      const WuController *ctl;
+      Fixture fixture = { 0 };
+      double pedalled;
+
+      begin_with_sensor (&fixture);
+      ctl = wu_engine_get_controller (fixture.engine);
+      pedalled = push_short_bouts (&fixture, rates[i].interval, rates[i].second_after, 10);
+      g_test_message ("frames every %.0f s: pedalled %.2f s, counted %.2f s",
+                      rates[i].interval, pedalled, wu_controller_get_elapsed (ctl));
+      g_assert_cmpfloat (wu_controller_get_elapsed (ctl), <=, pedalled + 1e-6);
+      g_assert_cmpfloat (wu_controller_get_elapsed (ctl), >, 0);
+      wu_engine_free (fixture.engine);
+    }
+}
+
+/* Autostart (StartAfter 3 s) after 2.21 s of pedalling from a BLE sensor at 0.5 Hz: three
+ * revolutions at 9.99, 11.2 and 12.2 s reported at 10, 12 and 14 s, the sensor sending
+ * idle frames before: it stays idle (measured from the first revolution's period start,
+ * the frame before it, it started with 4 s counted). */
+static void
+test_ble_autostart_needs_start_after_of_pedalling (void)
+{
+  const WuController *ctl;
+  Fixture fixture = { 0 };
+  WuConfig config;
+
+  wu_config_init (&config);   /* Autostart=pedal, StartAfter 3 s */
+  fixture.engine = wu_engine_new (&config, &no_observer, NULL);
+  wu_config_clear (&config);
+  fixture.sensors[SENSOR] = wu_engine_add_source (fixture.engine, "csc", make_fake,
+                                                  (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (fixture.engine);
+  fixture.origin = wu_engine_now (fixture.engine);
+  push_link (fixture.sensors[SENSOR], at (&fixture, 0), TRUE);
+  ctl = wu_engine_get_controller (fixture.engine);
+  for (guint f = 0; f <= 4; f += 2)
+    push_csc_crank (fixture.sensors[SENSOR], at (&fixture, f), 0, 0);
+  push_csc_crank (fixture.sensors[SENSOR], at (&fixture, 10), 1, (guint16) llround (9.99 * 1024));
+  push_csc_crank (fixture.sensors[SENSOR], at (&fixture, 12), 2, (guint16) llround (11.2 * 1024));
+  push_csc_crank (fixture.sensors[SENSOR], at (&fixture, 14), 3, (guint16) llround (12.2 * 1024));
+  g_assert_cmpstr (wu_state_to_string (wu_controller_get_state (ctl)), ==, "idle");
+  wu_engine_free (fixture.engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -990,6 +1077,10 @@ main (int argc, char **argv)
                    test_a_stop_counts_nothing_after_the_last_revolution);
   g_test_add_func ("/engine/a-bout-counts-from-its-first-revolution",
                    test_a_bout_counts_from_its_first_revolution);
+  g_test_add_func ("/engine/short-ble-bouts-count-no-more-than-pedalled",
+                   test_short_ble_bouts_count_no_more_than_pedalled);
+  g_test_add_func ("/engine/ble-autostart-needs-start-after-of-pedalling",
+                   test_ble_autostart_needs_start_after_of_pedalling);
   g_test_add_func ("/engine/start-refused-once-shutting-down",
                    test_start_refused_once_shutting_down);
   return g_test_run ();

@@ -943,10 +943,20 @@ link_bind (WuBluezLink *link, const char *device_path)
   link_advance (link);
 }
 
+/* The device object went away. DEVICE_GONE: the device itself (bluetoothd forgot it);
+ * else bluetoothd or the adapter went: a new start, whatever the device did before, so
+ * once they are back it is connected at once (link_bind) and retried from 1 s (it waited
+ * out a backoff grown by earlier short links: 20-30 s after a bluetoothd restart in the
+ * fault soak). */
 static void
-link_unbind (WuBluezLink *link, const char *reason)
+link_unbind (WuBluezLink *link, const char *reason, gboolean device_gone)
 {
   link_lost (link, reason);
+  if (!device_gone)
+    {
+      link->dropped_soon = 0;
+      link->backoff_s = 1;
+    }
   g_clear_pointer (&link->device_path, g_free);
 }
 
@@ -1499,7 +1509,8 @@ bind_links (WuBluez *bluez, GList *objects)
         }
       if (link->device_path != NULL)
         link_unbind (link, bluez->objects == NULL ? "bluetoothd gone"
-                           : bluez->adapter_path == NULL ? "adapter gone" : "device gone");
+                           : bluez->adapter_path == NULL ? "adapter gone" : "device gone",
+                     bluez->objects != NULL && bluez->adapter_path != NULL);
       if (path != NULL)
         link_bind (link, path);
     }

@@ -381,6 +381,27 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait_state("warming-up")
         self.wait(lambda: self.get(WARMUP_IFACE, "Cadence") == 80.0, "live cadence again")
 
+    def test_bluetoothd_restart_after_short_links_connects_at_once(self):
+        """Links that each dropped soon after coming up grew the backoff (to 8 s); then
+        bluetoothd restarts: that is not the bike dropping us, so once it is back the bike is
+        connected at once (it waited out the grown backoff: 20-30 s in the fault soak)."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        body = ("d = objects['/'].devices[self.path.split('/')[4]]\n"
+                "d.connect()\n"
+                "d.GLib.timeout_add(800, lambda d=d: (d.disconnect() if d.connected else None)"
+                " or False)\n")
+        self.bike._add_methods(self.bike.device, bluez_mock.DEVICE_IFACE,
+                               [("Connect", "", "", body)])
+        self.daemon = self.start_daemon(config=self.write_config(config()))
+        self.wait(lambda: len(self.bike.calls(self.bike.device, "Connect")) >= 4,
+                  "4 short links", self.daemon.log, timeout=60)
+        self.bike.stop()                                 # org.bluez vanishes
+        self.wait(lambda: "bluetoothd gone" in self.daemon.log() or
+                  "running -> not running" in self.daemon.log(), "bluetoothd gone seen",
+                  self.daemon.log)
+        self.bike.start()                                # back, with a bike that stays
+        self.wait_sensor("ftms", Address=ADDRESS, Connected=True, timeout=6)
+
     def test_objects_unreadable_at_first(self):
         # bluetoothd owns its name but cannot answer GetManagedObjects yet (busy, starting):
         # warmupd asks again while the name stays, instead of waiting for it to vanish

@@ -21,7 +21,7 @@
 #define GATT_CHAR_IFACE "org.bluez.GattCharacteristic1"
 
 #define BACKOFF_MAX_S 30
-#define STABLE_UP_S 30           /* up this long: the next loss reconnects at once */
+#define STABLE_UP_S 10           /* up this long: the next loss reconnects at once */
 #define RESOLVE_TIMEOUT_S 30     /* connected, but ServicesResolved never came */
 #define BUS_RETRY_S 30           /* no system bus yet */
 #define DISCOVERY_RETRY_S 10     /* StartDiscovery refused (adapter busy, not ready) */

@@ -284,21 +284,18 @@ class SimulatedBike:
         ~30 s after it disconnected, TemporaryTimeout)."""
         if self.connected:
             self.disconnect()
-        paths = sorted((path for path in self.objects
-                        if path == self.device or path.startswith(self.device + "/")),
-                       key=len, reverse=True)
-        for path in paths:
-            ifaces = [i for i in self.objects[path].props if i.startswith("org.bluez")]
-            self.root.RemoveObject(path)
-            self.root.EmitSignal(OM_IFACE, "InterfacesRemoved", "oas",
-                                 [self.dbus.ObjectPath(path), ifaces])
-        self.gatt_exported = False
+        self._remove_objects(with_device=True)
         del self.root.devices[self.device.split("/")[4]]
 
     def _unexport_gatt(self):
-        """The GATT objects go (GATT ones only, deepest first, each with InterfacesRemoved)."""
-        paths = sorted((path for path in self.objects if path.startswith(self.device + "/")),
-                       key=len, reverse=True)
+        """The GATT objects go (the device stays)."""
+        self._remove_objects(with_device=False)
+
+    def _remove_objects(self, with_device):
+        """The device's GATT objects (and WITH_DEVICE the device) go, deepest first, each
+        with InterfacesRemoved."""
+        paths = sorted((path for path in self.objects if path.startswith(self.device + "/")
+                        or (with_device and path == self.device)), key=len, reverse=True)
         for path in paths:
             ifaces = [i for i in self.objects[path].props if i.startswith("org.bluez")]
             self.root.RemoveObject(path)

@@ -335,17 +335,22 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
                              "more time counted than was pedalled since the link came back")
         self.assertEqual(self.get(WARMUP_IFACE, "Pauses"), 1)
 
-    def test_link_that_keeps_dropping_backs_off(self):
-        """Every connection drops 0.8 s after it comes up (a bike that sends unbonded clients
-        away): each loss waits longer before the next Connect (the backoff went back to 1 s at
-        every link-up: Connect, setup and a new cap every 1.8 s for as long as it flapped)."""
-        self.start_bike("ftms", cadence=80.0, power=112)
+    def connections_drop_soon(self):
+        """Every connection to the bike drops 0.8 s after Connect (the link is up by then):
+        a bike that sends unbonded clients away. Until bluetoothd restarts."""
         body = ("d = objects['/'].devices[self.path.split('/')[4]]\n"
                 "d.connect()\n"
                 "d.GLib.timeout_add(800, lambda d=d: (d.disconnect() if d.connected else None)"
                 " or False)\n")
         self.bike._add_methods(self.bike.device, bluez_mock.DEVICE_IFACE,
                                [("Connect", "", "", body)])
+
+    def test_link_that_keeps_dropping_backs_off(self):
+        """Every connection drops 0.8 s after it comes up (a bike that sends unbonded clients
+        away): each loss waits longer before the next Connect (the backoff went back to 1 s at
+        every link-up: Connect, setup and a new cap every 1.8 s for as long as it flapped)."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        self.connections_drop_soon()
         self.daemon = self.start_daemon(config=self.write_config(config()))
         seen = []   # when the test saw each Connect (polled: late by at most a poll)
 
@@ -386,12 +391,7 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         bluetoothd restarts: that is not the bike dropping us, so once it is back the bike is
         connected at once (it waited out the grown backoff: 20-30 s in the fault soak)."""
         self.start_bike("ftms", cadence=80.0, power=112)
-        body = ("d = objects['/'].devices[self.path.split('/')[4]]\n"
-                "d.connect()\n"
-                "d.GLib.timeout_add(800, lambda d=d: (d.disconnect() if d.connected else None)"
-                " or False)\n")
-        self.bike._add_methods(self.bike.device, bluez_mock.DEVICE_IFACE,
-                               [("Connect", "", "", body)])
+        self.connections_drop_soon()
         self.daemon = self.start_daemon(config=self.write_config(config()))
         self.wait(lambda: len(self.bike.calls(self.bike.device, "Connect")) >= 4,
                   "4 short links", self.daemon.log, timeout=60)

@@ -944,19 +944,17 @@ link_bind (WuBluezLink *link, const char *device_path)
 }
 
 /* The device object went away. DEVICE_GONE: the device itself (bluetoothd forgot it);
- * else bluetoothd or the adapter went: a new start, whatever the device did before, so
- * once they are back it is connected at once (link_bind) and retried from 1 s (it waited
- * out a backoff grown by earlier short links: 20-30 s after a bluetoothd restart in the
- * fault soak). */
+ * else bluetoothd or the adapter went: once they are back the device is connected at once
+ * (link_bind) and retried from 1 s (it waited out a backoff grown by earlier short links:
+ * 20-30 s after a bluetoothd restart in the fault soak). Unless this made two short links
+ * in a row: an adapter that resets, or a bluetoothd that crashes, at each of our connections
+ * would otherwise be connected to again once a second for ever. */
 static void
 link_unbind (WuBluezLink *link, const char *reason, gboolean device_gone)
 {
   link_lost (link, reason);
-  if (!device_gone)
-    {
-      link->dropped_soon = 0;
-      link->backoff_s = 1;
-    }
+  if (!device_gone && link->dropped_soon < 2)
+    link->backoff_s = 1;
   g_clear_pointer (&link->device_path, g_free);
 }
 

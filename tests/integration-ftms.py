@@ -402,6 +402,38 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.bike.start()                                # back, with a bike that stays
         self.wait_sensor("ftms", Address=ADDRESS, Connected=True, timeout=6)
 
+    def test_adapter_that_resets_at_each_connection_backs_off(self):
+        """Each connection drops soon and takes the adapter down with it (a dongle whose
+        firmware resets on an LE connection): the adapter coming back is no new start once
+        that has happened twice in a row, and the backoff grows (resetting it at every
+        adapter loss connected once a second for ever: 23 Connects in 25 s)."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        body = ("d = objects['/'].devices[self.path.split('/')[4]]\n"
+                "d.connect()\n"
+                "a = objects['%s']\n"
+                "def drop(d=d, a=a):\n"
+                "    if d.connected: d.disconnect()\n"
+                "    a.UpdateProperties('org.bluez.Adapter1', {'Powered': dbus.Boolean(False)})\n"
+                "    d.GLib.timeout_add(300, lambda: a.UpdateProperties('org.bluez.Adapter1', "
+                "{'Powered': dbus.Boolean(True)}) or False)\n"
+                "    return False\n"
+                "d.GLib.timeout_add(800, drop)\n" % bluez_mock.ADAPTER_PATH)
+        self.bike._add_methods(self.bike.device, bluez_mock.DEVICE_IFACE,
+                               [("Connect", "", "", body)])
+        self.daemon = self.start_daemon(config=self.write_config(config()))
+        seen = []   # when the test saw each Connect
+
+        def connects(n):
+            calls = len(self.bike.calls(self.bike.device, "Connect"))
+            while len(seen) < calls:
+                seen.append(time.monotonic())
+            return calls >= n
+        self.wait(lambda: connects(5), "5 Connects", self.daemon.log, timeout=60)
+        # short links 1 and 2 reconnect at once; then 1, 2 s of backoff and more
+        self.assertGreaterEqual(seen[4] - seen[3], 2.5,
+                                "Connects %s s apart: no backoff" % [
+                                    round(b - a, 1) for a, b in zip(seen, seen[1:])])
+
     def test_objects_unreadable_at_first(self):
         # bluetoothd owns its name but cannot answer GetManagedObjects yet (busy, starting):
         # warmupd asks again while the name stays, instead of waiting for it to vanish

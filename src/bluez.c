@@ -22,6 +22,7 @@
 
 #define BACKOFF_MAX_S 30
 #define STABLE_UP_S 10           /* up this long: the next loss reconnects at once */
+#define SHORT_LINKS_BACKOFF_MAX_S 4   /* after links that each dropped sooner, in a row */
 #define RESOLVE_TIMEOUT_S 30     /* connected, but ServicesResolved never came */
 #define BUS_RETRY_S 30           /* no system bus yet */
 #define DISCOVERY_RETRY_S 10     /* StartDiscovery refused (adapter busy, not ready) */
@@ -361,18 +362,20 @@ link_lost (WuBluezLink *link, const char *reason)
   gboolean was_up = link->state == LINK_UP;
   gboolean in_progress = link->state > LINK_BACKOFF;
 
-  /* A link that held reconnects at once; one that drops soon after coming up (a bike that
-   * sends unbonded clients away, a marginal radio) goes on backing off, or it would cycle
-   * Connect, setup and a new cap every two seconds for as long as it flaps. */
+  /* A link that held reconnects at once. One that drops soon after coming up (a bike that
+   * sends unbonded clients away, a marginal radio) waits by how many did so in a row, 1, 2,
+   * then 4 s: a flapping link cycled Connect, setup and a new cap every 1.8 s; longer, a
+   * rider on a marginal radio goes uncounted and uncapped the longer (up to 28 s in the
+   * fault soak at 30 s). The attempts that failed before it came up do not count. */
   if (was_up)
     {
       if (g_get_monotonic_time () - link->up_since_us < STABLE_UP_S * G_USEC_PER_SEC)
-        link->dropped_soon++;
+        link->dropped_soon = MIN (link->dropped_soon + 1, 16);
       else
-        {
-          link->dropped_soon = 0;
-          link->backoff_s = 1;
-        }
+        link->dropped_soon = 0;
+      link->backoff_s = link->dropped_soon == 0
+                          ? 1 : MIN (1u << MIN (link->dropped_soon - 1, 5u),
+                                     SHORT_LINKS_BACKOFF_MAX_S);
     }
   link_teardown (link, TRUE);
   link->connected_here = FALSE;

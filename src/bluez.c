@@ -374,7 +374,7 @@ link_lost (WuBluezLink *link, const char *reason)
       else
         link->dropped_soon = 0;
       link->backoff_s = link->dropped_soon == 0
-                          ? 1 : MIN (1u << MIN (link->dropped_soon - 1, 5u),
+                          ? 1 : MIN (1u << MIN (link->dropped_soon - 1, 2u),
                                      SHORT_LINKS_BACKOFF_MAX_S);
     }
   link_teardown (link, TRUE);
@@ -948,8 +948,8 @@ link_bind (WuBluezLink *link, const char *device_path)
 
 /* The device object went away. DEVICE_GONE: the device itself (bluetoothd forgot it);
  * else bluetoothd or the adapter went: once they are back the device is connected at once
- * (link_bind) and retried from 1 s (it waited out a backoff grown by earlier short links:
- * 20-30 s after a bluetoothd restart in the fault soak). Unless this made two short links
+ * (link_bind) and retried from 1 s, not after a backoff grown by earlier short links.
+ * Unless this made two short links
  * in a row: an adapter that resets, or a bluetoothd that crashes, at each of our connections
  * would otherwise be connected to again once a second for ever. */
 static void

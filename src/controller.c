@@ -28,7 +28,6 @@ struct WuController {
 
   /* The current pedalling run. */
   gboolean run_active;
-  gint64 run_start_us;        /* counted from here (its first sample's period, back-dated) */
   gint64 run_first_sample_us; /* its first pedalling sample: StartAfter is measured from it */
   gint64 run_last_us;         /* last pedalling sample of the run */
   gint64 run_counted_us;      /* counted time inside the run (for autostart) */
@@ -643,7 +642,6 @@ track_pedalling_run (WuController *ctl, gint64 t, gint64 run_start_us)
   else
     {
       ctl->run_active = TRUE;
-      ctl->run_start_us = run_start_us;
       ctl->run_first_sample_us = t;
       ctl->run_counted_us = 0;
       counted = t - run_start_us;
@@ -726,7 +724,6 @@ on_pedalling_sample (WuController *ctl, gint64 t, gint64 since_period_start_us,
           break;
         }
       /* A new run begins with this sample's period: nothing of the gap before it counts. */
-      ctl->run_start_us = run_start;
       ctl->run_counted_us = t - run_start;
       set_state (ctl, WU_STATE_WARMING_UP, t, out);
       ctl->elapsed_us += ctl->run_counted_us;

@@ -345,6 +345,19 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.bike._add_methods(self.bike.device, bluez_mock.DEVICE_IFACE,
                                [("Connect", "", "", body)])
 
+    def wait_connects(self, n):
+        """Waits for N Connects to the bike; returns when the test saw each (polled: late by
+        at most a poll)."""
+        seen = []
+
+        def connects():
+            calls = len(self.bike.calls(self.bike.device, "Connect"))
+            while len(seen) < calls:
+                seen.append(time.monotonic())
+            return calls >= n
+        self.wait(connects, "%d Connects" % n, self.daemon.log, timeout=60)
+        return seen
+
     def test_link_that_keeps_dropping_backs_off(self):
         """Every connection drops 0.8 s after it comes up (a bike that sends unbonded clients
         away): each loss waits longer before the next Connect (the backoff went back to 1 s at
@@ -352,14 +365,7 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.start_bike("ftms", cadence=80.0, power=112)
         self.connections_drop_soon()
         self.daemon = self.start_daemon(config=self.write_config(config()))
-        seen = []   # when the test saw each Connect (polled: late by at most a poll)
-
-        def connects(n):
-            calls = len(self.bike.calls(self.bike.device, "Connect"))
-            while len(seen) < calls:
-                seen.append(time.monotonic())
-            return calls >= n
-        self.wait(lambda: connects(4), "4 Connects", self.daemon.log, timeout=60)
+        seen = self.wait_connects(4)
         self.assertGreaterEqual(self.daemon.log().count("connected, services resolved"), 3,
                                 "the link did come up each time")
         # after the third loss the backoff is 4 s (1, 2, 4): the gap is 0.8 s up + 4 s
@@ -420,14 +426,7 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.bike._add_methods(self.bike.device, bluez_mock.DEVICE_IFACE,
                                [("Connect", "", "", body)])
         self.daemon = self.start_daemon(config=self.write_config(config()))
-        seen = []   # when the test saw each Connect
-
-        def connects(n):
-            calls = len(self.bike.calls(self.bike.device, "Connect"))
-            while len(seen) < calls:
-                seen.append(time.monotonic())
-            return calls >= n
-        self.wait(lambda: connects(5), "5 Connects", self.daemon.log, timeout=60)
+        seen = self.wait_connects(5)
         # short links 1 and 2 reconnect at once; then 1, 2 s of backoff and more
         self.assertGreaterEqual(seen[4] - seen[3], 2.5,
                                 "Connects %s s apart: no backoff" % [

@@ -876,6 +876,14 @@ push_gpio_closure (WuSensor *sensor, gint64 time_us)
   push (sensor, &event);
 }
 
+/* A reed switch at 60 rpm: a closure each second, FIRST_S to LAST_S. */
+static void
+push_gpio_closures_each_second (Fixture *fixture, guint first_s, guint last_s)
+{
+  for (guint i = first_s; i <= last_s; i++)
+    push_gpio_closure (fixture->sensors[SENSOR], at (fixture, i));
+}
+
 /* A warm-up begun with Start() and a cadence sensor alone, link up at 0. */
 static void
 begin_with_sensor (Fixture *fixture)
@@ -910,8 +918,7 @@ test_a_stop_counts_nothing_after_the_last_revolution (void)
   /* a reed switch, 60 rpm: closures at 1..10 s, then none for 10 s */
   begin_with_sensor (&fixture);
   ctl = wu_engine_get_controller (fixture.engine);
-  for (guint i = 1; i <= 10; i++)
-    push_gpio_closure (fixture.sensors[SENSOR], at (&fixture, i));
+  push_gpio_closures_each_second (&fixture, 1, 10);
   push_cps_power (fixture.sensors[SENSOR], at (&fixture, 20), 0);   /* time passes */
   g_assert_cmpfloat_with_epsilon (wu_controller_get_elapsed (ctl), 10 - 1, 1e-6);
   wu_engine_free (fixture.engine);
@@ -941,10 +948,8 @@ test_a_bout_counts_from_its_first_revolution (void)
   /* a reed switch, 60 rpm: closures at 1..10 s and 20..25 s: 9 + 5 s (was 8 + 4) */
   begin_with_sensor (&fixture);
   ctl = wu_engine_get_controller (fixture.engine);
-  for (guint i = 1; i <= 10; i++)
-    push_gpio_closure (fixture.sensors[SENSOR], at (&fixture, i));
-  for (guint i = 20; i <= 25; i++)
-    push_gpio_closure (fixture.sensors[SENSOR], at (&fixture, i));
+  push_gpio_closures_each_second (&fixture, 1, 10);
+  push_gpio_closures_each_second (&fixture, 20, 25);
   push_cps_power (fixture.sensors[SENSOR], at (&fixture, 40), 0);   /* time passes */
   g_assert_cmpfloat_with_epsilon (wu_controller_get_elapsed (ctl), 9 + 5, 1e-6);
   g_assert_cmpuint (wu_controller_get_state (ctl), ==, WU_STATE_PAUSED);

@@ -37,8 +37,11 @@ and the clients, a dbus-daemon of type system for the mocked BlueZ of tests/blue
   subscribed clients, beside VmHWM of bench/floor (bare GLib owning a name); then a 24 h 4 Hz
   trace (345,600 samples, 48 warm-ups of 20 min pedalling + 10 min stopped, generated
   streaming, its first hour also to a file of its own) replayed at --speed 0 with 3
-  clients: VmRSS once finished and settled, 24 h against 1 h (lowest of 3 runs each), and
-  the heap in use once finished under massif (vgdb snapshot).
+  clients: VmRSS once finished and settled, 24 h against 1 h (medians of 5 runs each), and
+  the heap in use once finished under massif (vgdb snapshot); the growth again with glibc's
+  defaults and with its tcache off.
+- every warmupd runs with the Environment= of systemd/warmupd.service.in (GLIBC_TUNABLES),
+  as the unit runs it, unless a figure says otherwise.
 - idle: warmupd with a mocked bluetoothd that has an adapter and no bike, and another with
   no bluetoothd at all, both with NOTIFY_SOCKET and WATCHDOG_USEC=30 s (the unit's
   WatchdogSec): context switches of every thread over BENCH_IDLE_SECONDS, beside the
@@ -53,6 +56,7 @@ import glob
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -82,8 +86,23 @@ Address=%s
 """ % BIKE_ADDRESS
 
 
-# glibc's per-thread caches of freed chunks off, for the memory figures beside the default
+# warmupd runs with its unit's environment (deployed_env()); for the figures beside it,
+# glibc's own defaults, and its per-thread caches of freed chunks (tcache) off altogether
+GLIBC_DEFAULTS = {"GLIBC_TUNABLES": ""}
 NO_TCACHE = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
+
+
+def deployed_env(srcdir):
+    """The variables the unit's Environment= lines give warmupd (systemd/warmupd.service.in):
+    the benchmark measures the daemon as the unit runs it."""
+    env = {}
+    with open(os.path.join(srcdir, "systemd", "warmupd.service.in")) as f:
+        for line in f:
+            if line.startswith("Environment="):
+                for assignment in shlex.split(line[len("Environment="):]):
+                    name, _, value = assignment.partition("=")
+                    env[name] = value
+    return env
 
 
 class BenchError(Exception):
@@ -328,6 +347,7 @@ class Bench:
             f.write(CONFIG)
         self.n_warmupd = 0
         self.load = []
+        self.deployed_env = deployed_env(srcdir)
 
     def close(self):
         self.procs.stop_all()
@@ -347,6 +367,7 @@ class Bench:
         env.setdefault("WARMUPD_ROUTINES_DIR", os.path.join(self.srcdir, "data", "routines"))
         if system_bus is not None:
             env["DBUS_SYSTEM_BUS_ADDRESS"] = system_bus
+        env.update(self.deployed_env)
         env.update(env_extra or {})
         proc = self.procs.start(list(wrapper) + [self.warmupd, "--session"] + list(args),
                                 stdin=subprocess.DEVNULL, stdout=open(log, "w"),
@@ -443,12 +464,12 @@ class Bench:
         sent = bus.call(FLOOR_NAME, FLOOR_PATH, FLOOR_NAME, "Emit", reply="(t)")[0]
         return arrivals.wait() - sent
 
-    def live_setup(self, wrapper=(), owned_timeout=DEADLINE):
+    def live_setup(self, wrapper=(), owned_timeout=DEADLINE, env_extra=None):
         bus = SessionBus(self.procs, self.tmpdir)
         arrivals = Arrivals(bus)
         bike = self.start_bike()
         proc = self.start_warmupd(bus, ["--config", self.config], system_bus=bike.bus.address,
-                                  wrapper=wrapper)
+                                  wrapper=wrapper, env_extra=env_extra)
         self.wait_owned(bus, proc, owned_timeout)
         self.wait_streaming(bike, proc, owned_timeout)
         return bus, arrivals, bike, proc
@@ -512,61 +533,22 @@ class Bench:
         for tool in ("valgrind", "callgrind_control"):
             if shutil.which(tool) is None:
                 raise BenchError("%s is missing (apt-get install valgrind)" % tool)
-        out = os.path.join(self.tmpdir, "callgrind.out")
-        wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                   "--callgrind-out-file=" + out]
-        bus, arrivals, bike, proc = self.live_setup(wrapper, owned_timeout=300)
-        counter = [0]
-
-        def control(*what):
-            r = subprocess.run(["callgrind_control"] + list(what) + [str(proc.pid)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               universal_newlines=True, timeout=120)
-            if r.returncode != 0:
-                raise BenchError("callgrind_control %s: %s" % (" ".join(what), r.stdout))
-
-        def measure(count, keep):
-            """Zero, COUNT notifications one at a time, dump: (Ir, signals seen, wall)."""
-            control("--zero")
-            before = arrivals.props_signals
-            t0 = time.monotonic()
-            for _ in range(count):
-                self.notify_once(bike, arrivals, counter[0])
-                counter[0] += 1
-            wall = time.monotonic() - t0
-            emitted = arrivals.props_signals - before
-            for f in glob.glob(out + "*"):
-                os.unlink(f)
-            control("--dump")
-            dumps = wait_for(lambda: glob.glob(out + "*"), DEADLINE, "the callgrind dump")
-            shutil.copy(sorted(dumps)[-1], keep)
-            return callgrind_total(keep), emitted, wall
-
         kept = os.path.join(self.outdir, "perf-callgrind.out")
         kept100 = os.path.join(self.outdir, "perf-callgrind-100.out")
-        try:
-            for _ in range(50):
-                self.notify_once(bike, arrivals, counter[0])
-                counter[0] += 1
-            control("--instr=on")
-            ir, emitted, wall = measure(n, kept)
-            helper = self.start_clients(bus, 99)
-            try:
-                ir100, _, _ = measure(m, kept100)
-            finally:
-                _, _, lo, _ = self.stop_clients(helper)
-            if lo < m:
-                raise BenchError("a fan-out client received %d signals for %d notifications"
-                                 % (lo, m))
-            control("--instr=off")
-        finally:
-            self.live_teardown(bus, bike, proc)
+        (ir, emitted, wall), (ir100, _, _) = self.callgrind_notifications(
+            [(n, kept, 1), (m, kept100, 100)])
+        # the same without the unit's environment: what its glibc tunables cost or save
+        kept_defaults = os.path.join(self.tmpdir, "perf-callgrind-glibc-defaults.out")
+        (ir_defaults, _, _), = self.callgrind_notifications([(n, kept_defaults, 1)],
+                                                            env_extra=GLIBC_DEFAULTS)
         per = ir / n
         emission = emission_ir(kept) / n
         bare, sensor = self.emit_floor("bare"), self.emit_floor("sensor")
         sdbus = self.emit_floor(None)
         self.row("cpu", "instructions per notification (Ir)", "{:,.0f}".format(per),
                  "< 50,000", per < 50000)
+        self.row("cpu", "  the same with glibc's defaults (Ir)",
+                 "{:,.0f}".format(ir_defaults / n), "(not the unit's GLIBC_TUNABLES)")
         self.row("cpu", "floor: one bare GDBus signal (Ir)", "{:,.0f}".format(bare),
                  "bench/emit-floor bare, same run")
         self.row("cpu", "floor: generated PropertiesChanged (Ir)",
@@ -597,6 +579,62 @@ class Bench:
         self.row("fanout", "Ir per notification, 100 clients", "{:,.0f}".format(per100))
         self.row("fanout", "ratio 100 / 1 (instructions)", "%.2f" % (per100 / per), "<= 1.2",
                  per100 / per <= 1.2)
+
+    def callgrind_notifications(self, runs, env_extra=None):
+        """warmupd under callgrind, connected to the mocked bike; for each (COUNT, KEEP,
+        CLIENTS) of RUNS in turn: counters zeroed, COUNT notifications one at a time with
+        CLIENTS subscribed, a dump copied to KEEP. Returns [(Ir, signals seen, wall)]."""
+        out = os.path.join(self.tmpdir, "callgrind.out")
+        wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                   "--callgrind-out-file=" + out]
+        bus, arrivals, bike, proc = self.live_setup(wrapper, owned_timeout=300,
+                                                    env_extra=env_extra)
+        counter = [0]
+
+        def control(*what):
+            r = subprocess.run(["callgrind_control"] + list(what) + [str(proc.pid)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               universal_newlines=True, timeout=120)
+            if r.returncode != 0:
+                raise BenchError("callgrind_control %s: %s" % (" ".join(what), r.stdout))
+
+        def measure(count, keep):
+            """Zero, COUNT notifications one at a time, dump: (Ir, signals seen, wall)."""
+            control("--zero")
+            before = arrivals.props_signals
+            t0 = time.monotonic()
+            for _ in range(count):
+                self.notify_once(bike, arrivals, counter[0])
+                counter[0] += 1
+            wall = time.monotonic() - t0
+            emitted = arrivals.props_signals - before
+            for f in glob.glob(out + "*"):
+                os.unlink(f)
+            control("--dump")
+            dumps = wait_for(lambda: glob.glob(out + "*"), DEADLINE, "the callgrind dump")
+            shutil.copy(sorted(dumps)[-1], keep)
+            return callgrind_total(keep), emitted, wall
+
+        results = []
+        try:
+            for _ in range(50):
+                self.notify_once(bike, arrivals, counter[0])
+                counter[0] += 1
+            control("--instr=on")
+            for count, keep, clients in runs:
+                helper = self.start_clients(bus, clients - 1) if clients > 1 else None
+                try:
+                    results.append(measure(count, keep))
+                finally:
+                    if helper is not None:
+                        _, _, lo, _ = self.stop_clients(helper)
+                if helper is not None and lo < count:
+                    raise BenchError("a fan-out client received %d signals for %d "
+                                     "notifications" % (lo, count))
+            control("--instr=off")
+        finally:
+            self.live_teardown(bus, bike, proc)
+        return results
 
     def emit_floor(self, kind):
         """Instructions GDBus needs for one emission of KIND (bench/emit-floor) under
@@ -676,9 +714,12 @@ class Bench:
               "1 -> 24 (virtual time)", flush=True)
         bus = SessionBus(self.procs, self.tmpdir)
         try:
+            # the floor runs with the unit's environment too, so that the ratio compares
+            # the processes and not glibc's settings
             floor = self.procs.start([os.path.join(self.builddir, "bench", "floor"),
                                       "io.github.warmupd.BenchFloor"], stdout=subprocess.PIPE,
-                                     env=bus.env(), universal_newlines=True)
+                                     env=dict(bus.env(), **self.deployed_env),
+                                     universal_newlines=True)
             if not floor.stdout.readline().startswith("owned"):
                 raise BenchError("bench/floor did not own its name")
             floor_hwm = proc_status(floor.pid, "VmHWM")
@@ -739,18 +780,24 @@ class Bench:
                 " ".join("%d" % r["anon_end"] for r in r24)))
             self.row("memory", "  of which anonymous (RssAnon) growth (KiB)", "%d" % anon_growth,
                      "(medians)")
-            # The same without glibc's per-thread caches of freed chunks (tcache: up to 7 a
-            # size class a thread). GDBus frees in its worker thread what the main thread
-            # allocated for the bus, and a longer replay fills more of those caches: memory
-            # held by the allocator, bounded, not by warmupd.
-            t1 = [self.replay(bus, first, None, env_extra=NO_TCACHE) for _ in range(runs)]
-            t24 = [self.replay(bus, day, events_hour1, env_extra=NO_TCACHE) for _ in range(runs)]
-            self.row("memory", "RSS growth, glibc tcache off (KiB)", "%d" % (
-                statistics.median(r["rss_end"] for r in t24)
-                - statistics.median(r["rss_end"] for r in t1)),
-                     "(medians; RssAnon %+d)" % (
-                         statistics.median(r["anon_end"] for r in t24)
-                         - statistics.median(r["anon_end"] for r in t1)))
+            # The same with glibc's defaults instead of the unit's GLIBC_TUNABLES, and with
+            # glibc's per-thread caches of freed chunks (tcache) off altogether. GDBus frees
+            # in its worker thread what the main thread allocated for the bus, and by default
+            # a longer replay fills more of that thread's caches (up to 7 chunks a size, up
+            # to 1,032 bytes): bounded, and the unit caches only chunks up to 128 bytes.
+            others = {}
+            for label, env_extra in (("glibc defaults", GLIBC_DEFAULTS),
+                                     ("glibc tcache off", NO_TCACHE)):
+                o1 = [self.replay(bus, first, None, env_extra=env_extra) for _ in range(runs)]
+                o24 = [self.replay(bus, day, events_hour1, env_extra=env_extra)
+                       for _ in range(runs)]
+                others[label] = o24
+                self.row("memory", "RSS growth, %s (KiB)" % label, "%d" % (
+                    statistics.median(r["rss_end"] for r in o24)
+                    - statistics.median(r["rss_end"] for r in o1)),
+                         "(medians; RssAnon %+d)" % (
+                             statistics.median(r["anon_end"] for r in o24)
+                             - statistics.median(r["anon_end"] for r in o1)))
             if heap1 is not None:
                 self.row("memory", "heap in use after hour 1 / 24 (bytes, massif)",
                          "{:,} / {:,}".format(heap1, heap24), "(%.0f s under massif)" % massif_s)
@@ -770,29 +817,28 @@ class Bench:
                 r1[0]["counts"][2], r24[0]["counts"][2]))
             long_hours = int(os.environ.get("BENCH_MEMORY_LONG_HOURS", "0"))
             if long_hours > 24:
-                self.memory_long(bus, long_hours, runs, r24, t24)
+                self.memory_long(bus, long_hours, runs, dict(others, deployed=r24))
         finally:
             bus.close()
 
-    def memory_long(self, bus, hours, runs, r24, t24):
+    def memory_long(self, bus, hours, runs, day_runs):
         """Where the growth goes on a longer replay (BENCH_MEMORY_LONG_HOURS): a leak keeps
-        growing, allocator caches level off. Shown with glibc's tcache on and off, against
-        the 24 h replays R24 and T24 (tcache off) of the memory section."""
+        growing, allocator caches level off. As deployed, with glibc's defaults and with its
+        tcache off, each against the memory section's 24 h replays in DAY_RUNS."""
         trace = os.path.join(self.outdir, "perf-long.trace")
         first = os.path.join(self.outdir, "perf-long-hour1.trace")
         write_day_trace(self.srcdir, trace, first, hours=hours)
-        rl = [self.replay(bus, trace, None) for _ in range(runs)]
-        tl = [self.replay(bus, trace, None, env_extra=NO_TCACHE) for _ in range(runs)]
         med = lambda rs, key: statistics.median(r[key] for r in rs)  # noqa: E731
-        self.row("memory", "long: VmRSS / RssAnon after hour %d (KiB, medians)" % hours,
-                 "%d / %d" % (med(rl, "rss_end"), med(rl, "anon_end")),
-                 "runs %s" % " ".join("%d" % r["anon_end"] for r in rl))
-        self.row("memory", "long: growth hour 24 -> %d, VmRSS / RssAnon (KiB)" % hours,
-                 "%+d / %+d" % (med(rl, "rss_end") - med(r24, "rss_end"),
-                                med(rl, "anon_end") - med(r24, "anon_end")))
-        self.row("memory", "long: the same with glibc tcache off (KiB)",
-                 "%+d / %+d" % (med(tl, "rss_end") - med(t24, "rss_end"),
-                                med(tl, "anon_end") - med(t24, "anon_end")))
+        for label, env_extra in (("deployed", None), ("glibc defaults", GLIBC_DEFAULTS),
+                                 ("glibc tcache off", NO_TCACHE)):
+            rl = [self.replay(bus, trace, None, env_extra=env_extra) for _ in range(runs)]
+            r24 = day_runs[label]
+            self.row("memory", "long, %s: VmRSS / RssAnon after hour %d (KiB, medians)"
+                     % (label, hours), "%d / %d" % (med(rl, "rss_end"), med(rl, "anon_end")),
+                     "runs %s" % " ".join("%d" % r["anon_end"] for r in rl))
+            self.row("memory", "long, %s: growth hour 24 -> %d, VmRSS / RssAnon (KiB)"
+                     % (label, hours), "%+d / %+d" % (med(rl, "rss_end") - med(r24, "rss_end"),
+                                                     med(rl, "anon_end") - med(r24, "anon_end")))
 
     def replay(self, bus, trace, mark_events, massif=False, env_extra=None):
         """Replay TRACE at --speed 0 with 3 clients; returns {hwm: VmHWM at the end,

@@ -8,6 +8,9 @@
 # warmupd runs BENCH_RUNS times (default 3, one fresh subscriber each); the table shows
 # medians with the range of the runs, and the highest VmHWM.
 #
+# warmupd and the floor run with the Environment= of systemd/warmupd.service.in (glibc's
+# tunables), as the unit runs warmupd.
+#
 # Figures only: a missed target is printed as "NOT met", never fails. Exits non-zero only
 # when the run itself broke (tool missing, daemon died, replay never finished, ...).
 #
@@ -29,6 +32,11 @@ die () {
   echo "run-bench: $*" >&2
   exit 1
 }
+
+# The unit's Environment= (unquoted NAME=VALUE assignments), for every process run here.
+for assignment in $(sed -n 's/^Environment=//p' "$srcdir/systemd/warmupd.service.in"); do
+  export "$assignment"
+done
 
 # --- tooling ------------------------------------------------------------------------------
 missing=""

@@ -8,7 +8,9 @@
 #  - the sysusers.d file creates user warmupd in groups bluetooth and gpio (in a scratch
 #    root: the machine's own users are never touched);
 #  - [Install] is the only way in: WantedBy= multi-user.target (boot) and bluetooth.target (an
-#    adapter appearing; the udev rules start nothing, see test-udev.sh).
+#    adapter appearing; the udev rules start nothing, see test-udev.sh);
+#  - the unit's GLIBC_TUNABLES names tunables the binary's glibc knows, with their values
+#    taken (glibc silently ignores a name it does not know), and a misspelt one is caught.
 # Skips only when systemd-analyze is missing.
 set -uo pipefail
 
@@ -35,7 +37,7 @@ ok () { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok () { n=$((n + 1)); failed=1; echo "not ok $n - $*"; }
 comment () { sed 's/^/# /'; }
 
-echo "1..7"
+echo "1..8"
 
 # 1. the built unit ----------------------------------------------------------------------
 if [ ! -f "$unit" ]; then
@@ -168,6 +170,38 @@ if [ -z "$missing" ]; then
 else
   echo "# WantedBy= in [Install]: ${wanted_by:-(none)}"
   not_ok "[Install] WantedBy= lacks:$missing"
+fi
+
+# 8. glibc tunables ----------------------------------------------------------------------
+# The dynamic loader lists the tunables as it parsed them from GLIBC_TUNABLES (glibc 2.33+):
+# each NAME=VALUE of the unit must show as "NAME: 0x<VALUE in hex>".
+tunables_unknown () { # GLIBC_TUNABLES value -> the NAME=VALUE pairs the loader did not take
+  local listed pair unknown=""
+  listed=$(GLIBC_TUNABLES=$1 "$interp" --list-tunables 2>/dev/null)
+  IFS=: read -ra pairs <<<"$1"
+  for pair in "${pairs[@]}"; do
+    printf '%s\n' "$listed" | grep -q "^${pair%%=*}: $(printf '0x%x' "${pair#*=}") " ||
+      unknown="$unknown [$pair]"
+  done
+  echo "$unknown"
+}
+tunables=$(sed -n 's/^Environment=GLIBC_TUNABLES=//p' "$unit" 2>/dev/null | tail -n 1)
+interp=$(readelf -l "$binary" 2>/dev/null |
+           sed -n 's/.*Requesting program interpreter: \(.*\)\]$/\1/p')
+if [ -z "$tunables" ]; then
+  not_ok "unit sets Environment=GLIBC_TUNABLES= (glibc's cache bound, bench/README.md)"
+elif [ -z "$interp" ] || ! "$interp" --list-tunables >/dev/null 2>&1; then
+  ok "# SKIP no dynamic loader with --list-tunables for $binary (readelf, glibc >= 2.33)"
+else
+  unknown=$(tunables_unknown "$tunables")
+  misspelt=$(tunables_unknown "${tunables/tcache/tcahce}")
+  if [ -n "$unknown" ]; then
+    not_ok "GLIBC_TUNABLES=$tunables: not taken by $interp:$unknown"
+  elif [ -z "$misspelt" ]; then
+    not_ok "a misspelt GLIBC_TUNABLES (${tunables/tcache/tcahce}) is caught"
+  else
+    ok "GLIBC_TUNABLES=$tunables taken by $interp (a misspelt copy is not)"
+  fi
 fi
 
 exit "$failed"

@@ -10,7 +10,8 @@ date and the machine, to BUILDDIR/bench/results.md.
 Sections (--only, default all): latency, cpu, fanout, memory, idle, startup.
 Environment: BENCH_ONLY (as --only), BENCH_IDLE_SECONDS (60), BENCH_LATENCY_N (2000), BENCH_CPU_N (10000),
 BENCH_FANOUT_N (1000), BENCH_STARTUP_RUNS (20), BENCH_MEMORY_RUNS (5),
-BENCH_MEMORY_LONG_HOURS (0: off; e.g. 384 adds a replay that long, where the growth levels off).
+BENCH_MEMORY_LONG_HOURS (0: off; e.g. 384 adds a replay that long, where the growth levels off),
+BENCH_GLIBC_TUNABLES (instead of the unit's GLIBC_TUNABLES).
 
 Figures only: a missed target is printed as "NOT met" and never fails the run. The exit
 status is non-zero only when the run itself broke (a tool missing, warmupd died, a deadline
@@ -94,14 +95,20 @@ NO_TCACHE = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"}
 
 def deployed_env(srcdir):
     """The variables the unit's Environment= lines give warmupd (systemd/warmupd.service.in):
-    the benchmark measures the daemon as the unit runs it."""
+    the benchmark measures the daemon as the unit runs it. BENCH_GLIBC_TUNABLES, when set,
+    replaces the unit's GLIBC_TUNABLES (to measure another setting)."""
     env = {}
     with open(os.path.join(srcdir, "systemd", "warmupd.service.in")) as f:
         for line in f:
             if line.startswith("Environment="):
-                for assignment in shlex.split(line[len("Environment="):]):
+                assignments = shlex.split(line[len("Environment="):])
+                if not assignments:
+                    env = {}        # an empty Environment= resets the earlier ones
+                for assignment in assignments:
                     name, _, value = assignment.partition("=")
                     env[name] = value
+    if "BENCH_GLIBC_TUNABLES" in os.environ:
+        env["GLIBC_TUNABLES"] = os.environ["BENCH_GLIBC_TUNABLES"]
     return env
 
 
@@ -1185,6 +1192,8 @@ def write_results(path, bench, builddir, srcdir, elapsed, status):
              "the machine moves the latency tails and CPU times, not the instruction counts)"
              % " ".join("%.1f" % x for x in bench.load),
              "- tree: %s (git HEAD; the working tree may differ)" % rev,
+             "- warmupd's environment, as its unit's: %s" % (" ".join(
+                 "%s=%s" % kv for kv in sorted(bench.deployed_env.items())) or "(none)"),
              "- run: `make bench` (bench/run-bench.sh, bench/perf.py), %.0f s for bench/perf.py%s"
              % (elapsed, "" if status == 0 else ", INCOMPLETE: the run broke"),
              "", "| section | figure | value | target | verdict |", "|---|---|---|---|---|"]

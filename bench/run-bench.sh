@@ -8,8 +8,8 @@
 # warmupd runs BENCH_RUNS times (default 3, one fresh subscriber each); the table shows
 # medians with the range of the runs, and the highest VmHWM.
 #
-# warmupd and the floor run with the Environment= of systemd/warmupd.service.in (glibc's
-# tunables), as the unit runs warmupd.
+# Every process here (warmupd, the floor, the bus, the subscriber) runs with the Environment=
+# of systemd/warmupd.service.in (glibc's tunables), as the unit runs warmupd.
 #
 # Figures only: a missed target is printed as "NOT met", never fails. Exits non-zero only
 # when the run itself broke (tool missing, daemon died, replay never finished, ...).
@@ -33,11 +33,6 @@ die () {
   exit 1
 }
 
-# The unit's Environment= (unquoted NAME=VALUE assignments), for every process run here.
-for assignment in $(sed -n 's/^Environment=//p' "$srcdir/systemd/warmupd.service.in"); do
-  export "$assignment"
-done
-
 # --- tooling ------------------------------------------------------------------------------
 missing=""
 for tool in dbus-daemon gdbus getconf awk; do
@@ -54,6 +49,17 @@ fi
 case "$runs" in
   '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive integer, not '$runs'" ;;
 esac
+
+# The unit's Environment= for every process run here, parsed as bench/perf.py does
+# (BENCH_GLIBC_TUNABLES replaces its GLIBC_TUNABLES).
+unit_env=$("$python" -B -c 'import shlex, sys
+sys.path.insert(0, sys.argv[1] + "/bench")
+import perf
+for name, value in sorted(perf.deployed_env(sys.argv[1]).items()):
+    print("export %s=%s" % (name, shlex.quote(value)))' "$srcdir") ||
+  die "cannot read the Environment= of $srcdir/systemd/warmupd.service.in"
+eval "$unit_env"
+
 for prog in src/warmupd bench/floor; do
   [ -x "$builddir/$prog" ] || die "$builddir/$prog is not built (run make first)"
 done

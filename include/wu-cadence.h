@@ -32,6 +32,8 @@ G_BEGIN_DECLS
 #define WU_CADENCE_WINDOW 8
 #define WU_CADENCE_WINDOW_US (6 * G_USEC_PER_SEC)
 #define WU_CADENCE_MAX_RPM 220.0
+/* The longest quiet time required before an edge ([Gpio] Debounce= beyond it acts as it). */
+#define WU_CADENCE_QUIET_MAX_US (5 * 1000)
 /* While the cadence falls towards 0, how often it is worth publishing a new value. */
 #define WU_CADENCE_DECAY_STEP_US (250 * 1000)
 /* Pulses carry the kernel's timestamp, but the main loop may read one this late on a busy

@@ -39,7 +39,6 @@
 /* Longer than any contact bounce (under a millisecond; tools/gen-trace.py spreads its
  * bounce over up to 3 ms), shorter than a switch stays open between two magnets at 220 rpm
  * with 16 of them (~8 ms, half a pulse period). The default Debounce=. */
-#define QUIET_BEFORE_MAX_US (5 * 1000)
 
 void
 wu_cadence_config_init (WuCadenceConfig *config)
@@ -125,7 +124,7 @@ is_restart (const WuCadence *cadence, gint64 gap_us, gint64 limit_us)
 }
 
 /* Whether the line was quiet before an edge at TIME_US: no edge at all, accepted or
- * rejected, for a bounce's length (Debounce=, at most QUIET_BEFORE_MAX_US). Notes the edge.
+ * rejected, for a bounce's length (Debounce=, at most WU_CADENCE_QUIET_MAX_US). Notes the edge.
  * Not the whole Debounce=: the switch opening bounces too, and with Edge=falling that
  * bounce is a counted edge only the open time before the next closing, which at high
  * cadence with several magnets is shorter than a Debounce= the configuration allows.
@@ -133,7 +132,7 @@ is_restart (const WuCadence *cadence, gint64 gap_us, gint64 limit_us)
 static gboolean
 quiet_before (WuCadence *cadence, gint64 time_us)
 {
-  gint64 window = MIN (cadence->config.debounce_us, QUIET_BEFORE_MAX_US);
+  gint64 window = MIN (cadence->config.debounce_us, WU_CADENCE_QUIET_MAX_US);
   gboolean quiet = !cadence->have_edge || time_us - cadence->last_edge_us >= window;
 
   cadence->last_edge_us = cadence->have_edge ? MAX (cadence->last_edge_us, time_us) : time_us;

@@ -102,7 +102,9 @@ apply_line (WuGpioConfig *gpio, const char *value)
 {
   guint offset;
 
-  if (g_ascii_isdigit (value[0]) && !parse_uint (value, 0, MAX_LINE_OFFSET, &offset))
+  /* a sign is no offset, and no line is named like one: "-1" would be searched for ever */
+  if ((g_ascii_isdigit (value[0]) || value[0] == '-' || value[0] == '+')
+      && !parse_uint (value, 0, MAX_LINE_OFFSET, &offset))
     return g_strdup_printf ("'%s' is not a line offset from 0 to %u or a line name like GPIO17",
                             value, MAX_LINE_OFFSET);
   if (!is_printable_word (value, MAX_LINE_NAME))

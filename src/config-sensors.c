@@ -70,15 +70,29 @@ apply_priority (WuSensorsConfig *sensors, const char *value)
   return NULL;
 }
 
+gboolean
+wu_config_parse_decimal (const char *text, double *out)
+{
+  char *end = NULL;
+  double v;
+
+  if (text[0] == '\0' || strspn (text, "0123456789+-.eE") != strlen (text))
+    return FALSE;
+  v = g_ascii_strtod (text, &end);
+  if (end == text || *end != '\0' || !isfinite (v))
+    return FALSE;
+  *out = v;
+  return TRUE;
+}
+
 char *
 wu_sensors_config_apply_key (WuSensorsConfig *sensors, const char *key, const char *value)
 {
   if (strcmp (key, "WheelCircumference") == 0)
     {
-      char *end = NULL;
-      double mm = g_ascii_strtod (value, &end);
+      double mm;
 
-      if (value[0] == '\0' || *end != '\0' || !isfinite (mm) ||
+      if (!wu_config_parse_decimal (value, &mm) ||
           mm < MIN_WHEEL_CIRCUMFERENCE_MM || mm > MAX_WHEEL_CIRCUMFERENCE_MM)
         return g_strdup_printf ("'%s' is not a circumference in mm from %.0f to %.0f", value,
                                 MIN_WHEEL_CIRCUMFERENCE_MM, MAX_WHEEL_CIRCUMFERENCE_MM);

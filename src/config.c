@@ -4,6 +4,7 @@
 #include "config-gpio.h"
 #include "config-ble.h"
 #include "config-sensors.h"
+#include "wu-cadence.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -121,16 +122,7 @@ find_line (const char *contents, const char *group, const char *key)
 static gboolean
 parse_number (const char *text, double *out)
 {
-  char *end = NULL;
-  double v;
-
-  if (text[0] == '\0')
-    return FALSE;
-  v = g_ascii_strtod (text, &end);
-  if (end == text || *end != '\0' || !isfinite (v))
-    return FALSE;
-  *out = v;
-  return TRUE;
+  return wu_config_parse_decimal (text, out);
 }
 
 static gboolean
@@ -313,6 +305,77 @@ check_debounce_per_pulse (const WuConfig *config, const char *path, const char *
   return reason == NULL || fail_key (error, path, contents, "Gpio", "Debounce", reason);
 }
 
+/* [Gpio] Debounce= above what the estimator uses: the line must be quiet for at most
+ * WU_CADENCE_QUIET_MAX_US before an edge (the bounce of the switch opening, with
+ * Edge=falling, comes only the open time before the next closing, which at high cadence
+ * with several magnets is shorter), and closer pulses are dropped by the 220 rpm spacing
+ * whatever Debounce= says. Accepted (files written for the 0-100 range keep working), but
+ * said. */
+static void
+warn_debounce_above_quiet_max (const WuConfig *config, GKeyFile *file, const char *path,
+                               const char *contents)
+{
+  guint quiet_max_ms = WU_CADENCE_QUIET_MAX_US / 1000;
+
+  if (g_key_file_has_key (file, "Gpio", "Debounce", NULL)
+      && config->gpio.debounce_ms > quiet_max_ms)
+    g_warning ("%s:%u: [Gpio] Debounce: %u ms acts as %u ms (the quiet time before an edge "
+               "is at most %u ms; pulses closer than a 220 rpm revolution are dropped "
+               "anyway)", path, find_line (contents, "Gpio", "Debounce"),
+               config->gpio.debounce_ms, quiet_max_ms, quiet_max_ms);
+}
+
+/* With a reed switch, MinCadence must be a cadence the estimator can report: a pulse period
+ * of StaleAfter or longer reads as a stop, and no pulse closer than a 220 rpm revolution
+ * is believed. Blames MinCadence when the file sets it, else StaleAfter. */
+static gboolean
+check_min_cadence_reportable (const WuConfig *config, GKeyFile *file, const char *path,
+                              const char *contents, GError **error)
+{
+  double stale_s = (double) config->controller.stale_after_us / G_USEC_PER_SEC;
+  guint ppr = MAX (config->gpio.pulses_per_revolution, 1u);
+  double slowest = 60.0 / (stale_s * ppr);
+  double min_cadence = config->controller.min_cadence;
+  g_autofree char *reason = NULL;
+
+  if (!g_key_file_has_group (file, "Gpio"))
+    return TRUE;
+  if (min_cadence >= WU_CADENCE_MAX_RPM)
+    reason = g_strdup_printf ("%g rpm is not below %.0f rpm, the fastest cadence a reed switch "
+                              "is believed at", min_cadence, WU_CADENCE_MAX_RPM);
+  else if (min_cadence < slowest)
+    reason = g_strdup_printf ("MinCadence %g rpm is below %.3g rpm, the slowest cadence a reed "
+                              "switch can report with StaleAfter=%g s and "
+                              "PulsesPerRevolution=%u (a slower pulse reads as a stop)",
+                              min_cadence, slowest, stale_s, ppr);
+  if (reason == NULL)
+    return TRUE;
+  if (min_cadence >= WU_CADENCE_MAX_RPM || g_key_file_has_key (file, "Warmup", "MinCadence", NULL)
+      || !g_key_file_has_key (file, "Warmup", "StaleAfter", NULL))
+    return fail_key (error, path, contents, "Warmup", "MinCadence", reason);
+  return fail_key (error, path, contents, "Warmup", "StaleAfter", reason);
+}
+
+/* The bike listed among the sensors: the bike's link claims the device, and the sensor
+ * link waiting for it would keep the radio scanning for ever. */
+static gboolean
+check_bike_not_a_sensor (const WuConfig *config, const char *path, const char *contents,
+                         GError **error)
+{
+  g_autofree char *reason = NULL;
+
+  if (config->ble.bike_address == NULL || config->ble.sensor_addresses == NULL)
+    return TRUE;
+  for (guint i = 0; config->ble.sensor_addresses[i] != NULL; i++)
+    if (g_ascii_strcasecmp (config->ble.sensor_addresses[i], config->ble.bike_address) == 0)
+      {
+        reason = g_strdup_printf ("'%s' is the [Bike] Address: a device is the bike or a "
+                                  "sensor, not both", config->ble.sensor_addresses[i]);
+        return fail_key (error, path, contents, "Sensors", "Addresses", reason);
+      }
+  return TRUE;
+}
+
 static gboolean
 apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char *contents,
                   GError **error)
@@ -337,6 +400,11 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
     return fail_cadence_range (config, file, path, contents, error);
   if (!check_debounce_per_pulse (config, path, contents, error))
     return FALSE;
+  if (!check_min_cadence_reportable (config, file, path, contents, error))
+    return FALSE;
+  if (!check_bike_not_a_sensor (config, path, contents, error))
+    return FALSE;
+  warn_debounce_above_quiet_max (config, file, path, contents);
   if (g_key_file_has_group (file, "Gpio") && config->gpio.line == NULL)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: [Gpio] Line: missing (the GPIO line "
@@ -411,9 +479,22 @@ wu_config_load_from_data (WuConfig *config, const char *data, gsize length, cons
 {
   g_autoptr (GKeyFile) file = g_key_file_new ();
   g_autoptr (GError) local_error = NULL;
-  /* NUL-terminated for the line search (which stops at an embedded NUL, as GKeyFile does) */
-  g_autofree char *contents = g_malloc (length + 1);
+  g_autofree char *contents = NULL;
+  const char *nul = memchr (data, '\0', length);
 
+  /* GKeyFile reads on past a NUL byte, and the line search (on a C string) would not: the
+   * lines it named after one were wrong. A text file has none. */
+  if (nul != NULL)
+    {
+      guint line = 1;
+
+      for (const char *p = data; p < nul; p++)
+        line += *p == '\n';
+      g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: a NUL byte: not a text file",
+                   path, line);
+      return FALSE;
+    }
+  contents = g_malloc (length + 1);   /* NUL-terminated for the line search */
   memcpy (contents, data, length);
   contents[length] = '\0';
   /* KEEP_TRANSLATIONS: a localized key (Duration[de]=) is kept, so it is warned about as

@@ -86,6 +86,7 @@ typedef struct {
   double cap_level, cap_percent;
   WuAutostart autostart;
   const char *routine;
+  const char *warning;   /* a warning expected, after "FILE:" (NULL: none) */
 } GoodCase;
 
 static const GoodCase good_cases[] = {
@@ -93,25 +94,41 @@ static const GoodCase good_cases[] = {
     "[Warmup]\nAutostart=manual\nDuration=300\nMinCadence=35\nMaxCadence=95\nStartAfter=2\n"
     "PauseAfter=4\nAbandonAfter=120\nStaleAfter=2.5\nEaseOffAfter=8\n"
     "[Resistance]\nCap=12\nPowerCap=90\nReapplyAfter=1.5\n[Routine]\nName=four-key-exercises\n",
-    300 * G_USEC_PER_SEC, 35, 12, -1, WU_AUTOSTART_MANUAL, "four-key-exercises" },
+    300 * G_USEC_PER_SEC, 35, 12, -1, WU_AUTOSTART_MANUAL, "four-key-exercises", NULL },
   { "percent-cap", "[Resistance]\nCap = 25%\n", 600 * G_USEC_PER_SEC, 40, -1, 25,
-    WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+    WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
   { "no-cap", "[Resistance]\nCap=none\n", 600 * G_USEC_PER_SEC, 40, -1, -1, WU_AUTOSTART_PEDAL,
-    WU_DEFAULT_ROUTINE },
+    WU_DEFAULT_ROUTINE, NULL },
   { "fractional-duration", "[Warmup]\nDuration=0.5\n", G_USEC_PER_SEC / 2, 40, -1, 30,
-    WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+    WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
   { "comments-and-blank-lines", "# a comment\n\n[Warmup]\n# Duration=1\nMinCadence=45\n",
-    600 * G_USEC_PER_SEC, 45, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+    600 * G_USEC_PER_SEC, 45, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
   /* Debounce= under a pulse period at 220 rpm: 272.7 ms, 136.4 ms with 2 magnets, 34.1 ms
    * with 8, 17.0 ms with 16 */
+  /* ... accepted, and above 5 ms said to act as 5 (the estimator's longest quiet time) */
   { "debounce-100-one-magnet", "[Gpio]\nLine=17\nDebounce=100\n", 600 * G_USEC_PER_SEC, 40, -1,
-    30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+    30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, "3: [Gpio] Debounce: 100 ms acts as 5 ms" },
   { "debounce-100-two-magnets", "[Gpio]\nLine=17\nDebounce=100\nPulsesPerRevolution=2\n",
-    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE,
+    "3: [Gpio] Debounce: 100 ms acts as 5 ms" },
+  { "debounce-5-no-warning", "[Gpio]\nLine=17\nDebounce=5\n", 600 * G_USEC_PER_SEC, 40, -1,
+    30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
+  /* MinCadence down to what a reed switch can report: 60 / (StaleAfter x magnets) rpm */
+  { "min-cadence-20-reed-switch", "[Warmup]\nMinCadence=20\n[Gpio]\nLine=17\n",
+    600 * G_USEC_PER_SEC, 20, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
+  { "min-cadence-10-two-magnets", "[Warmup]\nMinCadence=10\n[Gpio]\nLine=17\n"
+    "PulsesPerRevolution=2\n", 600 * G_USEC_PER_SEC, 10, -1, 30, WU_AUTOSTART_PEDAL,
+    WU_DEFAULT_ROUTINE, NULL },
+  /* ... and any with no reed switch (an FTMS bike reports its own cadence) */
+  { "min-cadence-10-no-gpio", "[Warmup]\nMinCadence=10\n", 600 * G_USEC_PER_SEC, 10, -1, 30,
+    WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
+  { "numbers-with-exponent", "[Warmup]\nDuration=6e2\n", 600 * G_USEC_PER_SEC, 40, -1, 30,
+    WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
   { "debounce-34-eight-magnets", "[Gpio]\nLine=17\nDebounce=34\nPulsesPerRevolution=8\n",
-    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE,
+    "3: [Gpio] Debounce: 34 ms acts as 5 ms" },
   { "default-debounce-sixteen-magnets", "[Gpio]\nLine=17\nPulsesPerRevolution=16\n",
-    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE },
+    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
 };
 
 static void
@@ -120,10 +137,14 @@ test_good (gconstpointer data)
   const GoodCase *c = data;
   g_autoptr (GError) error = NULL;
   g_autofree char *path = write_temp_config (c->contents);
+  g_autofree char *warning = g_strdup_printf ("%s:%s*", path, c->warning);
   WuConfig config;
 
   wu_config_init (&config);
+  if (c->warning != NULL)
+    g_test_expect_message ("warmupd-config", G_LOG_LEVEL_WARNING, warning);
   g_assert_true (wu_config_load (&config, path, &error));
+  g_test_assert_expected_messages ();
   g_assert_no_error (error);
   g_assert_cmpint (config.controller.duration_us, ==, c->duration_us);
   g_assert_cmpfloat (config.controller.min_cadence, ==, c->min_cadence);
@@ -195,6 +216,25 @@ static const BadCase bad_cases[] = {
   { "debounce-91-three-magnets", "[Gpio]\nLine=17\nDebounce=91\nPulsesPerRevolution=3\n",
     "3: [Gpio] Debounce: '91' is not shorter than a pulse period at 220 rpm with "
     "PulsesPerRevolution=3 (90.9 ms): real pulses would be dropped; at most 90 ms with 3 magnets" },
+  /* MinCadence a reed switch cannot report: a pulse StaleAfter apart reads as a stop, and
+   * none faster than 220 rpm is believed */
+  { "min-cadence-15-reed-switch", "[Warmup]\nMinCadence=15\n[Gpio]\nLine=17\n",
+    "2: [Warmup] MinCadence: MinCadence 15 rpm is below 20 rpm, the slowest cadence a reed "
+    "switch can report with StaleAfter=3 s and PulsesPerRevolution=1" },
+  { "stale-after-1-reed-switch", "[Warmup]\nStaleAfter=1\n[Gpio]\nLine=17\n",
+    "2: [Warmup] StaleAfter: MinCadence 40 rpm is below 60 rpm" },
+  { "min-cadence-250-reed-switch", "[Warmup]\nMinCadence=250\nMaxCadence=300\n[Gpio]\n"
+    "Line=17\n", "2: [Warmup] MinCadence: 250 rpm is not below 220 rpm" },
+  /* the bike among the sensors: its sensor link would scan for it for ever */
+  { "bike-listed-as-sensor", "[Bike]\nAddress=AA:BB:CC:DD:EE:FF\n[Sensors]\n"
+    "Addresses=11:22:33:44:55:66 aa:bb:cc:dd:ee:ff\n",
+    "4: [Sensors] Addresses: 'AA:BB:CC:DD:EE:FF' is the [Bike] Address" },
+  { "gpio-line-negative", "[Gpio]\nLine=-1\n", "2: [Gpio] Line: '-1' is not a line offset" },
+  { "gpio-line-plus", "[Gpio]\nLine=+17\n", "2: [Gpio] Line: '+17' is not a line offset" },
+  /* numbers are decimal: g_ascii_strtod alone took hex */
+  { "duration-hex", "[Warmup]\nDuration=0x10\n", "2: [Warmup] Duration: '0x10' is not" },
+  { "wheel-hex", "[Sensors]\nWheelCircumference=0x800\n",
+    "2: [Sensors] WheelCircumference: '0x800' is not" },
   { "key-later-in-file", "[Resistance]\nCap=10\n\n[Warmup]\nMinCadence=40\nStaleAfter=x\n",
     "6: [Warmup] StaleAfter: 'x'" },
 };
@@ -219,6 +259,22 @@ test_bad (gconstpointer data)
   assert_controller_config_equal (&config.controller, &defaults);
   wu_config_clear (&config);
   g_unlink (path);
+}
+
+/* A NUL byte: the line is named by the bytes before it (GKeyFile reads on past it, and the
+ * line search did not: a bad value after it was blamed on the wrong line). */
+static void
+test_nul_byte (void)
+{
+  static const char data[] = "[Warmup]\nDuration=60\n\0\nDuration=ten\n";
+  g_autoptr (GError) error = NULL;
+  WuConfig config;
+
+  wu_config_init (&config);
+  g_assert_false (wu_config_load_from_data (&config, data, sizeof data - 1, "nul.conf", &error));
+  g_assert_error (error, WU_ERROR, WU_ERROR_CONFIG);
+  g_assert_cmpstr (error->message, ==, "nul.conf:3: a NUL byte: not a text file");
+  wu_config_clear (&config);
 }
 
 static void
@@ -296,6 +352,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/missing-file", test_missing_file_is_defaults);
   g_test_add_func ("/config/sample-file", test_sample_config_is_defaults);
   g_test_add_func ("/config/unknown-keys-warn", test_unknown_keys_warn);
+  g_test_add_func ("/config/nul-byte", test_nul_byte);
   g_test_add_func ("/config/localized-keys-warn", test_localized_keys_warn);
   g_test_add_func ("/config/from-data", test_from_data);
   for (gsize i = 0; i < G_N_ELEMENTS (good_cases); i++)

@@ -49,6 +49,9 @@ struct WuController {
   /* Cap= as it was when the session began: a reloaded Cap applies from the next session,
    * also when the range is read (again) during this one. */
   double session_cap_level, session_cap_percent;
+  /* the Duration= an ended (complete, cancelled) warm-up ran against, shown until the next
+   * one: a reload that shortened Duration= showed Elapsed above Duration */
+  gint64 ended_duration_us;
   /* Stopped at the bike's console (status 0x02/0x03) during this session, and not started
    * there since (0x04): resuming needs a sustained run, and brings the cap with .resume. */
   gboolean console_stopped;
@@ -292,6 +295,8 @@ set_state (WuController *ctl, WuState new_state, gint64 at_us, WuActions *out)
 {
   g_debug ("state %s -> %s", wu_state_to_string (ctl->state), wu_state_to_string (new_state));
   emit_state (out, ctl->state, new_state);
+  if (new_state == WU_STATE_COMPLETE || new_state == WU_STATE_CANCELLED)
+    ctl->ended_duration_us = ctl->config.duration_us;
   ctl->state = new_state;
   ctl->state_entered_us = at_us;
 }
@@ -1107,6 +1112,8 @@ double
 wu_controller_get_duration (const WuController *ctl)
 {
   g_return_val_if_fail (ctl != NULL, 0);
+  if (ctl->state == WU_STATE_COMPLETE || ctl->state == WU_STATE_CANCELLED)
+    return (double) ctl->ended_duration_us / G_USEC_PER_SEC;
   return (double) ctl->config.duration_us / G_USEC_PER_SEC;
 }
 

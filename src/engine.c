@@ -689,7 +689,7 @@ sink_finished (gpointer user_data, const GError *error)
   if (error != NULL)
     {
       g_free (sensor->error);
-      sensor->error = g_strdup (error->message);
+      sensor->error = g_utf8_make_valid (error->message, -1);   /* a D-Bus string */
     }
   else
     g_message ("%s: end of trace at %.3f s; time stops here", sensor->id,
@@ -726,10 +726,14 @@ sink_error (gpointer user_data, const GError *error)
   WuEngine *engine = sensor->engine;
   const char *message = error != NULL ? error->message : NULL;
 
-  if (g_strcmp0 (sensor->error, message) == 0)
+  /* D-Bus strings must be UTF-8, and a message may quote what others chose (the consumer
+   * name of the process holding a GPIO line) */
+  g_autofree char *valid = message != NULL ? g_utf8_make_valid (message, -1) : NULL;
+
+  if (g_strcmp0 (sensor->error, valid) == 0)
     return;
   g_free (sensor->error);
-  sensor->error = g_strdup (message);
+  sensor->error = g_steal_pointer (&valid);
   if (engine->observer->sensor_changed != NULL)
     engine->observer->sensor_changed (engine->observer_data, sensor);
 }
@@ -1040,7 +1044,7 @@ wu_engine_is_releasing (WuEngine *engine)
 const char *
 wu_engine_get_control (WuEngine *engine)
 {
-  const char *control = "";
+  gboolean advisory = FALSE;
 
   for (guint i = 0; i < engine->sensors->len; i++)
     {
@@ -1052,9 +1056,12 @@ wu_engine_get_control (WuEngine *engine)
         return sensor->control;   /* a source that really holds the machine wins */
       if ((sensor->control != NULL && strcmp (sensor->control, "advisory") == 0)
           || (!ops->drives_clock && ops->apply_cap == NULL))
-        control = "advisory";
+        advisory = TRUE;
     }
-  return control;
+  /* "advisory" says how a cap in force is held: with none (idle, finished, no cap
+   * configured) there is nothing to hold, as ResistanceCap -1 says (a reed switch read
+   * "advisory" in every state) */
+  return advisory && wu_controller_get_cap (engine->controller) >= 0 ? "advisory" : "";
 }
 
 const WuController *

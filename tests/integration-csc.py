@@ -72,6 +72,9 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertLessEqual(abs(summary["avg_cadence"] - 80.0), 3.0)
         self.assertEqual(summary["recaps"], 0)
         self.assertEqual(self.get(WARMUP_IFACE, "ResistanceCap"), -1.0)
+        # no cap in force any more: nothing to hold, advisory or not (it read "advisory"
+        # with ResistanceCap -1, in every state)
+        self.assertEqual(self.get(WARMUP_IFACE, "Control"), "")
         sensor = self.sensor()
         self.assertEqual(sensor["Name"], "SimCadence")
         self.assertEqual(sensor["Power"], -1.0, "a CSC sensor reports no power")

@@ -44,6 +44,9 @@ class GpioTests(wutest.WarmupdTestCase):
         wait_for(lambda: "retrying every 5 s" in daemon.log(), message="the retry in the log")
         self.assertTrue(daemon.running())
         self.assertEqual(self.get(WARMUP_IFACE, "State"), "idle")
+        # idle, no cap in force: Control "" (a reed switch made it "advisory" in every state)
+        self.assertEqual(self.get(WARMUP_IFACE, "ResistanceCap"), -1.0)
+        self.assertEqual(self.get(WARMUP_IFACE, "Control"), "")
         self.assertEqual(daemon.terminate(), 0)
 
     def test_bad_gpio_value_stops_the_daemon(self):

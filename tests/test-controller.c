@@ -1095,6 +1095,36 @@ test_summary_without_samples (void)
   g_assert_cmpfloat (s.max_cadence, ==, 20);
 }
 
+/* A reload after the warm-up ended keeps the Duration it ran against until the next one
+ * (Duration=10 after a 30 s warm-up showed Elapsed 30 above Duration 10); the next runs
+ * against the new one. */
+static void
+test_ended_warmup_keeps_its_duration (void)
+{
+  WuControllerConfig config;
+  g_autoptr (GError) error = NULL;
+  WuActions out;
+
+  wu_controller_config_init (&config);
+  config.duration_us = 30 * G_USEC_PER_SEC;
+  g_autoptr (WuController) ctl = wu_controller_new (&config);
+  wu_actions_clear (&out);
+  pedal (ctl, 0, 45, 60, NONE, NONE, &out);
+  g_assert_cmpuint (wu_controller_get_state (ctl), ==, WU_STATE_COMPLETE);
+  g_assert_cmpfloat (wu_controller_get_elapsed (ctl), ==, 30);
+
+  config.duration_us = 10 * G_USEC_PER_SEC;
+  wu_controller_set_config (ctl, &config);
+  g_assert_cmpfloat (wu_controller_get_duration (ctl), ==, 30);
+  g_assert_cmpfloat (wu_controller_get_elapsed (ctl), <=, wu_controller_get_duration (ctl));
+
+  wu_actions_clear (&out);
+  g_assert_true (wu_controller_start (ctl, to_us (50), &out, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (wu_controller_get_duration (ctl), ==, 10);
+  g_assert_cmpfloat (wu_controller_get_elapsed (ctl), ==, 0);
+}
+
 static void
 test_target_resistance_counts_recaps (void)
 {
@@ -1277,6 +1307,8 @@ main (int argc, char **argv)
   g_test_add_func ("/controller/summary-without-samples", test_summary_without_samples);
   g_test_add_func ("/controller/summary-recaps-no-power", test_summary_counts_recaps_and_no_power);
   g_test_add_func ("/controller/recaps-without-new-data", test_recaps_without_new_data);
+  g_test_add_func ("/controller/ended-warmup-keeps-its-duration",
+                   test_ended_warmup_keeps_its_duration);
   g_test_add_func ("/controller/target-resistance-counts-recaps",
                    test_target_resistance_counts_recaps);
   g_test_add_func ("/controller/getters-staleness", test_getters_staleness);

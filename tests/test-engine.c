@@ -935,6 +935,28 @@ test_a_stop_counts_nothing_after_the_last_revolution (void)
   wu_engine_free (fixture.engine);
 }
 
+/* A source's error may quote what another process chose (the consumer name of whoever
+ * holds a GPIO line): Sensor1.Error is a D-Bus string, so it is made valid UTF-8 (invalid
+ * bytes raised a GLib critical in the skeleton, fatal under G_DEBUG=fatal-criticals). */
+static void
+test_source_error_is_made_valid_utf8 (void)
+{
+  g_autoptr (GError) error = g_error_new_literal (WU_ERROR, WU_ERROR_FAILED,
+                                                  "line 17 is busy: used by \xff\xfeowner");
+  Fixture fixture = { 0 };
+  WuSource *source;
+
+  begin_with_sensor (&fixture);
+  source = fixture.sensors[SENSOR]->source;
+  source->sink->error (source->sink_data, error);
+  g_assert_true (g_utf8_validate (fixture.sensors[SENSOR]->error, -1, NULL));
+  g_assert_true (g_str_has_prefix (fixture.sensors[SENSOR]->error, "line 17 is busy: used by "));
+  g_assert_true (g_str_has_suffix (fixture.sensors[SENSOR]->error, "owner"));
+  source->sink->error (source->sink_data, NULL);
+  g_assert_null (fixture.sensors[SENSOR]->error);
+  wu_engine_free (fixture.engine);
+}
+
 /* A bout after a rest counts from its first revolution, as the first bout does: the period
  * the first cadence was measured over was pedalled. Counted from that first cadence, each
  * bout lost a revolution (reed switch) or a report interval more (a crank sensor, whose
@@ -1078,6 +1100,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/stale-cadence-published-before-a-late-frame",
                    test_stale_cadence_published_before_a_late_frame);
   g_test_add_func ("/engine/catch-up-ahead-of-the-clock", test_catch_up_ahead_of_the_clock);
+  g_test_add_func ("/engine/source-error-is-made-valid-utf8",
+                   test_source_error_is_made_valid_utf8);
   g_test_add_func ("/engine/a-stop-counts-nothing-after-the-last-revolution",
                    test_a_stop_counts_nothing_after_the_last_revolution);
   g_test_add_func ("/engine/a-bout-counts-from-its-first-revolution",

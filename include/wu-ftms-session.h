@@ -11,7 +11,9 @@
  *   running, then the target: Set Target Resistance Level (0x04) when the feature bits allow
  *   it (UINT8 0.1 per spec; on Invalid Parameter once more as SINT16, remembered for this
  *   bike); else Indoor Bike Simulation (0x11) with grade 0 (a flat road); else Set Target
- *   Power (0x05) at power_cap_w; else advisory (nothing written).
+ *   Power (0x05) at power_cap_w; else advisory (nothing written but, when control may
+ *   still be ours from a mode before (a reload to no power cap, a target refused), one
+ *   Reset to hand the bike back, sent and answered as at a release).
  * - Op Code Not Supported / Invalid Parameter for a target: fall back to the next mode.
  *   Operation Failed: the same request again after 2 s, at most 3 retries (then Start/Resume
  *   is done without; anything else waits for the next cap or reconnect). Control Not
@@ -103,7 +105,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuFtmsSession, wu_ftms_session_free)
 
 /* A reload. Another power cap is written at once when the bike is held by a power target
  * (after the request in flight, if any), so a lowered one is not left waiting for the next
- * re-cap; none (< 0) makes such a bike advisory, and one again takes it back. */
+ * re-cap; none (< 0) makes such a bike advisory and hands it back at once with a Reset (as
+ * a release does, without WU_FTMS_ACTION_RELEASED), and one again takes it back (Request
+ * Control, Start/Resume, the target). */
 void wu_ftms_session_set_config (WuFtmsSession *session, gint64 now_us,
                                  const WuFtmsSessionConfig *config, WuFtmsActions *out);
 

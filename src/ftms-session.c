@@ -204,6 +204,24 @@ may_hold_control (const WuFtmsSession *session)
   return session->have_control || session->reset_owed;
 }
 
+static gboolean
+writes_targets (WuFtmsMode mode)
+{
+  return mode == WU_FTMS_MODE_RESISTANCE || mode == WU_FTMS_MODE_SIMULATION ||
+         mode == WU_FTMS_MODE_POWER;
+}
+
+/* Whether the bike is to be handed back (Reset): at a release, and while capping in a mode
+ * that writes nothing (advisory: a reload took PowerCap away, or the bike refused every
+ * target), so that no target of ours (an old power target) stays on the bike. Both go the
+ * same way: one Reset when control may be ours, its answer (or timeout) forgets the bike. */
+static gboolean
+handing_back (const WuFtmsSession *session)
+{
+  return session->wish == WISH_RELEASE ||
+         (session->wish == WISH_CAP && !writes_targets (session->mode));
+}
+
 static void
 clear_request (WuFtmsSession *session)
 {
@@ -420,13 +438,10 @@ next_step (const WuFtmsSession *session)
 {
   if (!session->connected || session->suspect || session->in_flight != STEP_NONE)
     return STEP_NONE;
-  if (session->wish == WISH_RELEASE)
+  if (handing_back (session))
     return may_hold_control (session) ? STEP_RESET : STEP_NONE;
   if (session->wish != WISH_CAP || session->stalled ||
       session->wait_until_us != G_MAXINT64)
-    return STEP_NONE;
-  if (session->mode != WU_FTMS_MODE_RESISTANCE && session->mode != WU_FTMS_MODE_SIMULATION &&
-      session->mode != WU_FTMS_MODE_POWER)
     return STEP_NONE;
   if (!session->have_control)
     return STEP_REQUEST_CONTROL;
@@ -533,11 +548,13 @@ on_no_answer (WuFtmsSession *session, const char *what, WuFtmsActions *out)
       session->have_control = FALSE;
       return;
     }
-  if (session->wish == WISH_RELEASE)
+  if (handing_back (session))
     {
-      /* Whatever was lost, the bike may still be ours: hand it back before giving up. */
-      emit_log (out, G_LOG_LEVEL_WARNING, "control point: %s for %s while releasing; "
-                "resetting anyway", what, wu_ftms_opcode_to_string (session->request.bytes[0]));
+      /* Whatever was lost, the bike may still be ours: hand it back before giving up
+       * (not the lost request again: it may be a target the bike must not keep). */
+      emit_log (out, G_LOG_LEVEL_WARNING, "control point: %s for %s while handing the bike "
+                "back; resetting anyway", what,
+                wu_ftms_opcode_to_string (session->request.bytes[0]));
       clear_request (session);
       session->reset_owed = TRUE;
       return;

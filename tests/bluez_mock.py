@@ -238,6 +238,7 @@ class SimulatedBike:
         self.connected = False
         self.connected_at = 0.0          # time.monotonic() of the last Connect that succeeded
         self.in_control = False
+        self.target_power = -1           # W of the last Set Target Power; -1: none (reset)
         self.acquired = {}               # chrc path -> (socket, GLib watch id)
         self.notifying = set()           # chrc paths with a StartNotify session
         self.stream_timer = 0
@@ -608,6 +609,7 @@ class SimulatedBike:
             return RESULT_NOT_PERMITTED
         if op == OP_RESET:
             self.in_control = False       # a reset hands control back
+            self.target_power = -1        # and drops the target
             self.GLib.timeout_add(10, self._status_later, bytes([STATUS_RESET]))
             return RESULT_SUCCESS
         if op == OP_SET_TARGET_RESISTANCE:
@@ -703,6 +705,7 @@ class SimulatedBike:
     def state(self):
         return {"connected": self.dbus.Boolean(self.connected),
                 "in_control": self.dbus.Boolean(self.in_control),
+                "target_power": self.dbus.Int32(self.target_power),
                 "connected_at": self.dbus.Double(self.connected_at),
                 "resistance": self.dbus.Double(self.resistance),
                 "acquired": self.dbus.Array(sorted(self.uuid_of[p] for p in self.acquired),
@@ -1052,7 +1055,8 @@ class BluezMock:
 
     def state(self):
         """connected, connected_at (time.monotonic() of the last Connect), in_control,
-        resistance, acquired / notifying (uuids)."""
+        target_power (W; -1: none since the last reset), resistance, acquired / notifying
+        (uuids)."""
         return self._call("/", BIKE_IFACE, "State", reply="(a{sv})")[0]
 
     # ---- the call log --------------------------------------------------------------

@@ -229,6 +229,35 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
                         "a lowered PowerCap must be written at the reload, not left waiting")
         self.assertIn("reloaded", self.daemon.log())
 
+    def test_power_cap_none_on_reload_hands_the_bike_back(self):
+        # the same power-only bike held at 100 W; a reload with PowerCap=none makes it
+        # advisory, and advisory writes no target: the bike is reset (handed back), not
+        # left at 100 W; a reload with a PowerCap again takes it back at the new target
+        def power_config(watts):
+            return config(duration=600, reapply_after=60).replace(
+                "ReapplyAfter=60\n", "ReapplyAfter=60\nPowerCap=%s\n" % watts)
+        self.start(power_config(100), target_features=bluez_mock.TARGET_POWER)
+        self.wait_state("warming-up")
+        first = self.wait_write(bytes([0x05, 100, 0]))
+        self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "power", "Control power")
+        self.wait(lambda: self.bike.state()["target_power"] == 100, "the bike at 100 W")
+        self.write_config(power_config("none"))
+        self.daemon.proc.send_signal(signal.SIGHUP)
+        reset = self.wait_write(RESET, after=first + 1)
+        self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "advisory", "Control advisory")
+        self.wait(lambda: not self.bike.state()["in_control"], "the bike to be handed back",
+                  lambda: "bike %r, writes %s" % (self.bike.state(), self.write_log()))
+        self.assertEqual(self.bike.state()["target_power"], -1, "the 100 W target dropped")
+        self.assertEqual(self.state(), "warming-up", "the warm-up goes on, advisory")
+        self.assertFalse(any(w[0] == 0x05 for _, w in self._seen_writes[reset:]),
+                         "no power target after PowerCap=none: %s" % self.write_log())
+        self.write_config(power_config(90))
+        self.daemon.proc.send_signal(signal.SIGHUP)
+        self.wait_write(bytes([0x05, 90, 0]), after=reset + 1)
+        self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "power", "Control power again")
+        self.wait(lambda: self.bike.state()["in_control"]
+                  and self.bike.state()["target_power"] == 90, "the bike held at 90 W")
+
     # -- 3. re-cap after status 0x07 -------------------------------------------------
 
     def test_recap_after_target_resistance_changed(self):

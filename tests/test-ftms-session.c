@@ -405,12 +405,54 @@ static const TableCase cases[] = {
     { IND (0.4, "80 05 01"), .actions = "WRITE 05 50 00" },
     { IND (0.5, "80 05 01"), .actions = "" },
     END } },
-  { "power-cap-none-on-reload-is-advisory-at-once", { 0 }, {
+  /* PowerCap=none on a reload: advisory at once, and the bike is handed back (Reset, as at
+   * a release, but no RELEASED: the warm-up goes on), not left held at the old target */
+  { "power-cap-none-on-reload-hands-the-bike-back", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 05 01"), .actions = "", CONTROL (TRUE) },
+    { POWER_CAP (1, NONE), .actions = "MODE power->advisory,WRITE 01", .mode = "advisory",
+      DEADLINE (4) },
+    { STATUS (1.05, "01"), .actions = "" },            /* our own reset, announced */
+    { IND (1.1, "80 01 01"), .actions = "", .mode = "advisory", CONTROL (FALSE),
+      DEADLINE (NONE) },
+    { CAP (5, 3), .actions = "" },                     /* a re-cap writes nothing */
+    { STATUS (6, "08 64 00"), .actions = "" },
+    /* a PowerCap again takes the bike back: control, start, the new target */
+    { POWER_CAP (10, 90), .actions = "MODE advisory->power,WRITE 00", .mode = "power" },
+    { IND (10.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (10.2, "80 07 01"), .actions = "WRITE 05 5a 00" },
+    { IND (10.3, "80 05 01"), .actions = "" },
+    { RELEASE (20), .actions = "WRITE 01" },
+    { IND (20.1, "80 01 01"), .actions = "MODE power->none,RELEASED" },
+    END } },
+  { "power-cap-none-on-reload-while-the-target-is-in-flight", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") },
+    { IND (0.2, "80 07 01"), .actions = "WRITE 05 64 00" },
+    { POWER_CAP (0.3, NONE), .actions = "MODE power->advisory" },   /* one at a time */
+    { IND (0.4, "80 05 01"), .actions = "WRITE 01" },
+    { IND (0.5, "80 01 01"), .actions = "", CONTROL (FALSE), DEADLINE (NONE) },
+    END } },
+  { "power-cap-none-on-reload-with-the-target-answer-lost-resets", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") },
+    { IND (0.2, "80 07 01"), .actions = "WRITE 05 64 00" },
+    { POWER_CAP (0.3, NONE), .actions = "MODE power->advisory" },
+    /* not the power target again: the Reset */
+    { TICK (3.2), .actions = "WRITE 01", .log = "handing the bike back" },
+    { IND (3.3, "80 05 01"), .actions = "", .log = "not the request in flight" },
+    { IND (3.4, "80 01 01"), .actions = "", CONTROL (FALSE), DEADLINE (NONE) },
+    END } },
+  { "power-cap-back-while-the-reset-is-in-flight", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, PWR) },
     { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
     { IND (0.3, "80 05 01"), .actions = "" },
-    { POWER_CAP (1, NONE), .actions = "MODE power->advisory", .mode = "advisory" },
-    { POWER_CAP (2, 90), .actions = "MODE advisory->power,WRITE 05 5a 00" },
+    { POWER_CAP (1, NONE), .actions = "MODE power->advisory,WRITE 01" },
+    { POWER_CAP (1.05, 80), .actions = "MODE advisory->power" },
+    { IND (1.1, "80 01 01"), .actions = "WRITE 00" },   /* the bike afresh: all again */
+    { IND (1.2, "80 00 01"), .actions = "WRITE 07" },
+    { IND (1.3, "80 07 01"), .actions = "WRITE 05 50 00" },
     END } },
   { "power-cap-reload-in-resistance-mode-writes-nothing", { 0 }, {
     CAPPED_AT_3 (0),
@@ -456,7 +498,8 @@ static const TableCase cases[] = {
     { IND (0.3, "80 07 01"), .actions = "WRITE 04 1e" },
     { IND (0.4, "80 04 02"), .actions = "MODE resistance->power,WRITE 05 64 00",
       .log = "op-code-not-supported" },
-    { IND (0.5, "80 05 02"), .actions = "MODE power->advisory", .mode = "advisory" },
+    { IND (0.5, "80 05 02"), .actions = "MODE power->advisory,WRITE 01", .mode = "advisory" },
+    { IND (0.6, "80 01 01"), .actions = "", CONTROL (FALSE) },   /* nothing held in advisory */
     { DISCONNECT (1) }, { CONNECT (2), .actions = "", .mode = "advisory" },   /* remembered */
     END } },
   { "request-control-and-start-not-supported-carry-on", { 0 }, {
@@ -1139,6 +1182,10 @@ test_random_inputs_keep_the_invariants (void)
       /* a late tick may resend and then give up, but never two requests at once */
       g_assert_cmpuint (writes, <=, 2);
       g_assert_true (wu_ftms_session_next_deadline (session) > to_us (t));
+      /* advisory holds nothing: control is handed back once nothing is in flight */
+      if (wu_ftms_session_get_mode (session) == WU_FTMS_MODE_ADVISORY &&
+          !wu_ftms_session_busy (session))
+        g_assert_false (wu_ftms_session_has_control (session));
     }
   g_rand_free (rand);
 }

@@ -75,5 +75,9 @@ gboolean wu_config_load (WuConfig *config, const char *path, GError **error);
 /* The same for a file's LENGTH bytes already read; PATH names it in messages. */
 gboolean wu_config_load_from_data (WuConfig *config, const char *data, gsize length,
                                    const char *path, GError **error);
+/* With a reed switch ([Gpio] Line=), why MinCadence is not a cadence it can report (to be
+ * freed; *KEY: the [Warmup] key to blame), or NULL. Loading checks it; a reload checks it
+ * again once the running [Gpio] settings are put back. */
+char *wu_config_check_min_cadence (const WuConfig *config, const char **key);
 
 G_END_DECLS

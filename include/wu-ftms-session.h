@@ -11,9 +11,9 @@
  *   running, then the target: Set Target Resistance Level (0x04) when the feature bits allow
  *   it (UINT8 0.1 per spec; on Invalid Parameter once more as SINT16, remembered for this
  *   bike); else Indoor Bike Simulation (0x11) with grade 0 (a flat road); else Set Target
- *   Power (0x05) at power_cap_w; else advisory (nothing written but, when control may
- *   still be ours from a mode before (a reload to no power cap, a target refused), one
- *   Reset to hand the bike back, sent and answered as at a release).
+ *   Power (0x05) at power_cap_w; else advisory (nothing written but, when a reload takes
+ *   the power cap away from a bike held by our power target, one Reset to hand it back,
+ *   sent and answered as at a release).
  * - Op Code Not Supported / Invalid Parameter for a target: fall back to the next mode.
  *   Operation Failed: the same request again after 2 s, at most 3 retries (then Start/Resume
  *   is done without; anything else waits for the next cap or reconnect). Control Not

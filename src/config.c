@@ -325,35 +325,72 @@ warn_debounce_above_quiet_max (const WuConfig *config, GKeyFile *file, const cha
                config->gpio.debounce_ms, quiet_max_ms, quiet_max_ms);
 }
 
-/* With a reed switch, MinCadence must be a cadence the estimator can report: a pulse period
- * of StaleAfter or longer reads as a stop, and no pulse closer than a 220 rpm revolution
- * is believed. Blames MinCadence when the file sets it, else StaleAfter. */
-static gboolean
-check_min_cadence_reportable (const WuConfig *config, GKeyFile *file, const char *path,
-                              const char *contents, GError **error)
+/* The slowest cadence the estimator reports from PULSES_PER_REVOLUTION pulses a revolution:
+ * a pulse period of StaleAfter or longer reads as a stop (a crank sensor counts 1). */
+static double
+slowest_reported_rpm (const WuConfig *config, guint pulses_per_revolution)
+{
+  double stale_s = (double) config->controller.stale_after_us / G_USEC_PER_SEC;
+
+  return 60.0 / (stale_s * MAX (pulses_per_revolution, 1u));
+}
+
+char *
+wu_config_check_min_cadence (const WuConfig *config, const char **key)
 {
   double stale_s = (double) config->controller.stale_after_us / G_USEC_PER_SEC;
   guint ppr = MAX (config->gpio.pulses_per_revolution, 1u);
-  double slowest = 60.0 / (stale_s * ppr);
+  double slowest = slowest_reported_rpm (config, ppr);
   double min_cadence = config->controller.min_cadence;
-  g_autofree char *reason = NULL;
+  WuControllerConfig defaults;
 
-  if (!g_key_file_has_group (file, "Gpio"))
-    return TRUE;
+  wu_controller_config_init (&defaults);
+  *key = "MinCadence";
+  if (config->gpio.line == NULL)
+    return NULL;
   if (min_cadence >= WU_CADENCE_MAX_RPM)
-    reason = g_strdup_printf ("%g rpm is not below %.0f rpm, the fastest cadence a reed switch "
-                              "is believed at", min_cadence, WU_CADENCE_MAX_RPM);
-  else if (min_cadence < slowest)
-    reason = g_strdup_printf ("MinCadence %g rpm is below %.3g rpm, the slowest cadence a reed "
-                              "switch can report with StaleAfter=%g s and "
-                              "PulsesPerRevolution=%u (a slower pulse reads as a stop)",
-                              min_cadence, slowest, stale_s, ppr);
-  if (reason == NULL)
-    return TRUE;
-  if (min_cadence >= WU_CADENCE_MAX_RPM || g_key_file_has_key (file, "Warmup", "MinCadence", NULL)
-      || !g_key_file_has_key (file, "Warmup", "StaleAfter", NULL))
-    return fail_key (error, path, contents, "Warmup", "MinCadence", reason);
-  return fail_key (error, path, contents, "Warmup", "StaleAfter", reason);
+    return g_strdup_printf ("%g rpm is not below %.0f rpm, the fastest cadence a reed switch "
+                            "is believed at", min_cadence, WU_CADENCE_MAX_RPM);
+  if (min_cadence > slowest)
+    return NULL;
+  /* StaleAfter to blame when only it moved away from the defaults */
+  if (config->controller.stale_after_us != defaults.stale_after_us
+      && config->controller.min_cadence == defaults.min_cadence)
+    {
+      *key = "StaleAfter";
+      return g_strdup_printf ("%g s makes %.3g rpm the slowest cadence a reed switch reports "
+                              "(with PulsesPerRevolution=%u; pulses further apart read as a "
+                              "stop): MinCadence %g rpm must be above it", stale_s, slowest,
+                              ppr, min_cadence);
+    }
+  return g_strdup_printf ("%g rpm is not above %.3g rpm, the slowest cadence a reed switch "
+                          "reports with StaleAfter=%g s and PulsesPerRevolution=%u (pulses "
+                          "further apart read as a stop)", min_cadence, slowest, stale_s, ppr);
+}
+
+static gboolean
+check_min_cadence_reportable (const WuConfig *config, const char *path, const char *contents,
+                              GError **error)
+{
+  const char *key = NULL;
+  g_autofree char *reason = wu_config_check_min_cadence (config, &key);
+
+  return reason == NULL || fail_key (error, path, contents, "Warmup", key, reason);
+}
+
+/* A BLE crank sensor (CSC, CPS: found without being listed) has the same limit, with one
+ * revolution a pulse; an FTMS bike reports its own cadence. Said, not refused. */
+static void
+warn_min_cadence_crank_sensors (const WuConfig *config, const char *path, const char *contents)
+{
+  double slowest = slowest_reported_rpm (config, 1);
+
+  if (config->gpio.line == NULL && config->controller.min_cadence <= slowest)
+    g_warning ("%s:%u: [Warmup] MinCadence: %g rpm is not above %.3g rpm, the slowest cadence "
+               "a BLE crank sensor reports with StaleAfter=%g s: with one, slower pedalling "
+               "reads as a stop (an FTMS bike reports its own)", path,
+               find_line (contents, "Warmup", "MinCadence"), config->controller.min_cadence,
+               slowest, (double) config->controller.stale_after_us / G_USEC_PER_SEC);
 }
 
 /* The bike listed among the sensors: the bike's link claims the device, and the sensor
@@ -400,11 +437,6 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
     return fail_cadence_range (config, file, path, contents, error);
   if (!check_debounce_per_pulse (config, path, contents, error))
     return FALSE;
-  if (!check_min_cadence_reportable (config, file, path, contents, error))
-    return FALSE;
-  if (!check_bike_not_a_sensor (config, path, contents, error))
-    return FALSE;
-  warn_debounce_above_quiet_max (config, file, path, contents);
   if (g_key_file_has_group (file, "Gpio") && config->gpio.line == NULL)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_CONFIG, "%s:%u: [Gpio] Line: missing (the GPIO line "
@@ -412,6 +444,12 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
                    find_line (contents, "Gpio", NULL));
       return FALSE;
     }
+  if (!check_min_cadence_reportable (config, path, contents, error))
+    return FALSE;
+  if (!check_bike_not_a_sensor (config, path, contents, error))
+    return FALSE;
+  warn_debounce_above_quiet_max (config, file, path, contents);
+  warn_min_cadence_crank_sensors (config, path, contents);
   return TRUE;
 }
 

@@ -54,6 +54,8 @@ struct WuFtmsSession {
   gboolean have_control;
   gboolean reset_owed;           /* an answer was lost while releasing: control may still be
                                     ours (or just granted), so the Reset goes all the same */
+  gboolean hand_back_owed;       /* a reload took the power cap away while a power target of
+                                    ours held the bike: one Reset hands it back */
   gboolean running;              /* Start/Resume answered, or started by the user */
   gboolean user_stopped;         /* stopped or paused at the bike: not ours to restart */
   gboolean target_applied;
@@ -191,6 +193,7 @@ forget_bike_state (WuFtmsSession *session)
 {
   session->have_control = FALSE;
   session->reset_owed = FALSE;
+  session->hand_back_owed = FALSE;
   session->running = FALSE;
   session->user_stopped = FALSE;
   invalidate_target (session);
@@ -211,15 +214,17 @@ writes_targets (WuFtmsMode mode)
          mode == WU_FTMS_MODE_POWER;
 }
 
-/* Whether the bike is to be handed back (Reset): at a release, and while capping in a mode
- * that writes nothing (advisory: a reload took PowerCap away, or the bike refused every
- * target), so that no target of ours (an old power target) stays on the bike. Both go the
- * same way: one Reset when control may be ours, its answer (or timeout) forgets the bike. */
+/* Whether the bike is to be handed back (Reset): at a release, and once a reload took the
+ * power cap away from a bike held by our power target (advisory now: the old target must
+ * not stay on the bike). Both go the same way: one Reset when control may be ours, its
+ * answer (or timeout) forgets the bike. Only then: an advisory mode met otherwise (every
+ * target refused, a link set up again) keeps whatever last held the bike low. */
 static gboolean
 handing_back (const WuFtmsSession *session)
 {
   return session->wish == WISH_RELEASE ||
-         (session->wish == WISH_CAP && !writes_targets (session->mode));
+         (session->wish == WISH_CAP && session->hand_back_owed
+          && !writes_targets (session->mode));
 }
 
 static void
@@ -441,7 +446,7 @@ next_step (const WuFtmsSession *session)
   if (handing_back (session))
     return may_hold_control (session) ? STEP_RESET : STEP_NONE;
   if (session->wish != WISH_CAP || session->stalled ||
-      session->wait_until_us != G_MAXINT64)
+      session->wait_until_us != G_MAXINT64 || !writes_targets (session->mode))
     return STEP_NONE;
   if (!session->have_control)
     return STEP_REQUEST_CONTROL;
@@ -780,6 +785,11 @@ wu_ftms_session_set_config (WuFtmsSession *session, gint64 now_us,
   g_return_if_fail (session != NULL);
   g_return_if_fail (config != NULL);
   advance_to (session, now_us, out);
+  if (config->power_cap_w < 0 && session->config.power_cap_w >= 0
+      && session->mode == WU_FTMS_MODE_POWER && may_hold_control (session))
+    session->hand_back_owed = TRUE;
+  else if (config->power_cap_w >= 0)
+    session->hand_back_owed = FALSE;
   if (config->power_cap_w != session->config.power_cap_w)
     {
       session->refused_modes &= ~(1u << WU_FTMS_MODE_POWER);

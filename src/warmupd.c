@@ -564,6 +564,21 @@ keep_source_settings (WuConfig *fresh, const WuConfig *running)
   fresh->sensors = running->sensors;
 }
 
+/* The file was checked alone, but the running reed switch's settings stay ([Gpio] changes
+ * need a restart): MinCadence must be one that reed switch can report. */
+static gboolean
+check_min_cadence_with_running_gpio (const WuConfig *fresh, const char *path)
+{
+  const char *key = NULL;
+  g_autofree char *reason = wu_config_check_min_cadence (fresh, &key);
+
+  if (reason == NULL)
+    return TRUE;
+  g_warning ("reload failed, keeping the running configuration: %s: [Warmup] %s: %s (with "
+             "the running [Gpio] settings, kept until a restart)", path, key, reason);
+  return FALSE;
+}
+
 /* Re-read the --config file. A bad value keeps the running configuration; the warm-up
  * settings apply at once, the sources' settings at the next start. */
 static void
@@ -592,6 +607,11 @@ reload_config (WuDaemon *daemon)
   if (g_strcmp0 (fresh.routine, daemon->config.routine) != 0)
     wu_routine_service_check_name (daemon->routines, fresh.routine);
   keep_source_settings (&fresh, &daemon->config);
+  if (!check_min_cadence_with_running_gpio (&fresh, path))
+    {
+      wu_config_clear (&fresh);
+      return;
+    }
   wu_engine_set_config (daemon->engine, &fresh);
   if (daemon->bike_finder != NULL)
     wu_ble_finder_set_config (daemon->bike_finder, &fresh);

@@ -59,6 +59,25 @@ class GpioTests(wutest.WarmupdTestCase):
         self.assertEqual(check.returncode, 1)
         self.assertIn("[Gpio] Edge", check.stderr)
 
+    def test_sighup_checks_min_cadence_against_the_running_gpio(self):
+        # The file alone is fine (4 magnets report down to 5 rpm), but the reed switch keeps
+        # running with 1 magnet until a restart, which reports nothing under 20 rpm: the
+        # reload is refused, and the running MinCadence stays (it was taken: 10 rpm with 1).
+        conf = self.write_config("[Gpio]\nChip=%s\nLine=17\n[Warmup]\nDuration=300\n"
+                                 % MISSING_CHIP)
+        daemon = self.start_daemon(config=conf)
+        self.write_config("[Gpio]\nChip=%s\nLine=17\nPulsesPerRevolution=4\n[Warmup]\n"
+                          "Duration=120\nMinCadence=10\n" % MISSING_CHIP)
+        check = self.run_tool([WARMUPD, "--check-config", "--config", conf])
+        self.assertEqual(check.returncode, 0, check.stderr)
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload failed" in daemon.log(), message="the refused reload in the log")
+        self.assertIn("%s: [Warmup] MinCadence: 10 rpm is not above 20 rpm" % conf, daemon.log())
+        self.assertIn("with the running [Gpio] settings", daemon.log())
+        self.assertEqual(self.get(WARMUP_IFACE, "Duration"), 300.0, "nothing of the file taken")
+        self.assertTrue(daemon.running())
+        self.assertEqual(daemon.terminate(), 0)
+
     def test_sighup_keeps_the_running_gpio_settings(self):
         # The GPIO source asked the kernel for falling edges; a reload that switched the
         # decoder to rising (or changed Debounce, PulsesPerRevolution) would count nothing.

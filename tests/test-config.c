@@ -114,14 +114,16 @@ static const GoodCase good_cases[] = {
   { "debounce-5-no-warning", "[Gpio]\nLine=17\nDebounce=5\n", 600 * G_USEC_PER_SEC, 40, -1,
     30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
   /* MinCadence down to what a reed switch can report: 60 / (StaleAfter x magnets) rpm */
-  { "min-cadence-20-reed-switch", "[Warmup]\nMinCadence=20\n[Gpio]\nLine=17\n",
-    600 * G_USEC_PER_SEC, 20, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
-  { "min-cadence-10-two-magnets", "[Warmup]\nMinCadence=10\n[Gpio]\nLine=17\n"
-    "PulsesPerRevolution=2\n", 600 * G_USEC_PER_SEC, 10, -1, 30, WU_AUTOSTART_PEDAL,
+  { "min-cadence-21-reed-switch", "[Warmup]\nMinCadence=21\n[Gpio]\nLine=17\n",
+    600 * G_USEC_PER_SEC, 21, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
+  { "min-cadence-11-two-magnets", "[Warmup]\nMinCadence=11\n[Gpio]\nLine=17\n"
+    "PulsesPerRevolution=2\n", 600 * G_USEC_PER_SEC, 11, -1, 30, WU_AUTOSTART_PEDAL,
     WU_DEFAULT_ROUTINE, NULL },
-  /* ... and any with no reed switch (an FTMS bike reports its own cadence) */
+  /* ... and any with no reed switch (an FTMS bike reports its own cadence), said when a
+   * BLE crank sensor (found unlisted too) could not report it */
   { "min-cadence-10-no-gpio", "[Warmup]\nMinCadence=10\n", 600 * G_USEC_PER_SEC, 10, -1, 30,
-    WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
+    WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE,
+    "2: [Warmup] MinCadence: 10 rpm is not above 20 rpm, the slowest cadence a BLE crank" },
   { "numbers-with-exponent", "[Warmup]\nDuration=6e2\n", 600 * G_USEC_PER_SEC, 40, -1, 30,
     WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
   { "debounce-34-eight-magnets", "[Gpio]\nLine=17\nDebounce=34\nPulsesPerRevolution=8\n",
@@ -219,10 +221,13 @@ static const BadCase bad_cases[] = {
   /* MinCadence a reed switch cannot report: a pulse StaleAfter apart reads as a stop, and
    * none faster than 220 rpm is believed */
   { "min-cadence-15-reed-switch", "[Warmup]\nMinCadence=15\n[Gpio]\nLine=17\n",
-    "2: [Warmup] MinCadence: MinCadence 15 rpm is below 20 rpm, the slowest cadence a reed "
-    "switch can report with StaleAfter=3 s and PulsesPerRevolution=1" },
+    "2: [Warmup] MinCadence: 15 rpm is not above 20 rpm, the slowest cadence a reed switch "
+    "reports with StaleAfter=3 s and PulsesPerRevolution=1" },
+  /* at the limit: a rider at exactly 20 rpm reads 0 (a pulse StaleAfter apart is a stop) */
+  { "min-cadence-20-reed-switch", "[Warmup]\nMinCadence=20\n[Gpio]\nLine=17\n",
+    "2: [Warmup] MinCadence: 20 rpm is not above 20 rpm" },
   { "stale-after-1-reed-switch", "[Warmup]\nStaleAfter=1\n[Gpio]\nLine=17\n",
-    "2: [Warmup] StaleAfter: MinCadence 40 rpm is below 60 rpm" },
+    "2: [Warmup] StaleAfter: 1 s makes 60 rpm the slowest cadence a reed switch reports" },
   { "min-cadence-250-reed-switch", "[Warmup]\nMinCadence=250\nMaxCadence=300\n[Gpio]\n"
     "Line=17\n", "2: [Warmup] MinCadence: 250 rpm is not below 220 rpm" },
   /* the bike among the sensors: its sensor link would scan for it for ever */

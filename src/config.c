@@ -358,12 +358,12 @@ wu_config_check_min_cadence (const WuConfig *config, const char **key)
       && config->controller.min_cadence == defaults.min_cadence)
     {
       *key = "StaleAfter";
-      return g_strdup_printf ("%g s makes %.3g rpm the slowest cadence a reed switch reports "
+      return g_strdup_printf ("%g s makes %.4g rpm the slowest cadence a reed switch reports "
                               "(with PulsesPerRevolution=%u; pulses further apart read as a "
                               "stop): MinCadence %g rpm must be above it", stale_s, slowest,
                               ppr, min_cadence);
     }
-  return g_strdup_printf ("%g rpm is not above %.3g rpm, the slowest cadence a reed switch "
+  return g_strdup_printf ("%g rpm is not above %.4g rpm, the slowest cadence a reed switch "
                           "reports with StaleAfter=%g s and PulsesPerRevolution=%u (pulses "
                           "further apart read as a stop)", min_cadence, slowest, stale_s, ppr);
 }
@@ -384,12 +384,15 @@ static void
 warn_min_cadence_crank_sensors (const WuConfig *config, const char *path, const char *contents)
 {
   double slowest = slowest_reported_rpm (config, 1);
+  /* the key the file sets (StaleAfter when only it was set) */
+  const char *key = find_line (contents, "Warmup", "MinCadence") > 0 ? "MinCadence"
+                                                                      : "StaleAfter";
 
   if (config->gpio.line == NULL && config->controller.min_cadence <= slowest)
-    g_warning ("%s:%u: [Warmup] MinCadence: %g rpm is not above %.3g rpm, the slowest cadence "
-               "a BLE crank sensor reports with StaleAfter=%g s: with one, slower pedalling "
-               "reads as a stop (an FTMS bike reports its own)", path,
-               find_line (contents, "Warmup", "MinCadence"), config->controller.min_cadence,
+    g_warning ("%s:%u: [Warmup] %s: MinCadence %g rpm is not above %.4g rpm, the slowest "
+               "cadence a BLE crank sensor reports with StaleAfter=%g s: with one, slower "
+               "pedalling reads as a stop (an FTMS bike reports its own)", path,
+               find_line (contents, "Warmup", key), key, config->controller.min_cadence,
                slowest, (double) config->controller.stale_after_us / G_USEC_PER_SEC);
 }
 

@@ -325,6 +325,8 @@ update_mode (WuFtmsSession *session, WuFtmsActions *out)
   if (new_mode == old_mode)
     return;
   session->mode = new_mode;
+  if (writes_targets (new_mode))
+    session->hand_back_owed = FALSE;   /* a target of ours again: nothing to hand back */
   invalidate_target (session);
   unstall (session);
   append_action (out, &(WuFtmsAction) { .kind = WU_FTMS_ACTION_MODE, .old_mode = old_mode,
@@ -467,6 +469,7 @@ finish_release (WuFtmsSession *session, WuFtmsActions *out)
   session->wish = WISH_NONE;
   session->have_control = FALSE;
   session->reset_owed = FALSE;
+  session->hand_back_owed = FALSE;
   session->running = FALSE;
   invalidate_target (session);
   forget_last_target (session);
@@ -551,6 +554,10 @@ on_no_answer (WuFtmsSession *session, const char *what, WuFtmsActions *out)
                 what, wu_ftms_opcode_to_string (session->request.bytes[0]));
       clear_request (session);
       session->have_control = FALSE;
+      /* handed back mid warm-up: whatever the bike did, taking it again starts afresh
+       * (control, Start/Resume, the target) */
+      if (session->wish == WISH_CAP)
+        forget_bike_state (session);
       return;
     }
   if (handing_back (session))
@@ -785,8 +792,10 @@ wu_ftms_session_set_config (WuFtmsSession *session, gint64 now_us,
   g_return_if_fail (session != NULL);
   g_return_if_fail (config != NULL);
   advance_to (session, now_us, out);
+  /* control held, or being asked for (it may be granted next) */
   if (config->power_cap_w < 0 && session->config.power_cap_w >= 0
-      && session->mode == WU_FTMS_MODE_POWER && may_hold_control (session))
+      && session->mode == WU_FTMS_MODE_POWER
+      && (may_hold_control (session) || session->in_flight == STEP_REQUEST_CONTROL))
     session->hand_back_owed = TRUE;
   else if (config->power_cap_w >= 0)
     session->hand_back_owed = FALSE;
@@ -951,6 +960,8 @@ on_response (WuFtmsSession *session, const WuFtmsResponse *response, WuFtmsActio
       return;
     }
   clear_request (session);
+  if (step == STEP_RESET)
+    session->hand_back_owed = FALSE;   /* answered, whatever the answer: owed no more */
   if (response->result != WU_FTMS_RESULT_SUCCESS)
     emit_log (out, G_LOG_LEVEL_DEBUG, "control point -> %s: %s",
               wu_ftms_opcode_to_string (response->request_opcode),

@@ -567,11 +567,15 @@ keep_source_settings (WuConfig *fresh, const WuConfig *running)
 /* The file was checked alone, but the running reed switch's settings stay ([Gpio] changes
  * need a restart): MinCadence must be one that reed switch can report. */
 static gboolean
-check_min_cadence_with_running_gpio (const WuConfig *fresh, const char *path)
+check_min_cadence_with_running_gpio (const WuConfig *fresh, const WuConfig *running,
+                                     const char *path)
 {
   const char *key = NULL;
-  g_autofree char *reason = wu_config_check_min_cadence (fresh, &key);
+  g_autofree char *reason = NULL;
+  WuConfig merged = *fresh;   /* shallow: only read, with the running [Gpio] */
 
+  merged.gpio = running->gpio;
+  reason = wu_config_check_min_cadence (&merged, &key);
   if (reason == NULL)
     return TRUE;
   g_warning ("reload failed, keeping the running configuration: %s: [Warmup] %s: %s (with "
@@ -596,6 +600,11 @@ reload_config (WuDaemon *daemon)
       wu_config_clear (&fresh);
       return;
     }
+  if (!check_min_cadence_with_running_gpio (&fresh, &daemon->config, path))
+    {
+      wu_config_clear (&fresh);
+      return;
+    }
   changes = describe_changes (&daemon->config, &fresh);
   if (changes[0] == '\0')
     g_message ("reloaded %s: nothing changed", path);
@@ -607,11 +616,6 @@ reload_config (WuDaemon *daemon)
   if (g_strcmp0 (fresh.routine, daemon->config.routine) != 0)
     wu_routine_service_check_name (daemon->routines, fresh.routine);
   keep_source_settings (&fresh, &daemon->config);
-  if (!check_min_cadence_with_running_gpio (&fresh, path))
-    {
-      wu_config_clear (&fresh);
-      return;
-    }
   wu_engine_set_config (daemon->engine, &fresh);
   if (daemon->bike_finder != NULL)
     wu_ble_finder_set_config (daemon->bike_finder, &fresh);

@@ -74,6 +74,7 @@ class GpioTests(wutest.WarmupdTestCase):
         wait_for(lambda: "reload failed" in daemon.log(), message="the refused reload in the log")
         self.assertIn("%s: [Warmup] MinCadence: 10 rpm is not above 20 rpm" % conf, daemon.log())
         self.assertIn("with the running [Gpio] settings", daemon.log())
+        self.assertNotIn("reloaded ", daemon.log(), "a refused reload logged as done")
         self.assertEqual(self.get(WARMUP_IFACE, "Duration"), 300.0, "nothing of the file taken")
         self.assertTrue(daemon.running())
         self.assertEqual(daemon.terminate(), 0)

@@ -444,6 +444,37 @@ static const TableCase cases[] = {
     { IND (3.3, "80 05 01"), .actions = "", .log = "not the request in flight" },
     { IND (3.4, "80 01 01"), .actions = "", CONTROL (FALSE), DEADLINE (NONE) },
     END } },
+  /* the hand-back Reset unanswered: taking the bike again starts afresh (Start/Resume too:
+   * the bike's own reset status was not heard) */
+  { "power-cap-none-reset-lost-then-back-starts-afresh", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 05 01"), .actions = "", CONTROL (TRUE) },
+    { POWER_CAP (1, NONE), .actions = "MODE power->advisory,WRITE 01", DEADLINE (4) },
+    { TICK (4), .actions = "", .log = "releasing anyway", CONTROL (FALSE) },
+    { POWER_CAP (5, 80), .actions = "MODE advisory->power,WRITE 00" },
+    { IND (5.1, "80 00 01"), .actions = "WRITE 07" },
+    { IND (5.2, "80 07 01"), .actions = "WRITE 05 50 00" },
+    END } },
+  /* PowerCap=none while control is being asked for: once granted, handed back */
+  { "power-cap-none-while-request-control-is-in-flight", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) }, { CAP (0, 3) },
+    { POWER_CAP (0.05, NONE), .actions = "MODE power->advisory" },
+    { IND (0.1, "80 00 01"), .actions = "WRITE 01" },
+    { IND (0.2, "80 01 01"), .actions = "", CONTROL (FALSE) },
+    END } },
+  /* a Reset refused: owed no more, so a later refused target is not met with a Reset */
+  { "power-cap-none-reset-refused-owes-nothing-after", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 05 01"), .actions = "" },
+    { POWER_CAP (1, NONE), .actions = "MODE power->advisory,WRITE 01" },
+    { IND (1.1, "80 01 02"), .actions = "", CONTROL (FALSE) },
+    /* (not reset: still running, no Start/Resume needed) */
+    { POWER_CAP (2, 80), .actions = "MODE advisory->power,WRITE 00" },
+    { IND (2.1, "80 00 01"), .actions = "WRITE 05 50 00" },
+    { IND (2.2, "80 05 02"), .actions = "MODE power->advisory", .mode = "advisory" },
+    END } },
   { "power-cap-back-while-the-reset-is-in-flight", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, PWR) },
     { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },

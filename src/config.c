@@ -325,6 +325,17 @@ warn_debounce_above_quiet_max (const WuConfig *config, GKeyFile *file, const cha
                config->gpio.debounce_ms, quiet_max_ms, quiet_max_ms);
 }
 
+/* Whether StaleAfter is to blame for a MinCadence too low: only it moved from the defaults. */
+static gboolean
+stale_after_to_blame (const WuConfig *config)
+{
+  WuControllerConfig defaults;
+
+  wu_controller_config_init (&defaults);
+  return config->controller.stale_after_us != defaults.stale_after_us
+         && config->controller.min_cadence == defaults.min_cadence;
+}
+
 /* The slowest cadence the estimator reports from PULSES_PER_REVOLUTION pulses a revolution:
  * a pulse period of StaleAfter or longer reads as a stop (a crank sensor counts 1). */
 static double
@@ -342,9 +353,7 @@ wu_config_check_min_cadence (const WuConfig *config, const char **key)
   guint ppr = MAX (config->gpio.pulses_per_revolution, 1u);
   double slowest = slowest_reported_rpm (config, ppr);
   double min_cadence = config->controller.min_cadence;
-  WuControllerConfig defaults;
 
-  wu_controller_config_init (&defaults);
   *key = "MinCadence";
   if (config->gpio.line == NULL)
     return NULL;
@@ -353,9 +362,7 @@ wu_config_check_min_cadence (const WuConfig *config, const char **key)
                             "is believed at", min_cadence, WU_CADENCE_MAX_RPM);
   if (min_cadence > slowest)
     return NULL;
-  /* StaleAfter to blame when only it moved away from the defaults */
-  if (config->controller.stale_after_us != defaults.stale_after_us
-      && config->controller.min_cadence == defaults.min_cadence)
+  if (stale_after_to_blame (config))
     {
       *key = "StaleAfter";
       return g_strdup_printf ("%g s makes %.4g rpm the slowest cadence a reed switch reports "
@@ -384,16 +391,22 @@ static void
 warn_min_cadence_crank_sensors (const WuConfig *config, const char *path, const char *contents)
 {
   double slowest = slowest_reported_rpm (config, 1);
-  /* the key the file sets (StaleAfter when only it was set) */
-  const char *key = find_line (contents, "Warmup", "MinCadence") > 0 ? "MinCadence"
-                                                                      : "StaleAfter";
+  double stale_s = (double) config->controller.stale_after_us / G_USEC_PER_SEC;
+  const char *consequence = "with one, slower pedalling reads as a stop (an FTMS bike "
+                            "reports its own)";
 
-  if (config->gpio.line == NULL && config->controller.min_cadence <= slowest)
-    g_warning ("%s:%u: [Warmup] %s: MinCadence %g rpm is not above %.4g rpm, the slowest "
-               "cadence a BLE crank sensor reports with StaleAfter=%g s: with one, slower "
-               "pedalling reads as a stop (an FTMS bike reports its own)", path,
-               find_line (contents, "Warmup", key), key, config->controller.min_cadence,
-               slowest, (double) config->controller.stale_after_us / G_USEC_PER_SEC);
+  if (config->gpio.line != NULL || config->controller.min_cadence > slowest)
+    return;
+  if (stale_after_to_blame (config))
+    g_warning ("%s:%u: [Warmup] StaleAfter: %g s makes %.4g rpm the slowest cadence a BLE "
+               "crank sensor reports, and MinCadence %g rpm is not above it: %s", path,
+               find_line (contents, "Warmup", "StaleAfter"), stale_s, slowest,
+               config->controller.min_cadence, consequence);
+  else
+    g_warning ("%s:%u: [Warmup] MinCadence: %g rpm is not above %.4g rpm, the slowest cadence "
+               "a BLE crank sensor reports with StaleAfter=%g s: %s", path,
+               find_line (contents, "Warmup", "MinCadence"), config->controller.min_cadence,
+               slowest, stale_s, consequence);
 }
 
 /* The bike listed among the sensors: the bike's link claims the device, and the sensor

@@ -200,6 +200,18 @@ forget_bike_state (WuFtmsSession *session)
   forget_last_target (session);
 }
 
+/* Our Reset answered, or lost: the bike is taken afresh next time (control, Start/Resume,
+ * the target). But a stop the rider made at the console outlives it: ours to restart only
+ * once the rider rides again (ride_resumed, or the bike's "started by user"). */
+static void
+forget_bike_after_reset (WuFtmsSession *session)
+{
+  gboolean stopped = session->user_stopped;
+
+  forget_bike_state (session);
+  session->user_stopped = stopped;
+}
+
 /* Whether a release has to write the Reset to hand the bike back. */
 static gboolean
 may_hold_control (const WuFtmsSession *session)
@@ -557,7 +569,7 @@ on_no_answer (WuFtmsSession *session, const char *what, WuFtmsActions *out)
       /* handed back mid warm-up: whatever the bike did, taking it again starts afresh
        * (control, Start/Resume, the target) */
       if (session->wish == WISH_CAP)
-        forget_bike_state (session);
+        forget_bike_after_reset (session);
       return;
     }
   if (handing_back (session))
@@ -849,7 +861,7 @@ on_success (WuFtmsSession *session, Step step, WuFtmsActions *out)
       break;
     case STEP_RESET:
       /* The bike is reset, whether its 0x01 status came first or comes later. */
-      forget_bike_state (session);
+      forget_bike_after_reset (session);
       break;
     default:
       g_return_if_reached ();

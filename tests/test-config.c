@@ -123,11 +123,14 @@ static const GoodCase good_cases[] = {
    * BLE crank sensor (found unlisted too) could not report it */
   { "min-cadence-10-no-gpio", "[Warmup]\nMinCadence=10\n", 600 * G_USEC_PER_SEC, 10, -1, 30,
     WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE,
-    "2: [Warmup] MinCadence: MinCadence 10 rpm is not above 20 rpm, the slowest cadence a "
-    "BLE crank" },
+    "2: [Warmup] MinCadence: 10 rpm is not above 20 rpm, the slowest cadence a BLE crank" },
   { "stale-after-1.5-no-gpio", "[Warmup]\nStaleAfter=1.5\n", 600 * G_USEC_PER_SEC, 40, -1, 30,
     WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE,
-    "2: [Warmup] StaleAfter: MinCadence 40 rpm is not above 40 rpm" },
+    "2: [Warmup] StaleAfter: 1.5 s makes 40 rpm the slowest cadence a BLE crank sensor "
+    "reports, and MinCadence 40 rpm is not above it" },
+  { "min-cadence-and-stale-after-no-gpio", "[Warmup]\nMinCadence=40\nStaleAfter=1.5\n",
+    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE,
+    "3: [Warmup] StaleAfter: 1.5 s makes 40 rpm" },
   { "numbers-with-exponent", "[Warmup]\nDuration=6e2\n", 600 * G_USEC_PER_SEC, 40, -1, 30,
     WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
   { "debounce-34-eight-magnets", "[Gpio]\nLine=17\nDebounce=34\nPulsesPerRevolution=8\n",

@@ -463,17 +463,37 @@ static const TableCase cases[] = {
     { IND (0.1, "80 00 01"), .actions = "WRITE 01" },
     { IND (0.2, "80 01 01"), .actions = "", CONTROL (FALSE) },
     END } },
-  /* a Reset refused: owed no more, so a later refused target is not met with a Reset */
+  /* a Reset refused: owed no more, so a later refused target (the bike now offering a
+   * resistance target, then refusing it) is not met with a Reset */
   { "power-cap-none-reset-refused-owes-nothing-after", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, PWR) },
     { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
     { IND (0.3, "80 05 01"), .actions = "" },
     { POWER_CAP (1, NONE), .actions = "MODE power->advisory,WRITE 01" },
     { IND (1.1, "80 01 02"), .actions = "", CONTROL (FALSE) },
-    /* (not reset: still running, no Start/Resume needed) */
-    { POWER_CAP (2, 80), .actions = "MODE advisory->power,WRITE 00" },
-    { IND (2.1, "80 00 01"), .actions = "WRITE 05 50 00" },
-    { IND (2.2, "80 05 02"), .actions = "MODE power->advisory", .mode = "advisory" },
+    { FEATURE (2, PWR | RES), .actions = "MODE advisory->resistance,WRITE 00" },
+    { IND (2.1, "80 00 01"), .actions = "WRITE 04 1e" },
+    { IND (2.2, "80 04 02"), .actions = "MODE resistance->advisory", .mode = "advisory" },
+    END } },
+  /* a release interrupted by a new warm-up, the rider stopped at the console meanwhile, the
+   * Reset lost: control is taken again, but the bike is not restarted (the stop is the
+   * rider's) */
+  { "reset-lost-keeps-the-riders-stop", { 0 }, {
+    CAPPED_AT_3 (0),
+    { RELEASE (1), .actions = "WRITE 01" },
+    { CAP (1.5, 3) },
+    { STATUS (2, "02 01") },
+    { TICK (4), .log = "releasing anyway" },
+    { IND (4.1, "80 00 01"), .actions = "" },
+    END } },
+  /* the same with the Reset answered */
+  { "reset-answered-keeps-the-riders-stop", { 0 }, {
+    CAPPED_AT_3 (0),
+    { RELEASE (1), .actions = "WRITE 01" },
+    { CAP (1.5, 3) },
+    { STATUS (2, "02 01") },
+    { IND (2.1, "80 01 01") },
+    { IND (2.2, "80 00 01"), .actions = "" },
     END } },
   { "power-cap-back-while-the-reset-is-in-flight", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, PWR) },

@@ -192,7 +192,8 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         sensor.forget()
         self.wait_sensor("csc", Address=ADDRESS, Connected=False)
         self.bike.add_device("csc", ADDRESS, cadence=80.0, rate=4.0)
-        self.wait_sensor("csc", Address=ADDRESS, Connected=True, timeout=10)
+        # under the 16 s the backoff had grown to, with room for a slow run (valgrind)
+        self.wait_sensor("csc", Address=ADDRESS, Connected=True, timeout=14)
 
 
     def test_service_changed_start_notify_sensor_is_set_up_again(self):

@@ -209,18 +209,25 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertEqual(self.bike.state()["resistance"], 7.6)
         self.assertEqual(self.get(WARMUP_IFACE, "ResistanceCap"), 7.6)
 
-    def test_power_cap_lowered_on_reload_is_written_at_once(self):
-        # a bike that takes only power targets, held at PowerCap=100; a reload with 80 W
-        # writes 80 W at once, not at the next re-cap (ReapplyAfter is long, nothing else
-        # happens)
-        def power_config(watts):
-            return config(duration=600, reapply_after=60).replace(
-                "ReapplyAfter=60\n", "ReapplyAfter=60\nPowerCap=%d\n" % watts)
-        self.start(power_config(100), target_features=bluez_mock.TARGET_POWER)
+    @staticmethod
+    def power_config(watts):
+        return config(duration=600, reapply_after=60).replace(
+            "ReapplyAfter=60\n", "ReapplyAfter=60\nPowerCap=%s\n" % watts)
+
+    def start_held_by_power_target(self):
+        """A bike that takes only power targets, warming up, held at PowerCap=100: the index
+        of that target's write."""
+        self.start(self.power_config(100), target_features=bluez_mock.TARGET_POWER)
         self.wait_state("warming-up")
         first = self.wait_write(bytes([0x05, 100, 0]))
         self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "power", "Control power")
-        path = self.write_config(power_config(80))
+        return first
+
+    def test_power_cap_lowered_on_reload_is_written_at_once(self):
+        # held at PowerCap=100; a reload with 80 W writes 80 W at once, not at the next
+        # re-cap (ReapplyAfter is long, nothing else happens)
+        first = self.start_held_by_power_target()
+        path = self.write_config(self.power_config(80))
         self.assertEqual(path, self.daemon.config)
         reloaded = time.monotonic()
         self.daemon.proc.send_signal(signal.SIGHUP)
@@ -233,15 +240,9 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         # the same power-only bike held at 100 W; a reload with PowerCap=none makes it
         # advisory, and advisory writes no target: the bike is reset (handed back), not
         # left at 100 W; a reload with a PowerCap again takes it back at the new target
-        def power_config(watts):
-            return config(duration=600, reapply_after=60).replace(
-                "ReapplyAfter=60\n", "ReapplyAfter=60\nPowerCap=%s\n" % watts)
-        self.start(power_config(100), target_features=bluez_mock.TARGET_POWER)
-        self.wait_state("warming-up")
-        first = self.wait_write(bytes([0x05, 100, 0]))
-        self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "power", "Control power")
+        first = self.start_held_by_power_target()
         self.wait(lambda: self.bike.state()["target_power"] == 100, "the bike at 100 W")
-        self.write_config(power_config("none"))
+        self.write_config(self.power_config("none"))
         self.daemon.proc.send_signal(signal.SIGHUP)
         reset = self.wait_write(RESET, after=first + 1)
         self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "advisory", "Control advisory")
@@ -251,7 +252,7 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertEqual(self.state(), "warming-up", "the warm-up goes on, advisory")
         self.assertFalse(any(w[0] == 0x05 for _, w in self._seen_writes[reset:]),
                          "no power target after PowerCap=none: %s" % self.write_log())
-        self.write_config(power_config(90))
+        self.write_config(self.power_config(90))
         self.daemon.proc.send_signal(signal.SIGHUP)
         self.wait_write(bytes([0x05, 90, 0]), after=reset + 1)
         self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "power", "Control power again")

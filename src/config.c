@@ -120,12 +120,6 @@ find_line (const char *contents, const char *group, const char *key)
 }
 
 static gboolean
-parse_number (const char *text, double *out)
-{
-  return wu_config_parse_decimal (text, out);
-}
-
-static gboolean
 is_valid_routine_id (const char *text)
 {
   if (text[0] == '\0' || strlen (text) > 64)
@@ -147,14 +141,14 @@ apply_key (WuConfig *config, const KnownKey *key, const char *value)
     {
     case KEY_SECONDS:
       /* at least a microsecond: a value that rounds to 0 µs would be 0 (found by fuzzing) */
-      if (!parse_number (value, &v) || v <= 0 || v > MAX_SECONDS
+      if (!wu_config_parse_decimal (value, &v) || v <= 0 || v > MAX_SECONDS
           || llround (v * G_USEC_PER_SEC) < 1)
         return g_strdup_printf ("'%s' is not a number of seconds above 0 (at least 0.000001) "
                                 "and at most %.0f", value, MAX_SECONDS);
       *(gint64 *) (base + key->offset) = (gint64) llround (v * G_USEC_PER_SEC);
       return NULL;
     case KEY_RPM:
-      if (!parse_number (value, &v) || v <= 0 || v > MAX_RPM)
+      if (!wu_config_parse_decimal (value, &v) || v <= 0 || v > MAX_RPM)
         return g_strdup_printf ("'%s' is not a cadence in rpm above 0 and at most %.0f",
                                 value, MAX_RPM);
       *(double *) (base + key->offset) = v;
@@ -162,7 +156,7 @@ apply_key (WuConfig *config, const KnownKey *key, const char *value)
     case KEY_WATTS:
       if (g_ascii_strcasecmp (value, "none") == 0)
         v = -1;
-      else if (!parse_number (value, &v) || v <= 0 || v > MAX_WATTS)
+      else if (!wu_config_parse_decimal (value, &v) || v <= 0 || v > MAX_WATTS)
         return g_strdup_printf ("'%s' is not 'none' or a power in W above 0 and at most %.0f",
                                 value, MAX_WATTS);
       *(double *) (base + key->offset) = v;
@@ -211,13 +205,13 @@ apply_cap (WuConfig *config, const char *value)
   if (len > 1 && value[len - 1] == '%')
     {
       g_autofree char *number = g_strndup (value, len - 1);
-      if (!parse_number (g_strstrip (number), &v) || v < 0 || v > 100)
+      if (!wu_config_parse_decimal (g_strstrip (number), &v) || v < 0 || v > 100)
         return g_strdup_printf ("'%s' is not a percentage from 0%% to 100%%", value);
       config->controller.cap_level = -1;
       config->controller.cap_percent = v;
       return NULL;
     }
-  if (!parse_number (value, &v) || v < 0 || v > 10000)
+  if (!wu_config_parse_decimal (value, &v) || v < 0 || v > 10000)
     return g_strdup_printf ("'%s' is not 'none', a resistance level, or a percentage like 30%%",
                             value);
   config->controller.cap_level = v;

@@ -142,6 +142,7 @@ struct WuBluezLink {
   gint64 up_since_us;    /* monotonic time it last came up */
   guint dropped_soon;    /* connections in a row that each dropped within STABLE_UP_S */
   gboolean chars_gone;   /* a characteristic object in use went away: set up again */
+  gboolean device_gone;  /* its device object went away since the last refresh */
   gboolean connected_here;  /* this connection is our Connect's: ours to close */
   char *error;           /* what Sensor1 Error shows */
 };
@@ -1497,6 +1498,12 @@ bind_links (WuBluez *bluez, GList *objects)
       const char *path = bluez->adapter_path != NULL
                            ? find_device_path (bluez, objects, link->address) : NULL;
 
+      /* Forgotten and found again before this refresh ran (both signals queued ahead of
+       * it): the same path, but a new device, so it is bound anew (link_bind skips what is
+       * left of the backoff). */
+      if (link->device_gone && path != NULL && g_strcmp0 (path, link->device_path) == 0)
+        link_unbind (link, "device gone", TRUE);
+      link->device_gone = FALSE;
       if (g_strcmp0 (path, link->device_path) == 0)
         {
           if (link->chars_gone)
@@ -1652,7 +1659,8 @@ on_objects_changed (GDBusObjectManager *manager, GDBusObject *object, gpointer u
 /* An object went away. A characteristic in use going while its device stays connected is a
  * Service Changed: bluetoothd ended its notification session (nothing tells a StartNotify
  * subscriber so) and exports it again once discovered, often under the same path. The link
- * is set up again by the refresh, or it would stay up and silent. */
+ * is set up again by the refresh, or it would stay up and silent. A bound device going is
+ * noted too: it may be back under the same path by the time the refresh runs. */
 static void
 on_object_removed (GDBusObjectManager *manager, GDBusObject *object, gpointer user_data)
 {
@@ -1663,6 +1671,8 @@ on_object_removed (GDBusObjectManager *manager, GDBusObject *object, gpointer us
     {
       WuBluezLink *link = g_ptr_array_index (bluez->links, i);
 
+      if (g_strcmp0 (link->device_path, path) == 0)
+        link->device_gone = TRUE;
       for (guint j = 0; j < link->n_chars && link->state >= LINK_SETTING_UP; j++)
         if (g_strcmp0 (link->chars[j].path, path) == 0)
           link->chars_gone = TRUE;

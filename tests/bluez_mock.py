@@ -733,6 +733,9 @@ EXTRA_DEVICE_METHODS = [
     ("ControlDevice", "ssv", "", EXTRA_DEVICE + ".control(args[1], args[2])"),
     ("DeviceState", "s", "a{sv}", "ret = " + EXTRA_DEVICE + ".state()"),
     ("ForgetDevice", "s", "", EXTRA_DEVICE + ".forget()"),
+    # forgotten and found again at once: both signals reach a client before it looks
+    ("ForgetAndAddDevice", "sa{sv}", "",
+     EXTRA_DEVICE + ".forget(); type(self.bike)(self, objects, args[1])"),
 ]
 
 SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -973,13 +976,7 @@ class BluezMock:
     def add_device(self, kind, address, name=None, notify="acquire", **machine):
         """A further device on hci0 next to the first (kind "ftms" or "csc"), published at
         once; returns its MockDevice. It does not survive a restart of this bluetoothd."""
-        _, GLib = _gio()
-        params = {"kind": GLib.Variant("s", kind), "address": GLib.Variant("s", address),
-                  "name": GLib.Variant("s", name or "Sim" + kind.upper()),
-                  "acquire_notify": GLib.Variant("b", notify == "acquire"),
-                  "extra": GLib.Variant("b", True)}
-        for key, value in machine.items():
-            params[key] = _variant(value)
+        params = _device_params(kind, address, name, notify, machine)
         self._call("/", BIKE_IFACE, "AddSimDevice", "(a{sv})", (params,))
         return MockDevice(self, kind, address)
 
@@ -1145,6 +1142,14 @@ class MockDevice:
         """bluetoothd drops the device (disconnected first if it was connected)."""
         self.mock._call("/", BIKE_IFACE, "ForgetDevice", "(s)", (self.address,))
 
+    def forget_and_find_again(self, name=None, notify="acquire", **machine):
+        """Forgotten, and found again by discovery in the same instant (a fresh device of
+        the same kind and address: Connect works again); returns its MockDevice."""
+        params = _device_params(self.kind, self.address, name, notify, machine)
+        self.mock._call("/", BIKE_IFACE, "ForgetAndAddDevice", "(sa{sv})",
+                        (self.address, params))
+        return MockDevice(self.mock, self.kind, self.address)
+
     def advertise(self, *services):
         _, GLib = _gio()
         self.mock._mock(self.device, "UpdateProperties", "(sa{sv})", (DEVICE_IFACE, {
@@ -1245,6 +1250,18 @@ class BikeFixtureMixin:
 
     def write_log(self):
         return [w.hex() for _, w in self.poll_writes()]
+
+
+def _device_params(kind, address, name, notify, machine):
+    """AddSimDevice's parameters for a further device."""
+    _, GLib = _gio()
+    params = {"kind": GLib.Variant("s", kind), "address": GLib.Variant("s", address),
+              "name": GLib.Variant("s", name or "Sim" + kind.upper()),
+              "acquire_notify": GLib.Variant("b", notify == "acquire"),
+              "extra": GLib.Variant("b", True)}
+    for key, value in machine.items():
+        params[key] = _variant(value)
+    return params
 
 
 def _variant(value):

@@ -175,10 +175,8 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
                   self.daemon.log)
 
 
-    def test_sensor_found_again_connects_without_waiting_out_the_backoff(self):
-        """Out of range long enough for the backoff to grow to 16 s, then forgotten by
-        bluetoothd and found again by discovery: warmupd connects at once (it waited out the
-        rest of the backoff, up to 30 s, with the sensor back in range)."""
+    def start_sensor_out_of_range_for_long(self):
+        """A listed sensor out of range long enough for the backoff to grow to 16 s."""
         self.start_bike("ftms", cadence=80.0, power=112)
         sensor = self.bike.add_device("csc", ADDRESS, cadence=80.0, rate=4.0)
         self.daemon = self.start_daemon(config=self.write_config(
@@ -189,10 +187,23 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         # attempts 1, 2, 4 and 8 s apart: the next waits 16 s
         self.wait(lambda: len(sensor.calls("Connect")) >= connects + 5, "5 failed Connects",
                   self.daemon.log, timeout=60)
+        return sensor
+
+    def test_sensor_found_again_connects_without_waiting_out_the_backoff(self):
+        """Forgotten by bluetoothd and found again by discovery: warmupd connects at once (it
+        waited out the rest of the backoff, up to 30 s, with the sensor back in range)."""
+        sensor = self.start_sensor_out_of_range_for_long()
         sensor.forget()
         self.wait_sensor("csc", Address=ADDRESS, Connected=False)
         self.bike.add_device("csc", ADDRESS, cadence=80.0, rate=4.0)
         # under the 16 s the backoff had grown to, with room for a slow run (valgrind)
+        self.wait_sensor("csc", Address=ADDRESS, Connected=True, timeout=14)
+
+    def test_sensor_forgotten_and_found_again_at_once_connects(self):
+        """The same, with both signals queued before warmupd looks (a loaded machine): the
+        device comes back under the same path, and is still a new device to connect to."""
+        sensor = self.start_sensor_out_of_range_for_long()
+        sensor.forget_and_find_again(cadence=80.0, rate=4.0)
         self.wait_sensor("csc", Address=ADDRESS, Connected=True, timeout=14)
 
 

@@ -77,13 +77,17 @@ parse_uint (const char *text, guint min, guint max, guint *out)
   return TRUE;
 }
 
+/* Printable ASCII, spaces only inside: some boards name their lines so (the BeagleBone
+ * Black's "P8_07 [GPIO66]"), and a value's outer spaces are not part of it. */
 static gboolean
-is_printable_word (const char *text, gsize max_len)
+is_printable_name (const char *text, gsize max_len)
 {
-  if (text[0] == '\0' || strlen (text) > max_len)
+  gsize len = strlen (text);
+
+  if (len == 0 || len > max_len || text[0] == ' ' || text[len - 1] == ' ')
     return FALSE;
   for (const char *p = text; *p; p++)
-    if (!g_ascii_isgraph (*p))
+    if (!g_ascii_isprint (*p))
       return FALSE;
   return TRUE;
 }
@@ -107,9 +111,12 @@ apply_line (WuGpioConfig *gpio, const char *value)
       && !parse_uint (value, 0, MAX_LINE_OFFSET, &offset))
     return g_strdup_printf ("'%s' is not a line offset from 0 to %u or a line name like GPIO17",
                             value, MAX_LINE_OFFSET);
-  if (!is_printable_word (value, MAX_LINE_NAME))
-    return g_strdup_printf ("'%s' is not a line offset or a line name (at most %u characters, "
-                            "no spaces)", value, MAX_LINE_NAME);
+  if (!is_printable_name (value, MAX_LINE_NAME))
+    {
+      g_autofree char *shown = g_strescape (value, NULL);   /* a control character shows */
+      return g_strdup_printf ("'%s' is not a line offset or a line name (at most %u printable "
+                              "characters, no space at either end)", shown, MAX_LINE_NAME);
+    }
   g_free (gpio->line);
   gpio->line = g_strdup (value);
   return NULL;
@@ -118,9 +125,12 @@ apply_line (WuGpioConfig *gpio, const char *value)
 static char *
 apply_chip (WuGpioConfig *gpio, const char *value)
 {
-  if (!is_printable_word (value, 4096) || (strchr (value, '/') != NULL && value[0] != '/'))
-    return g_strdup_printf ("'%s' is not a chip name (gpiochip0), an absolute path "
-                            "(/dev/gpiochip0) or a chip label", value);
+  if (!is_printable_name (value, 4096) || (strchr (value, '/') != NULL && value[0] != '/'))
+    {
+      g_autofree char *shown = g_strescape (value, NULL);
+      return g_strdup_printf ("'%s' is not a chip name (gpiochip0), an absolute path "
+                              "(/dev/gpiochip0) or a chip label", shown);
+    }
   g_free (gpio->chip);
   gpio->chip = g_strdup (value);
   return NULL;

@@ -115,7 +115,9 @@ static const char *const bcm_names[] = {
   "ID_SDA", "ID_SCL", "GPIO2", "GPIO3", "GPIO4", "GPIO5", "GPIO6", "GPIO7", "GPIO8", "GPIO9",
   "GPIO10", "GPIO11", "GPIO12", "GPIO13", "GPIO14", "GPIO15", "GPIO16", "GPIO17", NULL
 };
-static const char *const expander_names[] = { "BT_ON", "WL_ON", "PWR_LED_OFF", NULL };
+/* the last as a BeagleBone Black names its lines: spaces are allowed */
+static const char *const expander_names[] = { "BT_ON", "WL_ON", "PWR_LED_OFF", "P8_07 [GPIO66]",
+                                              NULL };
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
@@ -403,6 +405,7 @@ test_find_line (Fixture *f, gconstpointer data)
     { NULL, "WL_ON", 1, 1 },
     { NULL, "5", 0, 5 },                            /* an offset: gpiochip0 */
     { "gpiochip1", "PWR_LED_OFF", 1, 2 },
+    { NULL, "P8_07 [GPIO66]", 1, 3 },
     { "1", "0", 1, 0 },                             /* a chip number */
     { "raspberrypi-exp-gpio", "BT_ON", 1, 0 },      /* a label */
     { "pinctrl-bcm2711", "GPIO4", 0, 4 },
@@ -738,6 +741,10 @@ test_config_good (void)
     { "", NULL, NULL, FALSE, WU_GPIO_BIAS_PULL_UP, WU_GPIO_EDGE_FALLING, 5, 1 },
     { "[Gpio]\nLine=GPIO17\n", "GPIO17", NULL, FALSE, WU_GPIO_BIAS_PULL_UP,
       WU_GPIO_EDGE_FALLING, 5, 1 },
+    { "[Gpio]\nLine=P8_07 [GPIO66]\n", "P8_07 [GPIO66]", NULL, FALSE, WU_GPIO_BIAS_PULL_UP,
+      WU_GPIO_EDGE_FALLING, 5, 1 },
+    { "[Gpio]\nLine=THIRTY_ONE_CHARACTERS_LONG_NAME\n", "THIRTY_ONE_CHARACTERS_LONG_NAME", NULL,
+      FALSE, WU_GPIO_BIAS_PULL_UP, WU_GPIO_EDGE_FALLING, 5, 1 },
     { "[Gpio]\nChip=gpiochip0\nLine=17\nActiveLow=true\nBias=pull-down\nEdge=both\n"
       "Debounce=0\nPulsesPerRevolution=2\n", "17", "gpiochip0", TRUE,
       WU_GPIO_BIAS_PULL_DOWN, WU_GPIO_EDGE_BOTH, 0, 2 },
@@ -781,7 +788,8 @@ test_config_bad (void)
     const char *error;
   } rows[] = {
     { "[Gpio]\nChip=gpiochip0\n", ":1: [Gpio] Line: missing" },
-    { "[Gpio]\nLine=GPIO 17\n", ":2: [Gpio] Line: 'GPIO 17' is not a line offset or a line name" },
+    { "[Gpio]\nLine=GPIO\t17\n", ":2: [Gpio] Line: 'GPIO\\t17' is not a line offset or a line name (at most 31 printable characters" },
+    { "[Gpio]\nLine=A_NAME_OF_THIRTY_TWO_CHARACTERS_\n", ":2: [Gpio] Line: 'A_NAME_OF_THIRTY_TWO_CHARACTERS_' is not" },
     { "[Gpio]\nLine=4096\n", ":2: [Gpio] Line: '4096' is not a line offset from 0 to 1023" },
     { "[Gpio]\nLine=4\nChip=dev/gpiochip0\n", ":3: [Gpio] Chip: 'dev/gpiochip0' is not a chip name" },
     { "[Gpio]\nLine=4\nBias=pullup\n", ":3: [Gpio] Bias: 'pullup' is not 'pull-up', 'pull-down', 'disabled' or 'as-is'" },

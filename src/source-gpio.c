@@ -29,11 +29,23 @@
 #define EVENTS_PER_READ 16
 #define READS_PER_WAKEUP 8
 
+/* More edges than this within a second is no switch (16 magnets at 220 rpm make 117, both
+ * edges counted, before any bounce): a floating input, or wiring that picks up noise. The
+ * line is then not read for STORM_PAUSE_MS at a time, so that it costs next to nothing,
+ * until it has been calm for as long. */
+#define STORM_EDGES_PER_SECOND 1000
+#define NS_PER_SECOND G_GINT64_CONSTANT (1000000000)
+#define STORM_PAUSE_MS 1000
+/* What is left queued when a pause ends is read and dropped: at most this many reads (the
+ * kernel's queue holds 16 or 64 events). */
+#define STORM_DRAIN_READS 64
+
 /* A kernel timestamp further than this from the monotonic clock is not CLOCK_MONOTONIC
  * (kernels before 5.7 stamped v1 events with CLOCK_REALTIME). */
 #define PLAUSIBLE_CLOCK_SKEW_US (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
 
-typedef enum { GPIO_WAITING, GPIO_LISTENING } GpioState;
+/* PAUSED: the line is held, but its fd is out of the main loop for a while (a storm). */
+typedef enum { GPIO_WAITING, GPIO_LISTENING, GPIO_PAUSED } GpioState;
 
 typedef struct {
   WuSource base;
@@ -54,12 +66,28 @@ typedef struct {
   GSource *retry_timer;        /* waiting: the next attempt */
   char *last_error;            /* the last reason for waiting, logged once */
   gboolean warned_clock;
+  /* storm detection: edges in the second that began with the first of them (kernel time) */
+  gint64 window_start_ns;
+  guint window_edges;
+  gboolean in_storm;           /* since too many came: edges are dropped, the link is down */
+  gint64 storm_since_us;       /* monotonic */
+  guint storms;                /* since the source was made, for quieter logs */
+  GSource *storm_timer;        /* in a storm: the end of the pause, or of the calm second */
 } WuGpioSource;
 
 static const char *
 state_name (GpioState state)
 {
-  return state == GPIO_LISTENING ? "listening" : "waiting";
+  switch (state)
+    {
+    case GPIO_LISTENING:
+      return "listening";
+    case GPIO_PAUSED:
+      return "paused";
+    case GPIO_WAITING:
+    default:
+      return "waiting";
+    }
 }
 
 static gboolean
@@ -296,7 +324,24 @@ event_time (WuGpioSource *gpio, gint64 timestamp_ns)
   return gpio->base.sink->from_monotonic (gpio->base.sink_data, event_us);
 }
 
-static void
+static void start_storm_pause (WuGpioSource *gpio);
+
+/* Counts the edge at TIMESTAMP_NS: TRUE when it makes too many for one second. */
+static gboolean
+edge_makes_storm (WuGpioSource *gpio, gint64 timestamp_ns)
+{
+  if (gpio->window_edges == 0 || timestamp_ns - gpio->window_start_ns >= NS_PER_SECOND
+      || timestamp_ns < gpio->window_start_ns)
+    {
+      gpio->window_start_ns = timestamp_ns;
+      gpio->window_edges = 0;
+    }
+  return ++gpio->window_edges > STORM_EDGES_PER_SECOND;
+}
+
+/* Delivers EDGES, or drops them in a storm. FALSE when they made one (the line is paused:
+ * read no further). */
+static gboolean
 deliver_edges (WuGpioSource *gpio, const WuGpioEdgeEvent *edges, int n)
 {
   WuRawEvent event;
@@ -305,10 +350,18 @@ deliver_edges (WuGpioSource *gpio, const WuGpioEdgeEvent *edges, int n)
   event.kind = WU_EVENT_GPIO_EDGE;
   for (int i = 0; i < n; i++)
     {
+      if (edge_makes_storm (gpio, edges[i].timestamp_ns))
+        {
+          start_storm_pause (gpio);
+          return FALSE;
+        }
+      if (gpio->in_storm)
+        continue;
       event.up = edges[i].rising;
       event.time_us = event_time (gpio, edges[i].timestamp_ns);
       gpio->base.sink->event (gpio->base.sink_data, &event);
     }
+  return TRUE;
 }
 
 static void
@@ -326,13 +379,22 @@ stop_watching_node (WuGpioSource *gpio)
 }
 
 static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static void
 stop_listening (WuGpioSource *gpio)
 {
-  if (gpio->watch != NULL)
-    {
-      g_source_destroy (gpio->watch);
-      g_clear_pointer (&gpio->watch, g_source_unref);
-    }
+  clear_source (&gpio->watch);
+  clear_source (&gpio->storm_timer);
+  gpio->in_storm = FALSE;
+  gpio->window_edges = 0;
   stop_watching_node (gpio);
   g_clear_pointer (&gpio->request, wu_gpio_request_free);
   g_clear_pointer (&gpio->chip_path, g_free);
@@ -344,26 +406,27 @@ lose_line (WuGpioSource *gpio, const char *reason)
 {
   g_autoptr (GError) error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                                           "%s: %s", gpio->chip_path, reason);
+  gboolean link_was_up = !gpio->in_storm;
 
   stop_listening (gpio);
-  deliver_link (gpio, FALSE);
+  if (link_was_up)
+    deliver_link (gpio, FALSE);
   wait_and_retry (gpio, error);
 }
 
 /* Read and deliver what is pending. FALSE with an error when reading failed (the line is
- * gone, or unreadable). */
+ * gone, or unreadable). A storm found on the way pauses the line and ends the reading. */
 static gboolean
 read_pending (WuGpioSource *gpio, GError **error)
 {
   WuGpioEdgeEvent edges[EVENTS_PER_READ];
 
-  for (guint i = 0; i < READS_PER_WAKEUP; i++)
+  for (guint i = 0; i < READS_PER_WAKEUP && gpio->state == GPIO_LISTENING; i++)
     {
       int n = wu_gpio_request_read (gpio->request, edges, EVENTS_PER_READ, error);
       if (n < 0)
         return FALSE;
-      deliver_edges (gpio, edges, n);
-      if (n < EVENTS_PER_READ)
+      if (!deliver_edges (gpio, edges, n) || n < EVENTS_PER_READ)
         break;
     }
   return TRUE;
@@ -379,6 +442,109 @@ chip_gone (WuGpioSource *gpio, const char *reason)
   if (!read_pending (gpio, &error))
     g_debug ("%s: after the chip went away: %s", gpio->base.name, error->message);
   lose_line (gpio, reason);
+}
+
+static void watch_line (WuGpioSource *gpio);
+static gboolean on_storm_timer (gpointer user_data);
+
+static void
+schedule_storm_timer (WuGpioSource *gpio)
+{
+  clear_source (&gpio->storm_timer);
+  gpio->storm_timer = g_timeout_source_new (STORM_PAUSE_MS);
+  g_source_set_callback (gpio->storm_timer, on_storm_timer, gpio, NULL);
+  g_source_set_name (gpio->storm_timer, "[warmupd] gpio line storm");
+  g_source_attach (gpio->storm_timer, NULL);
+}
+
+/* Too many edges: the line's fd leaves the main loop for STORM_PAUSE_MS. The first time,
+ * the link goes down (the cadence is unknown, not 0) and the sensor says why. A line that
+ * storms again and again is logged as the BLE links' failures are: the first storms and
+ * every tenth. */
+static void
+start_storm_pause (WuGpioSource *gpio)
+{
+  g_autoptr (GError) error = NULL;
+
+  clear_source (&gpio->watch);
+  gpio->state = GPIO_PAUSED;
+  gpio->window_edges = 0;
+  schedule_storm_timer (gpio);
+  if (gpio->in_storm)
+    {
+      g_debug ("%s: still storming: paused again", gpio->base.name);
+      return;
+    }
+  error = g_error_new (G_IO_ERROR, G_IO_ERROR_BUSY, "%s line %u: over %d edges in a second, "
+                       "no switch makes that (a floating input? check the wiring and Bias=): "
+                       "not read until it is calm for %d s", gpio->chip_path, gpio->offset,
+                       STORM_EDGES_PER_SECOND, STORM_PAUSE_MS / 1000);
+  gpio->storms++;
+  if (gpio->storms <= 2 || gpio->storms % 10 == 0)
+    g_warning ("%s: listening -> paused: %s (storm %u)", gpio->base.name, error->message,
+               gpio->storms);
+  else
+    g_debug ("%s: listening -> paused: %s (storm %u)", gpio->base.name, error->message,
+             gpio->storms);
+  gpio->in_storm = TRUE;
+  gpio->storm_since_us = g_get_monotonic_time ();
+  gpio->base.sink->error (gpio->base.sink_data, error);
+  deliver_link (gpio, FALSE);
+}
+
+/* A pause ends: what queued meanwhile is dropped, and the line is read again (its edges
+ * still dropped) for a second, to see whether the storm is over. */
+static void
+resume_after_storm_pause (WuGpioSource *gpio)
+{
+  WuGpioEdgeEvent edges[EVENTS_PER_READ];
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < STORM_DRAIN_READS; i++)
+    {
+      int n = wu_gpio_request_read (gpio->request, edges, EVENTS_PER_READ, &error);
+      if (n < 0)
+        {
+          lose_line (gpio, error->message);
+          return;
+        }
+      if (n < EVENTS_PER_READ)
+        break;
+    }
+  gpio->state = GPIO_LISTENING;
+  gpio->window_edges = 0;
+  watch_line (gpio);
+  schedule_storm_timer (gpio);
+}
+
+/* Calm for a whole second after a pause: the link is back. */
+static void
+end_storm (WuGpioSource *gpio)
+{
+  double lasted_s = (double) (g_get_monotonic_time () - gpio->storm_since_us) / G_USEC_PER_SEC;
+
+  if (gpio->storms <= 2 || gpio->storms % 10 == 0)
+    g_message ("%s: paused -> listening: calm again, after %.0f s of a line storm",
+               gpio->base.name, lasted_s);
+  else
+    g_debug ("%s: paused -> listening: calm again, after %.0f s of a line storm",
+             gpio->base.name, lasted_s);
+  gpio->in_storm = FALSE;
+  gpio->base.sink->error (gpio->base.sink_data, NULL);
+  deliver_link (gpio, TRUE);
+}
+
+static gboolean
+on_storm_timer (gpointer user_data)
+{
+  WuGpioSource *gpio = user_data;
+
+  g_clear_pointer (&gpio->storm_timer, g_source_unref);
+  if (gpio->state == GPIO_PAUSED)
+    resume_after_storm_pause (gpio);
+  else if (gpio->in_storm)
+    end_storm (gpio);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -399,7 +565,8 @@ on_line_event (gint fd, GIOCondition condition, gpointer user_data)
       lose_line (gpio, error->message);
       return G_SOURCE_REMOVE;   /* lose_line() already dropped the watch */
     }
-  return G_SOURCE_CONTINUE;
+  /* a storm paused the line: start_storm_pause() already dropped the watch */
+  return gpio->state == GPIO_PAUSED ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
 }
 
 /* Whether the node is still the one the line was requested on. */
@@ -530,6 +697,17 @@ set_nonblocking (int fd, GError **error)
   return TRUE;
 }
 
+/* The line's fd joins the main loop. */
+static void
+watch_line (WuGpioSource *gpio)
+{
+  gpio->watch = g_unix_fd_source_new (wu_gpio_request_get_fd (gpio->request),
+                                      G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (gpio->watch, G_SOURCE_FUNC (on_line_event), gpio, NULL);
+  g_source_set_name (gpio->watch, "[warmupd] gpio line");
+  g_source_attach (gpio->watch, NULL);
+}
+
 static gboolean
 start_listening (WuGpioSource *gpio, GError **error)
 {
@@ -556,10 +734,7 @@ start_listening (WuGpioSource *gpio, GError **error)
       g_clear_pointer (&gpio->chip_path, g_free);
       return FALSE;
     }
-  gpio->watch = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-  g_source_set_callback (gpio->watch, G_SOURCE_FUNC (on_line_event), gpio, NULL);
-  g_source_set_name (gpio->watch, "[warmupd] gpio line");
-  g_source_attach (gpio->watch, NULL);
+  watch_line (gpio);
   return TRUE;
 }
 

@@ -203,6 +203,17 @@ fake_gpio_hold_line (const char *path, guint offset, const char *consumer)
   line->consumer = g_strdup (consumer);
 }
 
+/* A full pipe is the kernel's full event queue: the event is dropped (the pipe holds
+ * more than the kernel's 16 or 64, so that tests may queue many). Records are smaller
+ * than PIPE_BUF: written whole or not at all. */
+static void
+record_written (ssize_t written, size_t size)
+{
+  if (written < 0 && errno == EAGAIN)
+    return;
+  g_assert_cmpint (written, ==, size);
+}
+
 static void
 write_record (FakeLine *line, guint offset, gboolean rising, guint64 timestamp_ns)
 {
@@ -216,7 +227,7 @@ write_record (FakeLine *line, guint offset, gboolean rising, guint64 timestamp_n
       record.timestamp = timestamp_ns;
       record.id = rising ? GPIOEVENT_EVENT_RISING_EDGE : GPIOEVENT_EVENT_FALLING_EDGE;
       written = write (line->write_fd, &record, sizeof record);
-      g_assert_cmpint (written, ==, sizeof record);
+      record_written (written, sizeof record);
     }
   else
     {
@@ -228,7 +239,7 @@ write_record (FakeLine *line, guint offset, gboolean rising, guint64 timestamp_n
         .line_seqno = ++line->seqno,
       };
       written = write (line->write_fd, &record, sizeof record);
-      g_assert_cmpint (written, ==, sizeof record);
+      record_written (written, sizeof record);
     }
 }
 
@@ -419,6 +430,7 @@ fake_kernel_request_line (FakeChip *chip, guint offset, const FakeLineState *set
   line->state.requested = TRUE;
   g_strlcpy (line->state.consumer, consumer != NULL ? consumer : "", sizeof line->state.consumer);
   line->consumer = g_strdup (line->state.consumer);
+  g_assert_true (g_unix_set_fd_nonblocking (fds[1], TRUE, NULL));
   line->read_fd = fds[0];
   line->write_fd = fds[1];
   /* the switch is open when the line is requested: the bias holds the level */

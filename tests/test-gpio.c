@@ -694,6 +694,120 @@ test_short_closures (Fixture *f, gconstpointer data)
     }
 }
 
+/* N closures of the switch (falling edges, 200 µs apart) from kernel time FROM_NS. */
+static void
+push_closures (Fixture *f, guint n, gint64 from_ns)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      fake_gpio_edge (f->chip0, 17, FALSE, from_ns + i * 200 * 1000);
+      fake_gpio_edge (f->chip0, 17, TRUE, from_ns + i * 200 * 1000 + 100 * 1000);
+    }
+}
+
+static gboolean
+is_link_up_again (Fixture *f, gconstpointer arg)
+{
+  return f->sink.link_up && f->sink.link_changes >= 3;
+}
+
+static void
+expect_storm_messages (void)
+{
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_WARNING,
+                         "*listening -> paused: *line 17: over 1000 edges in a second*");
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                         "*paused -> listening: calm again, after * s of a line storm");
+}
+
+/* A line storm (1,100 edges in a fifth of a second: a floating input): the first 1,000 are
+ * delivered, then the line is not read for a second, the link goes down with the reason on
+ * the sensor; once the line has been calm for a second, the link is back and edges flow. */
+static void
+test_storm (Fixture *f, gconstpointer data)
+{
+  listen (f);
+  expect_storm_messages ();
+  push_closures (f, 1100, ns_ago (1000));
+  wait_for (f, is_link_down_after_up, NULL, "the link to go down");
+  g_assert_true (has_error_containing (f, "over 1000 edges in a second"));
+  g_assert_cmpuint (count_edges (f), ==, 1000);
+  wait_for (f, is_link_up_again, NULL, "the link to come back");
+  g_test_assert_expected_messages ();
+  g_assert_null (f->sink.error);
+  g_assert_cmpuint (count_edges (f), ==, 1000);   /* the rest were dropped */
+  push_closures (f, 1, ns_ago (0));
+  wait_for (f, has_edges, GUINT_TO_POINTER (1001), "an edge after the storm");
+  g_assert_cmpuint (f->sink.link_changes, ==, 3);
+}
+
+typedef struct {
+  Fixture *f;
+  guint ticks;
+} Storm;
+
+/* 20 closures every 5 ms: 8,000 edges a second, on and on. */
+static gboolean
+storm_tick (gpointer user_data)
+{
+  Storm *storm = user_data;
+
+  push_closures (storm->f, 20, ns_ago (0) - 5 * MS_NS);
+  storm->ticks++;
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+has_stormed_for (Fixture *f, gconstpointer until_us)
+{
+  return g_get_monotonic_time () >= *(const gint64 *) until_us;
+}
+
+/* A storm that goes on for 3.5 s: the line is read again after each second's pause, found
+ * still storming and paused again, so the link stays down and nothing is delivered; it
+ * comes back a second after the storm ends. */
+static void
+test_storm_goes_on (Fixture *f, gconstpointer data)
+{
+  Storm storm = { f, 0 };
+  guint tick;
+  gint64 until_us;
+
+  listen (f);
+  expect_storm_messages ();
+  tick = g_timeout_add (5, storm_tick, &storm);
+  wait_for (f, is_link_down_after_up, NULL, "the link to go down");
+  until_us = g_get_monotonic_time () + 3500 * G_GINT64_CONSTANT (1000);
+  wait_for (f, has_stormed_for, &until_us, "3.5 s of storm");
+  g_source_remove (tick);
+  g_assert_cmpuint (storm.ticks, >, 100);
+  g_assert_cmpuint (f->sink.link_changes, ==, 2);   /* up, down: never up meanwhile */
+  g_assert_cmpuint (count_edges (f), ==, 1000);
+  g_assert_true (has_error_containing (f, "over 1000 edges in a second"));
+  wait_for (f, is_link_up_again, NULL, "the link to come back after the storm");
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (count_edges (f), ==, 1000);
+}
+
+/* The chip removed during a storm's pause: back to waiting, the link down only once. */
+static void
+test_storm_then_chip_gone (Fixture *f, gconstpointer data)
+{
+  listen (f);
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_WARNING, "*listening -> paused: *");
+  push_closures (f, 1100, ns_ago (1000));
+  wait_for (f, is_link_down_after_up, NULL, "the link to go down");
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_MESSAGE, "*paused -> waiting: *gpiochip0: *");
+  g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_WARNING, "*gpiochip0: *retrying*");
+  fake_gpio_remove_chip (f->chip0);
+  wait_for (f, has_error_containing, "went away", "the chip's removal");
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (f->sink.link_changes, ==, 2);
+  fake_gpio_add_chip (f->chip0, "pinctrl-bcm2711", 58, bcm_names);
+  wait_for (f, is_link_up_again, NULL, "the line to be requested again");
+  g_assert_null (f->sink.error);
+}
+
 /* A kernel that stamps events with another clock (CLOCK_REALTIME before 5.7): warned about
  * once, and the read time is used instead. */
 static void
@@ -846,6 +960,9 @@ main (int argc, char **argv)
   add ("/gpio/chip-removed-silently", test_chip_removed_silently);
   add ("/gpio/chip-symlink-removed", test_chip_symlink_removed);
   add ("/gpio/bounce", test_bounce);
+  add ("/gpio/storm", test_storm);
+  add ("/gpio/storm-goes-on", test_storm_goes_on);
+  add ("/gpio/storm-then-chip-gone", test_storm_then_chip_gone);
   add ("/gpio/short-closures", test_short_closures);
   add ("/gpio/foreign-clock", test_foreign_clock);
   g_test_add_func ("/gpio/config/good", test_config_good);

@@ -32,6 +32,15 @@ G_BEGIN_DECLS
 #define WU_CADENCE_WINDOW 8
 #define WU_CADENCE_WINDOW_US (6 * G_USEC_PER_SEC)
 #define WU_CADENCE_MAX_RPM 220.0
+/* More edges than this rejected as bounce between two accepted pulses: the line is noisy,
+ * and the period between them is not believed. A reed switch bounces for well under a
+ * millisecond, a few times as it closes and again as it opens (datasheets give 0.1-0.5 ms
+ * of bounce; bench/cadence-accuracy and tools/gen-trace.py model 2-6 edges a closure): at
+ * most ~12 rejected edges in one period even when both bursts fall in it (Edge=both, or the
+ * opening's bounce with Edge=falling). A line that chatters (a loose wire, a broken switch,
+ * interference) every few ms yields dozens in the 273 ms a 220 rpm revolution allows, and
+ * would otherwise read as ~220 rpm: one edge let through each time that much has passed. */
+#define WU_CADENCE_NOISE_REJECTED_EDGES 20
 /* The longest quiet time required before an edge ([Gpio] Debounce= beyond it acts as it). */
 #define WU_CADENCE_QUIET_MAX_US (5 * 1000)
 /* While the cadence falls towards 0, how often it is worth publishing a new value. */

@@ -27,15 +27,6 @@
  * and (as gap / SPAN_CLOCK_DIVISOR) a sensor clock a few per cent off. */
 #define SPAN_MARGIN_US G_USEC_PER_SEC
 #define SPAN_CLOCK_DIVISOR 16
-/* More edges than this rejected as bounce between two accepted pulses: the line is noisy,
- * and the period between them is not believed. A reed switch bounces for well under a
- * millisecond, a few times as it closes and again as it opens (datasheets give 0.1-0.5 ms
- * of bounce; bench/cadence-accuracy and tools/gen-trace.py model 2-6 edges a closure): at
- * most ~12 rejected edges in one period even when both bursts fall in it (Edge=both, or the
- * opening's bounce with Edge=falling). A line that chatters (a loose wire, a broken switch,
- * interference) every few ms yields dozens in the 273 ms a 220 rpm revolution allows, and
- * would otherwise read as ~220 rpm: one edge let through each time that much has passed. */
-#define NOISE_REJECTED_EDGES 20
 /* Longer than any contact bounce (under a millisecond; tools/gen-trace.py spreads its
  * bounce over up to 3 ms), shorter than a switch stays open between two magnets at 220 rpm
  * with 16 of them (~8 ms, half a pulse period). The default Debounce=. */
@@ -168,7 +159,7 @@ train_pulse (WuCadence *cadence, guint train, gint64 time_us)
     {
       if (is_restart (cadence, gap, G_MAXINT64))
         forget_periods (cadence);
-      else if (rejected_between > NOISE_REJECTED_EDGES)
+      else if (rejected_between > WU_CADENCE_NOISE_REJECTED_EDGES)
         {
           /* Not contact bounce: a noisy line. Nothing it says about the pace is believed
            * (the cadence reads 0 until two clean pulses in a row). */

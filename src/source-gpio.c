@@ -1,7 +1,8 @@
 /* The GPIO reed-switch source: a line's edge events, stamped with the kernel's time.
  *
  * States: waiting (no line: the chip is missing, the line busy; retried every
- * retry_interval_ms) and listening (the line's fd is a main-loop source). The chip going
+ * retry_interval_ms), listening (the line's fd is a main-loop source) and paused (a line
+ * storm: the line is held but not read for a while, the link down). The chip going
  * away goes back to waiting: a hang-up on the line's fd, or the removal of the chip's device
  * node, which an inotify watch on its directory (another main-loop fd) reports. Debian's
  * 6.1 kernel wakes nobody polling a line's fd when gpiochip_remove() takes its chip away
@@ -12,10 +13,12 @@
 #include "source-gpio.h"
 #include "config-gpio.h"
 #include "wu-error.h"
+#include "wu-cadence.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +32,13 @@
 #define EVENTS_PER_READ 16
 #define READS_PER_WAKEUP 8
 
-/* More edges than this within a second is no switch (16 magnets at 220 rpm make 117, both
- * edges counted, before any bounce): a floating input, or wiring that picks up noise. The
- * line is then not read for STORM_PAUSE_MS at a time, so that it costs next to nothing,
- * until it has been calm for as long. */
-#define STORM_EDGES_PER_SECOND 1000
-#define NS_PER_SECOND G_GINT64_CONSTANT (1000000000)
+/* A line storm: more edges within a second than wu_gpio_storm_limit() allows. The line is
+ * then not read for STORM_PAUSE_MS at a time, so that it costs next to nothing, until it has
+ * been calm for as long. */
 #define STORM_PAUSE_MS 1000
+#define NS_PER_SECOND G_GINT64_CONSTANT (1000000000)
 /* What is left queued when a pause ends is read and dropped: at most this many reads (the
- * kernel's queue holds 16 or 64 events). */
+ * kernel's queue holds 16 events for one line, by default). */
 #define STORM_DRAIN_READS 64
 
 /* A kernel timestamp further than this from the monotonic clock is not CLOCK_MONOTONIC
@@ -72,6 +73,8 @@ typedef struct {
   gboolean in_storm;           /* since too many came: edges are dropped, the link is down */
   gint64 storm_since_us;       /* monotonic */
   guint storms;                /* since the source was made, for quieter logs */
+  guint storm_limit;           /* wu_gpio_storm_limit() for the magnets configured */
+  guint edges_since_resume;    /* in a storm: edges read since the last pause ended */
   GSource *storm_timer;        /* in a storm: the end of the pause, or of the calm second */
 } WuGpioSource;
 
@@ -326,6 +329,20 @@ event_time (WuGpioSource *gpio, gint64 timestamp_ns)
 
 static void start_storm_pause (WuGpioSource *gpio);
 
+/* The fastest pedalling (WU_CADENCE_MAX_RPM) with the most bounce the cadence estimator
+ * still takes for a switch (WU_CADENCE_NOISE_REJECTED_EDGES between two pulses), the pulse
+ * itself and one of the other edge direction: 88 edges a second with one magnet, 1,298 with
+ * 16. Beyond it the estimator would call every period noise anyway; the storms it is meant
+ * for (a floating input) run at hundreds to tens of thousands. */
+guint
+wu_gpio_storm_limit (guint pulses_per_revolution)
+{
+  guint pulses_per_second = (guint) ceil (WU_CADENCE_MAX_RPM / 60.0
+                                          * MAX (pulses_per_revolution, 1u));
+
+  return pulses_per_second * (WU_CADENCE_NOISE_REJECTED_EDGES + 2);
+}
+
 /* Counts the edge at TIMESTAMP_NS: TRUE when it makes too many for one second. */
 static gboolean
 edge_makes_storm (WuGpioSource *gpio, gint64 timestamp_ns)
@@ -336,7 +353,8 @@ edge_makes_storm (WuGpioSource *gpio, gint64 timestamp_ns)
       gpio->window_start_ns = timestamp_ns;
       gpio->window_edges = 0;
     }
-  return ++gpio->window_edges > STORM_EDGES_PER_SECOND;
+  gpio->edges_since_resume++;
+  return ++gpio->window_edges > gpio->storm_limit;
 }
 
 /* Delivers EDGES, or drops them in a storm. FALSE when they made one (the line is paused:
@@ -475,10 +493,10 @@ start_storm_pause (WuGpioSource *gpio)
       g_debug ("%s: still storming: paused again", gpio->base.name);
       return;
     }
-  error = g_error_new (G_IO_ERROR, G_IO_ERROR_BUSY, "%s line %u: over %d edges in a second, "
+  error = g_error_new (G_IO_ERROR, G_IO_ERROR_BUSY, "%s line %u: over %u edges in a second, "
                        "no switch makes that (a floating input? check the wiring and Bias=): "
                        "not read until it is calm for %d s", gpio->chip_path, gpio->offset,
-                       STORM_EDGES_PER_SECOND, STORM_PAUSE_MS / 1000);
+                       gpio->storm_limit, STORM_PAUSE_MS / 1000);
   gpio->storms++;
   if (gpio->storms <= 2 || gpio->storms % 10 == 0)
     g_warning ("%s: listening -> paused: %s (storm %u)", gpio->base.name, error->message,
@@ -513,11 +531,14 @@ resume_after_storm_pause (WuGpioSource *gpio)
     }
   gpio->state = GPIO_LISTENING;
   gpio->window_edges = 0;
+  gpio->edges_since_resume = 0;
   watch_line (gpio);
   schedule_storm_timer (gpio);
 }
 
-/* Calm for a whole second after a pause: the link is back. */
+/* A second read after a pause, its edges dropped: calm (under half the limit, so that a
+ * storm hovering about the limit does not bring the link up and down each time), the link
+ * is back; else paused again. For the log, the storm is one pause until it ends. */
 static void
 end_storm (WuGpioSource *gpio)
 {
@@ -542,6 +563,8 @@ on_storm_timer (gpointer user_data)
   g_clear_pointer (&gpio->storm_timer, g_source_unref);
   if (gpio->state == GPIO_PAUSED)
     resume_after_storm_pause (gpio);
+  else if (gpio->in_storm && gpio->edges_since_resume > gpio->storm_limit / 2)
+    start_storm_pause (gpio);
   else if (gpio->in_storm)
     end_storm (gpio);
   return G_SOURCE_REMOVE;
@@ -822,6 +845,7 @@ wu_gpio_source_new (const WuGpioConfig *config, const WuGpioSourceOptions *optio
   gpio->retry_interval_ms = options != NULL && options->retry_interval_ms > 0
                               ? options->retry_interval_ms : WU_GPIO_DEFAULT_RETRY_MS;
   gpio->consumer = g_strdup ("warmupd");
+  gpio->storm_limit = wu_gpio_storm_limit (config->pulses_per_revolution);
   gpio->state = GPIO_WAITING;
   gpio->node_fd = -1;
   return &gpio->base;

@@ -694,6 +694,52 @@ test_short_closures (Fixture *f, gconstpointer data)
     }
 }
 
+/* The storm limit: the fastest pedalling with the most bounce the cadence estimator takes
+ * for a switch, by the number of magnets. */
+static void
+test_storm_limit (void)
+{
+  static const struct {
+    guint magnets, limit;
+  } rows[] = {
+    { 0, 88 },      /* as 1 */
+    { 1, 88 },      /* 220 rpm: 3.7 pulses a second, 4 x (20 + 2) */
+    { 2, 176 },     /* 7.3: 8 x 22 */
+    { 16, 1298 },   /* 58.7: 59 x 22 */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
+    g_assert_cmpuint (wu_gpio_storm_limit (rows[i].magnets), ==, rows[i].limit);
+}
+
+/* A switch at the limit's own bounds is no storm: 220 rpm with 16 magnets, both edges, each
+ * pulse 22 edges (the closure, 20 bounces, the opening): 1,276 in under a second, all
+ * delivered, the link up throughout. */
+static void
+test_no_storm_at_the_limit (Fixture *f, gconstpointer data)
+{
+  gint64 base = ns_ago (1500), period = 60 * G_GINT64_CONSTANT (1000) * MS_NS / (220 * 16);
+  guint want = 0;
+
+  f->config.pulses_per_revolution = 16;
+  f->config.edge = WU_GPIO_EDGE_BOTH;
+  listen (f);
+  for (gint64 k = 0; k < 58; k++)          /* 58 pulses: under one second */
+    for (gint64 b = 0; b < 22; b++)
+      {
+        fake_gpio_edge (f->chip0, 17, b % 2 == 1, base + k * period + b * 20 * 1000);
+        want++;
+      }
+  wait_for (f, has_edges, GUINT_TO_POINTER (want), "every edge");
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (want, <=, wu_gpio_storm_limit (16));
+  g_assert_cmpuint (count_edges (f), ==, want);
+  g_assert_true (f->sink.link_up);
+  g_assert_cmpuint (f->sink.link_changes, ==, 1);
+  g_assert_null (f->sink.error);
+}
+
 /* N closures of the switch (falling edges, 200 µs apart) from kernel time FROM_NS. */
 static void
 push_closures (Fixture *f, guint n, gint64 from_ns)
@@ -715,13 +761,13 @@ static void
 expect_storm_messages (void)
 {
   g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_WARNING,
-                         "*listening -> paused: *line 17: over 1000 edges in a second*");
+                         "*listening -> paused: *line 17: over 88 edges in a second*");
   g_test_expect_message (GPIO_DOMAIN, G_LOG_LEVEL_MESSAGE,
                          "*paused -> listening: calm again, after * s of a line storm");
 }
 
-/* A line storm (1,100 edges in a fifth of a second: a floating input): the first 1,000 are
- * delivered, then the line is not read for a second, the link goes down with the reason on
+/* A line storm (1,100 edges in a fifth of a second: a floating input): the first 88 (the
+ * limit for one magnet) are delivered, then the line is not read for a second, the link goes down with the reason on
  * the sensor; once the line has been calm for a second, the link is back and edges flow. */
 static void
 test_storm (Fixture *f, gconstpointer data)
@@ -730,14 +776,15 @@ test_storm (Fixture *f, gconstpointer data)
   expect_storm_messages ();
   push_closures (f, 1100, ns_ago (1000));
   wait_for (f, is_link_down_after_up, NULL, "the link to go down");
-  g_assert_true (has_error_containing (f, "over 1000 edges in a second"));
-  g_assert_cmpuint (count_edges (f), ==, 1000);
+  g_assert_true (has_error_containing (f, "over 88 edges in a second"));
+  g_assert_cmpuint (count_edges (f), ==, wu_gpio_storm_limit (1));
   wait_for (f, is_link_up_again, NULL, "the link to come back");
   g_test_assert_expected_messages ();
   g_assert_null (f->sink.error);
-  g_assert_cmpuint (count_edges (f), ==, 1000);   /* the rest were dropped */
+  g_assert_cmpuint (count_edges (f), ==, wu_gpio_storm_limit (1));   /* the rest: dropped */
   push_closures (f, 1, ns_ago (0));
-  wait_for (f, has_edges, GUINT_TO_POINTER (1001), "an edge after the storm");
+  wait_for (f, has_edges, GUINT_TO_POINTER (wu_gpio_storm_limit (1) + 1),
+            "an edge after the storm");
   g_assert_cmpuint (f->sink.link_changes, ==, 3);
 }
 
@@ -782,11 +829,11 @@ test_storm_goes_on (Fixture *f, gconstpointer data)
   g_source_remove (tick);
   g_assert_cmpuint (storm.ticks, >, 100);
   g_assert_cmpuint (f->sink.link_changes, ==, 2);   /* up, down: never up meanwhile */
-  g_assert_cmpuint (count_edges (f), ==, 1000);
-  g_assert_true (has_error_containing (f, "over 1000 edges in a second"));
+  g_assert_cmpuint (count_edges (f), ==, wu_gpio_storm_limit (1));
+  g_assert_true (has_error_containing (f, "over 88 edges in a second"));
   wait_for (f, is_link_up_again, NULL, "the link to come back after the storm");
   g_test_assert_expected_messages ();
-  g_assert_cmpuint (count_edges (f), ==, 1000);
+  g_assert_cmpuint (count_edges (f), ==, wu_gpio_storm_limit (1));
 }
 
 /* The chip removed during a storm's pause: back to waiting, the link down only once. */
@@ -960,6 +1007,8 @@ main (int argc, char **argv)
   add ("/gpio/chip-removed-silently", test_chip_removed_silently);
   add ("/gpio/chip-symlink-removed", test_chip_symlink_removed);
   add ("/gpio/bounce", test_bounce);
+  g_test_add_func ("/gpio/storm-limit", test_storm_limit);
+  add ("/gpio/no-storm-at-the-limit", test_no_storm_at_the_limit);
   add ("/gpio/storm", test_storm);
   add ("/gpio/storm-goes-on", test_storm_goes_on);
   add ("/gpio/storm-then-chip-gone", test_storm_then_chip_gone);

@@ -122,6 +122,33 @@ drive (const char *pull_file, long period_ms, long low_ms, long count)
   return 0;
 }
 
+/* A line storm: the pull flipped as fast as writes go for MS milliseconds, as a floating
+ * input picking up noise would; the switch is left open. Prints how many flips. */
+static int
+storm (const char *pull_file, long ms)
+{
+  int64_t start = now_ns (), end = start + ms * NSEC_PER_MSEC;
+  long flips = 0;
+  int fd = open (pull_file, O_WRONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    {
+      fprintf (stderr, "gpio-pulse: %s: %s\n", pull_file, strerror (errno));
+      return 1;
+    }
+  while (now_ns () < end)
+    {
+      if (set_pull (fd, flips % 2 == 0 ? "pull-down" : "pull-up") != 0)
+        return 1;
+      flips++;
+    }
+  if (flips % 2 != 0 && set_pull (fd, "pull-up") != 0)
+    return 1;
+  printf ("flips %ld\nstorm_ms %lld\n", flips, (long long) ((now_ns () - start) / NSEC_PER_MSEC));
+  close (fd);
+  return 0;
+}
+
 static int
 stamp (void)
 {
@@ -148,9 +175,12 @@ main (int argc, char **argv)
   if (argc == 6 && strcmp (argv[1], "drive") == 0)
     return drive (argv[2], parse_positive (argv[3], "PERIOD_MS"),
                   parse_positive (argv[4], "LOW_MS"), parse_positive (argv[5], "COUNT"));
+  if (argc == 4 && strcmp (argv[1], "storm") == 0)
+    return storm (argv[2], parse_positive (argv[3], "MS"));
   if (argc == 2 && strcmp (argv[1], "stamp") == 0)
     return stamp ();
   fprintf (stderr, "usage: gpio-pulse drive PULL_FILE PERIOD_MS LOW_MS COUNT\n"
+                   "       gpio-pulse storm PULL_FILE MS\n"
                    "       gpio-pulse stamp\n");
   return 1;
 }

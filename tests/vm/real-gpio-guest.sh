@@ -12,6 +12,8 @@
 #   final         Warmup1 and Sensor1 properties after the stop
 #   removal       the chip removed while warmupd listens, then back: monitor.log line marks,
 #                 CLOCK_MONOTONIC times, whether warmupd noticed by itself, reconnected
+#   storm         a 3 s line storm after that: monitor.log line mark, CLOCK_MONOTONIC start and
+#                 end, flips written, warmupd's CPU ticks before and after
 #   warmupd.log, warmupd.status (exit status after SIGTERM)
 #   clocksource   the guest kernel's clocksource
 # Parameters (VMT_*, from the host): VMT_PULSE (gpio-pulse binary), VMT_PERIOD_MS, VMT_LOW_MS,
@@ -174,6 +176,20 @@ else
 fi
 echo "error_after $(prop io.github.warmupd.Sensor1 Error "$spath")" >> "$R/removal"
 echo "connected_after $(prop io.github.warmupd.Sensor1 Connected "$spath")" >> "$R/removal"
+
+# --- a line storm: the pull flipped as fast as writes go, for 3 s --------------------------------
+# warmupd's CPU time (utime + stime, in clock ticks) is taken before and after it.
+storm_pull=/sys/devices/platform/$(cat "$dev/dev_name")/$(cat "$dev/bank0/chip_name")/sim_gpio$VMT_LINE/pull
+cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$wpid/stat"; }
+mark=$(wc -l < "$R/monitor.log")
+{
+  echo "storm_mark $mark"; echo "clk_tck $(getconf CLK_TCK)"; echo "cpu_before $(cpu_ticks)"
+  echo storm_start | "$VMT_PULSE" stamp
+} > "$R/storm"
+"$VMT_PULSE" storm "$storm_pull" 3000 >> "$R/storm" || echo "storm_failed yes" >> "$R/storm"
+{ echo storm_end | "$VMT_PULSE" stamp; echo "cpu_after $(cpu_ticks)"; } >> "$R/storm"
+# once calm for a second, the Error is cleared
+wait_until 20 sensor1_says "$mark" "'Error': <''>" || echo "calm_seen no" >> "$R/storm"
 
 # --- SIGTERM: warmupd exits 0 ------------------------------------------------------------------
 kill -TERM "$wpid"

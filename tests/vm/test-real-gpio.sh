@@ -18,7 +18,9 @@
 # live (its chip is removed under warmupd's requested line) with nothing else going on:
 # Sensor1.Connected goes false by itself within VMT_REMOVAL_WAIT s (Debian's 6.1 kernel
 # wakes nobody polling the line's fd on removal: warmupd watches the chip's node), and once
-# the device is live again warmupd takes the line back; warmupd exits 0 on SIGTERM.
+# the device is live again warmupd takes the line back; a 3 s line storm (the pull flipped
+# as fast as writes go) takes Sensor1.Connected false with the reason on Error, and true
+# again once the line is calm; warmupd exits 0 on SIGTERM.
 # Prints the stimulus' measured accuracy (gpio-pulse's lateness, the kernel-stamped
 # periods) and the stop latency as TAP comments; also in $VM_WORK/figures.txt.
 # Skips (TAP "1..0 # SKIP", exit 0) only when qemu or a static busybox is missing. The guest
@@ -36,13 +38,13 @@ PY=/usr/bin/python3
 export VMT_PERIOD_MS=800 VMT_LOW_MS=60 VMT_COUNT=${VMT_COUNT:-38} VMT_LINE=3 \
   VMT_LINE_NAME=warmupd-reed VMT_STALE_AFTER=3 VMT_REMOVAL_WAIT=${VMT_REMOVAL_WAIT:-10}
 
-echo "1..11"
+echo "1..12"
 n=0
 ok () { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok () { n=$((n + 1)); echo "not ok $n - $*"; }
 bail () {  # the rest cannot run: report them as failed, show the guest, stop
   local why=$1
-  while [ "$n" -lt 11 ]; do not_ok "$why"; done
+  while [ "$n" -lt 12 ]; do not_ok "$why"; done
   [ -f "${VM_WORK:-/nonexistent}/console.log" ] && vm_dump_console 120
   exit 1
 }
@@ -83,7 +85,7 @@ if [ "$status" -ne 0 ]; then
   fi
 fi
 
-# 2..11: judged on the host from the guest's results
+# 2..12: judged on the host from the guest's results
 "$PY" - "$R" "$n" <<'EOF'
 import os, re, statistics, sys
 
@@ -230,12 +232,21 @@ else:
     check(False, "steady cadence: no pulses or no Cadence published",
           ["%d pulses, %d Cadence changes" % (len(pulses), len(cad))])
 
+removal = {}
+for l in read("removal").splitlines():
+    f = l.split()
+    if len(f) == 2 and f[1] in ("removed", "relived"):
+        removal[f[1]] = float(f[0])
+    elif len(f) >= 2:
+        removal[f[0]] = " ".join(f[1:])
+
 # 6: the stop: after the last pulse the cadence only falls, and is 0 within StaleAfter of the
-# first missing revolution, not before StaleAfter after the last one
+# first missing revolution, not before StaleAfter after the last one (up to the chip's
+# removal: the line storm after it publishes its own values)
 if pulses and cad:
     last_before, last_after = pulses[-1][1], pulses[-1][2]
     missing = pulses[-1][0] + period_s
-    after = [(t, v) for t, v in cad if t > last_after]
+    after = [(t, v) for t, v in cad if last_after < t < removal.get("removed", float("inf"))]
     zero = next((t for t, v in after if v == 0), None)
     falling_only = all(b[1] <= a[1] for a, b in zip(after, after[1:]))
     if zero is not None:
@@ -250,13 +261,6 @@ if pulses and cad:
 else:
     check(False, "stop seen: no pulses or no Cadence published")
 
-removal = {}
-for l in read("removal").splitlines():
-    f = l.split()
-    if len(f) == 2 and f[1] in ("removed", "relived"):
-        removal[f[1]] = float(f[0])
-    elif len(f) >= 2:
-        removal[f[0]] = " ".join(f[1:])
 monitor = read("monitor.log").splitlines()
 mark = int(removal.get("mark", len(monitor)))
 
@@ -313,6 +317,42 @@ check(removal.get("reconnected") == "yes" and up is not None
       "gpio-sim device live again (%s): warmupd holds the line again, Error cleared"
       % removal.get("chip_again"),
       ["removal: %r" % removal])
+
+# 12: a 3 s line storm (the pull flipped as fast as writes go): Connected false with the
+# storm on Error, at most a second of reading after it began; calm again: Connected true,
+# Error cleared. warmupd's CPU time during it is printed.
+storm = {}
+for l in read("storm").splitlines():
+    f = l.split()
+    if len(f) == 2 and f[1] in ("storm_start", "storm_end"):
+        storm[f[1]] = float(f[0])
+    elif len(f) == 2:
+        storm[f[0]] = f[1]
+storm_mark = int(storm.get("storm_mark", len(monitor)))
+storm_changes = [(float(l.split(" ", 1)[0]), l) for l in monitor[storm_mark:]
+                 if "'io.github.warmupd.Sensor1'" in l]
+storm_down = next(((t, l) for t, l in storm_changes if "'Connected': <false>" in l), None)
+storm_up = next(((t, l) for t, l in storm_changes
+                 if storm_down is not None and t >= storm_down[0] and "'Connected': <true>" in l),
+                None)
+storm_error = any("edges in a second, no switch makes that" in l for t, l in storm_changes)
+if "flips" in storm and "storm_ms" in storm:
+    fig("line storm: %s pull flips in %s ms (%.0f falling edges a second)"
+        % (storm["flips"], storm["storm_ms"], int(storm["flips"]) / 2 / (int(storm["storm_ms"]) / 1000)))
+if all(k in storm for k in ("cpu_before", "cpu_after", "clk_tck", "storm_start", "storm_end")):
+    fig("line storm: warmupd used %.2f s of CPU in %.1f s of storm"
+        % ((int(storm["cpu_after"]) - int(storm["cpu_before"])) / int(storm["clk_tck"]),
+           storm["storm_end"] - storm["storm_start"]))
+if storm_down is not None and storm_up is not None and "storm_end" in storm:
+    fig("line storm: Sensor1.Connected false %.3f s after it began, true again %.3f s after "
+        "it ended" % (storm_down[0] - storm["storm_start"], storm_up[0] - storm["storm_end"]))
+check(storm_down is not None and storm_error and "storm_start" in storm
+      and storm_down[0] - storm["storm_start"] <= 2.0
+      and storm_up is not None and storm_up[0] >= storm["storm_end"]
+      and "storm_failed" not in storm and "calm_seen" not in storm,
+      "a 3 s line storm: Sensor1.Connected false with the storm on Error, true again once calm",
+      ["storm: %r" % storm, "Sensor1 changes after the storm began: %r" % storm_changes[:6],
+       "warmupd.log: %r" % read("warmupd.log").splitlines()[-8:]])
 
 with open(os.path.join(R, "..", "figures.txt"), "w") as f:
     f.write("\n".join(figures) + "\n")

@@ -105,16 +105,22 @@ static char *
 apply_line (WuGpioConfig *gpio, const char *value)
 {
   guint offset;
-  g_autofree char *shown = g_strescape (value, NULL);   /* a control character shows */
+  g_autofree char *shown = NULL;   /* in an error: escaped, so that a control character shows */
 
   /* a sign is no offset, and no line is named like one: "-1" would be searched for ever */
   if ((g_ascii_isdigit (value[0]) || value[0] == '-' || value[0] == '+')
       && !parse_uint (value, 0, MAX_LINE_OFFSET, &offset))
-    return g_strdup_printf ("'%s' is not a line offset from 0 to %u or a line name like GPIO17",
-                            shown, MAX_LINE_OFFSET);
+    {
+      shown = g_strescape (value, NULL);
+      return g_strdup_printf ("'%s' is not a line offset from 0 to %u or a line name like "
+                              "GPIO17", shown, MAX_LINE_OFFSET);
+    }
   if (!is_printable_name (value, MAX_LINE_NAME))
-    return g_strdup_printf ("'%s' is not a line offset or a line name (at most %u printable "
-                            "characters, no space at either end)", shown, MAX_LINE_NAME);
+    {
+      shown = g_strescape (value, NULL);
+      return g_strdup_printf ("'%s' is not a line offset or a line name (at most %u printable "
+                              "characters, no space at either end)", shown, MAX_LINE_NAME);
+    }
   g_free (gpio->line);
   gpio->line = g_strdup (value);
   return NULL;

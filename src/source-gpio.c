@@ -536,9 +536,10 @@ resume_after_storm_pause (WuGpioSource *gpio)
   schedule_storm_timer (gpio);
 }
 
-/* A second read after a pause, its edges dropped: calm (under half the limit, so that a
- * storm hovering about the limit does not bring the link up and down each time), the link
- * is back; else paused again. For the log, the storm is one pause until it ends. */
+/* A second read after a pause, its edges dropped: no more than the limit (counted over the
+ * whole second, so that a storm a little above it, whose first edge began a window late,
+ * is still caught), the link is back; else paused again. For the log, the storm is one
+ * pause until it ends. */
 static void
 end_storm (WuGpioSource *gpio)
 {
@@ -563,7 +564,7 @@ on_storm_timer (gpointer user_data)
   g_clear_pointer (&gpio->storm_timer, g_source_unref);
   if (gpio->state == GPIO_PAUSED)
     resume_after_storm_pause (gpio);
-  else if (gpio->in_storm && gpio->edges_since_resume > gpio->storm_limit / 2)
+  else if (gpio->in_storm && gpio->edges_since_resume > gpio->storm_limit)
     start_storm_pause (gpio);
   else if (gpio->in_storm)
     end_storm (gpio);

@@ -22,12 +22,12 @@ typedef struct {
 #define WU_GPIO_DEFAULT_DEV_DIR "/dev"
 #define WU_GPIO_DEFAULT_RETRY_MS 5000
 
-/* A source for the reed switch CONFIG describes (config->line must be set). OPTIONS NULL
- * means the defaults. Opening the chip waits for start(); until the line is ours the
- * source reports why on the sink's error() and retries. */
 /* Edges in one second beyond which the line is storming, for that many magnets. */
 guint wu_gpio_storm_limit (guint pulses_per_revolution);
 
+/* A source for the reed switch CONFIG describes (config->line must be set). OPTIONS NULL
+ * means the defaults. Opening the chip waits for start(); until the line is ours the
+ * source reports why on the sink's error() and retries. */
 WuSource *wu_gpio_source_new (const WuGpioConfig *config, const WuGpioSourceOptions *options,
                               const WuSourceSink *sink, gpointer sink_data, GError **error);
 

@@ -284,13 +284,13 @@ log = read("warmupd.log")
 check(status == "0" and "CRITICAL" not in log, "warmupd exits 0 on SIGTERM (status %s)" % (status or "none"),
       ["warmupd.log: " + l for l in log.splitlines()[-30:]])
 
-# Sensor1 changes after the removal: (time, line)
+relive_mark = int(removal.get("relive_mark", len(monitor)))
+# Sensor1 changes after the removal, up to the chip's coming back: (time, line)
 sensor_changes = []
-for l in monitor[mark:]:
+for l in monitor[mark:relive_mark]:
     if "'io.github.warmupd.Sensor1'" in l:
         sensor_changes.append((float(l.split(" ", 1)[0]), l))
 down = next(((t, l) for t, l in sensor_changes if "'Connected': <false>" in l), None)
-relive_mark = int(removal.get("relive_mark", len(monitor)))
 up = next(((float(l.split(" ", 1)[0]), l) for l in monitor[relive_mark:]
            if "'io.github.warmupd.Sensor1'" in l and "'Connected': <true>" in l), None)
 wait_s = float(os.environ["VMT_REMOVAL_WAIT"])

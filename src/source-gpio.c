@@ -536,10 +536,7 @@ resume_after_storm_pause (WuGpioSource *gpio)
   schedule_storm_timer (gpio);
 }
 
-/* A second read after a pause, its edges dropped: no more than the limit (counted over the
- * whole second, so that a storm a little above it, whose first edge began a window late,
- * is still caught), the link is back; else paused again. For the log, the storm is one
- * pause until it ends. */
+/* The storm is over: the reason goes from the sensor, the link comes back. */
 static void
 end_storm (WuGpioSource *gpio)
 {
@@ -556,6 +553,10 @@ end_storm (WuGpioSource *gpio)
   deliver_link (gpio, TRUE);
 }
 
+/* The end of a pause: read again. The end of a second read after a pause, its edges
+ * dropped: no more than the limit (counted over the whole second, so that a storm a little
+ * above it, whose first edge began a window late, is still caught) ends the storm; else
+ * paused again. For the log, the storm is one pause until it ends. */
 static gboolean
 on_storm_timer (gpointer user_data)
 {

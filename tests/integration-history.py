@@ -567,10 +567,17 @@ class HistoryTests(wutest.WarmupdTestCase):
 
     # -- a big history ---------------------------------------------------------------------
 
+    def start_with_history(self, name):
+        """warmupd, once it has opened its history: that follows the bus name, and a SIGTERM
+        sent as soon as the name is seen owned may stop it before (a loaded ASan run did)."""
+        d = self.start_daemon(args=self.state_args(), name=name)
+        wait_for(lambda: "history: " in d.log(), message="warmupd to open its history")
+        return d
+
     def fill_history(self, rows):
         """ROWS complete warm-ups (ids 1..ROWS, counted_seconds = id) written with sqlite
         into a history.db made by warmupd: much faster than warm-ups."""
-        d = self.start_daemon(args=self.state_args(), name="warmupd-creates")
+        d = self.start_with_history("warmupd-creates")
         self.assertEqual(d.terminate(), 0)
         with sqlite3.connect(os.path.join(self.state_dir, "history.db")) as db:
             db.execute("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?) "
@@ -599,7 +606,7 @@ class HistoryTests(wutest.WarmupdTestCase):
         (300,000 rows took ~100 MB at start-up before)."""
         if wutest.VALGRIND:
             self.skipTest("the peak memory of valgrind is not warmupd's")
-        d = self.start_daemon(args=self.state_args(), name="warmupd-small")
+        d = self.start_with_history("warmupd-small")
         small = self.vm_hwm_kib(d)
         self.assertEqual(d.terminate(), 0)
         self.fill_history(300000)

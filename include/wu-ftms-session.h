@@ -151,6 +151,12 @@ gboolean wu_ftms_session_status (WuFtmsSession *session, gint64 now_us, const gu
 /* The control point write itself failed (a D-Bus error from WriteValue): handled like a
  * request that got no answer. */
 void wu_ftms_session_write_failed (WuFtmsSession *session, gint64 now_us, WuFtmsActions *out);
+/* The control point write was refused (not permitted, not paired: the same on every write
+ * on this connection): the bike cannot be set on this connection, the session goes
+ * advisory until the next one (wu_ftms_session_connected) and a Feature that names
+ * targets. A refused Reset or hand-back is given up as one that got no answer. */
+void wu_ftms_session_write_refused (WuFtmsSession *session, gint64 now_us,
+                                   WuFtmsActions *out);
 
 void wu_ftms_session_tick (WuFtmsSession *session, gint64 now_us, WuFtmsActions *out);
 /* When the session next needs a tick (G_MAXINT64: nothing pending). */

@@ -24,6 +24,10 @@
 #define STABLE_UP_S 10           /* up this long: the next loss reconnects at once */
 #define SHORT_LINKS_BACKOFF_MAX_S 4   /* after links that each dropped sooner, in a row */
 #define RESOLVE_TIMEOUT_S 30     /* connected, but ServicesResolved never came */
+#define SETTLE_S 2               /* set up again: how long to wait for a characteristic used
+                                    before when the required ones are back */
+#define HANGUP_WAIT_S 5          /* a notification fd closed on a connected device: how long
+                                    its characteristics have to go (a Service Changed) */
 #define BUS_RETRY_S 30           /* no system bus yet */
 #define DISCOVERY_RETRY_S 10     /* StartDiscovery refused (adapter busy, not ready) */
 #define NOTIFY_READ_BUDGET 64    /* notifications read per wake-up: others get a turn */
@@ -118,6 +122,7 @@ typedef struct {
   int notify_fd;         /* from AcquireNotify, -1 when none */
   GSource *notify_source;
   gboolean notifying;    /* StartNotify succeeded: values come as PropertiesChanged */
+  gboolean was_used;     /* found at the last setup (kept over a teardown) */
   GBytes *read_value;    /* a read waiting for the link to come up */
 } LinkChar;
 
@@ -142,6 +147,10 @@ struct WuBluezLink {
   gint64 up_since_us;    /* monotonic time it last came up */
   guint dropped_soon;    /* connections in a row that each dropped within STABLE_UP_S */
   gboolean chars_gone;   /* a characteristic object in use went away: set up again */
+  gboolean resolving_again; /* set up again on a connected device: waits for its
+                               characteristics, not for ServicesResolved (true throughout) */
+  gboolean chars_must_go;   /* its notifications ended, its objects not yet seen to go */
+  guint settle_timer;       /* set up again without a characteristic used before */
   gboolean device_gone;  /* its device object went away since the last refresh */
   gboolean connected_here;  /* this connection is our Connect's: ours to close */
   char *error;           /* what Sensor1 Error shows */
@@ -150,8 +159,18 @@ struct WuBluezLink {
 static void schedule_refresh (WuBluez *bluez);
 static void link_advance (WuBluezLink *link);
 static void link_lost (WuBluezLink *link, const char *reason);
+static void link_set_up_again (WuBluezLink *link, const char *reason, gboolean chars_must_go);
 
 /* --- small helpers ------------------------------------------------------------------ */
+
+/* Whether object PATH lies below PARENT (a device's GATT objects below the device). */
+static gboolean
+is_below (const char *path, const char *parent)
+{
+  gsize n = parent != NULL ? strlen (parent) : 0;
+
+  return n > 0 && strncmp (path, parent, n) == 0 && path[n] == '/';
+}
 
 static GDBusProxy *
 object_interface (WuBluez *bluez, const char *path, const char *iface)
@@ -245,6 +264,29 @@ remote_error_is (const GError *error, const char *name)
   return g_strcmp0 (remote, name) == 0;
 }
 
+/* Whether a failed WriteValue is a refusal that writing again on this connection does not
+ * change. BlueZ 5.66 (src/gatt-client.c) answers the ATT errors Write Not Permitted and
+ * Insufficient Authentication or Encryption (a device that wants bonding) with NotPermitted,
+ * Insufficient Authorization with NotAuthorized, Request Not Supported with NotSupported,
+ * Invalid Attribute Value Length with InvalidArguments, and a control point whose
+ * indications are off (0xFD) with Failed "... ATT error: 0xfd". Failed "Operation failed"
+ * (no ATT error: the link), InProgress and a timeout are not refusals. */
+static gboolean
+write_refused (const GError *error)
+{
+  static const char *const refusals[] = {
+    "org.bluez.Error.NotPermitted", "org.bluez.Error.NotAuthorized",
+    "org.bluez.Error.NotSupported", "org.bluez.Error.InvalidArguments",
+    "org.bluez.Error.InvalidValueLength",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (refusals); i++)
+    if (remote_error_is (error, refusals[i]))
+      return TRUE;
+  return remote_error_is (error, "org.bluez.Error.Failed") &&
+         g_str_has_suffix (error->message, "ATT error: 0xfd");
+}
+
 /* A fire-and-forget call (StopNotify, Disconnect, StopDiscovery): nobody waits for it. */
 static void
 call_and_forget (WuBluez *bluez, const char *path, const char *iface, const char *method)
@@ -321,6 +363,9 @@ link_teardown (WuBluezLink *link, gboolean stop_notify)
   link->attempt = g_cancellable_new ();
   link->pending = 0;
   link->chars_gone = FALSE;
+  link->resolving_again = FALSE;
+  link->chars_must_go = FALSE;
+  g_clear_handle_id (&link->settle_timer, g_source_remove);
   for (guint i = 0; i < link->n_chars; i++)
     {
       LinkChar *ch = &link->chars[i];
@@ -361,6 +406,8 @@ static void
 link_lost (WuBluezLink *link, const char *reason)
 {
   gboolean was_up = link->state == LINK_UP;
+  /* up until it was set up again on the same connection, which this loss ends */
+  gboolean held = was_up || link->resolving_again;
   gboolean in_progress = link->state > LINK_BACKOFF;
 
   /* A link that held reconnects at once. One that drops soon after coming up (a bike that
@@ -368,7 +415,7 @@ link_lost (WuBluezLink *link, const char *reason)
    * then 4 s: a flapping link cycled Connect, setup and a new cap every 1.8 s; longer, a
    * rider on a marginal radio goes uncounted and uncapped the longer (up to 28 s in the
    * fault soak at 30 s). The attempts that failed before it came up do not count. */
-  if (was_up)
+  if (held)
     {
       if (g_get_monotonic_time () - link->up_since_us < STABLE_UP_S * G_USEC_PER_SEC)
         link->dropped_soon = MIN (link->dropped_soon + 1, 16);
@@ -408,12 +455,27 @@ link_deliver (WuBluezLink *link, LinkChar *ch, const guint8 *data, gsize len)
   link->callbacks.value (link->user_data, ch->spec.uuid, data, len);
 }
 
+/* bluetoothd closes a notification's fd when the link drops, and also when the device's
+ * services change (Service Changed: the objects go and come back, the device stays
+ * connected), often before the D-Bus signals of either are read. Connected, as last said,
+ * tells them apart until those come: a lost link's Connected false follows (and ends the
+ * wait), a Service Changed's objects go (and setup waits for them to be back). */
 static void
 notify_fd_hangup (LinkChar *ch)
 {
-  g_autofree char *reason = g_strdup_printf ("notifications of 0x%04X ended (link lost)",
-                                             ch->spec.uuid);
-  link_lost (ch->link, reason);
+  WuBluezLink *link = ch->link;
+  g_autoptr (GDBusProxy) device = object_interface (link->bluez, link->device_path, DEVICE_IFACE);
+  g_autofree char *reason = NULL;
+
+  if (device != NULL && proxy_get_bool (device, "Connected"))
+    {
+      reason = g_strdup_printf ("notifications of 0x%04X ended, the device still connected",
+                                ch->spec.uuid);
+      link_set_up_again (link, reason, !link->chars_gone);
+      return;
+    }
+  reason = g_strdup_printf ("notifications of 0x%04X ended (link lost)", ch->spec.uuid);
+  link_lost (link, reason);
 }
 
 /* One read is one notification (a SOCK_SEQPACKET from bluetoothd). FALSE: the fd is done.
@@ -741,15 +803,21 @@ link_find_chars (WuBluezLink *link, char **reason)
   return TRUE;
 }
 
-/* Whether every required characteristic is published now (nothing is kept). */
+/* Whether every required characteristic is published now (nothing is kept); ALL_BACK:
+ * whether every one the last setup used is too. */
 static gboolean
-link_chars_present (WuBluezLink *link)
+link_chars_present (WuBluezLink *link, gboolean *all_back)
 {
   g_autofree char *reason = NULL;
   gboolean present = link_find_chars (link, &reason);
 
+  *all_back = present;
   for (guint i = 0; i < link->n_chars; i++)
-    g_clear_pointer (&link->chars[i].path, g_free);
+    {
+      if (link->chars[i].was_used && link->chars[i].path == NULL)
+        *all_back = FALSE;
+      g_clear_pointer (&link->chars[i].path, g_free);
+    }
   return present;
 }
 
@@ -759,12 +827,17 @@ link_begin_setup (WuBluezLink *link)
   g_autofree char *reason = NULL;
 
   g_clear_handle_id (&link->timer, g_source_remove);
+  g_clear_handle_id (&link->settle_timer, g_source_remove);
+  link->resolving_again = FALSE;
+  link->chars_must_go = FALSE;
   link_set_state (link, LINK_SETTING_UP);
   if (!link_find_chars (link, &reason))
     {
       link_setup_gave_up (link, reason);
       return;
     }
+  for (guint i = 0; i < link->n_chars; i++)
+    link->chars[i].was_used = link->chars[i].path != NULL;
   link->pending = 1;   /* held until every call is issued */
   for (guint i = 0; i < link->n_chars; i++)
     if (link->chars[i].path != NULL)
@@ -780,9 +853,25 @@ on_resolve_timeout (gpointer user_data)
   WuBluezLink *link = user_data;
 
   link->timer = 0;
+  if (link->chars_must_go)
+    {
+      /* its notifications ended but its objects stayed: no Service Changed, so a lost link
+       * after all (a reconnect asks again), not a stuck one to close */
+      link_lost (link, "notifications ended (link lost)");
+      return G_SOURCE_REMOVE;
+    }
   call_and_forget (link->bluez, link->device_path, DEVICE_IFACE, "Disconnect");
-  link_lost (link, "services not resolved in time");
+  link_lost (link, link->resolving_again ? "its characteristics did not come back in time"
+                                         : "services not resolved in time");
   return G_SOURCE_REMOVE;
+}
+
+static void
+link_arm_resolve_timer (WuBluezLink *link, guint seconds)
+{
+  g_clear_handle_id (&link->timer, g_source_remove);
+  link->timer = g_timeout_add_seconds (seconds, on_resolve_timeout, link);
+  g_source_set_name_by_id (link->timer, "[warmupd] bluez resolve timeout");
 }
 
 /* A characteristic in use went away while the device stays connected (Service Changed:
@@ -790,34 +879,75 @@ on_resolve_timeout (gpointer user_data)
  * discovered them). Not a lost connection: no backoff (a grown one held a connected bike
  * uncapped up to 30 s); the link goes down for the sources (a bike's control must be
  * requested again) and waits, as for ServicesResolved and as long, for the characteristics
- * to be back (link_resume_setup). */
+ * to be back (link_resume_setup). CHARS_MUST_GO: only a notification's fd told so far; the
+ * objects have to be seen to go first, and soon (HANGUP_WAIT_S), or it was a lost link. */
 static void
-link_set_up_again (WuBluezLink *link)
+link_set_up_again (WuBluezLink *link, const char *reason, gboolean chars_must_go)
 {
-  const char *reason = "its services changed (a characteristic went away)";
   gboolean was_up = link->state == LINK_UP;
 
-  g_message ("%s: %s: setting it up again once they are back", link->address, reason);
+  g_message ("%s: %s: setting it up again once its characteristics are back", link->address,
+             reason);
   link_teardown (link, FALSE);   /* the sessions ended with the objects */
-  g_clear_handle_id (&link->timer, g_source_remove);
+  link->resolving_again = TRUE;
+  link->chars_must_go = chars_must_go;
   link_set_state (link, LINK_RESOLVING);
-  link->timer = g_timeout_add_seconds (RESOLVE_TIMEOUT_S, on_resolve_timeout, link);
-  g_source_set_name_by_id (link->timer, "[warmupd] bluez resolve timeout");
+  link_arm_resolve_timer (link, chars_must_go ? HANGUP_WAIT_S : RESOLVE_TIMEOUT_S);
   if (was_up && link->callbacks.down != NULL)
     link->callbacks.down (link->user_data, reason);
 }
 
+static gboolean
+on_settle_timeout (gpointer user_data)
+{
+  WuBluezLink *link = user_data;
+  g_autofree char *reason = NULL;
+  gboolean present;
+
+  link->settle_timer = 0;
+  if (link->state != LINK_RESOLVING)
+    return G_SOURCE_REMOVE;
+  present = link_find_chars (link, &reason);
+  for (guint i = 0; i < link->n_chars; i++)
+    {
+      LinkChar *ch = &link->chars[i];
+
+      if (present && ch->was_used && ch->path == NULL)
+        g_message ("%s: characteristic 0x%04X did not come back: setting up without it",
+                   link->address, ch->spec.uuid);
+      g_clear_pointer (&ch->path, g_free);
+    }
+  if (present)
+    link_begin_setup (link);
+  return G_SOURCE_REMOVE;
+}
+
 /* Resolving, with the device's services resolved and every required characteristic
  * published: on to setup (after a Service Changed ServicesResolved stays true, so no
- * property change says they are back; the objects' arrival does). */
+ * property change says they are back; the objects' arrival does). Not while the objects
+ * in use have yet to go: those still listed are the old ones, their sessions ended. */
 static void
 link_resume_setup (WuBluezLink *link)
 {
   g_autoptr (GDBusProxy) device = object_interface (link->bluez, link->device_path, DEVICE_IFACE);
+  gboolean all_back;
 
-  if (link->state == LINK_RESOLVING && device != NULL &&
-      proxy_get_bool (device, "ServicesResolved") && link_chars_present (link))
-    link_begin_setup (link);
+  if (link->state != LINK_RESOLVING || device == NULL || link->chars_must_go ||
+      !proxy_get_bool (device, "ServicesResolved") || !link_chars_present (link, &all_back))
+    return;
+  /* bluetoothd exports the objects one by one: the required ones back, an optional one used
+   * before (the control point) may follow; setup without it would lose it for this
+   * connection. Waited for a little, in case it is gone for good. */
+  if (!all_back && link->resolving_again)
+    {
+      if (link->settle_timer == 0)
+        {
+          link->settle_timer = g_timeout_add_seconds (SETTLE_S, on_settle_timeout, link);
+          g_source_set_name_by_id (link->settle_timer, "[warmupd] bluez settle");
+        }
+      return;
+    }
+  link_begin_setup (link);
 }
 
 /* Connected: on to setup when the services are resolved, else wait for that. */
@@ -835,10 +965,7 @@ link_check_resolved (WuBluezLink *link)
     }
   link_set_state (link, LINK_RESOLVING);
   if (link->timer == 0)
-    {
-      link->timer = g_timeout_add_seconds (RESOLVE_TIMEOUT_S, on_resolve_timeout, link);
-      g_source_set_name_by_id (link->timer, "[warmupd] bluez resolve timeout");
-    }
+    link_arm_resolve_timer (link, RESOLVE_TIMEOUT_S);
 }
 
 static void
@@ -911,6 +1038,8 @@ link_device_changed (WuBluezLink *link, GDBusProxy *device, GVariant *changed)
         link_lost (link, "disconnected");
       else if (!resolved && link->state != LINK_RESOLVING)
         link_lost (link, "services no longer resolved");
+      else if (resolved && link->state == LINK_RESOLVING && link->resolving_again)
+        link_resume_setup (link);   /* any change (UUIDs) can come before the objects */
       else if (resolved && link->state == LINK_RESOLVING)
         link_begin_setup (link);
       break;
@@ -1040,7 +1169,14 @@ on_write_done (GObject *object, GAsyncResult *result, gpointer user_data)
 
   if (is_cancelled (error))
     return;   /* the link went down: its down callback said so */
-  if (error != NULL)
+  if (error != NULL && write_refused (error))
+    {
+      g_autofree char *detail = describe_error (error);
+
+      g_clear_error (&error);
+      error = g_error_new (G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "%s", detail);
+    }
+  else if (error != NULL)
     g_dbus_error_strip_remote_error (error);
   if (write->done != NULL)
     write->done (write->done_data, error);
@@ -1507,7 +1643,8 @@ bind_links (WuBluez *bluez, GList *objects)
       if (g_strcmp0 (path, link->device_path) == 0)
         {
           if (link->chars_gone)
-            link_set_up_again (link);
+            link_set_up_again (link, "its services changed (a characteristic went away)",
+                               FALSE);
           link_resume_setup (link);
           if (path == NULL)
             link_set_error (link, bluez->objects == NULL ? "bluetoothd not running"
@@ -1673,6 +1810,13 @@ on_object_removed (GDBusObjectManager *manager, GDBusObject *object, gpointer us
 
       if (g_strcmp0 (link->device_path, path) == 0)
         link->device_gone = TRUE;
+      else if (link->chars_must_go && is_below (path, link->device_path))
+        {
+          /* the Service Changed its closed notifications announced: wait for the objects
+           * to be back, as long as after any Service Changed */
+          link->chars_must_go = FALSE;
+          link_arm_resolve_timer (link, RESOLVE_TIMEOUT_S);
+        }
       for (guint j = 0; j < link->n_chars && link->state >= LINK_SETTING_UP; j++)
         if (g_strcmp0 (link->chars[j].path, path) == 0)
           link->chars_gone = TRUE;

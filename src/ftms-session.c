@@ -1016,6 +1016,31 @@ wu_ftms_session_write_failed (WuFtmsSession *session, gint64 now_us, WuFtmsActio
   pump (session, out);
 }
 
+void
+wu_ftms_session_write_refused (WuFtmsSession *session, gint64 now_us, WuFtmsActions *out)
+{
+  g_return_if_fail (session != NULL);
+  advance_to (session, now_us, out);
+  if (session->in_flight == STEP_NONE)
+    return;
+  if (session->in_flight == STEP_RESET || handing_back (session))
+    {
+      /* handing the bike back: given up (a Reset) or a Reset tried (may be refused too) */
+      on_no_answer (session, "the write was refused", out);
+      pump (session, out);
+      return;
+    }
+  emit_log (out, G_LOG_LEVEL_WARNING, "control point: %s refused; nothing can be set on the "
+            "bike on this connection", wu_ftms_opcode_to_string (session->request.bytes[0]));
+  clear_request (session);
+  clear_wait (session);
+  /* A reconnect would only be refused again (and pause the warm-up each time): the rider is
+   * told the cap instead. Control, if the bike gave it, stays ours to hand back. */
+  session->feature = (WuFtmsFeature) { 0 };
+  session->feature_known = TRUE;
+  pump (session, out);
+}
+
 /* ---- status notifications ------------------------------------------------------------ */
 
 static gboolean

@@ -110,7 +110,16 @@ on_control_point_written (gpointer user_data, const GError *error)
     return;   /* the answer comes as an indication */
   g_message ("%s: control point write failed: %s", ftms->base.address, error->message);
   wu_ftms_actions_clear (&actions);
-  wu_ftms_session_write_failed (ftms->session, ftms_now (ftms), &actions);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
+    {
+      g_autofree char *why = g_strdup_printf ("the bike refused control point writes (%s)",
+                                              error->message);
+
+      ftms_set_error (ftms, why);
+      wu_ftms_session_write_refused (ftms->session, ftms_now (ftms), &actions);
+    }
+  else
+    wu_ftms_session_write_failed (ftms->session, ftms_now (ftms), &actions);
   ftms_carry_out (ftms, &actions);
 }
 
@@ -303,11 +312,13 @@ on_link_up (gpointer user_data)
 
   ftms_deliver (ftms, WU_EVENT_LINK, TRUE, NULL, 0);
   wu_ftms_actions_clear (&actions);
-  wu_ftms_session_connected (ftms->session, ftms_now (ftms), &actions);
-  /* No control point or no Feature: nothing can be set on this bike. */
+  /* No control point or no Feature on this connection: nothing can be set on this bike.
+   * Told before it is connected: the Feature of an earlier connection would send a request
+   * into nothing, and its lost answer would take a working link for a dead one. */
   if (!wu_bluez_link_has_char (ftms->link, WU_GATT_CHAR_FTMS_CONTROL_POINT)
       || !wu_bluez_link_has_char (ftms->link, WU_GATT_CHAR_FTMS_FEATURE))
     wu_ftms_session_set_feature (ftms->session, ftms_now (ftms), &no_feature, &actions);
+  wu_ftms_session_connected (ftms->session, ftms_now (ftms), &actions);
   ftms_carry_out (ftms, &actions);
 }
 

@@ -230,6 +230,7 @@ class SimulatedBike:
         self.refuse_control = 0          # answer this many Request Control with 0x05
         self.reject_uint8 = False        # Invalid Parameter for the 1-byte 0x04 form
         self.fail_operations = 0         # answer this many target requests with 0x04
+        self.refuse_writes = ""          # every WriteValue fails with this BlueZ error
         self.silent = False              # never indicate a control point response
         self.fail_read = ""              # a characteristic (UUID) whose ReadValue fails
         self.fail_notify = ""            # a characteristic (UUID) whose StartNotify fails
@@ -273,9 +274,8 @@ class SimulatedBike:
             ("Connect", "", "", DEVICE_OF_PATH + ".connect()"),
             ("Disconnect", "", "", DEVICE_OF_PATH + ".disconnect()"),
         ])
-        service = FTMS_SERVICE if self.kind == "ftms" else CSC_SERVICE
+        self._set_uuids(with_service=True)
         self._set(self.device, DEVICE_IFACE, {
-            "UUIDs": self.dbus.Array([uuid16(0x1800), uuid16(0x1801), service], signature="s"),
             "Appearance": self.dbus.UInt16(0x0480 if self.kind == "ftms" else 0x0485),
             "AddressType": self.dbus.String("random")})
 
@@ -304,33 +304,51 @@ class SimulatedBike:
                                  [self.dbus.ObjectPath(path), ifaces])
         self.gatt_exported = False
 
-    def _service_changed(self):
+    def _service_changed(self, late_uuid=None, late_ms=-1):
         """The device sends Service Changed while connected: bluetoothd ends every
         notification session (acquired fds closed), drops the GATT objects and exports them
         again once discovered, under the same paths; Connected and ServicesResolved stay
-        true, so a client sees only the objects go and come back."""
+        true, so a client sees only the objects go and come back. LATE_UUID: that
+        characteristic comes back LATE_MS after the others (-1: never)."""
         for path in list(self.acquired):
             self._release_acquired(path)
         self.notifying.clear()
         self.in_control = False
         self._unexport_gatt()
-        self.GLib.timeout_add(100, lambda: self._export_gatt() or False)
+        # bluetoothd's device.c updates UUIDs as each service goes and again as it is added,
+        # before its objects are exported (a Device1 change while the objects are away)
+        self._set_uuids(with_service=False)
+        self.GLib.timeout_add(100, lambda: self._set_uuids(with_service=True)
+                              or self._export_gatt(held_back=late_uuid) or False)
+        if late_uuid is not None and late_ms >= 0:
+            self.GLib.timeout_add(100 + late_ms,
+                                  lambda: self._export_gatt(only=late_uuid) or False)
 
-    def _export_gatt(self):
+    def _set_uuids(self, with_service):
+        service = FTMS_SERVICE if self.kind == "ftms" else CSC_SERVICE
+        self._set(self.device, DEVICE_IFACE, {"UUIDs": self.dbus.Array(
+            [uuid16(0x1800), uuid16(0x1801)] + ([service] if with_service else []),
+            signature="s")})
+
+    def _export_gatt(self, held_back=None, only=None):
         """Service discovery done: export the GATT database (kept while disconnected, as
-        with BlueZ's Cache=always; gone only with bluetoothd)."""
-        if self.gatt_exported:
+        with BlueZ's Cache=always; gone only with bluetoothd). HELD_BACK: a characteristic
+        left out (exported later, ONLY=it, or never)."""
+        if self.gatt_exported and only is None:
             return
         self.gatt_exported = True
         dbus = self.dbus
         for (service_uuid, handle, characteristics), (spath, _) in zip(
                 _gatt_layout(self.kind), gatt_paths(self.kind, self.address)[1]):
-            self.root.AddObject(spath, SERVICE_IFACE, {
-                "UUID": dbus.String(service_uuid), "Device": dbus.ObjectPath(self.device),
-                "Primary": dbus.Boolean(True), "Includes": dbus.Array([], signature="o"),
-                "Handle": dbus.UInt16(handle)}, [])
-            self.root.object_manager_emit_added(spath)
+            if only is None:
+                self.root.AddObject(spath, SERVICE_IFACE, {
+                    "UUID": dbus.String(service_uuid), "Device": dbus.ObjectPath(self.device),
+                    "Primary": dbus.Boolean(True), "Includes": dbus.Array([], signature="o"),
+                    "Handle": dbus.UInt16(handle)}, [])
+                self.root.object_manager_emit_added(spath)
             for chrc_uuid, chandle, flags in characteristics:
+                if chrc_uuid == held_back or (only is not None and chrc_uuid != only):
+                    continue
                 cpath = self.chrc_paths[chrc_uuid]
                 props = {"UUID": dbus.String(chrc_uuid), "Service": dbus.ObjectPath(spath),
                          "Value": dbus.Array([], signature="y"),
@@ -436,6 +454,9 @@ class SimulatedBike:
         self.write_times.setdefault(path, []).append(time.monotonic())
         self._require_connected()
         uuid = self.uuid_of[path]
+        if self.refuse_writes:                  # e.g. "NotPermitted: Not paired" (ATT 0x05)
+            name, message = self.refuse_writes.split(": ", 1)
+            raise self._error(name, message)
         if uuid != CONTROL_POINT:
             raise self._error("NotPermitted", "Write not permitted")
         if path not in self.notifying:
@@ -694,6 +715,13 @@ class SimulatedBike:
             self.away = False
         elif what == "service_changed":
             self._service_changed()
+        elif what == "service_changed_late":   # value: (uuid, ms; -1: it never comes back)
+            self._service_changed(str(value[0]), int(value[1]))
+        elif what == "close_notify_fds":        # acquired fds closed, nothing else happens
+            for path in list(self.acquired):
+                self._release_acquired(path)
+        elif what == "refuse_writes":           # value: "Name: message", "" to stop
+            self.refuse_writes = str(value)
         else:
             raise self.dbus.exceptions.DBusException("unknown control %r" % what,
                                                      name="org.freedesktop.DBus.Error.InvalidArgs")
@@ -1035,6 +1063,21 @@ class BluezMock:
         """Service Changed while connected: the GATT objects go and come back (100 ms later),
         every notification session ended, control lost; the link stays up."""
         self.control("service_changed", True)
+
+    def service_changed_late(self, uuid, ms):
+        """service_changed(), but the characteristic UUID comes back MS after the others
+        (-1: it never does)."""
+        self.control("service_changed_late", (str(uuid), int(ms)))
+
+    def close_notify_fds(self):
+        """Every acquired notification fd closed (HUP), nothing else: no object goes, the
+        link stays up."""
+        self.control("close_notify_fds", True)
+
+    def refuse_writes(self, error):
+        """Every WriteValue fails with ERROR, "Name: message" (e.g. "NotPermitted: Not
+        paired", BlueZ's answer for a device that wants bonding); "" to stop."""
+        self.control("refuse_writes", str(error))
 
     def advertise(self, *services):
         """The device's UUIDs become these 16-bit services (what a scan or a service

@@ -225,6 +225,10 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
                   "CSC Measurements again after the service change", self.daemon.log)
         self.assertIn("services changed", self.daemon.log())
         self.assertIn(CSC_MEASUREMENT, sensor.state()["notifying"])
+        # the UUIDs change while its objects were away did not start setup early (which
+        # failed and closed the sensor's connection)
+        self.assertEqual(sensor.calls("Disconnect"), [])
+        self.assertNotIn("has no service", self.daemon.log())
 
 
     def test_service_changed_soon_after_a_reconnect_waits_no_backoff(self):

@@ -748,6 +748,7 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait_capped(8.0)
         events = self.wait_sensor("ftms", Address=ADDRESS)[1]["Events"]
         writes = len(self.bike.written_at())
+        log_before = len(self.daemon.log())
         self.bike.service_changed()
         # (the control point's call log went with its object: the bike's own record tells)
         self.wait(lambda: self.bike.state()["in_control"], "control requested again",
@@ -761,6 +762,13 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertIn(INDOOR_BIKE_DATA, self.bike.state()["notifying" if notify == "start"
                                                            else "acquired"])
         self.assertTrue(self.bike.state()["connected"])
+        # set up again on the same connection: not taken for a lost link (the closed fds,
+        # the UUIDs change while the objects are away), nothing closed, no backoff waited
+        self.assertEqual(self.bike.calls(self.bike.device, "Disconnect"), [])
+        log = self.daemon.log()[log_before:]
+        self.assertNotIn("link lost", log)
+        self.assertNotIn("has no service", log)
+        self.assertNotIn("next attempt", log)
 
     def test_service_changed_mid_warmup_start_notify(self):
         # nothing tells a StartNotify subscriber its session ended (before, only the next
@@ -770,6 +778,87 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
 
     def test_service_changed_mid_warmup_acquire_notify(self):
         self.service_changed_mid_warmup("acquire")
+
+    def test_service_changed_with_the_control_point_late_waits_for_it(self):
+        """bluetoothd exports the objects again one by one: the required ones back, the
+        control point 500 ms later. Setup waits for it (set up without it, the bike would
+        ride advisory on this connection) and the cap is written again."""
+        self.start()
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        writes = len(self.bike.written_at())
+        log_before = len(self.daemon.log())
+        self.bike.service_changed_late(CONTROL_POINT, 500)
+        # (the control point's call log went with its object: the bike's own record tells)
+        self.wait(lambda: self.bike.state()["in_control"] and
+                  len(self.bike.written_at()) >= writes + 2, "control and the cap again",
+                  self.daemon.log)
+        self.wait(lambda: self.bike.state()["resistance"] == 8.0, "the cap held",
+                  self.daemon.log)
+        self.assertEqual(self.get(WARMUP_IFACE, "Control"), "resistance")
+        log = self.daemon.log()[log_before:]
+        self.assertNotIn("advisory", log)
+        self.assertNotIn("did not come back", log)
+        self.assertEqual(self.bike.calls(self.bike.device, "Disconnect"), [])
+
+    def test_service_changed_without_the_control_point_rides_advisory(self):
+        """The control point never comes back after a Service Changed: set up without it
+        once the wait for it ends, advisory, the link kept (not written into nothing, found
+        silent and dropped)."""
+        self.start()
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        events = self.wait_sensor("ftms", Address=ADDRESS)[1]["Events"]
+        self.bike.service_changed_late(CONTROL_POINT, -1)
+        self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "advisory", "Control advisory",
+                  self.daemon.log)
+        path, _ = self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.wait(lambda: self.sensors("ftms")[path]["Events"] > events + 20,
+                  "Indoor Bike Data again", self.daemon.log)
+        self.assertIn("0x2AD9 did not come back", self.daemon.log())
+        # past the 6 s a request sent into nothing took to be called a dead link
+        self.wait(lambda: self.get(WARMUP_IFACE, "Elapsed") > 12, "12 s counted",
+                  self.daemon.log, timeout=30)
+        log = self.daemon.log()
+        self.assertNotIn("no answer", log)
+        self.assertNotIn("suspect", log)
+        self.assertEqual(self.bike.calls(self.bike.device, "Disconnect"), [])
+        self.assertEqual(len(self.bike.calls(self.bike.device, "Connect")), 1)
+
+    def test_notify_fds_closed_without_a_service_change_is_a_lost_link(self):
+        """The notification fds close, the device stays connected and no object goes: not
+        a Service Changed after all; after a short wait the link is taken as lost and set
+        up anew (the bike capped again)."""
+        self.start(notify="acquire")
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        writes = len(self.poll_writes())
+        self.bike.close_notify_fds()
+        self.wait(lambda: "notifications ended (link lost)" in self.daemon.log(),
+                  "the link taken as lost", self.daemon.log, timeout=20)
+        self.wait_capped(8.0, after=writes)
+        self.assertIn(INDOOR_BIKE_DATA, self.bike.state()["acquired"])
+
+    def test_control_point_writes_refused_ride_advisory_without_reconnecting(self):
+        """BlueZ refuses every control point write (NotPermitted "Not paired": the bike
+        wants bonding). Writing again changes nothing: the bike rides advisory, Sensor1
+        Error says why, the link is kept and the warm-up counts (it was dropped and
+        reconnected after each refusal, the warm-up paused each time)."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        self.bike.refuse_writes("NotPermitted: Not paired")
+        self.daemon = self.start_daemon(config=self.write_config(config()))
+        self.sensor_path, _ = self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.wait_state("warming-up")
+        self.wait(lambda: self.get(WARMUP_IFACE, "Control") == "advisory", "Control advisory",
+                  self.daemon.log)
+        self.wait(lambda: "Not paired" in self.sensors("ftms")[self.sensor_path]["Error"],
+                  "Sensor1 Error naming the refusal", self.daemon.log)
+        self.wait(lambda: self.get(WARMUP_IFACE, "Elapsed") > 8, "8 s counted",
+                  self.daemon.log, timeout=30)
+        self.assertEqual(self.state(), "warming-up")
+        self.assertEqual(len(self.bike.calls(self.bike.device, "Connect")), 1)
+        self.assertEqual(self.bike.calls(self.bike.device, "Disconnect"), [])
+        self.assertEqual(len(self.bike.written_at()), 1, "one refused Request Control")
 
     def test_configured_bike_first_seen_with_cycling_power_only_is_the_bike(self):
         # its advertisement lists Cycling Power alone; FTMS shows once its services are known

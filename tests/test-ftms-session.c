@@ -25,6 +25,7 @@ typedef enum {
   STEP_INDICATION,     /* hex */
   STEP_STATUS,         /* hex */
   STEP_WRITE_FAILED,
+  STEP_WRITE_REFUSED,  /* the write refused (not permitted, not paired) */
   STEP_TICK,
   STEP_POWER_CAP,      /* a: the power cap of a reload (NONE: none) */
   STEP_RIDE_RESUMED,   /* the warm-up resumed after a console stop (CAP with .resume) */
@@ -60,6 +61,7 @@ typedef struct {
 #define IND(t_, h_) .t = (t_), .kind = STEP_INDICATION, .hex = (h_)
 #define STATUS(t_, h_) .t = (t_), .kind = STEP_STATUS, .hex = (h_)
 #define WRITE_FAILED(t_) .t = (t_), .kind = STEP_WRITE_FAILED
+#define WRITE_REFUSED(t_) .t = (t_), .kind = STEP_WRITE_REFUSED
 #define TICK(t_) .t = (t_), .kind = STEP_TICK
 #define POWER_CAP(t_, w_) .t = (t_), .kind = STEP_POWER_CAP, .a = (w_)
 #define RIDE_RESUMED(t_) .t = (t_), .kind = STEP_RIDE_RESUMED
@@ -209,6 +211,9 @@ run_step (WuFtmsSession *session, const Step *step, WuFtmsActions *out)
     case STEP_INDICATION:
     case STEP_STATUS: run_bytes_step (session, step, out); break;
     case STEP_WRITE_FAILED: wu_ftms_session_write_failed (session, to_us (step->t), out); break;
+    case STEP_WRITE_REFUSED:
+      wu_ftms_session_write_refused (session, to_us (step->t), out);
+      break;
     case STEP_TICK: wu_ftms_session_tick (session, to_us (step->t), out); break;
     case STEP_POWER_CAP: reload_power_cap (session, step, out); break;
     case STEP_RIDE_RESUMED: wu_ftms_session_ride_resumed (session, to_us (step->t), out); break;
@@ -637,6 +642,30 @@ static const TableCase cases[] = {
     { WRITE_FAILED (0.1), .actions = "WRITE 00", .log = "the write failed" },
     { WRITE_FAILED (0.2), .actions = "SUSPECT" },
     { WRITE_FAILED (0.3), .actions = "" },   /* nothing in flight */
+    END } },
+  /* BlueZ refusing the write (a bike that wants bonding: NotPermitted "Not paired") refuses
+   * every one: no resend, no suspect link to reconnect (and be refused again, the warm-up
+   * paused each time); advisory on this connection, control asked again on the next. */
+  { "write-refused-goes-advisory-for-this-connection", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, RES) },
+    { CAP (0, 3), .actions = "MODE none->resistance,WRITE 00" },
+    { WRITE_REFUSED (0.1), .actions = "MODE resistance->advisory", .log = "refused",
+      DEADLINE (NONE), .mode = "advisory" },
+    { TICK (10), .actions = "" },
+    { CAP (11, 3), .actions = "" },
+    { WRITE_REFUSED (12), .actions = "" },   /* nothing in flight */
+    { DISCONNECT (20), .actions = "" },
+    { CONNECT (21), .actions = "" },                              /* the same (zero) Feature */
+    { FEATURE (21.1, RES), .actions = "MODE advisory->resistance,WRITE 00" },   /* read again */
+    { IND (21.2, "80 00 01"), .actions = "WRITE 07", CONTROL (TRUE) },
+    END } },
+  { "write-refused-with-control-held-still-resets-at-release", { 0 }, {
+    CAPPED_AT_3 (0),
+    { CAP (2, 4), .actions = "WRITE 04 28" },
+    { WRITE_REFUSED (2.1), .actions = "MODE resistance->advisory", CONTROL (TRUE) },
+    { RELEASE (3), .actions = "WRITE 01" },    /* control may still be ours: handed back */
+    { WRITE_REFUSED (3.1), .actions = "MODE advisory->none,RELEASED", .log = "releasing anyway",
+      CONTROL (FALSE), DEADLINE (NONE) },
     END } },
 
   /* ---- status notifications ---- */
@@ -1199,7 +1228,7 @@ test_random_inputs_keep_the_invariants (void)
 
       wu_ftms_actions_clear (&out);
       t += g_rand_double_range (rand, 0, 2.5);
-      switch (g_rand_int_range (rand, 0, 12))
+      switch (g_rand_int_range (rand, 0, 13))
         {
         case 0: wu_ftms_session_connected (session, to_us (t), &out); break;
         case 1: wu_ftms_session_disconnected (session, to_us (t), &out); break;
@@ -1218,6 +1247,7 @@ test_random_inputs_keep_the_invariants (void)
           }
           break;
         case 9: wu_ftms_session_ride_resumed (session, to_us (t), &out); break;
+        case 10: wu_ftms_session_write_refused (session, to_us (t), &out); break;
         case 7:
           n = parse_hex (inputs[g_rand_int_range (rand, 0, G_N_ELEMENTS (inputs))], buf, sizeof buf);
           wu_ftms_session_status (session, to_us (t), buf, n, &out, NULL);

@@ -400,6 +400,12 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
       wu_motion_init (&sensor->motion, &engine->motion);  /* counters re-anchor on return */
     }
   g_message ("%s: link %s", sensor->id, event->up ? "up" : "down");
+  if (!event->up && was_up && others_up)
+    wu_controller_source_lost (engine->controller, event->time_us,
+                               engine->label_sensor == sensor, sensor->stopped_at_console,
+                               actions);
+  if (!event->up)
+    sensor->stopped_at_console = FALSE;
   wu_controller_link (engine->controller, event->time_us, event->up || others_up, actions);
   if (event->up && !actions_include (actions, WU_ACTION_CAP))
     cap_newcomer (engine, sensor);
@@ -427,9 +433,11 @@ feed_status (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActi
       break;
     case WU_FTMS_STATUS_STOPPED_BY_USER:
     case WU_FTMS_STATUS_STOPPED_BY_SAFETY_KEY:
+      sensor->stopped_at_console = TRUE;
       wu_controller_machine_stopped (engine->controller, event->time_us, actions);
       break;
     case WU_FTMS_STATUS_STARTED_BY_USER:
+      sensor->stopped_at_console = FALSE;
       wu_controller_machine_started (engine->controller, event->time_us, actions);
       break;
     default:
@@ -993,6 +1001,7 @@ gboolean
 wu_engine_start_warmup (WuEngine *engine, GError **error)
 {
   WuActions actions;
+  gboolean ok;
 
   if (engine->shutting_down)
     {
@@ -1000,10 +1009,11 @@ wu_engine_start_warmup (WuEngine *engine, GError **error)
       return FALSE;
     }
   wu_actions_clear (&actions);
-  if (!wu_controller_start (engine->controller, wu_engine_now (engine), &actions, error))
-    return FALSE;
+  /* refused or not, the controller caught up with the clock first: what fell due (a pause,
+   * an abandon and its release) is carried out all the same */
+  ok = wu_controller_start (engine->controller, wu_engine_now (engine), &actions, error);
   finish_input (engine, &actions);
-  return TRUE;
+  return ok;
 }
 
 gboolean
@@ -1011,11 +1021,12 @@ wu_engine_stop_warmup (WuEngine *engine, GError **error)
 {
   WuActions actions;
 
+  gboolean ok;
+
   wu_actions_clear (&actions);
-  if (!wu_controller_stop (engine->controller, wu_engine_now (engine), &actions, error))
-    return FALSE;
-  finish_input (engine, &actions);
-  return TRUE;
+  ok = wu_controller_stop (engine->controller, wu_engine_now (engine), &actions, error);
+  finish_input (engine, &actions);   /* refused or not: see wu_engine_start_warmup() */
+  return ok;
 }
 
 void

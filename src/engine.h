@@ -27,6 +27,7 @@ typedef struct {
   gboolean delivered;
   gint64 delivered_us;
   WuCadenceKind delivered_kind;
+  gboolean stopped_at_console;   /* its last machine status: stopped (0x02) or the key */
 } WuSensor;
 
 typedef struct {

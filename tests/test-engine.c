@@ -19,6 +19,7 @@ typedef struct {
   guint caps;
   double last_cap;
   guint resumes;       /* ride_resumed() calls: a console stop taken as over */
+  guint releases;      /* release() calls: the bike handed back */
 } FakeSource;
 
 static void
@@ -37,6 +38,12 @@ fake_apply_cap (WuSource *source, double level)
 }
 
 static void
+fake_release (WuSource *source)
+{
+  ((FakeSource *) source)->releases++;
+}
+
+static void
 fake_ride_resumed (WuSource *source)
 {
   ((FakeSource *) source)->resumes++;
@@ -50,7 +57,7 @@ fake_free (WuSource *source)
 
 static const WuSourceOps bike_ops = {
   .kind = "ftms", .start = fake_start, .apply_cap = fake_apply_cap,
-  .ride_resumed = fake_ride_resumed, .free = fake_free,
+  .ride_resumed = fake_ride_resumed, .release = fake_release, .free = fake_free,
 };
 static const WuSourceOps sensor_ops = { .kind = "csc", .start = fake_start, .free = fake_free };
 
@@ -113,6 +120,8 @@ typedef struct {
   double bike_cap;               /* the last one (NONE: none yet) */
   gboolean check_resumes;
   guint bike_resumes;            /* of them, marked "riding again after a console stop" */
+  gboolean check_elapsed;
+  double elapsed;                /* the controller's counted time (s) */
 } Step;
 
 #define MAX_STEPS 16
@@ -125,6 +134,7 @@ typedef struct {
 #define SENSOR_POWER(w_) .check_sensor_power = TRUE, .other_power = (w_)
 #define CAPS(n_, last_) .check_caps = TRUE, .bike_caps = (n_), .bike_cap = (last_)
 #define RESUMES(n_) .check_resumes = TRUE, .bike_resumes = (n_)
+#define ELAPSED(s_) .check_elapsed = TRUE, .elapsed = (s_)
 
 typedef struct {
   const char *name;
@@ -173,6 +183,28 @@ static const Case cases[] = {
       { DOWN (30.5, SENSOR), .state = "warming-up", CADENCE (80) },
       { RIDE (31, 60, 80, 100), .state = "warming-up", CADENCE (80) },
       { DOWN (60.5, BIKE), .state = "paused", CADENCE (NONE) },
+    } },
+  /* the same with a cadence sensor connected throughout (the link stays up): the bike's
+   * reconnect ends the stop all the same (its session takes, starts and caps it again) */
+  { "a console stop ends with the bike's link while a sensor stays up", 5, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { RIDE (1, 10, 80, 100), .state = "warming-up" },
+      { STOPPED (10.5), .state = "paused" },
+      { RIDE (11, 15, 80, 100), .state = "paused" },
+      { DOWN (15.5, BIKE), .state = "paused" },
+      { UP (16, BIKE) },
+      { RIDE (16.5, 30, 80, 100), .state = "warming-up" },
+    } },
+  /* the bike led the pedalling run: nothing counts across its outage, sensor up or not */
+  { "nothing is counted across the bike's outage while a sensor stays up", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { RIDE (1, 20, 80, 100), .state = "warming-up", ELAPSED (19) },
+      { DOWN (20.2, BIKE), .state = "warming-up" },
+      { UP (22.7, BIKE) },
+      { RIDE (23, 23, 80, 100), .state = "warming-up", ELAPSED (19) },
+      { RIDE (24, 25, 80, 100), .state = "warming-up", ELAPSED (21) },
     } },
   { "the bike's link lost while a sensor stays up: not blind, only without data", NONE, FALSE, {
       { UP (0, BIKE) },
@@ -533,6 +565,9 @@ check_step (const Fixture *fixture, const Case *c, guint index, const Step *step
   if (step->check_resumes && bike->resumes != step->bike_resumes)
     g_error ("%s: the bike was told of %u resumes, expected %u", where, bike->resumes,
              step->bike_resumes);
+  if (step->check_elapsed && fabs (wu_controller_get_elapsed (ctl) - step->elapsed) > 1e-6)
+    g_error ("%s: %.3f s counted, expected %.3f", where, wu_controller_get_elapsed (ctl),
+             step->elapsed);
 }
 
 static void
@@ -742,6 +777,48 @@ note_transition (gpointer user_data, WuState old_state, WuState new_state)
 
   g_string_append_printf (order->seen, "%s->%s caps %u; ", wu_state_to_string (old_state),
                           wu_state_to_string (new_state), bike->caps);
+}
+
+/* Stop() coming once the abandon deadline has passed, before its timer ran: refused (no
+ * warm-up runs any more), and what fell due is carried out all the same: the pause, the
+ * cancel with the bike's release, each heard by the observer (which writes the history
+ * row). They were dropped with the refusal: a bike left capped, a row left "running". */
+static void
+test_refused_stop_carries_out_what_fell_due (void)
+{
+  static const WuEngineObserver observer = { .state_changed = note_transition };
+  OrderFixture order = { .seen = g_string_new ("") };
+  g_autoptr (GError) error = NULL;
+  WuEngine *engine;
+  WuSensor *bike;
+  WuConfig config;
+  gint64 due;
+
+  wu_config_init (&config);
+  config.controller.cap_level = 5;
+  config.controller.autostart = WU_AUTOSTART_MANUAL;
+  config.controller.pause_after_us = 1000;
+  config.controller.abandon_after_us = 1000;
+  engine = order.fixture.engine = wu_engine_new (&config, &observer, &order);
+  wu_config_clear (&config);
+  bike = order.fixture.sensors[BIKE] = wu_engine_add_source (engine, "ftms", make_fake,
+                                                             (gpointer) &bike_ops, NULL);
+  wu_engine_start_sources (engine);
+  order.fixture.origin = wu_engine_now (engine);
+  push_link (bike, at (&order.fixture, 0), TRUE);
+  g_assert_true (wu_engine_start_warmup (engine, NULL));
+  /* no main loop runs here: both deadlines pass with their timer pending */
+  due = wu_engine_now (engine) + 3000;
+  while (wu_engine_now (engine) < due)
+    g_usleep (500);
+  g_assert_false (wu_engine_stop_warmup (engine, &error));
+  g_assert_error (error, WU_ERROR, WU_ERROR_NOT_RUNNING);
+  g_assert_cmpstr (order.seen->str, ==, "idle->warming-up caps 1; "
+                   "warming-up->paused caps 1; paused->cancelled caps 1; "
+                   "cancelled->idle caps 1; ");
+  g_assert_cmpuint (((const FakeSource *) bike->source)->releases, ==, 1);
+  wu_engine_free (engine);
+  g_string_free (order.seen, TRUE);
 }
 
 /* The observer writes the history row on a transition, which can wait on a locked
@@ -1095,6 +1172,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/recording-has-one-link", test_recording_has_one_link);
   g_test_add_func ("/engine/recording-source-removed", test_recording_source_removed);
   g_test_add_func ("/engine/recording-empty-value", test_recording_empty_value);
+  g_test_add_func ("/engine/refused-stop-carries-out-what-fell-due",
+                   test_refused_stop_carries_out_what_fell_due);
   g_test_add_func ("/engine/cap-sent-before-the-observer-hears",
                    test_cap_sent_before_the_observer_hears);
   g_test_add_func ("/engine/stale-cadence-published-before-a-late-frame",

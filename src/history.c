@@ -428,23 +428,37 @@ set_up_journal (WuHistory *history, GError **error)
   return db_exec (history, "PRAGMA synchronous = FULL", "setting synchronous", error);
 }
 
-static gboolean
-migrate (WuHistory *history, GError **error)
+/* The schema version, or -1 (ERROR set) when it cannot be read or is one this warmupd does
+ * not know: a newer warmupd's file, left untouched (nothing is written to it, not even
+ * the journal mode). */
+static gint64
+known_schema_version (WuHistory *history, GError **error)
 {
   g_autofree char *text = db_query_text (history, "PRAGMA user_version", "reading the schema version",
                                          error);
-  gint64 version, found;
+  gint64 version;
 
   if (text == NULL)
-    return FALSE;
+    return -1;
   version = g_ascii_strtoll (text, NULL, 10);
   if (version > WU_HISTORY_SCHEMA_VERSION || version < 0)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_FAILED,
                    "%s: schema version %" G_GINT64_FORMAT " is newer than this warmupd knows (%d); "
                    "left untouched", history->display_path, version, WU_HISTORY_SCHEMA_VERSION);
-      return FALSE;
+      return -1;
     }
+  return version;
+}
+
+static gboolean
+migrate (WuHistory *history, GError **error)
+{
+  gint64 version = known_schema_version (history, error);
+  gint64 found;
+
+  if (version < 0)
+    return FALSE;
   found = version;
   for (; version < WU_HISTORY_SCHEMA_VERSION; version++)
     {
@@ -526,8 +540,8 @@ wu_history_open_keeping (const char *directory, const gint64 *keep_start_us, gui
     }
   sqlite3_extended_result_codes (history->db, 1);
   sqlite3_busy_timeout (history->db, busy_ms);
-  if (!check_integrity (history, error) || !set_up_journal (history, error)
-      || !migrate (history, error) || !close_unfinished (history, keep_start_us, n_keep, error))
+  if (!check_integrity (history, error) || known_schema_version (history, error) < 0
+      || !set_up_journal (history, error) || !migrate (history, error) || !close_unfinished (history, keep_start_us, n_keep, error))
     return NULL;
   /* the WAL is open (and made) from the switch to WAL on, and stays open with the
    * connection */

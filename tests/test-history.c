@@ -371,12 +371,20 @@ test_newer_schema_left_alone (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (WuHistory) history = NULL;
 
+  g_autofree char *before = NULL, *after = NULL;
+  gsize before_len, after_len;
+
   sql_exec (f->path, "CREATE TABLE future (x); PRAGMA user_version = 7;");
+  g_assert_true (g_file_get_contents (f->path, &before, &before_len, NULL));
   history = wu_history_open (f->dir, &error);
   g_assert_null (history);
   g_assert_error (error, WU_ERROR, WU_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, f->path));
   g_assert_nonnull (strstr (error->message, "schema version 7"));
+  /* not a byte changed: not switched to WAL either (a newer warmupd's file is its own) */
+  g_assert_true (g_file_get_contents (f->path, &after, &after_len, NULL));
+  g_assert_cmpmem (before, before_len, after, after_len);
+  assert_sql (f, "PRAGMA journal_mode", "delete");
   assert_sql (f, "PRAGMA user_version", "7");
 }
 

@@ -79,5 +79,10 @@ gboolean wu_config_load_from_data (WuConfig *config, const char *data, gsize len
  * freed; *KEY: the [Warmup] key to blame), or NULL. Loading checks it; a reload checks it
  * again once the running [Gpio] settings are put back. */
 char *wu_config_check_min_cadence (const WuConfig *config, const char **key);
+/* A reload: FRESH, loaded from PATH, runs with RUNNING's [Gpio] settings (kept until a
+ * restart), so MinCadence is checked again with them. FALSE with ERROR (WU_ERROR_CONFIG)
+ * naming PATH, the line and the key otherwise. */
+gboolean wu_config_check_reload (const WuConfig *fresh, const WuConfig *running,
+                                 const char *path, GError **error);
 
 G_END_DECLS

@@ -379,6 +379,27 @@ check_min_cadence_reportable (const WuConfig *config, const char *path, const ch
   return reason == NULL || fail_key (error, path, contents, "Warmup", key, reason);
 }
 
+gboolean
+wu_config_check_reload (const WuConfig *fresh, const WuConfig *running, const char *path,
+                        GError **error)
+{
+  const char *key = NULL;
+  g_autofree char *reason = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *why = NULL;
+  WuConfig merged = *fresh;   /* shallow: only read, with the running [Gpio] */
+
+  merged.gpio = running->gpio;
+  reason = wu_config_check_min_cadence (&merged, &key);
+  if (reason == NULL)
+    return TRUE;
+  /* read again for the line (just loaded: only a write since then moves it) */
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    contents = g_strdup ("");
+  why = g_strdup_printf ("%s (with the running [Gpio] settings, kept until a restart)", reason);
+  return fail_key (error, path, contents, "Warmup", key, why);
+}
+
 /* A BLE crank sensor (CSC, CPS: found without being listed) has the same limit, with one
  * revolution a pulse; an FTMS bike reports its own cadence. Said, not refused. */
 static void

@@ -564,25 +564,6 @@ keep_source_settings (WuConfig *fresh, const WuConfig *running)
   fresh->sensors = running->sensors;
 }
 
-/* The file was checked alone, but the running reed switch's settings stay ([Gpio] changes
- * need a restart): MinCadence must be one that reed switch can report. */
-static gboolean
-check_min_cadence_with_running_gpio (const WuConfig *fresh, const WuConfig *running,
-                                     const char *path)
-{
-  const char *key = NULL;
-  g_autofree char *reason = NULL;
-  WuConfig merged = *fresh;   /* shallow: only read, with the running [Gpio] */
-
-  merged.gpio = running->gpio;
-  reason = wu_config_check_min_cadence (&merged, &key);
-  if (reason == NULL)
-    return TRUE;
-  g_warning ("reload failed, keeping the running configuration: %s: [Warmup] %s: %s (with "
-             "the running [Gpio] settings, kept until a restart)", path, key, reason);
-  return FALSE;
-}
-
 /* Re-read the --config file. A bad value keeps the running configuration; the warm-up
  * settings apply at once, the sources' settings at the next start. */
 static void
@@ -594,14 +575,12 @@ reload_config (WuDaemon *daemon)
   WuConfig fresh;
 
   wu_config_init (&fresh);
-  if (!wu_config_load (&fresh, path, &error))
+  /* The file was checked alone, but the running reed switch's settings stay ([Gpio]
+   * changes need a restart): MinCadence must be one that reed switch can report. */
+  if (!wu_config_load (&fresh, path, &error) ||
+      !wu_config_check_reload (&fresh, &daemon->config, path, &error))
     {
       g_warning ("reload failed, keeping the running configuration: %s", error->message);
-      wu_config_clear (&fresh);
-      return;
-    }
-  if (!check_min_cadence_with_running_gpio (&fresh, &daemon->config, path))
-    {
       wu_config_clear (&fresh);
       return;
     }

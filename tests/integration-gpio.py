@@ -72,7 +72,8 @@ class GpioTests(wutest.WarmupdTestCase):
         self.assertEqual(check.returncode, 0, check.stderr)
         daemon.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "reload failed" in daemon.log(), message="the refused reload in the log")
-        self.assertIn("%s: [Warmup] MinCadence: 10 rpm is not above 20 rpm" % conf, daemon.log())
+        self.assertIn("%s:7: [Warmup] MinCadence: 10 rpm is not above 20 rpm" % conf,
+                      daemon.log())
         self.assertIn("with the running [Gpio] settings", daemon.log())
         self.assertNotIn("reloaded ", daemon.log(), "a refused reload logged as done")
         self.assertEqual(self.get(WARMUP_IFACE, "Duration"), 300.0, "nothing of the file taken")

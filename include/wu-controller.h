@@ -130,13 +130,14 @@ void wu_controller_set_resistance_range (WuController *ctl, double minimum, doub
  * start, or the link going down or up. */
 void wu_controller_sample (WuController *ctl, const WuSample *sample, WuActions *out);
 void wu_controller_link (WuController *ctl, gint64 now_us, gboolean up, WuActions *out);
-/* One source lost its link while another keeps the link up (a bike and a cadence sensor),
- * so nothing pauses. LED_RUN: the pedalling run was counted from its samples; it ends
- * there, as at a link loss (nothing is counted across its outage). STOPPED_AT_CONSOLE: it
- * is the bike that reported a console stop; the stop is forgotten, as at a link loss (the
- * bike is taken, started and capped again when it reconnects). */
-void wu_controller_source_lost (WuController *ctl, gint64 now_us, gboolean led_run,
-                                gboolean stopped_at_console, WuActions *out);
+/* Several sources, and another keeps the link up, so nothing pauses:
+ * - the source whose cadence fed the pedalling run lost its link: the run ends there, as at
+ *   a link loss (nothing is counted across its outage);
+ * - the bike that reported a console stop is connected again: its FTMS session took it,
+ *   started and capped it again, so the stop is over, as after a link loss (the warm-up
+ *   resumes as after any pause). */
+void wu_controller_run_source_lost (WuController *ctl, gint64 now_us, WuActions *out);
+void wu_controller_stopped_bike_back (WuController *ctl, gint64 now_us, WuActions *out);
 void wu_controller_tick (WuController *ctl, gint64 now_us, WuActions *out);
 /* The bike reports its target resistance changed to LEVEL (FTMS status 0x07: the rider
  * turned the knob, or another app wrote it). Above the active cap during a session: a

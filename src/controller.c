@@ -956,19 +956,22 @@ wu_controller_machine_stopped (WuController *ctl, gint64 now_us, WuActions *out)
 }
 
 void
-wu_controller_source_lost (WuController *ctl, gint64 now_us, gboolean led_run,
-                           gboolean stopped_at_console, WuActions *out)
+wu_controller_run_source_lost (WuController *ctl, gint64 now_us, WuActions *out)
 {
   g_return_if_fail (ctl != NULL && out != NULL);
 
   gint64 t = advance_to (ctl, now_us, out);
-  if (led_run)
-    {
-      ctl->run_active = FALSE;
-      raise_run_floor (ctl, t);
-    }
-  if (stopped_at_console)
-    ctl->console_stopped = FALSE;
+  ctl->run_active = FALSE;
+  raise_run_floor (ctl, t);
+}
+
+void
+wu_controller_stopped_bike_back (WuController *ctl, gint64 now_us, WuActions *out)
+{
+  g_return_if_fail (ctl != NULL && out != NULL);
+
+  advance_to (ctl, now_us, out);
+  ctl->console_stopped = FALSE;
 }
 
 void

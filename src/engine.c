@@ -17,6 +17,7 @@ struct WuEngine {
   WuSourceSink sink;
   char *source_label;
   WuSensor *label_sensor;        /* the sensor source_label names */
+  WuSensor *cadence_sensor;      /* whose cadence the controller was last fed */
   guint next_sensor_number;      /* object names stay unique as sensors come and go */
   gboolean sources_started;
 
@@ -259,6 +260,38 @@ record_event (WuEngine *engine, const WuRawEvent *event)
     }
 }
 
+/* A comment line in the recording, for whoever reads it: what a trace's one link cannot
+ * carry (a replay ignores it). */
+static void G_GNUC_PRINTF (3, 4)
+record_comment (WuEngine *engine, gint64 time_us, const char *format, ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  if (engine->record == NULL)
+    return;
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  if (fprintf (engine->record, "# %" G_GINT64_FORMAT ".%06" G_GINT64_FORMAT " %s\n",
+               time_us / G_USEC_PER_SEC, time_us % G_USEC_PER_SEC, text) < 0 ||
+      fflush (engine->record) != 0)
+    {
+      g_warning ("%s: %s; recording stopped", engine->record_path, g_strerror (errno));
+      g_clear_pointer (&engine->record, fclose);
+    }
+}
+
+/* What the priority filter left of a sensor's sample, to the controller. */
+static void
+feed_controller (WuEngine *engine, WuSensor *sensor, const WuSample *sample,
+                 WuActions *actions)
+{
+  if (sample->cadence_rpm >= 0)
+    engine->cadence_sensor = sensor;   /* the run goes on from its samples */
+  wu_controller_sample (engine->controller, sample, actions);
+}
+
 static void
 drop_packet (WuSensor *sensor, const WuRawEvent *event, const GError *error)
 {
@@ -305,7 +338,7 @@ feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
   if (data.present & WU_IBD_HAS_DISTANCE)
     sensor->distance = data.distance_m;
   wu_priority_filter (&engine->priority, &engine->motion, WU_CADENCE_KIND_FTMS, &sample);
-  wu_controller_sample (engine->controller, &sample, actions);
+  feed_controller (engine, sensor, &sample, actions);
 }
 
 static void
@@ -392,6 +425,9 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
    * sensor replays as the ride went only if one sensor's drop-out is left out of it. */
   if (!(was_up || others_up) != !(event->up || others_up))
     record_event (engine, event);
+  else
+    record_comment (engine, event->time_us, "%s link %s (another source stays up)",
+                    sensor->id, event->up ? "up" : "down");
   if (!event->up)
     {
       /* nothing the source reported is current without its link */
@@ -400,12 +436,15 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
       wu_motion_init (&sensor->motion, &engine->motion);  /* counters re-anchor on return */
     }
   g_message ("%s: link %s", sensor->id, event->up ? "up" : "down");
-  if (!event->up && was_up && others_up)
-    wu_controller_source_lost (engine->controller, event->time_us,
-                               engine->label_sensor == sensor, sensor->stopped_at_console,
-                               actions);
-  if (!event->up)
-    sensor->stopped_at_console = FALSE;
+  /* The controller's link stays up; what the sensor's own link meant is told here (a
+   * single link, as in a recording, would have paused). */
+  if (!event->up && was_up && others_up && engine->cadence_sensor == sensor)
+    wu_controller_run_source_lost (engine->controller, event->time_us, actions);
+  if (event->up && !was_up && sensor->stopped_at_console)
+    {
+      wu_controller_stopped_bike_back (engine->controller, event->time_us, actions);
+      sensor->stopped_at_console = FALSE;
+    }
   wu_controller_link (engine->controller, event->time_us, event->up || others_up, actions);
   if (event->up && !actions_include (actions, WU_ACTION_CAP))
     cap_newcomer (engine, sensor);
@@ -476,7 +515,7 @@ feed_motion_sample (WuEngine *engine, WuSensor *sensor, WuSample *sample, WuActi
     sensor->speed = sample->speed_kmh;
   if (!wu_priority_filter (&engine->priority, &engine->motion, sensor->motion.kind, sample))
     return FALSE;
-  wu_controller_sample (engine->controller, sample, actions);
+  feed_controller (engine, sensor, sample, actions);
   return TRUE;
 }
 
@@ -925,6 +964,8 @@ wu_engine_remove_source (WuEngine *engine, WuSensor *sensor)
     }
   if (engine->observer->sensor_removed != NULL)
     engine->observer->sensor_removed (engine->observer_data, sensor);
+  if (engine->cadence_sensor == sensor)
+    engine->cadence_sensor = NULL;
   if (engine->label_sensor == sensor)
     {
       engine->label_sensor = NULL;

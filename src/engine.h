@@ -27,7 +27,8 @@ typedef struct {
   gboolean delivered;
   gint64 delivered_us;
   WuCadenceKind delivered_kind;
-  gboolean stopped_at_console;   /* its last machine status: stopped (0x02) or the key */
+  gboolean stopped_at_console;   /* its last machine status: stopped (0x02) or the key;
+                                    kept over its link loss, ended by its return */
 } WuSensor;
 
 typedef struct {

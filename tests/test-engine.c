@@ -91,6 +91,7 @@ typedef enum {
   STEP_CSC_WHEEL,    /* CSC Measurement with wheel data only: a revolutions, b ticks */
   STEP_STOPPED,      /* the bike's status: stopped by the user at its console (0x02 0x01) */
   STEP_BIKE_FULL,    /* Indoor Bike Data: cadence a rpm, speed b km/h, resistance level 5 */
+  STEP_CRANK,        /* CSC crank data, one revolution a second (60 rpm), from t to until */
 } StepKind;
 
 typedef struct {
@@ -158,6 +159,7 @@ typedef struct {
   .a = (rpm_), .b = (kmh_)
 #define WHEEL(t_, revs_, ticks_) .t = (t_), .kind = STEP_CSC_WHEEL, .sensor = SENSOR, \
   .a = (revs_), .b = (ticks_)
+#define CRANK(from_, to_) .t = (from_), .until = (to_), .kind = STEP_CRANK, .sensor = SENSOR
 /* 3 wheel revolutions of 2.105 m (the default WheelCircumference) a second */
 #define KMH_3_REVS (3 * 2.105 * 3.6)
 
@@ -195,6 +197,26 @@ static const Case cases[] = {
       { DOWN (15.5, BIKE), .state = "paused" },
       { UP (16, BIKE) },
       { RIDE (16.5, 30, 80, 100), .state = "warming-up" },
+    } },
+  /* the cadence sensor feeds the run, the bike (no cadence of its own here) was stopped at
+   * its console and is lost: the rider's stop stands while the bike is away (its session
+   * has not started it again), whatever the sensor says */
+  { "a console stop outlives the bike's loss while a sensor keeps pedalling", 5, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { CRANK (1, 10), .state = "warming-up" },
+      { STOPPED (10.5), .state = "paused" },
+      { CRANK (11, 15), .state = "paused" },
+      { DOWN (15.5, BIKE), .state = "paused" },
+      { CRANK (16, 30), .state = "paused" },
+    } },
+  /* the sensor fed the run: the bike's outage (it sends no cadence) does not end it */
+  { "the run fed by a sensor goes on over the bike's outage", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { CRANK (1, 20), .state = "warming-up", ELAPSED (18) },
+      { DOWN (20.5, BIKE), .state = "warming-up" },
+      { CRANK (21, 25), .state = "warming-up", ELAPSED (23) },
     } },
   /* the bike led the pedalling run: nothing counts across its outage, sensor up or not */
   { "nothing is counted across the bike's outage while a sensor stays up", NONE, FALSE, {
@@ -499,6 +521,10 @@ run_step (Fixture *fixture, const Step *step)
     case STEP_STOPPED:
       push_stopped_status (sensor, at (fixture, step->t));
       break;
+    case STEP_CRANK:
+      for (double t = step->t; t <= step->until; t += 1)
+        push_csc_crank (sensor, at (fixture, t), (guint16) t, (guint16) (t * 1024));
+      break;
     case STEP_CSC_WHEEL:
       push_csc_wheel (sensor, at (fixture, step->t), (guint32) step->a, (guint16) step->b);
       break;
@@ -693,6 +719,7 @@ test_recording_has_one_link (void)
   g_autofree char *path = start_recording (&fixture);
   g_autoptr (GArray) events = NULL;
   g_autoptr (GString) links = g_string_new ("");
+  g_autofree char *text = NULL;
   WuSensor *bike = fixture.sensors[BIKE], *sensor = fixture.sensors[SENSOR];
 
   push_link (bike, at (&fixture, 0), TRUE);
@@ -706,6 +733,12 @@ test_recording_has_one_link (void)
   push_link (bike, at (&fixture, 7), TRUE);
   wu_engine_free (fixture.engine);
 
+  /* what the one link cannot carry is said in comments, which a replay skips */
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_nonnull (strstr (text, " csc1 link down (another source stays up)\n"));
+  g_assert_nonnull (strstr (text, " csc1 link up (another source stays up)\n"));
+  g_assert_nonnull (strstr (text, " ftms0 link down (another source stays up)\n"));
+  g_assert_nonnull (strstr (text, "\n# "));
   events = read_recording (path);
   for (guint i = 0; i < events->len; i++)
     {

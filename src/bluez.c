@@ -153,6 +153,7 @@ struct WuBluezLink {
   guint settle_timer;       /* set up again without a characteristic used before */
   gboolean device_gone;  /* its device object went away since the last refresh */
   gboolean connected_here;  /* this connection is our Connect's: ours to close */
+  gboolean up_on_connection; /* this connection came up (set up again since, or not) */
   char *error;           /* what Sensor1 Error shows */
 };
 
@@ -268,9 +269,10 @@ remote_error_is (const GError *error, const char *name)
  * change. BlueZ 5.66 (src/gatt-client.c) answers the ATT errors Write Not Permitted and
  * Insufficient Authentication or Encryption (a device that wants bonding) with NotPermitted,
  * Insufficient Authorization with NotAuthorized, Request Not Supported with NotSupported,
- * Invalid Attribute Value Length with InvalidArguments, and a control point whose
- * indications are off (0xFD) with Failed "... ATT error: 0xfd". Failed "Operation failed"
- * (no ATT error: the link), InProgress and a timeout are not refusals. */
+ * Invalid Attribute Value Length with InvalidArguments. Not refusals: Failed "Operation
+ * failed" (no ATT error: the link), InProgress, a timeout, and Failed "... ATT error:
+ * 0xfd" (indications off: we subscribed before writing, so the bike's subscription state
+ * and bluetoothd's differ, which a reconnect mends). */
 static gboolean
 write_refused (const GError *error)
 {
@@ -283,8 +285,7 @@ write_refused (const GError *error)
   for (gsize i = 0; i < G_N_ELEMENTS (refusals); i++)
     if (remote_error_is (error, refusals[i]))
       return TRUE;
-  return remote_error_is (error, "org.bluez.Error.Failed") &&
-         g_str_has_suffix (error->message, "ATT error: 0xfd");
+  return FALSE;
 }
 
 /* A fire-and-forget call (StopNotify, Disconnect, StopDiscovery): nobody waits for it. */
@@ -406,8 +407,8 @@ static void
 link_lost (WuBluezLink *link, const char *reason)
 {
   gboolean was_up = link->state == LINK_UP;
-  /* up until it was set up again on the same connection, which this loss ends */
-  gboolean held = was_up || link->resolving_again;
+  /* up, or set up again since on the same connection, which this loss ends */
+  gboolean held = link->up_on_connection;
   gboolean in_progress = link->state > LINK_BACKOFF;
 
   /* A link that held reconnects at once. One that drops soon after coming up (a bike that
@@ -427,6 +428,7 @@ link_lost (WuBluezLink *link, const char *reason)
     }
   link_teardown (link, TRUE);
   link->connected_here = FALSE;
+  link->up_on_connection = FALSE;
   link_set_error (link, reason);
   if (!in_progress)
     {
@@ -546,6 +548,7 @@ link_go_up (WuBluezLink *link)
 {
   link_set_state (link, LINK_UP);
   link->up_since_us = g_get_monotonic_time ();
+  link->up_on_connection = TRUE;
   link->failures = 0;
   g_message ("%s: connected, services resolved, notifications on", link->address);
   link_set_error (link, NULL);

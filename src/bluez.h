@@ -106,7 +106,7 @@ gboolean wu_bluez_link_has_char (WuBluezLink *link, guint16 uuid);
 
 /* The write's outcome: ERROR NULL when bluetoothd had it acknowledged by the device;
  * G_IO_ERROR_PERMISSION_DENIED when the device or bluetoothd refused it (not permitted, not
- * paired, not supported, indications off): writing again on this connection fails alike. */
+ * paired, not supported): writing again on this connection fails alike. */
 typedef void (*WuBluezWriteDone) (gpointer user_data, const GError *error);
 /* Write with response (a control point request). DONE is not called when the link goes
  * down first (the down callback tells). FALSE with ERROR when the link is not up or the

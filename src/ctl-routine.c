@@ -723,7 +723,9 @@ on_input (int fd, GIOCondition condition, gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   g_string_append_len (guide->input, buffer, n);
-  while (guide->status == -1 && (newline = strchr (guide->input->str, '\n')) != NULL)
+  /* memchr: a NUL typed or piped in must not hide the newlines after it */
+  while (guide->status == -1 &&
+         (newline = memchr (guide->input->str, '\n', guide->input->len)) != NULL)
     {
       g_autofree char *line = g_strndup (guide->input->str, newline - guide->input->str);
       g_string_erase (guide->input, 0, newline - guide->input->str + 1);

@@ -137,6 +137,10 @@ send_with_status (WuNotifier *notifier, const char *prefix, const char *status)
     return;
   g_free (notifier->last_status);
   notifier->last_status = g_strdup (status);
+  /* one line: a newline in it (from a replayed file's name) would add assignments of its
+   * own, STOPPING=1 say */
+  g_strdelimit (notifier->last_status, "\n\r", ' ');
+  status = notifier->last_status;
   message = g_strdup_printf ("%s%sSTATUS=%s", prefix != NULL ? prefix : "",
                              prefix != NULL ? "\n" : "", status);
   send_state (notifier, message);

@@ -6,6 +6,9 @@
 #include "wu-source.h"
 #include "wu-error.h"
 
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
 /* Events handled per main-loop iteration in virtual time: large enough to be quick,
  * small enough that D-Bus calls are still answered promptly during a long replay. */
 #define VIRTUAL_TIME_BATCH 256
@@ -72,6 +75,8 @@ replay_next_wakeup (WuReplaySource *replay)
   return MIN (deadline, replay->next.time_us);
 }
 
+static gint64 real_due_time (gint64 real_epoch, gint64 trace_us, double speed);
+
 static gboolean
 replay_step_virtual (gpointer user_data)
 {
@@ -97,6 +102,13 @@ replay_step_timed (gpointer user_data)
   gint64 wakeup = replay_next_wakeup (replay);
 
   g_clear_pointer (&replay->timer, g_source_unref);
+  /* A timeout lasts at most G_MAXUINT ms (49.7 days): woken before the due time (a long
+   * gap, or one never due at a slow speed), wait on. */
+  if (g_get_monotonic_time () < real_due_time (replay->real_epoch, wakeup, replay->speed))
+    {
+      replay_schedule (replay);
+      return G_SOURCE_REMOVE;
+    }
   if (wakeup < replay->next.time_us)
     {
       /* A controller deadline between two events: let time reach it. */
@@ -199,6 +211,23 @@ static const WuSourceOps replay_ops = {
   .free = replay_free,
 };
 
+/* The trace is opened twice, checked whole then replayed: a pipe or FIFO would replay
+ * nothing the second time, or wait for a writer that never comes. A directory is left to
+ * the reader's own error. */
+static gboolean
+reject_unseekable (const char *path, GError **error)
+{
+  GStatBuf st;
+
+  if (g_stat (path, &st) != 0 || S_ISREG (st.st_mode) || S_ISDIR (st.st_mode))
+    return TRUE;   /* the reader says what is wrong with a path it cannot open */
+  g_autofree char *display_name = g_filename_display_name (path);
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+               "Cannot replay trace '%s': not a regular file (a trace is read twice, checked "
+               "whole before it is replayed: save a piped one to a file first)", display_name);
+  return FALSE;
+}
+
 /* Read the whole trace once, so a malformed line stops the daemon before it starts. */
 static gboolean
 validate_trace (const char *path, GError **error)
@@ -238,7 +267,7 @@ wu_replay_source_new (const char *path, double speed, const WuSourceSink *sink,
   WuTraceReader *reader;
 
   g_return_val_if_fail (speed >= 0, NULL);
-  if (!validate_trace (path, error))
+  if (!reject_unseekable (path, error) || !validate_trace (path, error))
     return NULL;
   reader = wu_trace_reader_open (path, error);
   if (reader == NULL)

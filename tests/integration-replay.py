@@ -363,6 +363,16 @@ class ReplayTests(wutest.WarmupdTestCase):
             last = len(f.read().splitlines())
         self.check_malformed(path, last)
 
+    def test_a_pipe_is_refused(self):
+        """A trace is read twice (checked whole, then replayed): a FIFO is refused at once
+        with a reason (it replayed nothing, or hung before the main loop, deaf to SIGTERM,
+        waiting for a second writer)."""
+        fifo = os.path.join(self.tmpdir, "live.trace")
+        os.mkfifo(fifo)
+        r = self.run_tool([WARMUPD, "--session", "--replay", fifo, "--speed", "0"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("Cannot replay trace '%s': not a regular file" % fifo, r.stderr)
+
     def test_speed_out_of_range_is_refused(self):
         still = os.path.join(TRACES, "still.trace")
         for speed in ("1e-15", "0.005", "-1", "nan", "2e6"):

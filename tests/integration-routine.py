@@ -611,6 +611,17 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.expect_session("idle", "", 0)
         self.assertIn("1 round, last assessment irritated", d.log())
 
+    def test_guide_reads_on_after_a_nul_byte(self):
+        """A NUL typed (Ctrl-@) or piped in hid every newline after it: the guide heard
+        nothing more, and waited at the question for ever."""
+        self.start_daemon()
+        t = self.terminal(["guide", "after-bike-warmup"])
+        t.expect("How does your back feel", message="the end of round 1")
+        t.type("\0")
+        t.type("i")
+        t.expect("Rest 5:00, on your back")
+        self.assertEqual(self.routine()["RoutineState"], "rest")
+
     def test_guide_waits_for_enter_without_a_number(self):
         """A routine with no numbers: each part waits for Enter; no round rule: done after one."""
         self.start_daemon()

@@ -162,6 +162,17 @@ class SignalsTest(wutest.WarmupdTestCase):
         wait_for(lambda: self.notify.with_key("STOPPING", "1"), message="STOPPING=1")
         self.assertEqual(self.notify.with_key("WATCHDOG"), [])
 
+    def test_status_stays_one_line(self):
+        # A replayed file's name is in the status: a newline in it must not become an
+        # assignment of its own (STOPPING=1 here) in the message to systemd.
+        trace = self.pedal_trace(30, name="a\nSTOPPING=1.trace")
+        d = self.start_notified(replay=trace, speed=1)
+        ready = wait_for(lambda: self.notify.with_key("READY", "1"), message="READY=1")
+        self.assertIn("a STOPPING=1.trace", ready[0][1]["STATUS"])
+        self.assertEqual(self.notify.with_key("STOPPING"), [])
+        self.assertEqual(d.terminate(), 0)
+        wait_for(lambda: self.notify.with_key("STOPPING", "1"), message="STOPPING=1")
+
     def test_watchdog_for_another_pid_is_off(self):
         # WATCHDOG_PID naming another process: the watchdog is not ours to feed.
         self.notify = NotifySocket(self.tmpdir, self.bus)

@@ -411,6 +411,21 @@ cap_newcomer (WuEngine *engine, WuSensor *sensor)
     g_message ("%s: resistance cap %.1f", sensor->id, cap);
 }
 
+/* A disconnected bike whose last word was a console stop (its session has not started it
+ * again). */
+static gboolean
+stopped_bike_away (WuEngine *engine)
+{
+  for (guint i = 0; i < engine->sensors->len; i++)
+    {
+      const WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
+
+      if (!sensor->connected && sensor->stopped_at_console)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* The controller follows one link, up while any source is connected: a cadence sensor
  * dropping out must not blind it to the bike that is still sending. The sensor's own
  * values and counters are reset here. */
@@ -425,7 +440,7 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
    * sensor replays as the ride went only if one sensor's drop-out is left out of it. */
   if (!(was_up || others_up) != !(event->up || others_up))
     record_event (engine, event);
-  else
+  else if (others_up && was_up != event->up)
     record_comment (engine, event->time_us, "%s link %s (another source stays up)",
                     sensor->id, event->up ? "up" : "down");
   if (!event->up)
@@ -446,6 +461,10 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
       sensor->stopped_at_console = FALSE;
     }
   wu_controller_link (engine->controller, event->time_us, event->up || others_up, actions);
+  /* The controller forgot the console stop with its link; the bike that reported it is
+   * still away (another source brought the link back): the rider's stop stands. */
+  if (event->up && !others_up && stopped_bike_away (engine))
+    wu_controller_machine_stopped (engine->controller, event->time_us, actions);
   if (event->up && !actions_include (actions, WU_ACTION_CAP))
     cap_newcomer (engine, sensor);
 }

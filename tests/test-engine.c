@@ -210,6 +210,23 @@ static const Case cases[] = {
       { DOWN (15.5, BIKE), .state = "paused" },
       { CRANK (16, 30), .state = "paused" },
     } },
+  /* the same, and the sensor's own link blips meanwhile (no source up for a moment: the
+   * controller's link down and up): the stop still stands while the bike is away, so its
+   * rule holds (riding resumes only StartAfter after a gap, here the sensor's first
+   * cadence 0 after it re-anchors), not a plain pause's (the first pedalling sample) */
+  { "a console stop outlives the bike's loss and a sensor's blip", 5, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { CRANK (1, 10), .state = "warming-up" },
+      { STOPPED (10.5), .state = "paused" },
+      { CRANK (11, 15), .state = "paused" },
+      { DOWN (15.5, BIKE), .state = "paused" },
+      { CRANK (16, 20), .state = "paused" },
+      { DOWN (20.5, SENSOR), .state = "paused" },
+      { UP (20.6, SENSOR), .state = "paused" },
+      { CRANK (21, 25), .state = "paused" },
+      { CRANK (26, 26), .state = "warming-up" },
+    } },
   /* the sensor fed the run: the bike's outage (it sends no cadence) does not end it */
   { "the run fed by a sensor goes on over the bike's outage", NONE, FALSE, {
       { UP (0, BIKE) },
@@ -739,6 +756,7 @@ test_recording_has_one_link (void)
   g_assert_nonnull (strstr (text, " csc1 link up (another source stays up)\n"));
   g_assert_nonnull (strstr (text, " ftms0 link down (another source stays up)\n"));
   g_assert_nonnull (strstr (text, "\n# "));
+  g_assert_null (strstr (text, "ftms0 link up (another"));   /* the link was down: an event */
   events = read_recording (path);
   for (guint i = 0; i < events->len; i++)
     {

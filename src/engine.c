@@ -191,6 +191,17 @@ carry_out (WuEngine *engine, const WuActions *actions)
   carry_out_for_observer (engine, actions);
 }
 
+/* Flushed per line: a recording must survive the daemon being killed. */
+static void
+record_line (WuEngine *engine, const char *line)
+{
+  if (fprintf (engine->record, "%s\n", line) < 0 || fflush (engine->record) != 0)
+    {
+      g_warning ("%s: %s; recording stopped", engine->record_path, g_strerror (errno));
+      g_clear_pointer (&engine->record, fclose);
+    }
+}
+
 /* After every input: act, publish, and (on the live clock) re-arm the deadline timer. */
 static void
 finish_input (WuEngine *engine, const WuActions *actions)
@@ -252,12 +263,7 @@ record_event (WuEngine *engine, const WuRawEvent *event)
   stamped.time_us = MAX (event->time_us, engine->recorded_us);
   engine->recorded_us = stamped.time_us;
   line = wu_trace_format_event (&stamped);
-  /* Flushed per line: a recording must survive the daemon being killed. */
-  if (fprintf (engine->record, "%s\n", line) < 0 || fflush (engine->record) != 0)
-    {
-      g_warning ("%s: %s; recording stopped", engine->record_path, g_strerror (errno));
-      g_clear_pointer (&engine->record, fclose);
-    }
+  record_line (engine, line);
 }
 
 /* A comment line in the recording, for whoever reads it: what a trace's one link cannot
@@ -266,6 +272,7 @@ static void G_GNUC_PRINTF (3, 4)
 record_comment (WuEngine *engine, gint64 time_us, const char *format, ...)
 {
   g_autofree char *text = NULL;
+  g_autofree char *line = NULL;
   va_list args;
 
   if (engine->record == NULL)
@@ -273,13 +280,9 @@ record_comment (WuEngine *engine, gint64 time_us, const char *format, ...)
   va_start (args, format);
   text = g_strdup_vprintf (format, args);
   va_end (args);
-  if (fprintf (engine->record, "# %" G_GINT64_FORMAT ".%06" G_GINT64_FORMAT " %s\n",
-               time_us / G_USEC_PER_SEC, time_us % G_USEC_PER_SEC, text) < 0 ||
-      fflush (engine->record) != 0)
-    {
-      g_warning ("%s: %s; recording stopped", engine->record_path, g_strerror (errno));
-      g_clear_pointer (&engine->record, fclose);
-    }
+  line = g_strdup_printf ("# %" G_GINT64_FORMAT ".%06" G_GINT64_FORMAT " %s",
+                          time_us / G_USEC_PER_SEC, time_us % G_USEC_PER_SEC, text);
+  record_line (engine, line);
 }
 
 /* What the priority filter left of a sensor's sample, to the controller. */

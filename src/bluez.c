@@ -459,9 +459,12 @@ link_deliver (WuBluezLink *link, LinkChar *ch, const guint8 *data, gsize len)
 
 /* bluetoothd closes a notification's fd when the link drops, and also when the device's
  * services change (Service Changed: the objects go and come back, the device stays
- * connected), often before the D-Bus signals of either are read. Connected, as last said,
- * tells them apart until those come: a lost link's Connected false follows (and ends the
- * wait), a Service Changed's objects go (and setup waits for them to be back). */
+ * connected), often before the D-Bus signals of either are read. Connected or
+ * ServicesResolved, as last said, tells them apart until those come: a lost link's
+ * Connected false follows (and ends the wait), a Service Changed's objects go (and setup
+ * waits for them to be back). ServicesResolved counts too: on a first LE connection
+ * bluetoothd 5.66 can leave Connected false on a live link (link_device_changed()), and a
+ * lost link says both false. */
 static void
 notify_fd_hangup (LinkChar *ch)
 {
@@ -469,7 +472,8 @@ notify_fd_hangup (LinkChar *ch)
   g_autoptr (GDBusProxy) device = object_interface (link->bluez, link->device_path, DEVICE_IFACE);
   g_autofree char *reason = NULL;
 
-  if (device != NULL && proxy_get_bool (device, "Connected"))
+  if (device != NULL
+      && (proxy_get_bool (device, "Connected") || proxy_get_bool (device, "ServicesResolved")))
     {
       reason = g_strdup_printf ("notifications of 0x%04X ended, the device still connected",
                                 ch->spec.uuid);

@@ -231,6 +231,7 @@ class SimulatedBike:
         self.reject_uint8 = False        # Invalid Parameter for the 1-byte 0x04 form
         self.fail_operations = 0         # answer this many target requests with 0x04
         self.refuse_writes = ""          # every WriteValue fails with this BlueZ error
+        self.connected_unsaid = False    # Connect never says Connected true
         self.silent = False              # never indicate a control point response
         self.fail_read = ""              # a characteristic (UUID) whose ReadValue fails
         self.fail_notify = ""            # a characteristic (UUID) whose StartNotify fails
@@ -389,7 +390,8 @@ class SimulatedBike:
             raise self._error("Failed", CONNECT_FAILED)
         self.connected = True
         self.connected_at = time.monotonic()
-        self._set(self.device, DEVICE_IFACE, {"Connected": self.dbus.Boolean(True)})
+        if not self.connected_unsaid:
+            self._set(self.device, DEVICE_IFACE, {"Connected": self.dbus.Boolean(True)})
         # service discovery takes a moment on a real link
         self.GLib.timeout_add(50, self._services_resolved)
 
@@ -720,6 +722,8 @@ class SimulatedBike:
         elif what == "close_notify_fds":        # acquired fds closed, nothing else happens
             for path in list(self.acquired):
                 self._release_acquired(path)
+        elif what == "connected_unsaid":        # bluetoothd 5.66 on a first LE connection:
+            self.connected_unsaid = bool(value)  # connected, Connected never said true
         elif what == "refuse_writes":           # value: "Name: message", "" to stop
             self.refuse_writes = str(value)
         else:
@@ -1074,6 +1078,12 @@ class BluezMock:
         link stays up."""
         self.control("close_notify_fds", True)
 
+    def connected_unsaid(self):
+        """From the next Connect on, Connected is never said true (the link works, the
+        services resolve): bluetoothd 5.66 on a first LE connection ("Device ... is already
+        connected"). A disconnect still says it false."""
+        self.control("connected_unsaid", True)
+
     def refuse_writes(self, error):
         """Every WriteValue fails with ERROR, "Name: message" (e.g. "NotPermitted: Not
         paired", BlueZ's answer for a device that wants bonding); "" to stop."""
@@ -1085,6 +1095,11 @@ class BluezMock:
         _, GLib = _gio()
         self._mock(self.device, "UpdateProperties", "(sa{sv})", (DEVICE_IFACE, {
             "UUIDs": GLib.Variant("as", [uuid16(s) for s in services])}))
+
+    def device_property(self, name):
+        """The Device1 property NAME as bluetoothd (the mock) exports it."""
+        return self._call(self.device, "org.freedesktop.DBus.Properties", "Get", "(ss)",
+                          (DEVICE_IFACE, name), "(v)")[0]
 
     def send_notification(self, uuid, data):
         """Raw bytes on a notifying characteristic (e.g. garbage)."""

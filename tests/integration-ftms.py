@@ -826,6 +826,34 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertEqual(self.bike.calls(self.bike.device, "Disconnect"), [])
         self.assertEqual(len(self.bike.calls(self.bike.device, "Connect")), 1)
 
+    def test_service_changed_with_connected_never_said_true(self):
+        """bluetoothd 5.66 can leave Connected false on a live first LE connection. A
+        Service Changed then closes the fds of a device whose Connected reads false: still
+        set up again on the same connection (it was taken as a lost link, with a backoff);
+        a lost link afterwards is still seen as one."""
+        self.start_bike("ftms", cadence=80.0, power=112)
+        self.bike.connected_unsaid()
+        self.daemon = self.start_daemon(config=self.write_config(config()))
+        path, _ = self.wait_sensor("ftms", Address=ADDRESS, Connected=True)
+        self.wait_state("warming-up")
+        self.wait_capped(8.0)
+        self.assertFalse(self.bike.device_property("Connected"))
+        events = self.sensors("ftms")[path]["Events"]
+        log_before = len(self.daemon.log())
+        self.bike.service_changed()
+        self.wait(lambda: self.bike.state()["in_control"], "control requested again",
+                  self.daemon.log)
+        self.wait(lambda: self.sensors("ftms")[path]["Events"] > events + 20,
+                  "Indoor Bike Data again after the service change", self.daemon.log)
+        log = self.daemon.log()[log_before:]
+        self.assertNotIn("link lost", log)
+        self.assertEqual(self.bike.calls(self.bike.device, "Disconnect"), [])
+        self.assertEqual(len(self.bike.calls(self.bike.device, "Connect")), 1)
+        self.bike.lose_link()
+        self.wait(lambda: not self.sensors("ftms")[path]["Connected"], "the link lost",
+                  self.daemon.log)
+        self.wait_state("paused")
+
     def test_notify_fds_closed_without_a_service_change_is_a_lost_link(self):
         """The notification fds close, the device stays connected and no object goes: not
         a Service Changed after all; after a short wait the link is taken as lost and set

@@ -246,6 +246,7 @@ class SimulatedBike:
         self.stream_timer = 0
         self.started = time.monotonic()
         self.write_times = {}            # chrc path -> time.monotonic() of every WriteValue
+        self.statuses = []               # Machine Status notifications delivered, in order
         self.crank_revs = float(p.get("crank_revs", 65530.0))   # near the u16 wrap
         self.crank_event_s = float(p.get("crank_time", 63.5))   # near the 64 s wrap
         self.last_tick = None
@@ -545,13 +546,15 @@ class SimulatedBike:
         if path in self.acquired:
             try:
                 self.acquired[path][0].send(bytes(data))
-                return True
             except OSError:                  # full (EAGAIN) or closed: dropped, like BlueZ
                 return False
-        if path in self.notifying:
+        elif path in self.notifying:
             self._set(path, CHRC_IFACE, {"Value": self._bytes(data)})
-            return True
-        return False
+        else:
+            return False
+        if uuid == MACHINE_STATUS:
+            self.statuses.append(bytes(data))
+        return True
 
     def subscribed(self, uuid):
         path = self.chrc_paths.get(uuid)
@@ -743,7 +746,9 @@ class SimulatedBike:
                 "acquired": self.dbus.Array(sorted(self.uuid_of[p] for p in self.acquired),
                                             signature="s"),
                 "notifying": self.dbus.Array(sorted(self.uuid_of[p] for p in self.notifying),
-                                             signature="s")}
+                                             signature="s"),
+                "statuses": self.dbus.Array([self._bytes(s) for s in self.statuses],
+                                            signature="ay")}
 
 
 # ======================================================================================
@@ -1111,8 +1116,9 @@ class BluezMock:
     def state(self):
         """connected, connected_at (time.monotonic() of the last Connect), in_control,
         target_power (W; -1: none since the last reset), resistance, acquired / notifying
-        (uuids)."""
-        return self._call("/", BIKE_IFACE, "State", reply="(a{sv})")[0]
+        (uuids), statuses (every Machine Status notification delivered to the client, the
+        bike's own and send_status()'s, oldest first, as bytes; this bluetoothd run)."""
+        return _state(self._call("/", BIKE_IFACE, "State", reply="(a{sv})")[0])
 
     # ---- the call log --------------------------------------------------------------
 
@@ -1214,8 +1220,8 @@ class MockDevice:
             "UUIDs": GLib.Variant("as", [uuid16(s) for s in services])}))
 
     def state(self):
-        return self.mock._call("/", BIKE_IFACE, "DeviceState", "(s)", (self.address,),
-                               "(a{sv})")[0]
+        return _state(self.mock._call("/", BIKE_IFACE, "DeviceState", "(s)", (self.address,),
+                                      "(a{sv})")[0])
 
     def calls(self, method, path=None):
         """Calls of METHOD on the device (or on PATH), in this bluetoothd run."""
@@ -1272,6 +1278,23 @@ class BikeFixtureMixin:
         except AssertionError as e:
             raise AssertionError("%s; %s" % (e, detail() if detail else "")) from None
 
+    def wait_notifications(self, path, count, what, unless=None):
+        """Wait until warmupd has handled COUNT more notifications of the device behind its
+        Sensor1 PATH than it had at the call (Sensor1 Events): a window measured in what
+        warmupd processed, not in wall time, for "nothing came of it" checks. A notification
+        already handed to warmupd at the call (the mock's send returned) is read by then:
+        each characteristic has its own fd, all at the same priority, so the main loop reads
+        it in the pass that reads a later one, or the next; Events is published a pass late.
+        COUNT of 5 or more leaves room for both. UNLESS: a condition that also ends the wait
+        (the link dropped: no more would come), so that the test's own check can tell what
+        went wrong. WHAT names the window in a timeout."""
+        def events():
+            return self.sensors().get(path, {}).get("Events", 0)
+        target = events() + count
+        self.wait(lambda: (unless is not None and unless()) or events() >= target,
+                  "warmupd to handle %d more notifications (%s)" % (count, what),
+                  lambda: "Sensor1 %s: %r" % (path, self.sensors().get(path)))
+
     def wait_sensor(self, kind, timeout=None, **expect):
         """Wait for a Sensor1 of KIND whose properties include EXPECT; returns (path, props)."""
         def found():
@@ -1308,6 +1331,12 @@ class BikeFixtureMixin:
 
     def write_log(self):
         return [w.hex() for _, w in self.poll_writes()]
+
+
+def _state(state):
+    """A device's state() as the test side reads it: statuses as bytes."""
+    state["statuses"] = [bytes(s) for s in state["statuses"]]
+    return state
 
 
 def _device_params(kind, address, name, notify, machine):

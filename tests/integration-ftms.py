@@ -513,10 +513,14 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait_state("cancelled", "idle")
         reset = self.wait_write(RESET, after=cap_index + 1)
         self.wait(lambda: not self.bike.state()["in_control"], "the bike to be released")
-        time.sleep(0.3)                                  # after the bike's own 0x01 status
+        # the stop comes after the bike's own 0x01 status (sent 10 ms after the Reset; a
+        # reset ends a console stop): the same characteristic, so warmupd reads them in order
+        self.wait(lambda: RESET in self.bike.state()["statuses"], "the bike's status 0x01",
+                  lambda: "bike %r" % self.bike.state())
         self.bike.send_status(bytes([0x02, 0x01]))       # stopped by the user
         self.bike.turn_knob(20.0, announce=False)
-        time.sleep(0.3)
+        # the stop handled before Start() (after it, it would be a stop mid-warm-up)
+        self.wait_notifications(self.sensor_path, 5, "the stop handled")
         self.call(OBJECT_PATH, WARMUP_IFACE, "Start")
         self.wait_state("warming-up")
         control = self.wait_write(REQUEST_CONTROL, after=reset + 1)

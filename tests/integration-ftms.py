@@ -542,7 +542,10 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertNotIn(bytes([0x07]), [w for _, w in self.poll_writes()[cap_index:]])
         self.bike.send_status(bytes([0x02, 0x01]))       # stopped by the user
         self.bike.turn_knob(20.0, announce=False)
-        time.sleep(3.0 * SLOW)   # 80 rpm on, three times StartAfter: still stopped
+        self.wait_state("paused")
+        # 80 rpm on for three times StartAfter, in samples warmupd handled (10 Hz): still
+        # stopped
+        self.wait_notifications(self.sensor_path, 30, "3 s of 80 rpm after the stop")
         self.assertNotIn(bytes([0x07]), [w for _, w in self.poll_writes()[stopped_at:]],
                          "the bike was started again while the rider had not stopped pedalling")
         self.assertEqual(self.get(WARMUP_IFACE, "State"), "paused")

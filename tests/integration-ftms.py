@@ -182,15 +182,18 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait_capped(8.5)
         self.wait(lambda: self.get(WARMUP_IFACE, "ResistanceCap") == 8.5, "ResistanceCap 8.5")
 
-    def assert_settled(self, seconds=3.0):
-        """The bike holds the cap: warmupd writes (next to) nothing for SECONDS, although
-        the bike confirms each target with status 0x07 (an echo taken for "above the cap"
-        re-caps, and that re-cap is echoed again: dozens of writes a second)."""
+    def assert_settled(self, samples=40):
+        """The bike holds the cap: warmupd writes (next to) nothing while it handles SAMPLES
+        more of the bike's notifications (4 s of Indoor Bike Data at 10 Hz), although the
+        bike confirms each target with status 0x07 (an echo taken for "above the cap"
+        re-caps, and that re-cap is echoed again: dozens of writes a second, or one a second
+        where the re-cap is held back, each echo one of the notifications counted)."""
         before = len(self.poll_writes())
-        time.sleep(seconds)
+        self.wait_notifications(self.sensor_path, samples, "the bike settled at the cap")
         after = len(self.poll_writes())
-        self.assertLess(after - before, 3, "%d control point writes in %.0f s with the bike "
-                        "settled: %s" % (after - before, seconds, self.write_log()[-12:]))
+        self.assertLess(after - before, 3, "%d control point writes in %d notifications with "
+                        "the bike settled: %s" % (after - before, samples,
+                                                  self.write_log()[-12:]))
 
     def test_level_cap_below_the_range_is_its_minimum(self):
         # Cap=0 on a bike whose range starts at 1.0: 1.0, the lowest it can be set to

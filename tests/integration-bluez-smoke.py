@@ -7,7 +7,6 @@ bike (Reset) on SIGTERM before it exits. The scenario tests are tests/integratio
 
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wutest  # noqa: E402  (prints "1..0 # SKIP" and exits when gi or dbus-daemon is missing)
@@ -150,7 +149,9 @@ class BluezSmoke(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.wait(lambda: "/org/bluez/hb0" in self.bike._call(
             "/", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
             reply="(a{oa{sa{sv}}})")[0], "hb0 published")
-        time.sleep(1.5)
+        # 1.5 s of the bike's samples (10 Hz) handled after hb0 came, or the link dropped
+        self.wait_notifications(path, 15, "the bike's, after hb0 came",
+                                unless=lambda: not self.sensors("ftms")[path]["Connected"])
         self.assertTrue(self.sensors("ftms")[path]["Connected"], "the live link dropped")
         self.assertNotIn("device gone", daemon.log())
         self.assertNotIn("-> /org/bluez/hb0", daemon.log())

@@ -8,7 +8,6 @@ advisory mode (issue 4)."""
 
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wutest  # noqa: E402  (prints "1..0 # SKIP" and exits when gi or dbus-daemon is missing)
@@ -154,12 +153,14 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         sensor = self.bike.add_device("csc", ADDRESS, cadence=80.0, rate=4.0)
         self.daemon = self.start_daemon(config=self.write_config(
             "[Bike]\nAddress=%s\n" % BIKE_ADDRESS))
-        self.wait_sensor("ftms", Address=BIKE_ADDRESS, Connected=True)
+        bike, _ = self.wait_sensor("ftms", Address=BIKE_ADDRESS, Connected=True)
         self.wait_sensor("csc", Address=ADDRESS, Connected=True)
         starts = self.discovery_starts()
         sensor.forget()
         self.wait_sensor("csc", Address=ADDRESS, Connected=False)
-        time.sleep(1.5)
+        # the bike's samples (10 Hz) handled meanwhile: 1.5 s of warmupd going on
+        self.wait_notifications(bike, 15, "the bike's, after the sensor went",
+                                unless=lambda: self.discovery_starts() > starts)
         self.assertEqual(self.discovery_starts(), starts, "scanning for an unlisted sensor")
 
     def test_listed_sensor_gone_is_searched_for(self):

@@ -911,14 +911,19 @@ class FtmsTests(BikeFixtureMixin, wutest.WarmupdTestCase):
         self.assertEqual(self.sensors("cps"), {})
 
     def test_another_trainer_is_not_taken_as_a_power_sensor(self):
-        # a smart trainer offers FTMS and Cycling Power; it is not the configured bike
+        # a smart trainer offers FTMS and Cycling Power; it is not the configured bike. A
+        # cadence sensor next to it is taken (no [Sensors] list): its samples, handled by
+        # warmupd after both devices were offered to it at once, measure the window
         self.start_bike("ftms", cadence=80.0, power=112)
         self.bike.advertise(0x1800, 0x1826, 0x1818)
+        self.bike.add_device("csc", "C0:FF:EE:00:18:16", cadence=80.0, rate=10.0)
         conf = config().replace(ADDRESS, "C0:FF:EE:00:99:99")
         daemon = self.start_daemon(config=self.write_config(conf))
         self.wait(lambda: "discovery off -> on" in daemon.log(), "discovery on", daemon.log)
-        time.sleep(1.5 * SLOW)
-        self.assertEqual(self.sensors(), {})
+        cadence, _ = self.wait_sensor("csc", Address="C0:FF:EE:00:18:16", Connected=True)
+        self.wait_notifications(cadence, 15, "the cadence sensor's",
+                                unless=lambda: self.bike.calls(self.bike.device, "Connect"))
+        self.assertEqual(list(self.sensors()), [cadence])
         self.assertEqual(self.bike.calls(self.bike.device, "Connect"), [],
                          "connected to a trainer that is not the configured bike")
 

@@ -75,9 +75,11 @@ typedef struct {
 typedef enum {
   WU_HISTORY_WRITE_NONE,
   WU_HISTORY_WRITE_INSERT,  /* a new row (session->row.id is 0) */
-  WU_HISTORY_WRITE_UPDATE,  /* rewrite session->row */
-  /* rewrite session->row where its id and start time match; where none does (another
-   * file), a new row (setting its id) */
+  /* rewrite session->row where its id and start time match (a backup restored in place may
+   * hold another warm-up under its id); else its own row by its start time (still running,
+   * under another id); else a new row (setting its id), logged */
+  WU_HISTORY_WRITE_UPDATE,
+  /* the same for a row whose file was replaced, where a new row is expected: not logged */
   WU_HISTORY_WRITE_UPDATE_OR_INSERT,
 } WuHistoryWrite;
 

@@ -692,51 +692,94 @@ find_own_row (WuHistory *history, const WuHistoryRow *row, gint64 *id, GError **
   return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
+static gboolean
+insert_row (WuHistory *history, WuHistoryRow *row, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (sqlite3_prepare_v2 (history->db, "INSERT INTO warmups (" ROW_COLUMNS ") "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &stmt, NULL)
+      != SQLITE_OK)
+    return db_fail (history, error, "preparing a write");
+  bind_row (stmt, row);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  if (ok)
+    row->id = sqlite3_last_insert_rowid (history->db);
+  else
+    db_fail (history, error, "writing a warm-up");
+  sqlite3_finalize (stmt);
+  return ok;
+}
+
+/* ROW rewritten at ID only when the row there is still its warm-up (begun at the same time):
+ * a backup restored into the live file through SQLite's backup API rewrites it in place, so
+ * wu_history_file_changed() does not see it, and may hold another warm-up under that id.
+ * *UPDATED: whether it was. */
+static gboolean
+update_row_at (WuHistory *history, const WuHistoryRow *row, gint64 id, gboolean *updated,
+               GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  gboolean ok;
+
+  if (sqlite3_prepare_v2 (history->db, "UPDATE warmups SET (" ROW_COLUMNS ") = "
+                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+                          "WHERE id = ?15 AND start_time = ?1", -1, &stmt, NULL) != SQLITE_OK)
+    return db_fail (history, error, "preparing a write");
+  bind_row (stmt, row);
+  sqlite3_bind_int64 (stmt, 15, id);
+  ok = sqlite3_step (stmt) == SQLITE_DONE;
+  if (ok)
+    *updated = sqlite3_changes (history->db) == 1;
+  else
+    db_fail (history, error, "writing a warm-up");
+  sqlite3_finalize (stmt);
+  return ok;
+}
+
+/* ROW rewritten where its warm-up is: at its id, else at its own row found by its start
+ * (the file replaced or restored: under another id there). *UPDATED FALSE: nowhere. */
+static gboolean
+update_own_row (WuHistory *history, WuHistoryRow *row, gboolean *updated, GError **error)
+{
+  gint64 id = row->id;
+
+  *updated = FALSE;
+  if (id != 0 && !update_row_at (history, row, id, updated, error))
+    return FALSE;
+  if (*updated)
+    return TRUE;
+  if (!find_own_row (history, row, &id, error))
+    return FALSE;
+  if (id == 0 || id == row->id)
+    return TRUE;   /* none (at its id it would have been updated) */
+  if (!update_row_at (history, row, id, updated, error))
+    return FALSE;
+  if (*updated)
+    row->id = id;
+  return TRUE;
+}
+
 gboolean
 wu_history_write (WuHistory *history, WuHistoryWrite write, WuHistoryRow *row, GError **error)
 {
-  const char *sql;
-  sqlite3_stmt *stmt = NULL;
-  gint64 id = row->id;
-  gboolean ok;
+  gint64 old_id = row->id;
+  gboolean updated = FALSE;
 
   if (write == WU_HISTORY_WRITE_NONE)
     return TRUE;
-  if (write == WU_HISTORY_WRITE_UPDATE_OR_INSERT)
-    {
-      /* another file: its own row there is the one begun at the same time and still
-       * running (its id may be another warm-up's there); none: a new row */
-      if (!find_own_row (history, row, &id, error))
-        return FALSE;
-      write = id != 0 ? WU_HISTORY_WRITE_UPDATE : WU_HISTORY_WRITE_INSERT;
-    }
-  if (write == WU_HISTORY_WRITE_INSERT)
-    sql = "INSERT INTO warmups (" ROW_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-  else
-    sql = "UPDATE warmups SET (" ROW_COLUMNS ") = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-          "WHERE id = ?15";
-  if (sqlite3_prepare_v2 (history->db, sql, -1, &stmt, NULL) != SQLITE_OK)
-    return db_fail (history, error, "preparing a write");
-  bind_row (stmt, row);
-  if (write == WU_HISTORY_WRITE_UPDATE)
-    sqlite3_bind_int64 (stmt, 15, id);
-  ok = sqlite3_step (stmt) == SQLITE_DONE;
-  if (!ok)
-    db_fail (history, error, "writing a warm-up");
-  sqlite3_finalize (stmt);
-  if (!ok)
+  if (write != WU_HISTORY_WRITE_INSERT && !update_own_row (history, row, &updated, error))
     return FALSE;
-  if (write == WU_HISTORY_WRITE_INSERT)
-    row->id = sqlite3_last_insert_rowid (history->db);
-  else if (sqlite3_changes (history->db) != 1)
-    {
-      /* the row was deleted under us (same file): written again as a new row */
-      g_message ("%s: warm-up %" G_GINT64_FORMAT " is no longer in the database; written "
-                 "again", history->display_path, id);
-      return wu_history_write (history, WU_HISTORY_WRITE_INSERT, row, error);
-    }
-  else
-    row->id = id;
+  if (updated)
+    return TRUE;
+  if (!insert_row (history, row, error))
+    return FALSE;
+  /* UPDATE_OR_INSERT is for another file, where a new row is expected */
+  if (write == WU_HISTORY_WRITE_UPDATE)
+    g_message ("%s: warm-up %" G_GINT64_FORMAT " is no longer in the database (deleted, or a "
+               "backup restored over it); written again as warm-up %" G_GINT64_FORMAT,
+               history->display_path, old_id, row->id);
   return TRUE;
 }
 

@@ -1,6 +1,7 @@
 /* The session history: the pure session tracker (table-driven) and the SQLite store (in
  * temp directories): schema creation, migration from version 1, a row across a simulated
- * session, an unfinished row closed as interrupted, a corrupt file, a read-only directory. */
+ * session, an unfinished row closed as interrupted, a backup restored into the live file, a
+ * corrupt file, a read-only directory. */
 #include "wu-history.h"
 #include "wu-error.h"
 
@@ -634,6 +635,106 @@ test_update_of_a_deleted_row (Fixture *f, gconstpointer data)
   wu_history_session_clear (&session);
 }
 
+/* A backup restored into the live file through SQLite's backup API (sqlite3 history.db
+ * ".restore backup.db", as the README advises): the file is rewritten in place, so it does
+ * not look replaced, and the backup's warm-ups 1-3 now sit under the ids warmupd had. */
+static void
+restore_backup_in_place (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *backup_dir = g_build_filename (f->dir, "backup", NULL);
+  g_autofree char *backup_path = g_build_filename (backup_dir, WU_HISTORY_FILE_NAME, NULL);
+  WuHistory *backup = wu_history_open (backup_dir, &error);
+  sqlite3 *live = NULL, *source = NULL;
+  sqlite3_backup *copy;
+
+  g_assert_no_error (error);
+  for (int i = 1; i <= 3; i++)
+    {
+      WuHistoryRow old;
+
+      wu_history_row_init (&old);
+      old.start_us = T0 - S (i * 86400);
+      old.end_us = old.start_us + S (600);
+      old.outcome = WU_OUTCOME_COMPLETE;
+      old.counted_s = 600;
+      old.source = g_strdup ("backup");
+      g_assert_true (wu_history_write (backup, WU_HISTORY_WRITE_INSERT, &old, &error));
+      g_assert_no_error (error);
+      wu_history_row_clear (&old);
+    }
+  wu_history_free (backup);
+  g_assert_cmpint (sqlite3_open (f->path, &live), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_open (backup_path, &source), ==, SQLITE_OK);
+  copy = sqlite3_backup_init (live, "main", source, "main");
+  g_assert_nonnull (copy);
+  g_assert_cmpint (sqlite3_backup_step (copy, -1), ==, SQLITE_DONE);
+  g_assert_cmpint (sqlite3_backup_finish (copy), ==, SQLITE_OK);
+  sqlite3_close (source);
+  sqlite3_close (live);
+}
+
+#define BACKUP_ROWS "1:backup:complete:600.0:-,2:backup:complete:600.0:-,3:backup:complete:600.0:-"
+#define ALL_ROWS "SELECT group_concat(id || ':' || source || ':' || coalesce(outcome, 'running') " \
+  "|| ':' || counted_seconds || ':' || coalesce(rounds, '-'), ',') FROM warmups"
+
+/* The running warm-up's next progress write after the restore: the backup's warm-up 1 is
+ * left alone (it was overwritten: the UPDATE went by id alone) and ours is written anew. */
+static void
+test_backup_restored_mid_warmup (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = wu_history_open (f->dir, &error);
+  WuHistorySession session;
+  WuHistorySnapshot snap;
+
+  g_assert_no_error (error);
+  wu_history_session_init (&session);
+  snapshot_at (&snap, 0, 0, 30);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
+                                                                WU_STATE_WARMING_UP, &snap));
+  g_assert_cmpint (session.row.id, ==, 1);
+  restore_backup_in_place (f);
+  g_assert_false (wu_history_file_changed (history));
+  snapshot_at (&snap, 20, 20, 30);
+  write_step (history, &session, wu_history_session_progress (&session, &snap));
+  g_assert_cmpint (session.row.id, ==, 4);
+  assert_sql (f, ALL_ROWS, BACKUP_ROWS ",4:replay:ride.trace:running:20.0:-");
+  /* from then on it is written where it now is */
+  snapshot_at (&snap, 30, 30, 30);
+  write_step (history, &session, wu_history_session_progress (&session, &snap));
+  g_assert_cmpint (session.row.id, ==, 4);
+  assert_sql (f, ALL_ROWS, BACKUP_ROWS ",4:replay:ride.trace:running:30.0:-");
+  wu_history_session_clear (&session);
+}
+
+/* The guided routine's rounds after the restore go into our completed warm-up, written
+ * anew, not into the backup's warm-up under its old id. */
+static void
+test_backup_restored_before_the_routine_outcome (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = wu_history_open (f->dir, &error);
+  WuHistorySession session;
+  WuHistorySnapshot snap;
+
+  g_assert_no_error (error);
+  wu_history_session_init (&session);
+  snapshot_at (&snap, 0, 0, 30);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
+                                                                WU_STATE_WARMING_UP, &snap));
+  snapshot_at (&snap, 700, 600, -1);
+  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_WARMING_UP,
+                                                                WU_STATE_COMPLETE, &snap));
+  restore_backup_in_place (f);
+  wu_history_session_routine_begun (&session);
+  write_step (history, &session, wu_history_session_routine_outcome (&session, "after-bike-warmup",
+                                                                     2, "better", NULL));
+  g_assert_cmpint (session.row.id, ==, 4);
+  assert_sql (f, ALL_ROWS, BACKUP_ROWS ",4:replay:ride.trace:complete:600.0:2");
+  wu_history_session_clear (&session);
+}
+
 /* history.db moved aside mid-warm-up (the row went into a new file under id 1), then the
  * original put back: opened again, the running row there (id 3) is kept, not closed as
  * interrupted, and written by its start (id 1 there is an old warm-up, left alone); no
@@ -837,6 +938,9 @@ main (int argc, char **argv)
   ADD ("file-changed", test_file_changed);
   ADD ("original-file-put-back", test_original_file_put_back);
   ADD ("update-of-a-deleted-row", test_update_of_a_deleted_row);
+  ADD ("backup-restored-mid-warm-up", test_backup_restored_mid_warmup);
+  ADD ("backup-restored-before-the-routine-outcome",
+       test_backup_restored_before_the_routine_outcome);
   ADD ("corrupt-file", test_corrupt_file);
   ADD ("corrupt-pages", test_corrupt_pages);
   ADD ("directory-is-a-file", test_directory_is_a_file);

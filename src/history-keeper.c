@@ -148,13 +148,38 @@ follow_the_file (WuHistoryKeeper *keeper, int busy_ms)
     store (keeper, WU_HISTORY_WRITE_NONE, STORE_RETRY);
 }
 
+static gboolean on_retry (gpointer user_data);
+
+/* What failed is tried again in RETRY_SECONDS, whatever comes (between warm-ups nothing else
+ * does). */
+static void
+schedule_retry (WuHistoryKeeper *keeper)
+{
+  if (keeper->retry_timer != 0)
+    return;
+  keeper->retry_timer = g_timeout_add_seconds (RETRY_SECONDS, on_retry, keeper);
+  g_source_set_name_by_id (keeper->retry_timer, "[warmupd] history retry");
+}
+
+/* Tries again what failed: the writes owed (opening the database first when needed), else,
+ * with nothing to write, opening it (it failed at start-up, or since). */
+static void
+try_again (WuHistoryKeeper *keeper)
+{
+  if (has_unsaved (keeper))
+    store (keeper, WU_HISTORY_WRITE_NONE, STORE_RETRY);
+  else if (keeper->history == NULL && keeper->directory != NULL
+           && !open_history (keeper, BUSY_MS))
+    schedule_retry (keeper);
+}
+
 static gboolean
 on_retry (gpointer user_data)
 {
   WuHistoryKeeper *keeper = user_data;
 
   keeper->retry_timer = 0;
-  store (keeper, WU_HISTORY_WRITE_NONE, STORE_RETRY);
+  try_again (keeper);
   return G_SOURCE_REMOVE;
 }
 
@@ -193,7 +218,11 @@ wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
     }
   keeper->directory = g_steal_pointer (&directory);
   if (!open_history (keeper, STARTUP_BUSY_MS))
-    return keeper;
+    {
+      /* a lock held by another process for a while, say: tried again until it opens */
+      schedule_retry (keeper);
+      return keeper;
+    }
   if (!wu_history_count (keeper->history, &count, &error))
     g_message ("history: %s (%s)%s", wu_history_get_path (keeper->history), error->message,
                wu_history_get_recovered (keeper->history) > 0
@@ -265,7 +294,8 @@ write_row (WuHistoryKeeper *keeper, WuHistoryRow *row, gboolean elsewhere, Store
  * (keeper->pending) are written first, oldest first; HistoryError is cleared once all are.
  * An input with no progress step never writes, and a write waits BUSY_MS at most for a
  * lock: a locked database does not hold the main loop up. WHY says what may be done: only
- * a state change, a retry or shutdown opens the database when it is not open. */
+ * a state change, a retry (the timer, GetHistory) or shutdown opens the database when it is
+ * not open. */
 static void
 store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why)
 {
@@ -304,12 +334,8 @@ store (WuHistoryKeeper *keeper, WuHistoryWrite write, StoreWhy why)
   set_error (keeper, NULL);
   return;
 later:
-  /* tried again in a while, whatever comes (between warm-ups nothing else does) */
-  if (keeper->retry_timer == 0 && why != STORE_FINAL)
-    {
-      keeper->retry_timer = g_timeout_add_seconds (RETRY_SECONDS, on_retry, keeper);
-      g_source_set_name_by_id (keeper->retry_timer, "[warmupd] history retry");
-    }
+  if (why != STORE_FINAL)
+    schedule_retry (keeper);
 }
 
 /* A new warm-up replaces the row in memory: the last one is written first if it can be,
@@ -446,6 +472,8 @@ wu_history_keeper_list (WuHistoryKeeper *keeper, gint64 before_id, guint limit, 
 
   /* what is listed is what is on disk, not a deleted file */
   follow_the_file (keeper, BUSY_MS);
+  if (keeper->history == NULL)
+    try_again (keeper);   /* not open: it may open now, without waiting for the retry */
   if (keeper->history == NULL)
     {
       g_set_error (error, WU_ERROR, WU_ERROR_HISTORY_UNAVAILABLE, "%s", keeper->error);

@@ -13,7 +13,8 @@ typedef struct WuHistoryKeeper WuHistoryKeeper;
 /* The database is history.db in STATE_DIR_OPTION (--state-dir), else in $STATE_DIRECTORY
  * (systemd's StateDirectory=, the first path when it lists several); with neither, no
  * history is kept. Never fails: a database that cannot be used is logged and reported by
- * wu_history_keeper_get_error(). */
+ * wu_history_keeper_get_error(), and opened again every 10 s (and by
+ * wu_history_keeper_list()) until it opens. */
 WuHistoryKeeper *wu_history_keeper_new (WuEngine *engine, const char *state_dir_option);
 void wu_history_keeper_free (WuHistoryKeeper *keeper);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuHistoryKeeper, wu_history_keeper_free)
@@ -50,7 +51,7 @@ void wu_history_keeper_set_error_func (WuHistoryKeeper *keeper, WuHistoryKeeperE
 
 /* The warm-ups whose id is below BEFORE_ID (0: from the newest), newest first, as aa{sv}
  * (floating); at most LIMIT of them, and never more than WU_HISTORY_REPLY_MAX_ROWS or
- * WU_HISTORY_REPLY_MAX_BYTES (LIMIT 0: as many as that). WU_ERROR_HISTORY_UNAVAILABLE when
- * no history is kept. */
+ * WU_HISTORY_REPLY_MAX_BYTES (LIMIT 0: as many as that). The database is opened first when
+ * it is not open (it failed to). WU_ERROR_HISTORY_UNAVAILABLE when no history is kept. */
 GVariant *wu_history_keeper_list (WuHistoryKeeper *keeper, gint64 before_id, guint limit,
                                   GError **error);

@@ -537,6 +537,40 @@ class HistoryTests(wutest.WarmupdTestCase):
                  message="HistoryError cleared")
         self.assertTrue(d.running())
 
+    def start_with_the_database_locked(self):
+        """warmupd started while another process holds the write lock (an sqlite3 shell mid
+        transaction, a backup): opening fails, as closing unfinished rows needs the lock.
+        Returns the daemon and the lock's connection."""
+        self.fill_history(2)
+        lock = self.hold_write_lock()
+        d = self.start_daemon(args=self.state_args())
+        wait_for(lambda: "locked" in self.get(WARMUP_IFACE, "HistoryError"),
+                 message="the failed opening in HistoryError")
+        name, _ = self.history_error_name()
+        self.assertEqual(name, "io.github.warmupd.Error.HistoryUnavailable")
+        return d, lock
+
+    def test_locked_at_startup_opened_by_the_retry(self):
+        """Nothing else happens (no warm-up, no GetHistory): the retry every 10 s opens the
+        database once the lock is gone (nothing retried it before: history stayed off until
+        a warm-up's next state change)."""
+        d, lock = self.start_with_the_database_locked()
+        lock.execute("COMMIT")
+        # the retry comes every 10 s: the default deadline (30 s) is three of them
+        wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") == "",
+                 message="HistoryError cleared by the retry")
+        self.assert_in_log(d, "history back on")
+        self.assertEqual([r["id"] for r in self.history()], [2, 1])
+
+    def test_locked_at_startup_get_history_opens_it(self):
+        """GetHistory opens the database when it is not open, without waiting for the
+        retry (it answered HistoryUnavailable until a warm-up's next state change)."""
+        _, lock = self.start_with_the_database_locked()
+        lock.execute("COMMIT")
+        self.assertEqual([r["id"] for r in self.history()], [2, 1])
+        wait_for(lambda: self.get(WARMUP_IFACE, "HistoryError") == "",
+                 message="HistoryError cleared")
+
     def test_warmup_without_cadence_leaves_cadence_out(self):
         # started by hand on an empty trace and cancelled: no cadence was ever reported
         conf = self.write_config("[Warmup]\nAutostart=manual\n")

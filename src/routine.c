@@ -166,6 +166,96 @@ invalid_utf8_line (const char *contents, gsize length)
   return line;
 }
 
+/* The rules below are GKeyFile's (GLib 2.74, g_key_file_parse_line() and the functions it
+ * calls), checked here so that what it would reject is reported with its line: its own
+ * error has no line number. */
+
+/* A [Group] line (LINE starts at '['): '[', a name, ']', then only spaces and tabs; the name
+ * neither empty nor with '[' or an ASCII control character. The name, or NULL and
+ * *PROBLEM. */
+static char *
+group_header_name (const char *line, const char **problem)
+{
+  const char *close = strchr (line, ']');
+  gsize name_len = close != NULL ? (gsize) (close - line - 1) : 0;
+
+  if (close == NULL || name_len == 0 || memchr (line + 1, '[', name_len) != NULL
+      || close[1 + strspn (close + 1, " \t")] != '\0')
+    {
+      *problem = "a group header must be [Name]";
+      return NULL;
+    }
+  for (gsize i = 1; i <= name_len; i++)
+    if (g_ascii_iscntrl (line[i]))
+      {
+        *problem = "a group name must not contain a control character";
+        return NULL;
+      }
+  return g_strndup (line + 1, name_len);
+}
+
+static gboolean
+is_locale_char (const char *p)
+{
+  return *p != '\0' && (g_unichar_isalnum (g_utf8_get_char (p)) || strchr ("-_.@", *p) != NULL);
+}
+
+/* A key (trimmed): a name, then at most one [locale] of letters, digits, '-', '_', '.',
+ * '@' at its very end, with no space before it. NULL, or what is wrong. */
+static const char *
+key_name_problem (const char *key)
+{
+  static const char brackets[] = "'[' and ']' only around a locale at its end (Name[de])";
+  const char *bracket = strpbrk (key, "[]");
+  const char *p;
+
+  if (bracket == NULL)
+    return NULL;
+  if (*bracket == ']')
+    return brackets;
+  if (bracket[-1] == ' ')
+    return "a space before its [locale]";
+  for (p = bracket + 1; is_locale_char (p); p = g_utf8_next_char (p))
+    ;
+  return p[0] == ']' && p[1] == '\0' ? NULL : brackets;
+}
+
+/* Line N (LINE: leading blanks and the '\r' of a "\r\n" removed) under *GROUP, a group
+ * header updating *GROUP: *NAME becomes what it defines ("GROUP" or "GROUP\nKEY"), left
+ * NULL for a blank line or a comment. */
+static gboolean
+scan_line (Parser *parser, const char *line, guint n, char **group, char **name,
+           GError **error)
+{
+  const char *equals = strchr (line, '=');
+  const char *problem = NULL;
+  g_autofree char *key = NULL;
+
+  if (line[0] == '\0' || line[0] == '#')
+    return TRUE;
+  if (line[0] == '[')
+    {
+      char *header = group_header_name (line, &problem);
+      if (header == NULL)
+        return fail (parser, error, n, "%s", problem);
+      g_free (*group);
+      *group = header;
+      *name = g_strdup (header);
+      return TRUE;
+    }
+  if (equals == NULL)
+    return fail (parser, error, n, "expected Key=Value, [Group] or a # comment");
+  key = g_strstrip (g_strndup (line, equals - line));
+  if (key[0] == '\0')
+    return fail (parser, error, n, "a key is missing before '='");
+  if (*group == NULL)
+    return fail (parser, error, n, "key %s comes before any [Group]", key);
+  if ((problem = key_name_problem (key)) != NULL)
+    return fail (parser, error, n, "key '%s': %s", key, problem);
+  *name = g_strconcat (*group, "\n", key, NULL);
+  return TRUE;
+}
+
 /* Every line must be blank, a comment, [Group] or Key=Value inside a group; groups and keys
  * appear once. Records where each stands (GKeyFile forgets line numbers). */
 static gboolean
@@ -183,42 +273,24 @@ scan_lines (Parser *parser, const char *contents, gsize length, GError **error)
   for (guint i = 0; lines[i] != NULL; i++)
     {
       guint n = i + 1;
-      g_autofree char *line = g_strstrip (g_strdup (lines[i]));
+      gsize len = strlen (lines[i]);
       g_autofree char *name = NULL;
-      const char *equals;
+      guint first;
 
-      if (line[0] == '\0' || line[0] == '#')
+      /* GKeyFile drops one '\r' before a '\n' (a last line without one keeps it) */
+      if (lines[i + 1] != NULL && len > 0 && lines[i][len - 1] == '\r')
+        lines[i][len - 1] = '\0';
+      if (!scan_line (parser, g_strchug (lines[i]), n, &group, &name, error))
+        return FALSE;
+      if (name == NULL)
         continue;
-      if (line[0] == '[')
-        {
-          gsize len = strlen (line);
-          if (line[len - 1] != ']' || len < 3 || strpbrk (line + 1, "[]") != line + len - 1)
-            return fail (parser, error, n, "a group header must be [Name]");
-          g_free (group);
-          group = g_strndup (line + 1, len - 2);
-          name = g_strdup (group);
-        }
-      else if ((equals = strchr (line, '=')) == NULL)
-        return fail (parser, error, n, "expected Key=Value, [Group] or a # comment");
-      else
-        {
-          g_autofree char *key = g_strstrip (g_strndup (line, equals - line));
-          if (key[0] == '\0')
-            return fail (parser, error, n, "a key is missing before '='");
-          if (group == NULL)
-            return fail (parser, error, n, "key %s comes before any [Group]", key);
-          name = g_strconcat (group, "\n", key, NULL);
-        }
-      if (g_hash_table_contains (parser->lines, name))
-        {
-          const char *newline = strchr (name, '\n');
-          guint first = GPOINTER_TO_UINT (g_hash_table_lookup (parser->lines, name));
-          if (newline == NULL)
-            return fail (parser, error, n, "group [%s] appears twice (first on line %u)", name,
-                         first);
-          return fail (parser, error, n, "key %s appears twice in [%s] (first on line %u)",
-                       newline + 1, group, first);
-        }
+      first = GPOINTER_TO_UINT (g_hash_table_lookup (parser->lines, name));
+      if (first != 0 && strchr (name, '\n') == NULL)
+        return fail (parser, error, n, "group [%s] appears twice (first on line %u)", name,
+                     first);
+      if (first != 0)
+        return fail (parser, error, n, "key %s appears twice in [%s] (first on line %u)",
+                     strchr (name, '\n') + 1, group, first);
       g_hash_table_insert (parser->lines, g_steal_pointer (&name), GUINT_TO_POINTER (n));
     }
   return TRUE;
@@ -554,8 +626,9 @@ wu_routine_parse (const char *contents, gssize length, const char *path,
    * whatever the locale (without it GKeyFile dropped or kept it by the locale). */
   if (!g_key_file_load_from_data (file, contents, len, G_KEY_FILE_KEEP_TRANSLATIONS, &local_error))
     {
-      /* the line scan lets through only what GKeyFile accepts; kept as a safety net */
-      fail (&parser, error, 1, "%s", local_error->message);
+      /* the line scan lets through only what GKeyFile accepts; kept as a safety net, with
+       * no line number: GKeyFile gives none, and line 1 misled */
+      g_set_error (error, WU_ERROR, WU_ERROR_MALFORMED, "%s: %s", path, local_error->message);
       return NULL;
     }
   if (!parse_groups (&parser, routine, expected_id, error))

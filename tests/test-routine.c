@@ -307,6 +307,25 @@ static const BrokenCase broken_cases[] = {
   { "empty-value", HEAD "[Step a]\nName=\nCount=reps\nAmount=3\nPosition=standing\nInstruction=I\n",
     NULL, "t.routine:6: ", "Name is empty" },
   { "not-utf8", HEAD "[Step a]\nName=A\xff\nCount=reps\n", NULL, "t.routine:6: ", "UTF-8" },
+  /* lines GKeyFile (GLib 2.74) rejects: the line scan names their line (GKeyFile's error,
+   * at "t.routine:1: ", did not) */
+  { "bracket-in-key", HEAD STEP "Na[me=x\n", NULL, "t.routine:11: ", "key 'Na[me': '[' and ']'" },
+  { "closing-bracket-in-key", HEAD STEP "Name]=x\n", NULL, "t.routine:11: ", "key 'Name]'" },
+  { "key-starting-with-bracket", HEAD STEP "]Name=x\n", NULL, "t.routine:11: ", "key ']Name'" },
+  { "text-after-locale", HEAD STEP "Name[de]x=y\n", NULL, "t.routine:11: ", "key 'Name[de]x'" },
+  { "two-locales", HEAD STEP "Name[de][fr]=y\n", NULL, "t.routine:11: ", "key 'Name[de][fr]'" },
+  { "space-in-locale", HEAD STEP "Name[d e]=x\n", NULL, "t.routine:11: ", "key 'Name[d e]'" },
+  { "unclosed-locale", HEAD STEP "Name[de=x\n", NULL, "t.routine:11: ", "key 'Name[de'" },
+  { "space-before-locale", HEAD STEP "Name [de]=x\n", NULL, "t.routine:11: ",
+    "key 'Name [de]': a space before" },
+  { "tab-in-group-name", HEAD STEP "[Step\tb]\n", NULL, "t.routine:11: ", "control character" },
+  { "delete-in-group-name", HEAD STEP "[Step b\x7f]\n", NULL, "t.routine:11: ",
+    "control character" },
+  { "form-feed-after-group", HEAD STEP "[Step b]\f\n", NULL, "t.routine:11: ", "group header" },
+  { "two-carriage-returns-after-group", HEAD STEP "[Step b]\r\r\n", NULL, "t.routine:11: ",
+    "group header" },
+  { "carriage-return-after-the-last-group", HEAD STEP "[Step b]\r", NULL, "t.routine:11: ",
+    "group header" },
 };
 
 static void

@@ -789,10 +789,17 @@ column_double (sqlite3_stmt *stmt, int index)
   return sqlite3_column_type (stmt, index) == SQLITE_NULL ? -1 : sqlite3_column_double (stmt, index);
 }
 
+/* The text as UTF-8 (NULL stays NULL): a hand-edited or damaged file may hold other bytes,
+ * which would reach g_variant_new_string() (a CRITICAL, and the field dropped from
+ * GetHistory). They become U+FFFD. */
 static char *
 column_text (sqlite3_stmt *stmt, int index)
 {
-  return g_strdup ((const char *) sqlite3_column_text (stmt, index));
+  const char *text = (const char *) sqlite3_column_text (stmt, index);
+
+  if (text == NULL)
+    return NULL;
+  return g_utf8_make_valid (text, sqlite3_column_bytes (stmt, index));
 }
 
 static WuHistoryRow *

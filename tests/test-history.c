@@ -1,7 +1,7 @@
 /* The session history: the pure session tracker (table-driven) and the SQLite store (in
  * temp directories): schema creation, migration from version 1, a row across a simulated
- * session, an unfinished row closed as interrupted, a backup restored into the live file, a
- * corrupt file, a read-only directory. */
+ * session, an unfinished row closed as interrupted, a backup restored into the live file,
+ * text that is not UTF-8, a corrupt file, a read-only directory. */
 #include "wu-history.h"
 #include "wu-error.h"
 
@@ -735,6 +735,38 @@ test_backup_restored_before_the_routine_outcome (Fixture *f, gconstpointer data)
   wu_history_session_clear (&session);
 }
 
+/* Text that is not UTF-8 in a row (a hand-edited or damaged file) is read back with U+FFFD
+ * for the bad bytes: it went into g_variant_new_string() as it was (a CRITICAL, fatal here
+ * as under the integration tests, and the field dropped from GetHistory). */
+static void
+test_text_not_utf8_read_back_valid (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuHistory) history = wu_history_open (f->dir, &error);
+  g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GVariant) dict = NULL;
+  const WuHistoryRow *row;
+  const char *text = NULL;
+
+  g_assert_no_error (error);
+  sql_exec (f->path, "INSERT INTO warmups (start_time, end_time, outcome, source, routine, "
+                     "rounds, assessment) VALUES ('2024-05-01T07:30:12Z', "
+                     "'2024-05-01T07:40:12Z', 'complete', CAST(X'41FF42' AS TEXT), "
+                     "CAST(X'FF' AS TEXT), 1, CAST(X'C3' AS TEXT))");
+  rows = wu_history_list (history, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 1);
+  row = g_ptr_array_index (rows, 0);
+  g_assert_cmpstr (row->source, ==, "A\uFFFDB");
+  g_assert_cmpstr (row->routine, ==, "\uFFFD");
+  g_assert_cmpstr (row->assessment, ==, "\uFFFD");
+  dict = g_variant_ref_sink (wu_history_row_to_variant (row));
+  g_assert_true (g_variant_lookup (dict, "source", "&s", &text));
+  g_assert_cmpstr (text, ==, "A\uFFFDB");
+  g_assert_true (g_variant_lookup (dict, "routine", "&s", &text));
+  g_assert_true (g_variant_lookup (dict, "assessment", "&s", &text));
+}
+
 /* history.db moved aside mid-warm-up (the row went into a new file under id 1), then the
  * original put back: opened again, the running row there (id 3) is kept, not closed as
  * interrupted, and written by its start (id 1 there is an old warm-up, left alone); no
@@ -941,6 +973,7 @@ main (int argc, char **argv)
   ADD ("backup-restored-mid-warm-up", test_backup_restored_mid_warmup);
   ADD ("backup-restored-before-the-routine-outcome",
        test_backup_restored_before_the_routine_outcome);
+  ADD ("text-not-utf8-read-back-valid", test_text_not_utf8_read_back_valid);
   ADD ("corrupt-file", test_corrupt_file);
   ADD ("corrupt-pages", test_corrupt_pages);
   ADD ("directory-is-a-file", test_directory_is_a_file);

@@ -12,9 +12,7 @@
  *    for wu_cadence_take_noise_report().
  *    With several magnets, a revolution's period is measured from the pulse of the same
  *    magnet a revolution earlier, so that magnets spaced unevenly around the crank (fixed
- *    by hand, at 170 and 190 degrees) do not make the cadence swing with each pulse. A gap
- *    far from the one the same magnet's pass took a revolution ago (a pulse missed, or one
- *    too many) leaves the pace as it was until the train has seen a whole revolution again.
+ *    by hand, at 170 and 190 degrees) do not make the cadence swing with each pulse.
  *  - wu_cadence_edge(): an edge of either direction ([Gpio] Edge=both). Closings and openings
  *    are two pulse trains: periods are measured from an edge to the next one of the same
  *    direction, so that one magnet pass is one pulse of each, however long the switch stays
@@ -77,9 +75,6 @@ typedef struct {
    * revolution back (pulses_per_revolution earlier) passed the same magnet. */
   gint64 recent_us[WU_CADENCE_MAX_PULSES_PER_REVOLUTION + 1];
   guint newest, n_recent;
-  gboolean realigning;         /* out of step with the magnets: no period until a whole
-                                  revolution */
-  double longest_share;        /* the longest gap between magnets, of a revolution (0: none) */
 } WuCadencePulseTrain;
 
 /* Plain data so it can live inside its owner; touch it only through the functions. */

@@ -167,122 +167,18 @@ revolution_period_us (const WuCadencePulseTrain *pulses, guint per_revolution, g
   return gap * per_revolution;
 }
 
-/* Whether the train has seen a whole revolution and the gap before it: the gap its next
- * pulse closes has a match a revolution back. */
-static gboolean
-train_knows_next_gap (const WuCadencePulseTrain *pulses, guint per_revolution)
-{
-  return per_revolution > 1 && pulses->n_recent >= per_revolution + 1;
-}
-
-/* The gap the same magnet's pass took a revolution before the train's next pulse. */
-static gint64
-same_magnet_gap_us (const WuCadencePulseTrain *pulses, guint per_revolution)
-{
-  return train_pulse_back (pulses, per_revolution - 1) - train_pulse_back (pulses, per_revolution);
-}
-
-/* Note the longest gap between two magnets, as a share of the whole revolution that ends
- * with the train's newest pulse (kept while the train realigns). */
-static void
-note_longest_share (WuCadencePulseTrain *pulses, guint per_revolution)
-{
-  gint64 revolution, longest = 0;
-
-  if (!train_knows_next_gap (pulses, per_revolution))
-    return;
-  revolution = train_pulse_back (pulses, 0) - train_pulse_back (pulses, per_revolution);
-  for (guint back = 0; back < per_revolution; back++)
-    longest = MAX (longest, train_pulse_back (pulses, back) - train_pulse_back (pulses, back + 1));
-  pulses->longest_share = (double) longest / (double) revolution;
-}
-
-/* The share of a revolution after which the train's next pulse is overdue: the longest gap
- * between two magnets (an even share until a whole revolution was seen). The longest, not
- * the next magnet's own: a later due time only delays the fall, a due time too early (a
- * pulse too many or one missed put the magnets out of step) took the reading below the
- * pace in a normal gap. */
+/* The share of a revolution the train's next gap should take, with its newest pulse
+ * remembered: what the same magnet's gap took a revolution ago. */
 static double
 next_gap_share (const WuCadencePulseTrain *pulses, guint per_revolution)
 {
-  return CLAMP (pulses->longest_share, 1.0 / per_revolution, 1.0);
-}
+  gint64 revolution, gap;
 
-typedef enum {
-  MAGNET_GAP_AS_BEFORE,
-  MAGNET_GAP_SPLIT,          /* a pulse too many (a stray field, bounce let through) */
-  MAGNET_GAP_AFTER_MISSED,   /* the magnet before passed unseen (a weak one) */
-} MagnetGap;
-
-/* GAP against the one the same magnet's pass took a revolution ago. Rider jitter is a few
- * per cent and a change of pace spreads over revolutions; a missed pulse about doubles the
- * gap, a pulse too many splits it. A sudden change of pace beyond these bounds costs a
- * revolution's delay. */
-#define MAGNET_GAP_SHORTEST 0.5
-#define MAGNET_GAP_LONGEST 1.5
-static MagnetGap
-compare_magnet_gap (const WuCadencePulseTrain *pulses, guint per_revolution, gint64 gap)
-{
-  double before;
-
-  if (!train_knows_next_gap (pulses, per_revolution))
-    return MAGNET_GAP_AS_BEFORE;
-  before = (double) same_magnet_gap_us (pulses, per_revolution);
-  if ((double) gap < MAGNET_GAP_SHORTEST * before)
-    return MAGNET_GAP_SPLIT;
-  if ((double) gap > MAGNET_GAP_LONGEST * before)
-    return MAGNET_GAP_AFTER_MISSED;
-  return MAGNET_GAP_AS_BEFORE;
-}
-
-static void
-reject_edge (WuCadence *cadence)
-{
-  cadence->rejected++;
-  for (guint i = 0; i < G_N_ELEMENTS (cadence->trains); i++)
-    if (cadence->trains[i].rejected_since < G_MAXUINT)
-      cadence->trains[i].rejected_since++;
-}
-
-/* A rest or a noisy line: the pace, and the train's record of its magnets, start again. */
-static void
-forget_pace (WuCadence *cadence, WuCadencePulseTrain *pulses)
-{
-  forget_periods (cadence);
-  train_forget (pulses);
-  pulses->realigning = FALSE;
-  pulses->longest_share = 0;
-}
-
-/* A pulse GAP after the train's last one, neither a restart nor noise: a revolution's
- * period, unless the train lost step with its magnets. FALSE: the pulse is not to be
- * remembered as a magnet's pass. */
-static gboolean
-measure_pulse (WuCadence *cadence, WuCadencePulseTrain *pulses, gint64 time_us, gint64 gap,
-               MagnetGap magnet_gap)
-{
-  guint per_revolution = cadence->config.pulses_per_revolution;
-
-  if (magnet_gap != MAGNET_GAP_AS_BEFORE)
-    {
-      /* The ring pairs the wrong magnets from here: start it again, and the pace stands
-       * until a whole revolution is seen (one missed pulse read as rpm x P/(P+1) for a
-       * revolution). A split one starts it with the next pulse: this one or the one before
-       * is too many (likelier this one). Not dropped as bounce: after a sudden change of
-       * pace every other real pulse was. */
-      train_forget (pulses);
-      pulses->realigning = TRUE;
-      return magnet_gap == MAGNET_GAP_AFTER_MISSED;
-    }
-  if (pulses->realigning && pulses->n_recent < per_revolution)
-    return TRUE;
-  if (per_revolution > 1 && pulses->n_recent == per_revolution)
-    forget_periods (cadence);  /* the first whole revolution: the guesses go */
-  pulses->realigning = FALSE;
-  push_period (cadence, revolution_period_us (pulses, per_revolution, time_us, gap));
-  cadence->period_measured = TRUE;
-  cadence->period_start_us = pulses->last_us;
-  return TRUE;
+  if (per_revolution == 1 || pulses->n_recent < per_revolution + 1)
+    return 1.0 / per_revolution;
+  revolution = train_pulse_back (pulses, 0) - train_pulse_back (pulses, per_revolution);
+  gap = train_pulse_back (pulses, per_revolution - 1) - train_pulse_back (pulses, per_revolution);
+  return CLAMP ((double) gap / (double) revolution, 0.01, 1.0);
 }
 
 /* A pulse of TRAIN (0: wu_cadence_pulse() or falling edges; 1: rising edges) at TIME_US.
@@ -296,35 +192,47 @@ train_pulse (WuCadence *cadence, guint train, gint64 time_us)
   gboolean quiet = quiet_before (cadence, time_us);
   gint64 gap = pulses->have_pulse ? time_us - pulses->last_us : G_MAXINT64;
   guint rejected_between = pulses->rejected_since;
-  MagnetGap magnet_gap = compare_magnet_gap (pulses, config->pulses_per_revolution, gap);
-  gboolean remember = TRUE;
 
   /* Bounce: too soon after the train's last pulse, or the line was not quiet for
    * debounce_us before it (a chattering line, whose edges may be far from any pulse). */
   if (!quiet || gap < min_pulse_interval_us (config))
     {
-      reject_edge (cadence);
+      cadence->rejected++;
+      for (guint i = 0; i < G_N_ELEMENTS (cadence->trains); i++)
+        if (cadence->trains[i].rejected_since < G_MAXUINT)
+          cadence->trains[i].rejected_since++;
       return FALSE;
     }
   pulses->rejected_since = 0;
   cadence->period_measured = FALSE;
-  if (pulses->have_pulse && is_restart (cadence, gap, G_MAXINT64))
-    forget_pace (cadence, pulses);
-  else if (pulses->have_pulse && rejected_between > WU_CADENCE_NOISE_REJECTED_EDGES)
+  if (pulses->have_pulse)
     {
-      /* Not contact bounce: a noisy line. Nothing it says about the pace is believed
-       * (the cadence reads 0 until two clean pulses in a row). */
-      forget_pace (cadence, pulses);
-      cadence->noisy_periods++;
-      cadence->noise_unreported++;
+      if (is_restart (cadence, gap, G_MAXINT64))
+        {
+          forget_periods (cadence);
+          train_forget (pulses);
+        }
+      else if (rejected_between > WU_CADENCE_NOISE_REJECTED_EDGES)
+        {
+          /* Not contact bounce: a noisy line. Nothing it says about the pace is believed
+           * (the cadence reads 0 until two clean pulses in a row). */
+          forget_periods (cadence);
+          train_forget (pulses);
+          cadence->noisy_periods++;
+          cadence->noise_unreported++;
+        }
+      else
+        {
+          if (config->pulses_per_revolution > 1 &&
+              pulses->n_recent == config->pulses_per_revolution)
+            forget_periods (cadence);  /* the first whole revolution: the guesses go */
+          push_period (cadence, revolution_period_us (pulses, config->pulses_per_revolution,
+                                                      time_us, gap));
+          cadence->period_measured = TRUE;
+          cadence->period_start_us = pulses->last_us;
+        }
     }
-  else if (pulses->have_pulse)
-    remember = measure_pulse (cadence, pulses, time_us, gap, magnet_gap);
-  if (remember)
-    {
-      train_remember (pulses, time_us);
-      note_longest_share (pulses, config->pulses_per_revolution);
-    }
+  train_remember (pulses, time_us);
   pulses->have_pulse = TRUE;
   pulses->last_us = time_us;
   cadence->have_revolution = TRUE;

@@ -10,9 +10,6 @@
  *    bounce). When more than a real switch's bounce was rejected between two accepted
  *    pulses, the line is noisy: that period is discarded (the cadence reads 0) and counted
  *    for wu_cadence_take_noise_report().
- *    With several magnets, a revolution's period is measured from the pulse of the same
- *    magnet a revolution earlier, so that magnets spaced unevenly around the crank (fixed
- *    by hand, at 170 and 190 degrees) do not make the cadence swing with each pulse.
  *  - wu_cadence_edge(): an edge of either direction ([Gpio] Edge=both). Closings and openings
  *    are two pulse trains: periods are measured from an edge to the next one of the same
  *    direction, so that one magnet pass is one pulse of each, however long the switch stays
@@ -52,8 +49,6 @@ G_BEGIN_DECLS
  * machine (14 ms seen at load 7): only then is a revolution overdue, so that a late read
  * does not publish a dip below a steady cadence. */
 #define WU_CADENCE_PULSE_READ_GRACE_US (30 * 1000)
-/* The most magnets a crank can carry ([Gpio] PulsesPerRevolution=). */
-#define WU_CADENCE_MAX_PULSES_PER_REVOLUTION 16
 /* A noisy line is worth telling about at most this often. */
 #define WU_CADENCE_NOISE_REPORT_INTERVAL_US (60 * G_USEC_PER_SEC)
 
@@ -71,10 +66,6 @@ typedef struct {
   gboolean have_pulse;
   gint64 last_us;              /* the latest accepted */
   guint rejected_since;        /* edges (of either direction) rejected since then */
-  /* The latest accepted pulses since the last restart, newest at [newest]: the one a
-   * revolution back (pulses_per_revolution earlier) passed the same magnet. */
-  gint64 recent_us[WU_CADENCE_MAX_PULSES_PER_REVOLUTION + 1];
-  guint newest, n_recent;
 } WuCadencePulseTrain;
 
 /* Plain data so it can live inside its owner; touch it only through the functions. */
@@ -101,10 +92,7 @@ typedef struct {
   gboolean counter_reset;
   gint64 last_frame_us;        /* when the latest frame arrived, new event or not */
   gint64 report_interval_us;   /* smoothed time between frames: how late news can be */
-  /* The share of a revolution the next event should take: 1 for a crank counter, the
-   * gap that followed the same magnet a revolution ago for pulses (1/pulses_per_revolution
-   * until a revolution was seen). */
-  double next_event_share;
+  guint events_per_revolution; /* of the latest input: pulses_per_revolution, or 1 */
   /* The latest revolution accepted measured a period, from the revolution (or pulse of its
    * train) before it, dated period_start_us as the estimator dated that one. */
   gboolean period_measured;

@@ -45,15 +45,15 @@ wu_cadence_init (WuCadence *cadence, const WuCadenceConfig *config)
 {
   memset (cadence, 0, sizeof *cadence);
   wu_cadence_set_config (cadence, config);
-  cadence->next_event_share = 1.0 / cadence->config.pulses_per_revolution;
+  cadence->events_per_revolution = cadence->config.pulses_per_revolution;
 }
 
 void
 wu_cadence_set_config (WuCadence *cadence, const WuCadenceConfig *config)
 {
   cadence->config = *config;
-  cadence->config.pulses_per_revolution = CLAMP (cadence->config.pulses_per_revolution, 1,
-                                                 WU_CADENCE_MAX_PULSES_PER_REVOLUTION);
+  if (cadence->config.pulses_per_revolution == 0)
+    cadence->config.pulses_per_revolution = 1;
   if (cadence->config.max_rpm <= 0)
     cadence->config.max_rpm = WU_CADENCE_MAX_RPM;
 }
@@ -131,56 +131,6 @@ quiet_before (WuCadence *cadence, gint64 time_us)
   return quiet;
 }
 
-/* Start the train's record of recent pulses again (after a rest or a noisy period). */
-static void
-train_forget (WuCadencePulseTrain *pulses)
-{
-  pulses->n_recent = 0;
-}
-
-static void
-train_remember (WuCadencePulseTrain *pulses, gint64 time_us)
-{
-  pulses->newest = (pulses->newest + 1) % G_N_ELEMENTS (pulses->recent_us);
-  pulses->recent_us[pulses->newest] = time_us;
-  pulses->n_recent = MIN (pulses->n_recent + 1, G_N_ELEMENTS (pulses->recent_us));
-}
-
-/* The accepted pulse BACK pulses before the newest one (0: the newest). */
-static gint64
-train_pulse_back (const WuCadencePulseTrain *pulses, guint back)
-{
-  guint size = G_N_ELEMENTS (pulses->recent_us);
-
-  return pulses->recent_us[(pulses->newest + size - back) % size];
-}
-
-/* The revolution that ends with a pulse at TIME_US, GAP after the train's last one: from
- * the pulse of the same magnet a revolution back when the train has seen it; until then the
- * gap as if the magnets were evenly spaced. */
-static gint64
-revolution_period_us (const WuCadencePulseTrain *pulses, guint per_revolution, gint64 time_us,
-                      gint64 gap)
-{
-  if (pulses->n_recent >= per_revolution)
-    return time_us - train_pulse_back (pulses, per_revolution - 1);
-  return gap * per_revolution;
-}
-
-/* The share of a revolution the train's next gap should take, with its newest pulse
- * remembered: what the same magnet's gap took a revolution ago. */
-static double
-next_gap_share (const WuCadencePulseTrain *pulses, guint per_revolution)
-{
-  gint64 revolution, gap;
-
-  if (per_revolution == 1 || pulses->n_recent < per_revolution + 1)
-    return 1.0 / per_revolution;
-  revolution = train_pulse_back (pulses, 0) - train_pulse_back (pulses, per_revolution);
-  gap = train_pulse_back (pulses, per_revolution - 1) - train_pulse_back (pulses, per_revolution);
-  return CLAMP ((double) gap / (double) revolution, 0.01, 1.0);
-}
-
 /* A pulse of TRAIN (0: wu_cadence_pulse() or falling edges; 1: rising edges) at TIME_US.
  * Periods are measured within a train only: with Edge=both the switch's closing and its
  * opening are two trains, one pulse each per magnet pass. */
@@ -208,36 +158,27 @@ train_pulse (WuCadence *cadence, guint train, gint64 time_us)
   if (pulses->have_pulse)
     {
       if (is_restart (cadence, gap, G_MAXINT64))
-        {
-          forget_periods (cadence);
-          train_forget (pulses);
-        }
+        forget_periods (cadence);
       else if (rejected_between > WU_CADENCE_NOISE_REJECTED_EDGES)
         {
           /* Not contact bounce: a noisy line. Nothing it says about the pace is believed
            * (the cadence reads 0 until two clean pulses in a row). */
           forget_periods (cadence);
-          train_forget (pulses);
           cadence->noisy_periods++;
           cadence->noise_unreported++;
         }
       else
         {
-          if (config->pulses_per_revolution > 1 &&
-              pulses->n_recent == config->pulses_per_revolution)
-            forget_periods (cadence);  /* the first whole revolution: the guesses go */
-          push_period (cadence, revolution_period_us (pulses, config->pulses_per_revolution,
-                                                      time_us, gap));
+          push_period (cadence, gap * config->pulses_per_revolution);
           cadence->period_measured = TRUE;
           cadence->period_start_us = pulses->last_us;
         }
     }
-  train_remember (pulses, time_us);
   pulses->have_pulse = TRUE;
   pulses->last_us = time_us;
   cadence->have_revolution = TRUE;
   cadence->last_us = time_us;
-  cadence->next_event_share = next_gap_share (pulses, config->pulses_per_revolution);
+  cadence->events_per_revolution = config->pulses_per_revolution;
   cadence->report_interval_us = 0;   /* edges are timestamped when they happen */
   cadence->accepted++;
   return TRUE;
@@ -387,7 +328,7 @@ wu_cadence_crank (WuCadence *cadence, gint64 now_us, guint16 revs, guint16 event
   cadence->counter_reset = FALSE;
   cadence->have_revolution = TRUE;
   cadence->last_us = now_us;
-  cadence->next_event_share = 1.0;
+  cadence->events_per_revolution = 1;
   cadence->accepted += new_revs;
   return TRUE;
 }
@@ -414,7 +355,7 @@ report_grace_us (const WuCadence *cadence)
 static gint64
 next_event_due_us (const WuCadence *cadence)
 {
-  return (gint64) (mean_period_us (cadence) * cadence->next_event_share) +
+  return (gint64) (mean_period_us (cadence) / cadence->events_per_revolution) +
          report_grace_us (cadence);
 }
 
@@ -432,8 +373,8 @@ wu_cadence_get (const WuCadence *cadence, gint64 now_us)
   rpm = 60.0 * G_USEC_PER_SEC / mean_period_us (cadence);
   if (elapsed > next_event_due_us (cadence))
     {
-      /* Overdue: no more than the next event's share of a revolution in the time waited. */
-      waited = (double) (elapsed - report_grace_us (cadence)) / cadence->next_event_share;
+      /* Overdue: no more than one event in the time waited. */
+      waited = (double) (elapsed - report_grace_us (cadence)) * cadence->events_per_revolution;
       rpm = MIN (rpm, 60.0 * G_USEC_PER_SEC / waited);
     }
   return rpm;

@@ -9,7 +9,7 @@
 /* Well under a revolution at 220 rpm (273 ms). With several magnets the pulses come more
  * often: wu_gpio_config_check() also wants Debounce= under a pulse period at 220 rpm. */
 #define MAX_DEBOUNCE_MS 100
-#define MAX_PULSES_PER_REVOLUTION WU_CADENCE_MAX_PULSES_PER_REVOLUTION
+#define MAX_PULSES_PER_REVOLUTION 16
 #define MAX_LINE_OFFSET 1023
 #define MAX_LINE_NAME 31         /* the kernel's GPIO_MAX_NAME_SIZE, less the NUL */
 

@@ -280,66 +280,6 @@ test_train (gconstpointer data)
   g_assert_cmpuint (cadence.rejected, ==, 200 * train->bounce_edges);
 }
 
-/* ---- magnets spaced unevenly round the crank ------------------------------------------- */
-
-/* Magnets fixed by hand are rarely evenly spaced: at 170 and 190 degrees, a gap times
- * PulsesPerRevolution= read 44.5 and 39.8 rpm in turn for a rider at 42, and a rider just
- * above MinCadence= counted nothing. The cadence is read at every pulse and every 5 ms
- * between them, from the third revolution on. */
-typedef struct {
-  const char *name;
-  guint magnets;
-  double degrees[WU_CADENCE_MAX_PULSES_PER_REVOLUTION];  /* where each magnet sits */
-  double rpm;
-  double jitter;           /* sigma of each pulse's time, as a fraction of a revolution */
-  double max_error;        /* as a fraction of rpm, at pulses and between them */
-} UnevenCase;
-
-static const UnevenCase uneven_cases[] = {
-  { "2-at-0-170-42-rpm", 2, { 0, 170 }, 42, 0, 0.001 },
-  { "2-at-0-150-44-rpm", 2, { 0, 150 }, 44, 0, 0.001 },
-  { "2-at-0-165-60-rpm", 2, { 0, 165 }, 60, 0, 0.001 },
-  { "3-at-0-100-250-120-rpm", 3, { 0, 100, 250 }, 120, 0, 0.001 },
-  { "4-at-0-80-185-270-90-rpm", 4, { 0, 80, 185, 270 }, 90, 0, 0.001 },
-  { "2-at-0-170-42-rpm-jitter", 2, { 0, 170 }, 42, 0.003, 0.03 },
-  { "4-at-0-80-185-270-70-rpm-jitter", 4, { 0, 80, 185, 270 }, 70, 0.003, 0.03 },
-};
-
-static void
-test_uneven_magnets (gconstpointer data)
-{
-  const UnevenCase *c = data;
-  g_autoptr (GRand) rand = g_rand_new_with_seed (42);
-  double revolution = 60.0 * G_USEC_PER_SEC / c->rpm;
-  gint64 times[40 * WU_CADENCE_MAX_PULSES_PER_REVOLUTION];
-  guint n = 0;
-  WuCadenceConfig config;
-  WuCadence cadence;
-
-  wu_cadence_config_init (&config);
-  config.pulses_per_revolution = c->magnets;
-  wu_cadence_init (&cadence, &config);
-  for (guint rev = 0; rev < 40; rev++)
-    for (guint m = 0; m < c->magnets; m++)
-      times[n++] = (gint64) ((rev + c->degrees[m] / 360.0 +
-                              gauss (rand) * c->jitter) * revolution);
-  for (guint k = 0; k < n; k++)
-    {
-      g_assert_true (wu_cadence_pulse (&cadence, times[k]));
-      if (k < 2 * c->magnets || k + 1 == n)
-        continue;
-      for (gint64 t = times[k]; t < times[k + 1]; t += 5000)
-        {
-          double rpm = wu_cadence_get (&cadence, t);
-
-          if (fabs (rpm - c->rpm) > c->max_error * c->rpm)
-            g_error ("%.2f rpm %.3f s after pulse %u (at %.3f s), riding at %.0f", rpm,
-                     (double) (t - times[k]) / G_USEC_PER_SEC, k,
-                     (double) times[k] / G_USEC_PER_SEC, c->rpm);
-        }
-    }
-}
-
 /* ---- a reed switch's line edge by edge: real bounce, chatter ---------------------------- */
 
 /* A stretch of the line's life: pedalling (one closure a magnet pass, the switch closed for
@@ -748,12 +688,6 @@ main (int argc, char **argv)
                                                trains[i].rpm, trains[i].jitter * 100,
                                                trains[i].bounce_edges);
       g_test_add_data_func (path, &trains[i], test_train);
-    }
-  for (gsize i = 0; i < G_N_ELEMENTS (uneven_cases); i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/cadence/uneven-magnets/%s",
-                                               uneven_cases[i].name);
-      g_test_add_data_func (path, &uneven_cases[i], test_uneven_magnets);
     }
   for (gsize i = 0; i < G_N_ELEMENTS (slow_sensors); i++)
     {

@@ -508,26 +508,12 @@ def _format_precise(time_s, kind, args):
     return "%.6f %s %s" % (time_s, kind, args)
 
 
-def magnet_passes(closures, degrees):
-    """The times the magnets at `degrees` round the crank pass the switch, the first at
-    each of the revolutions `closures` (the others spread over the revolution after it)."""
-    passes = []
-    for i, t in enumerate(closures):
-        revolution = closures[i + 1] - t if i + 1 < len(closures) else None
-        passes += [t + (revolution * d / 360.0 if d else 0.0) for d in degrees
-                   if revolution or d == 0]
-    return passes
-
-
-def gpio_lines(spans, seed=0, jitter=0.01, bounce=(2, 6), closed_s=0.030, magnets=None):
+def gpio_lines(spans, seed=0, jitter=0.01, bounce=(2, 6), closed_s=0.030):
     """A reed switch pulled up, closed by the magnet once a revolution: a falling edge,
     `bounce` (lo, hi) extra edges within 3 ms, and a rising edge when it opens. Ends with
-    a rising edge at the end of the last span (so a replay's clock gets there). `magnets`:
-    where several magnets sit on the crank, in degrees from the first (0)."""
+    a rising edge at the end of the last span (so a replay's clock gets there)."""
     rng = random.Random(seed)
     closures, end = crank_closures(spans, rng, jitter)
-    if magnets:
-        closures = magnet_passes(closures, magnets)
     lines = []
     for t in closures:
         edges = [(t, "falling")]

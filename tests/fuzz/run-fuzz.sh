@@ -29,7 +29,7 @@ if ! command -v "$cc" >/dev/null; then
   exit 1
 fi
 
-# Every pure source a target may need: the codecs, the trace parser, the cadence estimator,
+# Every pure source a target may need: the codecs, the trace parser and reader, the cadence estimator,
 # the FTMS session, the configuration validation, the routine parser and the guide.
 sources="ftms.c trace.c csc.c cps.c cadence.c ftms-session.c error.c controller.c
          config.c config-gpio.c config-ble.c config-sensors.c routine.c guide.c"

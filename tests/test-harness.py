@@ -6,7 +6,9 @@
   warmupd's exit status was;
 - a sanitizer report on the stderr of a tool run with run_tool() (warmupctl) fails the test;
 - a clean daemon and clean tools do not;
-- under WARMUPD_VALGRIND=1, warmupd runs under memcheck with GLib's suppressions.
+- under WARMUPD_VALGRIND=1, warmupd runs under memcheck with GLib's suppressions, the
+  daemon and the short runs of run_tool() ([WARMUPD, "--check-config", ...]) alike, and a
+  memcheck error (or a run with no memcheck summary) in either fails the test.
 
 The "daemons" here are small shell scripts standing in for warmupd: they print what the real
 sanitizer runtimes print, on stderr, and stay up until SIGTERM like warmupd does."""
@@ -70,8 +72,17 @@ class Inner(wutest.WarmupdTestCase):
                  message="the fake daemon to write its report")
 
 
-def run_inner(stderr_text, tool=False):
-    test = type("InnerCase", (Inner,), {"stderr_text": stderr_text, "tool": tool})()
+class InnerMemcheck(wutest.WarmupdTestCase):
+    """A warmupd run by run_tool() whose memcheck log says VG_LOG (run by HarnessTests)."""
+    vg_log = ""
+
+    def runTest(self):
+        self.tool_memcheck.append(([wutest.WARMUPD, "--check-config"], self.vg_log))
+
+
+def run_inner(stderr_text, tool=False, base=Inner, **attrs):
+    attrs.update({"stderr_text": stderr_text, "tool": tool})
+    test = type("InnerCase", (base,), attrs)()
     result = unittest.TestResult()
     test.run(result)
     return result
@@ -112,6 +123,33 @@ class HarnessTests(unittest.TestCase):
     def test_clean_tool_passes(self):
         result = run_inner(CLEAN, tool=True)
         self.assertEqual(result.failures + result.errors, [])
+
+    def test_memcheck_error_in_tool_fails(self):
+        for vg in ("==9== ERROR SUMMARY: 1 errors from 1 contexts (suppressed: 0 from 0)\n",
+                   "==9== definitely lost: 24 bytes in 1 blocks\n"
+                   "==9== ERROR SUMMARY: 1 errors from 1 contexts\n",
+                   ""):   # no summary: memcheck did not finish
+            result = run_inner("", base=InnerMemcheck, vg_log=vg)
+            self.assertEqual(len(result.failures + result.errors), 1, "%r passed" % vg)
+            self.assertIn("valgrind found errors in %s --check-config" % wutest.WARMUPD,
+                          (result.failures + result.errors)[0][1])
+
+    def test_clean_memcheck_in_tool_passes(self):
+        result = run_inner("", base=InnerMemcheck,
+                           vg_log="==9== ERROR SUMMARY: 0 errors from 0 contexts\n")
+        self.assertEqual(result.failures + result.errors, [])
+
+    def test_tool_command_line(self):
+        argv = wutest.valgrind_argv([wutest.WARMUPD, "--check-config"], "/tmp/x.valgrind")
+        self.assertEqual(argv[0], "valgrind")
+        self.assertEqual(argv[-2:], [wutest.WARMUPD, "--check-config"])
+        for option in ("--error-exitcode=3", "--leak-check=full",
+                       "--errors-for-leak-kinds=definite", "--log-file=/tmp/x.valgrind"):
+            self.assertIn(option, argv)
+        self.assertEqual(wutest.memcheck_summary(
+            "==1== definitely lost: 1,024 bytes in 2 blocks\n"
+            "==1== ERROR SUMMARY: 2 errors from 2 contexts\n"), (2, 1024))
+        self.assertEqual(wutest.memcheck_summary(""), (None, 0))
 
     def test_daemon_command_line(self):
         stub = type("Stub", (), {"bus": None, "tmpdir": "/tmp"})()

@@ -11,6 +11,9 @@
 
 Environment: WARMUPD_BUILDDIR / WARMUPD_SRCDIR (default: this tree), WARMUPD_VALGRIND=1 to run
 warmupd under valgrind (deadlines are then stretched), WARMUPD_TEST_TIMEOUT (seconds, 30).
+Under WARMUPD_VALGRIND every warmupd run goes under memcheck: the Daemon, and the short runs
+of run_tool() ([WARMUPD, "--check-config", ...], a refused --replay): any error or definitely
+lost block fails the test in tearDown.
 """
 
 import importlib.util
@@ -41,6 +44,25 @@ VALGRIND_SUPPRESSIONS = [p for p in ("/usr/share/glib-2.0/valgrind/glib.supp",)
 # warmupd's log or a tool's stderr fails the test, whatever the exit status was.
 SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: "
                               r"|SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer)")
+
+
+def valgrind_argv(argv, log_path):
+    """ARGV under memcheck (WARMUPD_VALGRIND), its report in LOG_PATH: the options of
+    tests/valgrind-run.sh, GLib's suppressions; any error or definitely lost block makes
+    the exit status 3."""
+    return ["valgrind", "--error-exitcode=3", "--leak-check=full",
+            "--errors-for-leak-kinds=definite", "--track-fds=no",
+            "--num-callers=30", "--log-file=" + log_path] \
+        + ["--suppressions=" + s for s in VALGRIND_SUPPRESSIONS] + list(argv)
+
+
+def memcheck_summary(log):
+    """(errors, bytes definitely lost) from a memcheck log; errors is None when the log has
+    no ERROR SUMMARY (memcheck did not finish: killed, or never ran)."""
+    m = re.search(r"ERROR SUMMARY: ([\d,]+) errors", log or "")
+    lost = re.search(r"definitely lost: ([\d,]+) bytes", log or "")
+    return (int(m.group(1).replace(",", "")) if m else None,
+            int(lost.group(1).replace(",", "")) if lost else 0)
 
 
 def sanitizer_report(text):
@@ -309,10 +331,7 @@ class Daemon:
             self.argv += ["--replay", replay, "--speed", str(speed)]
         self.argv += list(args)
         if VALGRIND:
-            self.argv = ["valgrind", "--error-exitcode=3", "--leak-check=full",
-                         "--errors-for-leak-kinds=definite", "--track-fds=no",
-                         "--num-callers=30", "--log-file=" + self.vg_path] \
-                + ["--suppressions=" + s for s in VALGRIND_SUPPRESSIONS] + self.argv
+            self.argv = valgrind_argv(self.argv, self.vg_path)
         self.proc = None
         self.returncode = None
 
@@ -391,6 +410,7 @@ class WarmupdTestCase(unittest.TestCase):
         self.daemons = []
         self.diagnostics = []
         self.tool_reports = []   # (argv, sanitizer report) from run_tool()
+        self.tool_memcheck = []  # (argv, memcheck log) of warmupd runs by run_tool()
         self.bus = Bus(self.tmpdir)
         self.conn = self.bus.conn
         self.signals = SignalRecorder(self.conn)
@@ -411,16 +431,9 @@ class WarmupdTestCase(unittest.TestCase):
             if sanitizer_report(d.log()) is not None:
                 problems.append("a sanitizer reported an error in warmupd (see its log)")
             if VALGRIND:
-                vg = d.valgrind_log()
-                m = re.search(r"ERROR SUMMARY: (\d+) errors", vg)
-                lost = re.search(r"definitely lost: ([\d,]+) bytes", vg)
-                # one TAP comment per run, counted by .ci/valgrind
-                print("# memcheck warmupd: %s errors, %s bytes definitely lost"
-                      % (m.group(1) if m else "?", lost.group(1).replace(",", "") if lost else 0))
-                sys.stdout.flush()
-                if m is None or int(m.group(1)) != 0:
-                    problems.append("valgrind found errors in warmupd")
-                    self.diagnostics.append("--- valgrind ---\n" + vg)
+                problems += self._check_memcheck(d.valgrind_log(), "warmupd")
+        for argv, vg in self.tool_memcheck:
+            problems += self._check_memcheck(vg, " ".join(argv))
         for argv, report in self.tool_reports:
             problems.append("a sanitizer reported an error in %s" % argv[0])
             self.diagnostics.append("--- %s: sanitizer ---\n%s" % (" ".join(argv), report))
@@ -430,6 +443,18 @@ class WarmupdTestCase(unittest.TestCase):
         shutil.rmtree(self.tmpdir, ignore_errors=True)
         if problems:
             self.fail("; ".join(problems))
+
+    def _check_memcheck(self, vg, what):
+        """One TAP comment per warmupd run under memcheck (counted by .ci/valgrind); the
+        problems to fail the test with: an error, a definitely lost block, no summary."""
+        errors, lost = memcheck_summary(vg)
+        print("# memcheck warmupd: %s errors, %d bytes definitely lost"
+              % ("?" if errors is None else errors, lost))
+        sys.stdout.flush()
+        if errors == 0:
+            return []
+        self.diagnostics.append("--- valgrind: %s ---\n%s" % (what, vg))
+        return ["valgrind found errors in %s" % what]
 
     def kill_daemon(self, d):
         """SIGKILL warmupd D. Killed, it writes no valgrind summary (WARMUPD_VALGRIND): it is
@@ -526,7 +551,24 @@ class WarmupdTestCase(unittest.TestCase):
     # -- tools
 
     def run_tool(self, argv, timeout=None, env=None, **kw):
-        result = subprocess.run(argv, env=self.bus.env() if env is None else env,
+        """Run a tool to its end (stdout and stderr as text). A sanitizer report on its
+        stderr fails the test. Under WARMUPD_VALGRIND a warmupd run ([WARMUPD, ...]) goes
+        under memcheck like the Daemon (its report in a file, so stdout and stderr are the
+        program's own, its exit status 3 on an error): any error or definitely lost block
+        fails the test; an explicit timeout is stretched tenfold, as TIMEOUT is."""
+        env = dict(self.bus.env() if env is None else env)
+        vg_path = None
+        if VALGRIND and argv and argv[0] == WARMUPD:
+            vg_path = os.path.join(self.tmpdir, "tool-%d.valgrind" % len(self.tool_memcheck))
+            argv_run = valgrind_argv(argv, vg_path)
+            env["G_SLICE"] = "always-malloc"
+            debug = [f for f in env.get("G_DEBUG", "").split(",") if f]
+            env["G_DEBUG"] = ",".join(debug + ([] if "gc-friendly" in debug else ["gc-friendly"]))
+            if timeout is not None:
+                timeout *= 10
+        else:
+            argv_run = argv
+        result = subprocess.run(argv_run, env=env,
                                 stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 universal_newlines=True,
@@ -534,6 +576,13 @@ class WarmupdTestCase(unittest.TestCase):
         report = sanitizer_report(result.stderr)
         if report is not None:
             self.tool_reports.append((list(argv), report))
+        if vg_path is not None:
+            try:
+                with open(vg_path, errors="replace") as f:
+                    vg = f.read()
+            except OSError:
+                vg = ""
+            self.tool_memcheck.append((list(argv), vg))
         return result
 
     # -- assertions

@@ -7,6 +7,7 @@
 /* A write that failed (the database locked by someone else for too long, a full disk) is
  * tried again this often while nothing else writes (between warm-ups). */
 #define RETRY_SECONDS 10
+#define OPEN_RETRY_MAX_SECONDS 640
 /* A write from the main loop waits at most this long for another process's lock (an input,
  * a re-cap, a D-Bus call are held up no longer); the last one, at shutdown, longer. */
 #define BUSY_MS 50
@@ -44,6 +45,7 @@ struct WuHistoryKeeper {
                                 * id may be another row's there (update-or-insert) */
   GPtrArray *pending;          /* PendingRow*, oldest first: earlier warm-ups not written */
   guint retry_timer;
+  guint open_retry_s;          /* the next wait to open it with nothing to write (0: none) */
   gint64 failed_us;            /* monotonic time of the last failed write, 0: none since */
   char *error;                 /* "" while history is kept */
   WuHistoryKeeperErrorFunc error_func;
@@ -125,6 +127,7 @@ open_history (WuHistoryKeeper *keeper, int busy_ms)
       return FALSE;
     }
   wu_history_set_busy_timeout (keeper->history, BUSY_MS);
+  keeper->open_retry_s = 0;
   if (!has_unsaved (keeper))
     set_error (keeper, NULL);   /* nothing waits to be written: history is kept again */
   return TRUE;
@@ -150,15 +153,34 @@ follow_the_file (WuHistoryKeeper *keeper, int busy_ms)
 
 static gboolean on_retry (gpointer user_data);
 
+static void
+arm_retry (WuHistoryKeeper *keeper, guint seconds)
+{
+  if (keeper->retry_timer != 0)
+    return;
+  keeper->retry_timer = g_timeout_add_seconds (seconds, on_retry, keeper);
+  g_source_set_name_by_id (keeper->retry_timer, "[warmupd] history retry");
+}
+
 /* What failed is tried again in RETRY_SECONDS, whatever comes (between warm-ups nothing else
  * does). */
 static void
 schedule_retry (WuHistoryKeeper *keeper)
 {
-  if (keeper->retry_timer != 0)
-    return;
-  keeper->retry_timer = g_timeout_add_seconds (RETRY_SECONDS, on_retry, keeper);
-  g_source_set_name_by_id (keeper->retry_timer, "[warmupd] history retry");
+  arm_retry (keeper, RETRY_SECONDS);
+}
+
+/* Opening failed with nothing to write: tried again in RETRY_SECONDS, then twice as long
+ * each time up to OPEN_RETRY_MAX_SECONDS. A lock held a while opens soon; a corrupt file,
+ * a newer schema or a read-only directory does not wake an idle daemon (and check the whole
+ * file) every 10 s for ever. GetHistory and a warm-up's state change try at once. */
+static void
+schedule_open_retry (WuHistoryKeeper *keeper)
+{
+  keeper->open_retry_s = keeper->open_retry_s == 0
+                             ? RETRY_SECONDS
+                             : MIN (keeper->open_retry_s * 2, OPEN_RETRY_MAX_SECONDS);
+  arm_retry (keeper, keeper->open_retry_s);
 }
 
 /* Tries again what failed: the writes owed (opening the database first when needed), else,
@@ -170,7 +192,7 @@ try_again (WuHistoryKeeper *keeper)
     store (keeper, WU_HISTORY_WRITE_NONE, STORE_RETRY);
   else if (keeper->history == NULL && keeper->directory != NULL
            && !open_history (keeper, BUSY_MS))
-    schedule_retry (keeper);
+    schedule_open_retry (keeper);
 }
 
 static gboolean
@@ -220,7 +242,7 @@ wu_history_keeper_new (WuEngine *engine, const char *state_dir_option)
   if (!open_history (keeper, STARTUP_BUSY_MS))
     {
       /* a lock held by another process for a while, say: tried again until it opens */
-      schedule_retry (keeper);
+      schedule_open_retry (keeper);
       return keeper;
     }
   if (!wu_history_count (keeper->history, &count, &error))

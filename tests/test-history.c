@@ -412,6 +412,17 @@ snapshot_at (WuHistorySnapshot *snapshot, double wall_s, double counted_s, doubl
   snapshot->routine = "after-bike-warmup";
 }
 
+/* A new session whose warm-up begins at time 0 with a cap of 30, written as the daemon
+ * does. */
+static void
+begin_warmup (WuHistory *history, WuHistorySession *session, WuHistorySnapshot *snap)
+{
+  wu_history_session_init (session);
+  snapshot_at (snap, 0, 0, 30);
+  write_step (history, session, wu_history_session_transition (session, WU_STATE_IDLE,
+                                                               WU_STATE_WARMING_UP, snap));
+}
+
 static void
 test_simulated_session (Fixture *f, gconstpointer data)
 {
@@ -426,10 +437,7 @@ test_simulated_session (Fixture *f, gconstpointer data)
   gint64 count = 0;
 
   g_assert_no_error (error);
-  wu_history_session_init (&session);
-  snapshot_at (&snap, 0, 0, 30);
-  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
-                                                                WU_STATE_WARMING_UP, &snap));
+  begin_warmup (history, &session, &snap);
   g_assert_cmpint (session.row.id, ==, 1);
   assert_sql (f, "SELECT outcome IS NULL FROM warmups WHERE id = 1", "1");
 
@@ -520,10 +528,7 @@ test_unfinished_closed_as_interrupted (Fixture *f, gconstpointer data)
   WuHistoryRow *row;
 
   g_assert_no_error (error);
-  wu_history_session_init (&session);
-  snapshot_at (&snap, 0, 0, 30);
-  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
-                                                                WU_STATE_WARMING_UP, &snap));
+  begin_warmup (history, &session, &snap);
   snapshot_at (&snap, 250, 243, 30);
   write_step (history, &session, wu_history_session_progress (&session, &snap));
   /* killed here: no shutdown, the connection just goes away */
@@ -583,10 +588,7 @@ test_update_or_insert (Fixture *f, gconstpointer data)
   gint64 count = 0;
 
   g_assert_no_error (error);
-  wu_history_session_init (&session);
-  snapshot_at (&snap, 0, 0, 30);
-  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
-                                                                WU_STATE_WARMING_UP, &snap));
+  begin_warmup (history, &session, &snap);
   snapshot_at (&snap, 100, 90, 30);
   write_step (history, &session, wu_history_session_transition (&session, WU_STATE_WARMING_UP,
                                                                 WU_STATE_CANCELLED, &snap));
@@ -620,10 +622,7 @@ test_update_of_a_deleted_row (Fixture *f, gconstpointer data)
   WuHistorySnapshot snap;
 
   g_assert_no_error (error);
-  wu_history_session_init (&session);
-  snapshot_at (&snap, 0, 0, 30);
-  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
-                                                                WU_STATE_WARMING_UP, &snap));
+  begin_warmup (history, &session, &snap);
   g_assert_cmpint (session.row.id, ==, 1);
   sql_exec (f->path, "DELETE FROM warmups");
   snapshot_at (&snap, 100, 90, 30);
@@ -689,10 +688,7 @@ test_backup_restored_mid_warmup (Fixture *f, gconstpointer data)
   WuHistorySnapshot snap;
 
   g_assert_no_error (error);
-  wu_history_session_init (&session);
-  snapshot_at (&snap, 0, 0, 30);
-  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
-                                                                WU_STATE_WARMING_UP, &snap));
+  begin_warmup (history, &session, &snap);
   g_assert_cmpint (session.row.id, ==, 1);
   restore_backup_in_place (f);
   g_assert_false (wu_history_file_changed (history));
@@ -719,10 +715,7 @@ test_backup_restored_before_the_routine_outcome (Fixture *f, gconstpointer data)
   WuHistorySnapshot snap;
 
   g_assert_no_error (error);
-  wu_history_session_init (&session);
-  snapshot_at (&snap, 0, 0, 30);
-  write_step (history, &session, wu_history_session_transition (&session, WU_STATE_IDLE,
-                                                                WU_STATE_WARMING_UP, &snap));
+  begin_warmup (history, &session, &snap);
   snapshot_at (&snap, 700, 600, -1);
   write_step (history, &session, wu_history_session_transition (&session, WU_STATE_WARMING_UP,
                                                                 WU_STATE_COMPLETE, &snap));

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Fault soak: the real warmupd against a simulated FTMS bike (tests/bluez_mock.py) streaming
 Indoor Bike Data at 4 Hz, a rider who pedals, stops and rests, and a fault every few seconds
-from a seeded random schedule. Run by `make soak` (SOAK_SECONDS, default 1800; SOAK_SEED) and,
+from a seeded schedule in rounds. Run by `make soak` (SOAK_SECONDS, default 1800; SOAK_SEED) and,
 for 180 s, by .ci/soak.
 
-Faults (one at a time; the next comes 1-5 s after the previous one has recovered):
+Faults come in rounds: each round is every kind below once, in an order shuffled by the seed
+(one fault at a time; the next comes 1-5 s after the previous one has recovered):
   link-loss           the bike goes out of range for 0.5-4 s (notify fds hang up)
   bluetoothd-restart  org.bluez vanishes for 0.5-3 s and comes back (a new mock process)
   control-lost        status 0xFF: another app took control
@@ -15,8 +16,9 @@ Faults (one at a time; the next comes 1-5 s after the previous one has recovered
   clients             50 clients connect, subscribe, call methods with bad arguments and
                       vanish mid-call (half the time the whole client process is SIGKILLed)
   sighup              the configuration rewritten (1 in 4 with a bad value) and SIGHUP
-Faults that need a session holding the cap (control-*, uint8, 0x07) are drawn only while
-one is running.
+The kinds that need a cap in force (control-*, uint8, 0x07) are never skipped: while there is
+none, the round's other kinds go first, and when only they are left the round waits for the
+next warm-up.
 
 Checked throughout (any failure: exit 1, the failures and warmupd's log tail are printed):
   - warmupd stays up and answers (a GetAll every 0.25 s, 5 s timeout);
@@ -34,7 +36,11 @@ Checked throughout (any failure: exit 1, the failures and warmupd's log tail are
   - RSS stays bounded (max <= RSS after the first minute + 8 MiB);
   - every finished warm-up has its history row (GetHistory, --state-dir in a temp dir) with
     its outcome and counted seconds;
-  - warmupd exits 0 on SIGTERM at the end.
+  - warmupd exits 0 on SIGTERM at the end;
+  - coverage, at the end (a check that never ran would pass vacuously): every fault kind
+    injected at least once, and at least one Elapsed check, one completed warm-up, one
+    history row checked and some time with a cap in force (link up). CI's 180 s covers
+    every kind: the first round ends well before (the figures print when it did).
 
 Exit status: 0 all checks passed, 1 a check failed, 77 a tool is missing.
 Usage: tests/soak.py [--seconds N] [--seed S] [--keep]
@@ -332,11 +338,18 @@ class Soak:
         self.bike_running = False
         self.reloads = 0
         self.in_fault = None
+        self.rounds = 0                  # fault rounds finished (every kind injected once)
+        self.first_round_at = None       # seconds into the run when the first one finished
+        self.round_left = []             # kinds of the round in progress not yet injected
+        self.waiting_since = None        # a kind of the round waiting for a cap in force since
+        self.cap_wait = 0.0              # longest such wait
+        self.cap_time = 0.0              # seconds with a cap in force and the link up
         self._over_reported = False
         import collections
         self.signal_queue = collections.deque()
         self.cap_events = []             # (t, cap in force: bool, cap)
-        self.over_model = {"res": None, "link": False, "cap_on": False, "cap": -1.0}
+        self.over_model = {"res": None, "link": False, "cap_on": False, "cap": -1.0,
+                           "t": None}
 
     # ---- the test object wutest.Daemon wants ----------------------------------------
 
@@ -522,6 +535,10 @@ class Soak:
         self.cap_events = []
         m = self.over_model
         for t, kind, value in sorted(events, key=lambda e: e[0]):
+            # the time the check below had something to check: a cap in force, the link up
+            if m["t"] is not None and m["cap_on"] and m["link"]:
+                self.cap_time += max(0.0, t - m["t"])
+            m["t"] = t if m["t"] is None else max(m["t"], t)
             if kind == "cap":
                 m["cap_on"], m["cap"] = value
             elif kind == "resistance":
@@ -634,37 +651,63 @@ class Soak:
 
     # ---- the faults ---------------------------------------------------------------------
 
-    KINDS = [("link-loss", 3), ("bluetoothd-restart", 2), ("control-lost", 2),
-             ("control-refused", 1), ("uint8-rejected", 1), ("malformed", 3), ("status-0x07", 3),
-             ("clients", 2), ("sighup", 2)]
-    NEEDS_SESSION = ("control-lost", "control-refused", "uint8-rejected", "status-0x07")
+    KINDS = ["link-loss", "bluetoothd-restart", "control-lost", "control-refused",
+             "uint8-rejected", "malformed", "status-0x07", "clients", "sighup"]
+    # these act on the bike warmupd holds at the cap: injected only while a cap is in force
+    NEEDS_CAP = ("control-lost", "control-refused", "uint8-rejected", "status-0x07")
+
+    def cap_in_force(self):
+        return self.state in SESSION_STATES and self.cap >= 0
+
+    def longest_cap_wait(self):
+        if self.waiting_since is not None:
+            self.cap_wait = max(self.cap_wait, time.monotonic() - self.waiting_since)
+        return self.cap_wait
 
     def faults_gen(self):
+        """Rounds: each a permutation of every kind, shuffled by the seeded rng. A kind that
+        needs a cap in force is passed over while there is none (the next kind of the round
+        goes first) and, when only such kinds are left, the round waits for one: never
+        skipped, so every round injects every kind once."""
         rng = self.rng
         while True:
-            yield rng.uniform(1, 5)
-            in_session = self.state in SESSION_STATES
-            kinds = [(k, w) for k, w in self.KINDS if in_session or k not in self.NEEDS_SESSION]
-            kind = rng.choices([k for k, _ in kinds], [w for _, w in kinds])[0]
-            injected = time.monotonic()
-            self.in_fault = kind
-            detail = yield from getattr(self, "fault_" + kind.replace("-", "_"))(rng)
-            restored = time.monotonic()
-            self.fault_log.append((injected - self.t0, kind, detail or ""))
-            deadline = restored + RECOVERY_DEADLINE_S
-            while not self.healthy():
-                if time.monotonic() > deadline:
-                    raise Failure("no recovery within %.0f s after %s (%s)"
-                                  % (RECOVERY_DEADLINE_S, kind, detail))
-                yield 0.05
-            self.faults.setdefault(kind, []).append(time.monotonic() - restored)
-            self.in_fault = None
-            # the bike's firmware is back to normal: these knobs are carried over a
-            # bluetoothd restart, and a refusal left over would be counted on the next fault
-            if kind == "uint8-rejected":
-                self.bike.reject_uint8(False)
-            if kind == "control-refused":
-                self.bike.refuse_control(0)
+            order = list(self.KINDS)
+            rng.shuffle(order)
+            self.round_left = order
+            while order:
+                yield rng.uniform(1, 5)
+                ready = [k for k in order if k not in self.NEEDS_CAP or self.cap_in_force()]
+                if not ready:
+                    self.waiting_since = time.monotonic()
+                    while not self.cap_in_force():
+                        yield 0.1
+                    self.longest_cap_wait()
+                    self.waiting_since = None
+                    ready = list(order)
+                kind = ready[0]
+                order.remove(kind)
+                injected = time.monotonic()
+                self.in_fault = kind
+                detail = yield from getattr(self, "fault_" + kind.replace("-", "_"))(rng)
+                restored = time.monotonic()
+                self.fault_log.append((injected - self.t0, kind, detail or ""))
+                deadline = restored + RECOVERY_DEADLINE_S
+                while not self.healthy():
+                    if time.monotonic() > deadline:
+                        raise Failure("no recovery within %.0f s after %s (%s)"
+                                      % (RECOVERY_DEADLINE_S, kind, detail))
+                    yield 0.05
+                self.faults.setdefault(kind, []).append(time.monotonic() - restored)
+                self.in_fault = None
+                # the bike's firmware is back to normal: these knobs are carried over a
+                # bluetoothd restart, and a refusal left over would be counted on the next fault
+                if kind == "uint8-rejected":
+                    self.bike.reject_uint8(False)
+                if kind == "control-refused":
+                    self.bike.refuse_control(0)
+            self.rounds += 1
+            if self.first_round_at is None:
+                self.first_round_at = time.monotonic() - self.t0
 
     def fault_link_loss(self, rng):
         hold = rng.uniform(0.5, 4)
@@ -852,6 +895,29 @@ class Soak:
         self.poll(time.monotonic())
         self.check_history(time.monotonic() + 100)
 
+    def injected(self):
+        counts = dict.fromkeys(self.KINDS, 0)
+        for _, kind, _ in self.fault_log:
+            counts[kind] += 1
+        return counts
+
+    def check_coverage(self):
+        """A check that never ran passes vacuously: each fault kind injected at least once,
+        and each check of the warm-up exercised at least once."""
+        seconds = self.seconds
+        waiting = ("; the round waited %.0f s for a cap in force, to the end"
+                   % (time.monotonic() - self.waiting_since) if self.waiting_since else "")
+        for kind, n in self.injected().items():
+            if n == 0:
+                self.fail("coverage: fault %s never injected in %d s%s"
+                          % (kind, seconds, waiting if kind in self.NEEDS_CAP else ""))
+        for n, what in ((self.count_checks, "Elapsed checks against the ground truth"),
+                        (self.completed, "warm-ups completed"),
+                        (self.history_checked, "history rows checked"),
+                        (round(self.cap_time, 1), "seconds with a cap in force (link up)")):
+            if not n:
+                self.fail("coverage: 0 %s in %d s: that check never ran" % (what, seconds))
+
     def check_rss(self):
         if len(self.rss) < 2:
             self.fail("no RSS samples")
@@ -873,10 +939,8 @@ class Soak:
                                            "longest rec. s"))
         total = recovered = 0
         longest = (0.0, "")
-        injected = {}
-        for _, kind, _ in self.fault_log:
-            injected[kind] = injected.get(kind, 0) + 1
-        for kind, _ in self.KINDS:
+        injected = self.injected()
+        for kind in self.KINDS:
             rec = self.faults.get(kind, [])
             n = injected.get(kind, 0)
             total += n
@@ -893,8 +957,14 @@ class Soak:
         rows = [
             ("recoveries", "%d of %d faults" % (recovered, total)),
             ("longest recovery", "%.2f s (%s)" % longest if longest[1] else "-"),
+            ("fault rounds", "%d complete (every kind once each), the first by %s; "
+             "%d kind(s) of the last not reached; longest wait for a cap %.1f s"
+             % (self.rounds, "%.0f s" % self.first_round_at if self.first_round_at else "-",
+                len(self.round_left), self.longest_cap_wait())),
             ("worst time above cap", "%.2f s in %d episodes (limit %.0f s)"
              % (self.worst_over, self.over_episodes, CAP_LIMIT_S)),
+            ("cap in force", "%.1f s with the link up (the time the cap check checked)"
+             % self.cap_time),
             ("warm-ups completed", "%d (cancelled %d); history rows checked %d"
              % (self.completed, self.cancelled, self.history_checked)),
             ("counted-time error", "max |Elapsed - truth| %.2f s over %d checks; at completion: %s"
@@ -959,6 +1029,8 @@ def main():
         except Exception as e:    # noqa: BLE001
             soak.fail("teardown: %s" % e)
     soak.check_rss()
+    if broken is None:               # a run cut short fails already, for its own reason
+        soak.check_coverage()
     report = getattr(soak.wutest, "sanitizer_report", lambda text: None)(soak.daemon.log())
     if report:                       # ./configure --enable-sanitizers
         soak.fail("sanitizer report in warmupd's log:\n" + report)

@@ -163,10 +163,13 @@ arm_retry (WuHistoryKeeper *keeper, guint seconds)
 }
 
 /* What failed is tried again in RETRY_SECONDS, whatever comes (between warm-ups nothing else
- * does). */
+ * does); sooner than a slower retry of opening already waiting. */
 static void
 schedule_retry (WuHistoryKeeper *keeper)
 {
+  if (keeper->open_retry_s > RETRY_SECONDS)
+    g_clear_handle_id (&keeper->retry_timer, g_source_remove);
+  keeper->open_retry_s = 0;
   arm_retry (keeper, RETRY_SECONDS);
 }
 

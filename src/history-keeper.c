@@ -180,6 +180,8 @@ schedule_retry (WuHistoryKeeper *keeper)
 static void
 schedule_open_retry (WuHistoryKeeper *keeper)
 {
+  if (keeper->retry_timer != 0)
+    return;   /* one is coming (GetHistory failing meanwhile does not put it off) */
   keeper->open_retry_s = keeper->open_retry_s == 0
                              ? RETRY_SECONDS
                              : MIN (keeper->open_retry_s * 2, OPEN_RETRY_MAX_SECONDS);

@@ -45,3 +45,22 @@ class Trigger:
                 self.sock.sendto(struct.pack("<Q", sent), sender)
             except OSError:
                 pass
+
+
+class Pedalling:
+    """A rider on the bike for the live memory session (bench/perf.py, section live): the
+    bike's own stream (SimulatedBike, a GLib timer at its rate, 4 Hz there) sends Indoor Bike
+    Data as always, and each sample gets a cadence of its own, 70 to 80 rpm (and the power
+    with it), so that every notification changes Sensor1's figures as a rider's do. The
+    resistance stays the bike's: what warmupd's cap wrote through the control point."""
+
+    def __init__(self, bike):
+        self.samples = 0
+        plain = bike.indoor_bike_data
+
+        def varied():
+            self.samples += 1
+            bike.cadence = 75.0 + ((self.samples * 7919) % 11 - 5)
+            bike.power = round(bike.cadence * 1.4)
+            return plain()
+        bike.indoor_bike_data = varied

@@ -54,7 +54,11 @@ and the clients, a dbus-daemon of type system for the mocked BlueZ of tests/blue
 - idle: warmupd with a mocked bluetoothd that has an adapter and no bike, and another with
   no bluetoothd at all, both with NOTIFY_SOCKET and WATCHDOG_USEC=30 s (the unit's
   WatchdogSec): context switches of every thread over BENCH_IDLE_SECONDS, beside the
-  keep-alives received (one each 15 s is what the watchdog needs).
+  keep-alives received (one each 15 s is what the watchdog needs). Every thread is polled
+  each 0.1 s and kept once it exits (GLib's pool thread retires on its 15 s idle timeout,
+  possibly inside the window), plus one wakeup for each thread that exited (the one it exited
+  on, which the kernel counts after the thread left /proc); perf stat counts the switches
+  beside it when perf is there.
 - startup: exec (just before the spawn) to NameOwnerChanged for io.github.warmupd
   arriving here, with the mocked bike present; median of 20.
 """
@@ -1097,28 +1101,41 @@ class Bench:
                 if now != last:
                     last, quiet_since = now, time.monotonic()
                 time.sleep(0.1)
-            before = [thread_switches(p.pid) for _, p, _ in runs]
+            # The window: every thread's counts polled every 0.1 s and kept when the thread
+            # exits (GLib's pool thread, pool-warmupd, exits on its 15 s idle timeout, maybe
+            # inside the window: counting only the threads alive at the end lost its
+            # wakeups). perf stat, when usable, counts the same switches in the kernel.
             for _, _, sock in runs:
                 sock.read()
-            time.sleep(seconds)                        # the measurement window itself
-            after = [thread_switches(p.pid) for _, p, _ in runs]
+            perfs = [start_perf_switches(self.procs, p.pid) for _, p, _ in runs]
+            trackers = [SwitchTracker(p.pid) for _, p, _ in runs]
+            t_end = time.monotonic() + seconds
+            while time.monotonic() < t_end:
+                time.sleep(min(0.1, max(0.0, t_end - time.monotonic())))
+                for tracker in trackers:
+                    tracker.poll()
+            perf_counts = [stop_perf_switches(self.procs, perf) for perf in perfs]
             keepalives = [sum(b"WATCHDOG=1" in d for d in sock.read()) for _, _, sock in runs]
-            for (label, proc, sock), b, a, k in zip(runs, before, after, keepalives):
+            for (label, proc, sock), tracker, k, perf, perf_count in zip(
+                    runs, trackers, keepalives, perfs, perf_counts):
                 if proc.poll() is not None:
                     raise BenchError("warmupd (%s) died during the idle window" % label)
-                total = 0
-                detail = []
-                for tid, (name, vol, nonvol) in sorted(a.items()):
-                    _, vol0, nonvol0 = b.get(tid, (name, 0, 0))
-                    d = (vol - vol0) + (nonvol - nonvol0)
-                    total += d
-                    if d:
-                        detail.append("%s %d" % (name, d))
+                total, switches, detail = tracker.result()
                 needed = int(seconds // 15)
                 self.row("idle", "wakeups in %.0f s, %s" % (seconds, label), "%d" % total,
                          "<= %d (keep-alives)" % needed, total <= needed)
                 self.row("idle", "  keep-alives sent / threads woken", "%d" % k,
                          ", ".join(detail) or "none")
+                if perf_count is not None:
+                    self.row("idle", "  context switches, perf stat (cross-check)",
+                             "%d" % perf_count, "polled /proc: %d (+1 each exited thread: "
+                             "its last wakeup)" % switches)
+                elif perf is None:
+                    self.notes.append("idle: perf is missing: no cross-check of the polled "
+                                      "counts")
+                else:
+                    self.notes.append("idle (%s): perf stat could not count: %s"
+                                      % (label, perf.failure[0]))
                 self.stop_warmupd(proc)
                 sock.close()
         finally:
@@ -1162,6 +1179,85 @@ class Bench:
         self.row("startup", "exec -> name owned, median (ms)", "%.1f" % med, "< 50 ms",
                  med < 50)
         self.row("startup", "min / max (ms)", "%.1f / %.1f" % (min(times), max(times)))
+
+
+class SwitchTracker:
+    """Context switches of every thread of a process over a window, threads that exit during
+    it included: poll() (every 0.1 s) keeps each thread's last counts seen, so a thread that
+    exits keeps what it did up to then; a thread born during the window counts from 0. A
+    thread that exits woke once more to exit, and the kernel counts that switch only once
+    /proc no longer shows the thread: one wakeup is added for each thread that exited."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.t0 = time.monotonic()
+        self.start = thread_switches(pid)
+        self.last = dict(self.start)
+        self.exited = {}                 # tid -> seconds into the window when found gone
+        self.born = set()
+
+    def poll(self):
+        now = thread_switches(self.pid)
+        t = time.monotonic() - self.t0
+        for tid in self.last:
+            if tid not in now and tid not in self.exited:
+                self.exited[tid] = t
+        for tid, counts in now.items():
+            if tid not in self.start:
+                self.born.add(tid)
+            self.last[tid] = counts
+
+    def result(self):
+        """(wakeups, switches polled, ["NAME N (exited at T s)", ...])."""
+        self.poll()
+        total = switches = 0
+        detail = []
+        for tid, (name, vol, nonvol) in sorted(self.last.items()):
+            _, vol0, nonvol0 = self.start.get(tid, (name, 0, 0))
+            d = (vol - vol0) + (nonvol - nonvol0)
+            switches += d
+            note = []
+            if tid in self.born:
+                note.append("born")
+            if tid in self.exited:
+                d += 1
+                note.append("exited at %.0f s" % self.exited[tid])
+            total += d
+            if d:
+                detail.append("%s %d%s" % (name, d, " (%s)" % ", ".join(note) if note else ""))
+        return total, switches, detail
+
+
+def start_perf_switches(procs, pid):
+    """perf stat counting the context switches of PID's threads (new ones inherited), or
+    None when perf is missing."""
+    if shutil.which("perf") is None:
+        return None
+    return procs.start(["perf", "stat", "-x", ",", "-e", "context-switches", "-p", str(pid)],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def stop_perf_switches(procs, perf):
+    """The count of a perf stat from start_perf_switches (SIGINT ends it), None when it
+    could not count (perf_event_paranoid, no software events...)."""
+    if perf is None:
+        return None
+    if perf.poll() is None:
+        perf.send_signal(signal.SIGINT)
+    try:
+        _, err = perf.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        perf.kill()
+        _, err = perf.communicate()
+    if perf in procs.procs:
+        procs.procs.remove(perf)
+    for line in err.splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2] == "context-switches" and fields[0].isdigit():
+            return int(fields[0])
+    perf.failure = err.strip().splitlines()[-1:] or ["(no output)"]
+    return None
 
 
 class NotifySocket:

@@ -588,8 +588,8 @@ class Bench:
                               "2.84)".format(bare))
         self.row("cpu", "  of which PropertiesChanged emission (Ir)", "{:,.0f}".format(emission),
                  "(generated skeletons + GDBus)")
-        self.row("cpu", "  of which the rest (Ir)", "{:,.0f}".format(per - emission),
-                 "(read, decode, controller, set)")
+        self.row("cpu", "  of which everything else (Ir)", "{:,.0f}".format(per - emission),
+                 "(main loop, GDBus worker, read, decode, controller, set)")
         self.row("cpu", "PropertiesChanged per notification", "%.2f" % (emitted / n))
         self.row("cpu", "wall time under callgrind (s)", "%.1f" % wall)
         self.notes.append("callgrind profiles: bench/out/perf-callgrind.out (%d notifications, "

@@ -3,7 +3,9 @@
 # bus, with one client subscribed to PropertiesChanged, and print figures beside the targets:
 #
 #   CPU per sample  < 20 us          (utime+stime of warmupd over the whole run / samples)
-#   peak RSS        <= 1.3 x floor   (VmHWM of warmupd / VmHWM of bench/floor, same run)
+#   peak RSS        VmHWM of warmupd / VmHWM of bench/floor, same run: printed, no verdict
+#                   (0.1 s of replay; the <= 1.3 x floor verdict is bench/perf.py's live
+#                   session: an hour at 4 Hz against the mocked BlueZ bike)
 #
 # warmupd runs BENCH_RUNS times (default 3, one fresh subscriber each); the table shows
 # medians with the range of the runs, and the highest VmHWM.
@@ -273,7 +275,7 @@ END {
   printf "  %-30s %12s   target: < 20 us CPU/sample    %s\n", "", "", met(cpu_us < 20)
   printf "  %-30s %8d KiB = %.2f MiB (highest of the runs)\n", "peak RSS warmupd (VmHWM)", peak, peak / 1024
   printf "  %-30s %8d KiB = %.2f MiB\n", "peak RSS floor (VmHWM)", floor_hwm, floor_hwm / 1024
-  printf "  %-30s %12.2f   target: RSS <= 1.3 x floor    %s\n", "ratio warmupd / floor", ratio, met(ratio <= 1.3)
+  printf "  %-30s %12.2f   (replay: the RSS <= 1.3 x floor verdict is bench/perf.py live)\n", "ratio warmupd / floor", ratio
   printf "  %-30s %12d   (Warmup1 %d, Sensor1 %d; %d property values)%s\n", "PropertiesChanged received", sig[n], c[n, "warmup1"], c[n, "sensor1"], c[n, "properties"], same_sig ? "" : " VARIES between runs"
   printf "  %-30s %12d\n", "StartFloorRoutine received", c[n, "floor-routine"]
 }' "$runs_file")

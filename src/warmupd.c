@@ -896,6 +896,10 @@ main (int argc, char **argv)
   int status;
 
   setlocale (LC_ALL, "");
+  /* GLib runs some asynchronous work (GTask: bus and object manager setup) on pool threads,
+   * which otherwise linger 15 s after their last use and wake the idle daemon once more to
+   * exit: let them go after a second. */
+  g_thread_pool_set_max_idle_time (1000);
   if (!parse_options (&argc, &argv, &options, &error))
     {
       g_printerr ("warmupd: %s\n", error->message);

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define T0 G_GINT64_CONSTANT (1714548612000000)   /* 2024-05-01T07:30:12Z */
-#define S(seconds) ((gint64) ((seconds) * G_USEC_PER_SEC))
+#define S(seconds) ((gint64) ((seconds) * (double) G_USEC_PER_SEC))   /* no int overflow */
 
 /* --- the session tracker ----------------------------------------------------------------- */
 

@@ -735,14 +735,7 @@ class Bench:
               "vs floor (secondary: the peak RSS verdict is the live section's)", flush=True)
         bus = SessionBus(self.procs, self.tmpdir)
         try:
-            # the floor runs with the unit's environment too, so that the ratio compares
-            # the processes and not glibc's settings
-            floor = self.procs.start([os.path.join(self.builddir, "bench", "floor"),
-                                      "io.github.warmupd.BenchFloor"], stdout=subprocess.PIPE,
-                                     env=dict(bus.env(), **self.deployed_env),
-                                     universal_newlines=True)
-            if not floor.stdout.readline().startswith("owned"):
-                raise BenchError("bench/floor did not own its name")
+            floor = self.start_floor(bus)
             floor_hwm = proc_status(floor.pid, "VmHWM")
             self.procs.stop(floor)
             floor.stdout.close()
@@ -847,6 +840,17 @@ class Bench:
         finally:
             bus.close()
 
+    def start_floor(self, bus):
+        """bench/floor (bare GLib owning a name), once it owns it. It runs with the unit's
+        environment too, so that a ratio compares the processes and not glibc's settings."""
+        floor = self.procs.start([os.path.join(self.builddir, "bench", "floor"),
+                                  "io.github.warmupd.BenchFloor"], stdout=subprocess.PIPE,
+                                 env=dict(bus.env(), **self.deployed_env),
+                                 universal_newlines=True)
+        if not floor.stdout.readline().startswith("owned"):
+            raise BenchError("bench/floor did not own its name")
+        return floor
+
     def live(self):
         """The memory verdict: warmupd as deployed, connected to the mocked FTMS bike (BlueZ
         on the private system bus: AcquireNotify socket, control point, the warm-up capping
@@ -865,12 +869,7 @@ class Bench:
         floor = clients = bike = proc = None
         series = []                    # (s since streaming, VmHWM, VmRSS, RssAnon) KiB
         try:
-            floor = self.procs.start([os.path.join(self.builddir, "bench", "floor"),
-                                      "io.github.warmupd.BenchFloor"], stdout=subprocess.PIPE,
-                                     env=dict(bus.env(), **self.deployed_env),
-                                     universal_newlines=True)
-            if not floor.stdout.readline().startswith("owned"):
-                raise BenchError("bench/floor did not own its name")
+            floor = self.start_floor(bus)
             floor_hwm_start = proc_status(floor.pid, "VmHWM")
             clients = self.start_clients(bus, 3)
             journal = os.path.join(self.tmpdir, "live-bike.journal")

@@ -756,12 +756,13 @@ class Bench:
 
             # Growth: VmRSS once the replay of the first hour has finished and settled,
             # against the same once all 24 h have (the same trace up to hour 1), median of
-            # BENCH_MEMORY_RUNS runs each. Separate runs differ by ~100 KiB: mostly
-            # file-backed pages (which library pages the kernel's fault-around maps), and at
-            # --speed 0 the messages GDBus queues for the bus leave a high-water mark in the
-            # heap, freed but resident. So the anonymous part (RssAnon) is shown too, and the
-            # heap really in use once finished is taken with massif (valgrind): what a leak
-            # would make grow.
+            # BENCH_MEMORY_RUNS runs each. Separate runs differ by ~100 KiB of file-backed
+            # pages (which library pages the kernel's fault-around maps), so the anonymous
+            # part (RssAnon) is shown too, and the heap really in use once finished is taken
+            # with massif (valgrind): what a leak would make grow. (At --speed 0 warmupd
+            # waits after each batch of events until GDBus has written its signals: before
+            # it did, their backlog left a heap high-water mark that grew with the trace,
+            # +140 KiB RssAnon from hour 1 to 24, and 8.5 MiB of heap under massif.)
             day = os.path.join(self.outdir, "perf-day.trace")
             first = os.path.join(self.outdir, "perf-day-hour1.trace")
             t0 = time.monotonic()

@@ -2,7 +2,7 @@
  * BLE CSC/CPS and GPIO later). A source delivers raw events (the characteristic's bytes,
  * edges, link changes) to its sink; decoding happens once, in the engine, for every source. */
 #pragma once
-#include <glib.h>
+#include <gio/gio.h>
 #include "wu-trace.h"
 
 G_BEGIN_DECLS
@@ -33,6 +33,15 @@ typedef struct {
    * advance, and advancing it. */
   gint64 (*next_deadline) (gpointer user_data);
   void (*advance_to) (gpointer user_data, gint64 time_us);
+  /* For a source that runs ahead of real time (a replay in virtual time), after each batch:
+   * publish what the events changed and call READY once the bus has taken it, so that the
+   * source never runs more than a batch ahead of the bus (else every message it causes
+   * waits in the process meanwhile, and the heap grows with the backlog). READY gets a
+   * GTask: g_task_propagate_boolean() fails with G_IO_ERROR_CANCELLED once CANCELLABLE was
+   * cancelled, and READY_DATA must not be touched then. FALSE: nothing to wait for (no bus),
+   * READY is not called and the source goes on at once. NULL: the same. */
+  gboolean (*wait_published) (gpointer user_data, GCancellable *cancellable,
+                              GAsyncReadyCallback ready, gpointer ready_data);
 } WuSourceSink;
 
 typedef struct {

@@ -852,6 +852,19 @@ sink_advance_to (gpointer user_data, gint64 time_us)
   finish_input (engine, &actions);
 }
 
+static gboolean
+sink_wait_published (gpointer user_data, GCancellable *cancellable, GAsyncReadyCallback ready,
+                     gpointer ready_data)
+{
+  WuSensor *sensor = user_data;
+  WuEngine *engine = sensor->engine;
+
+  if (engine->observer->wait_published == NULL)
+    return FALSE;
+  return engine->observer->wait_published (engine->observer_data, cancellable, ready,
+                                           ready_data);
+}
+
 /* ------------------------------------------------------------------------------------- */
 
 WuEngine *
@@ -880,6 +893,7 @@ wu_engine_new (const WuConfig *config, const WuEngineObserver *observer,
     .control = sink_control,
     .next_deadline = sink_next_deadline,
     .advance_to = sink_advance_to,
+    .wait_published = sink_wait_published,
   };
   return engine;
 }

@@ -45,6 +45,11 @@ typedef struct {
   /* Every controller state transition, in order (several can come from one input); the
    * controller already holds the figures of the input that caused it. */
   void (*state_changed) (gpointer user_data, WuState old_state, WuState new_state);
+  /* A replay in virtual time, after each batch of events: publish now what changed and call
+   * READY once the bus has taken it (WuSourceSink.wait_published says how). FALSE or NULL:
+   * nothing to wait for. */
+  gboolean (*wait_published) (gpointer user_data, GCancellable *cancellable,
+                              GAsyncReadyCallback ready, gpointer ready_data);
 } WuEngineObserver;
 
 WuEngine *wu_engine_new (const WuConfig *config, const WuEngineObserver *observer,

@@ -269,21 +269,39 @@ wu_service_remove_sensor (WuService *service, WuSensor *sensor)
   g_hash_table_remove (service->sensor_objects, sensor);
 }
 
-static gboolean
-on_publish_idle (gpointer user_data)
+/* What a replay's pass changed: every dirty sensor, and Warmup1 if it is. */
+static void
+publish_dirty (WuService *service)
 {
-  WuService *service = user_data;
   GHashTableIter iter;
   gpointer sensor;
 
-  g_clear_pointer (&service->publish_idle, g_source_unref);
   g_hash_table_iter_init (&iter, service->dirty_sensors);
   while (g_hash_table_iter_next (&iter, &sensor, NULL))
     publish_sensor_now (service, sensor, TRUE);
   g_hash_table_remove_all (service->dirty_sensors);
   if (service->warmup_dirty)
     publish_warmup_flushed (service);
+}
+
+static gboolean
+on_publish_idle (gpointer user_data)
+{
+  WuService *service = user_data;
+
+  g_clear_pointer (&service->publish_idle, g_source_unref);
+  publish_dirty (service);
   return G_SOURCE_REMOVE;
+}
+
+void
+wu_service_publish_pending (WuService *service)
+{
+  if (service->publish_idle == NULL)
+    return;
+  g_source_destroy (service->publish_idle);
+  g_clear_pointer (&service->publish_idle, g_source_unref);
+  publish_dirty (service);
 }
 
 static void

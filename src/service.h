@@ -22,6 +22,8 @@ gboolean wu_service_export (WuService *service, GDBusConnection *connection, GEr
  * folded into a later value). */
 void wu_service_publish (WuService *service, gboolean now);
 void wu_service_publish_sensor (WuService *service, WuSensor *sensor);
+/* Publish now what a replay's main-loop pass left for after it (nothing on a live clock). */
+void wu_service_publish_pending (WuService *service);
 /* A sensor appeared or is going away: its Sensor1 object follows (once exported). */
 void wu_service_add_sensor (WuService *service, WuSensor *sensor);
 void wu_service_remove_sensor (WuService *service, WuSensor *sensor);

@@ -24,6 +24,8 @@ typedef struct {
   gint64 trace_now;            /* trace time reached so far */
   gint64 real_epoch;           /* monotonic time at trace time 0 (speed > 0) */
   GSource *timer;
+  GCancellable *waiting;       /* virtual time: waiting for the bus to take a batch's
+                                * publications (sink->wait_published), else NULL */
 } WuReplaySource;
 
 static void replay_schedule (WuReplaySource *replay);
@@ -77,6 +79,36 @@ replay_next_wakeup (WuReplaySource *replay)
 
 static gint64 real_due_time (gint64 real_epoch, gint64 trace_us, double speed);
 
+static void
+on_batch_published (GObject *source_object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  WuReplaySource *replay;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error)
+      && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;   /* the replay is gone */
+  replay = user_data;
+  g_clear_object (&replay->waiting);
+  replay_schedule (replay);
+}
+
+/* After a batch: wait until the bus has taken what it published, if the sink can tell. */
+static gboolean
+replay_wait_published (WuReplaySource *replay)
+{
+  const WuSourceSink *sink = replay->base.sink;
+
+  if (sink->wait_published == NULL)
+    return FALSE;
+  replay->waiting = g_cancellable_new ();
+  if (sink->wait_published (replay->base.sink_data, replay->waiting, on_batch_published,
+                            replay))
+    return TRUE;
+  g_clear_object (&replay->waiting);
+  return FALSE;
+}
+
 static gboolean
 replay_step_virtual (gpointer user_data)
 {
@@ -91,6 +123,11 @@ replay_step_virtual (gpointer user_data)
           g_clear_pointer (&replay->timer, g_source_unref);
           return G_SOURCE_REMOVE;
         }
+    }
+  if (replay_wait_published (replay))
+    {
+      g_clear_pointer (&replay->timer, g_source_unref);
+      return G_SOURCE_REMOVE;
     }
   return G_SOURCE_CONTINUE;
 }
@@ -193,6 +230,11 @@ replay_free (WuSource *source)
 {
   WuReplaySource *replay = (WuReplaySource *) source;
 
+  if (replay->waiting != NULL)
+    {
+      g_cancellable_cancel (replay->waiting);
+      g_object_unref (replay->waiting);
+    }
   if (replay->timer != NULL)
     {
       g_source_destroy (replay->timer);

@@ -56,6 +56,7 @@ typedef struct {
   int exit_status;
   gboolean sources_started;
   gboolean bus_connected;      /* the bus connection was made (on_bus_acquired) */
+  GDBusConnection *connection; /* that connection, once made */
   gboolean ready;              /* READY=1 sent (and no reload under way): STATUS= lines
                                 * follow the state */
   gboolean stopping;           /* the main loop has ended: releasing, then tearing down */
@@ -302,6 +303,35 @@ on_sensor_removed (gpointer user_data, WuSensor *sensor)
     wu_service_remove_sensor (daemon->service, sensor);
 }
 
+static void
+on_bus_flushed (GObject *source_object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+
+  /* A failed flush too leaves nothing of ours waiting: the connection is closed (or the
+   * replay is gone, which the task then reports as cancelled). */
+  g_dbus_connection_flush_finish (G_DBUS_CONNECTION (source_object), result, NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* A replay in virtual time makes events far faster than GDBus's worker thread writes the
+ * signals they cause: unchecked, the messages pile up in its queue (megabytes under
+ * valgrind, and a heap high-water mark that grows with the length of the trace). So after
+ * each batch: publish, and go on once the connection has written it all. */
+static gboolean
+on_wait_published (gpointer user_data, GCancellable *cancellable, GAsyncReadyCallback ready,
+                   gpointer ready_data)
+{
+  WuDaemon *daemon = user_data;
+
+  if (daemon->connection == NULL || g_dbus_connection_is_closed (daemon->connection))
+    return FALSE;
+  wu_service_publish_pending (daemon->service);
+  g_dbus_connection_flush (daemon->connection, cancellable, on_bus_flushed,
+                           g_task_new (NULL, cancellable, ready, ready_data));
+  return TRUE;
+}
+
 static const WuEngineObserver engine_observer = {
   .sensor_added = on_sensor_added,
   .sensor_removed = on_sensor_removed,
@@ -310,6 +340,7 @@ static const WuEngineObserver engine_observer = {
   .start_floor_routine = on_start_floor_routine,
   .source_finished = on_source_finished,
   .state_changed = on_state_changed,
+  .wait_published = on_wait_published,
 };
 
 /* --- bus ----------------------------------------------------------------------------- */
@@ -321,6 +352,7 @@ on_bus_acquired (GDBusConnection *connection, const char *name, gpointer user_da
   g_autoptr (GError) error = NULL;
 
   daemon->bus_connected = TRUE;
+  g_set_object (&daemon->connection, connection);
   if (!wu_service_export (daemon->service, connection, &error)
       || !wu_routine_service_export (daemon->routines, connection, &error))
     {
@@ -936,6 +968,7 @@ main (int argc, char **argv)
 
   g_clear_pointer (&daemon.service, wu_service_free);
   g_clear_pointer (&daemon.routines, wu_routine_service_free);
+  g_clear_object (&daemon.connection);
   g_clear_pointer (&daemon.history, wu_history_keeper_free);
   g_clear_pointer (&daemon.engine, wu_engine_free);
   /* After the engine (its sources hold the links), before the BlueZ client. */

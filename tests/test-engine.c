@@ -1210,6 +1210,163 @@ test_ble_autostart_needs_start_after_of_pedalling (void)
   wu_engine_free (fixture.engine);
 }
 
+/* An observer standing for the bus: it holds a replay's wait after each batch until the test
+ * says the bus has taken it (or, with GO_ON_AT_ONCE, says there is nothing to wait for). */
+typedef struct {
+  guint waits;
+  GTask *pending;
+  gboolean go_on_at_once;
+} BusStandIn;
+
+static gboolean
+stand_in_wait_published (gpointer user_data, GCancellable *cancellable,
+                         GAsyncReadyCallback ready, gpointer ready_data)
+{
+  BusStandIn *bus = user_data;
+
+  g_assert_null (bus->pending);   /* never more than one batch ahead */
+  bus->waits++;
+  if (bus->go_on_at_once)
+    return FALSE;
+  bus->pending = g_task_new (NULL, cancellable, ready, ready_data);
+  return TRUE;
+}
+
+static void
+stand_in_taken (BusStandIn *bus)
+{
+  g_autoptr (GTask) task = g_steal_pointer (&bus->pending);
+
+  g_assert_nonnull (task);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+iterate_until_idle (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+/* A trace of EVENTS Indoor Bike Data notifications at 4 Hz, in a new directory. */
+static char *
+write_bike_trace (guint events)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
+  g_autoptr (GString) text = g_string_new ("# warmupd trace 1\n");
+  char *path = g_build_filename (dir, "bike.trace", NULL);
+
+  for (guint i = 0; i < events; i++)
+    g_string_append_printf (text, "%u.%03u ftms.indoor-bike-data 44 00 00 00 a0 00 64 00\n",
+                            i / 4, i % 4 * 250);
+  g_assert_true (g_file_set_contents (path, text->str, (gssize) text->len, NULL));
+  return path;
+}
+
+static void
+remove_trace (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+static WuEngine *
+start_replay (const char *path, const WuEngineObserver *observer, BusStandIn *bus,
+              WuSensor **sensor)
+{
+  g_autoptr (GError) error = NULL;
+  WuEngine *engine;
+  WuConfig config;
+
+  wu_config_init (&config);
+  engine = wu_engine_new (&config, observer, bus);
+  wu_config_clear (&config);
+  *sensor = wu_engine_add_replay (engine, path, 0, &error);
+  g_assert_no_error (error);
+  wu_engine_start_sources (engine);
+  return engine;
+}
+
+static const WuEngineObserver stand_in_observer = { .wait_published = stand_in_wait_published };
+
+/* In virtual time a replay delivers one batch, then waits for the bus to take what it
+ * published before the next: it never runs further ahead of the bus than that. */
+static void
+test_virtual_replay_waits_for_the_bus (void)
+{
+  g_autofree char *path = write_bike_trace (1000);
+  BusStandIn bus = { 0 };
+  WuSensor *sensor;
+  WuEngine *engine = start_replay (path, &stand_in_observer, &bus, &sensor);
+  guint64 batch;
+
+  iterate_until_idle ();
+  g_assert_cmpuint (bus.waits, ==, 1);
+  batch = sensor->events;
+  g_assert_cmpuint (batch, >, 0);
+  g_assert_cmpuint (batch, <, 1000);
+  iterate_until_idle ();
+  g_assert_cmpuint (sensor->events, ==, batch);   /* nothing more while the bus is busy */
+
+  stand_in_taken (&bus);
+  iterate_until_idle ();
+  g_assert_cmpuint (bus.waits, ==, 2);
+  g_assert_cmpuint (sensor->events, ==, 2 * batch);
+
+  while (bus.pending != NULL)
+    {
+      stand_in_taken (&bus);
+      iterate_until_idle ();
+    }
+  g_assert_true (sensor->finished);
+  g_assert_cmpuint (sensor->events, ==, 1000);
+  g_assert_cmpuint (bus.waits, ==, 1000 / batch);   /* none after the last event */
+  wu_engine_free (engine);
+  remove_trace (path);
+}
+
+/* With nothing to wait for (no bus yet, or it is gone) the replay goes straight on. */
+static void
+test_virtual_replay_without_a_bus_goes_on (void)
+{
+  g_autofree char *path = write_bike_trace (1000);
+  BusStandIn bus = { .go_on_at_once = TRUE };
+  WuSensor *sensor;
+  WuEngine *engine = start_replay (path, &stand_in_observer, &bus, &sensor);
+
+  iterate_until_idle ();
+  g_assert_true (sensor->finished);
+  g_assert_cmpuint (sensor->events, ==, 1000);
+  g_assert_cmpuint (bus.waits, >=, 1);
+  wu_engine_free (engine);
+  remove_trace (path);
+}
+
+/* The replay freed while it waits (warmupd stopping): the bus's late answer finds the wait
+ * cancelled and touches nothing (ASan and valgrind see it if it did). */
+static void
+test_replay_freed_while_waiting_for_the_bus (void)
+{
+  g_autofree char *path = write_bike_trace (1000);
+  BusStandIn bus = { 0 };
+  WuSensor *sensor;
+  WuEngine *engine = start_replay (path, &stand_in_observer, &bus, &sensor);
+  g_autoptr (GTask) task = NULL;
+
+  iterate_until_idle ();
+  g_assert_nonnull (bus.pending);
+  task = g_object_ref (bus.pending);
+  wu_engine_free (engine);
+  g_assert_true (g_cancellable_is_cancelled (g_task_get_cancellable (task)));
+  stand_in_taken (&bus);
+  iterate_until_idle ();
+  g_assert_true (g_task_get_completed (task));
+  g_assert_cmpuint (bus.waits, ==, 1);
+  remove_trace (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1242,5 +1399,11 @@ main (int argc, char **argv)
                    test_ble_autostart_needs_start_after_of_pedalling);
   g_test_add_func ("/engine/start-refused-once-shutting-down",
                    test_start_refused_once_shutting_down);
+  g_test_add_func ("/engine/virtual-replay-waits-for-the-bus",
+                   test_virtual_replay_waits_for_the_bus);
+  g_test_add_func ("/engine/virtual-replay-without-a-bus-goes-on",
+                   test_virtual_replay_without_a_bus_goes_on);
+  g_test_add_func ("/engine/replay-freed-while-waiting-for-the-bus",
+                   test_replay_freed_while_waiting_for_the_bus);
   return g_test_run ();
 }

@@ -779,8 +779,9 @@ class Bench:
             heap1 = heap24 = None
             if shutil.which("valgrind") is not None:
                 t0 = time.monotonic()
-                heap1 = self.replay(bus, first, None, massif=True)["heap"]
-                heap24 = self.replay(bus, day, events_hour1, massif=True)["heap"]
+                m1 = self.replay(bus, first, None, massif=True)
+                m24 = self.replay(bus, day, events_hour1, massif=True)
+                heap1, heap24 = m1["heap"], m24["heap"]
                 massif_s = time.monotonic() - t0
             self.row("memory", "24 h trace: samples (generated in %.1f s)" % gen_s,
                      "{:,}".format(samples))
@@ -823,6 +824,10 @@ class Bench:
                          "{:,} / {:,}".format(heap1, heap24), "(%.0f s under massif)" % massif_s)
                 self.row("memory", "heap growth hour 1 -> 24 (bytes)",
                          "{:,}".format(heap24 - heap1), "< 64 KiB", heap24 - heap1 < 65536)
+                # what runs ahead of the bus would pile up (8.5 MiB at hour 24 before the
+                # replay waited for GDBus to write each batch)
+                self.row("memory", "peak heap over the 1 h / 24 h replay (bytes, massif)",
+                         "{:,} / {:,}".format(m1["heap_peak"], m24["heap_peak"]))
             else:
                 self.notes.append("valgrind is missing: no heap-in-use figure")
             self.row("memory", "  in-run: VmRSS as Events passed hour 1 (KiB)",
@@ -1061,6 +1066,7 @@ class Bench:
         heap = massif_heap(proc.pid, self.tmpdir) if massif else None
         delivered = bus.get(sensor, SENSOR_IFACE, "Events")
         self.stop_warmupd(proc)
+        heap_peak = massif_peak(proc.pid, self.tmpdir) if massif else None
         counts = self.stop_clients(clients)
         if delivered != events:
             raise BenchError("Sensor1.Events %d, the trace has %d events" % (delivered, events))
@@ -1069,7 +1075,7 @@ class Bench:
         if mark_events is not None and rss_mark is None:
             raise BenchError("the event count never passed %d" % mark_events)
         return {"hwm": hwm, "rss_mark": rss_mark, "rss_end": rss_end, "anon_end": anon_end,
-                "wall": wall, "heap": heap,
+                "wall": wall, "heap": heap, "heap_peak": heap_peak,
                 "counts": counts, "series": list(self.rss_series)}
 
     def idle(self):
@@ -1337,6 +1343,22 @@ def massif_heap(pid, tmpdir):
     if len(values) != 2:
         raise BenchError("no heap figures in the massif snapshot")
     return values["mem_heap_B"] + values["mem_heap_extra_B"]
+
+
+def massif_peak(pid, tmpdir):
+    """The largest heap (useful + extra bytes) of any snapshot in the massif output of PID,
+    which has exited; the file is removed."""
+    path = os.path.join(tmpdir, "massif.%d" % pid)
+    peak = total = 0
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            if key == "mem_heap_B":
+                total = int(value)
+            elif key == "mem_heap_extra_B":
+                peak = max(peak, total + int(value))
+    os.unlink(path)
+    return peak
 
 
 def write_day_trace(srcdir, path, first_hour_path, hours=24):

@@ -1,6 +1,7 @@
 /* The replay source: plays a recorded trace back through the same sink as live sources.
  * It drives the clock: at speed N the trace's time runs N times faster than real time; at
- * speed 0 (virtual time) events follow each other as fast as the main loop allows, and the
+ * speed 0 (virtual time) events follow each other as fast as the main loop allows, in
+ * batches, each waiting until the bus has taken what the one before published, and the
  * controller's timers fire at their trace-time deadlines between events. At the end of the
  * trace time stops: no timer fires after the last event. */
 #include "wu-source.h"

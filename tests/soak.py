@@ -332,6 +332,7 @@ class Soak:
         self.over_since = None
         self.over_episodes = 0
         self.worst_over = 0.0
+        self.worst_over_at = None        # s after t0: when the worst episode began
         self.polls = 0
         self.slowest_poll = 0.0
         self.rss = []                    # (t, KiB)
@@ -557,13 +558,26 @@ class Soak:
             self._over_ended(now - self.over_since, ongoing=True)
 
     def _over_ended(self, duration, ongoing=False):
-        self.worst_over = max(self.worst_over, duration)
+        if duration > self.worst_over:
+            self.worst_over, self.worst_over_at = duration, self.over_since - self.t0
         if duration > CAP_LIMIT_S and not self._over_reported:
             self._over_reported = True
             self.fail("resistance %.1f above the cap %.1f for more than %.0f s"
                       % (self.over_level + (CAP_LIMIT_S,)))
         if not ongoing:
             self._over_reported = False
+
+    def worst_over_cause(self):
+        """When the worst episode above the cap began, and the fault injected last before it
+        (what most likely raised the resistance)."""
+        if self.worst_over_at is None:
+            return ""
+        before = [(t, kind) for t, kind, _ in self.fault_log if t <= self.worst_over_at]
+        if not before:
+            return "; the worst began at %.1f s, before any fault" % self.worst_over_at
+        t, kind = before[-1]
+        return "; the worst began at %.1f s, %.1f s after %s" % (
+            self.worst_over_at, self.worst_over_at - t, kind)
 
     def check_history(self, now):
         if not self.finished_pending:
@@ -961,8 +975,8 @@ class Soak:
              "%d kind(s) of the last not reached; longest wait for a cap %.1f s"
              % (self.rounds, "%.0f s" % self.first_round_at if self.first_round_at else "-",
                 len(self.round_left), self.longest_cap_wait())),
-            ("worst time above cap", "%.2f s in %d episodes (limit %.0f s)"
-             % (self.worst_over, self.over_episodes, CAP_LIMIT_S)),
+            ("worst time above cap", "%.2f s in %d episodes (limit %.0f s)%s"
+             % (self.worst_over, self.over_episodes, CAP_LIMIT_S, self.worst_over_cause())),
             ("cap in force", "%.1f s with the link up (the time the cap check checked)"
              % self.cap_time),
             ("warm-ups completed", "%d (cancelled %d); history rows checked %d"

@@ -127,7 +127,10 @@ open_history (WuHistoryKeeper *keeper, int busy_ms)
       return FALSE;
     }
   wu_history_set_busy_timeout (keeper->history, BUSY_MS);
+  /* A retry of opening, maybe minutes away, is not for a write that fails next (it
+   * would wait behind it): that one arms its own. Nothing owed, no timer at all. */
   keeper->open_retry_s = 0;
+  g_clear_handle_id (&keeper->retry_timer, g_source_remove);
   if (!has_unsaved (keeper))
     set_error (keeper, NULL);   /* nothing waits to be written: history is kept again */
   return TRUE;

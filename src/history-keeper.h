@@ -13,8 +13,9 @@ typedef struct WuHistoryKeeper WuHistoryKeeper;
 /* The database is history.db in STATE_DIR_OPTION (--state-dir), else in $STATE_DIRECTORY
  * (systemd's StateDirectory=, the first path when it lists several); with neither, no
  * history is kept. Never fails: a database that cannot be used is logged and reported by
- * wu_history_keeper_get_error(), and opened again every 10 s (and by
- * wu_history_keeper_list()) until it opens. */
+ * wu_history_keeper_get_error(), and opened again after 10 s, then twice as long each time
+ * up to 640 s (and at once by wu_history_keeper_list() and a warm-up's state change), until
+ * it opens. */
 WuHistoryKeeper *wu_history_keeper_new (WuEngine *engine, const char *state_dir_option);
 void wu_history_keeper_free (WuHistoryKeeper *keeper);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuHistoryKeeper, wu_history_keeper_free)

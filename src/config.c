@@ -424,6 +424,22 @@ warn_min_cadence_crank_sensors (const WuConfig *config, const char *path, const 
                slowest, stale_s, consequence);
 }
 
+/* A reed switch's cadence reads at most WU_CADENCE_MAX_RPM (closer pulses are dropped as
+ * bounce): a MaxCadence above it is never passed by the GPIO sensor, so the ease-off hint
+ * would never come from it. Said, not refused (a BLE bike may still report more). */
+static void
+warn_max_cadence_above_reed_switch (const WuConfig *config, GKeyFile *file, const char *path,
+                                    const char *contents)
+{
+  if (config->gpio.line == NULL || config->controller.max_cadence <= WU_CADENCE_MAX_RPM
+      || !g_key_file_has_key (file, "Warmup", "MaxCadence", NULL))
+    return;
+  g_warning ("%s:%u: [Warmup] MaxCadence: %g rpm is above the %.0f rpm a reed switch on "
+             "[Gpio] reads at most: its cadence never passes it, so it never shows the ease-off "
+             "hint", path, find_line (contents, "Warmup", "MaxCadence"),
+             config->controller.max_cadence, WU_CADENCE_MAX_RPM);
+}
+
 /* The bike listed among the sensors: the bike's link claims the device, and the sensor
  * link waiting for it would keep the radio scanning for ever. */
 static gboolean
@@ -481,6 +497,7 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
     return FALSE;
   warn_debounce_above_quiet_max (config, file, path, contents);
   warn_min_cadence_crank_sensors (config, path, contents);
+  warn_max_cadence_above_reed_switch (config, file, path, contents);
   return TRUE;
 }
 

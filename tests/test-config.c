@@ -138,6 +138,14 @@ static const GoodCase good_cases[] = {
     "3: [Gpio] Debounce: 34 ms acts as 5 ms" },
   { "default-debounce-sixteen-magnets", "[Gpio]\nLine=17\nPulsesPerRevolution=16\n",
     600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
+  /* MaxCadence above the 220 rpm a reed switch reads: said with one, fine without */
+  { "max-cadence-250-reed-switch", "[Warmup]\nMaxCadence=250\n[Gpio]\nLine=17\n",
+    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE,
+    "2: [Warmup] MaxCadence: 250 rpm is above the 220 rpm a reed switch on [Gpio] reads" },
+  { "max-cadence-220-reed-switch", "[Warmup]\nMaxCadence=220\n[Gpio]\nLine=17\n",
+    600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
+  { "max-cadence-250-no-gpio", "[Warmup]\nMaxCadence=250\n", 600 * G_USEC_PER_SEC, 40, -1,
+    30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
 };
 
 static void

@@ -33,13 +33,14 @@ typedef struct {
    * advance, and advancing it. */
   gint64 (*next_deadline) (gpointer user_data);
   void (*advance_to) (gpointer user_data, gint64 time_us);
-  /* For a source that runs ahead of real time (a replay in virtual time), after each batch:
-   * publish what the events changed and call READY once the bus has taken it, so that the
-   * source never runs more than a batch ahead of the bus (else every message it causes
-   * waits in the process meanwhile, and the heap grows with the backlog). READY gets a
-   * GTask: g_task_propagate_boolean() fails with G_IO_ERROR_CANCELLED once CANCELLABLE was
-   * cancelled, and READY_DATA must not be touched then. FALSE: nothing to wait for (no bus),
-   * READY is not called and the source goes on at once. NULL: the same. */
+  /* For a source that can run ahead of real time (a replay), after each batch of events:
+   * publish what they changed and call READY once the bus has taken it, so that the source
+   * never runs more than a batch ahead of the bus (else every message it causes waits in
+   * the process meanwhile, and the heap grows with the backlog). READY runs later, from
+   * the main context, never before this returns. It gets a GTask: g_task_propagate_boolean()
+   * fails with G_IO_ERROR_CANCELLED once CANCELLABLE was cancelled, and READY_DATA must not
+   * be touched then. FALSE: nothing to wait for (no bus), READY is not called and the
+   * source goes on at once. NULL: the same. */
   gboolean (*wait_published) (gpointer user_data, GCancellable *cancellable,
                               GAsyncReadyCallback ready, gpointer ready_data);
 } WuSourceSink;

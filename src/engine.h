@@ -45,7 +45,7 @@ typedef struct {
   /* Every controller state transition, in order (several can come from one input); the
    * controller already holds the figures of the input that caused it. */
   void (*state_changed) (gpointer user_data, WuState old_state, WuState new_state);
-  /* A replay in virtual time, after each batch of events: publish now what changed and call
+  /* A replay, after each batch of events: publish now what changed and call
    * READY once the bus has taken it (WuSourceSink.wait_published says how). FALSE or NULL:
    * nothing to wait for. */
   gboolean (*wait_published) (gpointer user_data, GCancellable *cancellable,

@@ -15,7 +15,7 @@ typedef struct WuHistoryKeeper WuHistoryKeeper;
  * history is kept. Never fails: a database that cannot be used is logged and reported by
  * wu_history_keeper_get_error(), and opened again after 10 s, then twice as long each time
  * up to 640 s (and at once by wu_history_keeper_list() and a warm-up's state change), until
- * it opens. */
+ * it opens; while a warm-up waits to be written, every 10 s. */
 WuHistoryKeeper *wu_history_keeper_new (WuEngine *engine, const char *state_dir_option);
 void wu_history_keeper_free (WuHistoryKeeper *keeper);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WuHistoryKeeper, wu_history_keeper_free)

@@ -1,9 +1,10 @@
 /* The replay source: plays a recorded trace back through the same sink as live sources.
  * It drives the clock: at speed N the trace's time runs N times faster than real time; at
  * speed 0 (virtual time) events follow each other as fast as the main loop allows, in
- * batches, each waiting until the bus has taken what the one before published, and the
- * controller's timers fire at their trace-time deadlines between events. At the end of the
- * trace time stops: no timer fires after the last event. */
+ * batches, and the controller's timers fire at their trace-time deadlines between events.
+ * At any speed, after each batch of events the replay waits until the bus has taken what
+ * they published (a fast replay would otherwise pile messages up in GDBus's queue). At the
+ * end of the trace time stops: no timer fires after the last event. */
 #include "wu-source.h"
 #include "wu-error.h"
 
@@ -11,8 +12,12 @@
 #include <sys/stat.h>
 
 /* Events handled per main-loop iteration in virtual time: large enough to be quick,
- * small enough that D-Bus calls are still answered promptly during a long replay. */
-#define VIRTUAL_TIME_BATCH 256
+ * small enough that D-Bus calls are still answered promptly during a long replay. After
+ * each, the replay waits for the bus to take what they published. */
+#define REPLAY_BATCH 256
+/* At speed > 0 each event is published on its own (a PropertiesChanged each): the replay
+ * waits for the bus after this many, so that at most this many wait in GDBus's queue. */
+#define TIMED_BATCH 32
 
 typedef struct {
   WuSource base;
@@ -25,8 +30,9 @@ typedef struct {
   gint64 trace_now;            /* trace time reached so far */
   gint64 real_epoch;           /* monotonic time at trace time 0 (speed > 0) */
   GSource *timer;
-  GCancellable *waiting;       /* virtual time: waiting for the bus to take a batch's
-                                * publications (sink->wait_published), else NULL */
+  GCancellable *waiting;       /* waiting for the bus to take a batch's publications
+                                * (sink->wait_published), else NULL */
+  guint since_wait;            /* at speed > 0: events delivered since the last wait */
 } WuReplaySource;
 
 static void replay_schedule (WuReplaySource *replay);
@@ -115,7 +121,7 @@ replay_step_virtual (gpointer user_data)
 {
   WuReplaySource *replay = user_data;
 
-  for (guint i = 0; i < VIRTUAL_TIME_BATCH; i++)
+  for (guint i = 0; i < REPLAY_BATCH; i++)
     {
       /* Timers due before the next event fire inside the sink's event handling, at their
        * own deadlines, so nothing else needs advancing here. */
@@ -155,8 +161,18 @@ replay_step_timed (gpointer user_data)
       replay_schedule (replay);
       return G_SOURCE_REMOVE;
     }
-  if (replay_deliver_next (replay))
-    replay_schedule (replay);
+  if (!replay_deliver_next (replay))
+    return G_SOURCE_REMOVE;
+  /* Fast enough (--speed 1000 and up), each event's PropertiesChanged can come faster than
+   * the bus takes them: wait for it after a batch, as in virtual time. Due times come from
+   * the epoch, so a wait never shifts the ones after it. */
+  if (++replay->since_wait >= TIMED_BATCH)
+    {
+      replay->since_wait = 0;
+      if (replay_wait_published (replay))
+        return G_SOURCE_REMOVE;
+    }
+  replay_schedule (replay);
   return G_SOURCE_REMOVE;
 }
 

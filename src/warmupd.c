@@ -314,10 +314,11 @@ on_bus_flushed (GObject *source_object, GAsyncResult *result, gpointer user_data
   g_task_return_boolean (task, TRUE);
 }
 
-/* A replay in virtual time makes events far faster than GDBus's worker thread writes the
- * signals they cause: unchecked, the messages pile up in its queue (megabytes under
- * valgrind, and a heap high-water mark that grows with the length of the trace). So after
- * each batch: publish, and go on once the connection has written it all. */
+/* A replay in virtual time (or at --speed 1000 and up) makes events far faster than GDBus's
+ * worker thread writes the signals they cause: unchecked, the messages pile up in its queue
+ * (megabytes under valgrind, tens of them at --speed 1000000, and a heap high-water mark
+ * that grows with the length of the trace). So after each batch: publish, and go on once
+ * the connection has written it all. */
 static gboolean
 on_wait_published (gpointer user_data, GCancellable *cancellable, GAsyncReadyCallback ready,
                    gpointer ready_data)

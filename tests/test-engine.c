@@ -1273,8 +1273,8 @@ remove_trace (const char *path)
 }
 
 static WuEngine *
-start_replay (const char *path, const WuEngineObserver *observer, BusStandIn *bus,
-              WuSensor **sensor)
+start_replay_at (const char *path, double speed, const WuEngineObserver *observer,
+                 BusStandIn *bus, WuSensor **sensor)
 {
   g_autoptr (GError) error = NULL;
   WuEngine *engine;
@@ -1283,10 +1283,17 @@ start_replay (const char *path, const WuEngineObserver *observer, BusStandIn *bu
   wu_config_init (&config);
   engine = wu_engine_new (&config, observer, bus);
   wu_config_clear (&config);
-  *sensor = wu_engine_add_replay (engine, path, 0, &error);
+  *sensor = wu_engine_add_replay (engine, path, speed, &error);
   g_assert_no_error (error);
   wu_engine_start_sources (engine);
   return engine;
+}
+
+static WuEngine *
+start_replay (const char *path, const WuEngineObserver *observer, BusStandIn *bus,
+              WuSensor **sensor)
+{
+  return start_replay_at (path, 0, observer, bus, sensor);
 }
 
 static const WuEngineObserver stand_in_observer = { .wait_published = stand_in_wait_published };
@@ -1322,7 +1329,43 @@ test_virtual_replay_waits_for_the_bus (void)
     }
   g_assert_true (sensor->finished);
   g_assert_cmpuint (sensor->events, ==, 1000);
-  g_assert_cmpuint (bus.waits, ==, 1000 / batch);   /* none after the last event */
+  g_assert_cmpuint (bus.waits, ==, (1000 - 1) / batch);   /* none after the last event */
+  wu_engine_free (engine);
+  remove_trace (path);
+}
+
+/* A timed replay fast enough to outrun the bus (the trace's 250 s in 2.5 ms) waits for it
+ * after each batch too; at a real-time pace the wait costs nothing, due times being taken
+ * from the start. */
+static void
+test_fast_timed_replay_waits_for_the_bus (void)
+{
+  g_autofree char *path = write_bike_trace (1000);
+  BusStandIn bus = { 0 };
+  WuSensor *sensor;
+  gint64 all_due = g_get_monotonic_time () + 2500;   /* 249.75 s of trace at 100000x */
+  WuEngine *engine = start_replay_at (path, 100000, &stand_in_observer, &bus, &sensor);
+  guint64 batch;
+
+  while (bus.waits == 0 && !sensor->finished)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (bus.waits, ==, 1);
+  batch = sensor->events;
+  g_assert_cmpuint (batch, >, 0);
+  g_assert_cmpuint (batch, <, 1000);
+  /* once the whole trace is due: still nothing more while the bus is busy */
+  while (g_get_monotonic_time () <= all_due)
+    g_main_context_iteration (NULL, FALSE);
+  iterate_until_idle ();
+  g_assert_cmpuint (sensor->events, ==, batch);
+  while (!sensor->finished)
+    {
+      if (bus.pending != NULL)
+        stand_in_taken (&bus);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_cmpuint (sensor->events, ==, 1000);
+  g_assert_cmpuint (bus.waits, ==, 1000 / batch);
   wu_engine_free (engine);
   remove_trace (path);
 }
@@ -1401,6 +1444,8 @@ main (int argc, char **argv)
                    test_start_refused_once_shutting_down);
   g_test_add_func ("/engine/virtual-replay-waits-for-the-bus",
                    test_virtual_replay_waits_for_the_bus);
+  g_test_add_func ("/engine/fast-timed-replay-waits-for-the-bus",
+                   test_fast_timed_replay_waits_for_the_bus);
   g_test_add_func ("/engine/virtual-replay-without-a-bus-goes-on",
                    test_virtual_replay_without_a_bus_goes_on);
   g_test_add_func ("/engine/replay-freed-while-waiting-for-the-bus",

@@ -66,9 +66,9 @@ retry_timer (Fixture *f)
   return g_main_context_find_source_by_funcs_user_data (NULL, &g_timeout_funcs, f->keeper);
 }
 
-/* Seconds until the retry timer fires, rounded: g_timeout_add_seconds() rounds its expiry to
- * a whole second of the process's own phase, so the wait is within a second of what was
- * asked. */
+/* Seconds until the retry timer fires: g_timeout_add_seconds() rounds its expiry to a whole
+ * second, offset by a phase GLib derives from the session bus address or host name, so the
+ * wait lands within [asked - 0.25 s, asked + 0.75 s). */
 static double
 retry_in_s (Fixture *f)
 {

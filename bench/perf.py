@@ -576,6 +576,8 @@ class Bench:
         self.row("cpu", "floor: generated PropertiesChanged (Ir)",
                  "{:,.0f}".format(sensor), "bench/emit-floor sensor: 4 values, as here")
         self.row("cpu", "ratio warmupd / bare-signal floor", "%.2f" % (per / bare))
+        self.row("cpu", "ratio warmupd / generated PropertiesChanged floor",
+                 "%.2f" % (per / sensor), "(what warmupd adds to the emission it must make)")
         if sdbus is not None:
             self.row("cpu", "not GDBus: the same PropertiesChanged from sd-bus (Ir)",
                      "{:,.0f}".format(sdbus), "bench/emit-floor-sdbus: comparison only")

@@ -230,6 +230,20 @@ class SignalsTest(wutest.WarmupdTestCase):
         self.assertNotIn("cannot connect", d.log())
         self.assertNotIn("CRITICAL", d.log())
 
+    def test_bus_gone_mid_replay_exits_1(self):
+        # a replay waits for the bus after each batch of events (g_dbus_connection_flush):
+        # the bus going away in the middle of one ends warmupd as above, the wait never
+        # holding it up (the trace's 600 s at 100x: 6 s, a wait every 32 samples)
+        other = wutest.Bus(self.tmpdir)
+        d = self.daemon_on_address(other.address, replay=self.pedal_trace(600), speed=100)
+        wait_for(lambda: "warm-up idle -> warming-up" in d.log(),
+                 message="the replay under way (the warm-up started)")
+        other.close()
+        self.assertEqual(d.wait_exit(), 1, d.log())
+        self.assertIn("the bus closed the connection", d.log())
+        self.assertNotIn("end of trace", d.log())
+        self.assertNotIn("CRITICAL", d.log())
+
     def silent_bus_address(self):
         """A bus socket that accepts the connection and never says a word."""
         path = os.path.join(self.tmpdir, "silent-bus")

@@ -379,6 +379,10 @@ check_min_cadence_reportable (const WuConfig *config, const char *path, const ch
   return reason == NULL || fail_key (error, path, contents, "Warmup", key, reason);
 }
 
+static void warn_max_cadence_above_crank_sensors (const WuConfig *config,
+                                                  const WuGpioConfig *gpio, const char *path,
+                                                  const char *contents, const char *note);
+
 gboolean
 wu_config_check_reload (const WuConfig *fresh, const WuConfig *running, const char *path,
                         GError **error)
@@ -390,12 +394,16 @@ wu_config_check_reload (const WuConfig *fresh, const WuConfig *running, const ch
   WuConfig merged = *fresh;   /* shallow: only read, with the running [Gpio] */
 
   merged.gpio = running->gpio;
-  reason = wu_config_check_min_cadence (&merged, &key);
-  if (reason == NULL)
-    return TRUE;
   /* read again for the line (just loaded: only a write since then moves it) */
   if (!g_file_get_contents (path, &contents, NULL, NULL))
     contents = g_strdup ("");
+  if (fresh->gpio.line == NULL && running->gpio.line != NULL)   /* else said at the load */
+    warn_max_cadence_above_crank_sensors (fresh, &running->gpio, path, contents,
+                                          " (the running [Gpio] settings, kept until a "
+                                          "restart)");
+  reason = wu_config_check_min_cadence (&merged, &key);
+  if (reason == NULL)
+    return TRUE;
   why = g_strdup_printf ("%s (with the running [Gpio] settings, kept until a restart)", reason);
   return fail_key (error, path, contents, "Warmup", key, why);
 }
@@ -424,20 +432,30 @@ warn_min_cadence_crank_sensors (const WuConfig *config, const char *path, const 
                slowest, stale_s, consequence);
 }
 
-/* A reed switch's cadence reads at most WU_CADENCE_MAX_RPM (closer pulses are dropped as
- * bounce): a MaxCadence above it is never passed by the GPIO sensor, so the ease-off hint
- * would never come from it. Said, not refused (a BLE bike may still report more). */
+/* A reed switch's cadence, like a BLE crank sensor's, reads at most WU_CADENCE_MAX_RPM
+ * (closer pulses are dropped as bounce): a MaxCadence above it is never passed by the
+ * configured crank sensors ([Gpio], [Sensors] Addresses=), so the ease-off hint would never
+ * come from them. Said, not refused (an FTMS bike reports its own cadence). GPIO is the
+ * [Gpio] in force: on a reload, the running one (it changes only at a restart). */
 static void
-warn_max_cadence_above_reed_switch (const WuConfig *config, GKeyFile *file, const char *path,
-                                    const char *contents)
+warn_max_cadence_above_crank_sensors (const WuConfig *config, const WuGpioConfig *gpio,
+                                      const char *path, const char *contents, const char *note)
 {
-  if (config->gpio.line == NULL || config->controller.max_cadence <= WU_CADENCE_MAX_RPM
-      || !g_key_file_has_key (file, "Warmup", "MaxCadence", NULL))
+  const char *which;
+
+  /* above the default (100), so the file sets it */
+  if (config->controller.max_cadence <= WU_CADENCE_MAX_RPM)
     return;
-  g_warning ("%s:%u: [Warmup] MaxCadence: %g rpm is above the %.0f rpm a reed switch on "
-             "[Gpio] reads at most: its cadence never passes it, so it never shows the ease-off "
-             "hint", path, find_line (contents, "Warmup", "MaxCadence"),
-             config->controller.max_cadence, WU_CADENCE_MAX_RPM);
+  if (gpio->line != NULL)
+    which = "a reed switch on [Gpio]";
+  else if (config->ble.sensor_addresses != NULL)
+    which = "a crank sensor in [Sensors] Addresses";
+  else
+    return;
+  g_warning ("%s:%u: [Warmup] MaxCadence: %g rpm is above the %.0f rpm %s reads at most: its "
+             "cadence never passes it, so it never shows the ease-off hint%s", path,
+             find_line (contents, "Warmup", "MaxCadence"), config->controller.max_cadence,
+             WU_CADENCE_MAX_RPM, which, note);
 }
 
 /* The bike listed among the sensors: the bike's link claims the device, and the sensor
@@ -497,7 +515,7 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
     return FALSE;
   warn_debounce_above_quiet_max (config, file, path, contents);
   warn_min_cadence_crank_sensors (config, path, contents);
-  warn_max_cadence_above_reed_switch (config, file, path, contents);
+  warn_max_cadence_above_crank_sensors (config, &config->gpio, path, contents, "");
   return TRUE;
 }
 

@@ -15,8 +15,9 @@
  * small enough that D-Bus calls are still answered promptly during a long replay. After
  * each, the replay waits for the bus to take what they published. */
 #define REPLAY_BATCH 256
-/* At speed > 0 each event is published on its own (a PropertiesChanged each): the replay
- * waits for the bus after this many, so that at most this many wait in GDBus's queue. */
+/* At speed > 0 each step (an event, or time reaching a controller deadline between two) is
+ * published on its own, a PropertiesChanged or two: the replay waits for the bus after this
+ * many steps, so that only their messages can wait in GDBus's queue. */
 #define TIMED_BATCH 32
 
 typedef struct {
@@ -32,7 +33,7 @@ typedef struct {
   GSource *timer;
   GCancellable *waiting;       /* waiting for the bus to take a batch's publications
                                 * (sink->wait_published), else NULL */
-  guint since_wait;            /* at speed > 0: events delivered since the last wait */
+  guint since_wait;            /* at speed > 0: steps taken since the last wait */
 } WuReplaySource;
 
 static void replay_schedule (WuReplaySource *replay);
@@ -155,16 +156,15 @@ replay_step_timed (gpointer user_data)
     }
   if (wakeup < replay->next.time_us)
     {
-      /* A controller deadline between two events: let time reach it. */
+      /* A controller deadline between two events (a cadence falling in steps through a
+       * long stop, say): let time reach it. */
       replay->trace_now = wakeup;
       replay->base.sink->advance_to (replay->base.sink_data, wakeup);
-      replay_schedule (replay);
-      return G_SOURCE_REMOVE;
     }
-  if (!replay_deliver_next (replay))
+  else if (!replay_deliver_next (replay))
     return G_SOURCE_REMOVE;
-  /* Fast enough (--speed 1000 and up), each event's PropertiesChanged can come faster than
-   * the bus takes them: wait for it after a batch, as in virtual time. Due times come from
+  /* Fast enough (--speed 1000 and up), each step's publication can come faster than the bus
+   * takes it: wait for it after a batch of steps, as in virtual time. Due times come from
    * the epoch, so a wait never shifts the ones after it. */
   if (++replay->since_wait >= TIMED_BATCH)
     {

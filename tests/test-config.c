@@ -146,6 +146,11 @@ static const GoodCase good_cases[] = {
     600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
   { "max-cadence-250-no-gpio", "[Warmup]\nMaxCadence=250\n", 600 * G_USEC_PER_SEC, 40, -1,
     30, WU_AUTOSTART_PEDAL, WU_DEFAULT_ROUTINE, NULL },
+  /* ... and with crank sensors listed (a BLE crank sensor reads at most 220 too) */
+  { "max-cadence-250-sensors-listed", "[Warmup]\nMaxCadence=250\n[Sensors]\n"
+    "Addresses=11:22:33:44:55:66\n", 600 * G_USEC_PER_SEC, 40, -1, 30, WU_AUTOSTART_PEDAL,
+    WU_DEFAULT_ROUTINE, "2: [Warmup] MaxCadence: 250 rpm is above the 220 rpm a crank sensor "
+    "in [Sensors] Addresses reads" },
 };
 
 static void
@@ -281,6 +286,33 @@ test_bad (gconstpointer data)
   g_unlink (path);
 }
 
+/* A reload whose file drops [Gpio] keeps the running reed switch until a restart: a MaxCadence
+ * above what it reads is said with it in mind. */
+static void
+test_reload_max_cadence_with_the_running_gpio (void)
+{
+  g_autofree char *running_path = write_temp_config ("[Gpio]\nLine=17\n");
+  g_autofree char *fresh_path = write_temp_config ("[Warmup]\nMaxCadence=250\n");
+  g_autofree char *warning = g_strdup_printf ("%s:2: [Warmup] MaxCadence: 250 rpm is above "
+                                              "the 220 rpm a reed switch on [Gpio] reads*the "
+                                              "running [Gpio] settings*", fresh_path);
+  g_autoptr (GError) error = NULL;
+  WuConfig running, fresh;
+
+  wu_config_init (&running);
+  wu_config_init (&fresh);
+  g_assert_true (wu_config_load (&running, running_path, &error));
+  g_assert_true (wu_config_load (&fresh, fresh_path, &error));   /* no [Gpio]: nothing said */
+  g_test_expect_message ("warmupd-config", G_LOG_LEVEL_WARNING, warning);
+  g_assert_true (wu_config_check_reload (&fresh, &running, fresh_path, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  wu_config_clear (&fresh);
+  wu_config_clear (&running);
+  g_unlink (fresh_path);
+  g_unlink (running_path);
+}
+
 /* A NUL byte: the line is named by the bytes before it (GKeyFile reads on past it, and the
  * line search did not: a bad value after it was blamed on the wrong line). */
 static void
@@ -373,6 +405,8 @@ main (int argc, char **argv)
   g_test_add_func ("/config/sample-file", test_sample_config_is_defaults);
   g_test_add_func ("/config/unknown-keys-warn", test_unknown_keys_warn);
   g_test_add_func ("/config/nul-byte", test_nul_byte);
+  g_test_add_func ("/config/reload-max-cadence-with-the-running-gpio",
+                   test_reload_max_cadence_with_the_running_gpio);
   g_test_add_func ("/config/localized-keys-warn", test_localized_keys_warn);
   g_test_add_func ("/config/from-data", test_from_data);
   for (gsize i = 0; i < G_N_ELEMENTS (good_cases); i++)

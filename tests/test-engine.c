@@ -1216,6 +1216,8 @@ typedef struct {
   guint waits;
   GTask *pending;
   gboolean go_on_at_once;
+  guint published;             /* what the engine gave to publish since the last wait */
+  guint most_published;        /* ... at most, between two waits */
 } BusStandIn;
 
 static gboolean
@@ -1226,6 +1228,8 @@ stand_in_wait_published (gpointer user_data, GCancellable *cancellable,
 
   g_assert_null (bus->pending);   /* never more than one batch ahead */
   bus->waits++;
+  bus->most_published = MAX (bus->most_published, bus->published);
+  bus->published = 0;
   if (bus->go_on_at_once)
     return FALSE;
   bus->pending = g_task_new (NULL, cancellable, ready, ready_data);
@@ -1273,14 +1277,16 @@ remove_trace (const char *path)
 }
 
 static WuEngine *
-start_replay_at (const char *path, double speed, const WuEngineObserver *observer,
-                 BusStandIn *bus, WuSensor **sensor)
+start_replay_configured (const char *path, double speed, gint64 stale_after_us,
+                         const WuEngineObserver *observer, BusStandIn *bus, WuSensor **sensor)
 {
   g_autoptr (GError) error = NULL;
   WuEngine *engine;
   WuConfig config;
 
   wu_config_init (&config);
+  if (stale_after_us > 0)
+    config.controller.stale_after_us = stale_after_us;
   engine = wu_engine_new (&config, observer, bus);
   wu_config_clear (&config);
   *sensor = wu_engine_add_replay (engine, path, speed, &error);
@@ -1290,13 +1296,50 @@ start_replay_at (const char *path, double speed, const WuEngineObserver *observe
 }
 
 static WuEngine *
+start_replay_at (const char *path, double speed, const WuEngineObserver *observer,
+                 BusStandIn *bus, WuSensor **sensor)
+{
+  return start_replay_configured (path, speed, 0, observer, bus, sensor);
+}
+
+static WuEngine *
 start_replay (const char *path, const WuEngineObserver *observer, BusStandIn *bus,
               WuSensor **sensor)
 {
   return start_replay_at (path, 0, observer, bus, sensor);
 }
 
-static const WuEngineObserver stand_in_observer = { .wait_published = stand_in_wait_published };
+/* Takes every wait at once until the replay is finished. */
+static void
+run_replay_to_the_end (BusStandIn *bus, WuSensor *sensor)
+{
+  while (!sensor->finished)
+    {
+      if (bus->pending != NULL)
+        stand_in_taken (bus);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static void
+stand_in_changed (gpointer user_data, gboolean transition)
+{
+  (void) transition;
+  ((BusStandIn *) user_data)->published++;
+}
+
+static void
+stand_in_sensor_changed (gpointer user_data, WuSensor *sensor)
+{
+  (void) sensor;
+  ((BusStandIn *) user_data)->published++;
+}
+
+static const WuEngineObserver stand_in_observer = {
+  .wait_published = stand_in_wait_published,
+  .changed = stand_in_changed,
+  .sensor_changed = stand_in_sensor_changed,
+};
 
 /* In virtual time a replay delivers one batch, then waits for the bus to take what it
  * published before the next: it never runs further ahead of the bus than that. */
@@ -1343,8 +1386,8 @@ test_fast_timed_replay_waits_for_the_bus (void)
   g_autofree char *path = write_bike_trace (1000);
   BusStandIn bus = { 0 };
   WuSensor *sensor;
-  gint64 all_due = g_get_monotonic_time () + 2500;   /* 249.75 s of trace at 100000x */
   WuEngine *engine = start_replay_at (path, 100000, &stand_in_observer, &bus, &sensor);
+  gint64 all_due = g_get_monotonic_time () + 2500;   /* 249.75 s of trace at 100000x */
   guint64 batch;
 
   while (bus.waits == 0 && !sensor->finished)
@@ -1358,14 +1401,41 @@ test_fast_timed_replay_waits_for_the_bus (void)
     g_main_context_iteration (NULL, FALSE);
   iterate_until_idle ();
   g_assert_cmpuint (sensor->events, ==, batch);
-  while (!sensor->finished)
-    {
-      if (bus.pending != NULL)
-        stand_in_taken (&bus);
-      g_main_context_iteration (NULL, TRUE);
-    }
+  run_replay_to_the_end (&bus, sensor);
   g_assert_cmpuint (sensor->events, ==, 1000);
-  g_assert_cmpuint (bus.waits, ==, 1000 / batch);
+  g_assert_cmpuint (bus.waits, ==, (1000 - 1) / batch);
+  wu_engine_free (engine);
+  remove_trace (path);
+}
+
+/* A timed replay's steps between two events (the cadence falling step by step through a
+ * long stop, until StaleAfter) publish as events do: they count towards a batch too. They
+ * once did not, and a 10-minute stop with StaleAfter=600 at 100000x published 2,400 times
+ * with no wait for the bus (a day's stop at 1000000x took warmupd to 970 MB). */
+static void
+test_timed_replay_waits_for_the_bus_through_a_long_stop (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "stop.trace", NULL);
+  g_autoptr (GString) text = g_string_new ("# warmupd trace 1\n");
+  BusStandIn bus = { 0 };
+  WuSensor *sensor;
+  WuEngine *engine;
+
+  for (guint s = 0; s < 60; s++)   /* a minute at 60 rpm, then a 10-minute stop */
+    g_string_append_printf (text, "%u.000 gpio.edge falling\n", s);
+  g_string_append (text, "659.000 gpio.edge falling\n");
+  g_assert_true (g_file_set_contents (path, text->str, (gssize) text->len, NULL));
+  engine = start_replay_configured (path, 100000, 600 * G_USEC_PER_SEC, &stand_in_observer,
+                                    &bus, &sensor);
+  run_replay_to_the_end (&bus, sensor);
+  bus.most_published = MAX (bus.most_published, bus.published);   /* after the last wait */
+  g_test_message ("%u waits, at most %u publications between two", bus.waits,
+                  bus.most_published);
+  g_assert_cmpuint (sensor->events, ==, 61);
+  g_assert_cmpuint (bus.waits, >, 2);
+  /* a batch is 32 steps, each publishing the sensor and maybe Warmup1 */
+  g_assert_cmpuint (bus.most_published, <=, 2 * 32);
   wu_engine_free (engine);
   remove_trace (path);
 }
@@ -1446,6 +1516,8 @@ main (int argc, char **argv)
                    test_virtual_replay_waits_for_the_bus);
   g_test_add_func ("/engine/fast-timed-replay-waits-for-the-bus",
                    test_fast_timed_replay_waits_for_the_bus);
+  g_test_add_func ("/engine/timed-replay-waits-for-the-bus-through-a-long-stop",
+                   test_timed_replay_waits_for_the_bus_through_a_long_stop);
   g_test_add_func ("/engine/virtual-replay-without-a-bus-goes-on",
                    test_virtual_replay_without_a_bus_goes_on);
   g_test_add_func ("/engine/replay-freed-while-waiting-for-the-bus",

@@ -379,9 +379,9 @@ check_min_cadence_reportable (const WuConfig *config, const char *path, const ch
   return reason == NULL || fail_key (error, path, contents, "Warmup", key, reason);
 }
 
-static void warn_max_cadence_above_crank_sensors (const WuConfig *config,
-                                                  const WuGpioConfig *gpio, const char *path,
-                                                  const char *contents, const char *note);
+static const char *max_cadence_beyond (const WuConfig *config);
+static void warn_max_cadence_beyond_crank_sensors (const WuConfig *config, const char *path,
+                                                   const char *contents, const char *note);
 
 gboolean
 wu_config_check_reload (const WuConfig *fresh, const WuConfig *running, const char *path,
@@ -391,19 +391,24 @@ wu_config_check_reload (const WuConfig *fresh, const WuConfig *running, const ch
   g_autofree char *reason = NULL;
   g_autofree char *contents = NULL;
   g_autofree char *why = NULL;
-  WuConfig merged = *fresh;   /* shallow: only read, with the running [Gpio] */
+  /* shallow: only read; the sources' settings in force stay until a restart */
+  WuConfig merged = *fresh;
 
   merged.gpio = running->gpio;
+  merged.ble = running->ble;
   /* read again for the line (just loaded: only a write since then moves it) */
   if (!g_file_get_contents (path, &contents, NULL, NULL))
     contents = g_strdup ("");
-  if (fresh->gpio.line == NULL && running->gpio.line != NULL)   /* else said at the load */
-    warn_max_cadence_above_crank_sensors (fresh, &running->gpio, path, contents,
-                                          " (the running [Gpio] settings, kept until a "
-                                          "restart)");
   reason = wu_config_check_min_cadence (&merged, &key);
   if (reason == NULL)
-    return TRUE;
+    {
+      /* the load said it of the file's sensors; said again if those in force differ */
+      if (g_strcmp0 (max_cadence_beyond (&merged), max_cadence_beyond (fresh)) != 0)
+        warn_max_cadence_beyond_crank_sensors (&merged, path, contents,
+                                               " (the running [Gpio] and [Sensors] settings, "
+                                               "kept until a restart)");
+      return TRUE;
+    }
   why = g_strdup_printf ("%s (with the running [Gpio] settings, kept until a restart)", reason);
   return fail_key (error, path, contents, "Warmup", key, why);
 }
@@ -435,27 +440,33 @@ warn_min_cadence_crank_sensors (const WuConfig *config, const char *path, const 
 /* A reed switch's cadence, like a BLE crank sensor's, reads at most WU_CADENCE_MAX_RPM
  * (closer pulses are dropped as bounce): a MaxCadence above it is never passed by the
  * configured crank sensors ([Gpio], [Sensors] Addresses=), so the ease-off hint would never
- * come from them. Said, not refused (an FTMS bike reports its own cadence). GPIO is the
- * [Gpio] in force: on a reload, the running one (it changes only at a restart). */
-static void
-warn_max_cadence_above_crank_sensors (const WuConfig *config, const WuGpioConfig *gpio,
-                                      const char *path, const char *contents, const char *note)
+ * come from them. Which of them CONFIG has that MaxCadence above, NULL: none (an FTMS bike
+ * reports its own cadence). */
+static const char *
+max_cadence_beyond (const WuConfig *config)
 {
-  const char *which;
-
-  /* above the default (100), so the file sets it */
   if (config->controller.max_cadence <= WU_CADENCE_MAX_RPM)
-    return;
-  if (gpio->line != NULL)
-    which = "a reed switch on [Gpio]";
-  else if (config->ble.sensor_addresses != NULL)
-    which = "a crank sensor in [Sensors] Addresses";
-  else
+    return NULL;
+  if (config->gpio.line != NULL)
+    return "a reed switch on [Gpio]";
+  if (config->ble.sensor_addresses != NULL)
+    return "a crank sensor in [Sensors] Addresses";
+  return NULL;
+}
+
+/* Said, not refused; NOTE follows the message. Only when CONTENTS sets the key. */
+static void
+warn_max_cadence_beyond_crank_sensors (const WuConfig *config, const char *path,
+                                       const char *contents, const char *note)
+{
+  const char *which = max_cadence_beyond (config);
+  guint line = find_line (contents, "Warmup", "MaxCadence");
+
+  if (which == NULL || line == 0)
     return;
   g_warning ("%s:%u: [Warmup] MaxCadence: %g rpm is above the %.0f rpm %s reads at most: its "
-             "cadence never passes it, so it never shows the ease-off hint%s", path,
-             find_line (contents, "Warmup", "MaxCadence"), config->controller.max_cadence,
-             WU_CADENCE_MAX_RPM, which, note);
+             "cadence never passes it, so it never shows the ease-off hint%s", path, line,
+             config->controller.max_cadence, WU_CADENCE_MAX_RPM, which, note);
 }
 
 /* The bike listed among the sensors: the bike's link claims the device, and the sensor
@@ -515,7 +526,7 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
     return FALSE;
   warn_debounce_above_quiet_max (config, file, path, contents);
   warn_min_cadence_crank_sensors (config, path, contents);
-  warn_max_cadence_above_crank_sensors (config, &config->gpio, path, contents, "");
+  warn_max_cadence_beyond_crank_sensors (config, path, contents, "");
   return TRUE;
 }
 

@@ -286,27 +286,60 @@ test_bad (gconstpointer data)
   g_unlink (path);
 }
 
-/* A reload whose file drops [Gpio] keeps the running reed switch until a restart: a MaxCadence
- * above what it reads is said with it in mind. */
+/* A reload keeps the running [Gpio] and [Sensors] until a restart: a MaxCadence above what
+ * their crank sensors read is said with them in mind, when the file's differ (the load said it
+ * of the file's own), and not for a reload that is refused anyway. */
+typedef struct {
+  const char *name;
+  const char *running, *fresh;
+  const char *load_warning;   /* what loading FRESH says, a glob; NULL: nothing */
+  const char *warning;        /* what check_reload says, after "FILE:", a glob; NULL: nothing */
+  gboolean refused;
+} ReloadCase;
+
+static const ReloadCase reload_cases[] = {
+  { "gpio-dropped", "[Gpio]\nLine=17\n", "[Warmup]\nMaxCadence=250\n", NULL,
+    "2: [Warmup] MaxCadence: 250 rpm is above the 220 rpm a reed switch on [Gpio] reads*the "
+    "running [Gpio] and [Sensors] settings*", FALSE },
+  { "sensors-dropped", "[Sensors]\nAddresses=11:22:33:44:55:66\n",
+    "[Warmup]\nMaxCadence=250\n", NULL,
+    "2: [Warmup] MaxCadence: 250 rpm is above the 220 rpm a crank sensor in [Sensors] Addresses*",
+    FALSE },
+  { "gpio-kept", "[Gpio]\nLine=17\n", "[Warmup]\nMaxCadence=250\n[Gpio]\nLine=17\n",
+    "*MaxCadence: 250 rpm is above*", NULL, FALSE },
+  { "no-crank-sensor", "[Warmup]\nMaxCadence=100\n", "[Warmup]\nMaxCadence=250\n", NULL, NULL,
+    FALSE },
+  { "refused-anyway", "[Gpio]\nLine=17\n", "[Warmup]\nMaxCadence=250\nMinCadence=1\n",
+    "*MinCadence: 1 rpm is not above*", NULL, TRUE },
+};
+
 static void
-test_reload_max_cadence_with_the_running_gpio (void)
+test_reload_max_cadence (gconstpointer data)
 {
-  g_autofree char *running_path = write_temp_config ("[Gpio]\nLine=17\n");
-  g_autofree char *fresh_path = write_temp_config ("[Warmup]\nMaxCadence=250\n");
-  g_autofree char *warning = g_strdup_printf ("%s:2: [Warmup] MaxCadence: 250 rpm is above "
-                                              "the 220 rpm a reed switch on [Gpio] reads*the "
-                                              "running [Gpio] settings*", fresh_path);
+  const ReloadCase *c = data;
+  g_autofree char *running_path = write_temp_config (c->running);
+  g_autofree char *fresh_path = write_temp_config (c->fresh);
+  g_autofree char *warning = g_strdup_printf ("%s:%s", fresh_path, c->warning);
   g_autoptr (GError) error = NULL;
   WuConfig running, fresh;
 
   wu_config_init (&running);
   wu_config_init (&fresh);
+  /* warnings are fatal here: each one said is expected */
   g_assert_true (wu_config_load (&running, running_path, &error));
-  g_assert_true (wu_config_load (&fresh, fresh_path, &error));   /* no [Gpio]: nothing said */
-  g_test_expect_message ("warmupd-config", G_LOG_LEVEL_WARNING, warning);
-  g_assert_true (wu_config_check_reload (&fresh, &running, fresh_path, &error));
+  if (c->load_warning != NULL)
+    g_test_expect_message ("warmupd-config", G_LOG_LEVEL_WARNING, c->load_warning);
+  g_assert_true (wu_config_load (&fresh, fresh_path, &error));
   g_test_assert_expected_messages ();
-  g_assert_no_error (error);
+  if (c->warning != NULL)
+    g_test_expect_message ("warmupd-config", G_LOG_LEVEL_WARNING, warning);
+  g_assert_cmpint (wu_config_check_reload (&fresh, &running, fresh_path, &error), ==,
+                   !c->refused);
+  g_test_assert_expected_messages ();
+  if (c->refused)
+    g_assert_error (error, WU_ERROR, WU_ERROR_CONFIG);
+  else
+    g_assert_no_error (error);
   wu_config_clear (&fresh);
   wu_config_clear (&running);
   g_unlink (fresh_path);
@@ -405,8 +438,12 @@ main (int argc, char **argv)
   g_test_add_func ("/config/sample-file", test_sample_config_is_defaults);
   g_test_add_func ("/config/unknown-keys-warn", test_unknown_keys_warn);
   g_test_add_func ("/config/nul-byte", test_nul_byte);
-  g_test_add_func ("/config/reload-max-cadence-with-the-running-gpio",
-                   test_reload_max_cadence_with_the_running_gpio);
+  for (guint i = 0; i < G_N_ELEMENTS (reload_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/config/reload-max-cadence/%s",
+                                               reload_cases[i].name);
+      g_test_add_data_func (path, &reload_cases[i], test_reload_max_cadence);
+    }
   g_test_add_func ("/config/localized-keys-warn", test_localized_keys_warn);
   g_test_add_func ("/config/from-data", test_from_data);
   for (gsize i = 0; i < G_N_ELEMENTS (good_cases); i++)

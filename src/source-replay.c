@@ -28,7 +28,6 @@ typedef struct {
   WuRawEvent next;             /* the next event, read ahead */
   gboolean have_next;
   gboolean failed;             /* the trace turned bad after validation */
-  gint64 trace_now;            /* trace time reached so far */
   gint64 real_epoch;           /* monotonic time at trace time 0 (speed > 0) */
   GSource *timer;
   GCancellable *waiting;       /* waiting for the bus to take a batch's publications
@@ -66,7 +65,6 @@ replay_read_ahead (WuReplaySource *replay)
 static gboolean
 replay_deliver_next (WuReplaySource *replay)
 {
-  replay->trace_now = replay->next.time_us;
   replay->base.sink->event (replay->base.sink_data, &replay->next);
   if (!replay_read_ahead (replay))
     {
@@ -158,7 +156,6 @@ replay_step_timed (gpointer user_data)
     {
       /* A controller deadline between two events (a cadence falling in steps through a
        * long stop, say): let time reach it. */
-      replay->trace_now = wakeup;
       replay->base.sink->advance_to (replay->base.sink_data, wakeup);
     }
   else if (!replay_deliver_next (replay))

@@ -55,7 +55,8 @@ typedef struct {
   WuNotifier *notifier;
   int exit_status;
   gboolean sources_started;
-  GDBusConnection *connection; /* the bus connection, once made (on_bus_acquired) */
+  gboolean bus_connected;      /* the bus connection was made (on_bus_acquired) */
+  GDBusConnection *connection; /* that connection, once made */
   gboolean ready;              /* READY=1 sent (and no reload under way): STATUS= lines
                                 * follow the state */
   gboolean stopping;           /* the main loop has ended: releasing, then tearing down */
@@ -351,6 +352,7 @@ on_bus_acquired (GDBusConnection *connection, const char *name, gpointer user_da
   WuDaemon *daemon = user_data;
   g_autoptr (GError) error = NULL;
 
+  daemon->bus_connected = TRUE;
   g_set_object (&daemon->connection, connection);
   if (!wu_service_export (daemon->service, connection, &error)
       || !wu_routine_service_export (daemon->routines, connection, &error))
@@ -393,7 +395,7 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
 
   /* GDBus says NULL both when the connection could not be made and when the bus closed
    * it later (dbus-daemon stopped, or dropped warmupd for a message over its size limit) */
-  if (connection == NULL && daemon->connection != NULL)
+  if (connection == NULL && daemon->bus_connected)
     g_printerr ("warmupd: the bus closed the connection (the bus stopped, or dropped "
                 "warmupd); %s is no longer ours\n", name);
   else if (connection == NULL)

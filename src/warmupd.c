@@ -388,21 +388,30 @@ on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_d
   daemon->ready = TRUE;
 }
 
+/* Why the name is gone, for the log.  GDBus passes a NULL connection both when it could not
+ * connect and when the bus closed the connection later (dbus-daemon stopped, or dropped
+ * warmupd for a message over its size limit).  The bus closing can also arrive as a non-NULL
+ * connection that is already closed: when it closes while the RequestName reply is on its
+ * way, that call fails and GDBus reports the failure before the "closed" signal. */
+static void
+log_name_lost (WuDaemon *daemon, GDBusConnection *connection, const char *name)
+{
+  if (connection == NULL && !daemon->bus_connected)
+    g_printerr ("warmupd: cannot connect to the bus to own %s\n", name);
+  else if (connection == NULL || g_dbus_connection_is_closed (connection))
+    g_printerr ("warmupd: the bus closed the connection (the bus stopped, or dropped "
+                "warmupd); %s is no longer ours\n", name);
+  else
+    g_printerr ("warmupd: lost or could not own the name %s (is another warmupd running?)\n",
+                name);
+}
+
 static void
 on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
 {
   WuDaemon *daemon = user_data;
 
-  /* GDBus says NULL both when the connection could not be made and when the bus closed
-   * it later (dbus-daemon stopped, or dropped warmupd for a message over its size limit) */
-  if (connection == NULL && daemon->bus_connected)
-    g_printerr ("warmupd: the bus closed the connection (the bus stopped, or dropped "
-                "warmupd); %s is no longer ours\n", name);
-  else if (connection == NULL)
-    g_printerr ("warmupd: cannot connect to the bus to own %s\n", name);
-  else
-    g_printerr ("warmupd: lost or could not own the name %s (is another warmupd running?)\n",
-                name);
+  log_name_lost (daemon, connection, name);
   daemon_quit (daemon, EXIT_FAILURE);
 }
 

@@ -103,7 +103,9 @@ static gint64
 min_pulse_interval_us (const WuCadenceConfig *config)
 {
   double by_cadence = 60.0 * G_USEC_PER_SEC / (config->max_rpm * config->pulses_per_revolution);
-  return MAX (config->debounce_us, (gint64) by_cadence);
+
+  /* rounded up: a gap of the truncated period would read a hair above max_rpm */
+  return MAX (config->debounce_us, (gint64) ceil (by_cadence));
 }
 
 /* A revolution gap longer than stale_after (or than a counter can measure) is a restart:

@@ -51,6 +51,15 @@ static const CadenceCase cases[] = {
   { "faster-than-220-rpm", 0,
     { P (0, TRUE), P (1, TRUE), P (1.2, FALSE), P (1.27, FALSE), P (2, TRUE), E (2, 60) } },
   { "220-rpm-is-real", 0, { P (0, TRUE), P (0.273, TRUE), E (0.273, 60 / 0.273) } },
+  /* The 220 rpm period is 0.27272727 s: a microsecond shorter would read 220.0002 rpm. */
+  { "a-microsecond-above-220-rpm-is-bounce", 0,
+    { P (0, TRUE), P (0.272727, FALSE), P (1, TRUE), E (1, 60) } },
+  { "the-first-whole-microsecond-at-220-rpm-is-real", 0,
+    { P (0, TRUE), P (0.272728, TRUE), E (0.272728, 60 / 0.272728) } },
+  { "three-magnets-a-microsecond-above-220-rpm-is-bounce", 3,
+    { P (0, TRUE), P (0.090909, FALSE), P (1, TRUE), P (1.5, TRUE), E (1.5, 40) } },
+  { "three-magnets-the-first-whole-microsecond-at-220-rpm-is-real", 3,
+    { P (0, TRUE), P (0.09091, TRUE), E (0.09091, 60 / 0.27273) } },
   /* A step: the old pace is dropped from the mean after one revolution. */
   { "step-60-to-90", 0,
     { P (0, TRUE), P (1, TRUE), P (2, TRUE), P (3, TRUE), P (3 + 2 / 3.0, TRUE),

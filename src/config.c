@@ -379,9 +379,14 @@ check_min_cadence_reportable (const WuConfig *config, const char *path, const ch
   return reason == NULL || fail_key (error, path, contents, "Warmup", key, reason);
 }
 
+static gboolean min_cadence_below_crank_sensors (const WuConfig *config);
+static void warn_min_cadence_crank_sensors (const WuConfig *config, const char *path,
+                                            const char *contents, const char *note);
 static const char *max_cadence_beyond (const WuConfig *config);
 static void warn_max_cadence_beyond_crank_sensors (const WuConfig *config, const char *path,
                                                    const char *contents, const char *note);
+
+#define RUNNING_SOURCES_NOTE " (the running [Gpio] and [Sensors] settings, kept until a restart)"
 
 gboolean
 wu_config_check_reload (const WuConfig *fresh, const WuConfig *running, const char *path,
@@ -402,11 +407,11 @@ wu_config_check_reload (const WuConfig *fresh, const WuConfig *running, const ch
   reason = wu_config_check_min_cadence (&merged, &key);
   if (reason == NULL)
     {
-      /* the load said it of the file's sensors; said again if those in force differ */
+      /* the load said these of the file's sensors; said again if those in force differ */
+      if (min_cadence_below_crank_sensors (&merged) && !min_cadence_below_crank_sensors (fresh))
+        warn_min_cadence_crank_sensors (&merged, path, contents, RUNNING_SOURCES_NOTE);
       if (g_strcmp0 (max_cadence_beyond (&merged), max_cadence_beyond (fresh)) != 0)
-        warn_max_cadence_beyond_crank_sensors (&merged, path, contents,
-                                               " (the running [Gpio] and [Sensors] settings, "
-                                               "kept until a restart)");
+        warn_max_cadence_beyond_crank_sensors (&merged, path, contents, RUNNING_SOURCES_NOTE);
       return TRUE;
     }
   why = g_strdup_printf ("%s (with the running [Gpio] settings, kept until a restart)", reason);
@@ -414,27 +419,37 @@ wu_config_check_reload (const WuConfig *fresh, const WuConfig *running, const ch
 }
 
 /* A BLE crank sensor (CSC, CPS: found without being listed) has the same limit, with one
- * revolution a pulse; an FTMS bike reports its own cadence. Said, not refused. */
+ * revolution a pulse; an FTMS bike reports its own cadence.  With a reed switch ([Gpio]) no
+ * BLE crank sensor is used, and the reed switch's limit is refused, not said. */
+static gboolean
+min_cadence_below_crank_sensors (const WuConfig *config)
+{
+  return config->gpio.line == NULL
+         && config->controller.min_cadence <= slowest_reported_rpm (config, 1);
+}
+
+/* Said, not refused; NOTE follows the message. */
 static void
-warn_min_cadence_crank_sensors (const WuConfig *config, const char *path, const char *contents)
+warn_min_cadence_crank_sensors (const WuConfig *config, const char *path, const char *contents,
+                                const char *note)
 {
   double slowest = slowest_reported_rpm (config, 1);
   double stale_s = (double) config->controller.stale_after_us / G_USEC_PER_SEC;
   const char *consequence = "with one, slower pedalling reads as a stop (an FTMS bike "
                             "reports its own)";
 
-  if (config->gpio.line != NULL || config->controller.min_cadence > slowest)
+  if (!min_cadence_below_crank_sensors (config))
     return;
   if (stale_after_to_blame (config))
     g_warning ("%s:%u: [Warmup] StaleAfter: %g s makes %.4g rpm the slowest cadence a BLE "
-               "crank sensor reports, and MinCadence %g rpm is not above it: %s", path,
+               "crank sensor reports, and MinCadence %g rpm is not above it: %s%s", path,
                find_line (contents, "Warmup", "StaleAfter"), stale_s, slowest,
-               config->controller.min_cadence, consequence);
+               config->controller.min_cadence, consequence, note);
   else
     g_warning ("%s:%u: [Warmup] MinCadence: %g rpm is not above %.4g rpm, the slowest cadence "
-               "a BLE crank sensor reports with StaleAfter=%g s: %s", path,
+               "a BLE crank sensor reports with StaleAfter=%g s: %s%s", path,
                find_line (contents, "Warmup", "MinCadence"), config->controller.min_cadence,
-               slowest, stale_s, consequence);
+               slowest, stale_s, consequence, note);
 }
 
 /* A reed switch's cadence, like a BLE crank sensor's, reads at most WU_CADENCE_MAX_RPM
@@ -525,7 +540,7 @@ apply_known_keys (WuConfig *config, GKeyFile *file, const char *path, const char
   if (!check_bike_not_a_sensor (config, path, contents, error))
     return FALSE;
   warn_debounce_above_quiet_max (config, file, path, contents);
-  warn_min_cadence_crank_sensors (config, path, contents);
+  warn_min_cadence_crank_sensors (config, path, contents, "");
   warn_max_cadence_beyond_crank_sensors (config, path, contents, "");
   return TRUE;
 }

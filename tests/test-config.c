@@ -286,8 +286,8 @@ test_bad (gconstpointer data)
   g_unlink (path);
 }
 
-/* A reload keeps the running [Gpio] and [Sensors] until a restart: a MaxCadence above what
- * their crank sensors read is said with them in mind, when the file's differ (the load said it
+/* A reload keeps the running [Gpio] and [Sensors] until a restart: a MinCadence below or a
+ * MaxCadence above what their crank sensors read is said with them in mind, when the file's differ (the load said it
  * of the file's own), and not for a reload that is refused anyway. */
 typedef struct {
   const char *name;
@@ -309,12 +309,22 @@ static const ReloadCase reload_cases[] = {
     "*MaxCadence: 250 rpm is above*", NULL, FALSE },
   { "no-crank-sensor", "[Warmup]\nMaxCadence=100\n", "[Warmup]\nMaxCadence=250\n", NULL, NULL,
     FALSE },
+  /* MinCadence 15 rpm: a reed switch with 2 magnets reads down to 10 rpm (StaleAfter 3 s), a
+   * BLE crank sensor, the running settings' only cadence source, to 20 */
+  { "gpio-added-min-cadence", "[Warmup]\n",
+    "[Warmup]\nMinCadence=15\n[Gpio]\nLine=17\nPulsesPerRevolution=2\n", NULL,
+    "2: [Warmup] MinCadence: 15 rpm is not above 20 rpm, the slowest cadence a BLE crank "
+    "sensor reports*the running [Gpio] and [Sensors] settings*", FALSE },
+  { "gpio-kept-min-cadence", "[Gpio]\nLine=17\nPulsesPerRevolution=2\n",
+    "[Warmup]\nMinCadence=15\n[Gpio]\nLine=17\nPulsesPerRevolution=2\n", NULL, NULL, FALSE },
+  { "gpio-dropped-min-cadence", "[Gpio]\nLine=17\nPulsesPerRevolution=2\n",
+    "[Warmup]\nMinCadence=15\n", "*MinCadence: 15 rpm is not above 20 rpm*", NULL, FALSE },
   { "refused-anyway", "[Gpio]\nLine=17\n", "[Warmup]\nMaxCadence=250\nMinCadence=1\n",
     "*MinCadence: 1 rpm is not above*", NULL, TRUE },
 };
 
 static void
-test_reload_max_cadence (gconstpointer data)
+test_reload_cadence_limits (gconstpointer data)
 {
   const ReloadCase *c = data;
   g_autofree char *running_path = write_temp_config (c->running);
@@ -440,9 +450,9 @@ main (int argc, char **argv)
   g_test_add_func ("/config/nul-byte", test_nul_byte);
   for (guint i = 0; i < G_N_ELEMENTS (reload_cases); i++)
     {
-      g_autofree char *path = g_strdup_printf ("/config/reload-max-cadence/%s",
+      g_autofree char *path = g_strdup_printf ("/config/reload-cadence-limits/%s",
                                                reload_cases[i].name);
-      g_test_add_data_func (path, &reload_cases[i], test_reload_max_cadence);
+      g_test_add_data_func (path, &reload_cases[i], test_reload_cadence_limits);
     }
   g_test_add_func ("/config/localized-keys-warn", test_localized_keys_warn);
   g_test_add_func ("/config/from-data", test_from_data);

@@ -19,6 +19,10 @@
  * published on its own, a PropertiesChanged or two: the replay waits for the bus after this
  * many steps, so that only their messages can wait in GDBus's queue. */
 #define TIMED_BATCH 32
+/* ... unless those steps took this long or longer: no faster than 32 a second, no faster than
+ * live sources publish (a 4 Hz bike and a sensor or two), which never wait.  A replay at
+ * --speed 1 then never wakes GDBus's flush thread. */
+#define TIMED_BATCH_UNHURRIED_US G_USEC_PER_SEC
 
 typedef struct {
   WuSource base;
@@ -33,6 +37,7 @@ typedef struct {
   GCancellable *waiting;       /* waiting for the bus to take a batch's publications
                                 * (sink->wait_published), else NULL */
   guint since_wait;            /* at speed > 0: steps taken since the last wait */
+  gint64 batch_began_us;       /* ... and when the first of them was due to be taken */
 } WuReplaySource;
 
 static void replay_schedule (WuReplaySource *replay);
@@ -96,6 +101,7 @@ on_batch_published (GObject *source_object, GAsyncResult *result, gpointer user_
     return;   /* the replay is gone */
   replay = user_data;
   g_clear_object (&replay->waiting);
+  replay->batch_began_us = g_get_monotonic_time ();
   replay_schedule (replay);
 }
 
@@ -160,13 +166,17 @@ replay_step_timed (gpointer user_data)
     }
   else if (!replay_deliver_next (replay))
     return G_SOURCE_REMOVE;
-  /* Fast enough (--speed 1000 and up), each step's publication can come faster than the bus
+  /* Fast enough (over 32 steps a second), each step's publication can come faster than the bus
    * takes it: wait for it after a batch of steps, as in virtual time. Due times come from
    * the epoch, so a wait never shifts the ones after it. */
   if (++replay->since_wait >= TIMED_BATCH)
     {
+      gint64 now = g_get_monotonic_time ();
+      gboolean hurried = now - replay->batch_began_us < TIMED_BATCH_UNHURRIED_US;
+
       replay->since_wait = 0;
-      if (replay_wait_published (replay))
+      replay->batch_began_us = now;
+      if (hurried && replay_wait_published (replay))
         return G_SOURCE_REMOVE;
     }
   replay_schedule (replay);
@@ -230,6 +240,7 @@ replay_start (WuSource *source)
   WuReplaySource *replay = (WuReplaySource *) source;
 
   replay->real_epoch = g_get_monotonic_time ();
+  replay->batch_began_us = replay->real_epoch;
   if (!replay_read_ahead (replay))
     {
       if (!replay->failed)

@@ -1483,6 +1483,28 @@ test_timed_replay_waits_for_the_bus_through_a_long_stop (void)
   remove_trace (path);
 }
 
+/* A timed replay no faster than live sources publish (here 24 steps a second: 32 of them take
+ * 1.3 s) never waits for the bus, as those never do: each wait costs GDBus a flush thread. */
+static void
+test_unhurried_timed_replay_does_not_wait (void)
+{
+  g_autofree char *path = write_bike_trace (34);
+  BusStandIn bus = { 0 };
+  WuSensor *sensor;
+  WuEngine *engine = start_replay_at (path, 6, &stand_in_observer, &bus, &sensor);
+
+  while (!sensor->finished)
+    {
+      g_assert_null (bus.pending);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_cmpuint (sensor->events, ==, 34);
+  g_assert_cmpuint (bus.waits, ==, 0);
+  stand_in_clear (&bus);
+  wu_engine_free (engine);
+  remove_trace (path);
+}
+
 /* With nothing to wait for (no bus yet, or it is gone) the replay goes straight on. */
 static void
 test_virtual_replay_without_a_bus_goes_on (void)
@@ -1563,6 +1585,8 @@ main (int argc, char **argv)
                    test_virtual_replay_waits_for_the_bus);
   g_test_add_func ("/engine/fast-timed-replay-waits-for-the-bus",
                    test_fast_timed_replay_waits_for_the_bus);
+  g_test_add_func ("/engine/unhurried-timed-replay-does-not-wait",
+                   test_unhurried_timed_replay_does_not_wait);
   g_test_add_func ("/engine/timed-replay-waits-for-the-bus-through-a-long-stop",
                    test_timed_replay_waits_for_the_bus_through_a_long_stop);
   g_test_add_func ("/engine/virtual-replay-without-a-bus-goes-on",

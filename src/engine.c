@@ -10,7 +10,8 @@
 
 struct WuEngine {
   WuController *controller;
-  char *routine;
+  char *routine;                 /* [Routine] Name=, the next warm-up's */
+  char *announced_routine;       /* the one the last completion announced, else NULL */
   const WuEngineObserver *observer;
   gpointer observer_data;
   GPtrArray *sensors;            /* WuSensor*, owned */
@@ -170,6 +171,11 @@ carry_out_for_observer (WuEngine *engine, const WuActions *actions)
     {
       const WuAction *action = &actions->items[i];
 
+      if (action->kind == WU_ACTION_STATE && action->new_state == WU_STATE_COMPLETE)
+        {
+          g_free (engine->announced_routine);
+          engine->announced_routine = g_strdup (engine->routine);
+        }
       if (action->kind == WU_ACTION_STATE && engine->observer->state_changed != NULL)
         engine->observer->state_changed (engine->observer_data, action->old_state,
                                          action->new_state);
@@ -177,7 +183,7 @@ carry_out_for_observer (WuEngine *engine, const WuActions *actions)
         {
           g_message ("warm-up complete: %.0f s, %.1f rpm average, %u pauses; start the floor "
                      "routine %s", action->summary.duration_s, action->summary.avg_cadence,
-                     action->summary.pauses, engine->routine);
+                     action->summary.pauses, wu_engine_get_routine (engine));
           if (engine->observer->start_floor_routine != NULL)
             engine->observer->start_floor_routine (engine->observer_data, &action->summary);
         }
@@ -912,6 +918,7 @@ wu_engine_free (WuEngine *engine)
     fclose (engine->record);
   g_free (engine->record_path);
   g_free (engine->routine);
+  g_free (engine->announced_routine);
   g_free (engine->source_label);
   g_free (engine);
 }
@@ -1164,9 +1171,15 @@ wu_engine_get_source_label (WuEngine *engine)
   return engine->source_label;
 }
 
+/* The routine a complete warm-up announced stays its routine through a reload that names
+ * another (as its Duration does): a client that starts it late, and the history row, agree
+ * with StartFloorRoutine.  Otherwise the one the next completion will announce. */
 const char *
 wu_engine_get_routine (WuEngine *engine)
 {
+  if (engine->announced_routine != NULL
+      && wu_controller_get_state (engine->controller) == WU_STATE_COMPLETE)
+    return engine->announced_routine;
   return engine->routine;
 }
 

@@ -318,6 +318,35 @@ class SignalsTest(wutest.WarmupdTestCase):
         self.status_arrives("of 02:00")
         self.assertEqual(d.terminate(), 0)
 
+    def test_sighup_after_completion_keeps_the_announced_routine(self):
+        """A complete warm-up's routine is the one StartFloorRoutine named, through a reload
+        that names another (as its Duration is): `warmupctl guide` starts Warmup1.Routine,
+        and the history refuses a routine that is not the announced one. The next warm-up
+        takes the new name."""
+        config = self.write_config("[Warmup]\nDuration=60\n[Routine]\nName=neck-stretch\n")
+        d = self.start_notified(replay=self.pedal_trace(90), speed=0, config=config)
+        d.wait_owned()
+        self.wait_finished(d)
+        self.assertEqual(self.warmup()["State"], "complete")
+        self.status_arrives("complete: floor routine neck-stretch")
+
+        self.write_config("[Warmup]\nDuration=60\n[Routine]\nName=after-bike-warmup\n")
+        os.kill(d.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "Name neck-stretch -> after-bike-warmup" in d.log(),
+                 message="the reload applied")
+        wait_for(lambda: [m for m in self.notify.with_key("READY", "1")][1:],
+                 message="READY=1 after the reload")
+        after = self.warmup()
+        self.assertEqual(after["State"], "complete")
+        self.assertEqual(after["Routine"], "neck-stretch")
+        self.assertIn("complete: floor routine neck-stretch", self.notify.statuses()[-1])
+
+        self.call(wutest.OBJECT_PATH, WARMUP_IFACE, "Start")
+        wait_for(lambda: self.get(WARMUP_IFACE, "Routine") == "after-bike-warmup",
+                 message="the next warm-up takes the new routine")
+        self.assertNotEqual(self.warmup()["State"], "complete")
+        self.assertEqual(d.terminate(), 0)
+
     def test_sighup_to_an_unknown_routine_warns(self):
         """[Routine] Name= switched by a reload to a routine that is not there: the same
         warning as at start-up (the name is still applied, as at start-up)."""

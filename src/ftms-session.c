@@ -200,11 +200,12 @@ forget_bike_state (WuFtmsSession *session)
   forget_last_target (session);
 }
 
-/* Our Reset answered, or lost: the bike is taken afresh next time (control, Start/Resume,
- * the target). But a stop the rider made at the console outlives it: ours to restart only
- * once the rider rides again (ride_resumed, or the bike's "started by user"). */
+/* A Reset (ours answered or lost, or the bike's own) or control taken back: the bike is
+ * taken afresh next time (control, Start/Resume, the target). But a stop the rider made at
+ * the console, or with the safety key, outlives it: ours to restart only once the rider
+ * rides again (ride_resumed, or the bike's "started by user"). */
 static void
-forget_bike_after_reset (WuFtmsSession *session)
+forget_bike_keeping_user_stop (WuFtmsSession *session)
 {
   gboolean stopped = session->user_stopped;
 
@@ -569,7 +570,7 @@ on_no_answer (WuFtmsSession *session, const char *what, WuFtmsActions *out)
       /* handed back mid warm-up: whatever the bike did, taking it again starts afresh
        * (control, Start/Resume, the target) */
       if (session->wish == WISH_CAP)
-        forget_bike_after_reset (session);
+        forget_bike_keeping_user_stop (session);
       return;
     }
   if (handing_back (session))
@@ -861,7 +862,7 @@ on_success (WuFtmsSession *session, Step step, WuFtmsActions *out)
       break;
     case STEP_RESET:
       /* The bike is reset, whether its 0x01 status came first or comes later. */
-      forget_bike_after_reset (session);
+      forget_bike_keeping_user_stop (session);
       break;
     default:
       g_return_if_reached ();
@@ -1058,16 +1059,58 @@ target_moved (WuFtmsSession *session, const char *what, WuFtmsActions *out)
   unstall (session);
 }
 
+/* A status naming a target of another kind than the one MODE writes: the bike now follows
+ * that target (someone else set it), not ours.  Not 0x07 (resistance) in the power and
+ * simulation modes, nor 0x06 (incline) in simulation: bikes may report how they hold our
+ * power or grade with those, and the controller checks 0x07 against the cap itself. */
+static gboolean
+is_foreign_target (WuFtmsMode mode, guint8 opcode)
+{
+  switch (opcode)
+    {
+    case WU_FTMS_STATUS_TARGET_SPEED:
+    case WU_FTMS_STATUS_TARGET_HEART_RATE:
+    case WU_FTMS_STATUS_TARGET_CADENCE:
+      return TRUE;
+    case WU_FTMS_STATUS_TARGET_INCLINE:
+      return mode != WU_FTMS_MODE_SIMULATION;
+    case WU_FTMS_STATUS_TARGET_POWER:
+      return mode != WU_FTMS_MODE_POWER;
+    case WU_FTMS_STATUS_SIMULATION_PARAMETERS:
+      return mode != WU_FTMS_MODE_SIMULATION;
+    default:
+      return FALSE;
+    }
+}
+
+/* Whether the simulated road the bike reports is not our flat one: another grade or wind
+ * (half a unit of the field's resolution apart), or more rolling resistance or drag than ours
+ * (a bike may report its own coefficients, lower ones only make it easier). */
+static gboolean
+road_moved (const WuFtmsSimulation *reported, const WuFtmsSimulation *ours)
+{
+  return fabs (reported->grade_percent - ours->grade_percent) > 0.005
+         || fabs (reported->wind_speed_mps - ours->wind_speed_mps) > 0.0005
+         || reported->crr - ours->crr > 0.00005
+         || reported->cw_kg_per_m - ours->cw_kg_per_m > 0.005;
+}
+
 static void
 on_target_status (WuFtmsSession *session, const WuFtmsStatus *status, WuFtmsActions *out)
 {
-  char what[96];
+  char what[160];
 
   if (!capping (session))
     return;
-  if (status->opcode == WU_FTMS_STATUS_TARGET_RESISTANCE &&
-      session->mode == WU_FTMS_MODE_RESISTANCE &&
-      wu_ftms_above_target (status->target_resistance, resistance_target (session)))
+  if (writes_targets (session->mode) && is_foreign_target (session->mode, status->opcode))
+    {
+      g_snprintf (what, sizeof what, "the bike now follows another target (%s)",
+                  wu_ftms_status_opcode_to_string (status->opcode));
+      target_moved (session, what, out);
+    }
+  else if (status->opcode == WU_FTMS_STATUS_TARGET_RESISTANCE &&
+           session->mode == WU_FTMS_MODE_RESISTANCE &&
+           wu_ftms_above_target (status->target_resistance, resistance_target (session)))
     {
       g_snprintf (what, sizeof what, "the bike's target resistance %.1f is above the cap %.1f",
                   status->target_resistance, resistance_target (session));
@@ -1082,10 +1125,12 @@ on_target_status (WuFtmsSession *session, const WuFtmsStatus *status, WuFtmsActi
     }
   else if (status->opcode == WU_FTMS_STATUS_SIMULATION_PARAMETERS &&
            session->mode == WU_FTMS_MODE_SIMULATION &&
-           fabs (status->simulation.grade_percent - session->config.flat_road.grade_percent) > 0.005)
+           road_moved (&status->simulation, &session->config.flat_road))
     {
-      g_snprintf (what, sizeof what, "the bike's simulated grade changed to %.2f %%",
-                  status->simulation.grade_percent);
+      g_snprintf (what, sizeof what, "the bike's simulated road changed to a %.2f %% grade, "
+                  "wind %.3f m/s, crr %.4f, cw %.2f kg/m", status->simulation.grade_percent,
+                  status->simulation.wind_speed_mps, status->simulation.crr,
+                  status->simulation.cw_kg_per_m);
       target_moved (session, what, out);
     }
 }
@@ -1098,14 +1143,14 @@ on_status (WuFtmsSession *session, const WuFtmsStatus *status, WuFtmsActions *ou
     case WU_FTMS_STATUS_CONTROL_PERMISSION_LOST:
       emit_log (out, capping (session) ? G_LOG_LEVEL_MESSAGE : G_LOG_LEVEL_DEBUG,
                 "the bike took control back%s", capping (session) ? "; asking again" : "");
-      forget_bike_state (session);
+      forget_bike_keeping_user_stop (session);
       unstall (session);
       break;
     case WU_FTMS_STATUS_RESET:
       if (session->in_flight == STEP_RESET)
         break;   /* our own: its answer follows */
       emit_log (out, G_LOG_LEVEL_DEBUG, "the bike was reset");
-      forget_bike_state (session);
+      forget_bike_keeping_user_stop (session);
       unstall (session);
       break;
     case WU_FTMS_STATUS_STOPPED_BY_USER:

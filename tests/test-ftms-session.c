@@ -740,7 +740,44 @@ static const TableCase cases[] = {
     { IND (0.3, "80 11 01"), .actions = "" },
     { STATUS (1, "12 00 00 00 00 28 33"), .actions = "" },
     { STATUS (2, "12 00 00 f4 01 28 33"), .actions = "WRITE 11 00 00 00 00 28 33",
-      .log = "grade changed to 5.00" },
+      .log = "a 5.00 % grade" },
+    END } },
+  /* Wind, rolling resistance and drag are the road too; lower coefficients (the bike's own,
+   * reported) only make it easier. */
+  { "status-simulation-headwind-or-more-drag-recaps", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, SIM) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 11 01"), .actions = "" },
+    { STATUS (1, "12 00 00 00 00 14 20"), .actions = "" },   /* crr 0.002, cw 0.32 */
+    { STATUS (2, "12 20 4e 00 00 28 33"), .actions = "WRITE 11 00 00 00 00 28 33",
+      .log = "wind 20.000 m/s" },
+    { IND (2.1, "80 11 01"), .actions = "" },
+    { STATUS (4, "12 00 00 00 00 28 ff"), .actions = "WRITE 11 00 00 00 00 28 33",
+      .log = "cw 2.55 kg/m" },
+    END } },
+  /* Someone else set a target of another kind: the bike follows it (ERG 300 W, a 15 %
+   * grade, a heart rate), not our level; our target goes again. */
+  { "status-power-target-in-resistance-mode-recaps", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "08 2c 01"), .actions = "WRITE 04 1e", .log = "another target" },
+    END } },
+  { "status-simulation-in-resistance-mode-recaps", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "12 00 00 dc 05 28 33"), .actions = "WRITE 04 1e" },
+    END } },
+  { "status-heart-rate-target-in-power-mode-recaps", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, PWR) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 05 01"), .actions = "" },
+    { STATUS (2, "09 8c"), .actions = "WRITE 05 64 00" },
+    END } },
+  /* How a bike holds our grade: resistance and incline reports are not another target. */
+  { "status-resistance-or-incline-in-simulation-mode-is-not-foreign", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, SIM) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 11 01"), .actions = "" },
+    { STATUS (1, "07 0a"), .actions = "" },
+    { STATUS (2, "06 32 00"), .actions = "" },
     END } },
   { "status-when-not-capping-changes-nothing", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, RES) },
@@ -992,6 +1029,27 @@ static const TableCase cases[] = {
     { STATUS (0.6, "42"), .malformed = TRUE, .actions = "" },
     { STATUS (0.7, ""), .malformed = TRUE, .actions = "" },
     { IND (0.8, "80 00 01"), .actions = "WRITE 07" },
+    END } },
+  /* The rider stopped the bike (console, safety key), then the bike took control back or
+   * was reset by someone else: control is asked again, but the bike is not restarted. */
+  { "console-stop-outlives-control-lost", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "02 01"), .actions = "", .log = "stopped by user" },
+    { STATUS (5.1, "ff"), .actions = "WRITE 00" },
+    { IND (5.2, "80 00 01"), .actions = "" },
+    { STATUS (8, "04"), .actions = "WRITE 04 1e" },   /* started at the bike: capped again */
+    END } },
+  { "safety-key-stop-outlives-control-lost", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "03"), .actions = "" },
+    { STATUS (5.1, "ff"), .actions = "WRITE 00" },
+    { IND (5.2, "80 00 01"), .actions = "" },
+    END } },
+  { "console-pause-outlives-a-reset-not-ours", { 0 }, {
+    CAPPED_AT_3 (0),
+    { STATUS (5, "02 02"), .actions = "" },
+    { STATUS (5.1, "01"), .actions = "WRITE 00" },
+    { IND (5.2, "80 00 01"), .actions = "" },
     END } },
   { "answer-to-another-request-is-ignored", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, RES) },

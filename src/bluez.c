@@ -1553,9 +1553,23 @@ link_taken_by (WuBluezLink *link, const Watch *watch)
            link->searched_for ? "searched for when gone" : "not searched for when gone");
 }
 
+/* Whether a watch after the FIRST-th lists ADDRESS ([Sensors] Addresses=): a device listed
+ * by address is that watch's, whatever services it offers an earlier one too (a second
+ * trainer listed as a power sensor is neither taken as the bike nor left to nobody, with
+ * the radio scanning for it for ever). */
+static gboolean
+listed_after (WuBluez *bluez, guint first, const char *address)
+{
+  for (guint i = first + 1; i < bluez->watches->len; i++)
+    if (watch_lists (g_ptr_array_index (bluez->watches, i), address))
+      return TRUE;
+  return FALSE;
+}
+
 /* Whether WATCH has a say over the device: it lists its address, or the device offers one
  * of its services. Later watches leave such a device alone even when WATCH does not take
- * it (the configured bike, or a second trainer, is never taken as a power sensor). */
+ * it (the configured bike, or a second trainer, is never taken as a power sensor), unless
+ * one of them lists it (listed_after). */
 static gboolean
 watch_claims (const Watch *watch, GDBusProxy *device, const char *address)
 {
@@ -1575,7 +1589,8 @@ hand_over_device (WuBluez *bluez, WuBluezLink *link, GDBusProxy *device)
   const Watch *owner = link->watch;
   g_autofree char *address = g_strdup (link->address);
 
-  if (owner == NULL || owner->release == NULL)
+  /* a device taken because it was listed stays with the watch that listed it */
+  if (owner == NULL || owner->release == NULL || watch_lists (owner, address))
     return FALSE;
   for (guint i = 0; i < bluez->watches->len; i++)
     {
@@ -1614,8 +1629,11 @@ offer_device (WuBluez *bluez, GDBusProxy *device)
   for (guint i = 0; i < bluez->watches->len; i++)
     {
       Watch *watch = g_ptr_array_index (bluez->watches, i);
-      guint16 service = watch_match (watch, device, address);
+      guint16 service;
 
+      if (!watch_lists (watch, address) && listed_after (bluez, i, address))
+        continue;
+      service = watch_match (watch, device, address);
       if (service != 0 && watch_taken (bluez, watch) < watch->accept)
         {
           g_message ("found %s (%s) offering 0x%04X", address, shown, service);

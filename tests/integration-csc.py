@@ -163,6 +163,32 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
                                 unless=lambda: self.discovery_starts() > starts)
         self.assertEqual(self.discovery_starts(), starts, "scanning for an unlisted sensor")
 
+    def discovering(self):
+        return self.bike._call(bluez_mock.ADAPTER_PATH, "org.freedesktop.DBus.Properties",
+                               "Get", "(ss)", ("org.bluez.Adapter1", "Discovering"), "(v)")[0]
+
+    def check_listed_trainer_is_a_sensor(self, conf):
+        """A second trainer (it offers FTMS too) listed in [Sensors] Addresses: it is that
+        sensor, not the bike, and once both are taken nothing scans any more."""
+        trainer_address = "C0:FF:EE:00:18:99"
+        self.start_bike("ftms", cadence=80.0, power=112)
+        trainer = self.bike.add_device("csc", trainer_address, cadence=70.0, rate=4.0)
+        trainer.advertise(0x1826, 0x1816)
+        self.daemon = self.start_daemon(config=self.write_config(conf % trainer_address))
+        self.wait_sensor("ftms", Address=BIKE_ADDRESS, Connected=True)
+        self.wait_sensor("csc", Address=trainer_address, Connected=True)
+        self.wait(lambda: not self.discovering(), "discovery off with the bike and the sensor",
+                  self.daemon.log)
+        self.assertEqual(sorted(s["Address"] for s in self.sensors().values()),
+                         sorted([BIKE_ADDRESS, trainer_address]))
+
+    def test_listed_trainer_is_a_sensor_beside_the_configured_bike(self):
+        self.check_listed_trainer_is_a_sensor(
+            "[Bike]\nAddress=%s\n[Sensors]\nAddresses=%%s\n" % BIKE_ADDRESS)
+
+    def test_listed_trainer_is_never_taken_as_the_bike(self):
+        self.check_listed_trainer_is_a_sensor("[Sensors]\nAddresses=%s\n")
+
     def test_listed_sensor_gone_is_searched_for(self):
         self.start_bike("ftms", cadence=80.0, power=112)
         sensor = self.bike.add_device("csc", ADDRESS, cadence=80.0, rate=4.0)

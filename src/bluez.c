@@ -70,6 +70,7 @@ typedef struct {
   guint16 services[WATCH_MAX_SERVICES];
   guint n_services;
   char **addresses;          /* upper case; NULL: any device offering the service */
+  guint32 told_unmatched;    /* bit i: addresses[i] was said to offer none of services */
   guint want, accept;
   WuBluezFoundFunc found;
   WuBluezReleaseFunc release;
@@ -1610,6 +1611,26 @@ hand_over_device (WuBluez *bluez, WuBluezLink *link, GDBusProxy *device)
   return FALSE;
 }
 
+/* A device WATCH lists that offers none of its services (yet: a first scan can show only
+ * some): said once, or the search for it would go on with no word of why. */
+static void
+tell_listed_without_service (Watch *watch, const char *address, const char *shown)
+{
+  g_autoptr (GString) services = g_string_new (NULL);
+  guint index = 0;
+
+  while (watch->addresses[index] != NULL
+         && g_ascii_strcasecmp (watch->addresses[index], address) != 0)
+    index++;
+  if (index >= 32 || (watch->told_unmatched & (1u << index)) != 0)
+    return;
+  watch->told_unmatched |= 1u << index;
+  for (guint i = 0; i < watch->n_services; i++)
+    g_string_append_printf (services, "%s0x%04X", i > 0 ? " or " : "", watch->services[i]);
+  g_message ("%s (%s) is listed but does not offer %s (not yet, or not at all): still "
+             "searching", address, shown, services->str);
+}
+
 /* Offer a device no link has taken to the first watch that wants it; a device an earlier
  * watch claims is not offered to later ones. */
 static void
@@ -1634,6 +1655,8 @@ offer_device (WuBluez *bluez, GDBusProxy *device)
       if (!watch_lists (watch, address) && listed_after (bluez, i, address))
         continue;
       service = watch_match (watch, device, address);
+      if (service == 0 && watch_lists (watch, address))
+        tell_listed_without_service (watch, address, shown);
       if (service != 0 && watch_taken (bluez, watch) < watch->accept)
         {
           g_message ("found %s (%s) offering 0x%04X", address, shown, service);

@@ -57,6 +57,9 @@ struct WuFtmsSession {
   gboolean hand_back_owed;       /* a reload took the power cap away while a power target of
                                     ours held the bike: one Reset hands it back */
   gboolean running;              /* Start/Resume answered, or started by the user */
+  gboolean road_coefficients_recapped;   /* a road with more rolling resistance or drag than
+                                           ours was re-capped once: a bike reporting its
+                                           own coefficients is not rewritten every second */
   gboolean user_stopped;         /* stopped or paused at the bike: not ours to restart */
   gboolean target_applied;
   guint target_epoch;            /* bumped whenever the target must be written again */
@@ -196,6 +199,7 @@ forget_bike_state (WuFtmsSession *session)
   session->hand_back_owed = FALSE;
   session->running = FALSE;
   session->user_stopped = FALSE;
+  session->road_coefficients_recapped = FALSE;
   invalidate_target (session);
   forget_last_target (session);
 }
@@ -1061,8 +1065,9 @@ target_moved (WuFtmsSession *session, const char *what, WuFtmsActions *out)
 
 /* A status naming a target of another kind than the one MODE writes: the bike now follows
  * that target (someone else set it), not ours.  Not 0x07 (resistance) in the power and
- * simulation modes, nor 0x06 (incline) in simulation: bikes may report how they hold our
- * power or grade with those, and the controller checks 0x07 against the cap itself. */
+ * simulation modes: bikes may report how they hold our power or grade with it, and the
+ * controller checks 0x07 against the cap itself; an incline (0x06) in simulation is
+ * compared with our grade instead (incline_moved). */
 static gboolean
 is_foreign_target (WuFtmsMode mode, guint8 opcode)
 {
@@ -1084,15 +1089,26 @@ is_foreign_target (WuFtmsMode mode, guint8 opcode)
 }
 
 /* Whether the simulated road the bike reports is not our flat one: another grade or wind
- * (half a unit of the field's resolution apart), or more rolling resistance or drag than ours
- * (a bike may report its own coefficients, lower ones only make it easier). */
+ * (half a unit of the field's resolution apart), or more rolling resistance or drag than
+ * ours.  Lower coefficients only make it easier; higher ones are re-capped once, until the
+ * bike reports ours again: a bike may keep its own, and rewriting them every second would
+ * change nothing. */
 static gboolean
-road_moved (const WuFtmsSimulation *reported, const WuFtmsSimulation *ours)
+road_moved (WuFtmsSession *session, const WuFtmsSimulation *reported)
 {
-  return fabs (reported->grade_percent - ours->grade_percent) > 0.005
-         || fabs (reported->wind_speed_mps - ours->wind_speed_mps) > 0.0005
-         || reported->crr - ours->crr > 0.00005
-         || reported->cw_kg_per_m - ours->cw_kg_per_m > 0.005;
+  const WuFtmsSimulation *ours = &session->config.flat_road;
+  gboolean ground = fabs (reported->grade_percent - ours->grade_percent) > 0.005
+                    || fabs (reported->wind_speed_mps - ours->wind_speed_mps) > 0.0005;
+  gboolean heavier = reported->crr - ours->crr > 0.00005
+                     || reported->cw_kg_per_m - ours->cw_kg_per_m > 0.005;
+
+  if (!heavier)
+    session->road_coefficients_recapped = FALSE;
+  else if (!ground && session->road_coefficients_recapped)
+    return FALSE;
+  else
+    session->road_coefficients_recapped = TRUE;
+  return ground || heavier;
 }
 
 static void
@@ -1123,9 +1139,17 @@ on_target_status (WuFtmsSession *session, const WuFtmsStatus *status, WuFtmsActi
                   status->target_power_w, power_target (session));
       target_moved (session, what, out);
     }
+  else if (status->opcode == WU_FTMS_STATUS_TARGET_INCLINE &&
+           session->mode == WU_FTMS_MODE_SIMULATION &&
+           fabs (status->target_incline_percent - session->config.flat_road.grade_percent) > 0.05)
+    {
+      g_snprintf (what, sizeof what, "the bike's incline changed to %.1f %%",
+                  status->target_incline_percent);
+      target_moved (session, what, out);
+    }
   else if (status->opcode == WU_FTMS_STATUS_SIMULATION_PARAMETERS &&
            session->mode == WU_FTMS_MODE_SIMULATION &&
-           road_moved (&status->simulation, &session->config.flat_road))
+           road_moved (session, &status->simulation))
     {
       g_snprintf (what, sizeof what, "the bike's simulated road changed to a %.2f %% grade, "
                   "wind %.3f m/s, crr %.4f, cw %.2f kg/m", status->simulation.grade_percent,

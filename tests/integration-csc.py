@@ -189,6 +189,25 @@ class CscTests(BikeFixtureMixin, wutest.WarmupdTestCase):
     def test_listed_trainer_is_never_taken_as_the_bike(self):
         self.check_listed_trainer_is_a_sensor("[Sensors]\nAddresses=%s\n")
 
+    def test_listed_device_without_sensor_service_is_said_once_then_taken(self):
+        """A listed device that shows only FTMS (a first scan, or the wrong address): said
+        once; once it shows Cycling Speed and Cadence it is taken."""
+        trainer_address = "C0:FF:EE:00:18:99"
+        self.start_bike("ftms", cadence=80.0, power=112)
+        trainer = self.bike.add_device("csc", trainer_address, cadence=70.0, rate=4.0)
+        trainer.advertise(0x1826)
+        self.daemon = self.start_daemon(config=self.write_config(
+            "[Sensors]\nAddresses=%s\n" % trainer_address))
+        said = "%s (" % trainer_address
+        self.wait(lambda: "is listed but does not offer 0x1818 or 0x1816" in self.daemon.log(),
+                  "the listed device's missing service said", self.daemon.log)
+        self.wait_sensor("ftms", Address=BIKE_ADDRESS, Connected=True)
+        trainer.advertise(0x1826, 0x1800)   # a second look, still without it: not said again
+        trainer.advertise(0x1826, 0x1816)
+        self.wait_sensor("csc", Address=trainer_address, Connected=True)
+        self.assertEqual(sum(1 for line in self.daemon.log().splitlines()
+                             if said in line and "is listed but" in line), 1, self.daemon.log())
+
     def test_listed_sensor_gone_is_searched_for(self):
         self.start_bike("ftms", cadence=80.0, power=112)
         sensor = self.bike.add_device("csc", ADDRESS, cadence=80.0, rate=4.0)

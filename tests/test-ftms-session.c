@@ -755,6 +755,30 @@ static const TableCase cases[] = {
     { STATUS (4, "12 00 00 00 00 28 ff"), .actions = "WRITE 11 00 00 00 00 28 33",
       .log = "cw 2.55 kg/m" },
     END } },
+  /* An incline another app set in simulation: compared with our grade, as the road is. */
+  { "status-incline-in-simulation-mode-is-compared-with-the-grade", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, SIM) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 11 01"), .actions = "" },
+    { STATUS (1, "06 00 00"), .actions = "" },
+    { STATUS (2, "06 96 00"), .actions = "WRITE 11 00 00 00 00 28 33",
+      .log = "incline changed to 15.0" },
+    END } },
+  /* A bike that reports its own, higher, coefficients after our flat road: re-capped once,
+   * not every second; the coefficients back to ours, a later rise is re-capped again. */
+  { "status-simulation-own-coefficients-are-re-capped-once", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, SIM) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 11 01"), .actions = "" },
+    { STATUS (0.35, "12 00 00 00 00 32 3c"), .actions = "" },
+    { TICK (1.3), .actions = "WRITE 11 00 00 00 00 28 33" },
+    { IND (1.4, "80 11 01"), .actions = "" },
+    { STATUS (1.45, "12 00 00 00 00 32 3c"), .actions = "" },
+    { TICK (2.5), .actions = "" },
+    { TICK (5), .actions = "" },
+    { STATUS (6, "12 00 00 00 00 28 33"), .actions = "" },
+    { STATUS (7, "12 00 00 00 00 28 ff"), .actions = "WRITE 11 00 00 00 00 28 33" },
+    END } },
   /* Someone else set a target of another kind: the bike follows it (ERG 300 W, a 15 %
    * grade, a heart rate), not our level; our target goes again. */
   { "status-power-target-in-resistance-mode-recaps", { 0 }, {
@@ -771,13 +795,14 @@ static const TableCase cases[] = {
     { IND (0.3, "80 05 01"), .actions = "" },
     { STATUS (2, "09 8c"), .actions = "WRITE 05 64 00" },
     END } },
-  /* How a bike holds our grade: resistance and incline reports are not another target. */
+  /* How a bike holds our grade: a resistance report, an incline of our grade are not
+   * another target. */
   { "status-resistance-or-incline-in-simulation-mode-is-not-foreign", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, SIM) },
     { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
     { IND (0.3, "80 11 01"), .actions = "" },
     { STATUS (1, "07 0a"), .actions = "" },
-    { STATUS (2, "06 32 00"), .actions = "" },
+    { STATUS (2, "06 00 00"), .actions = "" },
     END } },
   { "status-when-not-capping-changes-nothing", { 0 }, {
     { CONNECT (0) }, { FEATURE (0, RES) },

@@ -698,6 +698,7 @@ on_pedalling_sample (WuController *ctl, gint64 t, gint64 since_period_start_us,
 {
   /* before this sample raises the floor */
   gint64 run_start = new_run_start (ctl, t, since_period_start_us);
+  gboolean continued = continues_run (ctl, t);
 
   /* After a console stop, a run counts only once the pedalling has stopped: a sample below
    * MinCadence (on_cadence_sample), or the cadence not believed any more (no pedalling
@@ -728,8 +729,11 @@ on_pedalling_sample (WuController *ctl, gint64 t, gint64 since_period_start_us,
           resume_after_console_stop (ctl, t, out);
           break;
         }
-      /* A new run begins with this sample's period: nothing of the gap before it counts. */
-      ctl->run_counted_us = t - run_start;
+      /* Paused for want of samples (PauseAfter), this one within StaleAfter of the last: the
+       * run goes on, and the gap counts as between any two pedalling samples (PauseAfter
+       * can be shorter than StaleAfter). Else a new run begins with this sample's period:
+       * nothing of the gap before it counts. */
+      ctl->run_counted_us = continued ? counted : t - run_start;
       set_state (ctl, WU_STATE_WARMING_UP, t, out);
       ctl->elapsed_us += ctl->run_counted_us;
       ctl->activity_us = t;

@@ -1293,6 +1293,34 @@ test_late_tick_does_not_overflow (void)
                    "RELEASE,STATE cancelled->idle");
 }
 
+/* PauseAfter (2 s) shorter than StaleAfter (3 s), an FTMS bike at 1 Hz that drops one
+ * notification: samples at 0..10, 12.5, 13.5..20.5. The 2.5 s gap is within StaleAfter, so
+ * it counts (the time between two pedalling samples does), though the warm-up paused in it:
+ * it once counted nothing, and a run of late samples counted nothing at all. */
+static void
+test_pause_shorter_than_stale_counts_the_gap (void)
+{
+  WuControllerConfig config;
+  wu_controller_config_init (&config);
+  config.autostart = WU_AUTOSTART_MANUAL;
+  config.pause_after_us = 2 * G_USEC_PER_SEC;
+  g_autoptr (WuController) ctl = wu_controller_new (&config);
+  WuActions out;
+  GError *error = NULL;
+
+  wu_actions_clear (&out);
+  g_assert_true (wu_controller_start (ctl, to_us (0), &out, &error));
+  pedal (ctl, 0, 10, 60, NONE, NONE, &out);
+  g_assert_cmpfloat (wu_controller_get_elapsed (ctl), ==, 10);
+  wu_actions_clear (&out);
+  feed_sample (ctl, 12.5, 60, NONE, NONE, &out);
+  g_autofree char *got = format_actions (&out);
+  g_assert_cmpstr (got, ==, "STATE warming-up->paused,STATE paused->warming-up");
+  g_assert_cmpfloat (wu_controller_get_elapsed (ctl), ==, 12.5);
+  pedal (ctl, 13.5, 20.5, 60, NONE, NONE, &out);
+  g_assert_cmpfloat (wu_controller_get_elapsed (ctl), ==, 20.5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1303,6 +1331,8 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/controller/table/%s", cases[i].name);
       g_test_add_data_func (path, &cases[i], test_table_case);
     }
+  g_test_add_func ("/controller/pause-shorter-than-stale-counts-the-gap",
+                   test_pause_shorter_than_stale_counts_the_gap);
   g_test_add_func ("/controller/summary", test_summary);
   g_test_add_func ("/controller/summary-without-samples", test_summary_without_samples);
   g_test_add_func ("/controller/summary-recaps-no-power", test_summary_counts_recaps_and_no_power);

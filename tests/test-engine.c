@@ -386,6 +386,22 @@ static const Case cases[] = {
       { REMOVE (20.5, SENSOR), .state = "warming-up" },
       { RIDE (21, 25, 80, 100), .state = "warming-up", CADENCE (80) },
     } },
+  /* The console stop is over (ridden through), later every source drops and the sensor
+   * comes back first: a plain link pause, resumed by the first pedalling sample (the stop
+   * was once brought back, and the bike told of a second resume) */
+  { "an ended console stop is not revived by a link coming back", 5, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { RIDE (1, 10, 80, 100), .state = "warming-up", CAPS (1, 5), RESUMES (0) },
+      { STOPPED (10.5), .state = "paused" },
+      { RIDE (11, 11, 0, 0), .state = "paused" },
+      { RIDE (12, 15, 80, 100), .state = "warming-up", RESUMES (1) },
+      { DOWN (15.5, BIKE), .state = "warming-up" },
+      { DOWN (16, SENSOR), .state = "paused" },
+      { UP (17, SENSOR), .state = "paused" },
+      { CRANK (18, 20), .state = "warming-up", RESUMES (1) },
+      { CRANK (21, 30), .state = "warming-up", RESUMES (1) },
+    } },
 };
 
 /* The engine keeps a pointer to its observer: this one outlives every engine. */
@@ -1549,6 +1565,51 @@ test_replay_freed_while_waiting_for_the_bus (gconstpointer data)
   remove_trace (path);
 }
 
+/* The bike (ftms, better-ranked) leads, a crank sensor pedals along; the bike's link is lost
+ * at 20.2 s while the sensor stays connected and keeps reporting 60 rpm. The rider never
+ * stopped: the count goes on from the sensor's revolutions. The bike's last reports once
+ * blanked the sensor's cadence for StaleAfter (2.5 s lost at 3 s; a pause at 8 s). */
+static const double stale_3_s = 3, stale_8_s = 8;
+
+static void
+test_priority_forgets_a_lost_bike (gconstpointer data)
+{
+  double stale_s = *(const double *) data;
+  const WuController *ctl;
+  Fixture fixture = { 0 };
+  WuConfig config;
+
+  wu_config_init (&config);
+  config.controller.autostart = WU_AUTOSTART_MANUAL;
+  config.controller.stale_after_us = (gint64) (stale_s * G_USEC_PER_SEC);
+  fixture.engine = wu_engine_new (&config, &no_observer, NULL);
+  wu_config_clear (&config);
+  fixture.sensors[BIKE] = wu_engine_add_source (fixture.engine, "ftms", make_fake,
+                                                (gpointer) &bike_ops, NULL);
+  fixture.sensors[SENSOR] = wu_engine_add_source (fixture.engine, "csc", make_fake,
+                                                  (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (fixture.engine);
+  fixture.origin = wu_engine_now (fixture.engine);
+  ctl = wu_engine_get_controller (fixture.engine);
+  push_link (fixture.sensors[BIKE], at (&fixture, 0), TRUE);
+  push_link (fixture.sensors[SENSOR], at (&fixture, 0), TRUE);
+  g_assert_true (wu_engine_start_warmup (fixture.engine, NULL));
+  for (guint i = 1; i <= 40; i++)
+    {
+      if (i <= 20)
+        push_bike_data (fixture.sensors[BIKE], at (&fixture, i), 80, 100);
+      if (i == 20)
+        push_link (fixture.sensors[BIKE], at (&fixture, 20.2), FALSE);
+      /* a revolution at each second, reported half a second later */
+      push_csc_crank (fixture.sensors[SENSOR], at (&fixture, i + 0.5), (guint16) i,
+                      (guint16) (i * 1024));
+    }
+  /* pedalled 2..40.5 s without a break; counted from the bike's second sample */
+  g_assert_cmpuint (wu_engine_get_pauses (fixture.engine), ==, 0);
+  g_assert_cmpfloat (wu_controller_get_elapsed (ctl), >=, 40.5 - 2 - 1);
+  wu_engine_free (fixture.engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1558,6 +1619,10 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/engine/case/%u", i);
       g_test_add_data_func (path, &cases[i], test_case);
     }
+  g_test_add_data_func ("/engine/priority-forgets-a-lost-bike/stale-after-3", &stale_3_s,
+                        test_priority_forgets_a_lost_bike);
+  g_test_add_data_func ("/engine/priority-forgets-a-lost-bike/stale-after-8", &stale_8_s,
+                        test_priority_forgets_a_lost_bike);
   g_test_add_func ("/engine/recording-stays-in-order", test_recording_stays_in_order);
   g_test_add_func ("/engine/recording-has-one-link", test_recording_has_one_link);
   g_test_add_func ("/engine/recording-source-removed", test_recording_source_removed);

@@ -465,7 +465,6 @@ stop_run_event (StopRun *run, const WuRawEvent *event)
 
   stop_run_catch_up (run, event->time_us);
   wu_motion_decode (&run->motion, &run->config, event, &sample, NULL);
-  run->motion.kind = run->kind;
   stop_run_feed (run, &sample);
 }
 

@@ -42,6 +42,13 @@ struct WuEngine {
 static void engine_schedule_deadline (WuEngine *engine);
 static gint64 engine_next_deadline (WuEngine *engine);
 static void publish_motion_due (WuEngine *engine, gint64 now_us, WuActions *actions);
+
+static void
+init_motions (WuEngine *engine, WuSensor *sensor)
+{
+  for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+    wu_motion_init (&sensor->motion[kind], &engine->motion);
+}
 static void set_source_label (WuEngine *engine, WuSensor *sensor);
 
 gint64
@@ -343,19 +350,22 @@ feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
   if (data.present & WU_IBD_HAS_CADENCE)
     {
       sample.cadence_rpm = sensor->cadence = data.cadence_rpm;
-      wu_motion_note_cadence (&sensor->motion, event->time_us, sensor->cadence);
+      wu_motion_note_cadence (&sensor->motion[WU_CADENCE_KIND_FTMS], event->time_us,
+                              sensor->cadence);
     }
   /* Negative power (back-pedalling, a drifting zero) is no work done: 0, since -1 would
    * read as "unknown". */
   if (data.present & WU_IBD_HAS_POWER)
     {
       sample.power_w = sensor->power = MAX (data.power_w, 0);
-      wu_motion_note_power (&sensor->motion, event->time_us, sensor->power);
+      wu_motion_note_power (&sensor->motion[WU_CADENCE_KIND_FTMS], event->time_us,
+                            sensor->power);
     }
   if (data.present & WU_IBD_HAS_SPEED)
     {
       sample.speed_kmh = sensor->speed = data.speed_kmh;
-      wu_motion_note_speed (&sensor->motion, event->time_us, sensor->speed);
+      wu_motion_note_speed (&sensor->motion[WU_CADENCE_KIND_FTMS], event->time_us,
+                            sensor->speed);
     }
   if (data.present & WU_IBD_HAS_RESISTANCE)
     sample.resistance = sensor->resistance = data.resistance;
@@ -490,7 +500,7 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
       /* nothing the source reported is current without its link */
       sensor->cadence = sensor->power = sensor->speed = -1;
       sensor->resistance = sensor->heart_rate = sensor->distance = -1;
-      wu_motion_init (&sensor->motion, &engine->motion);  /* counters re-anchor on return */
+      init_motions (engine, sensor);   /* counters re-anchor on return */
       if (sensor->delivered && !other_connected_delivered (engine, sensor, sensor->delivered_kind))
         wu_priority_forget (&engine->priority, sensor->delivered_kind);
     }
@@ -568,7 +578,8 @@ feed_training_status (WuSensor *sensor, const WuRawEvent *event)
  * the sensor's own Sensor1, fed to the controller for the values no better-ranked kind of
  * source reports (CadencePriority). FALSE when nothing was left to feed. */
 static gboolean
-feed_motion_sample (WuEngine *engine, WuSensor *sensor, WuSample *sample, WuActions *actions)
+feed_motion_sample (WuEngine *engine, WuSensor *sensor, WuCadenceKind kind, WuSample *sample,
+                    WuActions *actions)
 {
   if (sample->cadence_rpm >= 0)
     sensor->cadence = sample->cadence_rpm;
@@ -576,7 +587,7 @@ feed_motion_sample (WuEngine *engine, WuSensor *sensor, WuSample *sample, WuActi
     sensor->power = sample->power_w;
   if (sample->speed_kmh >= 0)
     sensor->speed = sample->speed_kmh;
-  if (!wu_priority_filter (&engine->priority, &engine->motion, sensor->motion.kind, sample))
+  if (!wu_priority_filter (&engine->priority, &engine->motion, kind, sample))
     return FALSE;
   feed_controller (engine, sensor, sample, actions);
   return TRUE;
@@ -587,7 +598,8 @@ feed_motion_sample (WuEngine *engine, WuSensor *sensor, WuSample *sample, WuActi
 static void
 warn_if_noisy (WuSensor *sensor, gint64 time_us)
 {
-  guint64 noisy = wu_cadence_take_noise_report (&sensor->motion.cadence, time_us);
+  guint64 noisy = wu_cadence_take_noise_report (&sensor->motion[WU_CADENCE_KIND_GPIO].cadence,
+                                                time_us);
 
   if (noisy > 0)
     g_warning ("%s: the line is noisy (far more edges than contact bounce: a loose wire, a "
@@ -599,19 +611,19 @@ static void
 feed_motion (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions *actions)
 {
   g_autoptr (GError) error = NULL;
+  WuCadenceKind kind = wu_motion_kind_of (event->kind);
   WuSample sample;
 
-  if (!wu_motion_decode (&sensor->motion, &engine->motion, event, &sample, &error))
+  if (!wu_motion_decode (&sensor->motion[kind], &engine->motion, event, &sample, &error))
     {
       drop_packet (sensor, event, error);
       return;
     }
-  sensor->motion.kind = wu_motion_kind_of (event->kind);
   if (event->kind == WU_EVENT_GPIO_EDGE)
     warn_if_noisy (sensor, event->time_us);
   /* An event that measured nothing new (an opening edge, a repeated frame) still moves
    * time: let the controller's timers fire. */
-  if (!feed_motion_sample (engine, sensor, &sample, actions))
+  if (!feed_motion_sample (engine, sensor, kind, &sample, actions))
     wu_controller_tick (engine->controller, event->time_us, actions);
 }
 
@@ -628,7 +640,8 @@ refresh_motion_due (WuEngine *engine, gint64 now_us)
     {
       WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
 
-      soonest = MIN (soonest, wu_motion_refresh_due (&sensor->motion, now_us));
+      for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+        soonest = MIN (soonest, wu_motion_refresh_due (&sensor->motion[kind], now_us));
     }
   return soonest;
 }
@@ -636,28 +649,39 @@ refresh_motion_due (WuEngine *engine, gint64 now_us)
 /* Publish the changes due at NOW: a sensor's cadence (also fed to the controller), and its
  * speed or power gone stale, shown as 0 on its Sensor1 only (the controller has its own
  * StaleAfter, and a stale value is no report for the priority). */
+static gboolean
+publish_kind_due (WuEngine *engine, WuSensor *sensor, WuCadenceKind kind, gint64 now_us,
+                  WuActions *actions)
+{
+  WuMotion *motion = &sensor->motion[kind];
+  WuSample sample;
+  guint stale;
+
+  if (motion->due_us > now_us || !wu_motion_take_due (motion, now_us, &sample, &stale))
+    return FALSE;
+  if (stale & WU_MOTION_STALE_SPEED)
+    sensor->speed = 0;
+  if (stale & WU_MOTION_STALE_POWER)
+    sensor->power = 0;
+  /* shown only: the controller has its own StaleAfter for the cadence it was fed */
+  if (stale & WU_MOTION_STALE_CADENCE)
+    sensor->cadence = 0;
+  if (sample.cadence_rpm >= 0)
+    feed_motion_sample (engine, sensor, kind, &sample, actions);
+  return TRUE;
+}
+
 static void
 publish_motion_due (WuEngine *engine, gint64 now_us, WuActions *actions)
 {
   for (guint i = 0; i < engine->sensors->len; i++)
     {
       WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
-      WuSample sample;
-      guint stale;
+      gboolean changed = FALSE;
 
-      if (sensor->motion.due_us > now_us ||
-          !wu_motion_take_due (&sensor->motion, now_us, &sample, &stale))
-        continue;
-      if (stale & WU_MOTION_STALE_SPEED)
-        sensor->speed = 0;
-      if (stale & WU_MOTION_STALE_POWER)
-        sensor->power = 0;
-      /* shown only: the controller has its own StaleAfter for the cadence it was fed */
-      if (stale & WU_MOTION_STALE_CADENCE)
-        sensor->cadence = 0;
-      if (sample.cadence_rpm >= 0)
-        feed_motion_sample (engine, sensor, &sample, actions);
-      if (engine->observer->sensor_changed != NULL)
+      for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+        changed |= publish_kind_due (engine, sensor, kind, now_us, actions);
+      if (changed && engine->observer->sensor_changed != NULL)
         engine->observer->sensor_changed (engine->observer_data, sensor);
     }
 }
@@ -986,7 +1010,7 @@ sensor_new (WuEngine *engine, const char *id_prefix)
   sensor->cadence = sensor->power = sensor->speed = sensor->resistance = -1;
   sensor->heart_rate = sensor->distance = -1;
   sensor->cap_sent = -1;
-  wu_motion_init (&sensor->motion, &engine->motion);
+  init_motions (engine, sensor);
   return sensor;
 }
 
@@ -1106,7 +1130,8 @@ wu_engine_set_config (WuEngine *engine, const WuConfig *config)
   for (guint i = 0; i < engine->sensors->len; i++)
     {
       WuSensor *sensor = g_ptr_array_index (engine->sensors, i);
-      wu_motion_set_config (&sensor->motion, &engine->motion);
+      for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+        wu_motion_set_config (&sensor->motion[kind], &engine->motion);
     }
   /* New timings can make a deadline due now (a shorter Duration already counted): let the
    * controller act on them at once, then publish and re-arm the deadline timer. A replay

@@ -21,7 +21,11 @@ typedef struct {
   guint64 events;
   char *error;
   char *control;       /* the source's way of capping ("resistance", ...), "" when none */
-  WuMotion motion;     /* cadence estimator, wheel counter, power shown: when they go stale */
+  /* Cadence estimator, wheel counter, power shown (when they go stale), per kind of
+   * revolution data (WuCadenceKind): a live source delivers one kind; a replay of a
+   * recording of several sources (a reed switch and a crank sensor) delivers each kind to
+   * its own, as the live sources had. */
+  WuMotion motion[WU_CADENCE_N_KINDS];
   double cap_sent;     /* the cap last given to its source, -1: none */
   /* its last event other than a link change: when, and what kind of reading */
   gboolean delivered;

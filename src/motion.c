@@ -24,7 +24,6 @@ wu_motion_init (WuMotion *motion, const WuMotionConfig *config)
 {
   wu_cadence_init (&motion->cadence, &config->cadence);
   wu_wheel_init (&motion->wheel, config->stale_after_us);
-  motion->kind = WU_CADENCE_KIND_GPIO;
   motion->stale_after_us = config->stale_after_us;
   motion->power = motion->reported_cadence = motion->reported_speed =
     (WuReported) { .value = -1, .at_us = 0 };

@@ -33,7 +33,6 @@ typedef struct {
 typedef struct {
   WuCadence cadence;
   WuWheel wheel;
-  WuCadenceKind kind;   /* of the latest event decoded (for the priority) */
   gint64 stale_after_us;
   WuReported power;     /* W */
   WuReported reported_cadence;   /* rpm, an FTMS bike's (a revolution sensor's: the estimator) */

@@ -210,6 +210,23 @@ class CadenceReplayTests(wutest.WarmupdTestCase):
         self.replay(self.mixed_trace(), config=config)
         w, summary = self.assert_complete(90)
 
+    def test_recording_of_a_reed_switch_and_a_crank_sensor_counts_as_the_sensor_alone(self):
+        """A recording of a reed switch and a CSC sensor on the same ride: each kind has its
+        own estimator in the replay, as the two sources had live. With csc ranked first the
+        reed switch's edges change nothing of what is counted. One shared estimator once lost
+        3.1 s of this ride (the edges moved the crank counter's anchor)."""
+        spans = [(3, 0), (100, 60), (4, 0), (80, 60), (7, 0), (60, 45), (2.5, 0), (90, 60),
+                 (10, 0)]
+        csc = gt.revolution_lines(spans, "csc", seed=3)
+        reed = gt.revolution_lines(spans, "gpio", seed=11)
+        elapsed = {}
+        for name, lines in (("csc", csc), ("csc-and-reed", csc + reed)):
+            d = self.replay(self.write_lines(name + ".trace", lines))
+            elapsed[name] = self.warmup()["Elapsed"]
+            self.assertEqual(d.terminate(), 0, d.log())
+        self.assertGreater(elapsed["csc"], 300)
+        self.assertEqual(elapsed["csc-and-reed"], elapsed["csc"])
+
     def test_bad_priority_is_a_config_error(self):
         config = self.write_config("[Sensors]\nCadencePriority=ftms,bogus\n")
         d = self.start_daemon(os.path.join(wutest.TRACES, "still.trace"), config=config,

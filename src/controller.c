@@ -976,6 +976,7 @@ wu_controller_stopped_bike_back (WuController *ctl, gint64 now_us, WuActions *ou
 
   advance_to (ctl, now_us, out);
   ctl->console_stopped = FALSE;
+  ctl->run_active = FALSE;   /* nothing from before the stop continues a run */
 }
 
 void
@@ -986,6 +987,7 @@ wu_controller_machine_started (WuController *ctl, gint64 now_us, WuActions *out)
   /* the bike says it runs again (its FTMS session puts the cap back on that word): the
    * next pedalling sample resumes, as after any pause, with no time from before this */
   ctl->console_stopped = FALSE;
+  ctl->run_active = FALSE;
   raise_run_floor (ctl, t);
 }
 

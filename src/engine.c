@@ -121,8 +121,6 @@ apply_cap_everywhere (WuEngine *engine, double level, gboolean resume)
       if (apply_cap_to (g_ptr_array_index (engine->sensors, i), level, resume))
         applied = TRUE;
     }
-  if (resume)
-    forget_console_stops (engine);
   /* Re-applying the same cap every ReapplyAfter is routine: keep it out of the journal. */
   if (resume)
     g_message ("resistance cap %.1f (riding again after a stop at the bike's console)", level);
@@ -163,7 +161,9 @@ carry_out_on_bike (WuEngine *engine, const WuActions *actions)
         case WU_ACTION_STATE:
           g_message ("warm-up %s -> %s", wu_state_to_string (action->old_state),
                      wu_state_to_string (action->new_state));
-          if (action->old_state == WU_STATE_IDLE)
+          /* the controller leaves a stop at the console only by resuming, with or without
+           * a cap in force, and never begins a warm-up with one */
+          if (action->new_state == WU_STATE_WARMING_UP)
             forget_console_stops (engine);
           break;
         case WU_ACTION_HINT:
@@ -462,22 +462,6 @@ stopped_bike_away (WuEngine *engine)
   return FALSE;
 }
 
-/* Whether a connected sensor other than SENSOR delivered values of KIND (whose reports then
- * stay current). */
-static gboolean
-other_connected_delivered (WuEngine *engine, WuSensor *sensor, WuCadenceKind kind)
-{
-  for (guint i = 0; i < engine->sensors->len; i++)
-    {
-      const WuSensor *other = g_ptr_array_index (engine->sensors, i);
-
-      if (other != sensor && other->connected && other->delivered
-          && other->delivered_kind == kind)
-        return TRUE;
-    }
-  return FALSE;
-}
-
 /* The controller follows one link, up while any source is connected: a cadence sensor
  * dropping out must not blind it to the bike that is still sending. The sensor's own
  * values and counters are reset here. */
@@ -501,8 +485,6 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
       sensor->cadence = sensor->power = sensor->speed = -1;
       sensor->resistance = sensor->heart_rate = sensor->distance = -1;
       init_motions (engine, sensor);   /* counters re-anchor on return */
-      if (sensor->delivered && !other_connected_delivered (engine, sensor, sensor->delivered_kind))
-        wu_priority_forget (&engine->priority, sensor->delivered_kind);
     }
   g_message ("%s: link %s", sensor->id, event->up ? "up" : "down");
   /* The controller's link stays up; what the sensor's own link meant is told here (a

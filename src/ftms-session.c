@@ -57,9 +57,9 @@ struct WuFtmsSession {
   gboolean hand_back_owed;       /* a reload took the power cap away while a power target of
                                     ours held the bike: one Reset hands it back */
   gboolean running;              /* Start/Resume answered, or started by the user */
-  gboolean road_coefficients_recapped;   /* a road with more rolling resistance or drag than
-                                           ours was re-capped once: a bike reporting its
-                                           own coefficients is not rewritten every second */
+  /* The heavier coefficients (crr, cw) last re-capped, else 0, 0: a bike that reports its
+   * own is re-capped once for them, not every second; other heavier ones are again. */
+  double recapped_crr, recapped_cw;
   gboolean user_stopped;         /* stopped or paused at the bike: not ours to restart */
   gboolean target_applied;
   guint target_epoch;            /* bumped whenever the target must be written again */
@@ -199,7 +199,7 @@ forget_bike_state (WuFtmsSession *session)
   session->hand_back_owed = FALSE;
   session->running = FALSE;
   session->user_stopped = FALSE;
-  session->road_coefficients_recapped = FALSE;
+  session->recapped_crr = session->recapped_cw = 0;
   invalidate_target (session);
   forget_last_target (session);
 }
@@ -1090,9 +1090,9 @@ is_foreign_target (WuFtmsMode mode, guint8 opcode)
 
 /* Whether the simulated road the bike reports is not our flat one: another grade or wind
  * (half a unit of the field's resolution apart), or more rolling resistance or drag than
- * ours.  Lower coefficients only make it easier; higher ones are re-capped once, until the
- * bike reports ours again: a bike may keep its own, and rewriting them every second would
- * change nothing. */
+ * ours.  Lower coefficients only make it easier; the same higher ones are re-capped once,
+ * until the bike reports others: a bike may keep its own, and rewriting them every second
+ * would change nothing. */
 static gboolean
 road_moved (WuFtmsSession *session, const WuFtmsSimulation *reported)
 {
@@ -1102,12 +1102,18 @@ road_moved (WuFtmsSession *session, const WuFtmsSimulation *reported)
   gboolean heavier = reported->crr - ours->crr > 0.00005
                      || reported->cw_kg_per_m - ours->cw_kg_per_m > 0.005;
 
+  gboolean recapped = fabs (reported->crr - session->recapped_crr) < 0.00005
+                      && fabs (reported->cw_kg_per_m - session->recapped_cw) < 0.005;
+
   if (!heavier)
-    session->road_coefficients_recapped = FALSE;
-  else if (!ground && session->road_coefficients_recapped)
+    session->recapped_crr = session->recapped_cw = 0;
+  else if (!ground && recapped)
     return FALSE;
   else
-    session->road_coefficients_recapped = TRUE;
+    {
+      session->recapped_crr = reported->crr;
+      session->recapped_cw = reported->cw_kg_per_m;
+    }
   return ground || heavier;
 }
 

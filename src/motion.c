@@ -271,13 +271,6 @@ better_kind_reported (const WuPriority *priority, const WuMotionConfig *config,
   return FALSE;
 }
 
-void
-wu_priority_forget (WuPriority *priority, WuCadenceKind kind)
-{
-  for (guint value = 0; value < 3; value++)
-    priority->reported[kind][value] = FALSE;
-}
-
 gboolean
 wu_priority_filter (WuPriority *priority, const WuMotionConfig *config, WuCadenceKind kind,
                     WuSample *sample)

@@ -96,8 +96,5 @@ void wu_priority_init (WuPriority *priority);
  * reported within stale_after. TRUE when anything is left to feed the controller. */
 gboolean wu_priority_filter (WuPriority *priority, const WuMotionConfig *config,
                              WuCadenceKind kind, WuSample *sample);
-/* KIND's reports are not current any more (its only source lost its link): they no longer
- * blank a worse-ranked kind's. */
-void wu_priority_forget (WuPriority *priority, WuCadenceKind kind);
 
 G_END_DECLS

@@ -783,6 +783,17 @@ static const TableCase cases[] = {
     { SAMPLE (21, 60), .actions = "STATE paused->warming-up", ELAPSED (10) },
     { SAMPLE (22, 60), ELAPSED (11) },
     END } },
+  /* A console stop, the pedalling stops, a run begins (short of StartAfter), the rider
+   * presses Start at the console at 13.9: no time from before that counts (the gap to the
+   * next sample once did, as a run continued within StaleAfter) */
+  { "started-at-console-counts-nothing-before-it", LEVEL (3), {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { MACHINE_STOPPED (10.5), .actions = "STATE warming-up->paused" },
+    { SAMPLE (11, 0), .actions = "" },
+    { PEDAL (12, 13, 60), .actions = "", .state = "paused" },
+    { MACHINE_STARTED (13.9), .actions = "" },
+    { SAMPLE (14, 60), .actions = "STATE paused->warming-up", ELAPSED (10) },
+    END } },
   { "machine-stopped-ends-the-run-in-idle", { 0 }, {
     { PEDAL (0, 2, 60), .state = "idle" },
     { MACHINE_STOPPED (2.5), .actions = "", .state = "idle" },

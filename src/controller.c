@@ -975,8 +975,9 @@ wu_controller_stopped_bike_back (WuController *ctl, gint64 now_us, WuActions *ou
   g_return_if_fail (ctl != NULL && out != NULL);
 
   advance_to (ctl, now_us, out);
+  if (ctl->console_stopped)
+    ctl->run_active = FALSE;   /* nothing from before the stop continues a run */
   ctl->console_stopped = FALSE;
-  ctl->run_active = FALSE;   /* nothing from before the stop continues a run */
 }
 
 void
@@ -986,8 +987,9 @@ wu_controller_machine_started (WuController *ctl, gint64 now_us, WuActions *out)
   gint64 t = advance_to (ctl, now_us, out);
   /* the bike says it runs again (its FTMS session puts the cap back on that word): the
    * next pedalling sample resumes, as after any pause, with no time from before this */
+  if (ctl->console_stopped)
+    ctl->run_active = FALSE;
   ctl->console_stopped = FALSE;
-  ctl->run_active = FALSE;
   raise_run_floor (ctl, t);
 }
 

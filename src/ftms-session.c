@@ -1090,9 +1090,10 @@ is_foreign_target (WuFtmsMode mode, guint8 opcode)
 
 /* Whether the simulated road the bike reports is not our flat one: another grade or wind
  * (half a unit of the field's resolution apart), or more rolling resistance or drag than
- * ours.  Lower coefficients only make it easier; the same higher ones are re-capped once,
- * until the bike reports others: a bike may keep its own, and rewriting them every second
- * would change nothing. */
+ * ours.  Lower coefficients only make it easier; the same higher ones are re-capped once
+ * (until the bike is taken afresh): a bike may keep its own, and rewriting them every
+ * second would change nothing.  A bike whose own alternate between two pairs is still
+ * rewritten each time (at most once a second). */
 static gboolean
 road_moved (WuFtmsSession *session, const WuFtmsSimulation *reported)
 {
@@ -1101,20 +1102,16 @@ road_moved (WuFtmsSession *session, const WuFtmsSimulation *reported)
                     || fabs (reported->wind_speed_mps - ours->wind_speed_mps) > 0.0005;
   gboolean heavier = reported->crr - ours->crr > 0.00005
                      || reported->cw_kg_per_m - ours->cw_kg_per_m > 0.005;
-
   gboolean recapped = fabs (reported->crr - session->recapped_crr) < 0.00005
                       && fabs (reported->cw_kg_per_m - session->recapped_cw) < 0.005;
 
   if (!heavier)
-    session->recapped_crr = session->recapped_cw = 0;
-  else if (!ground && recapped)
+    return ground;   /* the pair last re-capped is kept: a bike may echo ours in between */
+  if (!ground && recapped)
     return FALSE;
-  else
-    {
-      session->recapped_crr = reported->crr;
-      session->recapped_cw = reported->cw_kg_per_m;
-    }
-  return ground || heavier;
+  session->recapped_crr = reported->crr;
+  session->recapped_cw = reported->cw_kg_per_m;
+  return TRUE;
 }
 
 static void

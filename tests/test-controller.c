@@ -794,6 +794,25 @@ static const TableCase cases[] = {
     { MACHINE_STARTED (13.9), .actions = "" },
     { SAMPLE (14, 60), .actions = "STATE paused->warming-up", ELAPSED (10) },
     END } },
+  /* 0x04 while the rider pedals on in a warm-up, no stop before */
+  { "started-while-warming-up-loses-nothing", LEVEL (3), {
+    { PEDAL (0, 10, 60), ELAPSED (10) },
+    { MACHINE_STARTED (10.5), .actions = "" },
+    { SAMPLE (11, 60), .actions = "", ELAPSED (11) },
+    { SAMPLE (12, 60), .actions = "", ELAPSED (12) },
+    END } },
+  { "started-while-warming-up-revolutions", LEVEL (3), {
+    { START (0), .actions = "STATE idle->warming-up,CAP 3" },
+    { REVOLUTIONS (1, 10, 60), ELAPSED (10) },
+    { MACHINE_STARTED (10.5), .actions = "" },
+    { REVOLUTION (11, 60, 10), .actions = "", ELAPSED (11) },
+    END } },
+  /* 0x04 in idle while pedalling (a console that starts itself) */
+  { "started-in-idle-autostart", { 0 }, {
+    { PEDAL (0, 2, 60), .state = "idle" },
+    { MACHINE_STARTED (2.5), .actions = "", .state = "idle" },
+    { SAMPLE (3, 60), .actions = "STATE idle->warming-up", ELAPSED (3) },
+    END } },
   { "machine-stopped-ends-the-run-in-idle", { 0 }, {
     { PEDAL (0, 2, 60), .state = "idle" },
     { MACHINE_STOPPED (2.5), .actions = "", .state = "idle" },

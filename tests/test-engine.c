@@ -417,6 +417,32 @@ static const Case cases[] = {
       { CRANK (18, 20), .state = "warming-up" },
       { CRANK (21, 30), .state = "warming-up" },
     } },
+  /* Stopped at the console in idle (after a ride), the bike's link flaps while the
+   * rider pedals on a crank sensor: its return does not cut the run autostart counts */
+  { "an idle run is not cut by a stopped bike's return", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { STOPPED (0.5), .state = "idle" },
+      { DOWN (1, BIKE), .state = "idle" },
+      { CRANK (2, 5), .state = "idle" },
+      { UP (5.5, BIKE), .state = "idle" },
+      { CRANK (6, 12), ELAPSED (9) },
+    } },
+  { "an idle run after a console stop, no flap", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { STOPPED (0.5), .state = "idle" },
+      { CRANK (2, 5), .state = "idle" },
+      { CRANK (6, 12), ELAPSED (9) },
+    } },
+  { "an idle run, the link flapping, the bike not stopped", NONE, FALSE, {
+      { UP (0, BIKE) },
+      { UP (0, SENSOR) },
+      { DOWN (1, BIKE), .state = "idle" },
+      { CRANK (2, 5), .state = "idle" },
+      { UP (5.5, BIKE), .state = "idle" },
+      { CRANK (6, 12), ELAPSED (9) },
+    } },
 };
 
 /* The engine keeps a pointer to its observer: this one outlives every engine. */

@@ -791,6 +791,21 @@ static const TableCase cases[] = {
     { STATUS (1.45, "12 00 00 00 00 32 3c"), .actions = "" },
     { STATUS (30, "12 00 00 00 00 c8 ff"), .actions = "WRITE 11 00 00 00 00 28 33" },
     END } },
+  /* A bike that echoes our road (0x12 with ours), then reports its own heavier
+   * coefficients: re-capped once, not after every write */
+  { "status-simulation-echo-then-own-coefficients-is-not-a-loop", { 0 }, {
+    { CONNECT (0) }, { FEATURE (0, SIM) },
+    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
+    { IND (0.3, "80 11 01"), .actions = "" },
+    { STATUS (0.32, "12 00 00 00 00 28 33"), .actions = "" },
+    { STATUS (0.35, "12 00 00 00 00 32 3c"), .actions = "" },
+    { TICK (1.3), .actions = "WRITE 11 00 00 00 00 28 33" },
+    { IND (1.4, "80 11 01"), .actions = "" },
+    { STATUS (1.42, "12 00 00 00 00 28 33"), .actions = "" },
+    { STATUS (1.45, "12 00 00 00 00 32 3c"), .actions = "" },
+    { TICK (2.5), .actions = "" },
+    { TICK (5), .actions = "" },
+    END } },
   /* Someone else set a target of another kind: the bike follows it (ERG 300 W, a 15 %
    * grade, a heart rate), not our level; our target goes again. */
   { "status-power-target-in-resistance-mode-recaps", { 0 }, {

@@ -280,6 +280,12 @@ test_table_case (gconstpointer data)
   { IND ((t_) + 0.3, "80 07 01"), .actions = "WRITE 04 1e" },                                \
   { IND ((t_) + 0.4, "80 04 01"), .actions = "", DEADLINE (NONE) }
 
+/* A bike capped through the simulation: control, Start, the flat road, all answered by 0.3 s. */
+#define SIMULATING_FLAT                                                                      \
+  { CONNECT (0) }, { FEATURE (0, SIM) },                                                     \
+  { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },                      \
+  { IND (0.3, "80 11 01"), .actions = "" }
+
 static const TableCase cases[] = {
   /* ---- capping, by the feature bits ---- */
   { "resistance-control-start-target", { 0 }, {
@@ -735,9 +741,7 @@ static const TableCase cases[] = {
     { STATUS (3, "07 ff"), .actions = "" },      /* resistance: not how this bike is capped */
     END } },
   { "status-simulation-grade-changed", { 0 }, {
-    { CONNECT (0) }, { FEATURE (0, SIM) },
-    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
-    { IND (0.3, "80 11 01"), .actions = "" },
+    SIMULATING_FLAT,
     { STATUS (1, "12 00 00 00 00 28 33"), .actions = "" },
     { STATUS (2, "12 00 00 f4 01 28 33"), .actions = "WRITE 11 00 00 00 00 28 33",
       .log = "a 5.00 % grade" },
@@ -745,9 +749,7 @@ static const TableCase cases[] = {
   /* Wind, rolling resistance and drag are the road too; lower coefficients (the bike's own,
    * reported) only make it easier. */
   { "status-simulation-headwind-or-more-drag-recaps", { 0 }, {
-    { CONNECT (0) }, { FEATURE (0, SIM) },
-    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
-    { IND (0.3, "80 11 01"), .actions = "" },
+    SIMULATING_FLAT,
     { STATUS (1, "12 00 00 00 00 14 20"), .actions = "" },   /* crr 0.002, cw 0.32 */
     { STATUS (2, "12 20 4e 00 00 28 33"), .actions = "WRITE 11 00 00 00 00 28 33",
       .log = "wind 20.000 m/s" },
@@ -757,9 +759,7 @@ static const TableCase cases[] = {
     END } },
   /* An incline another app set in simulation: compared with our grade, as the road is. */
   { "status-incline-in-simulation-mode-is-compared-with-the-grade", { 0 }, {
-    { CONNECT (0) }, { FEATURE (0, SIM) },
-    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
-    { IND (0.3, "80 11 01"), .actions = "" },
+    SIMULATING_FLAT,
     { STATUS (1, "06 00 00"), .actions = "" },
     { STATUS (2, "06 96 00"), .actions = "WRITE 11 00 00 00 00 28 33",
       .log = "incline changed to 15.0" },
@@ -767,9 +767,7 @@ static const TableCase cases[] = {
   /* A bike that reports its own, higher, coefficients after our flat road: re-capped once,
    * not every second; the coefficients back to ours, a later rise is re-capped again. */
   { "status-simulation-own-coefficients-are-re-capped-once", { 0 }, {
-    { CONNECT (0) }, { FEATURE (0, SIM) },
-    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
-    { IND (0.3, "80 11 01"), .actions = "" },
+    SIMULATING_FLAT,
     { STATUS (0.35, "12 00 00 00 00 32 3c"), .actions = "" },
     { TICK (1.3), .actions = "WRITE 11 00 00 00 00 28 33" },
     { IND (1.4, "80 11 01"), .actions = "" },
@@ -782,9 +780,7 @@ static const TableCase cases[] = {
   /* A bike that keeps its own (slightly higher) coefficients was re-capped once; later
    * another app sets a far heavier road on the flat (crr 0.0200, cw 2.55): re-capped. */
   { "status-simulation-heavier-road-after-own-coefficients-recaps", { 0 }, {
-    { CONNECT (0) }, { FEATURE (0, SIM) },
-    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
-    { IND (0.3, "80 11 01"), .actions = "" },
+    SIMULATING_FLAT,
     { STATUS (0.35, "12 00 00 00 00 32 3c"), .actions = "" },
     { TICK (1.3), .actions = "WRITE 11 00 00 00 00 28 33" },
     { IND (1.4, "80 11 01"), .actions = "" },
@@ -794,9 +790,7 @@ static const TableCase cases[] = {
   /* A bike that echoes our road (0x12 with ours), then reports its own heavier
    * coefficients: re-capped once, not after every write */
   { "status-simulation-echo-then-own-coefficients-is-not-a-loop", { 0 }, {
-    { CONNECT (0) }, { FEATURE (0, SIM) },
-    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
-    { IND (0.3, "80 11 01"), .actions = "" },
+    SIMULATING_FLAT,
     { STATUS (0.32, "12 00 00 00 00 28 33"), .actions = "" },
     { STATUS (0.35, "12 00 00 00 00 32 3c"), .actions = "" },
     { TICK (1.3), .actions = "WRITE 11 00 00 00 00 28 33" },
@@ -825,9 +819,7 @@ static const TableCase cases[] = {
   /* How a bike holds our grade: a resistance report, an incline of our grade are not
    * another target. */
   { "status-resistance-or-incline-in-simulation-mode-is-not-foreign", { 0 }, {
-    { CONNECT (0) }, { FEATURE (0, SIM) },
-    { CAP (0, 3) }, { IND (0.1, "80 00 01") }, { IND (0.2, "80 07 01") },
-    { IND (0.3, "80 11 01"), .actions = "" },
+    SIMULATING_FLAT,
     { STATUS (1, "07 0a"), .actions = "" },
     { STATUS (2, "06 00 00"), .actions = "" },
     END } },

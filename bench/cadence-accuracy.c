@@ -426,7 +426,7 @@ stop_run_feed (StopRun *run, WuSample *sample)
   double elapsed;
 
   wu_actions_clear (&actions);
-  if (!wu_priority_filter (&run->priority, &run->config, run->kind, sample))
+  if (!wu_priority_filter (&run->priority, &run->config, run->kind, run, sample))
     return;
   wu_controller_sample (run->ctl, sample, &actions);
   elapsed = wu_controller_get_elapsed (run->ctl);

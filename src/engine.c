@@ -315,6 +315,22 @@ record_comment (WuEngine *engine, gint64 time_us, const char *format, ...)
   record_line (engine, line);
 }
 
+/* SENSOR lost its link while another source stays up (the recording's one link stays up):
+ * what a replay must do in its place, see replay_source_lost(). */
+static void
+record_source_lost (WuEngine *engine, WuSensor *sensor, gint64 time_us, guint forgotten)
+{
+  WuRawEvent lost = {
+    .time_us = time_us,
+    .kind = WU_EVENT_SOURCE_LOST,
+    .up = engine->cadence_sensor == sensor,
+    .lost = forgotten,
+  };
+
+  record_comment (engine, time_us, "%s link down (another source stays up)", sensor->id);
+  record_event (engine, &lost);
+}
+
 /* What the priority filter left of a sensor's sample, to the controller. */
 static void
 feed_controller (WuEngine *engine, WuSensor *sensor, const WuSample *sample,
@@ -373,7 +389,8 @@ feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
     sensor->heart_rate = data.heart_rate_bpm;
   if (data.present & WU_IBD_HAS_DISTANCE)
     sensor->distance = data.distance_m;
-  wu_priority_filter (&engine->priority, &engine->motion, WU_CADENCE_KIND_FTMS, &sample);
+  wu_priority_filter (&engine->priority, &engine->motion, WU_CADENCE_KIND_FTMS, sensor,
+                      &sample);
   feed_controller (engine, sensor, &sample, actions);
 }
 
@@ -471,25 +488,34 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
   gboolean others_up = any_other_sensor_connected (engine, sensor);
   gboolean was_up = sensor->connected;
 
+  gboolean lost_among_others = !event->up && was_up && others_up;
+  guint forgotten = 0;
+
   sensor->connected = event->up;
-  /* A trace has one link, as the controller does: a recording of a bike and a cadence
-   * sensor replays as the ride went only if one sensor's drop-out is left out of it. */
-  if (!(was_up || others_up) != !(event->up || others_up))
-    record_event (engine, event);
-  else if (others_up && was_up != event->up)
-    record_comment (engine, event->time_us, "%s link %s (another source stays up)",
-                    sensor->id, event->up ? "up" : "down");
   if (!event->up)
     {
       /* nothing the source reported is current without its link */
       sensor->cadence = sensor->power = sensor->speed = -1;
       sensor->resistance = sensor->heart_rate = sensor->distance = -1;
       init_motions (engine, sensor);   /* counters re-anchor on return */
+      forgotten = wu_priority_forget_reporter (&engine->priority, sensor)
+                  | sensor->kinds_since_link;
     }
+  sensor->kinds_since_link = 0;
+  /* A trace has one link, as the controller does: a recording of a bike and a cadence
+   * sensor replays as the ride went only if one sensor's drop-out leaves it up. What the
+   * drop-out changes is recorded as a source.lost instead. */
+  if (!(was_up || others_up) != !(event->up || others_up))
+    record_event (engine, event);
+  else if (lost_among_others)
+    record_source_lost (engine, sensor, event->time_us, forgotten);
+  else if (others_up && event->up && !was_up)
+    record_comment (engine, event->time_us, "%s link up (another source stays up)",
+                    sensor->id);
   g_message ("%s: link %s", sensor->id, event->up ? "up" : "down");
   /* The controller's link stays up; what the sensor's own link meant is told here (a
    * single link, as in a recording, would have paused). */
-  if (!event->up && was_up && others_up && engine->cadence_sensor == sensor)
+  if (lost_among_others && engine->cadence_sensor == sensor)
     wu_controller_run_source_lost (engine->controller, event->time_us, actions);
   if (event->up && !was_up && sensor->stopped_at_console)
     {
@@ -503,6 +529,26 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
     wu_controller_machine_stopped (engine->controller, event->time_us, actions);
   if (event->up && !actions_include (actions, WU_ACTION_CAP))
     cap_newcomer (engine, sensor);
+}
+
+/* A replayed source.lost: the recorded ride's sensor lost its link while another stayed up,
+ * told to the one sensor that replays them all. Its last reports stop blanking others', the
+ * counters of the kinds it sent re-anchor, and if its cadence was the running one, the run
+ * ends: as set_link() did live. (A kind that another sensor was also sending re-anchors with
+ * it: the replay has one estimator a kind.) */
+static void
+replay_source_lost (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event,
+                    WuActions *actions)
+{
+  wu_priority_forget_values (&engine->priority, event->lost);
+  for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+    if (event->lost & WU_TRACE_LOST_KIND (kind))
+      wu_motion_init (&sensor->motion[kind], &engine->motion);
+  g_debug ("%s: a source lost its link, another stays up", sensor->id);
+  if (event->up)
+    wu_controller_run_source_lost (engine->controller, event->time_us, actions);
+  else
+    wu_controller_tick (engine->controller, event->time_us, actions);
 }
 
 /* Fitness Machine Status (0x2ADA): what the bike itself says about its target and its
@@ -569,7 +615,7 @@ feed_motion_sample (WuEngine *engine, WuSensor *sensor, WuCadenceKind kind, WuSa
     sensor->power = sample->power_w;
   if (sample->speed_kmh >= 0)
     sensor->speed = sample->speed_kmh;
-  if (!wu_priority_filter (&engine->priority, &engine->motion, kind, sample))
+  if (!wu_priority_filter (&engine->priority, &engine->motion, kind, sensor, sample))
     return FALSE;
   feed_controller (engine, sensor, sample, actions);
   return TRUE;
@@ -725,6 +771,9 @@ dispatch_event (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event,
     case WU_EVENT_LINK:
       set_link (engine, sensor, event, actions);
       break;
+    case WU_EVENT_SOURCE_LOST:
+      replay_source_lost (engine, sensor, event, actions);
+      break;
     case WU_EVENT_CSC_MEASUREMENT:
     case WU_EVENT_CPS_MEASUREMENT:
     case WU_EVENT_GPIO_EDGE:
@@ -762,6 +811,7 @@ static void
 note_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event)
 {
   sensor->delivered_kind = wu_motion_kind_of (event->kind);
+  sensor->kinds_since_link |= WU_TRACE_LOST_KIND (sensor->delivered_kind);
   if (label_should_move (engine, sensor, event->time_us))
     set_source_label (engine, sensor);
   sensor->delivered = TRUE;
@@ -783,7 +833,9 @@ sink_event (gpointer user_data, const WuRawEvent *event)
   catch_up_motion (engine, event->time_us);
   if (engine->clock_external)
     engine->external_now = MAX (engine->external_now, event->time_us);
-  if (event->kind != WU_EVENT_LINK)
+  if (event->kind == WU_EVENT_SOURCE_LOST)
+    record_event (engine, event);
+  else if (event->kind != WU_EVENT_LINK)
     {
       note_data (engine, sensor, event);
       record_event (engine, event);   /* link changes: set_link() */

@@ -31,6 +31,7 @@ typedef struct {
   gboolean delivered;
   gint64 delivered_us;
   WuCadenceKind delivered_kind;
+  guint kinds_since_link;     /* WU_TRACE_LOST_KIND() of each kind sent since its link came up */
   gboolean stopped_at_console;   /* its last machine status: stopped (0x02) or the key;
                                     kept over its link loss, ended by its return */
 } WuSensor;

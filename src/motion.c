@@ -259,6 +259,30 @@ sample_value (WuSample *sample, guint index)
   return values[index];
 }
 
+guint
+wu_priority_forget_reporter (WuPriority *priority, gconstpointer reporter)
+{
+  guint forgotten = 0;
+
+  for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+    for (guint value = 0; value < WU_TRACE_N_VALUES; value++)
+      if (priority->reported[kind][value] && priority->reporter[kind][value] == reporter)
+        {
+          priority->reported[kind][value] = FALSE;
+          forgotten |= WU_TRACE_LOST_VALUE (kind, value);
+        }
+  return forgotten;
+}
+
+void
+wu_priority_forget_values (WuPriority *priority, guint values)
+{
+  for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+    for (guint value = 0; value < WU_TRACE_N_VALUES; value++)
+      if (values & WU_TRACE_LOST_VALUE (kind, value))
+        priority->reported[kind][value] = FALSE;
+}
+
 static gboolean
 better_kind_reported (const WuPriority *priority, const WuMotionConfig *config,
                       WuCadenceKind kind, guint value, gint64 now_us)
@@ -273,11 +297,11 @@ better_kind_reported (const WuPriority *priority, const WuMotionConfig *config,
 
 gboolean
 wu_priority_filter (WuPriority *priority, const WuMotionConfig *config, WuCadenceKind kind,
-                    WuSample *sample)
+                    gconstpointer reporter, WuSample *sample)
 {
   gboolean left = sample->resistance >= 0;
 
-  for (guint value = 0; value < 3; value++)
+  for (guint value = 0; value < WU_TRACE_N_VALUES; value++)
     {
       double *v = sample_value (sample, value);
 
@@ -285,6 +309,7 @@ wu_priority_filter (WuPriority *priority, const WuMotionConfig *config, WuCadenc
         continue;
       priority->reported[kind][value] = TRUE;
       priority->reported_us[kind][value] = sample->time_us;
+      priority->reporter[kind][value] = reporter;
       if (better_kind_reported (priority, config, kind, value, sample->time_us))
         *v = -1;
       else

@@ -87,14 +87,22 @@ gboolean wu_motion_take_due (WuMotion *motion, gint64 now_us, WuSample *sample,
 /* Which source's values are believed when several report them: per value (cadence, power,
  * speed), the best-ranked kind that reported it within StaleAfter. */
 typedef struct {
-  gint64 reported_us[WU_CADENCE_N_KINDS][3];
-  gboolean reported[WU_CADENCE_N_KINDS][3];
+  gint64 reported_us[WU_CADENCE_N_KINDS][WU_TRACE_N_VALUES];
+  gboolean reported[WU_CADENCE_N_KINDS][WU_TRACE_N_VALUES];
+  gconstpointer reporter[WU_CADENCE_N_KINDS][WU_TRACE_N_VALUES];   /* who reported it last */
 } WuPriority;
 
 void wu_priority_init (WuPriority *priority);
-/* Note what SAMPLE (from KIND) reports, then blank (-1) each value a better-ranked kind
- * reported within stale_after. TRUE when anything is left to feed the controller. */
+/* Note what SAMPLE (from KIND, sent by REPORTER: the engine's sensor) reports, then blank
+ * (-1) each value a better-ranked kind reported within stale_after. TRUE when anything is
+ * left to feed the controller. */
 gboolean wu_priority_filter (WuPriority *priority, const WuMotionConfig *config,
-                             WuCadenceKind kind, WuSample *sample);
+                             WuCadenceKind kind, gconstpointer reporter, WuSample *sample);
+/* REPORTER lost its link: the values it reported last are not current any more, and blank
+ * nothing from now. Returns them as WU_TRACE_LOST_VALUE()s (for the recording). */
+guint wu_priority_forget_reporter (WuPriority *priority, gconstpointer reporter);
+/* The values in VALUES (WU_TRACE_LOST_VALUE()s: a replayed source.lost) blank nothing from
+ * now. */
+void wu_priority_forget_values (WuPriority *priority, guint values);
 
 G_END_DECLS

@@ -11,9 +11,11 @@
  *            | '-'                              for a payload of no bytes
  *            | 'rising' | 'falling'             for gpio.edge
  *            | 'up' | 'down'                    for link
+ *            | WORD+ [ 'run' ] | 'run' | '-'     for source.lost (WORD: "csc", "ftms.cadence")
  *
  * A hex group is a run of hex digits with no blank inside; it must hold whole bytes. */
 #include "wu-trace.h"
+#include "wu-config.h"
 #include "wu-error.h"
 
 #include <errno.h>
@@ -53,6 +55,7 @@ static const KindInfo kind_infos[] = {
   [WU_EVENT_CPS_MEASUREMENT] = { "cps.measurement", TRUE },
   [WU_EVENT_GPIO_EDGE] = { "gpio.edge", FALSE },
   [WU_EVENT_LINK] = { "link", FALSE },
+  [WU_EVENT_SOURCE_LOST] = { "source.lost", FALSE },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (kind_infos) == WU_EVENT_N_KINDS);
 
@@ -370,13 +373,108 @@ parse_word_argument (Cursor *cursor, const char *yes_word, const char *no_word,
                     rest);
 }
 
+/* source.lost's words: kinds in WuCadenceKind order, values as WU_TRACE_N_VALUES orders them. */
+static const char *const lost_kind_names[] = { "ftms", "csc", "cps", "gpio" };
+static const char *const lost_value_names[] = { "cadence", "power", "speed" };
+G_STATIC_ASSERT (G_N_ELEMENTS (lost_kind_names) == WU_CADENCE_N_KINDS);
+G_STATIC_ASSERT (WU_TRACE_N_KIND_SLOTS == WU_CADENCE_N_KINDS);
+G_STATIC_ASSERT (G_N_ELEMENTS (lost_value_names) == WU_TRACE_N_VALUES);
+G_STATIC_ASSERT (WU_CADENCE_KIND_FTMS == 0 && WU_CADENCE_KIND_CSC == 1 &&
+                 WU_CADENCE_KIND_CPS == 2 && WU_CADENCE_KIND_GPIO == 3);
+#define LOST_RUN_WORD "run"
+#define LOST_NOTHING_WORD "-"
+
+/* "csc" or "csc.speed": its WU_TRACE_LOST_KIND() or WU_TRACE_LOST_VALUE() bit. */
+static gboolean
+lost_bit_from_token (const Token *token, guint *bit)
+{
+  for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+    {
+      gsize name_len = strlen (lost_kind_names[kind]);
+
+      if (token_equals (token, lost_kind_names[kind]))
+        {
+          *bit = WU_TRACE_LOST_KIND (kind);
+          return TRUE;
+        }
+      if (token->len <= name_len + 1 || memcmp (token->start, lost_kind_names[kind], name_len) != 0
+          || token->start[name_len] != '.')
+        continue;
+      for (guint value = 0; value < WU_TRACE_N_VALUES; value++)
+        {
+          Token rest = { token->start + name_len + 1, token->len - name_len - 1 };
+
+          if (token_equals (&rest, lost_value_names[value]))
+            {
+              *bit = WU_TRACE_LOST_VALUE (kind, value);
+              return TRUE;
+            }
+        }
+    }
+  return FALSE;
+}
+
+/* KIND and KIND.VALUE words in any order, then 'run' last; or 'run' alone, or '-' alone;
+ * each word at most once. */
+static gboolean
+parse_lost_source (Cursor *cursor, WuRawEvent *ev, GError **error)
+{
+  Token word;
+  guint bit;
+
+  if (!cursor_next_token (cursor, &word))
+    return malformed (error, "missing what the source's loss changed ('%s' for nothing)",
+                      LOST_NOTHING_WORD);
+  if (token_equals (&word, LOST_NOTHING_WORD) && cursor_at_end (cursor))
+    return TRUE;
+  do
+    {
+      g_autofree char *quoted = token_quote (&word);
+
+      if (ev->up)
+        return malformed (error, "unexpected text after '%s': '%s'", LOST_RUN_WORD, quoted);
+      if (token_equals (&word, LOST_RUN_WORD))
+        ev->up = TRUE;
+      else if (!lost_bit_from_token (&word, &bit))
+        return malformed (error, "expected a kind such as 'csc', a value such as "
+                          "'ftms.cadence', or '%s'; found '%s'", LOST_RUN_WORD, quoted);
+      else if (ev->lost & bit)
+        return malformed (error, "'%s' named twice", quoted);
+      else
+        ev->lost |= bit;
+    }
+  while (cursor_next_token (cursor, &word));
+  return TRUE;
+}
+
+/* Each kind, then its values, in enum order; then 'run'. */
+static void
+format_lost_source (const WuRawEvent *ev, GString *out)
+{
+  for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+    {
+      if (ev->lost & WU_TRACE_LOST_KIND (kind))
+        g_string_append_printf (out, " %s", lost_kind_names[kind]);
+      for (guint value = 0; value < WU_TRACE_N_VALUES; value++)
+        if (ev->lost & WU_TRACE_LOST_VALUE (kind, value))
+          g_string_append_printf (out, " %s.%s", lost_kind_names[kind], lost_value_names[value]);
+    }
+  if (ev->up)
+    g_string_append (out, " " LOST_RUN_WORD);
+  if ((ev->lost & WU_TRACE_LOST_ALL) == 0 && !ev->up)
+    g_string_append (out, " " LOST_NOTHING_WORD);
+}
+
 static gboolean
 parse_arguments (Cursor *cursor, WuRawEvent *ev, GError **error)
 {
   ev->up = FALSE;
   ev->len = 0;
+  ev->lost = 0;
   if (kind_infos[ev->kind].has_payload)
     return parse_payload (cursor, ev, error);
+  if (ev->kind == WU_EVENT_SOURCE_LOST)
+    return parse_lost_source (cursor, ev, error);
   if (ev->kind == WU_EVENT_LINK)
     return parse_word_argument (cursor, "up", "down", &ev->up, error);
   return parse_word_argument (cursor, "rising", "falling", &ev->up, error);
@@ -444,6 +542,7 @@ wu_trace_format_event (const WuRawEvent *ev)
   g_return_val_if_fail (ev->time_us >= 0, NULL);
   g_return_val_if_fail (kind_is_valid (ev->kind), NULL);
   g_return_val_if_fail (ev->len <= WU_EVENT_MAX_PAYLOAD, NULL);
+  g_return_val_if_fail ((ev->lost & ~WU_TRACE_LOST_ALL) == 0, NULL);
 
   format_time (ev->time_us, time_string);
   GString *out = g_string_new (time_string);
@@ -459,6 +558,8 @@ wu_trace_format_event (const WuRawEvent *ev)
       for (gsize i = 0; i < ev->len; i++)
         g_string_append_printf (out, " %02x", ev->payload[i]);
     }
+  else if (ev->kind == WU_EVENT_SOURCE_LOST)
+    format_lost_source (ev, out);
   else
     {
       g_string_append_c (out, ' ');

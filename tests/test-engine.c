@@ -501,6 +501,19 @@ push_bike_full (WuSensor *sensor, gint64 time_us, double rpm, double kmh)
   push (sensor, &event);
 }
 
+/* Indoor Bike Data: flags 0x0040 (speed 0, power SINT16 W): a bike that shows no cadence. */
+static void
+push_bike_power (WuSensor *sensor, gint64 time_us, double watts)
+{
+  WuRawEvent event = { .time_us = time_us, .kind = WU_EVENT_FTMS_INDOOR_BIKE_DATA, .len = 6 };
+  gint16 power = (gint16) watts;
+  const guint8 payload[] = { 0x40, 0x00, 0x00, 0x00, (guint16) power & 0xff,
+                             (guint16) power >> 8 };
+
+  memcpy (event.payload, payload, sizeof payload);
+  push (sensor, &event);
+}
+
 /* Cycling Power Measurement: flags 0, instantaneous power SINT16 W. */
 static void
 push_cps_power (WuSensor *sensor, gint64 time_us, double watts)
@@ -785,7 +798,8 @@ test_recording_stays_in_order (void)
 }
 
 /* A trace has one link, like the controller: with a bike and a cadence sensor, the
- * sensor dropping out while the bike sends on is left out, or the replay would pause. */
+ * sensor dropping out while the bike sends on is left out of it, or the replay would pause;
+ * a source.lost says what the drop-out changed (here: nothing the sensor reported). */
 static void
 test_recording_has_one_link (void)
 {
@@ -820,8 +834,13 @@ test_recording_has_one_link (void)
       const WuRawEvent *event = &g_array_index (events, WuRawEvent, i);
       if (event->kind == WU_EVENT_LINK)
         g_string_append (links, event->up ? "up " : "down ");
+      else if (event->kind == WU_EVENT_SOURCE_LOST)
+        g_string_append_printf (links, "lost(%#x%s) ", event->lost,
+                                event->up ? ",run" : "");
     }
-  g_assert_cmpstr (links->str, ==, "up down up ");
+  /* the sensor at 2 s (sent nothing), the bike at 5 s (sent ftms data, reported cadence,
+   * power and speed; its cadence ran the warm-up) */
+  g_assert_cmpstr (links->str, ==, "up lost(0) lost(0x1007,run) down up ");
 }
 
 /* The last connected source removed without a link-down: the trace's link goes down too. */
@@ -1607,10 +1626,10 @@ test_replay_freed_while_waiting_for_the_bus (gconstpointer data)
 }
 
 /* The bike (ftms, better-ranked) leads, a crank sensor pedals along; the bike's link is lost
- * at 20.2 s while the sensor stays up (StaleAfter=8). Recorded, then replayed: the replay
- * counts what the live ride counted. (The bike's last reports blank the sensor's cadence for
- * StaleAfter, live and replayed alike: the trace does not carry the bike's own link loss,
- * only a comment, so forgetting them on it would make the two differ.) */
+ * at 20.2 s while the sensor stays up (StaleAfter=8). The bike's last reports stop blanking
+ * the sensor's cadence at once: no pause, the whole ride counts (it paused, 32 s counted,
+ * when they blanked it for StaleAfter). Recorded, then replayed: the recording's source.lost
+ * makes the replay count what the live ride counted. */
 static void
 test_lost_bike_replays_as_live (void)
 {
@@ -1623,6 +1642,7 @@ test_lost_bike_replays_as_live (void)
   gint64 origin;
   double live, replayed;
   guint live_pauses, replayed_pauses;
+  g_autofree char *recording = NULL;
   WuConfig config;
 
   wu_config_init (&config);
@@ -1649,6 +1669,9 @@ test_lost_bike_replays_as_live (void)
   live = wu_controller_get_elapsed (wu_engine_get_controller (engine));
   live_pauses = wu_engine_get_pauses (engine);
   wu_engine_free (engine);
+  g_assert_true (g_file_get_contents (path, &recording, NULL, NULL));
+  g_test_message ("%s", recording);
+  g_assert_nonnull (strstr (recording, " source.lost ftms ftms.cadence ftms.power ftms.speed run\n"));
 
   engine = start_replay_configured (path, 0, 8 * G_USEC_PER_SEC, &stand_in_observer, &bus,
                                     &replay);
@@ -1660,7 +1683,82 @@ test_lost_bike_replays_as_live (void)
   remove_trace (path);
   g_test_message ("live %.6f s (%u pauses), replayed %.6f s (%u pauses)", live, live_pauses,
                   replayed, replayed_pauses);
+  g_assert_cmpuint (live_pauses, ==, 0);
+  g_assert_cmpfloat (live, >, 39.0);
   g_assert_cmpuint (replayed_pauses, ==, live_pauses);
+  g_assert_cmpfloat_with_epsilon (replayed, live, 1e-6);
+}
+
+/* A bike that shows only power, and a crank sensor (60 rpm, a measurement at each second +
+ * 0.5) whose link is lost for a while as the bike sends on; the rider pedals on meanwhile, so
+ * its counter has moved on when it returns. Live, the run ends with the link and the counters
+ * re-anchor on return: the outage counts nothing. Replayed, the recording's source.lost does
+ * the same (without it the replay read 60 rpm across the outage). */
+typedef struct {
+  double lost_at, back_at;   /* s */
+  const char *lost_line;     /* the source.lost recorded */
+  double most_counted;       /* s: the ride, less the outage and a re-anchoring */
+} LostCrankCase;
+
+static const LostCrankCase lost_crank_while_running = {
+  10.7, 15, " source.lost csc csc.cadence run\n", 30.5 - 1.5 - 4.3,
+};
+/* lost after its first measurement, which only anchored the counter: no cadence yet */
+static const LostCrankCase lost_crank_after_anchoring = {
+  0.7, 5, " source.lost csc\n", 30.5 - 6.5 + 1e-6,
+};
+
+static void
+test_lost_crank_sensor_replays_as_live (gconstpointer data)
+{
+  const LostCrankCase *test = data;
+  g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "rec.trace", NULL);
+  g_autofree char *recording = NULL;
+  g_autoptr (GError) error = NULL;
+  WuEngine *engine;
+  WuSensor *bike, *sensor, *replay;
+  BusStandIn bus = { .go_on_at_once = TRUE };
+  gint64 origin;
+  double live, replayed;
+  WuConfig config;
+
+  wu_config_init (&config);
+  engine = wu_engine_new (&config, &no_observer, NULL);
+  wu_config_clear (&config);
+  g_assert_true (wu_engine_record_to (engine, path, &error));
+  bike = wu_engine_add_source (engine, "ftms", make_fake, (gpointer) &bike_ops, NULL);
+  sensor = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (engine);
+  origin = wu_engine_now (engine);
+#define T(s_) (origin + (gint64) ((s_) * G_USEC_PER_SEC))
+  push_link (bike, T (0), TRUE);
+  push_link (sensor, T (0), TRUE);
+  for (guint i = 0; i <= 30; i++)
+    {
+      if (i > 0)
+        push_bike_power (bike, T (i), 100);
+      if (i + 0.5 < test->lost_at || i + 0.5 > test->back_at)
+        push_csc_crank (sensor, T (i + 0.5), (guint16) i, (guint16) (i * 1024));
+      if (i + 1 > test->lost_at && i < test->lost_at)
+        push_link (sensor, T (test->lost_at), FALSE);
+      if (i + 1 > test->back_at && i < test->back_at)
+        push_link (sensor, T (test->back_at), TRUE);
+    }
+#undef T
+  live = wu_controller_get_elapsed (wu_engine_get_controller (engine));
+  wu_engine_free (engine);
+  g_assert_true (g_file_get_contents (path, &recording, NULL, NULL));
+  g_assert_nonnull (strstr (recording, test->lost_line));
+
+  engine = start_replay_at (path, 0, &stand_in_observer, &bus, &replay);
+  run_replay_to_the_end (&bus, replay);
+  replayed = wu_controller_get_elapsed (wu_engine_get_controller (engine));
+  wu_engine_free (engine);
+  stand_in_clear (&bus);
+  remove_trace (path);
+  g_test_message ("live %.6f s, replayed %.6f s", live, replayed);
+  g_assert_cmpfloat (live, <, test->most_counted);   /* the outage counted nothing */
   g_assert_cmpfloat_with_epsilon (replayed, live, 1e-6);
 }
 
@@ -1674,6 +1772,10 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &cases[i], test_case);
     }
   g_test_add_func ("/engine/lost-bike-replays-as-live", test_lost_bike_replays_as_live);
+  g_test_add_data_func ("/engine/lost-crank-sensor-replays-as-live/running",
+                        &lost_crank_while_running, test_lost_crank_sensor_replays_as_live);
+  g_test_add_data_func ("/engine/lost-crank-sensor-replays-as-live/after-anchoring",
+                        &lost_crank_after_anchoring, test_lost_crank_sensor_replays_as_live);
   g_test_add_func ("/engine/recording-stays-in-order", test_recording_stays_in_order);
   g_test_add_func ("/engine/recording-has-one-link", test_recording_has_one_link);
   g_test_add_func ("/engine/recording-source-removed", test_recording_source_removed);

@@ -1,6 +1,7 @@
 /* Unit tests for the trace format: the line parser, the formatter and the file reader.
  * Table-driven: one row per accepted line and one row per kind of malformed line. */
 #include "wu-trace.h"
+#include "wu-config.h"
 #include "wu-error.h"
 
 #include <glib/gstdio.h>
@@ -28,6 +29,7 @@ assert_events_equal (const WuRawEvent *a, const WuRawEvent *b)
   g_assert_cmpint (a->up, ==, b->up);
   g_assert_cmpuint (a->len, ==, b->len);
   g_assert_cmpmem (a->payload, a->len, b->payload, b->len);
+  g_assert_cmpuint (a->lost, ==, b->lost);
 }
 
 static void
@@ -100,6 +102,7 @@ static const struct {
   { WU_EVENT_CPS_MEASUREMENT, "cps.measurement", TRUE },
   { WU_EVENT_GPIO_EDGE, "gpio.edge", FALSE },
   { WU_EVENT_LINK, "link", FALSE },
+  { WU_EVENT_SOURCE_LOST, "source.lost", FALSE },
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (kind_rows) == WU_EVENT_N_KINDS);
 
@@ -188,6 +191,43 @@ test_good_lines (void)
       g_assert_cmpint (ev.time_us, ==, good_rows[i].time_us);
       g_assert_cmpint (ev.up, ==, good_rows[i].up);
       g_assert_cmpstr (hex, ==, good_rows[i].payload);
+    }
+}
+
+/* source.lost: the values the lost source reported last, and whether it ran the warm-up. */
+#define LOST(kind_, value_) WU_TRACE_LOST_VALUE (WU_CADENCE_KIND_##kind_, value_)
+#define LOST_KIND(kind_) WU_TRACE_LOST_KIND (WU_CADENCE_KIND_##kind_)
+enum { CADENCE, POWER, SPEED };
+
+static const struct {
+  const char *line;
+  guint lost;
+  gboolean run;
+} lost_rows[] = {
+  { "20.2 source.lost ftms ftms.cadence ftms.power ftms.speed run",
+    LOST_KIND (FTMS) | LOST (FTMS, CADENCE) | LOST (FTMS, POWER) | LOST (FTMS, SPEED), TRUE },
+  { "1.000 source.lost csc.cadence", LOST (CSC, CADENCE), FALSE },
+  { "1.000 source.lost gpio", LOST_KIND (GPIO), FALSE },
+  { "1.000 source.lost gpio.speed cps.power cps csc", LOST (GPIO, SPEED) | LOST (CPS, POWER)
+    | LOST_KIND (CPS) | LOST_KIND (CSC), FALSE },
+  { "1.000 source.lost run", 0, TRUE },
+  { "1.000 source.lost -", 0, FALSE },
+  { "1.000 source.lost\tcsc.speed \r", LOST (CSC, SPEED), FALSE },
+};
+
+static void
+test_lost_source_lines (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (lost_rows); i++)
+    {
+      WuRawEvent ev;
+
+      announce_row (lost_rows[i].line);
+      parse_event_or_die (lost_rows[i].line, &ev);
+      g_assert_cmpint (ev.kind, ==, WU_EVENT_SOURCE_LOST);
+      g_assert_cmpuint (ev.lost, ==, lost_rows[i].lost);
+      g_assert_cmpint (ev.up, ==, lost_rows[i].run);
+      g_assert_cmpuint (ev.len, ==, 0);
     }
 }
 
@@ -312,6 +352,23 @@ static const struct {
   { "1.000 gpio.edge up", "expected 'rising' or 'falling', found 'up'" },
   { "1.000 gpio.edge rising falling", "unexpected text after 'rising': 'falling'" },
   { "1.000 gpio.edge falling # note", "unexpected text after 'falling': '# note'" },
+  /* source.lost */
+  { "1.000 source.lost", "missing what the source's loss changed ('-' for nothing)" },
+  { "1.000 source.lost - run", "or 'run'; found '-'" },
+  { "1.000 source.lost run -", "unexpected text after 'run': '-'" },
+  { "1.000 source.lost run ftms.power", "unexpected text after 'run': 'ftms.power'" },
+  { "1.000 source.lost run run", "unexpected text after 'run': 'run'" },
+  { "1.000 source.lost ftms.cadence ftms.cadence", "'ftms.cadence' named twice" },
+  { "1.000 source.lost csc ftms csc", "'csc' named twice" },
+  { "1.000 source.lost ftms.heart-rate", "found 'ftms.heart-rate'" },
+  { "1.000 source.lost FTMS.cadence", "found 'FTMS.cadence'" },
+  { "1.000 source.lost ftms.", "found 'ftms.'" },
+  { "1.000 source.lost ftmscadence", "found 'ftmscadence'" },
+  { "1.000 source.lost .cadence", "found '.cadence'" },
+  { "1.000 source.lost ftms.cadence.power", "found 'ftms.cadence.power'" },
+  { "1.000 source.lost ftms-cadence", "found 'ftms-cadence'" },
+  { "1.000 source.lost up", "expected a kind such as 'csc', a value such as 'ftms.cadence', "
+    "or 'run'; found 'up'" },
   /* quoting of long or binary junk stays short and printable */
   { "1.000 ftms.status-and-a-very-long-name-that-goes-on-and-on-and-on 01",
     "unknown event kind 'ftms.status-and-a-very-long-name-that-go...'" },
@@ -355,6 +412,11 @@ static const struct {
   { "7.000 ftms.indoor-bike-data 7402AB0CDE", "7.000 ftms.indoor-bike-data 74 02 ab 0c de" },
   { "\t8  link   up \r", "8.000 link up" },
   { "0.068916 csc.measurement   - ", "0.068916 csc.measurement -" },
+  /* source.lost's values in one order, by kind then cadence, power, speed */
+  { "3 source.lost gpio.cadence ftms.speed csc csc.power gpio ftms.cadence run",
+    "3.000 source.lost ftms.cadence ftms.speed csc csc.power gpio gpio.cadence run" },
+  { "3 source.lost  - ", "3.000 source.lost -" },
+  { "3 source.lost run", "3.000 source.lost run" },
 };
 
 static void
@@ -404,6 +466,8 @@ random_event (WuRawEvent *ev)
                 (g_test_rand_bit () ? 1000 : 1);
   if (g_test_rand_int_range (0, 20) == 0)
     ev->time_us = G_GINT64_CONSTANT (1000000000000000000) - g_test_rand_int_range (0, 2);
+  if (ev->kind == WU_EVENT_SOURCE_LOST)
+    ev->lost = (guint) g_test_rand_int_range (0, WU_TRACE_LOST_ALL + 1);
   if (!wu_event_kind_has_payload (ev->kind))
     {
       ev->up = g_test_rand_bit ();
@@ -667,6 +731,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/trace/kind-names", test_kind_names);
   g_test_add_func ("/trace/parse/good-lines", test_good_lines);
+  g_test_add_func ("/trace/parse/lost-source-lines", test_lost_source_lines);
   g_test_add_func ("/trace/parse/non-event-lines", test_non_event_lines);
   g_test_add_func ("/trace/parse/payload-limit", test_payload_limit);
   g_test_add_func ("/trace/parse/bad-lines", test_bad_lines);

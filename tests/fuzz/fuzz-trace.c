@@ -38,6 +38,7 @@ check_round_trip (const WuRawEvent *ev)
   g_assert_cmpint (again.kind, ==, ev->kind);
   g_assert_cmpint (again.up, ==, ev->up);
   g_assert_cmpmem (again.payload, again.len, ev->payload, ev->len);
+  g_assert_cmpuint (again.lost, ==, ev->lost);
   g_autofree char *line_again = wu_trace_format_event (&again);
   g_assert_cmpstr (line, ==, line_again);
 }

@@ -29,6 +29,16 @@ typedef enum {
   STEP_RESET,
 } Step;
 
+/* A simulated road's rolling resistance and drag, as a bike reports them. */
+typedef struct {
+  double crr;
+  double cw_kg_per_m;
+} WuRoadCoefficients;
+
+/* How many pairs of its own a bike may go through in turn and still be re-capped once for
+ * each (a bike that has more is rewritten at most once a second: TARGET_REWRITE_US). */
+#define RECAPPED_PAIRS 4
+
 struct WuFtmsSession {
   WuFtmsSessionConfig config;
   gint64 now_us;
@@ -57,9 +67,11 @@ struct WuFtmsSession {
   gboolean hand_back_owed;       /* a reload took the power cap away while a power target of
                                     ours held the bike: one Reset hands it back */
   gboolean running;              /* Start/Resume answered, or started by the user */
-  /* The heavier coefficients (crr, cw) last re-capped, else 0, 0: a bike that reports its
-   * own is re-capped once for them, not every second; other heavier ones are again. */
-  double recapped_crr, recapped_cw;
+  /* The heavier coefficients (crr, cw) re-capped since the bike was taken, the last
+   * RECAPPED_PAIRS of them: a bike that reports its own (a pair, or a few in turn) is
+   * re-capped once for each, not every second; other heavier ones are again. */
+  WuRoadCoefficients recapped[RECAPPED_PAIRS];
+  guint n_recapped;
   gboolean user_stopped;         /* stopped or paused at the bike: not ours to restart */
   gboolean target_applied;
   guint target_epoch;            /* bumped whenever the target must be written again */
@@ -199,7 +211,7 @@ forget_bike_state (WuFtmsSession *session)
   session->hand_back_owed = FALSE;
   session->running = FALSE;
   session->user_stopped = FALSE;
-  session->recapped_crr = session->recapped_cw = 0;
+  session->n_recapped = 0;
   invalidate_target (session);
   forget_last_target (session);
 }
@@ -1088,12 +1100,33 @@ is_foreign_target (WuFtmsMode mode, guint8 opcode)
     }
 }
 
+static gboolean
+same_coefficients (const WuRoadCoefficients *pair, const WuFtmsSimulation *reported)
+{
+  return fabs (reported->crr - pair->crr) < 0.00005
+         && fabs (reported->cw_kg_per_m - pair->cw_kg_per_m) < 0.005;
+}
+
+/* Whether REPORTED's coefficients were re-capped before; if not, they are noted (the oldest
+ * of RECAPPED_PAIRS gives way). */
+static gboolean
+recapped_before (WuFtmsSession *session, const WuFtmsSimulation *reported)
+{
+  for (guint i = 0; i < MIN (session->n_recapped, RECAPPED_PAIRS); i++)
+    if (same_coefficients (&session->recapped[i], reported))
+      return TRUE;
+  session->recapped[session->n_recapped % RECAPPED_PAIRS] = (WuRoadCoefficients) {
+    reported->crr, reported->cw_kg_per_m,
+  };
+  session->n_recapped++;
+  return FALSE;
+}
+
 /* Whether the simulated road the bike reports is not our flat one: another grade or wind
  * (half a unit of the field's resolution apart), or more rolling resistance or drag than
  * ours.  Lower coefficients only make it easier; the same higher ones are re-capped once
- * (until the bike is taken afresh): a bike may keep its own, and rewriting them every
- * second would change nothing.  A bike whose own alternate between two pairs is still
- * rewritten each time (at most once a second). */
+ * (until the bike is taken afresh): a bike may keep its own, or go through a few of its
+ * own in turn, and rewriting them every second would change nothing. */
 static gboolean
 road_moved (WuFtmsSession *session, const WuFtmsSimulation *reported)
 {
@@ -1102,16 +1135,11 @@ road_moved (WuFtmsSession *session, const WuFtmsSimulation *reported)
                     || fabs (reported->wind_speed_mps - ours->wind_speed_mps) > 0.0005;
   gboolean heavier = reported->crr - ours->crr > 0.00005
                      || reported->cw_kg_per_m - ours->cw_kg_per_m > 0.005;
-  gboolean recapped = fabs (reported->crr - session->recapped_crr) < 0.00005
-                      && fabs (reported->cw_kg_per_m - session->recapped_cw) < 0.005;
 
   if (!heavier)
-    return ground;   /* the pair last re-capped is kept: a bike may echo ours in between */
-  if (!ground && recapped)
-    return FALSE;
-  session->recapped_crr = reported->crr;
-  session->recapped_cw = reported->cw_kg_per_m;
-  return TRUE;
+    return ground;   /* the pairs re-capped are kept: a bike may echo ours in between */
+  /* noted even when the ground moved: that re-cap writes ours over these coefficients too */
+  return recapped_before (session, reported) ? ground : TRUE;
 }
 
 static void

@@ -787,6 +787,24 @@ static const TableCase cases[] = {
     { STATUS (1.45, "12 00 00 00 00 32 3c"), .actions = "" },
     { STATUS (30, "12 00 00 00 00 c8 ff"), .actions = "WRITE 11 00 00 00 00 28 33" },
     END } },
+  /* A bike whose own coefficients go through two pairs in turn (crr 0.005/cw 0.60, then
+   * crr 0.006/cw 0.70): each re-capped once, not every time it comes back. */
+  { "status-simulation-alternating-own-coefficients-are-re-capped-once-each", { 0 }, {
+    SIMULATING_FLAT,
+    { STATUS (0.35, "12 00 00 00 00 32 3c"), .actions = "" },
+    { TICK (1.3), .actions = "WRITE 11 00 00 00 00 28 33" },
+    { IND (1.4, "80 11 01"), .actions = "" },
+    { STATUS (1.45, "12 00 00 00 00 3c 46"), .actions = "" },
+    { TICK (2.5), .actions = "WRITE 11 00 00 00 00 28 33" },
+    { IND (2.6, "80 11 01"), .actions = "" },
+    { STATUS (3, "12 00 00 00 00 32 3c"), .actions = "" },
+    { STATUS (4, "12 00 00 00 00 3c 46"), .actions = "" },
+    { STATUS (5, "12 00 00 00 00 32 3c"), .actions = "" },
+    { TICK (6), .actions = "" },
+    { TICK (8), .actions = "" },
+    /* a grade moved with a known pair: the road is re-capped all the same */
+    { STATUS (9, "12 00 00 f4 01 32 3c"), .actions = "WRITE 11 00 00 00 00 28 33" },
+    END } },
   /* A bike that echoes our road (0x12 with ours), then reports its own heavier
    * coefficients: re-capped once, not after every write */
   { "status-simulation-echo-then-own-coefficients-is-not-a-loop", { 0 }, {

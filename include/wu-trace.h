@@ -4,7 +4,7 @@
  *   0.000 ftms.indoor-bike-data 44 02 da 02 02 01 22 01 00
  *   1.250 gpio.edge falling
  *   2.500 link down
- *   3.000 source.lost ftms ftms.cadence ftms.power run
+ *   3.000 source.lost ftms.cadence ftms.power run
  *
  * One event a line; `#` starts a comment line; blank lines are ignored. Time is seconds
  * from the start (non-negative decimal, at most 6 fraction digits, never decreasing);
@@ -34,20 +34,24 @@ typedef enum {
 #define WU_EVENT_N_KINDS (WU_EVENT_SOURCE_LOST + 1)
 
 /* source.lost: one of several sources lost its link while another stays up, so the trace's
- * one link stays up. Its words say what the loss changed:
- *   a kind ("ftms", "csc", "cps", "gpio": a WuCadenceKind's name) that the source sent:
- *     that kind's counters re-anchor when data comes again;
- *   a value of a kind ("ftms.cadence", "csc.speed": cadence, power or speed) that it
- *     reported last: it no longer outranks a worse-ranked kind's (CadencePriority);
+ * one link stays up. Its words, KIND.FIELD (KIND: "ftms", "csc", "cps", "gpio", a
+ * WuCadenceKind's name), say what the loss changed:
+ *   KIND.cadence, KIND.power, KIND.speed: a value the source reported last: it no longer
+ *     outranks a worse-ranked kind's (CadencePriority);
+ *   KIND.crank, KIND.wheel: a revolution counter the source fed: it re-anchors when data
+ *     comes again;
  *   "run", last: its cadence was the running one, so the run ends;
  *   "-" alone: none of these. */
 #define WU_TRACE_N_VALUES 3          /* cadence, power, speed, in that order */
+#define WU_TRACE_N_FIELDS 5          /* the values, then the crank and wheel counters */
 #define WU_TRACE_N_KIND_SLOTS 4      /* WU_CADENCE_N_KINDS (wu-config.h) */
-#define WU_TRACE_LOST_VALUE(cadence_kind, value) \
-  (1u << ((cadence_kind) * WU_TRACE_N_VALUES + (value)))
-#define WU_TRACE_LOST_KIND(cadence_kind) \
-  (1u << (WU_TRACE_N_KIND_SLOTS * WU_TRACE_N_VALUES + (cadence_kind)))
-#define WU_TRACE_LOST_ALL ((1u << (WU_TRACE_N_KIND_SLOTS * (WU_TRACE_N_VALUES + 1))) - 1)
+#define WU_TRACE_LOST_FIELD(cadence_kind, field) \
+  (1u << ((cadence_kind) * WU_TRACE_N_FIELDS + (field)))
+#define WU_TRACE_LOST_VALUE(cadence_kind, value) WU_TRACE_LOST_FIELD (cadence_kind, value)
+#define WU_TRACE_LOST_CRANK(cadence_kind) WU_TRACE_LOST_FIELD (cadence_kind, WU_TRACE_N_VALUES)
+#define WU_TRACE_LOST_WHEEL(cadence_kind) \
+  WU_TRACE_LOST_FIELD (cadence_kind, WU_TRACE_N_VALUES + 1)
+#define WU_TRACE_LOST_ALL ((1u << (WU_TRACE_N_KIND_SLOTS * WU_TRACE_N_FIELDS)) - 1)
 
 /* ATT's largest value (512 bytes) fits. */
 #define WU_EVENT_MAX_PAYLOAD 512
@@ -57,7 +61,7 @@ typedef struct {
   gint64 time_us;      /* microseconds from the start of the trace */
   WuEventKind kind;
   gboolean up;         /* link: up; gpio.edge: rising; source.lost: run */
-  guint lost;          /* source.lost: WU_TRACE_LOST_VALUE()s and WU_TRACE_LOST_KIND()s */
+  guint lost;          /* source.lost: WU_TRACE_LOST_FIELD()s */
   gsize len;           /* payload length (hex kinds only) */
   guint8 payload[WU_EVENT_MAX_PAYLOAD];
 } WuRawEvent;

@@ -316,19 +316,105 @@ record_comment (WuEngine *engine, gint64 time_us, const char *format, ...)
 }
 
 /* SENSOR lost its link while another source stays up (the recording's one link stays up):
- * what a replay must do in its place, see replay_source_lost(). */
+ * what a replay must do in its place (replay_source_lost()): LOST, its values forgotten and
+ * its counters (WU_TRACE_LOST_FIELD()s). */
 static void
-record_source_lost (WuEngine *engine, WuSensor *sensor, gint64 time_us, guint forgotten)
+record_source_lost (WuEngine *engine, WuSensor *sensor, gint64 time_us, guint lost_fields)
 {
   WuRawEvent lost = {
     .time_us = time_us,
     .kind = WU_EVENT_SOURCE_LOST,
     .up = engine->cadence_sensor == sensor,
-    .lost = forgotten,
+    .lost = lost_fields,
   };
 
   record_comment (engine, time_us, "%s link down (another source stays up)", sensor->id);
   record_event (engine, &lost);
+}
+
+/* SENSOR's values in SAMPLE (from KIND) noted as its own reports, then the priority filter:
+ * TRUE when anything is left to feed the controller. */
+static gboolean
+filter_by_priority (WuEngine *engine, WuSensor *sensor, WuCadenceKind kind, WuSample *sample)
+{
+  const double values[WU_TRACE_N_VALUES] = {
+    sample->cadence_rpm, sample->power_w, sample->speed_kmh,
+  };
+
+  for (guint value = 0; value < WU_TRACE_N_VALUES; value++)
+    if (values[value] >= 0)
+      {
+        sensor->reported |= WU_TRACE_LOST_VALUE (kind, value);
+        sensor->reported_us[kind][value] = sample->time_us;
+      }
+  return wu_priority_filter (&engine->priority, &engine->motion, kind, sensor, sample);
+}
+
+/* The connected sensor other than EXCEPT whose report of VALUE of KIND is the latest within
+ * StaleAfter of NOW_US, else NULL. */
+static WuSensor *
+current_reporter (WuEngine *engine, const WuSensor *except, guint kind, guint value,
+                  gint64 now_us)
+{
+  WuSensor *latest = NULL;
+
+  for (guint i = 0; i < engine->sensors->len; i++)
+    {
+      WuSensor *other = g_ptr_array_index (engine->sensors, i);
+
+      if (other == except || !other->connected
+          || !(other->reported & WU_TRACE_LOST_VALUE (kind, value))
+          || now_us - other->reported_us[kind][value] >= engine->motion.stale_after_us)
+        continue;
+      if (latest == NULL || other->reported_us[kind][value] > latest->reported_us[kind][value])
+        latest = other;
+    }
+  return latest;
+}
+
+/* SENSOR lost its link: each value it reported last goes to another connected source of the
+ * kind with a current report of it, else it blanks nothing from now. Returns the values
+ * forgotten (WU_TRACE_LOST_VALUE()s). (A replay forgets the same values; it keeps the lost
+ * source's report time, not the other's, where one was handed over.) */
+static guint
+hand_over_reports (WuEngine *engine, WuSensor *sensor, gint64 now_us)
+{
+  guint last = wu_priority_reported_by (&engine->priority, sensor);
+  guint forgotten = 0;
+
+  for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+    for (guint value = 0; value < WU_TRACE_N_VALUES; value++)
+      {
+        WuSensor *other;
+
+        if (!(last & WU_TRACE_LOST_VALUE (kind, value)))
+          continue;
+        other = current_reporter (engine, sensor, kind, value, now_us);
+        if (other != NULL)
+          wu_priority_hand_over (&engine->priority, kind, value, other,
+                                 other->reported_us[kind][value]);
+        else
+          forgotten |= WU_TRACE_LOST_VALUE (kind, value);
+      }
+  wu_priority_forget_values (&engine->priority, forgotten);
+  return forgotten;
+}
+
+/* The revolution counters SENSOR fed since its link came up (WU_TRACE_LOST_CRANK() and
+ * WU_TRACE_LOST_WHEEL()s): they re-anchor when it is back. */
+static guint
+counters_fed (const WuSensor *sensor)
+{
+  guint fed = 0;
+
+  for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
+    {
+      if (sensor->motion[kind].fed & WU_MOTION_FED_CRANK)
+        fed |= WU_TRACE_LOST_CRANK (kind);
+      if (sensor->motion[kind].fed & WU_MOTION_FED_WHEEL)
+        fed |= WU_TRACE_LOST_WHEEL (kind);
+    }
+  return fed;
 }
 
 /* What the priority filter left of a sensor's sample, to the controller. */
@@ -389,8 +475,7 @@ feed_indoor_bike_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *eve
     sensor->heart_rate = data.heart_rate_bpm;
   if (data.present & WU_IBD_HAS_DISTANCE)
     sensor->distance = data.distance_m;
-  wu_priority_filter (&engine->priority, &engine->motion, WU_CADENCE_KIND_FTMS, sensor,
-                      &sample);
+  filter_by_priority (engine, sensor, WU_CADENCE_KIND_FTMS, &sample);
   feed_controller (engine, sensor, &sample, actions);
 }
 
@@ -489,7 +574,7 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
   gboolean was_up = sensor->connected;
 
   gboolean lost_among_others = !event->up && was_up && others_up;
-  guint forgotten = 0;
+  guint lost = 0;
 
   sensor->connected = event->up;
   if (!event->up)
@@ -497,18 +582,17 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
       /* nothing the source reported is current without its link */
       sensor->cadence = sensor->power = sensor->speed = -1;
       sensor->resistance = sensor->heart_rate = sensor->distance = -1;
+      lost = counters_fed (sensor) | hand_over_reports (engine, sensor, event->time_us);
       init_motions (engine, sensor);   /* counters re-anchor on return */
-      forgotten = wu_priority_forget_reporter (&engine->priority, sensor)
-                  | sensor->kinds_since_link;
     }
-  sensor->kinds_since_link = 0;
+  sensor->reported = 0;
   /* A trace has one link, as the controller does: a recording of a bike and a cadence
    * sensor replays as the ride went only if one sensor's drop-out leaves it up. What the
    * drop-out changes is recorded as a source.lost instead. */
   if (!(was_up || others_up) != !(event->up || others_up))
     record_event (engine, event);
   else if (lost_among_others)
-    record_source_lost (engine, sensor, event->time_us, forgotten);
+    record_source_lost (engine, sensor, event->time_us, lost);
   else if (others_up && event->up && !was_up)
     record_comment (engine, event->time_us, "%s link up (another source stays up)",
                     sensor->id);
@@ -517,6 +601,8 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
    * single link, as in a recording, would have paused). */
   if (lost_among_others && engine->cadence_sensor == sensor)
     wu_controller_run_source_lost (engine->controller, event->time_us, actions);
+  if (!event->up && engine->cadence_sensor == sensor)
+    engine->cadence_sensor = NULL;   /* its run ended (or the link did) */
   if (event->up && !was_up && sensor->stopped_at_console)
     {
       wu_controller_stopped_bike_back (engine->controller, event->time_us, actions);
@@ -533,17 +619,25 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
 
 /* A replayed source.lost: the recorded ride's sensor lost its link while another stayed up,
  * told to the one sensor that replays them all. Its last reports stop blanking others', the
- * counters of the kinds it sent re-anchor, and if its cadence was the running one, the run
- * ends: as set_link() did live. (A kind that another sensor was also sending re-anchors with
- * it: the replay has one estimator a kind.) */
+ * counters it fed re-anchor, and if its cadence was the running one, the run ends: as
+ * set_link() did live. (Two sources feeding the same counter of a kind share it in a
+ * replay, which has one estimator a kind.) */
 static void
 replay_source_lost (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event,
                     WuActions *actions)
 {
   wu_priority_forget_values (&engine->priority, event->lost);
   for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
-    if (event->lost & WU_TRACE_LOST_KIND (kind))
-      wu_motion_init (&sensor->motion[kind], &engine->motion);
+    {
+      guint counters = 0;
+
+      if (event->lost & WU_TRACE_LOST_CRANK (kind))
+        counters |= WU_MOTION_FED_CRANK;
+      if (event->lost & WU_TRACE_LOST_WHEEL (kind))
+        counters |= WU_MOTION_FED_WHEEL;
+      if (counters != 0)
+        wu_motion_reanchor (&sensor->motion[kind], &engine->motion, counters);
+    }
   g_debug ("%s: a source lost its link, another stays up", sensor->id);
   if (event->up)
     wu_controller_run_source_lost (engine->controller, event->time_us, actions);
@@ -615,7 +709,7 @@ feed_motion_sample (WuEngine *engine, WuSensor *sensor, WuCadenceKind kind, WuSa
     sensor->power = sample->power_w;
   if (sample->speed_kmh >= 0)
     sensor->speed = sample->speed_kmh;
-  if (!wu_priority_filter (&engine->priority, &engine->motion, kind, sensor, sample))
+  if (!filter_by_priority (engine, sensor, kind, sample))
     return FALSE;
   feed_controller (engine, sensor, sample, actions);
   return TRUE;
@@ -811,7 +905,6 @@ static void
 note_data (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event)
 {
   sensor->delivered_kind = wu_motion_kind_of (event->kind);
-  sensor->kinds_since_link |= WU_TRACE_LOST_KIND (sensor->delivered_kind);
   if (label_should_move (engine, sensor, event->time_us))
     set_source_label (engine, sensor);
   sensor->delivered = TRUE;
@@ -1102,6 +1195,10 @@ wu_engine_remove_source (WuEngine *engine, WuSensor *sensor)
     engine->observer->sensor_removed (engine->observer_data, sensor);
   if (engine->cadence_sensor == sensor)
     engine->cadence_sensor = NULL;
+  /* what it reported after a link-down of its own (none left by set_link): no pointer to
+   * it may outlive it */
+  wu_priority_forget_values (&engine->priority,
+                             wu_priority_reported_by (&engine->priority, sensor));
   if (engine->label_sensor == sensor)
     {
       engine->label_sensor = NULL;

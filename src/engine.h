@@ -31,7 +31,10 @@ typedef struct {
   gboolean delivered;
   gint64 delivered_us;
   WuCadenceKind delivered_kind;
-  guint kinds_since_link;     /* WU_TRACE_LOST_KIND() of each kind sent since its link came up */
+  /* the values it reported since its link came up (WU_TRACE_LOST_VALUE()s), and when it
+   * reported each last: another source's loss may hand the priority over to them */
+  guint reported;
+  gint64 reported_us[WU_CADENCE_N_KINDS][WU_TRACE_N_VALUES];
   gboolean stopped_at_console;   /* its last machine status: stopped (0x02) or the key;
                                     kept over its link loss, ended by its return */
 } WuSensor;

@@ -27,8 +27,23 @@ wu_motion_init (WuMotion *motion, const WuMotionConfig *config)
   motion->stale_after_us = config->stale_after_us;
   motion->power = motion->reported_cadence = motion->reported_speed =
     (WuReported) { .value = -1, .at_us = 0 };
+  motion->fed = 0;
   motion->cadence_due_us = G_MAXINT64;
   motion->due_us = G_MAXINT64;
+}
+
+void
+wu_motion_reanchor (WuMotion *motion, const WuMotionConfig *config, guint counters)
+{
+  if (counters & WU_MOTION_FED_CRANK)
+    {
+      wu_cadence_init (&motion->cadence, &config->cadence);
+      motion->cadence_due_us = G_MAXINT64;
+    }
+  if (counters & WU_MOTION_FED_WHEEL)
+    wu_wheel_init (&motion->wheel, config->stale_after_us);
+  motion->fed &= ~counters;
+  motion->due_us = G_MAXINT64;   /* asked afresh (wu_motion_refresh_due()) */
 }
 
 void
@@ -70,6 +85,7 @@ take_revolution_cadence (WuMotion *motion, gint64 now_us, WuSample *sample)
 static void
 take_crank (WuMotion *motion, gint64 now_us, guint16 revs, guint16 ticks, WuSample *sample)
 {
+  motion->fed |= WU_MOTION_FED_CRANK;
   if (wu_cadence_crank (&motion->cadence, now_us, revs, ticks))
     take_revolution_cadence (motion, now_us, sample);
 }
@@ -80,6 +96,7 @@ take_wheel (WuMotion *motion, const WuMotionConfig *config, gint64 now_us, guint
 {
   double kmh;
 
+  motion->fed |= WU_MOTION_FED_WHEEL;
   if (wu_wheel_update (&motion->wheel, now_us, revs, ticks, ticks_per_second,
                        config->wheel_circumference_mm, &kmh))
     sample->speed_kmh = kmh;
@@ -129,6 +146,7 @@ decode_cps (WuMotion *motion, const WuMotionConfig *config, const WuRawEvent *ev
 static gboolean
 take_edge (WuMotion *motion, const WuMotionConfig *config, const WuRawEvent *event)
 {
+  motion->fed |= WU_MOTION_FED_CRANK;
   switch (config->gpio_edge)
     {
     case WU_GPIO_EDGE_RISING:
@@ -260,18 +278,25 @@ sample_value (WuSample *sample, guint index)
 }
 
 guint
-wu_priority_forget_reporter (WuPriority *priority, gconstpointer reporter)
+wu_priority_reported_by (const WuPriority *priority, gconstpointer reporter)
 {
-  guint forgotten = 0;
+  guint values = 0;
 
   for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
     for (guint value = 0; value < WU_TRACE_N_VALUES; value++)
       if (priority->reported[kind][value] && priority->reporter[kind][value] == reporter)
-        {
-          priority->reported[kind][value] = FALSE;
-          forgotten |= WU_TRACE_LOST_VALUE (kind, value);
-        }
-  return forgotten;
+        values |= WU_TRACE_LOST_VALUE (kind, value);
+  return values;
+}
+
+void
+wu_priority_hand_over (WuPriority *priority, WuCadenceKind kind, guint value,
+                       gconstpointer reporter, gint64 at_us)
+{
+  g_return_if_fail ((guint) kind < WU_CADENCE_N_KINDS && value < WU_TRACE_N_VALUES);
+  priority->reported[kind][value] = TRUE;
+  priority->reported_us[kind][value] = at_us;
+  priority->reporter[kind][value] = reporter;
 }
 
 void

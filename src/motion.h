@@ -37,11 +37,20 @@ typedef struct {
   WuReported power;     /* W */
   WuReported reported_cadence;   /* rpm, an FTMS bike's (a revolution sensor's: the estimator) */
   WuReported reported_speed;     /* km/h, an FTMS bike's (a wheel's: the wheel counter) */
+  guint fed;            /* WuMotionFed: the counters data came for since init */
   gint64 cadence_due_us;   /* noted wu_cadence_next_change(), kept while due */
   gint64 due_us;        /* wu_motion_refresh_due()'s answer */
 } WuMotion;
 
+typedef enum {
+  WU_MOTION_FED_CRANK = 1 << 0,    /* crank revolutions (a CSC or CPS crank, a reed switch) */
+  WU_MOTION_FED_WHEEL = 1 << 1,    /* wheel revolutions */
+} WuMotionFed;
+
 void wu_motion_init (WuMotion *motion, const WuMotionConfig *config);
+/* Forget the COUNTERS' (WuMotionFed) last readings: the next one anchors anew (their source
+ * was away; a replay told so). The values reported outright stay. */
+void wu_motion_reanchor (WuMotion *motion, const WuMotionConfig *config, guint counters);
 void wu_motion_set_config (WuMotion *motion, const WuMotionConfig *config);
 
 /* The kind of source an event comes from (ftms.* is FTMS). */
@@ -98,11 +107,14 @@ void wu_priority_init (WuPriority *priority);
  * left to feed the controller. */
 gboolean wu_priority_filter (WuPriority *priority, const WuMotionConfig *config,
                              WuCadenceKind kind, gconstpointer reporter, WuSample *sample);
-/* REPORTER lost its link: the values it reported last are not current any more, and blank
- * nothing from now. Returns them as WU_TRACE_LOST_VALUE()s (for the recording). */
-guint wu_priority_forget_reporter (WuPriority *priority, gconstpointer reporter);
-/* The values in VALUES (WU_TRACE_LOST_VALUE()s: a replayed source.lost) blank nothing from
- * now. */
+/* The values (WU_TRACE_LOST_VALUE()s) whose last report came from REPORTER. */
+guint wu_priority_reported_by (const WuPriority *priority, gconstpointer reporter);
+/* VALUE of KIND counts as last reported by REPORTER at AT_US (another source of the kind,
+ * whose report is still current, when the one that reported last lost its link). */
+void wu_priority_hand_over (WuPriority *priority, WuCadenceKind kind, guint value,
+                            gconstpointer reporter, gint64 at_us);
+/* The values in VALUES (WU_TRACE_LOST_VALUE()s: their source lost its link, or a replayed
+ * source.lost says so) blank nothing from now. */
 void wu_priority_forget_values (WuPriority *priority, guint values);
 
 G_END_DECLS

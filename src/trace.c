@@ -11,7 +11,7 @@
  *            | '-'                              for a payload of no bytes
  *            | 'rising' | 'falling'             for gpio.edge
  *            | 'up' | 'down'                    for link
- *            | WORD+ [ 'run' ] | 'run' | '-'     for source.lost (WORD: "csc", "ftms.cadence")
+ *            | WORD+ [ 'run' ] | 'run' | '-'     for source.lost (WORD: "ftms.cadence", "csc.crank")
  *
  * A hex group is a run of hex digits with no blank inside; it must hold whole bytes. */
 #include "wu-trace.h"
@@ -373,48 +373,42 @@ parse_word_argument (Cursor *cursor, const char *yes_word, const char *no_word,
                     rest);
 }
 
-/* source.lost's words: kinds in WuCadenceKind order, values as WU_TRACE_N_VALUES orders them. */
+/* source.lost's words: KIND.FIELD, kinds in WuCadenceKind order, fields in
+ * WU_TRACE_LOST_FIELD() order. */
 static const char *const lost_kind_names[] = { "ftms", "csc", "cps", "gpio" };
-static const char *const lost_value_names[] = { "cadence", "power", "speed" };
+static const char *const lost_field_names[] = { "cadence", "power", "speed", "crank", "wheel" };
 G_STATIC_ASSERT (G_N_ELEMENTS (lost_kind_names) == WU_CADENCE_N_KINDS);
 G_STATIC_ASSERT (WU_TRACE_N_KIND_SLOTS == WU_CADENCE_N_KINDS);
-G_STATIC_ASSERT (G_N_ELEMENTS (lost_value_names) == WU_TRACE_N_VALUES);
+G_STATIC_ASSERT (G_N_ELEMENTS (lost_field_names) == WU_TRACE_N_FIELDS);
 G_STATIC_ASSERT (WU_CADENCE_KIND_FTMS == 0 && WU_CADENCE_KIND_CSC == 1 &&
                  WU_CADENCE_KIND_CPS == 2 && WU_CADENCE_KIND_GPIO == 3);
 #define LOST_RUN_WORD "run"
 #define LOST_NOTHING_WORD "-"
 
-/* "csc" or "csc.speed": its WU_TRACE_LOST_KIND() or WU_TRACE_LOST_VALUE() bit. */
+/* "csc.speed": its WU_TRACE_LOST_FIELD() bit. */
 static gboolean
 lost_bit_from_token (const Token *token, guint *bit)
 {
   for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
     {
       gsize name_len = strlen (lost_kind_names[kind]);
+      Token field;
 
-      if (token_equals (token, lost_kind_names[kind]))
-        {
-          *bit = WU_TRACE_LOST_KIND (kind);
-          return TRUE;
-        }
       if (token->len <= name_len + 1 || memcmp (token->start, lost_kind_names[kind], name_len) != 0
           || token->start[name_len] != '.')
         continue;
-      for (guint value = 0; value < WU_TRACE_N_VALUES; value++)
-        {
-          Token rest = { token->start + name_len + 1, token->len - name_len - 1 };
-
-          if (token_equals (&rest, lost_value_names[value]))
-            {
-              *bit = WU_TRACE_LOST_VALUE (kind, value);
-              return TRUE;
-            }
-        }
+      field = (Token) { token->start + name_len + 1, token->len - name_len - 1 };
+      for (guint i = 0; i < WU_TRACE_N_FIELDS; i++)
+        if (token_equals (&field, lost_field_names[i]))
+          {
+            *bit = WU_TRACE_LOST_FIELD (kind, i);
+            return TRUE;
+          }
     }
   return FALSE;
 }
 
-/* KIND and KIND.VALUE words in any order, then 'run' last; or 'run' alone, or '-' alone;
+/* KIND.FIELD words in any order, then 'run' last; or 'run' alone, or '-' alone;
  * each word at most once. */
 static gboolean
 parse_lost_source (Cursor *cursor, WuRawEvent *ev, GError **error)
@@ -435,9 +429,11 @@ parse_lost_source (Cursor *cursor, WuRawEvent *ev, GError **error)
         return malformed (error, "unexpected text after '%s': '%s'", LOST_RUN_WORD, quoted);
       if (token_equals (&word, LOST_RUN_WORD))
         ev->up = TRUE;
+      else if (token_equals (&word, LOST_NOTHING_WORD))
+        return malformed (error, "'%s' (nothing changed) must stand alone", LOST_NOTHING_WORD);
       else if (!lost_bit_from_token (&word, &bit))
-        return malformed (error, "expected a kind such as 'csc', a value such as "
-                          "'ftms.cadence', or '%s'; found '%s'", LOST_RUN_WORD, quoted);
+        return malformed (error, "expected a word such as 'ftms.cadence' or 'csc.crank', or "
+                          "'%s'; found '%s'", LOST_RUN_WORD, quoted);
       else if (ev->lost & bit)
         return malformed (error, "'%s' named twice", quoted);
       else
@@ -447,18 +443,14 @@ parse_lost_source (Cursor *cursor, WuRawEvent *ev, GError **error)
   return TRUE;
 }
 
-/* Each kind, then its values, in enum order; then 'run'. */
+/* In bit order; then 'run'. */
 static void
 format_lost_source (const WuRawEvent *ev, GString *out)
 {
   for (guint kind = 0; kind < WU_CADENCE_N_KINDS; kind++)
-    {
-      if (ev->lost & WU_TRACE_LOST_KIND (kind))
-        g_string_append_printf (out, " %s", lost_kind_names[kind]);
-      for (guint value = 0; value < WU_TRACE_N_VALUES; value++)
-        if (ev->lost & WU_TRACE_LOST_VALUE (kind, value))
-          g_string_append_printf (out, " %s.%s", lost_kind_names[kind], lost_value_names[value]);
-    }
+    for (guint i = 0; i < WU_TRACE_N_FIELDS; i++)
+      if (ev->lost & WU_TRACE_LOST_FIELD (kind, i))
+        g_string_append_printf (out, " %s.%s", lost_kind_names[kind], lost_field_names[i]);
   if (ev->up)
     g_string_append (out, " " LOST_RUN_WORD);
   if ((ev->lost & WU_TRACE_LOST_ALL) == 0 && !ev->up)

@@ -821,7 +821,7 @@ test_recording_has_one_link (void)
   push_link (bike, at (&fixture, 7), TRUE);
   wu_engine_free (fixture.engine);
 
-  /* what the one link cannot carry is said in comments, which a replay skips */
+  /* the source's own link change is said in comments too (which a replay skips) */
   g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
   g_assert_nonnull (strstr (text, " csc1 link down (another source stays up)\n"));
   g_assert_nonnull (strstr (text, " csc1 link up (another source stays up)\n"));
@@ -838,9 +838,9 @@ test_recording_has_one_link (void)
         g_string_append_printf (links, "lost(%#x%s) ", event->lost,
                                 event->up ? ",run" : "");
     }
-  /* the sensor at 2 s (sent nothing), the bike at 5 s (sent ftms data, reported cadence,
-   * power and speed; its cadence ran the warm-up) */
-  g_assert_cmpstr (links->str, ==, "up lost(0) lost(0x1007,run) down up ");
+  /* the sensor at 2 s (sent nothing), the bike at 5 s (reported cadence, power and speed
+   * last; its cadence ran the warm-up) */
+  g_assert_cmpstr (links->str, ==, "up lost(0) lost(0x7,run) down up ");
 }
 
 /* The last connected source removed without a link-down: the trace's link goes down too. */
@@ -1671,7 +1671,7 @@ test_lost_bike_replays_as_live (void)
   wu_engine_free (engine);
   g_assert_true (g_file_get_contents (path, &recording, NULL, NULL));
   g_test_message ("%s", recording);
-  g_assert_nonnull (strstr (recording, " source.lost ftms ftms.cadence ftms.power ftms.speed run\n"));
+  g_assert_nonnull (strstr (recording, " source.lost ftms.cadence ftms.power ftms.speed run\n"));
 
   engine = start_replay_configured (path, 0, 8 * G_USEC_PER_SEC, &stand_in_observer, &bus,
                                     &replay);
@@ -1701,11 +1701,11 @@ typedef struct {
 } LostCrankCase;
 
 static const LostCrankCase lost_crank_while_running = {
-  10.7, 15, " source.lost csc csc.cadence run\n", 30.5 - 1.5 - 4.3,
+  10.7, 15, " source.lost csc.cadence csc.crank run\n", 30.5 - 1.5 - 4.3,
 };
 /* lost after its first measurement, which only anchored the counter: no cadence yet */
 static const LostCrankCase lost_crank_after_anchoring = {
-  0.7, 5, " source.lost csc\n", 30.5 - 6.5 + 1e-6,
+  0.7, 5, " source.lost csc.crank\n", 30.5 - 6.5 + 1e-6,
 };
 
 static void
@@ -1762,6 +1762,100 @@ test_lost_crank_sensor_replays_as_live (gconstpointer data)
   g_assert_cmpfloat_with_epsilon (replayed, live, 1e-6);
 }
 
+/* A crank sensor and a wheel-only speed sensor, both CSC; the speed sensor's link is lost at
+ * 10.7 s while the crank pedals on. Only the wheel counter re-anchors, live and replayed:
+ * the replay (one CSC estimator for both) keeps the crank's anchor. */
+static void
+test_lost_wheel_sensor_keeps_the_crank_anchor (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "rec.trace", NULL);
+  g_autofree char *recording = NULL;
+  g_autoptr (GError) error = NULL;
+  WuEngine *engine;
+  WuSensor *crank, *wheel, *replay;
+  BusStandIn bus = { .go_on_at_once = TRUE };
+  gint64 origin;
+  double live, replayed;
+  WuConfig config;
+
+  wu_config_init (&config);
+  engine = wu_engine_new (&config, &no_observer, NULL);
+  wu_config_clear (&config);
+  g_assert_true (wu_engine_record_to (engine, path, &error));
+  crank = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
+  wheel = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (engine);
+  origin = wu_engine_now (engine);
+#define T(s_) (origin + (gint64) ((s_) * G_USEC_PER_SEC))
+  push_link (crank, T (0), TRUE);
+  push_link (wheel, T (0), TRUE);
+  for (guint i = 0; i <= 30; i++)
+    {
+      if (i <= 10)
+        push_csc_wheel (wheel, T (i + 0.25), i * 3, (guint16) (i * 1024));
+      push_csc_crank (crank, T (i + 0.5), (guint16) i, (guint16) (i * 1024));
+      if (i == 10)
+        push_link (wheel, T (10.7), FALSE);
+    }
+#undef T
+  live = wu_controller_get_elapsed (wu_engine_get_controller (engine));
+  wu_engine_free (engine);
+  g_assert_true (g_file_get_contents (path, &recording, NULL, NULL));
+  g_assert_nonnull (strstr (recording, " source.lost csc.speed csc.wheel\n"));
+
+  engine = start_replay_at (path, 0, &stand_in_observer, &bus, &replay);
+  run_replay_to_the_end (&bus, replay);
+  replayed = wu_controller_get_elapsed (wu_engine_get_controller (engine));
+  wu_engine_free (engine);
+  stand_in_clear (&bus);
+  remove_trace (path);
+  g_test_message ("live %.6f s, replayed %.6f s", live, replayed);
+  g_assert_cmpfloat (live, >, 28.9);   /* 1.5 s to 30.5 s: the whole ride */
+  g_assert_cmpfloat_with_epsilon (replayed, live, 1e-6);
+}
+
+/* Two CSC crank sensors at 60 rpm (B reports at each second + 0.3 s, A at + 0.6 s) and a
+ * reed switch at 30 rpm (worse-ranked). A's link is lost at 10.7 s: its report of the CSC
+ * cadence goes over to B's, still current, and the reed switch's 30 rpm stays blanked. */
+static void
+test_lost_sensor_hands_its_report_to_one_of_its_kind (void)
+{
+  WuEngine *engine;
+  WuSensor *a, *b, *reed;
+  gint64 origin;
+  WuConfig config;
+
+  wu_config_init (&config);
+  engine = wu_engine_new (&config, &no_observer, NULL);
+  wu_config_clear (&config);
+  a = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
+  b = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
+  reed = wu_engine_add_source (engine, "gpio", make_fake, (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (engine);
+  origin = wu_engine_now (engine);
+#define T(s_) (origin + (gint64) ((s_) * G_USEC_PER_SEC))
+  push_link (a, T (0), TRUE);
+  push_link (b, T (0), TRUE);
+  push_link (reed, T (0), TRUE);
+  for (guint i = 0; i <= 11; i++)
+    {
+      push_csc_crank (b, T (i + 0.3), (guint16) i, (guint16) (i * 1024 + 307));
+      if (i <= 10)
+        push_csc_crank (a, T (i + 0.6), (guint16) i, (guint16) (i * 1024 + 614));
+      if (i == 10)
+        push_link (a, T (10.7), FALSE);
+      if (i % 2 == 0)
+        push_gpio_closure (reed, T (i + 0.9));
+      if (i == 10)
+        g_assert_cmpfloat_with_epsilon (wu_controller_get_cadence (
+                                          wu_engine_get_controller (engine), T (10.95)),
+                                        60, 0.5);
+    }
+#undef T
+  wu_engine_free (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1772,6 +1866,10 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &cases[i], test_case);
     }
   g_test_add_func ("/engine/lost-bike-replays-as-live", test_lost_bike_replays_as_live);
+  g_test_add_func ("/engine/lost-wheel-sensor-keeps-the-crank-anchor",
+                   test_lost_wheel_sensor_keeps_the_crank_anchor);
+  g_test_add_func ("/engine/lost-sensor-hands-its-report-to-one-of-its-kind",
+                   test_lost_sensor_hands_its_report_to_one_of_its_kind);
   g_test_add_data_func ("/engine/lost-crank-sensor-replays-as-live/running",
                         &lost_crank_while_running, test_lost_crank_sensor_replays_as_live);
   g_test_add_data_func ("/engine/lost-crank-sensor-replays-as-live/after-anchoring",

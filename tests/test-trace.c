@@ -196,7 +196,8 @@ test_good_lines (void)
 
 /* source.lost: the values the lost source reported last, and whether it ran the warm-up. */
 #define LOST(kind_, value_) WU_TRACE_LOST_VALUE (WU_CADENCE_KIND_##kind_, value_)
-#define LOST_KIND(kind_) WU_TRACE_LOST_KIND (WU_CADENCE_KIND_##kind_)
+#define LOST_CRANK(kind_) WU_TRACE_LOST_CRANK (WU_CADENCE_KIND_##kind_)
+#define LOST_WHEEL(kind_) WU_TRACE_LOST_WHEEL (WU_CADENCE_KIND_##kind_)
 enum { CADENCE, POWER, SPEED };
 
 static const struct {
@@ -204,12 +205,12 @@ static const struct {
   guint lost;
   gboolean run;
 } lost_rows[] = {
-  { "20.2 source.lost ftms ftms.cadence ftms.power ftms.speed run",
-    LOST_KIND (FTMS) | LOST (FTMS, CADENCE) | LOST (FTMS, POWER) | LOST (FTMS, SPEED), TRUE },
-  { "1.000 source.lost csc.cadence", LOST (CSC, CADENCE), FALSE },
-  { "1.000 source.lost gpio", LOST_KIND (GPIO), FALSE },
-  { "1.000 source.lost gpio.speed cps.power cps csc", LOST (GPIO, SPEED) | LOST (CPS, POWER)
-    | LOST_KIND (CPS) | LOST_KIND (CSC), FALSE },
+  { "20.2 source.lost ftms.cadence ftms.power ftms.speed run",
+    LOST (FTMS, CADENCE) | LOST (FTMS, POWER) | LOST (FTMS, SPEED), TRUE },
+  { "1.000 source.lost csc.cadence csc.crank", LOST (CSC, CADENCE) | LOST_CRANK (CSC), FALSE },
+  { "1.000 source.lost gpio.crank", LOST_CRANK (GPIO), FALSE },
+  { "1.000 source.lost gpio.speed cps.power cps.wheel csc.crank", LOST (GPIO, SPEED)
+    | LOST (CPS, POWER) | LOST_WHEEL (CPS) | LOST_CRANK (CSC), FALSE },
   { "1.000 source.lost run", 0, TRUE },
   { "1.000 source.lost -", 0, FALSE },
   { "1.000 source.lost\tcsc.speed \r", LOST (CSC, SPEED), FALSE },
@@ -354,12 +355,14 @@ static const struct {
   { "1.000 gpio.edge falling # note", "unexpected text after 'falling': '# note'" },
   /* source.lost */
   { "1.000 source.lost", "missing what the source's loss changed ('-' for nothing)" },
-  { "1.000 source.lost - run", "or 'run'; found '-'" },
+  { "1.000 source.lost - run", "'-' (nothing changed) must stand alone" },
+  { "1.000 source.lost csc.crank -", "'-' (nothing changed) must stand alone" },
   { "1.000 source.lost run -", "unexpected text after 'run': '-'" },
   { "1.000 source.lost run ftms.power", "unexpected text after 'run': 'ftms.power'" },
   { "1.000 source.lost run run", "unexpected text after 'run': 'run'" },
   { "1.000 source.lost ftms.cadence ftms.cadence", "'ftms.cadence' named twice" },
-  { "1.000 source.lost csc ftms csc", "'csc' named twice" },
+  { "1.000 source.lost csc.wheel ftms.power csc.wheel", "'csc.wheel' named twice" },
+  { "1.000 source.lost csc", "found 'csc'" },
   { "1.000 source.lost ftms.heart-rate", "found 'ftms.heart-rate'" },
   { "1.000 source.lost FTMS.cadence", "found 'FTMS.cadence'" },
   { "1.000 source.lost ftms.", "found 'ftms.'" },
@@ -367,8 +370,8 @@ static const struct {
   { "1.000 source.lost .cadence", "found '.cadence'" },
   { "1.000 source.lost ftms.cadence.power", "found 'ftms.cadence.power'" },
   { "1.000 source.lost ftms-cadence", "found 'ftms-cadence'" },
-  { "1.000 source.lost up", "expected a kind such as 'csc', a value such as 'ftms.cadence', "
-    "or 'run'; found 'up'" },
+  { "1.000 source.lost up", "expected a word such as 'ftms.cadence' or 'csc.crank', or "
+    "'run'; found 'up'" },
   /* quoting of long or binary junk stays short and printable */
   { "1.000 ftms.status-and-a-very-long-name-that-goes-on-and-on-and-on 01",
     "unknown event kind 'ftms.status-and-a-very-long-name-that-go...'" },
@@ -413,8 +416,8 @@ static const struct {
   { "\t8  link   up \r", "8.000 link up" },
   { "0.068916 csc.measurement   - ", "0.068916 csc.measurement -" },
   /* source.lost's values in one order, by kind then cadence, power, speed */
-  { "3 source.lost gpio.cadence ftms.speed csc csc.power gpio ftms.cadence run",
-    "3.000 source.lost ftms.cadence ftms.speed csc csc.power gpio gpio.cadence run" },
+  { "3 source.lost gpio.crank ftms.speed csc.wheel csc.power gpio.cadence ftms.cadence run",
+    "3.000 source.lost ftms.cadence ftms.speed csc.power csc.wheel gpio.cadence gpio.crank run" },
   { "3 source.lost  - ", "3.000 source.lost -" },
   { "3 source.lost run", "3.000 source.lost run" },
 };

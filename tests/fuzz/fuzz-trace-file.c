@@ -110,6 +110,7 @@ check_event_line (const uint8_t *data, size_t size, GArray *starts, guint line,
   g_assert_cmpint (again.kind, ==, ev->kind);
   g_assert_cmpint (again.up, ==, ev->up);
   g_assert_cmpmem (again.payload, again.len, ev->payload, ev->len);
+  g_assert_cmpuint (again.lost, ==, ev->lost);
 }
 
 static void

@@ -8,6 +8,7 @@
  *     rest          -> rest (until now + RestSeconds) --deadline or Next--> done
  *     done          -> done
  *   any but idle --Finish--> idle          done --Begin--> step (a new session)
+ *   done --Dismiss--> idle  (a screen that saw it done; anything else is left alone)
  *
  * NextFrom is Next for a caller that says where it saw the session (several screens): it
  * moves only from that step of that round (step -1: the rest of that round).
@@ -50,6 +51,9 @@ gboolean wu_guide_next_from (WuGuide *guide, int step_index, guint round, gint64
                              GError **error);
 gboolean wu_guide_assess (WuGuide *guide, WuAssessment how, gint64 now_us, GError **error);
 gboolean wu_guide_finish (WuGuide *guide, GError **error);
+/* wu_guide_finish(), only if the session is done: a screen that showed the end of the day
+ * must not end a session another screen has begun since (WU_ERROR_WRONG_STATE). */
+gboolean wu_guide_dismiss (WuGuide *guide, GError **error);
 /* Time passes: a rest whose deadline is reached ends (-> done). TRUE when the state changed. */
 gboolean wu_guide_tick (WuGuide *guide, gint64 now_us);
 /* When wu_guide_tick() next has something to do, or -1. */

@@ -17,6 +17,7 @@
 
 /* The guide's pace, in seconds: the articles give counts, not tempos. */
 #define GET_READY_SECONDS 5    /* to read the instruction and get into position */
+#define SWITCH_SECONDS 5       /* to change sides, or to relax between sets */
 #define REP_SECONDS 3          /* one slow, gentle repetition */
 #define BREATH_SECONDS 6       /* one long, deep breath: in 3, out 3 */
 
@@ -217,6 +218,7 @@ typedef enum {
   PHASE_NONE,     /* waiting for warmupd to say what comes next */
   PHASE_READY,    /* a step's instruction is up: get into position */
   PHASE_PART,     /* counting one side / one set of a step */
+  PHASE_SWITCH,   /* between two parts: change sides, or relax before the next set */
   PHASE_ASSESS,   /* asking how the back feels */
   PHASE_REST,     /* the rest's countdown */
 } Phase;
@@ -240,7 +242,7 @@ typedef struct {
   guint part, n_parts, n_sides, n_sets;
   guint units_done, units_total;   /* units_total 0: no number given, wait for Enter */
   guint unit_seconds, second_in_unit;
-  guint seconds_left;          /* PHASE_READY and PHASE_REST */
+  guint seconds_left;          /* PHASE_READY, PHASE_SWITCH and PHASE_REST */
   guint tick_timer;
   guint stdin_watch;
   GString *input;              /* typed text not yet ended by a newline */
@@ -321,22 +323,47 @@ call_next (Guide *guide)
 
 /* --- a step: parts (sides x sets) made of units (reps, breaths, seconds) --- */
 
+/* Parts go side by side: every set on the first side, then on the other. Sets beyond
+ * sets_min (Sets=2-3) are offered as optional. */
+static guint
+part_side (Guide *guide, guint part)
+{
+  return part / guide->n_sets;
+}
+
+static guint
+part_set (Guide *guide, guint part)
+{
+  return part % guide->n_sets;
+}
+
+static gboolean
+part_is_optional (Guide *guide, guint part)
+{
+  return part_set (guide, part) >= MAX (1, lookup_u (guide->step, "sets_min"));
+}
+
+/* "first side", "other side, set 2 of 3", "set 3 of 3 (only if it feels fine: Enter ends
+ * it)", "now". */
 static const char *
-part_label (Guide *guide, char *buffer, gsize size)
+part_label (Guide *guide, guint part, char *buffer, gsize size)
 {
   const char *sides = lookup_s (guide->step, "sides");
-  guint side = guide->part / guide->n_sets, set = guide->part % guide->n_sets;
-  guint sets_max = lookup_u (guide->step, "sets_max");
+  GString *label = g_string_new (NULL);
 
   if (strcmp (sides, "each") == 0)
-    g_snprintf (buffer, size, "%s side", side == 0 ? "first" : "other");
+    g_string_append (label, part_side (guide, part) == 0 ? "first side" : "other side");
   else if (strcmp (sides, "alternating") == 0)
-    g_snprintf (buffer, size, "alternating sides");
-  else if (guide->n_sets > 1)
-    g_snprintf (buffer, size, "set %u of %u%s", set + 1, guide->n_sets,
-                sets_max > guide->n_sets ? " (one more if it feels fine)" : "");
-  else
-    g_snprintf (buffer, size, "now");
+    g_string_append (label, "alternating sides");
+  if (guide->n_sets > 1)
+    g_string_append_printf (label, "%sset %u of %u%s", label->len > 0 ? ", " : "",
+                            part_set (guide, part) + 1, guide->n_sets,
+                            part_is_optional (guide, part)
+                              ? " (only if it feels fine: Enter ends it)" : "");
+  if (label->len == 0)
+    g_string_append (label, "now");
+  g_strlcpy (buffer, label->str, size);
+  g_string_free (label, TRUE);
   return buffer;
 }
 
@@ -344,9 +371,9 @@ static void
 show_part_progress (Guide *guide)
 {
   const char *count = lookup_s (guide->step, "count");
-  char label[96];
+  char label[128];
 
-  part_label (guide, label, sizeof label);
+  part_label (guide, guide->part, label, sizeof label);
   if (guide->units_total == 0)
     return;   /* start_part() said what to do: nothing to count */
   if (strcmp (count, "hold") == 0)
@@ -364,7 +391,7 @@ static void
 start_part (Guide *guide)
 {
   const char *count = lookup_s (guide->step, "count");
-  char label[96];
+  char label[128];
 
   guide->phase = PHASE_PART;
   guide->units_done = 0;
@@ -376,14 +403,27 @@ start_part (Guide *guide)
     guide->unit_seconds = BREATH_SECONDS;
   else
     guide->unit_seconds = REP_SECONDS + lookup_u (guide->step, "hold");
+  /* one unit is a move to each side (only repetitions alternate: the routine parser) */
   if (strcmp (lookup_s (guide->step, "sides"), "alternating") == 0)
-    guide->unit_seconds *= 2;   /* one unit is a move to each side */
+    guide->unit_seconds *= 2;
+  part_label (guide, guide->part, label, sizeof label);
   if (guide->units_total == 0)
     say (guide, "  %s: as long as it feels right (the article gives no number); "
-         "press Enter when done\n", part_label (guide, label, sizeof label));
+         "press Enter when done\n", label);
   else if (!guide->tty)
-    say (guide, "  %s\n", part_label (guide, label, sizeof label));
+    say (guide, "  %s\n", label);
   show_part_progress (guide);
+}
+
+static void
+show_switch_left (Guide *guide)
+{
+  gboolean new_side = part_side (guide, guide->part) != part_side (guide, guide->part - 1);
+  char label[128];
+
+  part_label (guide, guide->part, label, sizeof label);
+  progress (guide, "  %s; next: %s: %u s", new_side ? "switch sides" : "relax a moment", label,
+            guide->seconds_left);
 }
 
 static void
@@ -392,7 +432,13 @@ part_done (Guide *guide)
   guide->part++;
   if (guide->part < guide->n_parts)
     {
-      start_part (guide);
+      /* a moment to change sides or to relax between sets (Enter goes on at once) */
+      guide->phase = PHASE_SWITCH;
+      guide->seconds_left = SWITCH_SECONDS;
+      if (!guide->tty)
+        say (guide, "  %s\n", part_side (guide, guide->part) != part_side (guide, guide->part - 1)
+                                ? "switch sides" : "relax a moment");
+      show_switch_left (guide);
       return;
     }
   say (guide, "  done\n");
@@ -420,7 +466,8 @@ present_step (Guide *guide, int index, guint round)
   if (note[0] != '\0')
     say (guide, "  (%s)\n", note);
   guide->n_sides = strcmp (lookup_s (guide->step, "sides"), "each") == 0 ? 2 : 1;
-  guide->n_sets = MAX (1, lookup_u (guide->step, "sets_min"));
+  guide->n_sets = MAX (1, MAX (lookup_u (guide->step, "sets_min"),
+                                lookup_u (guide->step, "sets_max")));
   guide->n_parts = guide->n_sides * guide->n_sets;
   guide->part = 0;
   guide->phase = PHASE_READY;
@@ -477,19 +524,43 @@ start_rest (Guide *guide)
   show_rest_left (guide);
 }
 
+/* Which round LAST (the session's LastAssessment) was of, 0 for none: an answer whose rule
+ * is another round was given before the rounds that followed it (the last allowed round
+ * ends the day without the question). */
+static guint
+assessed_round (Guide *guide, const char *last, guint rounds)
+{
+  g_autofree char *key = NULL;
+
+  if (last == NULL || last[0] == '\0' || rounds == 0)
+    return 0;
+  key = g_strconcat ("on_", last, NULL);
+  if (strcmp (lookup_s (guide->routine, key), "another-round") == 0)
+    return rounds - 1;
+  return rounds;
+}
+
 static void
 finish_for_the_day (Guide *guide)
 {
   g_autoptr (GError) error = NULL;
   const char *last = wu_routine1_get_last_assessment (guide->proxy);
 
-  say (guide, "\nDone for today: %u round%s%s%s.\n", wu_routine1_get_round (guide->proxy),
-       wu_routine1_get_round (guide->proxy) == 1 ? "" : "s",
-       last != NULL && last[0] ? ", last one felt " : "", last != NULL ? last : "");
-  /* Another screen may have finished it already: that is fine. */
-  if (!wu_routine1_call_finish_sync (guide->proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error)
+  guint rounds = wu_routine1_get_round (guide->proxy);
+  guint assessed = assessed_round (guide, last, rounds);
+
+  say (guide, "\nDone for today: %u round%s", rounds, rounds == 1 ? "" : "s");
+  if (assessed == rounds)
+    say (guide, ", last one felt %s.\n", last);
+  else if (assessed > 0)
+    say (guide, " (after round %u it felt %s).\n", assessed, last);
+  else
+    say (guide, ".\n");
+  /* Back to idle, but only from done: another screen may have finished it already, or
+   * begun a new session since (Dismiss() leaves that alone); both are fine. */
+  if (!wu_routine1_call_dismiss_sync (guide->proxy, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error)
       && !g_dbus_error_is_remote_error (error))
-    wu_ctl_report_call_error ("Finish", error);
+    wu_ctl_report_call_error ("Dismiss", error);
   guide_quit (guide, EXIT_SUCCESS);
 }
 
@@ -595,6 +666,12 @@ on_tick (gpointer user_data)
       else
         progress (guide, "  get ready: %u s", guide->seconds_left);
       break;
+    case PHASE_SWITCH:
+      if (--guide->seconds_left == 0)
+        start_part (guide);
+      else
+        show_switch_left (guide);
+      break;
     case PHASE_PART:
       if (guide->units_total == 0)
         break;
@@ -673,6 +750,7 @@ on_line (Guide *guide, const char *raw)
   switch (guide->phase)
     {
     case PHASE_READY:
+    case PHASE_SWITCH:
       start_part (guide);
       break;
     case PHASE_PART:

@@ -189,6 +189,14 @@ wu_guide_finish (WuGuide *guide, GError **error)
 }
 
 gboolean
+wu_guide_dismiss (WuGuide *guide, GError **error)
+{
+  if (guide->state != WU_GUIDE_DONE)
+    return wrong_state (guide, "Dismiss", "done", error);
+  return wu_guide_finish (guide, error);
+}
+
+gboolean
 wu_guide_tick (WuGuide *guide, gint64 now_us)
 {
   if (guide->state != WU_GUIDE_REST || now_us < guide->rest_until_us)

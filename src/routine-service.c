@@ -283,6 +283,17 @@ handle_finish (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, gpointer
   return finish_call (service, invocation, old_state, ok, error);
 }
 
+static gboolean
+handle_dismiss (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  WuRoutineService *service = user_data;
+  g_autoptr (GError) error = NULL;
+  WuGuideState old_state = wu_guide_get_state (service->guide);
+  gboolean ok = wu_guide_dismiss (service->guide, &error);
+
+  return finish_call (service, invocation, old_state, ok, error);
+}
+
 /* --- publishing ------------------------------------------------------------------------- */
 
 static GVariant *
@@ -391,6 +402,7 @@ wu_routine_service_new (const char *dir, const char *default_routine)
   g_signal_connect (service->skeleton, "handle-next-from", G_CALLBACK (handle_next_from), service);
   g_signal_connect (service->skeleton, "handle-assess", G_CALLBACK (handle_assess), service);
   g_signal_connect (service->skeleton, "handle-finish", G_CALLBACK (handle_finish), service);
+  g_signal_connect (service->skeleton, "handle-dismiss", G_CALLBACK (handle_dismiss), service);
   publish (service);
   return service;
 }

@@ -151,19 +151,27 @@ line_of (const Parser *parser, const char *group, const char *key)
   return GPOINTER_TO_UINT (g_hash_table_lookup (parser->lines, name));
 }
 
+/* The line (from 1) that AT, within CONTENTS, is on. */
+static guint
+line_at (const char *contents, const char *at)
+{
+  guint line = 1;
+
+  for (const char *p = contents; p < at; p++)
+    if (*p == '\n')
+      line++;
+  return line;
+}
+
 /* The first invalid UTF-8 byte's line, or 0. */
 static guint
 invalid_utf8_line (const char *contents, gsize length)
 {
   const char *end = NULL;
-  guint line = 1;
 
   if (g_utf8_validate_len (contents, length, &end))
     return 0;
-  for (const char *p = contents; p < end; p++)
-    if (*p == '\n')
-      line++;
-  return line;
+  return line_at (contents, end);
 }
 
 /* The rules below are GKeyFile's (GLib 2.74, g_key_file_parse_line() and the functions it
@@ -264,12 +272,15 @@ scan_lines (Parser *parser, const char *contents, gsize length, GError **error)
   g_autofree char *text = g_strndup (contents, length);
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   g_autofree char *group = NULL;
-  guint bad_utf8 = invalid_utf8_line (contents, length);
+  const char *nul = memchr (contents, '\0', length);
+  guint bad_utf8;
 
+  /* before the UTF-8 check, which stops at a NUL byte too */
+  if (nul != NULL)
+    return fail (parser, error, line_at (contents, nul), "contains a NUL byte");
+  bad_utf8 = invalid_utf8_line (contents, length);
   if (bad_utf8 > 0)
     return fail (parser, error, bad_utf8, "not valid UTF-8");
-  if (memchr (contents, '\0', length) != NULL)
-    return fail (parser, error, 1, "contains a NUL byte");
   for (guint i = 0; lines[i] != NULL; i++)
     {
       guint n = i + 1;
@@ -543,6 +554,11 @@ check_step (const Parser *parser, const char *group, const WuStep *step, GError 
   if (step->hold_seconds > 0 && step->count != WU_COUNT_REPS)
     return fail (parser, error, line_of (parser, group, "Hold"),
                  "[%s] Hold= is a pause within each repetition: only with Count=reps", group);
+  /* a hold or a breath is one whole, not a move to each side in turn */
+  if (step->sides == WU_SIDES_ALTERNATING && step->count != WU_COUNT_REPS)
+    return fail (parser, error, line_of (parser, group, "Sides"),
+                 "[%s] Sides=alternating is a move to each side in turn: only with Count=reps",
+                 group);
   return TRUE;
 }
 

@@ -520,6 +520,78 @@ class RoutineTests(wutest.WarmupdTestCase):
         self.assertNotIn("failed", t.output)
         self.assertEqual(self.routine()["RoutineState"], "idle")
 
+    def test_guide_paces_sides_and_sets(self):
+        """The pace, counted in the guide's one-second frames: a second a frame of a hold,
+        3 a rep, 6 a breath (3 in, 3 out), twice a rep for alternating sides; 5 to switch sides
+        or to relax between sets; every set of Sets=2-3 offered, the third as optional."""
+        self.start_daemon()
+        t = self.terminal(["guide", "chronic-back-pain"])
+        t.expect("Done for today: 1 round.")
+        self.assertEqual(t.wait_exit(), 0, t.output)
+        out = t.output
+        # sky-high stretch: 15 s on the first side, 5 s to switch, 15 s on the other
+        for left in range(15, 0, -1):
+            self.assertEqual(out.count("first side: hold, %d s left" % left), 1, left)
+            self.assertEqual(out.count("other side: hold, %d s left" % left), 1, left)
+        for left in range(5, 0, -1):
+            self.assertEqual(out.count("switch sides; next: other side: %d s" % left), 1, out)
+        self.assertLess(out.index("first side: hold, 1 s left"),
+                        out.index("switch sides; next: other side: 5 s"))
+        self.assertLess(out.index("switch sides; next: other side: 1 s"),
+                        out.index("other side: hold, 15 s left"))
+        # pelvic tilt: each rep for 3 frames
+        for rep in range(1, 11):
+            self.assertEqual(out.count("now: rep %d of 10" % rep), 3, rep)
+        # knee lift: sets 1 and 2, then 3, offered as optional, 5 frames of rest between
+        optional = " (only if it feels fine: Enter ends it)"
+        for n in (1, 2):
+            self.assertEqual(out.count("set %d of 3: hold, 30 s left" % n), 1, out)
+        self.assertEqual(out.count("set 3 of 3%s: hold, 30 s left" % optional), 1, out)
+        for n in (2, 3):
+            nxt = "relax a moment; next: set %d of 3%s" % (n, optional if n == 3 else "")
+            for left in range(5, 0, -1):
+                self.assertEqual(out.count("%s: %d s" % (nxt, left)), 1, (nxt, left))
+        # hinging side lunge: a rep to each side, 6 frames
+        for rep in range(1, 11):
+            self.assertEqual(out.count("alternating sides: rep %d of 10" % rep), 6, rep)
+
+    def test_dismiss_only_from_done(self):
+        """Dismiss() is Finish() for a session that is done, and refused anywhere else."""
+        d = self.start_daemon()
+        self.assertEqual(self.rerror("Dismiss"), ERROR + "NoSession")
+        self.rcall("Begin", "chronic-back-pain", sig="(s)")
+        self.assertEqual(self.rerror("Dismiss"), ERROR + "WrongState")
+        self.assertEqual(self.routine()["RoutineState"], "step")     # nothing lost
+        for _ in range(4):
+            self.rcall("Next")
+        self.assertEqual(self.routine()["RoutineState"], "done")
+        self.rcall("Dismiss")
+        self.assertEqual(self.routine()["RoutineState"], "idle")
+        self.assertNotIn("(finished early)", d.log())                # it was done
+
+    def test_guide_done_leaves_a_new_session_alone(self):
+        """A guide that shows the end of the day after another screen has begun a new
+        session (from done) puts nothing back to idle: that session goes on. (It called
+        Finish(), which ended the new session at once, 'finished early'.)"""
+        d = self.start_daemon()
+        t = self.terminal(["guide", "chronic-back-pain"])
+        t.expect("Round 1, step 1 of 4")
+        os.killpg(t.proc.pid, signal.SIGSTOP)
+        try:
+            for _ in range(4):
+                self.rcall("Next")                      # another screen ends the day
+            self.assertEqual(self.routine()["RoutineState"], "done")
+            self.rcall("Begin", "key-exercises", sig="(s)")   # and begins another session
+        finally:
+            os.killpg(t.proc.pid, signal.SIGCONT)
+        self.assertEqual(t.wait_exit(), 0, t.output)
+        self.assertIn("Done for today: 1 round", t.output)
+        wait_for(lambda: "of key-exercises begun" in d.log(), message="the new session's start")
+        props = self.routine()
+        self.assertEqual((props["RoutineState"], props["CurrentRoutine"]),
+                         ("step", "key-exercises"), d.log())
+        self.assertNotIn("key-exercises ended", d.log())
+
     # -- warmupctl
 
     def test_warmupctl_routines_and_routine(self):
@@ -589,7 +661,8 @@ class RoutineTests(wutest.WarmupdTestCase):
         t.expect("Please answer better, same or irritated")
         self.expect_session("assess", "", 1)
         t.type("better")
-        t.expect("Done for today: 2 rounds, last one felt better")
+        # the answer was of round 1: round 2 ends the day without the question
+        t.expect("Done for today: 2 rounds (after round 1 it felt better).")
         self.assertEqual(t.wait_exit(), 0, t.output)
         self.assertIn("Round 2, step 6 of 6: Quad stretch", t.output)
         self.assertEqual(t.output.count("How does your back feel"), 1, t.output)

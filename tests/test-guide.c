@@ -27,7 +27,7 @@ static const char *const one_round =
   "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=standing\nInstruction=I\n"
   "[Step b]\nName=B\nCount=hold\nAmount=5\nPosition=standing\nInstruction=I\n";
 
-typedef enum { BEGIN, NEXT, NEXT_FROM, ASSESS, FINISH, TICK } Op;
+typedef enum { BEGIN, NEXT, NEXT_FROM, ASSESS, FINISH, DISMISS, TICK } Op;
 
 #define OK (-1)   /* no error expected */
 #define S (G_USEC_PER_SEC)
@@ -161,6 +161,20 @@ static const Case cases[] = {
     { FINISH,    NA, 401, OK, WU_GUIDE_IDLE, -1, 0 },
     { NEXT_FROM, NA, 402, WU_ERROR_NO_SESSION, WU_GUIDE_IDLE, -1, 0, FROM (-1, 1) },
     END }, 1, WU_ASSESSMENT_IRRITATED, TRUE },
+  /* Dismiss: Finish for a session that is done (a screen that saw the day end), and
+   * refused anywhere else: a session begun since is left alone. */
+  { "dismiss-only-when-done", &one_round, {
+    { DISMISS,   NA, 0, WU_ERROR_NO_SESSION, WU_GUIDE_IDLE, -1, 0 },
+    { BEGIN,     NA, 0, OK, WU_GUIDE_STEP, 0, 1 },
+    { DISMISS,   NA, 1, WU_ERROR_WRONG_STATE, WU_GUIDE_STEP, 0, 1 },
+    { NEXT,      NA, 1, OK, WU_GUIDE_STEP, 1, 1 },
+    { NEXT,      NA, 2, OK, WU_GUIDE_DONE, -1, 1 },
+    { BEGIN,     NA, 3, OK, WU_GUIDE_STEP, 0, 1 },      /* another screen, from done */
+    { DISMISS,   NA, 4, WU_ERROR_WRONG_STATE, WU_GUIDE_STEP, 0, 1 },
+    { NEXT,      NA, 5, OK, WU_GUIDE_STEP, 1, 1 },
+    { NEXT,      NA, 6, OK, WU_GUIDE_DONE, -1, 1 },
+    { DISMISS,   NA, 7, OK, WU_GUIDE_IDLE, -1, 0 },
+    END }, 1, WU_ASSESSMENT_NONE, TRUE },
   { "next-from-one-round-ends-in-done", &one_round, {
     { BEGIN,     NA, 0, OK, WU_GUIDE_STEP, 0, 1 },
     { NEXT_FROM, NA, 1, WU_ERROR_WRONG_STATE, WU_GUIDE_STEP, 0, 1, FROM (1, 1) },  /* ahead */
@@ -189,6 +203,8 @@ run_row (WuGuide *guide, WuRoutine *routine, const Row *row, GError **error)
       return wu_guide_assess (guide, row->how, now, error);
     case FINISH:
       return wu_guide_finish (guide, error);
+    case DISMISS:
+      return wu_guide_dismiss (guide, error);
     case TICK:
     default:
       wu_guide_tick (guide, now);

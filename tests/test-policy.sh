@@ -304,7 +304,7 @@ if [ "$(cat "$tmp/stop-member")" = "()" ]; then ok "group warmupd member: Stop s
 else not_ok "group warmupd member: Stop succeeds"; diag "$tmp/stop-member"; fi
 
 # The guided session (Routine1): reading a routine is for everyone, steering the session
-# (Begin, Next, NextFrom, Assess, Finish) for root and group warmupd.
+# (Begin, Next, NextFrom, Assess, Finish, Dismiss) for root and group warmupd.
 riface=io.github.warmupd.Routine1
 call "$tmp/getroutine-nobody" as_nobody gdbus call $dest --method $riface.GetRoutine \
   after-bike-warmup
@@ -319,7 +319,7 @@ call "$tmp/begin-member" as_member gdbus call $dest --method $riface.Begin after
 if [ "$(cat "$tmp/begin-member")" = "()" ]; then ok "group warmupd member: Begin succeeds"
 else not_ok "group warmupd member: Begin succeeds"; diag "$tmp/begin-member"; diag "$tmp/warmupd.log"; fi
 
-for method in Next Finish; do
+for method in Next Finish Dismiss; do
   call "$tmp/$method-nobody" as_nobody gdbus call $dest --method $riface.$method
   if denied "$tmp/$method-nobody"; then ok "nobody: $method is AccessDenied"
   else not_ok "nobody: $method is AccessDenied"; diag "$tmp/$method-nobody"; fi
@@ -341,6 +341,12 @@ if grep -q 'io.github.warmupd.Error.WrongState' "$tmp/assess-member"; then
   ok "group warmupd member: Assess mid-round gets io.github.warmupd.Error.WrongState"
 else not_ok "group warmupd member: Assess mid-round gets io.github.warmupd.Error.WrongState"
   diag "$tmp/assess-member"; fi
+
+call "$tmp/dismiss-member" as_member gdbus call $dest --method $riface.Dismiss
+if grep -q 'io.github.warmupd.Error.WrongState' "$tmp/dismiss-member"; then
+  ok "group warmupd member: Dismiss mid-session gets io.github.warmupd.Error.WrongState"
+else not_ok "group warmupd member: Dismiss mid-session gets io.github.warmupd.Error.WrongState"
+  diag "$tmp/dismiss-member"; fi
 
 call "$tmp/finish-member" as_member gdbus call $dest --method $riface.Finish
 if [ "$(cat "$tmp/finish-member")" = "()" ]; then ok "group warmupd member: Finish succeeds"

@@ -269,6 +269,12 @@ static const BrokenCase broken_cases[] = {
     NULL, "t.routine:5: ", "add a Note=" },
   { "hold-in-a-hold", HEAD "[Step a]\nName=A\nCount=hold\nAmount=5\nHold=2\nPosition=standing\n"
     "Instruction=I\n", NULL, "t.routine:9: ", "only with Count=reps" },
+  /* a hold or a breath is one whole: no side after side within it */
+  { "alternating-hold", HEAD "[Step a]\nName=A\nCount=hold\nAmount=4\nSides=alternating\n"
+    "Position=standing\nInstruction=I\n", NULL, "t.routine:9: ",
+    "Sides=alternating is a move to each side in turn: only with Count=reps" },
+  { "alternating-breaths", HEAD "[Step a]\nName=A\nCount=breaths\nAmount=2\nSides=alternating\n"
+    "Position=floor-back\nInstruction=I\n", NULL, "t.routine:9: ", "only with Count=reps" },
   { "bad-position", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nPosition=upside-down\n"
     "Instruction=I\n", NULL, "t.routine:9: ", "Position: 'upside-down'" },
   { "bad-sides", HEAD "[Step a]\nName=A\nCount=reps\nAmount=3\nSides=both\nPosition=standing\n"
@@ -340,6 +346,21 @@ test_broken (gconstpointer data)
   g_assert_error (error, WU_ERROR, WU_ERROR_MALFORMED);
   if (!g_str_has_prefix (error->message, c->prefix) || strstr (error->message, c->reason) == NULL)
     g_error ("%s: got \"%s\", want \"%s...%s...\"", c->name, error->message, c->prefix, c->reason);
+}
+
+/* A NUL byte is named as such, with its line (the UTF-8 check stops at it too, and said
+ * "not valid UTF-8"). */
+static void
+test_nul_byte_names_its_line (void)
+{
+  static const char contents[] = HEAD "[Step a]\nName=A\0\nCount=reps\n";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (WuRoutine) routine = wu_routine_parse (contents, sizeof contents - 1, "t.routine",
+                                                    NULL, &error);
+
+  g_assert_null (routine);
+  g_assert_error (error, WU_ERROR, WU_ERROR_MALFORMED);
+  g_assert_cmpstr (error->message, ==, "t.routine:6: contains a NUL byte");
 }
 
 /* A good file with the optional keys parses to what it says. */
@@ -481,6 +502,7 @@ main (int argc, char **argv)
                                                instruction_facts[i].step_id);
       g_test_add_data_func (name, &instruction_facts[i], test_instruction_facts);
     }
+  g_test_add_func ("/routine/nul-byte-names-its-line", test_nul_byte_names_its_line);
   g_test_add_func ("/routine/shipped/round-rule", test_round_rule);
   g_test_add_func ("/routine/load-dir", test_load_dir);
   for (gsize i = 0; i < G_N_ELEMENTS (broken_cases); i++)

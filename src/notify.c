@@ -35,7 +35,11 @@ notify_send (const char *socket_name, const char *state)
   fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
-  sent = sendto (fd, state, strlen (state), MSG_NOSIGNAL, (struct sockaddr *) &address,
+  /* Never wait for a receiver whose queue is full (a stalled service manager): the main
+   * loop also reads the reed switch and releases the bike. One keep-alive or status line
+   * lost is the lesser harm. */
+  sent = sendto (fd, state, strlen (state), MSG_NOSIGNAL | MSG_DONTWAIT,
+                 (struct sockaddr *) &address,
                  (socklen_t) (offsetof (struct sockaddr_un, sun_path) + name_length));
   saved = errno;
   close (fd);

@@ -186,6 +186,15 @@ find_chip_by_label (WuGpioSource *gpio, const char *label, GError **error)
   return NULL;
 }
 
+/* A chip number as the kernel names its node: "07" is gpiochip7. */
+static const char *
+skip_leading_zeros (const char *number)
+{
+  while (number[0] == '0' && number[1] != '\0')
+    number++;
+  return number;
+}
+
 /* Chip= to a path: a path, a name (gpiochip0), a number, or else a label. */
 static char *
 resolve_chip (WuGpioSource *gpio, const char *chip, GError **error)
@@ -193,9 +202,9 @@ resolve_chip (WuGpioSource *gpio, const char *chip, GError **error)
   if (chip[0] == '/')
     return g_strdup (chip);
   if (is_numeric (chip))
-    return g_strdup_printf ("%s/gpiochip%s", gpio->dev_dir, chip);
+    return g_strdup_printf ("%s/gpiochip%s", gpio->dev_dir, skip_leading_zeros (chip));
   if (g_str_has_prefix (chip, "gpiochip") && is_numeric (chip + 8))
-    return g_build_filename (gpio->dev_dir, chip, NULL);
+    return g_strdup_printf ("%s/gpiochip%s", gpio->dev_dir, skip_leading_zeros (chip + 8));
   return find_chip_by_label (gpio, chip, error);
 }
 

@@ -26,6 +26,8 @@ typedef struct {
   WuHint hint;
   gint64 elapsed_s;
   gint64 duration_s;
+  gboolean has_sensors;        /* "waiting for a bike" until a source is there */
+  gboolean replay_ended;       /* "(replay of X ended)" */
 } WuStatusKey;
 
 typedef struct {
@@ -91,12 +93,23 @@ status_key_now (WuDaemon *daemon)
 {
   const WuController *ctl = wu_engine_get_controller (daemon->engine);
 
-  return (WuStatusKey) {
-    .state = wu_controller_get_state (ctl),
-    .hint = wu_controller_get_hint (ctl),
-    .elapsed_s = (gint64) floor (wu_controller_get_elapsed (ctl)),
-    .duration_s = (gint64) floor (wu_controller_get_duration (ctl)),
-  };
+  GPtrArray *sensors = wu_engine_get_sensors (daemon->engine);
+  WuStatusKey key;
+
+  memset (&key, 0, sizeof key);   /* compared with memcmp() */
+  key.state = wu_controller_get_state (ctl);
+  key.hint = wu_controller_get_hint (ctl);
+  key.elapsed_s = (gint64) floor (wu_controller_get_elapsed (ctl));
+  key.duration_s = (gint64) floor (wu_controller_get_duration (ctl));
+  key.has_sensors = sensors->len > 0;
+  for (guint i = 0; i < sensors->len; i++)
+    {
+      WuSensor *sensor = g_ptr_array_index (sensors, i);
+
+      if (g_strcmp0 (sensor->source->ops->kind, "replay") == 0 && sensor->finished)
+        key.replay_ended = TRUE;
+    }
+  return key;
 }
 
 /* Where the samples come from, for the end of the status line: "" without sources. */
@@ -175,7 +188,7 @@ on_status_timer (gpointer user_data)
 }
 
 /* Called after every input, so it must stay cheap: a few compares unless the line changes.
- * A change of state, hint or duration goes out at once; the counted time only once per
+ * A change of state, hint, duration or sources goes out at once; the counted time only once per
  * counted second and, when a replay runs faster than real time, at most once a second. */
 static void
 status_update (WuDaemon *daemon, gboolean force)
@@ -190,7 +203,9 @@ status_update (WuDaemon *daemon, gboolean force)
     return;
   since = g_get_monotonic_time () - daemon->status_sent_at;
   if (!force && key.state == daemon->status_key.state && key.hint == daemon->status_key.hint
-      && key.duration_s == daemon->status_key.duration_s && since < G_USEC_PER_SEC)
+      && key.duration_s == daemon->status_key.duration_s
+      && key.has_sensors == daemon->status_key.has_sensors
+      && key.replay_ended == daemon->status_key.replay_ended && since < G_USEC_PER_SEC)
     {
       if (daemon->status_timer == 0)
         {
@@ -293,6 +308,7 @@ on_sensor_added (gpointer user_data, WuSensor *sensor)
   /* Sensors added before the service exists are exported with it. */
   if (daemon->service != NULL)
     wu_service_add_sensor (daemon->service, sensor);
+  status_update (daemon, FALSE);   /* no longer "waiting for a bike" */
 }
 
 static void

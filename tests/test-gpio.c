@@ -407,6 +407,9 @@ test_find_line (Fixture *f, gconstpointer data)
     { "gpiochip1", "PWR_LED_OFF", 1, 2 },
     { NULL, "P8_07 [GPIO66]", 1, 3 },
     { "1", "0", 1, 0 },                             /* a chip number */
+    { "01", "0", 1, 0 },                            /* the same, as the kernel names it */
+    { "gpiochip01", "2", 1, 2 },
+    { "00", "5", 0, 5 },
     { "raspberrypi-exp-gpio", "BT_ON", 1, 0 },      /* a label */
     { "pinctrl-bcm2711", "GPIO4", 0, 4 },
     { "@1", "3", 1, 3 },                            /* a path */

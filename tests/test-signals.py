@@ -11,11 +11,13 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wutest  # noqa: E402  (skips the whole file when gi or dbus-daemon is missing)
 from wutest import WARMUP_IFACE, SENSOR_IFACE, wait_for  # noqa: E402
+from bluez_mock import BikeFixtureMixin  # noqa: E402
 
 # How long SIGTERM may take before the test calls it a hang: warmupd may wait up to 3.5 s
 # (release_wait_ms() in src/warmupd.c) for a bike's release, so this is only a hang
@@ -26,39 +28,49 @@ SIGTERM_HANG = 15.0 * (10 if wutest.VALGRIND else 1)
 class NotifySocket:
     """The service manager's end of sd_notify: collects every datagram as a dict of its
     KEY=VALUE lines, with its arrival time (monotonic) and whether the bus name was owned
-    when it was read."""
+    when it was read. A thread drains the socket as it fills, as systemd does: a queue
+    left full would drop warmupd's datagrams."""
 
     def __init__(self, tmpdir, bus):
         self.path = os.path.join(tmpdir, "notify")
         self.bus = bus
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
-        self.sock.setblocking(False)
+        self.sock.settimeout(0.05)
         self.messages = []       # (time, {key: value}, name owned when read)
+        self.lock = threading.Lock()
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self.drain, daemon=True)
+        self.thread.start()
 
-    def read(self):
-        while True:
+    def drain(self):
+        while not self.closing.is_set():
             try:
                 data = self.sock.recv(65536)
-            except BlockingIOError:
+            except socket.timeout:
+                continue
+            except OSError:
                 return
             fields = {}
             for line in data.decode("utf-8", "replace").split("\n"):
                 if "=" in line:
                     key, value = line.split("=", 1)
                     fields[key] = value
-            self.messages.append((time.monotonic(), fields,
-                                  self.bus.name_owner() is not None))
+            owned = self.bus.name_owner() is not None
+            with self.lock:
+                self.messages.append((time.monotonic(), fields, owned))
 
     def with_key(self, key, value=None):
-        self.read()
-        return [(t, f, owned) for t, f, owned in self.messages
-                if key in f and (value is None or f[key] == value)]
+        with self.lock:
+            return [(t, f, owned) for t, f, owned in self.messages
+                    if key in f and (value is None or f[key] == value)]
 
     def statuses(self):
         return [f["STATUS"] for _, f, _ in self.with_key("STATUS")]
 
     def close(self):
+        self.closing.set()
+        self.thread.join()
         self.sock.close()
 
 
@@ -81,7 +93,7 @@ def environment(**values):
                 os.environ[k] = v
 
 
-class SignalsTest(wutest.WarmupdTestCase):
+class SignalsTest(BikeFixtureMixin, wutest.WarmupdTestCase):
 
     def setUp(self):
         super().setUp()
@@ -172,6 +184,34 @@ class SignalsTest(wutest.WarmupdTestCase):
         self.assertEqual(self.notify.with_key("STOPPING"), [])
         self.assertEqual(d.terminate(), 0)
         wait_for(lambda: self.notify.with_key("STOPPING", "1"), message="STOPPING=1")
+
+    def test_status_leaves_waiting_for_a_bike_when_one_connects(self):
+        # A bike found after READY: the STATUS= line says so (it said "waiting for a bike"
+        # until the warm-up's state next changed).
+        address = "C0:FF:EE:00:18:26"
+        self.start_bike("ftms", cadence=0.0, power=0)
+        conf = self.write_config("[Warmup]\nAutostart=pedal\n[Bike]\nAddress=%s\n" % address)
+        self.start_notified(config=conf)
+        self.status_arrives("waiting for a bike")
+        self.wait_sensor("ftms", Address=address, Connected=True)
+        self.status_arrives("idle: waiting for pedalling")
+
+    def test_a_full_notify_queue_does_not_stall_warmupd(self):
+        # A service manager that reads nothing: once its queue is full, warmupd's
+        # keep-alives are dropped (said at debug level), and it goes on: it answers on the
+        # bus and stops on SIGTERM. (A blocking send hung the main loop, SIGTERM included.)
+        stalled = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        path = os.path.join(self.tmpdir, "stalled-notify")
+        stalled.bind(path)
+        try:
+            with environment(NOTIFY_SOCKET=path, WATCHDOG_PID=None, WATCHDOG_USEC="100000"):
+                d = self.start_daemon(args=["-v"])
+            wait_for(lambda: "Resource temporarily unavailable" in d.log(),
+                     message="a keep-alive refused by the full queue")
+            self.assertEqual(self.get(WARMUP_IFACE, "State"), "idle")
+            self.assertEqual(d.terminate(timeout=SIGTERM_HANG), 0, d.log())
+        finally:
+            stalled.close()
 
     def test_watchdog_for_another_pid_is_off(self):
         # WATCHDOG_PID naming another process: the watchdog is not ours to feed.

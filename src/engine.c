@@ -373,7 +373,8 @@ current_reporter (WuEngine *engine, const WuSensor *except, guint kind, guint va
 }
 
 /* SENSOR lost its link: each value it reported last goes to another connected source of the
- * kind with a current report of it, else it blanks nothing from now. Returns the values
+ * kind with a current report of it (its cadence: the run too), else it blanks nothing from
+ * now. Returns the values
  * forgotten (WU_TRACE_LOST_VALUE()s). (A replay forgets the same values; it keeps the lost
  * source's report time, not the other's, where one was handed over.) */
 static guint
@@ -391,8 +392,13 @@ hand_over_reports (WuEngine *engine, WuSensor *sensor, gint64 now_us)
           continue;
         other = current_reporter (engine, sensor, kind, value, now_us);
         if (other != NULL)
-          wu_priority_hand_over (&engine->priority, kind, value, other,
-                                 other->reported_us[kind][value]);
+          {
+            wu_priority_hand_over (&engine->priority, kind, value, other,
+                                   other->reported_us[kind][value]);
+            /* the run goes on from the other's pedalling: it does not end here */
+            if (value == 0 && engine->cadence_sensor == sensor)
+              engine->cadence_sensor = other;
+          }
         else
           forgotten |= WU_TRACE_LOST_VALUE (kind, value);
       }
@@ -617,6 +623,11 @@ set_link (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event, WuActions
     cap_newcomer (engine, sensor);
 }
 
+#define LOST_CRANKS (WU_TRACE_LOST_CRANK (WU_CADENCE_KIND_CSC) | WU_TRACE_LOST_CRANK (WU_CADENCE_KIND_CPS) \
+                     | WU_TRACE_LOST_CRANK (WU_CADENCE_KIND_GPIO) | WU_TRACE_LOST_CRANK (WU_CADENCE_KIND_FTMS))
+#define LOST_WHEELS (WU_TRACE_LOST_WHEEL (WU_CADENCE_KIND_CSC) | WU_TRACE_LOST_WHEEL (WU_CADENCE_KIND_CPS) \
+                     | WU_TRACE_LOST_WHEEL (WU_CADENCE_KIND_GPIO) | WU_TRACE_LOST_WHEEL (WU_CADENCE_KIND_FTMS))
+
 /* A replayed source.lost: the recorded ride's sensor lost its link while another stayed up,
  * told to the one sensor that replays them all. Its last reports stop blanking others', the
  * counters it fed re-anchor, and if its cadence was the running one, the run ends: as
@@ -638,6 +649,12 @@ replay_source_lost (WuEngine *engine, WuSensor *sensor, const WuRawEvent *event,
       if (counters != 0)
         wu_motion_reanchor (&sensor->motion[kind], &engine->motion, counters);
     }
+  /* what the re-anchored counters showed is gone with them, as on the lost sensor live (a
+   * value kept would never go stale: its deadline went with the counter) */
+  if (event->lost & LOST_CRANKS)
+    sensor->cadence = -1;
+  if (event->lost & LOST_WHEELS)
+    sensor->speed = -1;
   g_debug ("%s: a source lost its link, another stays up", sensor->id);
   if (event->up)
     wu_controller_run_source_lost (engine->controller, event->time_us, actions);

@@ -1807,6 +1807,8 @@ test_lost_wheel_sensor_keeps_the_crank_anchor (void)
   engine = start_replay_at (path, 0, &stand_in_observer, &bus, &replay);
   run_replay_to_the_end (&bus, replay);
   replayed = wu_controller_get_elapsed (wu_engine_get_controller (engine));
+  /* the wheel's last speed went with its counter (it showed 22.7 km/h to the end) */
+  g_assert_cmpfloat (replay->speed, <=, 0);
   wu_engine_free (engine);
   stand_in_clear (&bus);
   remove_trace (path);
@@ -1856,6 +1858,62 @@ test_lost_sensor_hands_its_report_to_one_of_its_kind (void)
   wu_engine_free (engine);
 }
 
+/* Two CSC crank sensors on one crank (the same counters; B's frames at each second + 0.3 s,
+ * A's at + 0.6 s), from 0.3 s to 30.3 s; LOSE_A: A's link lost at 10.7 s. The elapsed time,
+ * and the recording in *RECORDING. */
+static double
+ride_two_cranks (gboolean lose_a, char **recording)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "rec.trace", NULL);
+  g_autoptr (GError) error = NULL;
+  WuEngine *engine;
+  WuSensor *a, *b;
+  gint64 origin;
+  double elapsed;
+  WuConfig config;
+
+  wu_config_init (&config);
+  engine = wu_engine_new (&config, &no_observer, NULL);
+  wu_config_clear (&config);
+  g_assert_true (wu_engine_record_to (engine, path, &error));
+  a = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
+  b = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
+  wu_engine_start_sources (engine);
+  origin = wu_engine_now (engine);
+#define T(s_) (origin + (gint64) ((s_) * G_USEC_PER_SEC))
+  push_link (a, T (0), TRUE);
+  push_link (b, T (0), TRUE);
+  for (guint i = 0; i <= 30; i++)
+    {
+      push_csc_crank (b, T (i + 0.3), (guint16) i, (guint16) (i * 1024));
+      if (lose_a ? i <= 10 : i < 30)   /* B's frame at 30.3 s ends both rides */
+        push_csc_crank (a, T (i + 0.6), (guint16) i, (guint16) (i * 1024));
+      if (lose_a && i == 10)
+        push_link (a, T (10.7), FALSE);
+    }
+#undef T
+  elapsed = wu_controller_get_elapsed (wu_engine_get_controller (engine));
+  wu_engine_free (engine);
+  g_assert_true (g_file_get_contents (path, recording, NULL, NULL));
+  remove_trace (path);
+  return elapsed;
+}
+
+/* One of two sensors of the crank lost while the other pedals on: its cadence goes over to
+ * the other, and so does the run (it ended, and 0.4 s was lost). */
+static void
+test_lost_sensor_hands_the_run_to_one_of_its_kind (void)
+{
+  g_autofree char *with_loss = NULL, *without = NULL;
+  double lost = ride_two_cranks (TRUE, &with_loss);
+  double kept = ride_two_cranks (FALSE, &without);
+
+  g_test_message ("one lost: %.6f s, both: %.6f s", lost, kept);
+  g_assert_cmpfloat_with_epsilon (lost, kept, 1e-6);
+  g_assert_nonnull (strstr (with_loss, " source.lost csc.crank\n"));   /* no "run" */
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1866,6 +1924,8 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &cases[i], test_case);
     }
   g_test_add_func ("/engine/lost-bike-replays-as-live", test_lost_bike_replays_as_live);
+  g_test_add_func ("/engine/lost-sensor-hands-the-run-to-one-of-its-kind",
+                   test_lost_sensor_hands_the_run_to_one_of_its_kind);
   g_test_add_func ("/engine/lost-wheel-sensor-keeps-the-crank-anchor",
                    test_lost_wheel_sensor_keeps_the_crank_anchor);
   g_test_add_func ("/engine/lost-sensor-hands-its-report-to-one-of-its-kind",

@@ -272,26 +272,28 @@ handle_assess (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, const ch
   return finish_call (service, invocation, old_state, ok, error);
 }
 
+/* Finish() or Dismiss(): END the session (wu_guide_finish() or wu_guide_dismiss()). */
 static gboolean
-handle_finish (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, gpointer user_data)
+end_session (WuRoutineService *service, GDBusMethodInvocation *invocation,
+             gboolean (*end) (WuGuide *guide, GError **error))
 {
-  WuRoutineService *service = user_data;
   g_autoptr (GError) error = NULL;
   WuGuideState old_state = wu_guide_get_state (service->guide);
-  gboolean ok = wu_guide_finish (service->guide, &error);
+  gboolean ok = end (service->guide, &error);
 
   return finish_call (service, invocation, old_state, ok, error);
 }
 
 static gboolean
+handle_finish (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  return end_session (user_data, invocation, wu_guide_finish);
+}
+
+static gboolean
 handle_dismiss (WuRoutine1 *skeleton, GDBusMethodInvocation *invocation, gpointer user_data)
 {
-  WuRoutineService *service = user_data;
-  g_autoptr (GError) error = NULL;
-  WuGuideState old_state = wu_guide_get_state (service->guide);
-  gboolean ok = wu_guide_dismiss (service->guide, &error);
-
-  return finish_call (service, invocation, old_state, ok, error);
+  return end_session (user_data, invocation, wu_guide_dismiss);
 }
 
 /* --- publishing ------------------------------------------------------------------------- */

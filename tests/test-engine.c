@@ -1625,6 +1625,66 @@ test_replay_freed_while_waiting_for_the_bus (gconstpointer data)
   remove_trace (path);
 }
 
+/* An engine that records its live sources to PATH (StaleAfter STALE_AFTER_US; 0: the
+ * default). */
+static WuEngine *
+recording_engine (const char *path, gint64 stale_after_us)
+{
+  g_autoptr (GError) error = NULL;
+  WuEngine *engine;
+  WuConfig config;
+
+  wu_config_init (&config);
+  if (stale_after_us > 0)
+    config.controller.stale_after_us = stale_after_us;
+  engine = wu_engine_new (&config, &no_observer, NULL);
+  wu_config_clear (&config);
+  g_assert_true (wu_engine_record_to (engine, path, &error));
+  return engine;
+}
+
+/* Two fake sources A and B on ENGINE, started, their links up: the origin of the ride. */
+static gint64
+start_two_sources (WuEngine *engine, const char *prefix_a, const WuSourceOps *ops_a,
+                   WuSensor **a, const char *prefix_b, const WuSourceOps *ops_b, WuSensor **b)
+{
+  gint64 origin;
+
+  *a = wu_engine_add_source (engine, prefix_a, make_fake, (gpointer) ops_a, NULL);
+  *b = wu_engine_add_source (engine, prefix_b, make_fake, (gpointer) ops_b, NULL);
+  wu_engine_start_sources (engine);
+  origin = wu_engine_now (engine);
+  push_link (*a, origin, TRUE);
+  push_link (*b, origin, TRUE);
+  return origin;
+}
+
+/* What a replay of a recording counted, and what its sensor showed at the end. */
+typedef struct {
+  double elapsed;
+  guint pauses;
+  double speed;
+} Replayed;
+
+/* PATH replayed in virtual time to its end (StaleAfter as recording_engine()), then
+ * removed. */
+static void
+replay_recording (const char *path, gint64 stale_after_us, Replayed *replayed)
+{
+  BusStandIn bus = { .go_on_at_once = TRUE };
+  WuSensor *replay;
+  WuEngine *engine = start_replay_configured (path, 0, stale_after_us, &stand_in_observer,
+                                              &bus, &replay);
+
+  run_replay_to_the_end (&bus, replay);
+  replayed->elapsed = wu_controller_get_elapsed (wu_engine_get_controller (engine));
+  replayed->pauses = wu_engine_get_pauses (engine);
+  replayed->speed = replay->speed;
+  wu_engine_free (engine);
+  stand_in_clear (&bus);
+  remove_trace (path);
+}
+
 /* The bike (ftms, better-ranked) leads, a crank sensor pedals along; the bike's link is lost
  * at 20.2 s while the sensor stays up (StaleAfter=8). The bike's last reports stop blanking
  * the sensor's cadence at once: no pause, the whole ride counts (it paused, 32 s counted,
@@ -1635,28 +1695,16 @@ test_lost_bike_replays_as_live (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "rec.trace", NULL);
-  g_autoptr (GError) error = NULL;
-  WuEngine *engine;
-  WuSensor *bike, *sensor, *replay;
-  BusStandIn bus = { .go_on_at_once = TRUE };
-  gint64 origin;
-  double live, replayed;
-  guint live_pauses, replayed_pauses;
   g_autofree char *recording = NULL;
-  WuConfig config;
+  WuEngine *engine = recording_engine (path, 8 * G_USEC_PER_SEC);
+  WuSensor *bike, *sensor;
+  gint64 origin;
+  double live;
+  guint live_pauses;
+  Replayed replayed;
 
-  wu_config_init (&config);
-  config.controller.stale_after_us = 8 * G_USEC_PER_SEC;
-  engine = wu_engine_new (&config, &no_observer, NULL);
-  wu_config_clear (&config);
-  g_assert_true (wu_engine_record_to (engine, path, &error));
-  bike = wu_engine_add_source (engine, "ftms", make_fake, (gpointer) &bike_ops, NULL);
-  sensor = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
-  wu_engine_start_sources (engine);
-  origin = wu_engine_now (engine);
+  origin = start_two_sources (engine, "ftms", &bike_ops, &bike, "csc", &sensor_ops, &sensor);
 #define T(s_) (origin + (gint64) ((s_) * G_USEC_PER_SEC))
-  push_link (bike, T (0), TRUE);
-  push_link (sensor, T (0), TRUE);
   for (guint i = 1; i <= 40; i++)
     {
       if (i <= 20)
@@ -1673,20 +1721,13 @@ test_lost_bike_replays_as_live (void)
   g_test_message ("%s", recording);
   g_assert_nonnull (strstr (recording, " source.lost ftms.cadence ftms.power ftms.speed run\n"));
 
-  engine = start_replay_configured (path, 0, 8 * G_USEC_PER_SEC, &stand_in_observer, &bus,
-                                    &replay);
-  run_replay_to_the_end (&bus, replay);
-  replayed = wu_controller_get_elapsed (wu_engine_get_controller (engine));
-  replayed_pauses = wu_engine_get_pauses (engine);
-  wu_engine_free (engine);
-  stand_in_clear (&bus);
-  remove_trace (path);
+  replay_recording (path, 8 * G_USEC_PER_SEC, &replayed);
   g_test_message ("live %.6f s (%u pauses), replayed %.6f s (%u pauses)", live, live_pauses,
-                  replayed, replayed_pauses);
+                  replayed.elapsed, replayed.pauses);
   g_assert_cmpuint (live_pauses, ==, 0);
   g_assert_cmpfloat (live, >, 39.0);
-  g_assert_cmpuint (replayed_pauses, ==, live_pauses);
-  g_assert_cmpfloat_with_epsilon (replayed, live, 1e-6);
+  g_assert_cmpuint (replayed.pauses, ==, live_pauses);
+  g_assert_cmpfloat_with_epsilon (replayed.elapsed, live, 1e-6);
 }
 
 /* A bike that shows only power, and a crank sensor (60 rpm, a measurement at each second +
@@ -1715,25 +1756,14 @@ test_lost_crank_sensor_replays_as_live (gconstpointer data)
   g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "rec.trace", NULL);
   g_autofree char *recording = NULL;
-  g_autoptr (GError) error = NULL;
-  WuEngine *engine;
-  WuSensor *bike, *sensor, *replay;
-  BusStandIn bus = { .go_on_at_once = TRUE };
+  WuEngine *engine = recording_engine (path, 0);
+  WuSensor *bike, *sensor;
   gint64 origin;
-  double live, replayed;
-  WuConfig config;
+  double live;
+  Replayed replayed;
 
-  wu_config_init (&config);
-  engine = wu_engine_new (&config, &no_observer, NULL);
-  wu_config_clear (&config);
-  g_assert_true (wu_engine_record_to (engine, path, &error));
-  bike = wu_engine_add_source (engine, "ftms", make_fake, (gpointer) &bike_ops, NULL);
-  sensor = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
-  wu_engine_start_sources (engine);
-  origin = wu_engine_now (engine);
+  origin = start_two_sources (engine, "ftms", &bike_ops, &bike, "csc", &sensor_ops, &sensor);
 #define T(s_) (origin + (gint64) ((s_) * G_USEC_PER_SEC))
-  push_link (bike, T (0), TRUE);
-  push_link (sensor, T (0), TRUE);
   for (guint i = 0; i <= 30; i++)
     {
       if (i > 0)
@@ -1751,15 +1781,10 @@ test_lost_crank_sensor_replays_as_live (gconstpointer data)
   g_assert_true (g_file_get_contents (path, &recording, NULL, NULL));
   g_assert_nonnull (strstr (recording, test->lost_line));
 
-  engine = start_replay_at (path, 0, &stand_in_observer, &bus, &replay);
-  run_replay_to_the_end (&bus, replay);
-  replayed = wu_controller_get_elapsed (wu_engine_get_controller (engine));
-  wu_engine_free (engine);
-  stand_in_clear (&bus);
-  remove_trace (path);
-  g_test_message ("live %.6f s, replayed %.6f s", live, replayed);
+  replay_recording (path, 0, &replayed);
+  g_test_message ("live %.6f s, replayed %.6f s", live, replayed.elapsed);
   g_assert_cmpfloat (live, <, test->most_counted);   /* the outage counted nothing */
-  g_assert_cmpfloat_with_epsilon (replayed, live, 1e-6);
+  g_assert_cmpfloat_with_epsilon (replayed.elapsed, live, 1e-6);
 }
 
 /* A crank sensor and a wheel-only speed sensor, both CSC; the speed sensor's link is lost at
@@ -1771,25 +1796,14 @@ test_lost_wheel_sensor_keeps_the_crank_anchor (void)
   g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "rec.trace", NULL);
   g_autofree char *recording = NULL;
-  g_autoptr (GError) error = NULL;
-  WuEngine *engine;
-  WuSensor *crank, *wheel, *replay;
-  BusStandIn bus = { .go_on_at_once = TRUE };
+  WuEngine *engine = recording_engine (path, 0);
+  WuSensor *crank, *wheel;
   gint64 origin;
-  double live, replayed;
-  WuConfig config;
+  double live;
+  Replayed replayed;
 
-  wu_config_init (&config);
-  engine = wu_engine_new (&config, &no_observer, NULL);
-  wu_config_clear (&config);
-  g_assert_true (wu_engine_record_to (engine, path, &error));
-  crank = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
-  wheel = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
-  wu_engine_start_sources (engine);
-  origin = wu_engine_now (engine);
+  origin = start_two_sources (engine, "csc", &sensor_ops, &crank, "csc", &sensor_ops, &wheel);
 #define T(s_) (origin + (gint64) ((s_) * G_USEC_PER_SEC))
-  push_link (crank, T (0), TRUE);
-  push_link (wheel, T (0), TRUE);
   for (guint i = 0; i <= 30; i++)
     {
       if (i <= 10)
@@ -1804,17 +1818,12 @@ test_lost_wheel_sensor_keeps_the_crank_anchor (void)
   g_assert_true (g_file_get_contents (path, &recording, NULL, NULL));
   g_assert_nonnull (strstr (recording, " source.lost csc.speed csc.wheel\n"));
 
-  engine = start_replay_at (path, 0, &stand_in_observer, &bus, &replay);
-  run_replay_to_the_end (&bus, replay);
-  replayed = wu_controller_get_elapsed (wu_engine_get_controller (engine));
+  replay_recording (path, 0, &replayed);
+  g_test_message ("live %.6f s, replayed %.6f s", live, replayed.elapsed);
   /* the wheel's last speed went with its counter (it showed 22.7 km/h to the end) */
-  g_assert_cmpfloat (replay->speed, <=, 0);
-  wu_engine_free (engine);
-  stand_in_clear (&bus);
-  remove_trace (path);
-  g_test_message ("live %.6f s, replayed %.6f s", live, replayed);
+  g_assert_cmpfloat (replayed.speed, <=, 0);
   g_assert_cmpfloat (live, >, 28.9);   /* 1.5 s to 30.5 s: the whole ride */
-  g_assert_cmpfloat_with_epsilon (replayed, live, 1e-6);
+  g_assert_cmpfloat_with_epsilon (replayed.elapsed, live, 1e-6);
 }
 
 /* Two CSC crank sensors at 60 rpm (B reports at each second + 0.3 s, A at + 0.6 s) and a
@@ -1866,24 +1875,13 @@ ride_two_cranks (gboolean lose_a, char **recording)
 {
   g_autofree char *dir = g_dir_make_tmp ("test-engine-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "rec.trace", NULL);
-  g_autoptr (GError) error = NULL;
-  WuEngine *engine;
+  WuEngine *engine = recording_engine (path, 0);
   WuSensor *a, *b;
   gint64 origin;
   double elapsed;
-  WuConfig config;
 
-  wu_config_init (&config);
-  engine = wu_engine_new (&config, &no_observer, NULL);
-  wu_config_clear (&config);
-  g_assert_true (wu_engine_record_to (engine, path, &error));
-  a = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
-  b = wu_engine_add_source (engine, "csc", make_fake, (gpointer) &sensor_ops, NULL);
-  wu_engine_start_sources (engine);
-  origin = wu_engine_now (engine);
+  origin = start_two_sources (engine, "csc", &sensor_ops, &a, "csc", &sensor_ops, &b);
 #define T(s_) (origin + (gint64) ((s_) * G_USEC_PER_SEC))
-  push_link (a, T (0), TRUE);
-  push_link (b, T (0), TRUE);
   for (guint i = 0; i <= 30; i++)
     {
       push_csc_crank (b, T (i + 0.3), (guint16) i, (guint16) (i * 1024));
